@@ -1,0 +1,203 @@
+"""Zero-value compression (ZVC), the paper's hardware codec.
+
+Format (normative text in ``docs/FORMAT.md``): the elements are cut into windows
+of 32.  Each window is a little-endian 32-bit mask (bit *i* set = element *i* is
+nonzero) followed by the window's nonzero elements in index order, each
+``elem_bits`` wide, little-endian.  A final partial window has 0 mask bits for
+the missing elements.  Windows are packed back to back with no padding.
+
+Everything here is vectorized: encoding is one boolean selection over a
+``(windows, mask + 32 elements)`` matrix, and decoding walks all chunks in
+lock-step, one window index at a time, so the Python loop runs at most
+``chunk elements / 32`` times whatever the tensor size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .elements import as_elements, elem_dtype
+from .errors import ErrorCode, FormatError
+
+__all__ = ["WINDOW", "encode", "decode", "encoded_size", "window_sizes",
+           "encode_stream", "decode_chunks"]
+
+#: Elements per ZVC window (one 32-bit mask).
+WINDOW = 32
+
+
+def _padded_windows(x: np.ndarray) -> np.ndarray:
+    nwin = -(-x.size // WINDOW)
+    if x.size == nwin * WINDOW:
+        return x.reshape(nwin, WINDOW)
+    xp = np.zeros(nwin * WINDOW, dtype=x.dtype)
+    xp[: x.size] = x
+    return xp.reshape(nwin, WINDOW)
+
+
+def window_sizes(x: np.ndarray) -> np.ndarray:
+    """Encoded bytes of each window of element words ``x`` (mask + nonzeros)."""
+    win = _padded_windows(x)
+    return 4 + np.count_nonzero(win, axis=1) * x.dtype.itemsize
+
+
+def encode_stream(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ZVC-encode element words ``x``; return ``(bytes as uint8, size of each window)``.
+
+    Windows never straddle a chunk as long as chunks hold a multiple of 32
+    elements, so one call encodes a whole tensor and each chunk's payload is a
+    contiguous slice of the result.
+    """
+    if x.size == 0:
+        return np.zeros(0, np.uint8), np.zeros(0, np.int64)
+    win = _padded_windows(x)
+    nz = win != 0
+    masks = np.packbits(nz, axis=1, bitorder="little")          # (nwin, 4) LE mask bytes
+    k = 4 // x.dtype.itemsize                                    # mask width in elements
+    rows = np.empty((win.shape[0], k + WINDOW), dtype=x.dtype)
+    rows[:, :k] = masks.view(x.dtype)
+    rows[:, k:] = win
+    keep = np.empty(rows.shape, dtype=bool)
+    keep[:, :k] = True
+    keep[:, k:] = nz
+    sizes = 4 + np.count_nonzero(nz, axis=1) * x.dtype.itemsize
+    return rows[keep].view(np.uint8), sizes
+
+
+def encode(data, elem_bits: int | None = None) -> bytes:
+    """ZVC encoding of ``data`` as one chunk (no frame, no padding)."""
+    stream, _ = encode_stream(as_elements(data, elem_bits))
+    return stream.tobytes()
+
+
+def encoded_size(data, elem_bits: int | None = None) -> int:
+    """``len(encode(data))`` computed from counts only."""
+    x = as_elements(data, elem_bits)
+    nwin = -(-x.size // WINDOW)
+    return 4 * nwin + int(np.count_nonzero(x)) * x.dtype.itemsize
+
+
+def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int):
+    """Decode several ZVC payloads of one buffer in lock-step.
+
+    Parameters
+    ----------
+    buf : numpy.ndarray of uint8
+        The buffer holding the payloads.
+    starts, lengths : array_like of int
+        Byte offset and length of each payload inside ``buf``.
+    counts : array_like of int
+        Number of elements each payload must decode to (>= 1).
+    elem_bits : int
+        Element width.
+
+    Returns
+    -------
+    (numpy.ndarray or None, FormatError or None)
+        The elements of all payloads, concatenated in order, or the error found
+        earliest in the buffer.
+    """
+    dt = elem_dtype(elem_bits)
+    eb = dt.itemsize
+    starts = np.asarray(starts, np.int64)
+    lengths = np.asarray(lengths, np.int64)
+    counts = np.asarray(counts, np.int64)
+    nch = starts.size
+    nwin = -(-counts // WINDOW)
+    maxw = int(nwin.max()) if nch else 0
+    pos = np.zeros(nch, np.int64)
+    masks = np.zeros((nch, maxw), np.uint32)
+    alive = np.ones(nch, bool)
+    err_off = np.full(nch, np.iinfo(np.int64).max, np.int64)
+    err_msg: dict[int, tuple[ErrorCode, str]] = {}
+
+    def fail(idx, offsets, code, why):
+        for c, off in zip(idx.tolist(), np.broadcast_to(offsets, idx.shape).tolist()):
+            err_off[c] = off
+            err_msg[c] = (code, why(c, off))
+        alive[idx] = False
+
+    lanes4 = np.arange(4)
+    for j in range(maxw):
+        idx = np.flatnonzero(alive & (nwin > j))
+        if idx.size == 0:
+            break
+        p, s, ln = pos[idx], starts[idx], lengths[idx]
+        short = p + 4 > ln
+        if short.any():
+            fail(idx[short], (s + ln)[short], ErrorCode.LENGTH_MISMATCH,
+                 lambda c, o: f"chunk payload ends before the mask of window {j}")
+            idx, p, s, ln = idx[~short], p[~short], s[~short], ln[~short]
+        m = buf[(s + p)[:, None] + lanes4].view("<u4")[:, 0]
+        valid = np.minimum(WINDOW, counts[idx] - WINDOW * j)
+        beyond = (valid < WINDOW) & ((m.astype(np.uint64) >> valid.astype(np.uint64)) != 0)
+        if beyond.any():
+            fail(idx[beyond], (s + p)[beyond], ErrorCode.BAD_MASK,
+                 lambda c, o: f"mask of window {j} marks elements past the chunk's "
+                              f"{int(counts[c])} elements")
+            keep = ~beyond
+            idx, p, s, ln, m = idx[keep], p[keep], s[keep], ln[keep], m[keep]
+        newp = p + 4 + np.bitwise_count(m).astype(np.int64) * eb
+        over = newp > ln
+        if over.any():
+            fail(idx[over], (s + ln)[over], ErrorCode.LENGTH_MISMATCH,
+                 lambda c, o: f"chunk payload ends inside window {j}")
+            keep = ~over
+            idx, newp, m = idx[keep], newp[keep], m[keep]
+        masks[idx, j] = m
+        pos[idx] = newp
+    left = np.flatnonzero(alive & (pos != lengths))
+    if left.size:
+        fail(left, (starts + pos)[left], ErrorCode.LENGTH_MISMATCH,
+             lambda c, o: f"{int(lengths[c] - pos[c])} bytes left in the chunk payload "
+                          f"after its last window")
+    if not alive.all():
+        c = int(np.argmin(err_off))
+        code, msg = err_msg[c]
+        return None, FormatError(int(err_off[c]), code, msg)
+
+    # All payloads are well formed: rebuild the (window, mask + 32 elements)
+    # matrix the encoder selected from, and scatter the payload items back.
+    k = 4 // eb
+    wsel = np.arange(maxw)[None, :] < nwin[:, None]
+    allmasks = np.ascontiguousarray(masks[wsel])
+    bits = np.unpackbits(allmasks.view(np.uint8).reshape(-1, 4), axis=1,
+                         bitorder="little").astype(bool)
+    if nch == 1:
+        items = buf[starts[0]: starts[0] + lengths[0]]
+    else:
+        items = np.concatenate([buf[s: s + ln] for s, ln in zip(starts.tolist(), lengths.tolist())])
+    rows = np.zeros((allmasks.size, k + WINDOW), dt)
+    keep = np.empty(rows.shape, bool)
+    keep[:, :k] = True
+    keep[:, k:] = bits
+    rows[keep] = items.view(dt)
+    if (counts % WINDOW == 0).all():
+        return rows[:, k:].reshape(-1), None
+    win_index = (np.arange(maxw)[None, :] * np.ones((nch, 1), np.int64))[wsel]
+    win_count = np.repeat(counts, nwin)
+    valid = np.minimum(WINDOW, win_count - WINDOW * win_index)
+    return rows[:, k:][np.arange(WINDOW)[None, :] < valid[:, None]], None
+
+
+def decode(payload, count: int, elem_bits: int) -> np.ndarray:
+    """Decode one ZVC payload of ``count`` elements.
+
+    Raises
+    ------
+    FormatError
+        The payload is shorter or longer than its masks say, or a mask marks
+        elements past ``count``; the offset is relative to ``payload``.
+    """
+    elem_dtype(elem_bits)
+    if count < 0:
+        raise ValueError(f"count must be >= 0, not {count!r}")
+    buf = np.frombuffer(payload, np.uint8)
+    if count == 0:
+        if buf.size:
+            raise FormatError(0, ErrorCode.LENGTH_MISMATCH,
+                              f"{buf.size} bytes of payload for 0 elements")
+        return np.zeros(0, elem_dtype(elem_bits))
+    out, err = decode_chunks(buf, [0], [buf.size], [count], elem_bits)
+    if err is not None:
+        raise err
+    return out
