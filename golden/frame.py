@@ -245,7 +245,9 @@ def decode_frame(buf) -> DecodedFrame:
     starts = np.array(starts, np.int64)
     lengths = np.array(lengths, np.int64)
     codecs = np.array(codecs, np.int64)
-    counts = _chunk_raw_bytes(h.raw_length, h.chunk_bytes)[: starts.size] // eb
+    counts = np.full(starts.size, h.chunk_bytes // eb, np.int64)   # only the chunks found
+    if starts.size == nch and nch:
+        counts[-1] = last_raw // eb
     decoded = {}
     errors = [walk_err] if walk_err else []
     for codec, module in ((Codec.ZVC, zvc), (Codec.RLE, rle)):
@@ -258,10 +260,10 @@ def decode_frame(buf) -> DecodedFrame:
     if errors:
         raise min(errors, key=lambda e: e.offset)
 
-    out = np.empty(h.raw_length, np.uint8)
     if len(decoded) == 1 and decoded.get(h.codec, (np.zeros(0),))[0].size == nch:
-        out[:] = decoded[h.codec][1].view(np.uint8)
+        out = decoded[h.codec][1].view(np.uint8)        # every chunk one codec: no copy
     else:
+        out = np.empty(h.raw_length, np.uint8)
         for sel, elems in decoded.values():
             eb_bytes = elems.view(np.uint8)
             src = 0

@@ -46,13 +46,23 @@ def _events(x: np.ndarray, chunk_elems: int):
     return pos, zeros
 
 
+def _per_chunk(n, chunk_elems, pos, tokens_through):
+    """Tokens of each chunk, from the running token count at every event.
+
+    The last element of every chunk is an event, so the running count at those
+    events, differenced, is the per-chunk count.
+    """
+    ends = np.minimum(np.arange(chunk_elems, n + chunk_elems, chunk_elems), n) - 1
+    through = tokens_through[np.searchsorted(pos, ends)]
+    return np.diff(through, prepend=0).astype(np.int64)
+
+
 def chunk_token_counts(x: np.ndarray, chunk_elems: int) -> np.ndarray:
     """Number of RLE tokens of each chunk of ``chunk_elems`` elements (counts only)."""
     if x.size == 0:
         return np.zeros(0, np.int64)
     pos, zeros = _events(x, chunk_elems)
-    nch = -(-x.size // chunk_elems)
-    return np.bincount(pos // chunk_elems, weights=zeros // 256 + 1, minlength=nch).astype(np.int64)
+    return _per_chunk(x.size, chunk_elems, pos, np.cumsum(zeros // 256 + 1))
 
 
 def encode_stream(x: np.ndarray, chunk_elems: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -72,9 +82,7 @@ def encode_stream(x: np.ndarray, chunk_elems: int | None = None) -> tuple[np.nda
     tokens[:, 0] = MAX_RUN                       # fillers (255, 0) unless overwritten
     tokens[last, 0] = zeros % 256
     tokens[last, 1:] = x[pos].view(np.uint8).reshape(-1, eb)
-    nch = -(-x.size // chunk_elems)
-    per_chunk = np.bincount(pos // chunk_elems, weights=ntok, minlength=nch).astype(np.int64)
-    return tokens.reshape(-1), per_chunk * (1 + eb)
+    return tokens.reshape(-1), _per_chunk(x.size, chunk_elems, pos, last + 1) * (1 + eb)
 
 
 def encode(data, elem_bits: int | None = None) -> bytes:

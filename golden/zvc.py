@@ -155,28 +155,30 @@ def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int):
         code, msg = err_msg[c]
         return None, FormatError(int(err_off[c]), code, msg)
 
-    # All payloads are well formed: rebuild the (window, mask + 32 elements)
-    # matrix the encoder selected from, and scatter the payload items back.
+    # All payloads are well formed.  Drop the mask items from the payload
+    # stream, then scatter the remaining (nonzero) items to where the mask
+    # bits say, in a zeroed window matrix.
     k = 4 // eb
     wsel = np.arange(maxw)[None, :] < nwin[:, None]
     allmasks = np.ascontiguousarray(masks[wsel])
     bits = np.unpackbits(allmasks.view(np.uint8).reshape(-1, 4), axis=1,
                          bitorder="little").astype(bool)
     if nch == 1:
-        items = buf[starts[0]: starts[0] + lengths[0]]
+        items = buf[starts[0]: starts[0] + lengths[0]].view(dt)
     else:
-        items = np.concatenate([buf[s: s + ln] for s, ln in zip(starts.tolist(), lengths.tolist())])
-    rows = np.zeros((allmasks.size, k + WINDOW), dt)
-    keep = np.empty(rows.shape, bool)
-    keep[:, :k] = True
-    keep[:, k:] = bits
-    rows[keep] = items.view(dt)
+        items = np.concatenate([buf[s: s + ln] for s, ln in zip(starts.tolist(), lengths.tolist())]).view(dt)
+    pc = np.bitwise_count(allmasks).astype(np.int64)
+    mask_at = np.arange(allmasks.size, dtype=np.int64) * k + np.cumsum(pc) - pc
+    is_data = np.ones(items.size, bool)
+    is_data[(mask_at[:, None] + np.arange(k)).reshape(-1)] = False
+    elems = np.zeros((allmasks.size, WINDOW), dt)
+    elems[bits] = items[is_data]
     if (counts % WINDOW == 0).all():
-        return rows[:, k:].reshape(-1), None
+        return elems.reshape(-1), None
     win_index = (np.arange(maxw)[None, :] * np.ones((nch, 1), np.int64))[wsel]
     win_count = np.repeat(counts, nwin)
     valid = np.minimum(WINDOW, win_count - WINDOW * win_index)
-    return rows[:, k:][np.arange(WINDOW)[None, :] < valid[:, None]], None
+    return elems[np.arange(WINDOW)[None, :] < valid[:, None]], None
 
 
 def decode(payload, count: int, elem_bits: int) -> np.ndarray:

@@ -1,0 +1,56 @@
+# cDMA — two commands:  `make` (main job on defaults) and `make test` (full suite).
+# Everything else here is a helper target; `make help` lists them.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+CDMA    := $(VENV)/bin/cdma
+STAMP   := $(VENV)/.installed-stamp
+BUILD   ?= build
+JOBS    ?= auto
+
+.PHONY: all demo test test-slow bench help clean distclean check-tools
+
+all: demo
+
+help:
+	@echo "make            create $(VENV), install cdma, run the default job (demo)"
+	@echo "make test       run the full test suite (pytest -n $(JOBS))"
+	@echo "make test-slow  long sweeps (pytest -m slow)"
+	@echo "make bench      golden codec benchmark"
+	@echo "make clean      remove $(BUILD)/ and simulator outputs"
+
+check-tools:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || \
+	  { echo "error: Python >= 3.10 is needed ($(PYTHON) is $$($(PYTHON) --version 2>&1))"; exit 1; }
+	@command -v iverilog >/dev/null 2>&1 || \
+	  { echo "error: Icarus Verilog (iverilog) not found."; \
+	    echo "       On Debian/Ubuntu: sudo apt-get install iverilog   (version 11 or newer)"; exit 1; }
+
+$(STAMP): pyproject.toml | check-tools
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[all]"
+	@touch $@
+
+# The default job: synthetic activations -> compression study (table, CSV, JSON, plot).
+demo: $(STAMP)
+	$(CDMA) demo-data $(BUILD)/demo/activations
+	$(CDMA) analyze $(BUILD)/demo/activations --csv $(BUILD)/demo/analysis.csv \
+	  --json $(BUILD)/demo/analysis.json --plot $(BUILD)/demo/analysis.png
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -n $(JOBS) -q
+
+test-slow: $(STAMP)
+	$(VENV)/bin/pytest -n $(JOBS) -q -m slow
+
+bench: $(STAMP)
+	$(CDMA) bench golden
+
+clean:
+	rm -rf $(BUILD) sim_build results.xml .pytest_cache .hypothesis
+	find . -name sim_build -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,24 @@
+"""``cdma bench KIND``: benchmarks that print numbers (never timed tests).
+
+Each kind lives in its own module offering ``add_arguments(parser)`` and
+``run(args) -> int``; this module only dispatches.
+"""
+from __future__ import annotations
+
+import importlib
+
+# kind -> (module, help)
+KINDS = {
+    "golden": ("cdma.bench_golden", "encode/decode MB/s of the golden codecs beside zlib"),
+}
+
+
+def add_arguments(p):
+    sub = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for kind, (module, help_text) in KINDS.items():
+        sp = sub.add_parser(kind, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(sp)
+
+
+def run(args) -> int:
+    return importlib.import_module(KINDS[args.kind][0]).run(args)

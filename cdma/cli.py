@@ -1,0 +1,57 @@
+"""The ``cdma`` command line: one entry point, one subcommand per job."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Subcommand name -> (module, help[, add-arguments function, run function]).
+# The functions default to add_arguments(parser) and run(args) -> int.  Modules
+# are imported only when their subcommand runs, so `cdma analyze` does not pay
+# for Amaranth or cocotb imports.
+SUBCOMMANDS = {
+    "analyze": ("cdma.analyze", "compression study of .npy/.npz activations"),
+    "bench": ("cdma.bench", "benchmarks: golden codecs, hardware blocks"),
+    "demo-data": ("cdma.synthetic", "write a folder of synthetic ReLU activations (.npy)"),
+}
+
+
+def _entry(name):
+    module, help_text, *funcs = SUBCOMMANDS[name]
+    add_name, run_name = funcs or ("add_arguments", "run")
+    return module, help_text, add_name, run_name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = argparse.ArgumentParser(
+        prog="cdma", description="Compressing DMA engine: generate, analyze, bench, synth.")
+    parser.add_argument("--version", action="version", version=f"cdma {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        # Arguments are added in main(), for the chosen command only.
+        sub.add_parser(name, help=_entry(name)[1], add_help=False)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Find the subcommand first, then let its module declare its arguments.
+    if not argv or argv[0] not in SUBCOMMANDS:
+        parser.parse_args(argv)          # prints help, or the error for a bad command
+        return 2
+    module_name, help_text, add_name, run_name = _entry(argv[0])
+    module = importlib.import_module(module_name)
+    sub = argparse.ArgumentParser(prog=f"cdma {argv[0]}", description=help_text)
+    getattr(module, add_name)(sub)
+    args = sub.parse_args(argv[1:])
+    try:
+        return int(getattr(module, run_name)(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
