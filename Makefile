@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed-stamp
 BUILD   ?= build
 JOBS    ?= auto
 
-.PHONY: all demo test test-slow bench help clean distclean check-tools
+.PHONY: all demo test test-slow bench fuzz help clean distclean check-tools
 
 all: demo
 
@@ -18,6 +18,7 @@ help:
 	@echo "make test       run the full test suite (pytest -n $(JOBS))"
 	@echo "make test-slow  long sweeps (pytest -m slow)"
 	@echo "make bench      golden codec benchmark"
+	@echo "make fuzz       long fuzz campaign of the golden decoder (FUZZ_CASES=$(FUZZ_CASES))"
 	@echo "make clean      remove $(BUILD)/ and simulator outputs"
 
 check-tools:
@@ -47,6 +48,10 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(CDMA) bench golden
+
+FUZZ_CASES ?= 200000
+fuzz: $(STAMP)
+	$(CDMA) fuzz --cases $(FUZZ_CASES)
 
 clean:
 	rm -rf $(BUILD) sim_build results.xml .pytest_cache .hypothesis
