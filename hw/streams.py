@@ -1,0 +1,101 @@
+"""Stream payload layouts shared by the ``hw`` components.
+
+Two kinds of beats travel between the blocks of the engine, both as
+:class:`amaranth.lib.stream.Signature` payloads (``valid``/``ready`` come from the
+stream signature itself):
+
+* **raw element beats** -- ``lanes`` elements of ``elem_bits`` each, element 0 in
+  the least significant bits (so the beat is the little-endian byte image of the
+  elements), an *element-granular* ``keep`` and ``last``;
+* **byte beats** -- ``nbytes`` bytes, byte 0 in the least significant bits, a
+  byte-granular ``keep`` and ``last``.
+
+``keep`` follows AXI4-Stream practice: every lane is kept on all beats but the
+last one of a packet; the last beat keeps a prefix of its lanes (possibly none:
+a *null* beat that only closes the packet).  An optional ``user`` field (AXI
+``tuser``) carries a per-beat status, e.g. the decompressor's error flag.
+"""
+from __future__ import annotations
+
+from amaranth.lib import data, stream
+
+__all__ = ["element_beat_layout", "byte_beat_layout", "element_stream", "byte_stream",
+           "check_positive_int"]
+
+
+def check_positive_int(name: str, value, *, minimum: int = 1) -> int:
+    """Return ``value`` if it is an ``int`` >= ``minimum``, else raise.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an integer (``bool`` is refused too).
+    ValueError
+        ``value`` is smaller than ``minimum``.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+def element_beat_layout(elem_bits: int, lanes: int, user_bits: int = 0) -> data.StructLayout:
+    """Payload layout of a raw element beat.
+
+    Parameters
+    ----------
+    elem_bits : int
+        Bits per element.
+    lanes : int
+        Elements per beat.
+    user_bits : int
+        Width of the optional ``user`` field (0: no field).
+
+    Returns
+    -------
+    amaranth.lib.data.StructLayout
+        Fields ``data`` (``lanes * elem_bits``), ``keep`` (``lanes``, one bit per
+        element), ``last`` (1) and, if ``user_bits``, ``user``.
+    """
+    check_positive_int("elem_bits", elem_bits)
+    check_positive_int("lanes", lanes)
+    check_positive_int("user_bits", user_bits, minimum=0)
+    fields = {"data": lanes * elem_bits, "keep": lanes, "last": 1}
+    if user_bits:
+        fields["user"] = user_bits
+    return data.StructLayout(fields)
+
+
+def byte_beat_layout(nbytes: int, user_bits: int = 0) -> data.StructLayout:
+    """Payload layout of a byte beat.
+
+    Parameters
+    ----------
+    nbytes : int
+        Bytes per beat.
+    user_bits : int
+        Width of the optional ``user`` field (0: no field).
+
+    Returns
+    -------
+    amaranth.lib.data.StructLayout
+        Fields ``data`` (``8 * nbytes``), ``keep`` (``nbytes``), ``last`` (1) and,
+        if ``user_bits``, ``user``.
+    """
+    check_positive_int("nbytes", nbytes)
+    check_positive_int("user_bits", user_bits, minimum=0)
+    fields = {"data": 8 * nbytes, "keep": nbytes, "last": 1}
+    if user_bits:
+        fields["user"] = user_bits
+    return data.StructLayout(fields)
+
+
+def element_stream(elem_bits: int, lanes: int, user_bits: int = 0) -> stream.Signature:
+    """A :class:`~amaranth.lib.stream.Signature` of raw element beats."""
+    return stream.Signature(element_beat_layout(elem_bits, lanes, user_bits))
+
+
+def byte_stream(nbytes: int, user_bits: int = 0) -> stream.Signature:
+    """A :class:`~amaranth.lib.stream.Signature` of byte beats."""
+    return stream.Signature(byte_beat_layout(nbytes, user_bits))

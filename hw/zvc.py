@@ -1,0 +1,496 @@
+"""Zero-value compression (ZVC) in hardware: a compressor and a decompressor.
+
+The byte format is the golden model's (:mod:`golden.zvc`, ``docs/FORMAT.md``):
+windows of 32 elements, each a little-endian 32-bit mask (bit *i* set = element
+*i* is nonzero) followed by the window's nonzero elements in index order, packed
+back to back.  ``docs/ZVC.md`` describes the microarchitecture, the latency and
+the throughput of both blocks.
+"""
+from __future__ import annotations
+
+import enum
+
+from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .streams import byte_stream, check_positive_int, element_stream
+
+__all__ = ["WINDOW", "ELEM_BITS", "ZVCError", "ZVCCompressor", "ZVCDecompressor"]
+
+#: Elements per ZVC window (one 32-bit mask).
+WINDOW = 32
+#: Supported element widths.
+ELEM_BITS = (8, 16, 32)
+#: Largest supported byte-beat width (keeps the barrel shifters sane).
+MAX_BEAT_BYTES = 256
+
+
+class ZVCError(enum.IntEnum):
+    """Error codes of :class:`ZVCDecompressor` (same numbers as ``golden.ErrorCode``)."""
+
+    OK = 0
+    #: The chunk ends before its last window is complete, or bytes follow it.
+    LENGTH_MISMATCH = 6
+    #: A mask sets bits for elements past the chunk's element count.
+    BAD_MASK = 8
+
+
+def _check_elem_bits(elem_bits):
+    if not isinstance(elem_bits, int) or isinstance(elem_bits, bool):
+        raise TypeError(f"elem_bits must be an integer, one of {ELEM_BITS}, not {elem_bits!r}")
+    if elem_bits not in ELEM_BITS:
+        raise ValueError(f"elem_bits must be one of {ELEM_BITS}, not {elem_bits!r}")
+    return elem_bits
+
+
+def _check_lanes(lanes):
+    check_positive_int("lanes", lanes)
+    if lanes > WINDOW or lanes & (lanes - 1):
+        raise ValueError(f"lanes must be a power of two from 1 to {WINDOW}, not {lanes!r}")
+    return lanes
+
+
+def _check_beat_bytes(name, value):
+    check_positive_int(name, value)
+    if value > MAX_BEAT_BYTES:
+        raise ValueError(f"{name} must be from 1 to {MAX_BEAT_BYTES}, not {value!r}")
+    return value
+
+
+def _popcount(m, bits):
+    """Sum of the bits of ``bits`` (a list of 1-bit values) as a balanced adder tree."""
+    terms = list(bits)
+    if not terms:
+        return C(0, 1)
+    while len(terms) > 1:
+        nxt = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        terms = nxt
+    return terms[0]
+
+
+def _prefix_counts(m, nz, name):
+    """Comb signals ``p[i]`` = number of set bits of ``nz`` below bit ``i`` (i = 0..32)."""
+    p = [C(0, 6)]
+    for i in range(WINDOW):
+        s = Signal(range(WINDOW + 1), name=f"{name}{i + 1}")
+        m.d.comb += s.eq(p[-1] + nz[i])
+        p.append(s)
+    return p
+
+
+def _bytes_shift_left(value, nbytes_amount):
+    """``value`` shifted left by a variable number of bytes."""
+    return value << Cat(C(0, 3), nbytes_amount)
+
+
+def _bytes_shift_right(value, nbytes_amount):
+    """``value`` shifted right by a variable number of bytes."""
+    return value >> Cat(C(0, 3), nbytes_amount)
+
+
+class ZVCCompressor(wiring.Component):
+    """Zero-value compressor: raw element beats in, the chunk's ZVC bytes out.
+
+    Each input packet (``last`` on its final beat) is one chunk; the output packet
+    is exactly ``golden.zvc.encode`` of that chunk, packed densely into
+    ``out_bytes``-wide beats (``keep`` all ones but on the final beat, which
+    keeps a prefix and carries ``last``).  A final input beat that keeps no
+    element closes the chunk; a chunk without any element produces one *null*
+    output beat (``keep`` = 0, ``last`` = 1).
+
+    Throughput: one input beat per cycle as long as the output is not
+    back-pressured and the encoded bytes fit ``out_bytes`` per cycle.
+    Latency: 4 cycles from the input beat that completes a window to the output
+    beat that carries its first bytes (see ``docs/ZVC.md``).
+
+    Parameters
+    ----------
+    elem_bits : int
+        Element width: 8, 16 or 32.
+    lanes : int
+        Elements per input beat: a power of two from 1 to 32.
+    out_bytes : int
+        Bytes per output beat, 1 to 256.
+
+    Members
+    -------
+    i : In(stream.Signature(element_beat_layout(elem_bits, lanes)))
+        Raw elements.  ``keep`` (one bit per element) is honoured on the ``last``
+        beat only, where it must keep a prefix of the lanes; other beats carry
+        ``lanes`` elements.
+    o : Out(stream.Signature(byte_beat_layout(out_bytes)))
+        ZVC bytes.
+
+    Raises
+    ------
+    TypeError
+        A parameter is not an integer.
+    ValueError
+        A parameter is out of range.
+    """
+
+    def __init__(self, elem_bits: int, lanes: int, out_bytes: int):
+        self._elem_bits = _check_elem_bits(elem_bits)
+        self._lanes = _check_lanes(lanes)
+        self._out_bytes = _check_beat_bytes("out_bytes", out_bytes)
+        super().__init__({
+            "i": In(element_stream(elem_bits, lanes)),
+            "o": Out(byte_stream(out_bytes)),
+        })
+
+    elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
+    lanes = property(lambda self: self._lanes, doc="Elements per input beat.")
+    out_bytes = property(lambda self: self._out_bytes, doc="Bytes per output beat.")
+
+    def __repr__(self):
+        return (f"ZVCCompressor(elem_bits={self._elem_bits}, lanes={self._lanes}, "
+                f"out_bytes={self._out_bytes})")
+
+    def elaborate(self, platform):
+        m = Module()
+        E, L, OB = self._elem_bits, self._lanes, self._out_bytes
+        eb = E // 8
+        nb = WINDOW // L                 # input beats per window
+        MW = 4 + WINDOW * eb             # largest encoded window, bytes
+        BUF = MW + OB                    # packer capacity, bytes
+        i, o = self.i, self.o
+
+        # ---- Stage 1: collect a window of 32 elements ------------------------------
+        cur = Signal(WINDOW * E)         # elements of the window being collected
+        cur_has = Signal()               # ... of which some came from earlier beats
+        bidx = Signal(range(nb))
+        win_valid = Signal()
+        win_data = Signal(WINDOW * E)
+        win_has = Signal()               # the window holds at least one element
+        win_last = Signal()
+        win_take = Signal()
+
+        m.d.comb += i.ready.eq(~win_valid | win_take)
+        lane_data = Signal(L * E)
+        for l in range(L):
+            el = i.p.data[l * E:(l + 1) * E]
+            m.d.comb += lane_data[l * E:(l + 1) * E].eq(Mux(i.p.last & ~i.p.keep[l], 0, el))
+        beat_has = ~i.p.last | i.p.keep.any()
+        merged = Signal(WINDOW * E)
+        for s in range(nb):
+            sl = slice(s * L * E, (s + 1) * L * E)
+            m.d.comb += merged[sl].eq(Mux(bidx == s, lane_data, cur[sl]))
+        window_done = (bidx == nb - 1) | i.p.last
+
+        with m.If(win_take):
+            m.d.sync += win_valid.eq(0)
+        with m.If(i.valid & i.ready):
+            with m.If(window_done):
+                m.d.sync += [
+                    win_valid.eq(1), win_data.eq(merged), win_has.eq(cur_has | beat_has),
+                    win_last.eq(i.p.last), cur.eq(0), cur_has.eq(0), bidx.eq(0),
+                ]
+            with m.Else():
+                m.d.sync += [cur.eq(merged), cur_has.eq(1), bidx.eq(bidx + 1)]
+
+        # ---- Stage 2: mask + compaction of the nonzero elements --------------------
+        elems = [win_data[k * E:(k + 1) * E] for k in range(WINDOW)]
+        nz = Signal(WINDOW)
+        m.d.comb += nz.eq(Cat(*[e.any() for e in elems]))
+        p = _prefix_counts(m, nz, "c_prefix")
+        slots = []
+        for j in range(WINDOW):
+            slot = Signal(E, name=f"c_slot{j}")
+            terms = [Mux(nz[k] & (p[k] == j), elems[k], 0) for k in range(j, WINDOW)]
+            expr = terms[0]
+            for t in terms[1:]:
+                expr = expr | t
+            m.d.comb += slot.eq(expr)
+            slots.append(slot)
+
+        pk_valid = Signal()
+        pk_data = Signal(MW * 8)
+        pk_len = Signal(range(MW + 1))
+        pk_last = Signal()
+        pk_take = Signal()
+        m.d.comb += win_take.eq(win_valid & (~pk_valid | pk_take))
+        with m.If(pk_take):
+            m.d.sync += pk_valid.eq(0)
+        with m.If(win_take):
+            m.d.sync += [
+                pk_valid.eq(1),
+                pk_data.eq(Cat(nz, *slots)),
+                pk_len.eq(Mux(win_has, 4 + p[WINDOW] * eb, 0)),
+                pk_last.eq(win_last),
+            ]
+
+        # ---- Stage 3: pack the windows' bytes densely into output beats -------------
+        buf = Signal(BUF * 8)            # bytes at and above `level` are always zero
+        level = Signal(range(BUF + 1))
+        ending = Signal()                # the chunk's final window is in `buf`
+        load_ok = ~o.valid | o.ready
+        emit = Signal()
+        is_final = Signal()
+        n_out = Signal(range(OB + 1))
+        level_after = Signal(range(BUF + 1))
+        m.d.comb += [
+            emit.eq(load_ok & ((level >= OB) | ending)),
+            is_final.eq(ending & (level <= OB)),
+            n_out.eq(Mux(level >= OB, OB, level)),
+            level_after.eq(level - Mux(emit, n_out, 0)),
+            pk_take.eq(pk_valid & (~ending | (emit & is_final))
+                       & (level_after + pk_len <= BUF)),
+        ]
+        with m.If(emit):
+            m.d.sync += [
+                o.valid.eq(1),
+                o.p.data.eq(buf[:OB * 8]),
+                o.p.keep.eq(Cat(*[n_out > k for k in range(OB)])),
+                o.p.last.eq(is_final),
+            ]
+        with m.Elif(o.ready):
+            m.d.sync += o.valid.eq(0)
+        buf_shifted = Mux(emit, buf >> (OB * 8), buf)
+        with m.If(pk_take):
+            m.d.sync += [
+                buf.eq(buf_shifted | _bytes_shift_left(pk_data, level_after)[:BUF * 8]),
+                level.eq(level_after + pk_len),
+                ending.eq(pk_last),
+            ]
+        with m.Else():
+            m.d.sync += [buf.eq(buf_shifted), level.eq(level_after)]
+            with m.If(emit & is_final):
+                m.d.sync += ending.eq(0)
+        return m
+
+
+class ZVCDecompressor(wiring.Component):
+    """Zero-value decompressor: one chunk's ZVC bytes + its element count in, elements out.
+
+    For every chunk the decompressor takes one element count from ``count``
+    (sampled when it starts the chunk, i.e. after the previous chunk is done; a
+    count may arrive before or after the chunk's first bytes), then the chunk's
+    bytes from ``i`` up to the beat with ``last``.  It emits ``count`` elements
+    on ``o`` (``lanes`` per beat, the final beat keeps a prefix and carries
+    ``last``).  A count of 0 expects an empty chunk (a single null beat) and
+    emits a null beat.
+
+    Malformed input -- the chunk ends before its last window is complete or bytes
+    follow it (``LENGTH_MISMATCH``), or the mask of the final partial window marks
+    elements past the count (``BAD_MASK``) -- raises ``error`` for one cycle,
+    sets ``error_code`` (kept until the next chunk starts), closes the output
+    packet with a null beat whose ``user`` bit is set, and drops the rest of the
+    chunk's input up to its ``last`` beat.  No more than ``count`` elements are
+    ever emitted for a chunk, and the next chunk is decoded normally.
+
+    Throughput: one output beat per cycle as long as compressed bytes arrive at
+    ``in_bytes`` per cycle and the output is not back-pressured (and one window
+    per cycle at most).  Latency: 3 cycles from the input beat that completes a
+    window to the first output beat of that window (see ``docs/ZVC.md``).
+
+    Parameters
+    ----------
+    elem_bits : int
+        Element width: 8, 16 or 32.
+    lanes : int
+        Elements per output beat: a power of two from 1 to 32.
+    in_bytes : int
+        Bytes per input beat, 1 to 256.
+    count_bits : int
+        Width of the element count (default 32).
+
+    Members
+    -------
+    i : In(stream.Signature(byte_beat_layout(in_bytes)))
+        ZVC bytes of one chunk per packet.
+    count : In(stream.Signature(count_bits))
+        One element count per chunk.
+    o : Out(stream.Signature(element_beat_layout(elem_bits, lanes, user_bits=1)))
+        Decoded elements; ``user`` is set on the null beat that closes a
+        malformed chunk.
+    error : Out(1)
+        One-cycle pulse when malformed input is detected.
+    error_code : Out(4)
+        :class:`ZVCError` of the current (or last finished) chunk.
+
+    Raises
+    ------
+    TypeError
+        A parameter is not an integer.
+    ValueError
+        A parameter is out of range.
+    """
+
+    def __init__(self, elem_bits: int, lanes: int, in_bytes: int, count_bits: int = 32):
+        self._elem_bits = _check_elem_bits(elem_bits)
+        self._lanes = _check_lanes(lanes)
+        self._in_bytes = _check_beat_bytes("in_bytes", in_bytes)
+        check_positive_int("count_bits", count_bits, minimum=6)
+        if count_bits > 64:
+            raise ValueError(f"count_bits must be from 6 to 64, not {count_bits!r}")
+        self._count_bits = count_bits
+        super().__init__({
+            "i": In(byte_stream(in_bytes)),
+            "count": In(stream.Signature(count_bits)),
+            "o": Out(element_stream(elem_bits, lanes, user_bits=1)),
+            "error": Out(1),
+            "error_code": Out(4),
+        })
+
+    elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
+    lanes = property(lambda self: self._lanes, doc="Elements per output beat.")
+    in_bytes = property(lambda self: self._in_bytes, doc="Bytes per input beat.")
+    count_bits = property(lambda self: self._count_bits, doc="Width of the element count.")
+
+    def __repr__(self):
+        return (f"ZVCDecompressor(elem_bits={self._elem_bits}, lanes={self._lanes}, "
+                f"in_bytes={self._in_bytes})")
+
+    def elaborate(self, platform):
+        m = Module()
+        E, L, IB = self._elem_bits, self._lanes, self._in_bytes
+        eb = E // 8
+        nb = WINDOW // L                 # output beats per full window
+        MW = 4 + WINDOW * eb
+        BUF = MW + IB
+        i, o = self.i, self.o
+
+        # ---- Window register and output beats ---------------------------------------
+        w_valid = Signal()
+        w_mask = Signal(WINDOW)
+        w_data = Signal(WINDOW * E)      # the window's nonzero elements, compacted
+        w_v = Signal(range(WINDOW + 1))  # elements in the window; 0: closing null beat
+        w_last = Signal()
+        w_err = Signal()
+        ob = Signal(range(nb))
+        load_ok = ~o.valid | o.ready
+        final_beat = Signal()
+        w_done = Signal()
+        w_free = Signal()
+        m.d.comb += [
+            final_beat.eq(w_v <= ob * L + L),
+            w_done.eq(w_valid & load_ok & final_beat),
+            w_free.eq(~w_valid | w_done),
+        ]
+        p = _prefix_counts(m, w_mask, "d_prefix")
+        slots = [w_data[j * E:(j + 1) * E] for j in range(WINDOW)]
+        expanded = []
+        for k in range(WINDOW):
+            x = Signal(E, name=f"d_elem{k}")
+            src = slots[0] if k == 0 else Array(slots[:k + 1])[p[k]]
+            m.d.comb += x.eq(Mux(w_mask[k], src, 0))
+            expanded.append(x)
+        beat = []
+        for l in range(L):
+            choices = [expanded[s * L + l] for s in range(nb)]
+            beat.append(choices[0] if nb == 1 else Array(choices)[ob])
+        with m.If(w_valid & load_ok):
+            m.d.sync += [
+                o.valid.eq(1),
+                o.p.data.eq(Cat(*beat)),
+                o.p.keep.eq(Cat(*[ob * L + l < w_v for l in range(L)])),
+                o.p.last.eq(final_beat & w_last),
+                o.p.user.eq(final_beat & w_err),
+            ]
+            with m.If(final_beat):
+                m.d.sync += [ob.eq(0), w_valid.eq(0)]
+            with m.Else():
+                m.d.sync += ob.eq(ob + 1)
+        with m.Elif(o.ready):
+            m.d.sync += o.valid.eq(0)
+
+        # ---- Input byte buffer and window extraction --------------------------------
+        IDLE, RUN, DROP = 0, 1, 2
+        state = Signal(2)
+        buf = Signal(BUF * 8)            # bytes at and above `level` are always zero
+        level = Signal(range(BUF + 1))
+        in_ended = Signal()              # the chunk's last input beat is in (or dropped)
+        remaining = Signal(self._count_bits)
+        term_pending = Signal()
+        code = Signal(4)
+
+        accept = Signal()
+        m.d.comb += [
+            i.ready.eq(~in_ended & ((state == DROP) | (level <= BUF - IB))),
+            accept.eq(i.valid & i.ready),
+            self.count.ready.eq(state == IDLE),
+        ]
+        n_in = _popcount(m, [i.p.keep[k] for k in range(IB)])
+        in_masked = Cat(*[Mux(i.p.keep[k], i.p.data[8 * k:8 * k + 8], 0) for k in range(IB)])
+
+        v = Signal(range(WINDOW + 1))
+        mask = buf[:WINDOW]
+        nnz = _popcount(m, [mask[k] for k in range(WINDOW)])
+        need = Signal(range(MW + 1))
+        bad = Signal()
+        m.d.comb += [
+            v.eq(Mux(remaining >= WINDOW, WINDOW, remaining)),
+            need.eq(4 + nnz * eb),
+            bad.eq((mask & ~Cat(*[v > k for k in range(WINDOW)])).any()),
+        ]
+        have_mask = level >= 4
+        have_all = level >= need
+        last_win = remaining <= WINDOW
+
+        push_win = Signal()
+        push_term = Signal()
+        term_err = Signal()
+        fail = Signal()
+        fail_code = Signal(4)
+        finish = Signal()
+        with m.If(state == RUN):
+            with m.If(remaining == 0):
+                with m.If(level != 0):
+                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
+                with m.Elif(in_ended & w_free):
+                    m.d.comb += [push_term.eq(1), finish.eq(1)]
+            with m.Elif(~have_mask):
+                with m.If(in_ended):
+                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
+            with m.Elif(bad):
+                m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.BAD_MASK)]
+            with m.Elif(~have_all):
+                with m.If(in_ended):
+                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
+            with m.Elif(last_win):
+                with m.If(level != need):
+                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
+                with m.Elif(in_ended & w_free):
+                    m.d.comb += [push_win.eq(1), finish.eq(1)]
+            with m.Elif(w_free):
+                m.d.comb += push_win.eq(1)
+        with m.If(state == DROP):
+            with m.If(term_pending & w_free):
+                m.d.comb += [push_term.eq(1), term_err.eq(1)]
+
+        consume = Mux(push_win, need, 0)
+        level_c = Signal(range(BUF + 1))
+        m.d.comb += level_c.eq(level - consume)
+        buf_c = _bytes_shift_right(buf, consume)
+
+        m.d.sync += self.error.eq(fail)
+        with m.If(accept & i.p.last):
+            m.d.sync += in_ended.eq(1)
+        with m.If(push_win):
+            m.d.sync += remaining.eq(remaining - WINDOW)
+        with m.If(push_win | push_term):
+            m.d.sync += [
+                w_valid.eq(1), w_mask.eq(mask), w_data.eq(buf[WINDOW:WINDOW + WINDOW * E]),
+                w_v.eq(Mux(push_term, 0, v)), w_last.eq(push_term | last_win),
+                w_err.eq(term_err),
+            ]
+        with m.If(fail):
+            m.d.sync += [buf.eq(0), level.eq(0), state.eq(DROP), term_pending.eq(1),
+                         code.eq(fail_code)]
+        with m.Elif(state == DROP):
+            with m.If(push_term):
+                m.d.sync += term_pending.eq(0)
+            with m.If(in_ended & (~term_pending | push_term)):
+                m.d.sync += [state.eq(IDLE), in_ended.eq(0)]
+        with m.Elif(finish):
+            m.d.sync += [buf.eq(0), level.eq(0), state.eq(IDLE), in_ended.eq(0)]
+        with m.Else():
+            appended = Mux(accept, _bytes_shift_left(in_masked, level_c)[:BUF * 8], 0)
+            m.d.sync += [buf.eq(buf_c | appended), level.eq(level_c + Mux(accept, n_in, 0))]
+        with m.If(self.count.valid & self.count.ready):
+            m.d.sync += [remaining.eq(self.count.p), state.eq(RUN), code.eq(ZVCError.OK)]
+        m.d.comb += self.error_code.eq(code)
+        return m

@@ -1,0 +1,337 @@
+"""Amaranth-simulator unit tests of hw.zvc against the golden ZVC codec.
+
+Expected bytes always come from ``golden.zvc``; the RTL runs with random input
+gaps and output backpressure, and a monitor checks the stream rules on every
+output (valid never drops and the payload holds until the transfer).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+import golden
+from golden import zvc as gzvc
+from hw.zvc import ZVCCompressor, ZVCDecompressor, ZVCError
+
+
+# ---- stimulus -----------------------------------------------------------------------
+
+def elements(n, density, elem_bits, rng):
+    """``n`` random element words of which about ``density`` are nonzero."""
+    dt = golden.elem_dtype(elem_bits)
+    x = rng.integers(1, 1 << elem_bits, size=n, dtype=np.uint64).astype(dt)
+    x[rng.random(n) >= density] = 0
+    return x
+
+
+def beats_of_elements(x, elem_bits, lanes):
+    """(data, keep, last) beats of element words ``x``."""
+    out = []
+    nbeats = max(1, -(-x.size // lanes))
+    for b in range(nbeats):
+        part = x[b * lanes:(b + 1) * lanes]
+        word = int.from_bytes(part.astype(golden.elem_dtype(elem_bits)).tobytes(), "little")
+        out.append((word, (1 << part.size) - 1, int(b == nbeats - 1)))
+    return out
+
+
+def beats_of_bytes(payload, nbytes):
+    out = []
+    nbeats = max(1, -(-len(payload) // nbytes))
+    for b in range(nbeats):
+        part = payload[b * nbytes:(b + 1) * nbytes]
+        out.append((int.from_bytes(part, "little"), (1 << len(part)) - 1, int(b == nbeats - 1)))
+    return out
+
+
+# ---- harness ------------------------------------------------------------------------
+
+async def put_beats(ctx, s, beats, rng, gap):
+    for data, keep, last in beats:
+        while rng.random() < gap:
+            ctx.set(s.valid, 0)
+            await ctx.tick()
+        ctx.set(s.valid, 1)
+        ctx.set(s.p.data, data)
+        ctx.set(s.p.keep, keep)
+        ctx.set(s.p.last, last)
+        await ctx.tick().until(s.ready)
+    ctx.set(s.valid, 0)
+
+
+async def get_packet(ctx, s, rng, backpressure, fields):
+    """Beats of one packet as a list of dicts of ``fields``."""
+    beats = []
+    while True:
+        while rng.random() < backpressure:
+            ctx.set(s.ready, 0)
+            await ctx.tick()
+        ctx.set(s.ready, 1)
+        vals = await ctx.tick().sample(*[getattr(s.p, f) for f in fields]).until(s.valid)
+        beats.append(dict(zip(fields, (int(v) for v in vals))))
+        if beats[-1]["last"]:
+            ctx.set(s.ready, 0)
+            return beats
+
+
+def add_rule_monitor(sim, s, fields, violations):
+    """Check valid/ready rules on stream ``s`` on every clock edge."""
+    async def monitor(ctx):
+        prev = None
+        async for _, _, valid, ready, *vals in ctx.tick().sample(
+                s.valid, s.ready, *[getattr(s.p, f) for f in fields]):
+            vals = [int(v) for v in vals]
+            if prev is not None and prev[0] and not prev[1]:
+                if not valid or vals != prev[2]:
+                    violations.append((prev, (valid, ready, vals)))
+            prev = (int(valid), int(ready), vals)
+    sim.add_testbench(monitor, background=True)
+
+
+def payload_of(beats, nbytes):
+    out = bytearray()
+    for b in beats:
+        assert b["last"] or b["keep"] == (1 << nbytes) - 1, "hole in a non-final beat"
+        n = bin(b["keep"]).count("1")
+        assert b["keep"] == (1 << n) - 1, "keep is not a prefix"
+        out += b["data"].to_bytes(nbytes, "little")[:n]
+    return bytes(out)
+
+
+def run_compressor(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpressure=0.3):
+    dut = ZVCCompressor(elem_bits, lanes, out_bytes)
+    rng = np.random.default_rng(seed)
+    results, violations = [], []
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+
+    async def producer(ctx):
+        for x in chunks:
+            await put_beats(ctx, dut.i, beats_of_elements(x, elem_bits, lanes), rng, gap)
+
+    async def consumer(ctx):
+        for _ in chunks:
+            beats = await get_packet(ctx, dut.o, rng, backpressure, ("data", "keep", "last"))
+            results.append(payload_of(beats, out_bytes))
+
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    add_rule_monitor(sim, dut.o, ("data", "keep", "last"), violations)
+    sim.run()
+    assert not violations, f"stream rule violated on o: {violations[:3]}"
+    return results
+
+
+def run_decompressor(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpressure=0.3):
+    """``chunks``: list of (payload bytes, count).  Returns [(elements, user, error codes)]."""
+    dut = ZVCDecompressor(elem_bits, lanes, in_bytes)
+    rng = np.random.default_rng(seed)
+    results, violations, errors = [], [], []
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    dt = golden.elem_dtype(elem_bits)
+    eb = elem_bits // 8
+
+    async def producer(ctx):
+        for payload, _ in chunks:
+            await put_beats(ctx, dut.i, beats_of_bytes(payload, in_bytes), rng, gap)
+
+    async def counts(ctx):
+        for _, count in chunks:
+            while rng.random() < gap:
+                await ctx.tick()
+            ctx.set(dut.count.valid, 1)
+            ctx.set(dut.count.p, count)
+            await ctx.tick().until(dut.count.ready)
+            ctx.set(dut.count.valid, 0)
+
+    async def consumer(ctx):
+        for _ in chunks:
+            beats = await get_packet(ctx, dut.o, rng, backpressure,
+                                     ("data", "keep", "last", "user"))
+            raw = payload_of([dict(b, keep=int("".join(
+                "1" * eb if (b["keep"] >> l) & 1 else "0" * eb
+                for l in reversed(range(lanes))), 2)) for b in beats], lanes * eb)
+            results.append([np.frombuffer(raw, dt), beats[-1]["user"]])
+
+    async def error_watch(ctx):
+        async for _, _, err, code in ctx.tick().sample(dut.error, dut.error_code):
+            if err:
+                errors.append(int(ctx.get(dut.error_code)))
+
+    sim.add_testbench(producer)
+    sim.add_testbench(counts)
+    sim.add_testbench(consumer)
+    sim.add_testbench(error_watch, background=True)
+    add_rule_monitor(sim, dut.o, ("data", "keep", "last", "user"), violations)
+    sim.run()
+    assert not violations, f"stream rule violated on o: {violations[:3]}"
+    return results, errors
+
+
+# ---- tests: parameters --------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [ZVCCompressor, ZVCDecompressor])
+@pytest.mark.parametrize("kwargs, exc, text", [
+    (dict(elem_bits=12), ValueError, "12"),
+    (dict(elem_bits="32"), TypeError, "'32'"),
+    (dict(lanes=6), ValueError, "6"),
+    (dict(lanes=64), ValueError, "64"),
+    (dict(lanes=0), ValueError, "0"),
+    (dict(lanes=4.0), TypeError, "4.0"),
+    (dict(nbytes=0), ValueError, "0"),
+    (dict(nbytes=1000), ValueError, "1000"),
+    (dict(nbytes=None), TypeError, "None"),
+])
+def test_bad_parameters(cls, kwargs, exc, text):
+    args = dict(elem_bits=32, lanes=8, nbytes=32)
+    args.update(kwargs)
+    nbytes = args.pop("nbytes")
+    args["out_bytes" if cls is ZVCCompressor else "in_bytes"] = nbytes
+    with pytest.raises(exc, match=text):
+        cls(**args)
+
+
+def test_error_codes_match_golden():
+    for code in ZVCError:
+        assert int(code) == int(golden.ErrorCode[code.name])
+
+
+# ---- tests: compressor --------------------------------------------------------------
+
+def edge_chunks(elem_bits, lanes, rng):
+    dt = golden.elem_dtype(elem_bits)
+    ones = np.full(40, (1 << elem_bits) - 1, dt)
+    chunks = [np.zeros(1, dt), np.ones(1, dt), np.zeros(64, dt), ones,
+              elements(33, 0.5, elem_bits, rng), elements(31, 0.5, elem_bits, rng),
+              elements(lanes * 3 + 1, 0.7, elem_bits, rng)]
+    for pos in range(lanes):                 # a single nonzero at every lane position
+        x = np.zeros(lanes * 2, dt)
+        x[lanes + pos] = 1 << (elem_bits - 1)
+        chunks.append(x)
+    if elem_bits == 32:                      # -0.0 and NaN bit patterns are nonzero
+        chunks.append(np.array([0.0, -0.0, np.nan, 0.0, 1e-45], np.float32).view(dt))
+    return chunks
+
+
+CONFIGS = [(8, 8, 8), (16, 8, 16), (32, 8, 32), (32, 16, 64), (8, 32, 4), (32, 4, 5),
+           (16, 16, 128), (8, 1, 1)]
+
+
+@pytest.mark.parametrize("elem_bits, lanes, nbytes", CONFIGS)
+def test_compressor_vs_golden(elem_bits, lanes, nbytes):
+    rng = np.random.default_rng(elem_bits * 100 + lanes)
+    chunks = edge_chunks(elem_bits, lanes, rng)
+    chunks += [elements(int(rng.integers(1, 100)), d, elem_bits, rng)
+               for d in (0.0, 0.05, 0.5, 0.95, 1.0)]
+    got = run_compressor(elem_bits, lanes, nbytes, chunks, seed=lanes)
+    assert len(got) == len(chunks)
+    for x, g in zip(chunks, got):
+        assert g == gzvc.encode(x, elem_bits), f"chunk of {x.size} elements"
+
+
+def test_compressor_full_throughput():
+    """No gaps, no backpressure: one input beat per cycle when the output keeps up."""
+    elem_bits, lanes, out_bytes = 32, 8, 64
+    rng = np.random.default_rng(5)
+    x = elements(32 * 16, 0.5, elem_bits, rng)
+    dut = ZVCCompressor(elem_bits, lanes, out_bytes)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    cycles = {}
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        n = 0
+        for data, keep, last in beats_of_elements(x, elem_bits, lanes):
+            ctx.set(dut.i.valid, 1)
+            ctx.set(dut.i.p.data, data)
+            ctx.set(dut.i.p.keep, keep)
+            ctx.set(dut.i.p.last, last)
+            await ctx.tick()
+            n += 1
+        cycles["n"] = n
+
+    async def stall_check(ctx):
+        stalls = 0
+        async for _, _, valid, ready in ctx.tick().sample(dut.i.valid, dut.i.ready):
+            if valid and not ready:
+                stalls += 1
+            cycles["stalls"] = stalls
+
+    sim.add_testbench(tb)
+    sim.add_testbench(stall_check, background=True)
+    sim.run()
+    assert cycles["stalls"] == 0
+
+
+# ---- tests: decompressor ------------------------------------------------------------
+
+@pytest.mark.parametrize("elem_bits, lanes, nbytes", CONFIGS)
+def test_decompressor_vs_golden(elem_bits, lanes, nbytes):
+    rng = np.random.default_rng(elem_bits * 100 + lanes + 1)
+    chunks = edge_chunks(elem_bits, lanes, rng)
+    chunks += [elements(int(rng.integers(1, 100)), d, elem_bits, rng)
+               for d in (0.0, 0.05, 0.5, 0.95, 1.0)]
+    got, errors = run_decompressor(elem_bits, lanes, nbytes,
+                                   [(gzvc.encode(x, elem_bits), x.size) for x in chunks],
+                                   seed=lanes)
+    assert errors == []
+    assert len(got) == len(chunks)
+    for x, (y, user) in zip(chunks, got):
+        assert user == 0
+        np.testing.assert_array_equal(y, x)
+
+
+def malformed_cases(elem_bits, rng):
+    """(payload, count) of malformed chunks, each between two good ones."""
+    x = elements(70, 0.6, elem_bits, rng)
+    x[69] = 1
+    good = gzvc.encode(x, elem_bits)
+    bad_mask = bytearray(gzvc.encode(x[:40], elem_bits))
+    # window 1 has 8 elements: set mask bit 20 (the mask is at a known offset)
+    off = 4 + int(np.count_nonzero(x[:32])) * (elem_bits // 8)
+    bad_mask[off + 2] |= 0x10
+    return [
+        (good[:-1], 70),             # one byte short
+        (good[:3], 70),              # ends inside the first mask
+        (good + b"\x00", 70),        # one extra byte
+        (good + bytes(64), 70),      # extra beats
+        (good, 69),                  # count disagrees (the last mask marks element 69)
+        (bytes(bad_mask), 40),       # mask bit past the count
+        (good, 100),                 # stream ends before window 3
+        (b"\x00" * 4, 0),            # bytes for a zero-element chunk
+    ]
+
+
+@pytest.mark.parametrize("elem_bits, lanes, nbytes", [(32, 8, 32), (8, 16, 4), (16, 4, 64)])
+def test_decompressor_malformed_recovers(elem_bits, lanes, nbytes):
+    rng = np.random.default_rng(7)
+    chunks, expect = [], []
+    for payload, count in malformed_cases(elem_bits, rng):
+        with pytest.raises(golden.FormatError) as info:
+            gzvc.decode(payload, count, elem_bits)
+        ok = elements(45, 0.5, elem_bits, rng)
+        chunks += [(payload, count), (gzvc.encode(ok, elem_bits), ok.size)]
+        expect += [info.value.code, ok]
+    got, errors = run_decompressor(elem_bits, lanes, nbytes, chunks, seed=3)
+    assert errors == [int(e) for e in expect if isinstance(e, golden.ErrorCode)]
+    assert len(got) == len(chunks)
+    for (payload, count), exp, (y, user) in zip(chunks, expect, got):
+        assert y.size <= count
+        if isinstance(exp, golden.ErrorCode):
+            assert user == 1
+        else:
+            assert user == 0
+            np.testing.assert_array_equal(y, exp)
+
+
+def test_round_trip_random_relu():
+    """Compressor output fed to the decompressor restores ReLU-like data exactly."""
+    rng = np.random.default_rng(11)
+    x = np.maximum(rng.standard_normal(300).astype(np.float32), 0).view(np.uint32)
+    enc = run_compressor(32, 8, 32, [x], seed=1)[0]
+    assert enc == gzvc.encode(x, 32)
+    (y, user), = run_decompressor(32, 8, 32, [(enc, x.size)], seed=2)[0]
+    np.testing.assert_array_equal(y, x)
