@@ -40,6 +40,8 @@ def relu_activations(shape, density: float, seed: int = 0) -> np.ndarray:
     field = rng.standard_normal(shape, dtype=np.float32)
     if len(shape) == 4:                       # smooth over H and W: clustered nonzeros
         for axis in (2, 3):
+            if shape[axis] < 5:               # a wrap-around sum would make all equal
+                continue
             field = (field + np.roll(field, 1, axis) + np.roll(field, -1, axis)) / np.float32(1.7)
     chan_shape = (1, shape[1]) + (1,) * (len(shape) - 2)
     field += rng.normal(0, 0.7, chan_shape).astype(np.float32)     # dead and lively channels
