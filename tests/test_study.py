@@ -1,0 +1,120 @@
+"""cdma analyze --by-layer: every ratio equals len(encode(x)); totals worked by hand."""
+import argparse
+import json
+import zlib
+
+import numpy as np
+import pytest
+
+import golden
+from cdma import analyze as an
+from cdma import study
+
+
+def _args(paths, *extra):
+    p = argparse.ArgumentParser()
+    an.add_arguments(p)
+    return p.parse_args([*map(str, paths), *extra])
+
+
+def test_ratios_equal_encoded_lengths_on_the_small_model(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from test_capture import small_cnn
+    from cdma import capture as cap
+    rng = np.random.default_rng(3)
+    files = []
+    for k in range(2):
+        files.append(tmp_path / f"x{k}.npy")
+        np.save(files[-1], rng.standard_normal((1, 1, 8, 8)).astype(np.float32))
+    cap.capture(small_cnn(tmp_path / "m.onnx"), files, tmp_path / "acts")
+    layers, meta = study.load_layers(tmp_path / "acts")
+    assert [lay["name"] for lay in layers] == ["r1", "p1", "r2"]
+    for dtype in (None, "bf16"):
+        rows = study.study_layers(layers, dtype=dtype)
+        for lay, row in zip(layers, rows):
+            xs = [np.load(f) for f in lay["files"]]
+            if dtype:
+                # bf16 by hand: the top 16 bits, rounded to nearest even.
+                def bf16(a):
+                    u = a.view(np.uint32).astype(np.uint64)
+                    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+                xs_enc = [bf16(x) for x in xs]
+            else:
+                xs_enc = [x.view(np.uint32) for x in xs]
+            raw = sum(x.nbytes for x in xs_enc)
+            zvc = sum(len(golden.zvc.encode(x)) for x in xs_enc)
+            rle = sum(len(golden.rle.encode(x)) for x in xs_enc)
+            nhwc = sum(len(golden.rle.encode(np.ascontiguousarray(x.transpose(0, 2, 3, 1))))
+                       if x.ndim == 4 else len(golden.rle.encode(x)) for x in xs_enc)
+            frame = sum(len(golden.encode_frame(x)) for x in xs_enc)
+            zl = sum(len(zlib.compress(x.tobytes(), 6)) for x in xs_enc)
+            assert row["raw_bytes"] == raw
+            assert (row["bytes_zvc"], row["bytes_rle"], row["bytes_rle_nhwc"], row["bytes_frame"],
+                    row["bytes_zlib"]) == (zvc, rle, nhwc, frame, zl)
+            assert row["ratio_zvc"] == raw / zvc and row["ratio_frame"] == raw / frame
+            nz = sum(np.count_nonzero(x) for x in xs_enc)
+            assert row["density"] == nz / sum(x.size for x in xs_enc)
+            assert row["inputs"] == 2
+    # FLOPs travel from capture to the study rows: per input 4864, 64, 1290 (test_model).
+    rows = study.study_layers(layers)
+    assert [r["flops"] for r in rows] == [2 * 4864, 2 * 64, 2 * 1290]
+    assert meta["tail_flops"] == 0
+
+
+def test_summary_by_hand():
+    rows = [{"name": "a", "raw_bytes": 100, "elements": 25, "density": 0.4, "value_density": 0.2},
+            {"name": "b", "raw_bytes": 300, "elements": 75, "density": 0.8, "value_density": 0.8}]
+    for r, b in zip(rows, (50, 100)):
+        for c in study.STUDY_CODECS:
+            r[f"bytes_{c}"] = b
+            r[f"ratio_{c}"] = r["raw_bytes"] / b
+    s = study.summarize(rows)
+    # size-weighted 400/150; layer ratios 2 and 3: mean 2.5, max 3 (layer b)
+    assert s["ratio_zvc"] == pytest.approx(400 / 150)
+    assert s["mean_zvc"] == pytest.approx(2.5) and s["max_zvc"] == 3.0 and s["argmax_zvc"] == "b"
+    assert s["density"] == pytest.approx((0.4 * 25 + 0.8 * 75) / 100)
+    assert s["value_density"] == pytest.approx((0.2 * 25 + 0.8 * 75) / 100)
+
+
+def test_negative_zero_counts_as_nonzero_bits(tmp_path):
+    d = tmp_path / "acts" / "img0"
+    d.mkdir(parents=True)
+    x = np.zeros((1, 2, 4, 4), np.float32)
+    x[0, 0, 0, :2] = -0.0
+    x[0, 1, 1, 1] = 5.0
+    np.save(d / "layer.npy", x)
+    layers, _ = study.load_layers(tmp_path / "acts")
+    (row,) = study.study_layers(layers)
+    assert row["density"] == 3 / 32 and row["value_density"] == 1 / 32
+
+
+def test_cli_by_layer_writes_table_json_plot(tmp_path, capsys):
+    for k in range(2):
+        d = tmp_path / "acts" / f"in{k}"
+        d.mkdir(parents=True)
+        np.save(d / "conv1.npy", np.maximum(np.random.default_rng(k).standard_normal((1, 4, 8, 8)), 0)
+                .astype(np.float32))
+        np.save(d / "fc.npy", np.zeros((1, 64), np.float32))
+    args = _args([tmp_path / "acts"], "--json", str(tmp_path / "s.json"), "--plot",
+                 str(tmp_path / "s.png"), "--csv", str(tmp_path / "s.csv"), "--no-progress")
+    assert study.run_by_layer(args) == 0
+    out = capsys.readouterr().out
+    assert "2 activation layers x 2 inputs" in out and "size-weighted" in out
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert [r["name"] for r in doc["layers"]] == ["conv1", "fc"]
+    # fc is all zeros: ZVC keeps just the masks, 2 windows x 4 bytes per input.
+    assert doc["layers"][1]["bytes_zvc"] == 2 * 2 * 4
+    assert (tmp_path / "s.png").stat().st_size > 0
+    assert (tmp_path / "s.csv").read_text().startswith("order,name,op_type")
+
+
+def test_cli_by_layer_errors(tmp_path, capsys):
+    assert study.run_by_layer(_args([tmp_path / "nothing"])) == 2
+    assert "needs a folder written by cdma capture" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert study.run_by_layer(_args([tmp_path / "empty"])) == 2
+    assert "no .npy activations found" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "index.json").write_text("[1, 2]")
+    assert study.run_by_layer(_args([tmp_path / "bad"])) == 2
+    assert "not a cdma capture index" in capsys.readouterr().err
