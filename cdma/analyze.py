@@ -229,9 +229,14 @@ def add_arguments(p):
     p.add_argument("--json", metavar="FILE", help="write rows, total and settings as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="plot ratio per tensor per codec, and density")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--by-layer", action="store_true",
+                   help="per-layer study of one cdma capture folder (see cdma/study.py)")
 
 
 def run(args) -> int:
+    if getattr(args, "by_layer", False):     # the per-layer study lives in cdma/study.py
+        from .study import run_by_layer
+        return run_by_layer(args)
     if args.chunk_bytes not in golden.CHUNK_BYTES:
         print(f"cdma analyze: --chunk-bytes must be a power of two from 512 to 65536, "
               f"not {args.chunk_bytes}", file=sys.stderr)

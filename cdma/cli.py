@@ -14,6 +14,8 @@ SUBCOMMANDS = {
     "bench": ("cdma.bench", "benchmarks: golden codecs, hardware blocks"),
     "fuzz": ("cdma.fuzz", "mutation fuzzing of the golden frame decoder"),
     "demo-data": ("cdma.synthetic", "write a folder of synthetic ReLU activations (.npy)"),
+    "capture": ("cdma.capture", "run an ONNX model, save every activation (.npy + index.json)"),
+    "model": ("cdma.model", "vDNN offload timeline: speedup of cDMA over uncompressed offload"),
 }
 
 
