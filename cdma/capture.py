@@ -368,7 +368,7 @@ def run(args) -> int:
         ops = ACTIVATION_OPS if not args.ops else tuple(o.strip() for o in args.ops.split(",") if o.strip())
         index = capture(args.model, args.input, args.out, ops=ops, size=size, scale=args.scale,
                         mean=args.mean, std=args.std, bgr=args.bgr, threads=max(1, args.threads),
-                        progress=not args.no_progress)
+                        progress=not args.no_progress and sys.stderr.isatty())
     except CaptureError as e:
         print(f"cdma capture: {e}", file=sys.stderr)
         return 2
