@@ -12,7 +12,9 @@ thing ZVC and RLE see), value density (fraction != 0.0, which differs when a
 layer emits ``-0.0``), and the ratio of ZVC, RLE in NCHW and NHWC order, the
 cDMA frame (ZVC chunks with raw fallback and headers) and zlib.  Per network:
 the size-weighted ratio (total raw / total compressed) and the maximum and
-arithmetic mean over layers.  Every ZVC/RLE/frame size comes from the golden
+arithmetic mean over layers.  ``zvc_canon`` is a what-if: ZVC after turning
+``-0.0`` into ``+0.0`` (exporters' hard-swish ``x * 0`` makes ``-0.0``, which
+the golden format, comparing bits, keeps as a nonzero).  Every ZVC/RLE/frame size comes from the golden
 model (:func:`cdma.analyze.analyze_array`), equal to ``len(encode(x))``.
 """
 from __future__ import annotations
@@ -33,8 +35,9 @@ from . import analyze as _an
 __all__ = ["load_layers", "study_layers", "summarize", "format_study", "plot_study",
            "run_by_layer", "STUDY_CODECS"]
 
-#: Codec columns of the study, in table order.  rle_nhwc is RLE measured in NHWC order.
-STUDY_CODECS = ("zvc", "rle", "rle_nhwc", "frame", "zlib")
+#: Codec columns of the study, in table order.  rle_nhwc is RLE measured in NHWC order;
+#: zvc_canon is ZVC after turning -0.0 into +0.0 (a what-if: the golden format keeps -0.0).
+STUDY_CODECS = ("zvc", "zvc_canon", "rle", "rle_nhwc", "frame", "zlib")
 
 
 def load_layers(path) -> tuple[list[dict], dict]:
@@ -112,6 +115,10 @@ def study_layers(layers, *, dtype=None, chunk_bytes=golden.DEFAULT_CHUNK_BYTES, 
                 sizes["rle_nhwc"] += rn["bytes_rle"]
             else:
                 sizes["rle_nhwc"] += r["bytes_rle"]
+            canon = np.where(a == 0, np.zeros((), a.dtype), a)      # -0.0 -> +0.0
+            sizes["zvc_canon"] += _an.analyze_array(lay["name"], canon, dtype=dtype,
+                                                    chunk_bytes=chunk_bytes,
+                                                    baselines={})["bytes_zvc"]
             shape, note = r["shape"], r["dtype"]
             acc["raw_bytes"] += r["raw_bytes"]
             acc["elements"] += r["elements"]

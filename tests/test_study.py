@@ -11,6 +11,12 @@ from cdma import analyze as an
 from cdma import study
 
 
+def bf16(a):
+    """bf16 by hand: the top 16 bits of fp32, rounded to nearest even (no NaNs here)."""
+    u = a.view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+
+
 def _args(paths, *extra):
     p = argparse.ArgumentParser()
     an.add_arguments(p)
@@ -34,10 +40,6 @@ def test_ratios_equal_encoded_lengths_on_the_small_model(tmp_path):
         for lay, row in zip(layers, rows):
             xs = [np.load(f) for f in lay["files"]]
             if dtype:
-                # bf16 by hand: the top 16 bits, rounded to nearest even.
-                def bf16(a):
-                    u = a.view(np.uint32).astype(np.uint64)
-                    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
                 xs_enc = [bf16(x) for x in xs]
             else:
                 xs_enc = [x.view(np.uint32) for x in xs]
@@ -48,6 +50,10 @@ def test_ratios_equal_encoded_lengths_on_the_small_model(tmp_path):
                        if x.ndim == 4 else len(golden.rle.encode(x)) for x in xs_enc)
             frame = sum(len(golden.encode_frame(x)) for x in xs_enc)
             zl = sum(len(zlib.compress(x.tobytes(), 6)) for x in xs_enc)
+            # -0.0 -> +0.0 first; ReLU/MaxPool give no -0.0, so the same as zvc here.
+            canon = [np.where(x == 0, np.float32(0), x) for x in xs]
+            canon = [bf16(c) if dtype else c.view(np.uint32) for c in canon]
+            assert row["bytes_zvc_canon"] == sum(len(golden.zvc.encode(c)) for c in canon)
             assert row["raw_bytes"] == raw
             assert (row["bytes_zvc"], row["bytes_rle"], row["bytes_rle_nhwc"], row["bytes_frame"],
                     row["bytes_zlib"]) == (zvc, rle, nhwc, frame, zl)
@@ -86,6 +92,8 @@ def test_negative_zero_counts_as_nonzero_bits(tmp_path):
     layers, _ = study.load_layers(tmp_path / "acts")
     (row,) = study.study_layers(layers)
     assert row["density"] == 3 / 32 and row["value_density"] == 1 / 32
+    # 32 elements = one ZVC window: 4 mask bytes + 3 nonzero words; canonical: 4 + 1 word.
+    assert row["bytes_zvc"] == 4 + 3 * 4 and row["bytes_zvc_canon"] == 4 + 4
 
 
 def test_cli_by_layer_writes_table_json_plot(tmp_path, capsys):
