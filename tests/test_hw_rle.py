@@ -1,0 +1,441 @@
+"""Amaranth-simulator unit tests of hw.rle against the golden RLE codec.
+
+Expected bytes and elements always come from ``golden.rle``; the RTL runs with
+random input gaps and output backpressure, and a monitor checks the stream
+rules on every output (valid never drops and the payload holds until the
+transfer).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+import golden
+from golden import rle as grle
+from hw.rle import RLEDecoder, RLEEncoder, RLEError
+
+
+# ---- stimulus -----------------------------------------------------------------------
+
+def elements(n, density, elem_bits, rng):
+    """``n`` random element words of which about ``density`` are nonzero."""
+    dt = golden.elem_dtype(elem_bits)
+    x = rng.integers(1, 1 << elem_bits, size=n, dtype=np.uint64).astype(dt)
+    x[rng.random(n) >= density] = 0
+    return x
+
+
+def element_beats(x, elem_bits, lanes, null_close=False):
+    """(data, keep, last) beats of element words ``x``; optionally closed by a null beat."""
+    out = []
+    nbeats = max(1, -(-x.size // lanes)) if not null_close else -(-x.size // lanes)
+    for b in range(nbeats):
+        part = x[b * lanes:(b + 1) * lanes]
+        word = int.from_bytes(part.tobytes(), "little")
+        last = int(b == nbeats - 1 and not null_close)
+        out.append((word, (1 << part.size) - 1 if last else (1 << lanes) - 1, last))
+    if null_close:
+        out.append((0, 0, 1))
+    return out
+
+
+def byte_beats(payload, nbytes):
+    out = []
+    nbeats = max(1, -(-len(payload) // nbytes))
+    for b in range(nbeats):
+        part = payload[b * nbytes:(b + 1) * nbytes]
+        out.append((int.from_bytes(part, "little"), (1 << len(part)) - 1, int(b == nbeats - 1)))
+    return out
+
+
+# ---- harness ------------------------------------------------------------------------
+
+async def put_beats(ctx, s, beats, rng, gap):
+    for data, keep, last in beats:
+        while rng.random() < gap:
+            ctx.set(s.valid, 0)
+            await ctx.tick()
+        ctx.set(s.valid, 1)
+        ctx.set(s.p.data, data)
+        ctx.set(s.p.keep, keep)
+        ctx.set(s.p.last, last)
+        await ctx.tick().until(s.ready)
+    ctx.set(s.valid, 0)
+
+
+async def get_packet(ctx, s, rng, backpressure, fields):
+    """Beats of one packet, as dicts of ``fields``."""
+    beats = []
+    while True:
+        while rng.random() < backpressure:
+            ctx.set(s.ready, 0)
+            await ctx.tick()
+        ctx.set(s.ready, 1)
+        vals = await ctx.tick().sample(*[getattr(s.p, f) for f in fields]).until(s.valid)
+        beats.append(dict(zip(fields, (int(v) for v in vals))))
+        if beats[-1]["last"]:
+            ctx.set(s.ready, 0)
+            return beats
+
+
+def add_rule_monitor(sim, s, fields, violations):
+    """Record every cycle where a valid, not-taken beat drops or changes."""
+    async def monitor(ctx):
+        prev = None
+        async for _, _, valid, ready, *vals in ctx.tick().sample(
+                s.valid, s.ready, *[getattr(s.p, f) for f in fields]):
+            vals = [int(v) for v in vals]
+            if prev is not None and prev[0] and not prev[1] and (not valid or vals != prev[2]):
+                violations.append((prev, (int(valid), int(ready), vals)))
+            prev = (int(valid), int(ready), vals)
+    sim.add_testbench(monitor, background=True)
+
+
+def bytes_of(beats, nbytes, unit=1):
+    """Bytes kept by ``beats`` (``keep`` bit per ``unit`` bytes); checks the keep rules."""
+    out = bytearray()
+    lanes = nbytes // unit
+    for b in beats:
+        n = bin(b["keep"]).count("1")
+        assert b["keep"] == (1 << n) - 1, "keep is not a prefix"
+        assert b["last"] or n == lanes, "hole in a non-final beat"
+        out += b["data"].to_bytes(nbytes, "little")[:n * unit]
+    return bytes(out)
+
+
+def run_encoder(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpressure=0.3,
+                null_close=False):
+    """Encode each chunk of ``chunks``; returns the output bytes of each packet."""
+    dut = RLEEncoder(elem_bits, lanes, out_bytes)
+    rng = np.random.default_rng(seed)
+    results, violations = [], []
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+
+    async def producer(ctx):
+        for x in chunks:
+            await put_beats(ctx, dut.i, element_beats(x, elem_bits, lanes, null_close), rng, gap)
+
+    async def consumer(ctx):
+        for _ in chunks:
+            beats = await get_packet(ctx, dut.o, rng, backpressure, ("data", "keep", "last"))
+            results.append(bytes_of(beats, out_bytes))
+
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    add_rule_monitor(sim, dut.o, ("data", "keep", "last"), violations)
+    sim.run()
+    assert not violations, f"stream rule violated on o: {violations[:3]}"
+    return results
+
+
+def run_decoder(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpressure=0.3):
+    """``chunks``: [(payload, count)].  Returns ([(elements, user)], [error codes])."""
+    dut = RLEDecoder(elem_bits, lanes, in_bytes)
+    rng = np.random.default_rng(seed)
+    results, violations, errors = [], [], []
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    dt = golden.elem_dtype(elem_bits)
+    eb = elem_bits // 8
+
+    async def producer(ctx):
+        for payload, _ in chunks:
+            await put_beats(ctx, dut.i, byte_beats(payload, in_bytes), rng, gap)
+
+    async def counts(ctx):
+        for _, count in chunks:
+            while rng.random() < gap:
+                await ctx.tick()
+            ctx.set(dut.count.valid, 1)
+            ctx.set(dut.count.p, count)
+            await ctx.tick().until(dut.count.ready)
+            ctx.set(dut.count.valid, 0)
+
+    async def consumer(ctx):
+        for _ in chunks:
+            beats = await get_packet(ctx, dut.o, rng, backpressure,
+                                     ("data", "keep", "last", "user"))
+            raw = bytes_of(beats, lanes * eb, unit=eb)
+            results.append((np.frombuffer(raw, dt), beats[-1]["user"]))
+
+    async def error_watch(ctx):
+        async for _, _, err, code in ctx.tick().sample(dut.error, dut.error_code):
+            if err:
+                errors.append(int(code))
+
+    sim.add_testbench(producer)
+    sim.add_testbench(counts)
+    sim.add_testbench(consumer)
+    sim.add_testbench(error_watch, background=True)
+    add_rule_monitor(sim, dut.o, ("data", "keep", "last", "user"), violations)
+    sim.run()
+    assert not violations, f"stream rule violated on o: {violations[:3]}"
+    return results, errors
+
+
+# ---- tests: parameters --------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [RLEEncoder, RLEDecoder])
+@pytest.mark.parametrize("kwargs, exc, text", [
+    (dict(elem_bits=12), ValueError, "12"),
+    (dict(elem_bits="32"), TypeError, "'32'"),
+    (dict(lanes=6), ValueError, "6"),
+    (dict(lanes=64), ValueError, "64"),
+    (dict(lanes=0), ValueError, "0"),
+    (dict(lanes=4.0), TypeError, "4.0"),
+    (dict(nbytes=0), ValueError, "0"),
+    (dict(nbytes=1000), ValueError, "1000"),
+    (dict(nbytes=None), TypeError, "None"),
+])
+def test_bad_parameters(cls, kwargs, exc, text):
+    args = dict(elem_bits=32, lanes=8, nbytes=32)
+    args.update(kwargs)
+    nbytes = args.pop("nbytes")
+    args["out_bytes" if cls is RLEEncoder else "in_bytes"] = nbytes
+    with pytest.raises(exc, match=text):
+        cls(**args)
+
+
+def test_bad_count_bits():
+    with pytest.raises(ValueError, match="65"):
+        RLEDecoder(32, 8, 32, count_bits=65)
+    with pytest.raises(TypeError, match="'x'"):
+        RLEDecoder(32, 8, 32, count_bits="x")
+
+
+def test_error_codes_match_golden():
+    for code in RLEError:
+        assert int(code) == int(golden.ErrorCode[code.name])
+
+
+def test_repr():
+    assert repr(RLEEncoder(16, 4, 8)) == "RLEEncoder(elem_bits=16, lanes=4, out_bytes=8)"
+    assert repr(RLEDecoder(8, 2, 3)) == "RLEDecoder(elem_bits=8, lanes=2, in_bytes=3)"
+
+
+# ---- payload classes ----------------------------------------------------------------
+
+def edge_chunks(elem_bits, lanes, rng):
+    """Chunks around every run-splitting and beat boundary."""
+    dt = golden.elem_dtype(elem_bits)
+    chunks = [np.zeros(1, dt), np.ones(1, dt), np.full(40, (1 << elem_bits) - 1, dt)]
+    for z in (255, 256, 257, 511, 512, 513):
+        x = np.zeros(z + 1, dt)
+        x[-1] = 0x5A
+        chunks.append(x)                             # z zeros then a value
+        chunks.append(np.zeros(z, dt))               # z trailing zeros only
+        y = np.zeros(z + 2, dt)
+        y[0] = 3
+        chunks.append(y)                             # a value then z + 1 trailing zeros
+    for pos in range(lanes):                         # a single nonzero at every lane
+        x = np.zeros(lanes * 2, dt)
+        x[lanes + pos] = 1 << (elem_bits - 1)
+        chunks.append(x)
+    for nbeats in range(1, 5):                       # 1..4 beats, full and partial last
+        chunks.append(elements(nbeats * lanes, 0.5, elem_bits, rng))
+        chunks.append(elements(nbeats * lanes - 1 or 1, 0.5, elem_bits, rng))
+    if elem_bits == 32:                              # -0.0, NaN, denormal are nonzero
+        chunks.append(np.array([0.0, -0.0, np.nan, 0.0, 1e-45, 0.0], np.float32).view(dt))
+    if elem_bits == 16:
+        chunks.append(np.array([0, 0x8000, 0x7E01, 0, 0], dt))
+    return chunks
+
+
+def random_chunks(elem_bits, rng, n=6, max_len=120):
+    return [elements(int(rng.integers(1, max_len)), d, elem_bits, rng)
+            for d in np.resize([0.0, 0.02, 0.1, 0.5, 0.9, 1.0], n)]
+
+
+# (elem_bits, lanes, out_bytes / in_bytes)
+CONFIGS = [(8, 8, 8), (16, 8, 16), (32, 8, 32), (32, 4, 5), (16, 16, 7), (8, 1, 1),
+           (32, 32, 64)]
+
+
+@pytest.mark.parametrize("elem_bits, lanes, nbytes", CONFIGS)
+def test_encoder_vs_golden(elem_bits, lanes, nbytes):
+    rng = np.random.default_rng(elem_bits * 100 + lanes)
+    chunks = edge_chunks(elem_bits, lanes, rng) + random_chunks(elem_bits, rng)
+    got = run_encoder(elem_bits, lanes, nbytes, chunks, seed=lanes)
+    assert len(got) == len(chunks)
+    for x, g in zip(chunks, got):
+        assert g == grle.encode(x, elem_bits), f"chunk of {x.size} elements"
+
+
+@pytest.mark.parametrize("elem_bits, lanes, nbytes", [(32, 8, 32), (8, 4, 3)])
+def test_encoder_null_closing_beat(elem_bits, lanes, nbytes):
+    """A chunk closed by a beat that keeps no element, including an empty chunk.
+
+    Only the closing beat may keep fewer than ``lanes`` elements, so every chunk
+    here is a whole number of beats.
+    """
+    rng = np.random.default_rng(3)
+    dt = golden.elem_dtype(elem_bits)
+    chunks = [np.zeros(0, dt), np.zeros(lanes, dt), np.ones(lanes, dt),
+              np.zeros(256, dt), np.zeros(256 + lanes, dt), np.zeros(512, dt),
+              np.r_[np.ones(1, dt), np.zeros(255, dt)], elements(lanes * 3, 0.3, elem_bits, rng)]
+    got = run_encoder(elem_bits, lanes, nbytes, chunks, seed=4, null_close=True)
+    for x, g in zip(chunks, got):
+        assert g == grle.encode(x, elem_bits), f"chunk of {x.size} elements"
+
+
+def cycles_to_run(dut, tb_fn):
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb_fn)
+    sim.run()
+
+
+@pytest.mark.parametrize("density", [0.0, 0.5, 1.0])
+def test_encoder_full_throughput(density):
+    """No gaps, no backpressure, wide output: one input beat per cycle."""
+    elem_bits, lanes, out_bytes = 32, 8, 40           # 8 tokens of 5 bytes fit one beat
+    x = elements(lanes * 40, density, elem_bits, np.random.default_rng(5))
+    dut = RLEEncoder(elem_bits, lanes, out_bytes)
+    stalls = []
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        for data, keep, last in element_beats(x, elem_bits, lanes):
+            ctx.set(dut.i.valid, 1)
+            ctx.set(dut.i.p.data, data)
+            ctx.set(dut.i.p.keep, keep)
+            ctx.set(dut.i.p.last, last)
+            _, _, ready = await ctx.tick().sample(dut.i.ready)
+            stalls.append(not ready)
+            if not ready:
+                await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+
+    cycles_to_run(dut, tb)
+    assert not any(stalls)
+
+
+def test_decoder_long_runs_one_beat_per_cycle():
+    """A (255, 0) filler costs 256 / lanes output beats, one per cycle."""
+    elem_bits, lanes, in_bytes = 16, 8, 6
+    x = np.zeros(256 * 4 + 3, np.uint16)
+    x[[300, 301, 700]] = 7
+    payload = grle.encode(x, elem_bits)
+    dut = RLEDecoder(elem_bits, lanes, in_bytes)
+    seen = {"beats": 0, "first": None, "last": None, "cycle": 0}
+
+    async def feed(ctx):
+        ctx.set(dut.count.valid, 1)
+        ctx.set(dut.count.p, x.size)
+        await ctx.tick().until(dut.count.ready)
+        ctx.set(dut.count.valid, 0)
+
+    async def bytes_in(ctx):
+        await put_beats(ctx, dut.i, byte_beats(payload, in_bytes), np.random.default_rng(0), 0)
+
+    async def sink(ctx):
+        ctx.set(dut.o.ready, 1)
+        out = bytearray()
+        async for _, _, valid, data, keep, last in ctx.tick().sample(
+                dut.o.valid, dut.o.p.data, dut.o.p.keep, dut.o.p.last):
+            seen["cycle"] += 1
+            if valid:
+                seen["first"] = seen["first"] or seen["cycle"]
+                seen["beats"] += 1
+                n = bin(int(keep)).count("1")
+                out += int(data).to_bytes(lanes * 2, "little")[:n * 2]
+                if last:
+                    seen["last"] = seen["cycle"]
+                    seen["out"] = bytes(out)
+                    return
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(feed)
+    sim.add_testbench(bytes_in)
+    sim.add_testbench(sink)
+    sim.run()
+    assert seen["out"] == x.tobytes()
+    assert seen["beats"] == -(-x.size // lanes)
+    assert seen["last"] - seen["first"] + 1 == seen["beats"]      # no bubble
+
+
+@pytest.mark.parametrize("elem_bits, lanes, nbytes", CONFIGS)
+def test_decoder_vs_golden(elem_bits, lanes, nbytes):
+    rng = np.random.default_rng(elem_bits * 100 + lanes + 1)
+    chunks = edge_chunks(elem_bits, lanes, rng) + random_chunks(elem_bits, rng)
+    got, errors = run_decoder(elem_bits, lanes, nbytes,
+                              [(grle.encode(x, elem_bits), x.size) for x in chunks], seed=lanes)
+    assert errors == []
+    assert len(got) == len(chunks)
+    for x, (y, user) in zip(chunks, got):
+        assert user == 0
+        np.testing.assert_array_equal(y, grle.decode(grle.encode(x, elem_bits), x.size,
+                                                      elem_bits))
+
+
+def test_decoder_non_canonical_tokens():
+    """Any token sequence that adds up to the count decodes (golden accepts it too)."""
+    payload = bytes([0, 1, 3, 0, 255, 0, 0, 0, 2, 9])      # 1, 4, 256, 1, 3 elements
+    count = 1 + 4 + 256 + 1 + 3
+    (y, user), = run_decoder(8, 4, 3, [(payload, count)])[0]
+    assert user == 0
+    np.testing.assert_array_equal(y, grle.decode(payload, count, 8))
+
+
+def malformed_cases(elem_bits, rng):
+    """(payload, count) of malformed chunks."""
+    x = elements(70, 0.3, elem_bits, rng)
+    x[69] = 1
+    good = grle.encode(x, elem_bits)
+    T = 1 + elem_bits // 8
+    dense = grle.encode(elements(64, 1.0, elem_bits, rng), elem_bits)   # 64 tokens
+    return [
+        (dense + bytes(T), 64),          # whole beats of tokens, then one token too many
+        (good[:-1], 70),                 # ends inside the last token
+        (good[:-T], 70),                 # ends one token early
+        (good + b"\x00", 70),            # one stray byte
+        (good + bytes(T), 70),           # a whole extra token: overshoot
+        (good + bytes(64), 70),          # extra beats
+        (good, 69),                      # last token goes one past the count
+        (bytes([255]) + bytes(T - 1), 100),   # a filler past a short chunk
+        (good, 200),                     # stream ends long before the count
+        (b"", 5),                        # empty payload for 5 elements
+        (bytes(T), 0),                   # a token for a zero-element chunk
+        (b"\x01", 0),                    # a byte for a zero-element chunk
+    ]
+
+
+@pytest.mark.parametrize("elem_bits, lanes, nbytes", [(32, 8, 32), (8, 16, 4), (16, 4, 64)])
+def test_decoder_malformed_recovers(elem_bits, lanes, nbytes):
+    rng = np.random.default_rng(7)
+    chunks, expect = [], []
+    for payload, count in malformed_cases(elem_bits, rng):
+        with pytest.raises(golden.FormatError) as info:
+            grle.decode(payload, count, elem_bits)
+        ok = elements(45, 0.3, elem_bits, rng)
+        chunks += [(payload, count), (grle.encode(ok, elem_bits), ok.size)]
+        expect += [info.value.code, ok]
+    got, errors = run_decoder(elem_bits, lanes, nbytes, chunks, seed=3)
+    assert errors == [int(e) for e in expect if isinstance(e, golden.ErrorCode)]
+    assert len(got) == len(chunks)
+    for (payload, count), exp, (y, user) in zip(chunks, expect, got):
+        assert y.size <= count
+        if isinstance(exp, golden.ErrorCode):
+            assert user == 1
+        else:
+            assert user == 0
+            np.testing.assert_array_equal(y, exp)
+
+
+def test_decoder_zero_count_empty_chunk():
+    (y, user), = run_decoder(16, 4, 4, [(b"", 0)])[0]
+    assert y.size == 0 and user == 0
+
+
+def test_round_trip_random_relu():
+    """Encoder output fed to the decoder restores sparse ReLU-like data exactly."""
+    rng = np.random.default_rng(11)
+    x = np.maximum(rng.standard_normal(600).astype(np.float32) - 1.2, 0).view(np.uint32)
+    enc = run_encoder(32, 8, 16, [x], seed=1)[0]
+    assert enc == grle.encode(x, 32)
+    (y, user), = run_decoder(32, 8, 16, [(enc, x.size)], seed=2)[0]
+    assert user == 0
+    np.testing.assert_array_equal(y, x)
