@@ -12,6 +12,7 @@ import sys
 SUBCOMMANDS = {
     "analyze": ("cdma.analyze", "compression study of .npy/.npz activations"),
     "bench": ("cdma.bench", "benchmarks: golden codecs, hardware blocks"),
+    "generate": ("hw.generate", "Verilog for a block: zvc-compress, zvc-decompress, ...", "add_generate_arguments", "run_generate"),
     "fuzz": ("cdma.fuzz", "mutation fuzzing of the golden frame decoder"),
     "demo-data": ("cdma.synthetic", "write a folder of synthetic ReLU activations (.npy)"),
     "capture": ("cdma.capture", "run an ONNX model, save every activation (.npy + index.json)"),

@@ -1,0 +1,151 @@
+"""Generate Verilog, build it and run a cocotb test module: from pytest and from benches.
+
+One build directory per (simulator, module, parameters) under ``build/sim/`` (or a
+root of your choice), guarded by a file lock, so ``pytest -n auto`` workers and a
+bench running beside them never share a half-built simulator.  The parameters
+reach the cocotb test module as ``CDMA_PARAM_<NAME>`` environment variables (read
+them with :func:`params_from_env`), the module name as ``CDMA_MODULE``; the cocotb
+Makefile flow (``sim/*/Makefile``) exports the same variables.
+
+Example::
+
+    from sim.runner import run_cocotb
+    run_cocotb("zvc-compress", dict(elem_bits=32, lanes=16), "sim.zvc.test_zvc_compress",
+               testcase="test_payload_classes")
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+from pathlib import Path
+
+__all__ = ["REPO", "SIMULATORS", "build_dir_for", "write_verilog", "run_cocotb",
+           "params_from_env", "param_env"]
+
+#: Repository root (the directory holding ``hw/``, ``sim/`` and ``golden/``).
+REPO = Path(__file__).resolve().parent.parent
+#: Simulators this helper drives.
+SIMULATORS = ("icarus", "verilator")
+_PREFIX = "CDMA_PARAM_"
+
+
+def param_env(module: str, params: dict) -> dict:
+    """Environment variables that carry ``module`` and ``params`` to a cocotb test."""
+    env = {"CDMA_MODULE": module}
+    for key, value in params.items():
+        if value is not None:
+            env[_PREFIX + key.upper()] = str(int(value))
+    return env
+
+
+def params_from_env(environ=None) -> dict:
+    """The ``CDMA_PARAM_*`` variables as ``{name: int}`` (inside a cocotb test)."""
+    environ = os.environ if environ is None else environ
+    return {k[len(_PREFIX):].lower(): int(v) for k, v in environ.items() if k.startswith(_PREFIX)}
+
+
+def build_dir_for(module: str, params: dict, sim: str = "icarus", root=None) -> Path:
+    """``<root>/<sim>/<module>-<name><value>-...``, e.g. ``build/sim/icarus/zvc-compress-e32-l16``."""
+    root = Path(root) if root is not None else REPO / "build" / "sim"
+    tag = "-".join(f"{k}{v}" for k, v in sorted(params.items()) if v is not None)
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "_", tag)
+    return root / sim / (f"{module}-{tag}" if tag else module)
+
+
+def write_verilog(module: str, params: dict, path, top: str) -> Path:
+    """Generate ``module`` into ``path``; the file is left untouched if unchanged."""
+    from hw.generate import generate_verilog
+    path = Path(path)
+    text = generate_verilog(module, top=top, **params)
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
+
+
+@contextlib.contextmanager
+def _locked(directory: Path):
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
+               extra_env=None, sim: str = "icarus", build_root=None, top: str = "dut",
+               waves: bool = False, seed=None, check: bool = True) -> Path:
+    """Generate ``module`` with ``params``, build it with ``sim`` and run ``test_module``.
+
+    Parameters
+    ----------
+    module : str
+        Name registered in :data:`hw.generate.REGISTRY`, e.g. ``"zvc-compress"``.
+    params : dict
+        The module's parameters (also passed to the test as ``CDMA_PARAM_*``).
+    test_module : str
+        Dotted name of the cocotb test module, e.g. ``"sim.zvc.test_zvc_compress"``.
+    testcase : str or list of str, optional
+        Only run these cocotb tests.
+    extra_env : dict, optional
+        More environment variables for the test (e.g. a bench's density).
+    sim : {"icarus", "verilator"}
+        The simulator.
+    build_root : path, optional
+        Root of the build directories (default ``build/sim``).
+    top : str
+        Verilog name of the generated top level.
+    waves : bool
+        Record waveforms.
+    seed : int, optional
+        cocotb random seed.
+    check : bool
+        Raise :class:`RuntimeError` if a test failed (outside pytest; under
+        pytest the cocotb runner fails the test itself).
+
+    Returns
+    -------
+    pathlib.Path
+        The results XML file.
+
+    Raises
+    ------
+    ValueError
+        Unknown simulator.
+    RuntimeError
+        A cocotb test failed and ``check`` is set.
+    """
+    if sim not in SIMULATORS:
+        raise ValueError(f"sim must be one of {SIMULATORS}, not {sim!r}")
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    build_dir = build_dir_for(module, params, sim, build_root)
+    env = dict(param_env(module, params))
+    env.update(extra_env or {})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    with _locked(build_dir):
+        source = write_verilog(module, params, build_dir / f"{top}.v", top)
+        runner = get_runner(sim)
+        build_args = ["-Wno-fatal", "-Wno-WIDTH"] if sim == "verilator" else []
+        runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
+                     timescale=("1ns", "1ps"), waves=waves, build_args=build_args)
+        results = runner.test(test_module=test_module, hdl_toplevel=top, testcase=testcase,
+                              extra_env=env, build_dir=build_dir, test_dir=build_dir,
+                              waves=waves, seed=seed,
+                              results_xml=str(build_dir / "results.xml")
+                              if not os.environ.get("PYTEST_CURRENT_TEST") else None)
+    if check:
+        ntests, nfailed = get_results(Path(results))
+        if nfailed:
+            raise RuntimeError(f"{nfailed} of {ntests} cocotb tests failed in {test_module} "
+                               f"({module} {params}); see {results}")
+        if ntests == 0:
+            raise RuntimeError(f"no cocotb test ran from {test_module} (testcase={testcase!r})")
+    return Path(results)

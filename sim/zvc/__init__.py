@@ -1,0 +1,1 @@
+"""cocotb benches of the ZVC compressor, decompressor and their loopback."""

@@ -1,0 +1,122 @@
+"""Testbench plumbing shared by the ZVC cocotb tests: clock, reset, bus models, monitors."""
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import RisingEdge
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+
+from sim.runner import params_from_env
+
+__all__ = ["TB", "random_pauses"]
+
+
+def random_pauses(probability, seed):
+    """Endless pause pattern (for ``set_pause_generator``): True with ``probability``."""
+    rng = random.Random(seed)
+    return (rng.random() < probability for _ in itertools.count())
+
+
+class TB:
+    """Clock, reset, AXI4-Stream models and cycle counters around a generated ZVC top.
+
+    Parameters
+    ----------
+    dut : cocotb handle
+        The top level (``clk``, ``rst``, ``s_axis_*``, ``m_axis_*`` and, on the
+        decompressor and the loopback, ``s_count_*``, ``error``, ``error_code``).
+
+    Attributes
+    ----------
+    params : dict
+        The generator parameters (``CDMA_PARAM_*``).
+    source, sink, count_source : cocotbext.axi models
+        ``count_source`` is None when the DUT has no ``s_count`` port.
+    errors : list of int
+        ``error_code`` at every ``error`` pulse, in order.
+    last_users : list of int
+        ``m_axis_tuser`` of every beat with ``tlast`` (empty list without tuser).
+    """
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.log = logging.getLogger("cocotb.tb")
+        self.log.setLevel(logging.INFO)
+        self.params = params_from_env()
+        self.has_count = hasattr(dut, "s_count_tdata")
+        # Drive every input before the models start.
+        dut.rst.value = 1
+        if self.has_count:
+            dut.s_count_tvalid.value = 0
+            dut.s_count_tdata.value = 0
+        Clock(dut.clk, 4, unit="ns").start()
+        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
+        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
+        self.count_source = None
+        if self.has_count:
+            self.count_source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_count"),
+                                                dut.clk, dut.rst)
+        for model in (self.source, self.sink, self.count_source):
+            if model is not None:
+                model.log.setLevel(logging.WARNING)
+        self.errors, self.last_users = [], []
+        self.cycle = 0
+        self.first_in = self.last_out = None
+        self.in_beats = self.out_beats = 0
+        cocotb.start_soon(self._monitor())
+
+    async def _monitor(self):
+        dut = self.dut
+        has_err = hasattr(dut, "error")
+        has_user = hasattr(dut, "m_axis_tuser")
+        edge = RisingEdge(dut.clk)
+        while True:
+            await edge
+            self.cycle += 1
+            if int(dut.s_axis_tvalid.value) and int(dut.s_axis_tready.value):
+                self.in_beats += 1
+                if self.first_in is None:
+                    self.first_in = self.cycle
+            if int(dut.m_axis_tvalid.value) and int(dut.m_axis_tready.value):
+                self.out_beats += 1
+                self.last_out = self.cycle
+                if has_user and int(dut.m_axis_tlast.value):
+                    self.last_users.append(int(dut.m_axis_tuser.value))
+            if has_err and int(dut.error.value):
+                self.errors.append(int(dut.error_code.value))
+
+    def set_idle_generator(self, generator=None):
+        self.source.set_pause_generator(generator)
+        if self.count_source is not None:
+            self.count_source.set_pause_generator(generator and random_pauses(0.5, 99))
+
+    def set_backpressure_generator(self, generator=None):
+        self.sink.set_pause_generator(generator)
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        for _ in range(3):
+            await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+        self.cycle = 0
+        self.first_in = self.last_out = None
+        self.in_beats = self.out_beats = 0
+
+    def start_measure(self):
+        self.first_in = self.last_out = None
+        self.in_beats = self.out_beats = 0
+
+    async def send_count(self, count):
+        await self.count_source.send(AxiStreamFrame(int(count).to_bytes(4, "little")))
+
+    async def recv_bytes(self):
+        """Bytes of the next output packet (kept bytes only) and its last beat's tuser."""
+        frame = await self.sink.recv(compact=False)
+        data = bytes(b for b, k in zip(frame.tdata, frame.tkeep) if k)
+        user = frame.tuser[-1] if frame.tuser else 0
+        return data, user
