@@ -72,7 +72,8 @@ def main() -> int:
     ap.add_argument("--networks", default="table,cls,det",
                     help="comma-separated, from: %(default)s")
     args = ap.parse_args()
-    hint = "pip install 'cdma[capture,demo]'"
+    hint = ("pip install 'cdma[capture,demo]' (the model packages need Python < 3.12 for "
+            "wired-table-rec 0.0.3, < 3.13 for rapidocr-onnxruntime 1.4.4)")
     images = [package_dir("skimage", hint) / "data" / f for f in IMAGES]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
