@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["ACTIVATION_OPS", "CaptureError", "find_activations", "load_model", "prepare_input",
-           "capture", "add_arguments", "run"]
+           "expand_inputs", "capture", "add_arguments", "run"]
 
 #: Ops whose output is an activation by default.
 ACTIVATION_OPS = ("Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Gelu", "HardSwish",
@@ -239,6 +239,23 @@ def prepare_input(path, dims, *, size=None, scale=1 / 255, mean="0", std="1", bg
     return x
 
 
+def expand_inputs(paths) -> list[Path]:
+    """Files as given; a folder stands for its images and .npy files, sorted by name."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.is_file()
+                           and q.suffix.lower() in IMAGE_SUFFIXES + (".npy",))
+            if not found:
+                raise CaptureError(f"{p}: folder holds no images or .npy files")
+            out += found
+        else:
+            out.append(p)
+    if not out:
+        raise CaptureError("no inputs given (--input FILE...)")
+    return out
+
+
 # ----------------------------------------------------------------------------- capture
 def _safe(name):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "t"
@@ -258,8 +275,7 @@ def capture(model_path, inputs, out_dir, *, ops=ACTIVATION_OPS, size=None, scale
         present = sorted({n.op_type for n in model.graph.node})
         raise CaptureError(f"{model_path}: no activation nodes (looked for "
                            f"{', '.join(sorted(set(ops)))}; the model has {', '.join(present)})")
-    if not inputs:
-        raise CaptureError("no inputs given (--input FILE...)")
+    inputs = expand_inputs(inputs)
     in_name, dims = _model_input(model)
     graph_outputs = {o.name for o in model.graph.output}
     for a in acts:
@@ -344,7 +360,8 @@ def _parse_size(text):
 def add_arguments(p):
     p.add_argument("model", metavar="MODEL.onnx", help="ONNX model with one float32 input")
     p.add_argument("--input", "-i", nargs="+", required=True, metavar="FILE",
-                   help="images (png, jpg, ...) or .npy tensors, one run each")
+                   help="images (png, jpg, ...) or .npy tensors, one run each; a folder "
+                   "stands for the images and .npy files in it")
     p.add_argument("--out", "-o", required=True, metavar="DIR",
                    help="output folder: DIR/<input>/NNN_<layer>.npy and DIR/index.json")
     p.add_argument("--size", metavar="HxW", help="resize images to HxW (needed when the model's "

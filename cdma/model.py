@@ -326,6 +326,9 @@ def add_arguments(p):
     p.add_argument("--engine-gbps", type=float,
                    help="raw bytes per second the engine sustains, GB/s (from cdma bench engine "
                    "or Wm x clock); default: unlimited, the link is the bound")
+    p.add_argument("--engine-bytes-per-cycle", type=float, metavar="WM",
+                   help="or give the engine as memory-side bytes/cycle (Wm) ...")
+    p.add_argument("--engine-mhz", type=float, help="... and clock in MHz: engine = Wm x MHz / 1000 GB/s")
     p.add_argument("--gpu-tflops", type=float, default=10.0,
                    help="effective GPU throughput for the FLOP-count compute times (default 10)")
     p.add_argument("--compute-csv", metavar="FILE",
@@ -342,6 +345,20 @@ def add_arguments(p):
     p.add_argument("--plot", metavar="FILE.png", help="timeline plot")
 
 
+def _engine_gbps(args):
+    """Engine throughput in GB/s from --engine-gbps, or Wm bytes/cycle x MHz, or None."""
+    wm, mhz = args.engine_bytes_per_cycle, args.engine_mhz
+    if (wm is None) != (mhz is None):
+        raise ValueError("--engine-bytes-per-cycle and --engine-mhz go together")
+    if wm is not None:
+        if args.engine_gbps is not None:
+            raise ValueError("give --engine-gbps or --engine-bytes-per-cycle/--engine-mhz, not both")
+        if wm <= 0 or mhz <= 0:
+            raise ValueError(f"engine bytes/cycle and MHz must be positive, not {wm:g} and {mhz:g}")
+        return wm * mhz / 1e3
+    return args.engine_gbps
+
+
 def run(args) -> int:
     link = args.link_gbps if args.link_gbps is not None else LINKS[args.link]
     try:
@@ -349,10 +366,11 @@ def run(args) -> int:
             raise ValueError(f"--gpu-tflops must be positive, not {args.gpu_tflops}")
         if args.bwd_factor < 0:
             raise ValueError(f"--bwd-factor must not be negative, not {args.bwd_factor}")
+        engine = _engine_gbps(args)
         study, tail, settings = load_study(args.analysis, args.codec)
         layers, head = build_layers(study, tail, gpu_tflops=args.gpu_tflops,
                                     compute_csv=args.compute_csv)
-        result = compare(layers, link_gbps=link, engine_gbps=args.engine_gbps,
+        result = compare(layers, link_gbps=link, engine_gbps=engine,
                          bwd_factor=args.bwd_factor, head_s=head,
                          compression=not args.no_compression)
     except ValueError as e:
@@ -362,7 +380,7 @@ def run(args) -> int:
     src = (f"compute from {args.compute_csv}" if args.compute_csv else
            f"compute = FLOPs / {args.gpu_tflops:g} TFLOPS, backward = {args.bwd_factor:g} x forward")
     print(f"network {net}: link {link:g} GB/s each way, engine "
-          f"{'unlimited' if not args.engine_gbps else f'{args.engine_gbps:g} GB/s'}, {src}; "
+          f"{'unlimited' if not engine else f'{engine:g} GB/s'}, {src}; "
           f"copies carry {'raw bytes (compression disabled)' if args.no_compression else args.codec + ' bytes'}")
     print(format_timeline(result))
     if args.json:

@@ -184,3 +184,16 @@ def test_cli_reports_errors_and_succeeds(model_path, tmp_path, capsys):
     assert cap.run(p.parse_args([str(model_path), "-i", str(tmp_path / "x.npy"), "-o",
                                  str(tmp_path / "o"), "--size", "8by8"])) == 2
     assert "--size must be HxW" in capsys.readouterr().err
+
+
+def test_folder_of_inputs(model_path, tmp_path):
+    d = tmp_path / "ins"
+    d.mkdir()
+    for name in ("b.npy", "a.npy"):
+        np.save(d / name, np.ones((1, 1, 8, 8), np.float32))
+    (d / "notes.txt").write_text("ignored")
+    index = cap.capture(model_path, [d], tmp_path / "o")
+    assert [i["name"] for i in index["inputs"]] == ["a", "b"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(cap.CaptureError, match="folder holds no images or .npy files"):
+        cap.capture(model_path, [tmp_path / "empty"], tmp_path / "o")

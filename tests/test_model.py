@@ -126,3 +126,19 @@ def test_cli_compute_csv_and_errors(tmp_path, capsys):
     (tmp_path / "x.json").write_text("{\"tensors\": [{\"name\": \"A\", \"raw_bytes\": 4}]}")
     assert mdl.run(_parser().parse_args([str(tmp_path / "x.json")])) == 2
     assert "layer 'A' has no bytes_frame" in capsys.readouterr().err
+
+
+def test_cli_engine_from_bytes_per_cycle(tmp_path, capsys):
+    # Wm 64 B/cycle at 250 MHz = 16 GB/s.  Link 32 GB/s (gen4).  Layer A: 4000 raw, 1000 wire:
+    # cDMA copy = max(1000 / 32e9, 4000 / 16e9) = 250 ns, vDNN copy 4000 / 32e9 = 125 ns.
+    j = _study_json(tmp_path / "s.json")
+    out = tmp_path / "t.json"
+    assert mdl.run(_parser().parse_args([str(j), "--link", "gen4", "--engine-bytes-per-cycle", "64",
+                                         "--engine-mhz", "250", "--json", str(out)])) == 0
+    res = json.loads(out.read_text())
+    assert res["settings"]["engine_gbps"] == 16.0
+    assert res["cdma"]["layers"][0]["copy_s"] == pytest.approx(250e-9)
+    assert res["vdnn"]["layers"][0]["copy_s"] == pytest.approx(125e-9)
+    assert "engine 16 GB/s" in capsys.readouterr().out
+    assert mdl.run(_parser().parse_args([str(j), "--engine-mhz", "250"])) == 2
+    assert "go together" in capsys.readouterr().err
