@@ -230,7 +230,8 @@ def add_arguments(p):
     p.add_argument("--plot", metavar="FILE.png", help="plot ratio per tensor per codec, and density")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--by-layer", action="store_true",
-                   help="per-layer study of one cdma capture folder (see cdma/study.py)")
+                   help="per-layer study of one cdma capture folder (see cdma/study.py); reports "
+                   "RLE in both NCHW and NHWC order, so --layout does not apply")
 
 
 def run(args) -> int:

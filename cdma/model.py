@@ -324,8 +324,8 @@ def add_arguments(p):
                    ", ".join(f"{k} {v:g}" for k, v in LINKS.items()) + " (default gen3, the paper's)")
     p.add_argument("--link-gbps", type=float, help="link bandwidth in GB/s, overrides --link")
     p.add_argument("--engine-gbps", type=float,
-                   help="raw bytes per second the engine sustains, GB/s (from cdma bench engine "
-                   "or Wm x clock); default: unlimited, the link is the bound")
+                   help="raw bytes per second the engine sustains, GB/s (measured on the "
+                   "hardware bench, or Wm x clock); default: unlimited, the link is the bound")
     p.add_argument("--engine-bytes-per-cycle", type=float, metavar="WM",
                    help="or give the engine as memory-side bytes/cycle (Wm) ...")
     p.add_argument("--engine-mhz", type=float, help="... and clock in MHz: engine = Wm x MHz / 1000 GB/s")
