@@ -80,7 +80,7 @@ def _locked(directory: Path):
 
 def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
                extra_env=None, sim: str = "icarus", build_root=None, top: str = "dut",
-               waves: bool = False, seed=None, check: bool = True) -> Path:
+               waves: bool = False, seed=None, check: bool = True, log_file=None) -> Path:
     """Generate ``module`` with ``params``, build it with ``sim`` and run ``test_module``.
 
     Parameters
@@ -105,6 +105,9 @@ def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
         Record waveforms.
     seed : int, optional
         cocotb random seed.
+    log_file : path, optional
+        Write the simulator's output there instead of to the terminal (the
+        build output then goes to ``build.log`` in the build directory).
     check : bool
         Raise :class:`RuntimeError` if a test failed (outside pytest; under
         pytest the cocotb runner fails the test itself).
@@ -135,12 +138,12 @@ def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
         runner = get_runner(sim)
         build_args = ["-Wno-fatal", "-Wno-WIDTH"] if sim == "verilator" else []
         runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
-                     timescale=("1ns", "1ps"), waves=waves, build_args=build_args)
+                     timescale=("1ns", "1ps"), waves=waves, build_args=build_args,
+                     log_file=build_dir / "build.log" if log_file else None)
         results = runner.test(test_module=test_module, hdl_toplevel=top, testcase=testcase,
                               extra_env=env, build_dir=build_dir, test_dir=build_dir,
-                              waves=waves, seed=seed,
-                              results_xml=str(build_dir / "results.xml")
-                              if not os.environ.get("PYTEST_CURRENT_TEST") else None)
+                              waves=waves, seed=seed, log_file=log_file,
+                              results_xml=str(build_dir / "results.xml"))
     if check:
         ntests, nfailed = get_results(Path(results))
         if nfailed:
