@@ -1,0 +1,1 @@
+"""cocotb benches of the generated RLE encoder, decoder and their round trip."""
