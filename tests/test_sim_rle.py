@@ -67,3 +67,32 @@ def test_throughput_64k(module, test_module, elem_bits, lanes, tmp_path):
         enc_w = r["out_bytes"] if r["dut"] == "compress" else r["in_bytes"]
         bound = min(raw_w, enc_w * ratio)
         assert r["raw_bytes"] / r["cycles"] >= 0.95 * bound, r
+
+
+def test_bench_rle_command(tmp_path, capsys):
+    """``cdma bench rle`` on a tiny transfer: a table with RLE and ZVC columns, and a plot."""
+    import argparse
+
+    from cdma import bench_rle
+    p = argparse.ArgumentParser()
+    bench_rle.add_arguments(p)
+    png = tmp_path / "rle.png"
+    args = p.parse_args(["--config", "8:8", "--densities", "0,1", "--bytes", "512",
+                         "--plot", str(png), "--json", str(tmp_path / "rows.json")])
+    assert bench_rle.run(args) == 0
+    out = capsys.readouterr().out
+    assert "RLE cyc/32" in out and "ZVC cyc/32" in out
+    rows = json.loads((tmp_path / "rows.json").read_text())
+    assert sorted({r["codec"] for r in rows}) == ["rle", "zvc"]
+    assert len(rows) == 8 and png.stat().st_size > 0
+    for r in rows:
+        assert r["efficiency"] <= 1.0 + 1e-9     # never faster than the physical bound
+
+
+@pytest.mark.parametrize("text", ["8", "8:x", "1:2:3:4"])
+def test_bench_rle_bad_config(text):
+    import argparse
+
+    from cdma import bench_rle
+    with pytest.raises(argparse.ArgumentTypeError, match=repr(text)):
+        bench_rle._config(text)
