@@ -335,3 +335,115 @@ def test_round_trip_random_relu():
     assert enc == gzvc.encode(x, 32)
     (y, user), = run_decompressor(32, 8, 32, [(enc, x.size)], seed=2)[0]
     np.testing.assert_array_equal(y, x)
+
+
+def test_empty_chunks_and_null_last_beats():
+    """A last beat that keeps nothing closes the chunk; an empty chunk gives a null beat."""
+    elem_bits, lanes, nbytes = 16, 8, 8
+    rng = np.random.default_rng(12)
+    x = elements(32, 0.5, elem_bits, rng)
+    dut = ZVCCompressor(elem_bits, lanes, nbytes)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    beats = [b[:2] + (0,) for b in beats_of_elements(x, elem_bits, lanes)] + [(0, 0, 1)]
+    results = []
+
+    async def producer(ctx):
+        await put_beats(ctx, dut.i, [(0, 0, 1)], rng, 0.3)          # empty chunk
+        await put_beats(ctx, dut.i, beats, rng, 0.3)                # 32 elements + null beat
+
+    async def consumer(ctx):
+        for _ in range(2):
+            results.append(await get_packet(ctx, dut.o, rng, 0.3, ("data", "keep", "last")))
+
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.run()
+    assert [b["keep"] for b in results[0]] == [0]
+    assert payload_of(results[0], nbytes) == gzvc.encode(x[:0], elem_bits) == b""
+    assert payload_of(results[1], nbytes) == gzvc.encode(x, elem_bits)
+
+    # The decompressor: a zero count with a null beat is a well-formed empty chunk.
+    got, errors = run_decompressor(elem_bits, lanes, nbytes,
+                                   [(b"", 0), (gzvc.encode(x, elem_bits), 32), (b"", 0)])
+    assert errors == []
+    assert [(y.size, user) for y, user in got] == [(0, 0), (32, 0), (0, 0)]
+    np.testing.assert_array_equal(got[1][0], x)
+
+
+try:
+    from hypothesis import given, settings, strategies as st
+except ImportError:                                   # pragma: no cover
+    given = None
+
+if given is not None:
+    @settings(max_examples=20, deadline=None)
+    @given(st.sampled_from([(8, 4, 3), (16, 8, 16), (32, 2, 8)]),
+           st.lists(st.tuples(st.integers(1, 80), st.floats(0, 1)), min_size=1, max_size=4),
+           st.integers(0, 2**32 - 1))
+    def test_property_round_trip(config, shapes, seed):
+        """Random configurations and chunks: compressor == golden, decompressor inverts it."""
+        elem_bits, lanes, nbytes = config
+        rng = np.random.default_rng(seed)
+        chunks = [elements(n, d, elem_bits, rng) for n, d in shapes]
+        enc = run_compressor(elem_bits, lanes, nbytes, chunks, seed=seed)
+        assert enc == [gzvc.encode(x, elem_bits) for x in chunks]
+        got, errors = run_decompressor(elem_bits, lanes, nbytes,
+                                       [(e, x.size) for e, x in zip(enc, chunks)], seed=seed)
+        assert errors == []
+        for x, (y, user) in zip(chunks, got):
+            assert user == 0
+            np.testing.assert_array_equal(y, x)
+
+
+# ---- the generator and the AXI wrapper ----------------------------------------------
+
+def test_generated_ports():
+    from hw.generate import generate_verilog
+    v = generate_verilog("zvc-decompress", elem_bits=16, lanes=8, in_bytes=4, top="zd")
+    header = v[v.index("module zd("):].split(";")[0]
+    for port in ("clk", "rst", "s_axis_tdata", "s_axis_tkeep", "s_axis_tvalid", "s_axis_tready",
+                 "s_axis_tlast", "m_axis_tdata", "m_axis_tkeep", "m_axis_tvalid", "m_axis_tready",
+                 "m_axis_tlast", "m_axis_tuser", "s_count_tdata", "s_count_tvalid",
+                 "s_count_tready", "error", "error_code"):
+        assert port in header.replace("(", " ").replace(")", " ").replace(",", " ").split(), port
+    assert "input [31:0] s_axis_tdata;" in v and "output [127:0] m_axis_tdata;" in v
+    assert "output [15:0] m_axis_tkeep;" in v
+
+
+def test_registry_errors():
+    from hw.generate import Param, build, register
+    with pytest.raises(ValueError, match="'zvc-nope'"):
+        build("zvc-nope")
+    with pytest.raises(ValueError, match="'width'"):
+        build("zvc-compress", width=3)
+    with pytest.raises(ValueError, match="'zvc-compress'"):
+        register("zvc-compress", "hw.zvc:ZVCCompressor", "again")
+    with pytest.raises(TypeError, match="42"):
+        register("zvc-other", 42, "bad factory")
+    with pytest.raises(TypeError, match="'lanes'"):
+        register("zvc-other", "hw.zvc:ZVCCompressor", "bad param", "lanes")
+    with pytest.raises(ValueError, match="7"):
+        build("zvc-compress", lanes=7)
+    assert isinstance(Param("x"), Param)
+
+
+def test_generate_cli(tmp_path, capsys):
+    from hw.generate import main
+    out = tmp_path / "c.v"
+    assert main(["zvc-compress", "--elem-bits", "8", "--lanes", "16", "--out-bytes", "8",
+                 "--top", "zc", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "module zc(" in text and "output [63:0] m_axis_tdata;" in text
+    assert main(["zvc-compress", "--lanes", "12", "-o", str(out)]) == 2
+    assert "12" in capsys.readouterr().err
+
+
+def test_axis_wrapper_rejects():
+    from hw.axis import AXIStreamTop
+    with pytest.raises(TypeError, match="'x'"):
+        AXIStreamTop("x", {})
+    inner = ZVCCompressor(8, 8, 8)
+    inner._MustUse__silence = True        # never elaborated on purpose
+    with pytest.raises(ValueError, match="'q'"):
+        AXIStreamTop(inner, {"q": "s_axis"})

@@ -64,6 +64,7 @@ class TB:
             if model is not None:
                 model.log.setLevel(logging.WARNING)
         self.errors, self.last_users = [], []
+        self.rule_violations = []
         self.cycle = 0
         self.first_in = self.last_out = None
         self.in_beats = self.out_beats = 0
@@ -74,9 +75,18 @@ class TB:
         has_err = hasattr(dut, "error")
         has_user = hasattr(dut, "m_axis_tuser")
         edge = RisingEdge(dut.clk)
+        held = None              # m_axis beat offered but not taken at the last edge
         while True:
             await edge
             self.cycle += 1
+            # Stream rule on the DUT's output: once valid, valid and payload hold
+            # until the transfer.
+            valid, ready = int(dut.m_axis_tvalid.value), int(dut.m_axis_tready.value)
+            beat = (int(dut.m_axis_tdata.value), int(dut.m_axis_tkeep.value),
+                    int(dut.m_axis_tlast.value)) if valid else None
+            if held is not None and beat != held and len(self.rule_violations) < 10:
+                self.rule_violations.append((self.cycle, held, beat))
+            held = beat if valid and not ready else None
             if int(dut.s_axis_tvalid.value) and int(dut.s_axis_tready.value):
                 self.in_beats += 1
                 if self.first_in is None:
@@ -110,6 +120,10 @@ class TB:
     def start_measure(self):
         self.first_in = self.last_out = None
         self.in_beats = self.out_beats = 0
+
+    def check_rules(self):
+        """Fail if the DUT ever dropped valid or changed m_axis payload before a transfer."""
+        assert not self.rule_violations, f"m_axis valid/ready rule broken: {self.rule_violations}"
 
     async def send_count(self, count):
         await self.count_source.send(AxiStreamFrame(int(count).to_bytes(4, "little")))

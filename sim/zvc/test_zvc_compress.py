@@ -38,6 +38,7 @@ async def test_payload_classes(dut):
     cases = payload_classes(elem_bits, lanes, np.random.default_rng(elem_bits + lanes))
     tb.log.info("%d chunks", len(cases))
     await check_chunks(tb, [x for _, x in cases], elem_bits)
+    tb.check_rules()
 
 
 @cocotb.test(timeout_time=20, timeout_unit="ms")
@@ -52,6 +53,7 @@ async def test_back_to_back(dut):
     await check_chunks(tb, chunks, elem_bits)
     tb.set_backpressure_generator(random_pauses(0.7, 4))
     await check_chunks(tb, chunks[::-1], elem_bits)
+    tb.check_rules()
 
 
 @cocotb.test(timeout_time=1000, timeout_unit="ms")

@@ -36,6 +36,7 @@ async def check_chunks(tb, chunks, elem_bits):
         assert data == x.tobytes(), (f"chunk {k} ({x.size} elements): got {len(data)} bytes "
                                      f"{data[:16].hex()}..., expected {x.tobytes()[:16].hex()}...")
     assert tb.errors == [], f"error pulses on well-formed input: {tb.errors}"
+    tb.check_rules()
 
 
 @cocotb.test(timeout_time=20, timeout_unit="ms")
@@ -81,6 +82,7 @@ async def test_malformed_recovery(dut):
     await ClockCycles(dut.clk, 5)
     codes = [c for _, c, _ in expect if c is not None]
     assert tb.errors == codes, f"error codes {tb.errors}, golden {codes}"
+    tb.check_rules()
 
 
 @cocotb.test(timeout_time=20, timeout_unit="ms")

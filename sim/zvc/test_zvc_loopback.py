@@ -35,3 +35,4 @@ async def test_round_trip(dut):
         data, user = await tb.recv_bytes()
         assert user == 0 and data == x.tobytes(), f"{name}: round trip differs"
     assert tb.errors == []
+    tb.check_rules()
