@@ -439,3 +439,38 @@ def test_round_trip_random_relu():
     (y, user), = run_decoder(32, 8, 16, [(enc, x.size)], seed=2)[0]
     assert user == 0
     np.testing.assert_array_equal(y, x)
+
+
+def random_tokens(elem_bits, rng, n):
+    """Bytes of ``n`` arbitrary tokens (any run, zero or nonzero values) and their element count."""
+    runs = np.where(rng.random(n) < 0.3, rng.integers(0, 256, n), rng.integers(0, 4, n))
+    vals = elements(n, 0.7, elem_bits, rng)
+    tb = 1 + elem_bits // 8
+    tok = np.zeros((n, tb), np.uint8)
+    tok[:, 0] = runs
+    tok[:, 1:] = vals.view(np.uint8).reshape(n, -1)
+    return tok.tobytes(), int((runs + 1).sum())
+
+
+@pytest.mark.parametrize("elem_bits, lanes, nbytes", [(8, 4, 4), (16, 8, 5), (32, 2, 16)])
+def test_decoder_random_token_streams(elem_bits, lanes, nbytes):
+    """Arbitrary (non-canonical) token streams and counts near theirs: golden decides."""
+    rng = np.random.default_rng(elem_bits + lanes)
+    chunks, expect = [], []
+    for k in range(24):
+        payload, count = random_tokens(elem_bits, rng, int(rng.integers(1, 12)))
+        count += int(rng.choice([0, 0, 0, -1, 1, -300, 5]))
+        count = max(count, 0)
+        try:
+            expect.append(golden.rle.decode(payload, count, elem_bits))
+        except golden.FormatError as exc:
+            expect.append(exc.code)
+        chunks.append((payload, count))
+    got, errors = run_decoder(elem_bits, lanes, nbytes, chunks, seed=k)
+    assert errors == [int(e) for e in expect if isinstance(e, golden.ErrorCode)]
+    for exp, (y, user) in zip(expect, got):
+        if isinstance(exp, golden.ErrorCode):
+            assert user == 1
+        else:
+            assert user == 0
+            np.testing.assert_array_equal(y, exp)
