@@ -14,7 +14,7 @@ __all__ = ["ErrorCode", "FormatError"]
 
 
 class ErrorCode(enum.IntEnum):
-    """Why a frame or a chunk payload was rejected (4-bit field in hardware)."""
+    """Why a frame or a chunk payload was rejected; codes 16 and up are engine-only."""
 
     OK = 0
     #: The frame header does not start with the magic bytes ``b"cDMA"``.
@@ -40,6 +40,25 @@ class ErrorCode(enum.IntEnum):
     BAD_PADDING = 9
     #: Bytes follow the last chunk of the frame.
     TRAILING_BYTES = 10
+    # ---- engine-only codes (status word of the hardware engine, docs/ENGINE.md) ----
+    #: Descriptor address not aligned to the engine's memory beat (``mem_bytes``).
+    DESC_ALIGN = 16
+    #: Descriptor length not a multiple of the element size.
+    DESC_LENGTH = 17
+    #: Offload descriptor names a codec that is unknown or not built into the engine.
+    DESC_CODEC = 18
+    #: The memory answered SLVERR (AXI RRESP/BRESP = 2).
+    AXI_SLVERR = 19
+    #: The memory answered DECERR (AXI RRESP/BRESP = 3).
+    AXI_DECERR = 20
+    #: The frame's raw length differs from the prefetch descriptor's length.
+    FRAME_LENGTH = 21
+    #: The frame's element width differs from the engine's.
+    FRAME_ELEM_BITS = 22
+    #: The frame's codec is valid but not built into the engine.
+    FRAME_CODEC = 23
+    #: Descriptor direction is neither 0 (offload) nor 1 (prefetch).
+    DESC_DIRECTION = 24
 
 
 class FormatError(ValueError):

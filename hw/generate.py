@@ -254,6 +254,18 @@ register("rle-loopback", "hw.rle:rle_loopback_top",
          "RLE encoder into decoder (round-trip test top)",
          *_ZVC_PARAMS, Param("mid_bytes", None, "bytes per encoded beat (default: raw width)"))
 
+register("engine", "hw.engine:engine_top",
+         "cDMA engine: m_axi memory side, m_axis_c2h / s_axis_h2c PCIe side, descriptors/status",
+         Param("elem_bits", 32, "element width: 8, 16 or 32"),
+         Param("mem_bytes", 64, "AXI4 data bytes per beat (Wm)"),
+         Param("pcie_bytes", 32, "AXI4-Stream bytes per beat on the PCIe side (Wp)"),
+         Param("chunk_bytes", 4096, "raw bytes per offload chunk"),
+         Param("addr_width", 32, "AXI address bits"),
+         Param("codecs", 7, "bit mask of codecs built in: 1 raw, 2 ZVC, 4 RLE"),
+         Param("fetch_beats", None, "fetch buffer beats (default: 4 longest bursts)"),
+         Param("max_outstanding", 8, "AXI read bursts in flight"),
+         Param("write_beats", None, "write buffer beats (default: 2 longest bursts)"))
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hw.generate",

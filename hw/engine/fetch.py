@@ -1,0 +1,106 @@
+"""Fetch unit: AXI4 read bursts into a fetch buffer, with outstanding reads."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..streams import check_positive_int
+from .axi import max_burst_beats
+
+__all__ = ["FetchUnit", "span_layout"]
+
+
+def span_layout(addr_width: int) -> data.StructLayout:
+    """A range of whole beats: start ``addr`` (beat-aligned) and ``beats``."""
+    return data.StructLayout({"addr": addr_width, "beats": 32})
+
+
+class FetchUnit(wiring.Component):
+    """Read ``beats`` aligned beats from ``addr`` with AXI4 INCR bursts.
+
+    Bursts are at most ``max_burst_beats(data_bytes)`` beats (<= 256, never
+    crossing 4 KiB).  A burst is issued only when the fetch buffer has room for
+    all of it, so ``rready`` is always high and up to ``buffer_beats`` beats
+    (and at most ``max_outstanding`` bursts) are in flight or buffered: that is
+    what hides the memory latency.
+
+    Parameters
+    ----------
+    addr_width : int
+    data_bytes : int
+        Bytes per beat (power of two).
+    buffer_beats : int
+        Depth of the fetch buffer, at least one longest burst.
+    max_outstanding : int
+        Bursts in flight at most.
+
+    Members
+    -------
+    cmd : In(stream.Signature(span_layout(addr_width)))
+        One range to read; taken when the previous one has been requested.
+    o : Out(stream.Signature(8 * data_bytes))
+        The beats, in address order.
+    ar_* / r_* : the read channels (see :class:`~hw.engine.axi.AXI4Signature`).
+    rresp : Out(2)
+        Worst ``RRESP`` seen since the last ``cmd``, sticky.
+    idle : Out(1)
+        No range being requested and no burst in flight.
+    """
+
+    def __init__(self, *, addr_width: int, data_bytes: int, buffer_beats: int,
+                 max_outstanding: int):
+        check_positive_int("data_bytes", data_bytes)
+        check_positive_int("max_outstanding", max_outstanding)
+        self._aw, self._db = addr_width, data_bytes
+        self._burst = max_burst_beats(data_bytes)
+        check_positive_int("buffer_beats", buffer_beats, minimum=self._burst)
+        self._depth, self._maxo = buffer_beats, max_outstanding
+        dw = 8 * data_bytes
+        super().__init__({
+            "cmd": In(stream.Signature(span_layout(addr_width))),
+            "o": Out(stream.Signature(dw)),
+            "araddr": Out(addr_width), "arlen": Out(8), "arvalid": Out(1), "arready": In(1),
+            "rdata": In(dw), "rresp": In(2), "rlast": In(1), "rvalid": In(1), "rready": Out(1),
+            "resp": Out(2), "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        DB, B, D = self._db, self._burst, self._depth
+        shift = DB.bit_length() - 1
+        m.submodules.buf = buf = fifo.SyncFIFOBuffered(width=8 * DB, depth=D)
+        addr = Signal(self._aw)
+        remaining = Signal(32)
+        reserved = Signal(range(D + 1))      # beats requested and not yet popped
+        outstanding = Signal(range(self._maxo + 1))
+        to_4k = Signal(range(4096 // DB + 1))
+        burst = Signal(range(B + 1))
+        m.d.comb += [
+            to_4k.eq((4096 >> shift) - addr[shift:12]),
+            burst.eq(Mux(remaining < to_4k, Mux(remaining < B, remaining, B),
+                         Mux(to_4k < B, to_4k, B))),
+            self.araddr.eq(addr),
+            self.arlen.eq(burst - 1),
+            self.arvalid.eq((remaining != 0) & (reserved + burst <= D)
+                            & (outstanding < self._maxo)),
+            self.cmd.ready.eq(remaining == 0),
+        ]
+        ar_hs = self.arvalid & self.arready
+        r_hs = self.rvalid & self.rready
+        pop = self.o.valid & self.o.ready
+        m.d.comb += [
+            buf.w_data.eq(self.rdata), buf.w_en.eq(self.rvalid), self.rready.eq(buf.w_rdy),
+            self.o.payload.eq(buf.r_data), self.o.valid.eq(buf.r_rdy), buf.r_en.eq(self.o.ready),
+            self.idle.eq((remaining == 0) & (outstanding == 0)),
+        ]
+        m.d.sync += reserved.eq(reserved + Mux(ar_hs, burst, 0) - pop)
+        m.d.sync += outstanding.eq(outstanding + ar_hs - (r_hs & self.rlast))
+        with m.If(ar_hs):
+            m.d.sync += [addr.eq(addr + (burst << shift)), remaining.eq(remaining - burst)]
+        with m.If(r_hs & (self.rresp > self.resp)):
+            m.d.sync += self.resp.eq(self.rresp)
+        with m.If(self.cmd.valid & self.cmd.ready):
+            m.d.sync += [addr.eq(self.cmd.p.addr), remaining.eq(self.cmd.p.beats),
+                         self.resp.eq(0)]
+        return m

@@ -1,0 +1,331 @@
+"""Offload path: AXI4 read -> chunking -> compressor -> chunk buffer + frame packer -> C2H."""
+from __future__ import annotations
+
+from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..streams import byte_stream, element_stream
+from .fetch import FetchUnit
+from .packer import Packer
+from .params import EngineParams, EngineError, codec_blocks
+
+__all__ = ["OffloadUnit", "offload_cmd_layout", "status_layout"]
+
+MAGIC_WORD = 0x414D4463          # b"cDMA" little-endian
+VERSION = 1
+
+
+def offload_cmd_layout(addr_width: int) -> data.StructLayout:
+    """Offload command: source ``addr``, raw ``length`` in bytes, ``codec``, ``tag``."""
+    return data.StructLayout({"addr": addr_width, "length": 32, "codec": 8, "tag": 8})
+
+
+def status_layout() -> data.StructLayout:
+    """Status of one descriptor: frame ``length`` in bytes, ``tag``, error ``code``."""
+    return data.StructLayout({"length": 32, "tag": 8, "code": 8})
+
+
+def _popcount(bits):
+    terms = [b for b in bits]
+    while len(terms) > 1:
+        nxt = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        terms = nxt
+    return terms[0]
+
+
+class OffloadUnit(wiring.Component):
+    """Memory -> host: one frame per command, byte-exact ``golden.encode_frame``.
+
+    Pipeline: :class:`~hw.engine.fetch.FetchUnit` (bursts, outstanding reads,
+    fetch buffer) -> chunker (element beats, ``last`` at each chunk end) ->
+    fork to the raw half of the chunk buffer and to the selected compressor ->
+    compressed half of the chunk buffer -> reader that emits the frame header,
+    then per chunk its header word and either the compressed or the raw
+    payload (raw fallback when compression does not shrink the chunk) ->
+    word :class:`~hw.engine.packer.Packer` -> C2H byte stream.
+
+    The chunk buffer has two banks (double buffering): the compressor fills one
+    while the reader drains the other, so consecutive chunks leave the C2H
+    stream without gaps when the PCIe side is the bottleneck.
+
+    Parameters
+    ----------
+    params : EngineParams
+        The engine configuration.
+
+    Members
+    -------
+    cmd : In(stream.Signature(offload_cmd_layout(addr_width)))
+    status : Out(stream.Signature(status_layout()))
+    c2h : Out(byte_stream(pcie_bytes))
+        The frame, ``last`` on its final beat.
+    araddr, arlen, arvalid, arready, rdata, rresp, rlast, rvalid, rready
+        The AXI4 read channels.
+    """
+
+    def __init__(self, params: EngineParams):
+        if not isinstance(params, EngineParams):
+            raise TypeError(f"params must be an EngineParams, not {params!r}")
+        self._p = params
+        dw = 8 * params.mem_bytes
+        super().__init__({
+            "cmd": In(stream.Signature(offload_cmd_layout(params.addr_width))),
+            "status": Out(stream.Signature(status_layout())),
+            "c2h": Out(byte_stream(params.pcie_bytes)),
+            "araddr": Out(params.addr_width), "arlen": Out(8), "arvalid": Out(1),
+            "arready": In(1), "rdata": In(dw), "rresp": In(2), "rlast": In(1),
+            "rvalid": In(1), "rready": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self._p
+        E, MB, PB, CBY = p.elem_bits, p.mem_bytes, p.pcie_bytes, p.chunk_bytes
+        eb = E // 8
+        lanes = MB // eb
+        CB = CBY // MB                      # beats per chunk
+        mshift = MB.bit_length() - 1
+        eshift = eb.bit_length() - 1
+        cbits = max(1, (CB - 1).bit_length())
+
+        m.submodules.fetch = fetch = FetchUnit(addr_width=p.addr_width, data_bytes=MB,
+                                               buffer_beats=p.fetch_beats,
+                                               max_outstanding=p.max_outstanding)
+        for name in ("araddr", "arlen", "arvalid", "rready"):
+            m.d.comb += getattr(self, name).eq(getattr(fetch, name))
+        for name in ("arready", "rdata", "rresp", "rlast", "rvalid"):
+            m.d.comb += getattr(fetch, name).eq(getattr(self, name))
+
+        comps = {}
+        for cid, (enc_cls, _) in codec_blocks(p.codecs).items():
+            comps[cid] = enc = enc_cls(E, lanes, MB)
+            m.submodules[f"enc{cid}"] = enc
+
+        m.submodules.packer = packer = Packer(32, MB // 4, PB // 4)
+
+        # ---- command / status -----------------------------------------------------
+        IDLE, CHECK, START, RUN, STATUS = range(5)
+        state = Signal(range(5))
+        addr = Signal(p.addr_width)
+        length = Signal(32)
+        codec = Signal(8)
+        tag = Signal(8)
+        code = Signal(8)
+        flen = Signal(32)
+        m.d.comb += self.cmd.ready.eq(state == IDLE)
+        m.d.comb += [self.status.valid.eq(state == STATUS), self.status.p.length.eq(flen),
+                     self.status.p.tag.eq(tag), self.status.p.code.eq(code)]
+
+        beats_left = Signal(32)
+        cbeat = Signal(cbits)
+        last_elems = Signal(range(lanes + 1))
+        codec_ok = Const(0, 1)
+        for cid in (0, *comps):
+            codec_ok = codec_ok | (codec == cid)
+        reader_start = Signal()
+        frame_done = Signal()
+
+        with m.Switch(state):
+            with m.Case(IDLE):
+                with m.If(self.cmd.valid):
+                    m.d.sync += [addr.eq(self.cmd.p.addr), length.eq(self.cmd.p.length),
+                                 codec.eq(self.cmd.p.codec), tag.eq(self.cmd.p.tag),
+                                 state.eq(CHECK), flen.eq(0)]
+            with m.Case(CHECK):
+                with m.If(addr[:mshift] != 0):
+                    m.d.sync += [code.eq(EngineError.DESC_ALIGN), state.eq(STATUS)]
+                with m.Elif(length[:eshift] != 0 if eshift else C(0)):
+                    m.d.sync += [code.eq(EngineError.DESC_LENGTH), state.eq(STATUS)]
+                with m.Elif(~codec_ok):
+                    m.d.sync += [code.eq(EngineError.DESC_CODEC), state.eq(STATUS)]
+                with m.Else():
+                    m.d.sync += [code.eq(0), state.eq(START)]
+            with m.Case(START):
+                m.d.comb += [fetch.cmd.valid.eq(1), fetch.cmd.p.addr.eq(addr),
+                             fetch.cmd.p.beats.eq((length + MB - 1) >> mshift)]
+                with m.If(fetch.cmd.ready):
+                    m.d.comb += reader_start.eq(1)
+                    m.d.sync += [state.eq(RUN), beats_left.eq((length + MB - 1) >> mshift),
+                                 cbeat.eq(0),
+                                 last_elems.eq((((length - 1) & (MB - 1)) >> eshift) + 1),
+                                 flen.eq(16)]
+            with m.Case(RUN):
+                with m.If(frame_done):
+                    m.d.sync += state.eq(STATUS)
+                    with m.If(fetch.resp == 2):
+                        m.d.sync += code.eq(EngineError.AXI_SLVERR)
+                    with m.Elif(fetch.resp == 3):
+                        m.d.sync += code.eq(EngineError.AXI_DECERR)
+            with m.Case(STATUS):
+                with m.If(self.status.ready):
+                    m.d.sync += state.eq(IDLE)
+
+        # ---- chunker + fork --------------------------------------------------------
+        raw_done = [Signal(name=f"raw_done{b}") for b in range(2)]
+        comp_done = [Signal(name=f"comp_done{b}") for b in range(2)]
+        raw_final = [Signal(name=f"raw_final{b}") for b in range(2)]
+        raw_len = [Signal(range(CBY + 1), name=f"raw_len{b}") for b in range(2)]
+        comp_len = [Signal(range(CBY + MB + 1), name=f"comp_len{b}") for b in range(2)]
+        comp_ovf = [Signal(name=f"comp_ovf{b}") for b in range(2)]
+        wr_raw = Signal()
+        wr_comp = Signal()
+        rd = Signal()
+
+        def sel(regs, ptr):
+            return Mux(ptr, regs[1], regs[0])
+
+        src = fetch.o
+        final_beat = beats_left == 1
+        chunk_end = (cbeat == CB - 1) | final_beat
+        keep = Signal(lanes)
+        m.d.comb += keep.eq(Mux(final_beat, Cat(*[last_elems > k for k in range(lanes)]),
+                                (1 << lanes) - 1))
+        nkeep = Signal(range(lanes + 1))
+        m.d.comb += nkeep.eq(Mux(final_beat, last_elems, lanes))
+        masked = Cat(*[Mux(keep[k], src.payload[k * E:(k + 1) * E], 0) for k in range(lanes)])
+        raw_ready = ~sel(raw_done, wr_raw)
+        use_codec = Signal()
+        m.d.comb += use_codec.eq(codec != 0)
+        codec_ready = Signal()
+        enc_in_valid = src.valid & raw_ready & (state == RUN)
+        for cid, enc in comps.items():
+            m.d.comb += [enc.i.valid.eq(enc_in_valid & (codec == cid)),
+                         enc.i.p.data.eq(src.payload), enc.i.p.keep.eq(keep),
+                         enc.i.p.last.eq(chunk_end)]
+            with m.If(codec == cid):
+                m.d.comb += codec_ready.eq(enc.i.ready)
+        with m.If(codec == 0):
+            m.d.comb += codec_ready.eq(1)
+        fork = Signal()
+        m.d.comb += [src.ready.eq(raw_ready & codec_ready & (state == RUN)),
+                     fork.eq(src.valid & src.ready)]
+
+        m.submodules.raw_mem = raw_mem = Memory(shape=8 * MB, depth=2 * CB, init=[])
+        m.submodules.comp_mem = comp_mem = Memory(shape=8 * MB, depth=2 * CB, init=[])
+        raw_w = raw_mem.write_port()
+        comp_w = comp_mem.write_port()
+        raw_idx = Signal(cbits + 1)
+        m.d.comb += [raw_w.addr.eq(Cat(raw_idx[:cbits], wr_raw)), raw_w.data.eq(masked),
+                     raw_w.en.eq(fork)]
+        with m.If(fork):
+            m.d.sync += [beats_left.eq(beats_left - 1), cbeat.eq(Mux(chunk_end, 0, cbeat + 1))]
+            with m.If(chunk_end):
+                m.d.sync += raw_idx.eq(0)
+                for b in range(2):
+                    with m.If(wr_raw == b):
+                        m.d.sync += [raw_done[b].eq(1), raw_final[b].eq(final_beat),
+                                     raw_len[b].eq((raw_idx << mshift) + (nkeep << eshift))]
+                        with m.If(~use_codec):
+                            m.d.sync += [comp_done[b].eq(1), comp_ovf[b].eq(1)]
+                m.d.sync += wr_raw.eq(~wr_raw)
+                with m.If(~use_codec):
+                    m.d.sync += wr_comp.eq(~wr_comp)
+            with m.Else():
+                m.d.sync += raw_idx.eq(raw_idx + 1)
+
+        # ---- compressed half of the chunk buffer -----------------------------------
+        cv = Signal()
+        cdata = Signal(8 * MB)
+        ckeep = Signal(MB)
+        clast = Signal()
+        comp_ready = ~sel(comp_done, wr_comp)
+        for cid, enc in comps.items():
+            with m.If(codec == cid):
+                m.d.comb += [cv.eq(enc.o.valid), cdata.eq(enc.o.p.data),
+                             ckeep.eq(enc.o.p.keep), clast.eq(enc.o.p.last),
+                             enc.o.ready.eq(comp_ready)]
+        comp_idx = Signal(cbits + 2)
+        comp_acc = Signal(range(CBY + MB + 1))
+        cur_ovf = Signal()
+        chs = cv & comp_ready
+        cbytes = _popcount([ckeep[k] for k in range(MB)])
+        fits = comp_idx < CB
+        m.d.comb += [
+            comp_w.addr.eq(Cat(comp_idx[:cbits], wr_comp)),
+            comp_w.data.eq(Cat(*[Mux(ckeep[k], cdata[8 * k:8 * k + 8], 0) for k in range(MB)])),
+            comp_w.en.eq(chs & fits),
+        ]
+        with m.If(chs):
+            with m.If(clast):
+                m.d.sync += [comp_idx.eq(0), comp_acc.eq(0), cur_ovf.eq(0), wr_comp.eq(~wr_comp)]
+                for b in range(2):
+                    with m.If(wr_comp == b):
+                        m.d.sync += [comp_done[b].eq(1), comp_ovf[b].eq(cur_ovf | ~fits),
+                                     comp_len[b].eq(comp_acc + cbytes)]
+            with m.Else():
+                m.d.sync += [comp_idx.eq(Mux(fits, comp_idx + 1, comp_idx)),
+                             comp_acc.eq(Mux(fits, comp_acc + cbytes, comp_acc)),
+                             cur_ovf.eq(cur_ovf | ~fits)]
+
+        # ---- reader: frame header, chunk headers, payloads -> packer ----------------
+        R_IDLE, R_HDR, R_CHDR, R_PAY = range(4)
+        rstate = Signal(range(4))
+        s_valid = packer.i.valid
+        s_pay = Signal()
+        s_comp = Signal()
+        s_hdr = Signal(128)
+        advance = ~s_valid | packer.i.ready
+        p_comp = Signal()
+        p_idx = Signal(cbits + 1)
+        p_lastidx = Signal(cbits + 1)
+        p_lastwords = Signal(range(MB // 4 + 1))
+        p_final = Signal()
+        raw_r = raw_mem.read_port(domain="sync")
+        comp_r = comp_mem.read_port(domain="sync")
+        m.d.comb += [raw_r.addr.eq(Cat(p_idx[:cbits], rd)), raw_r.en.eq(advance),
+                     comp_r.addr.eq(Cat(p_idx[:cbits], rd)), comp_r.en.eq(advance)]
+        m.d.comb += packer.i.p.data.eq(Mux(s_pay, Mux(s_comp, comp_r.data, raw_r.data), s_hdr))
+        log2c = CBY.bit_length() - 1
+        header = Cat(C(MAGIC_WORD, 32), C(VERSION, 8), C(E, 8), C(log2c, 8), codec,
+                     length, C(0, 32))
+        full = sel(raw_done, rd) & sel(comp_done, rd)
+        use = ~sel(comp_ovf, rd) & (sel(comp_len, rd) < sel(raw_len, rd))
+        plen = Signal(range(CBY + 1))
+        m.d.comb += plen.eq(Mux(use, sel(comp_len, rd), sel(raw_len, rd)))
+        issue = Signal()
+        with m.If(reader_start):
+            m.d.sync += rstate.eq(R_HDR)
+        with m.Switch(rstate):
+            with m.Case(R_HDR):
+                m.d.comb += issue.eq(1)
+                with m.If(advance):
+                    m.d.sync += [s_pay.eq(0), s_hdr.eq(header), packer.i.p.n.eq(4),
+                                 packer.i.p.last.eq(length == 0),
+                                 rstate.eq(Mux(length == 0, R_IDLE, R_CHDR))]
+            with m.Case(R_CHDR):
+                m.d.comb += issue.eq(full)
+                with m.If(advance & full):
+                    m.d.sync += [s_pay.eq(0), s_hdr.eq(plen | (Mux(use, codec, 0) << 24)),
+                                 packer.i.p.n.eq(1), packer.i.p.last.eq(0),
+                                 p_comp.eq(use), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),
+                                 p_lastwords.eq((((plen - 1) & (MB - 1)) >> 2) + 1),
+                                 p_final.eq(sel(raw_final, rd)), rstate.eq(R_PAY),
+                                 flen.eq(flen + 4 + (((plen + 3) >> 2) << 2))]
+            with m.Case(R_PAY):
+                m.d.comb += issue.eq(1)
+                is_last = p_idx == p_lastidx
+                with m.If(advance):
+                    m.d.sync += [s_pay.eq(1), s_comp.eq(p_comp),
+                                 packer.i.p.n.eq(Mux(is_last, p_lastwords, MB // 4)),
+                                 packer.i.p.last.eq(is_last & p_final), p_idx.eq(p_idx + 1)]
+                    with m.If(is_last):
+                        for b in range(2):
+                            with m.If(rd == b):
+                                m.d.sync += [raw_done[b].eq(0), comp_done[b].eq(0)]
+                        m.d.sync += [rd.eq(~rd), rstate.eq(Mux(p_final, R_IDLE, R_CHDR))]
+        with m.If(advance):
+            m.d.sync += s_valid.eq(issue)
+
+        # ---- packer -> C2H -----------------------------------------------------------
+        c2h = self.c2h
+        m.d.comb += [
+            c2h.valid.eq(packer.o.valid), packer.o.ready.eq(c2h.ready),
+            c2h.p.data.eq(packer.o.p.data), c2h.p.last.eq(packer.o.p.last),
+            c2h.p.keep.eq(Cat(*[packer.o.p.keep[k // 4] for k in range(PB)])),
+            frame_done.eq(c2h.valid & c2h.ready & c2h.p.last),
+        ]
+        return m

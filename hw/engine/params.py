@@ -1,0 +1,137 @@
+"""Configuration and error codes of the cDMA engine."""
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from ..streams import check_positive_int
+from .axi import max_burst_beats
+
+__all__ = ["EngineParams", "EngineError", "codec_blocks", "CODEC_MASK_ALL"]
+
+#: Codec ids (frame header / chunk header numbering).
+RAW, ZVC, RLE = 0, 1, 2
+#: ``codecs`` bit mask with every codec built in.
+CODEC_MASK_ALL = (1 << RAW) | (1 << ZVC) | (1 << RLE)
+
+
+class EngineError(enum.IntEnum):
+    """Status error codes: the frame codes of ``docs/FORMAT.md`` (same numbers as
+    ``golden.ErrorCode``) plus the engine-only codes from 16 (``docs/ENGINE.md``)."""
+
+    OK = 0
+    BAD_MAGIC = 1
+    BAD_VERSION = 2
+    BAD_PARAMS = 3
+    TRUNCATED = 4
+    BAD_CHUNK_CODEC = 5
+    LENGTH_MISMATCH = 6
+    RUN_OVERSHOOT = 7
+    BAD_MASK = 8
+    BAD_PADDING = 9
+    TRAILING_BYTES = 10
+    DESC_ALIGN = 16
+    DESC_LENGTH = 17
+    DESC_CODEC = 18
+    AXI_SLVERR = 19
+    AXI_DECERR = 20
+    FRAME_LENGTH = 21
+    FRAME_ELEM_BITS = 22
+    FRAME_CODEC = 23
+    DESC_DIRECTION = 24
+
+
+def codec_blocks(mask: int) -> dict:
+    """``{codec id: (compressor class, decompressor class)}`` of the codecs in ``mask``."""
+    out = {}
+    if mask & (1 << ZVC):
+        from ..zvc import ZVCCompressor, ZVCDecompressor
+        out[ZVC] = (ZVCCompressor, ZVCDecompressor)
+    if mask & (1 << RLE):
+        from ..rle import RLEDecoder, RLEEncoder
+        out[RLE] = (RLEEncoder, RLEDecoder)
+    return out
+
+
+def _pow2(name, value, lo, hi):
+    check_positive_int(name, value)
+    if value & (value - 1) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be a power of two from {lo} to {hi}, not {value!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineParams:
+    """Validated configuration of :class:`~hw.engine.CDMAEngine`.
+
+    Parameters
+    ----------
+    elem_bits : int
+        Element width: 8, 16 or 32.
+    mem_bytes : int
+        AXI4 data bytes per beat (Wm): a power of two from 16 to 128, with at most
+        32 elements per beat (the compressors' lane limit): <= 4 * elem_bits.
+    pcie_bytes : int
+        AXI4-Stream bytes per beat on the PCIe side (Wp): a power of two, 4..128.
+    chunk_bytes : int
+        Raw bytes per chunk for offload: a power of two, 512..65536, >= mem_bytes.
+        (Prefetch accepts every chunk size of the format.)
+    addr_width : int
+        AXI address bits, 12..64.
+    codecs : int
+        Bit mask of the compressing codecs built in: bit 1 ZVC, bit 2 RLE (raw
+        is always there).
+    fetch_beats : int or None
+        Fetch buffer depth in beats (default: 4 longest bursts).
+    max_outstanding : int
+        AXI read bursts in flight at most.
+    write_beats : int or None
+        Write buffer depth in beats (default: 2 longest bursts).
+
+    Raises
+    ------
+    TypeError
+        A parameter is not an integer.
+    ValueError
+        A parameter is out of range; the message quotes it.
+    """
+
+    elem_bits: int = 32
+    mem_bytes: int = 64
+    pcie_bytes: int = 32
+    chunk_bytes: int = 4096
+    addr_width: int = 32
+    codecs: int = CODEC_MASK_ALL
+    fetch_beats: int | None = None
+    max_outstanding: int = 8
+    write_beats: int | None = None
+
+    def __post_init__(self):
+        check_positive_int("elem_bits", self.elem_bits)
+        if self.elem_bits not in (8, 16, 32):
+            raise ValueError(f"elem_bits must be 8, 16 or 32, not {self.elem_bits!r}")
+        _pow2("mem_bytes", self.mem_bytes, 16, 128)
+        if self.mem_bytes * 8 // self.elem_bits > 32:
+            raise ValueError(f"mem_bytes must hold at most 32 elements of {self.elem_bits} bits "
+                             f"(<= {4 * self.elem_bits}), not {self.mem_bytes!r}")
+        _pow2("pcie_bytes", self.pcie_bytes, 4, 128)
+        _pow2("chunk_bytes", self.chunk_bytes, 512, 65536)
+        check_positive_int("addr_width", self.addr_width)
+        if not 12 <= self.addr_width <= 64:
+            raise ValueError(f"addr_width must be from 12 to 64, not {self.addr_width!r}")
+        check_positive_int("codecs", self.codecs, minimum=0)
+        if self.codecs & ~CODEC_MASK_ALL:
+            raise ValueError(f"codecs must be a mask of bits 0..2, not {self.codecs!r}")
+        burst = max_burst_beats(self.mem_bytes)
+        if self.fetch_beats is None:
+            object.__setattr__(self, "fetch_beats", 4 * burst)
+        check_positive_int("fetch_beats", self.fetch_beats, minimum=burst)
+        check_positive_int("max_outstanding", self.max_outstanding)
+        if self.write_beats is None:
+            object.__setattr__(self, "write_beats", 2 * burst)
+        check_positive_int("write_beats", self.write_beats, minimum=burst)
+
+    @property
+    def burst_beats(self) -> int:
+        """Longest AXI burst: min(256, 4096 / mem_bytes) beats."""
+        return max_burst_beats(self.mem_bytes)

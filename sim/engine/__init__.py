@@ -1,0 +1,1 @@
+"""cocotb benches of the cDMA engine (``CDMAEngine``) under Icarus."""

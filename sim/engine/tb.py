@@ -1,0 +1,163 @@
+"""Testbench plumbing of the engine benches: clock, reset, AXI memory, PCIe streams, descriptors."""
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.queue import Queue
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotbext.axi import (AxiBus, AxiRam, AxiStreamBus, AxiStreamFrame, AxiStreamSink,
+                           AxiStreamSource)
+
+from golden.engine import Descriptor, EngineModel, Status
+from sim.runner import params_from_env
+
+__all__ = ["TB", "random_pauses", "activations"]
+
+
+def random_pauses(probability, seed):
+    """Endless pause pattern (for ``set_pause_generator``): True with ``probability``."""
+    rng = random.Random(seed)
+    return (rng.random() < probability for _ in itertools.count())
+
+
+def activations(n_elems, density, elem_bits, rng):
+    """``n_elems`` random elements (uint array) with about ``density`` nonzeros.
+
+    Nonzero elements are random nonzero bit patterns (so -0.0, NaNs and
+    denormals occur for floats), zeros are all-zero bits.
+    """
+    dt = {8: np.uint8, 16: np.uint16, 32: np.uint32}[elem_bits]
+    vals = rng.integers(1, 1 << elem_bits, size=n_elems, dtype=np.uint64).astype(dt)
+    keep = rng.random(n_elems) < density
+    return np.where(keep, vals, 0).astype(dt)
+
+
+class TB:
+    """Clock, reset and bus models around a generated ``engine`` top level.
+
+    Parameters
+    ----------
+    dut : cocotb handle
+        The ``CDMAEngine`` top (``clk``, ``rst``, ``m_axi_*``, ``m_axis_c2h_*``,
+        ``s_axis_h2c_*``, ``s_axis_desc_*``, ``m_axis_status_*``).
+    mem_size : int
+        Bytes of device memory (an :class:`~cocotbext.axi.AxiRam`).
+    read_latency : int
+        Cycles the memory waits between taking a read burst and answering it
+        (pipelined: several bursts may wait at once).
+
+    Attributes
+    ----------
+    params : dict
+        Generator parameters (``CDMA_PARAM_*``) over the defaults.
+    model : golden.engine.EngineModel
+        The scoreboard.
+    ram, c2h, h2c, desc, status : cocotbext-axi models
+    """
+
+    DEFAULTS = dict(elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk_bytes=4096, codecs=7)
+
+    def __init__(self, dut, mem_size=1 << 21, read_latency=0):
+        self.dut = dut
+        self.log = logging.getLogger("cocotb.tb")
+        self.log.setLevel(logging.INFO)
+        self.params = dict(self.DEFAULTS)
+        self.params.update(params_from_env())
+        p = self.params
+        self.model = EngineModel(p["elem_bits"], p["mem_bytes"], p["chunk_bytes"], p["codecs"])
+        dut.rst.value = 1
+        dut.s_axis_desc_tvalid.value = 0
+        dut.s_axis_h2c_tvalid.value = 0
+        Clock(dut.clk, 4, unit="ns").start()
+        self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=mem_size)
+        self.c2h = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_c2h"), dut.clk, dut.rst)
+        self.h2c = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_h2c"), dut.clk, dut.rst)
+        self.desc = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_desc"), dut.clk, dut.rst)
+        self.status = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_status"), dut.clk,
+                                    dut.rst)
+        for model in (self.c2h, self.h2c, self.desc, self.status):
+            model.log.setLevel(logging.WARNING)
+        for model in (self.ram.read_if, self.ram.write_if):
+            model.log.setLevel(logging.WARNING)
+        self.read_latency = read_latency
+        if read_latency:
+            self._add_read_latency()
+        self.cycle = 0
+        self.c2h_beats = self.h2c_beats = 0
+        cocotb.start_soon(self._count())
+
+    def _add_read_latency(self):
+        """Delay every read burst by ``read_latency`` cycles, pipelined."""
+        ch = self.ram.read_if.ar_channel
+        orig_recv = ch.recv
+        delayed = Queue()
+
+        async def pump():
+            while True:
+                ar = await orig_recv()
+                await delayed.put((self.cycle, ar))
+
+        async def recv():
+            stamp, ar = await delayed.get()
+            wait = stamp + self.read_latency - self.cycle
+            if wait > 0:
+                await ClockCycles(self.dut.clk, wait)
+            return ar
+
+        ch.recv = recv
+        cocotb.start_soon(pump())
+
+    async def _count(self):
+        dut = self.dut
+        edge = RisingEdge(dut.clk)
+        while True:
+            await edge
+            self.cycle += 1
+            if int(dut.m_axis_c2h_tvalid.value) and int(dut.m_axis_c2h_tready.value):
+                self.c2h_beats += 1
+            if int(dut.s_axis_h2c_tvalid.value) and int(dut.s_axis_h2c_tready.value):
+                self.h2c_beats += 1
+
+    def set_memory_pauses(self, probability, seed=1):
+        """Random pauses on every AXI channel of the memory model (0 = none)."""
+        ram = self.ram
+        chans = [ram.read_if.ar_channel, ram.read_if.r_channel, ram.write_if.aw_channel,
+                 ram.write_if.w_channel, ram.write_if.b_channel]
+        for k, ch in enumerate(chans):
+            ch.set_pause_generator(random_pauses(probability, seed + k) if probability else None)
+
+    def set_pcie_pauses(self, probability, seed=100):
+        """Random pauses on C2H (backpressure) and H2C (idle cycles)."""
+        self.c2h.set_pause_generator(random_pauses(probability, seed) if probability else None)
+        self.h2c.set_pause_generator(random_pauses(probability, seed + 1) if probability else None)
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 4)
+        self.dut.rst.value = 0
+        await ClockCycles(self.dut.clk, 2)
+
+    async def submit(self, d: Descriptor):
+        await self.desc.send(AxiStreamFrame(d.pack()))
+
+    async def get_status(self) -> Status:
+        frame = await self.status.recv()
+        return Status.unpack(bytes(frame.tdata))
+
+    async def get_c2h_frame(self) -> bytes:
+        frame = await self.c2h.recv(compact=False)
+        return bytes(b for b, k in zip(frame.tdata, frame.tkeep) if k)
+
+    async def send_h2c_frame(self, data: bytes):
+        await self.h2c.send(AxiStreamFrame(data))
+
+    def write_mem(self, addr, data):
+        self.ram.write(addr, bytes(data))
+
+    def read_mem(self, addr, length) -> bytes:
+        return self.ram.read(addr, length)
