@@ -126,3 +126,20 @@ def test_cli_by_layer_errors(tmp_path, capsys):
     (tmp_path / "bad" / "index.json").write_text("[1, 2]")
     assert study.run_by_layer(_args([tmp_path / "bad"])) == 2
     assert "not a cdma capture index" in capsys.readouterr().err
+
+
+def test_end_to_end_through_the_cli(tmp_path, capsys):
+    """cdma capture -> cdma analyze --by-layer -> cdma model, as a user types them."""
+    pytest.importorskip("onnxruntime")
+    from test_capture import small_cnn
+    from cdma.cli import main
+    model = small_cnn(tmp_path / "m.onnx")
+    np.save(tmp_path / "x.npy", np.random.default_rng(5).standard_normal((1, 1, 8, 8)).astype(np.float32))
+    acts, js = tmp_path / "acts", tmp_path / "study.json"
+    assert main(["capture", str(model), "--input", str(tmp_path / "x.npy"), "--out", str(acts)]) == 0
+    assert main(["analyze", str(acts), "--by-layer", "--json", str(js)]) == 0
+    doc = json.loads(js.read_text())
+    assert [r["name"] for r in doc["layers"]] == ["r1", "p1", "r2"]
+    assert doc["settings"]["tail_flops"] == 0
+    assert main(["model", str(js), "--no-compression"]) == 0
+    assert "speedup of cDMA over vDNN: 1.000x" in capsys.readouterr().out
