@@ -103,8 +103,9 @@ class ZVCCompressor(wiring.Component):
 
     Throughput: one input beat per cycle as long as the output is not
     back-pressured and the encoded bytes fit ``out_bytes`` per cycle.
-    Latency: 4 cycles from the input beat that completes a window to the output
-    beat that carries its first bytes (see ``docs/ZVC.md``).
+    Latency: the output beat carrying the first bytes of a window is valid 3
+    cycles after the clock edge that transferred the input beat completing the
+    window (see ``docs/ZVC.md``).
 
     Parameters
     ----------
@@ -285,8 +286,9 @@ class ZVCDecompressor(wiring.Component):
 
     Throughput: one output beat per cycle as long as compressed bytes arrive at
     ``in_bytes`` per cycle and the output is not back-pressured (and one window
-    per cycle at most).  Latency: 3 cycles from the input beat that completes a
-    window to the first output beat of that window (see ``docs/ZVC.md``).
+    per cycle at most).  Latency: the first output beat of a window is valid 2
+    cycles after the clock edge that transferred the input beat completing the
+    window, once the chunk's count has been taken (see ``docs/ZVC.md``).
 
     Parameters
     ----------
