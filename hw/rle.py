@@ -132,9 +132,11 @@ class RLEEncoder(wiring.Component):
     """
 
     def __init__(self, elem_bits: int, lanes: int, out_bytes: int):
+        self._MustUse__silence = True        # no "never used" warning if we raise
         self._elem_bits = _check_elem_bits(elem_bits)
         self._lanes = _check_lanes(lanes)
         self._out_bytes = _check_beat_bytes("out_bytes", out_bytes)
+        self._MustUse__silence = False
         super().__init__({
             "i": In(element_stream(elem_bits, lanes)),
             "o": Out(byte_stream(out_bytes)),
@@ -322,6 +324,7 @@ class RLEDecoder(wiring.Component):
     """
 
     def __init__(self, elem_bits: int, lanes: int, in_bytes: int, count_bits: int = 32):
+        self._MustUse__silence = True        # no "never used" warning if we raise
         self._elem_bits = _check_elem_bits(elem_bits)
         self._lanes = _check_lanes(lanes)
         self._in_bytes = _check_beat_bytes("in_bytes", in_bytes)
@@ -329,6 +332,7 @@ class RLEDecoder(wiring.Component):
         if count_bits > 64:
             raise ValueError(f"count_bits must be from 6 to 64, not {count_bits!r}")
         self._count_bits = count_bits
+        self._MustUse__silence = False
         super().__init__({
             "i": In(byte_stream(in_bytes)),
             "count": In(stream.Signature(count_bits)),

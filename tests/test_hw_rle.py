@@ -210,9 +210,13 @@ def test_error_codes_match_golden():
         assert int(code) == int(golden.ErrorCode[code.name])
 
 
-def test_repr():
-    assert repr(RLEEncoder(16, 4, 8)) == "RLEEncoder(elem_bits=16, lanes=4, out_bytes=8)"
-    assert repr(RLEDecoder(8, 2, 3)) == "RLEDecoder(elem_bits=8, lanes=2, in_bytes=3)"
+def test_repr_and_properties():
+    enc, dec = RLEEncoder(16, 4, 8), RLEDecoder(8, 2, 3, count_bits=20)
+    enc._MustUse__silence = dec._MustUse__silence = True     # never elaborated on purpose
+    assert repr(enc) == "RLEEncoder(elem_bits=16, lanes=4, out_bytes=8)"
+    assert repr(dec) == "RLEDecoder(elem_bits=8, lanes=2, in_bytes=3)"
+    assert (enc.elem_bits, enc.lanes, enc.out_bytes) == (16, 4, 8)
+    assert (dec.elem_bits, dec.lanes, dec.in_bytes, dec.count_bits) == (8, 2, 3, 20)
 
 
 # ---- payload classes ----------------------------------------------------------------
