@@ -102,8 +102,9 @@ class RLEEncoder(wiring.Component):
 
     Throughput: one input beat per cycle as long as the output is not
     back-pressured and the tokens fit ``out_bytes`` per cycle on average.
-    Latency: 4 cycles from an input beat to the first output beat that can carry
-    its bytes (see ``docs/RLE.md``).
+    Latency: the output beat carrying an input beat's first bytes is valid 3
+    cycles after the edge that took the input beat, if the bytes complete an
+    output beat or end the chunk (see ``docs/RLE.md``).
 
     Parameters
     ----------
@@ -287,8 +288,9 @@ class RLEDecoder(wiring.Component):
 
     Throughput: one output beat per cycle as long as compressed bytes arrive fast
     enough (``in_bytes`` per cycle, with up to ``lanes`` tokens in one beat) and
-    the output is not back-pressured.  Latency: 2 cycles from the input beat that
-    completes a beat's tokens to that output beat (see ``docs/RLE.md``).
+    the output is not back-pressured.  Latency: an output beat is valid 1 cycle
+    after the edge that took the input beat completing its tokens, once the
+    chunk's count is taken (see ``docs/RLE.md``).
 
     Parameters
     ----------
