@@ -15,6 +15,7 @@ from sim.runner import run_cocotb
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 
 OFFLOAD_TESTS = ["test_offload_clean", "test_offload_stress", "test_offload_bad_descriptors"]
+PREFETCH_TESTS = ["test_prefetch_clean", "test_prefetch_stress", "test_prefetch_malformed"]
 
 
 @pytest.mark.parametrize("elem_bits", [32, 16])
@@ -23,10 +24,22 @@ def test_offload(elem_bits):
                testcase=OFFLOAD_TESTS)
 
 
+@pytest.mark.parametrize("elem_bits", [32, 16])
+def test_prefetch(elem_bits):
+    run_cocotb("engine", dict(elem_bits=elem_bits), "sim.engine.test_engine",
+               testcase=PREFETCH_TESTS)
+
+
+@pytest.mark.parametrize("elem_bits", [32, 16])
+def test_round_trip(elem_bits):
+    run_cocotb("engine", dict(elem_bits=elem_bits), "sim.engine.test_engine",
+               testcase="test_round_trip")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("elem_bits, mem_bytes, pcie_bytes, chunk_bytes",
                          [(8, 32, 32, 512), (32, 32, 64, 1024), (16, 16, 4, 512)])
-def test_offload_other_widths(elem_bits, mem_bytes, pcie_bytes, chunk_bytes):
+def test_other_widths(elem_bits, mem_bytes, pcie_bytes, chunk_bytes):
     run_cocotb("engine", dict(elem_bits=elem_bits, mem_bytes=mem_bytes, pcie_bytes=pcie_bytes,
                               chunk_bytes=chunk_bytes),
-               "sim.engine.test_engine", testcase=OFFLOAD_TESTS)
+               "sim.engine.test_engine")

@@ -1,0 +1,248 @@
+"""Frame parser of the prefetch path: H2C bytes -> chunk jobs + payload beats."""
+from __future__ import annotations
+
+from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..streams import byte_stream
+from .params import EngineError, EngineParams
+
+__all__ = ["FrameParser", "job_layout"]
+
+
+def job_layout() -> data.StructLayout:
+    """One entry of the parser's job queue.
+
+    ``end`` = 0: a chunk whose payload follows on the payload stream, decoded
+    with ``codec`` into ``count`` elements.  ``end`` = 1: the frame is over;
+    ``code`` is the parser's verdict and ``accepted`` the number of chunks the
+    parser checked completely (header, payload length, padding).
+    """
+    return data.StructLayout({"end": 1, "codec": 2, "count": 17, "code": 8, "accepted": 32})
+
+
+class FrameParser(wiring.Component):
+    """Check one H2C frame and cut it into chunk jobs and payloads.
+
+    Works on 32-bit words (every field of a valid frame is word-aligned).  For
+    each frame started by ``start`` it checks the header (the ``docs/FORMAT.md``
+    checks in the golden order, then the engine's: element width, codec built
+    in, raw length = ``length``), then every chunk header (codec, raw payload
+    length) and padding, and that the frame ends (``tlast``) right after the
+    last chunk.  A chunk's payload goes out on ``pay`` (one packet per chunk,
+    closed early by a null beat if the input ends inside it).  On the first
+    problem the parser records the code, drains the input up to ``tlast`` and
+    ends the frame; it never waits for anything but input and queue space.
+
+    Members
+    -------
+    start : In(stream.Signature({"length": 32, "code": 8}))
+        One frame: its descriptor length and a pre-set error code (nonzero:
+        just drain the frame and report this code).
+    h2c : In(byte_stream(pcie_bytes))
+    jobs : Out(stream.Signature(job_layout()))
+    pay : Out(byte_stream(pcie_bytes))
+    nbytes : Out(32)
+        Bytes of the current/last frame taken from ``h2c``.
+    """
+
+    def __init__(self, params: EngineParams):
+        if not isinstance(params, EngineParams):
+            raise TypeError(f"params must be an EngineParams, not {params!r}")
+        self._p = params
+        PB = params.pcie_bytes
+        super().__init__({
+            "start": In(stream.Signature(data.StructLayout({"length": 32, "code": 8}))),
+            "h2c": In(byte_stream(PB)),
+            "jobs": Out(stream.Signature(job_layout())),
+            "pay": Out(byte_stream(PB)),
+            "nbytes": Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self._p
+        E, PB = p.elem_bits, p.pcie_bytes
+        eb = E // 8
+        eshift = eb.bit_length() - 1
+        KW = PB // 4                      # words per beat
+        BUF = 2 * KW + 4
+        h2c, pay, jobs = self.h2c, self.pay, self.jobs
+
+        buf = Signal(32 * BUF)
+        level = Signal(range(BUF + 1))
+        short = Signal()                  # the last word in buf is incomplete
+        short_bytes = Signal(2)
+        in_ended = Signal()
+        words = [buf[32 * k:32 * (k + 1)] for k in range(BUF)]
+
+        IDLE, HDR, CHDR, PAY, CLOSE, END, DRAIN, FINISH = range(8)
+        state = Signal(range(8))
+        length = Signal(32)
+        code = Signal(8)
+        fcodec = Signal(2)
+        log2c = Signal(5)
+        rrem = Signal(64)
+        prem = Signal(25)                 # payload bytes left
+        accepted = Signal(32)
+
+        # ---- input side ---------------------------------------------------------
+        consume = Signal(range(BUF + 1))
+        level_c = Signal(range(BUF + 1))
+        m.d.comb += level_c.eq(level - consume)
+        nkeep = Signal(range(PB + 1))
+        m.d.comb += nkeep.eq(sum(h2c.p.keep[k] for k in range(PB)))
+        nwords = (nkeep + 3) >> 2
+        discard = state == DRAIN
+        m.d.comb += h2c.ready.eq((state != IDLE) & ~in_ended
+                                 & (discard | (level_c + KW <= BUF)))
+        accept = h2c.valid & h2c.ready
+        in_data = Cat(*[Mux(h2c.p.keep[k], h2c.p.data[8 * k:8 * k + 8], 0) for k in range(PB)])
+        with m.If(accept):
+            m.d.sync += self.nbytes.eq(self.nbytes + nkeep)
+            with m.If(h2c.p.last):
+                m.d.sync += in_ended.eq(1)
+        with m.If(discard):
+            m.d.sync += [buf.eq(0), level.eq(0)]
+        with m.Else():
+            shifted = buf >> (consume * 32)
+            with m.If(accept):
+                m.d.sync += [buf.eq(shifted | (in_data << (level_c * 32))[:32 * BUF]),
+                             level.eq(level_c + nwords)]
+                with m.If(h2c.p.last):
+                    m.d.sync += [short.eq(nkeep[:2] != 0), short_bytes.eq(nkeep[:2])]
+            with m.Else():
+                m.d.sync += [buf.eq(shifted), level.eq(level_c)]
+
+        # ---- parsing ----------------------------------------------------------------
+        fail = Signal()
+        fail_code = Signal(8)
+        m.d.comb += self.start.ready.eq(state == IDLE)
+        with m.If(self.start.valid & self.start.ready):
+            m.d.sync += [length.eq(self.start.p.length), code.eq(self.start.p.code),
+                         accepted.eq(0), in_ended.eq(0), short.eq(0), self.nbytes.eq(0),
+                         state.eq(Mux(self.start.p.code != 0, DRAIN, HDR))]
+
+        # The last word present is "short" when the frame ended with a partial word.
+        def whole(n):
+            """The first ``n`` words are present and complete."""
+            return (level > n) | ((level == n) & ~(short & in_ended))
+
+        w0, w1 = words[0], words[1]
+        L = Cat(words[2], words[3])
+        version, ebits, lc, fc = w1[0:8], w1[8:16], w1[16:24], w1[24:32]
+        magic_ok = w0 == 0x414D4463
+        magic_mask = Mux(short & (level == 1), Cat(*[
+            Mux(short_bytes > k, C(0xFF, 8), C(0, 8)) if k < 3 else C(0, 8)
+            for k in range(4)]), C(0xFFFFFFFF, 32))
+        magic_prefix_ok = (w0 & magic_mask) == (0x414D4463 & magic_mask)
+        ebytes_f = Mux(ebits == 8, 1, Mux(ebits == 16, 2, 4))
+        lmod = Mux(ebits == 8, 0, Mux(ebits == 16, L[0], L[:2]))
+        codec_built = Const(1, 1)
+        built = {0} | {c for c in (1, 2) if p.codecs >> c & 1}
+        codec_built = Const(0, 1)
+        for c in built:
+            codec_built = codec_built | (fc == c)
+
+        chunk_bytes = Signal(17)
+        m.d.comb += chunk_bytes.eq(C(1, 17) << log2c)
+        raw_c = Signal(17)
+        m.d.comb += raw_c.eq(Mux(rrem < chunk_bytes, rrem[:17], chunk_bytes))
+        plen, cc = w0[0:24], w0[24:32]
+
+        # payload beat
+        pwords_left = (prem + 3) >> 2
+        n_avail = Mux(level < KW, level, KW)
+        n_pay = Signal(range(KW + 1))
+        m.d.comb += n_pay.eq(Mux(pwords_left < n_avail, pwords_left, n_avail))
+        pay_last = n_pay == pwords_left
+        nbytes_pay = Mux(prem < n_pay * 4, prem, n_pay * 4)
+        pad_bad = Signal()
+        lastw = Signal(32)
+        m.d.comb += lastw.eq(Mux(n_pay == 0, 0, (buf >> ((n_pay - 1).as_unsigned() * 32))[:32]))
+        m.d.comb += pad_bad.eq(Mux(prem[:2] == 1, lastw[8:32] != 0,
+                               Mux(prem[:2] == 2, lastw[16:32] != 0,
+                                   Mux(prem[:2] == 3, lastw[24:32] != 0, 0))))
+        load_ok = ~pay.valid | pay.ready
+        with m.If(pay.valid & pay.ready):
+            m.d.sync += pay.valid.eq(0)
+        job_push = Signal()
+        m.d.comb += jobs.valid.eq(job_push)
+
+        with m.Switch(state):
+            with m.Case(HDR):
+                with m.If((level >= 1) & ~magic_prefix_ok):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_MAGIC)]
+                with m.Elif(whole(4)):
+                    m.d.comb += consume.eq(4)
+                    with m.If(~magic_ok):
+                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_MAGIC)]
+                    with m.Elif(version != 1):
+                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_VERSION)]
+                    with m.Elif(((ebits != 8) & (ebits != 16) & (ebits != 32))
+                                | (lc < 9) | (lc > 16) | (fc > 2) | (lmod != 0)):
+                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PARAMS)]
+                    with m.Elif(ebits != E):
+                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_ELEM_BITS)]
+                    with m.Elif(~codec_built):
+                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_CODEC)]
+                    with m.Elif(L != length):
+                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_LENGTH)]
+                    with m.Else():
+                        m.d.sync += [fcodec.eq(fc), log2c.eq(lc), rrem.eq(L),
+                                     state.eq(Mux(L == 0, END, CHDR))]
+                with m.Elif(in_ended):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
+            with m.Case(CHDR):
+                with m.If(whole(1)):
+                    with m.If((cc != 0) & (cc != fcodec)):
+                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_CHUNK_CODEC)]
+                    with m.Elif((cc == 0) & (plen != raw_c)):
+                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.LENGTH_MISMATCH)]
+                    with m.Else():
+                        m.d.comb += [job_push.eq(1), jobs.p.end.eq(0), jobs.p.codec.eq(cc),
+                                     jobs.p.count.eq(raw_c >> eshift)]
+                        with m.If(jobs.ready):
+                            m.d.comb += consume.eq(1)
+                            m.d.sync += [prem.eq(plen), rrem.eq(rrem - raw_c), state.eq(PAY)]
+                with m.Elif(in_ended):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
+            with m.Case(PAY):
+                with m.If(load_ok):
+                    with m.If(prem == 0):
+                        # empty payload: a null beat closes it
+                        m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1),
+                                     accepted.eq(accepted + 1),
+                                     state.eq(Mux(rrem == 0, END, CHDR))]
+                    with m.Elif((n_pay != 0) & (~pay_last | whole(n_pay))):
+                        m.d.comb += consume.eq(n_pay)
+                        m.d.sync += [pay.valid.eq(1), pay.p.data.eq(buf[:8 * PB]),
+                                     pay.p.keep.eq(Cat(*[nbytes_pay > k for k in range(PB)])),
+                                     pay.p.last.eq(pay_last), prem.eq(prem - nbytes_pay)]
+                        with m.If(pay_last):
+                            with m.If(pad_bad):
+                                m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PADDING)]
+                            with m.Else():
+                                m.d.sync += [accepted.eq(accepted + 1),
+                                             state.eq(Mux(rrem == 0, END, CHDR))]
+                    with m.Elif(in_ended & (level <= n_pay)):
+                        # the input ends inside the payload or its padding
+                        m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
+                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
+            with m.Case(END):
+                with m.If(level != 0):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRAILING_BYTES)]
+                with m.Elif(in_ended):
+                    m.d.sync += state.eq(FINISH)
+            with m.Case(DRAIN):
+                with m.If(in_ended):
+                    m.d.sync += state.eq(FINISH)
+            with m.Case(FINISH):
+                m.d.comb += [job_push.eq(1), jobs.p.end.eq(1), jobs.p.code.eq(code),
+                             jobs.p.accepted.eq(accepted)]
+                with m.If(jobs.ready):
+                    m.d.sync += state.eq(IDLE)
+        with m.If(fail):
+            m.d.sync += [code.eq(fail_code), state.eq(DRAIN)]
+        return m

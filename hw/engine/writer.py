@@ -1,0 +1,147 @@
+"""Write unit of the prefetch path: data beats -> AXI4 write bursts inside [dst, dst + length)."""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .axi import max_burst_beats
+from .params import EngineParams
+
+__all__ = ["WriteUnit", "write_beat_layout"]
+
+
+def write_beat_layout(data_bytes: int) -> data.StructLayout:
+    """A memory beat to write: ``data`` and byte ``strb``."""
+    return data.StructLayout({"data": 8 * data_bytes, "strb": data_bytes})
+
+
+class WriteUnit(wiring.Component):
+    """Write a stream of beats to ``[addr, addr + length)`` with AXI4 INCR bursts.
+
+    The destination-range guard lives here: beats past ``ceil(length /
+    mem_bytes)`` are dropped and the strobes of the final beat are cut at
+    ``addr + length``, whatever the input says.  A burst (<= 256 beats, never
+    crossing 4 KiB) is issued only when all its data is in the write buffer, so
+    a frame that stops early never leaves a burst half-written.
+
+    ``finish`` ends the transfer: with ``ok`` set the unit waits for every beat
+    to be written and acknowledged; otherwise it waits for the bursts already
+    issued, then empties the buffer.  ``done`` carries the worst ``BRESP``.
+
+    Members
+    -------
+    start : In(stream.Signature({"addr", "length"}))
+    i : In(stream.Signature(write_beat_layout(mem_bytes)))
+    finish : In(stream.Signature({"ok": 1}))
+    done : Out(stream.Signature({"resp": 2}))
+    awaddr, awlen, awvalid, awready, wdata, wstrb, wlast, wvalid, wready, bresp, bvalid, bready
+    """
+
+    def __init__(self, params: EngineParams):
+        if not isinstance(params, EngineParams):
+            raise TypeError(f"params must be an EngineParams, not {params!r}")
+        self._p = params
+        MB = params.mem_bytes
+        super().__init__({
+            "start": In(stream.Signature(data.StructLayout({"addr": params.addr_width,
+                                                            "length": 32}))),
+            "i": In(stream.Signature(write_beat_layout(MB))),
+            "finish": In(stream.Signature(data.StructLayout({"ok": 1}))),
+            "done": Out(stream.Signature(data.StructLayout({"resp": 2}))),
+            "awaddr": Out(params.addr_width), "awlen": Out(8), "awvalid": Out(1),
+            "awready": In(1), "wdata": Out(8 * MB), "wstrb": Out(MB), "wlast": Out(1),
+            "wvalid": Out(1), "wready": In(1), "bresp": In(2), "bvalid": In(1),
+            "bready": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self._p
+        MB, D = p.mem_bytes, p.write_beats
+        B = max_burst_beats(MB)
+        shift = MB.bit_length() - 1
+        m.submodules.buf = buf = fifo.SyncFIFOBuffered(width=9 * MB, depth=D)
+        m.submodules.lens = lens = fifo.SyncFIFOBuffered(width=8, depth=16)
+
+        IDLE, RUN, FLUSH, DONE = range(4)
+        state = Signal(range(4))
+        addr = Signal(p.addr_width)
+        to_issue = Signal(27)            # beats not yet covered by an AW
+        to_accept = Signal(27)           # beats the guard still lets in
+        final_strb = Signal(MB)
+        committed = Signal(range(D + 1))  # beats in buf covered by an AW, not yet sent
+        outstanding = Signal(8)          # bursts without B
+        resp = Signal(2)
+        finishing = Signal()
+        aw_hold = Signal()               # AWVALID stays up until AWREADY
+        ok = Signal()
+
+        length = self.start.p.length
+        m.d.comb += self.start.ready.eq(state == IDLE)
+        with m.If(self.start.valid & self.start.ready):
+            nb = (length + MB - 1) >> shift
+            m.d.sync += [addr.eq(self.start.p.addr), to_issue.eq(nb), to_accept.eq(nb),
+                         final_strb.eq(Mux(length[:shift] == 0, (1 << MB) - 1,
+                                           Cat(*[length[:shift] > k for k in range(MB)]))),
+                         resp.eq(0), finishing.eq(0), state.eq(RUN)]
+
+        # input with the range guard
+        last_beat = to_accept == 1
+        strb = Mux(last_beat, self.i.p.strb & final_strb, self.i.p.strb)
+        m.d.comb += [buf.w_data.eq(Cat(self.i.p.data, strb)),
+                     buf.w_en.eq(self.i.valid & (to_accept != 0)),
+                     self.i.ready.eq((to_accept == 0) | buf.w_rdy)]
+        with m.If(self.i.valid & self.i.ready & (to_accept != 0)):
+            m.d.sync += to_accept.eq(to_accept - 1)
+
+        # AW
+        to_4k = Signal(range(4096 // MB + 1))
+        burst = Signal(range(B + 1))
+        m.d.comb += [
+            to_4k.eq((4096 >> shift) - addr[shift:12]),
+            burst.eq(Mux(to_issue < to_4k, Mux(to_issue < B, to_issue, B),
+                         Mux(to_4k < B, to_4k, B))),
+            self.awaddr.eq(addr), self.awlen.eq(burst - 1),
+            self.awvalid.eq(aw_hold | ((state == RUN) & (to_issue != 0) & ~(finishing & ~ok)
+                                       & (buf.level - committed >= burst) & lens.w_rdy
+                                       & (outstanding != 255))),
+        ]
+        aw_hs = self.awvalid & self.awready
+        m.d.sync += aw_hold.eq(self.awvalid & ~self.awready)
+        m.d.comb += [lens.w_data.eq(burst - 1), lens.w_en.eq(aw_hs)]
+        with m.If(aw_hs):
+            m.d.sync += [addr.eq(addr + (burst << shift)), to_issue.eq(to_issue - burst)]
+
+        # W
+        wcount = Signal(8)
+        m.d.comb += [self.wvalid.eq(buf.r_rdy & lens.r_rdy & (committed != 0)),
+                     self.wdata.eq(buf.r_data[:8 * MB]), self.wstrb.eq(buf.r_data[8 * MB:]),
+                     self.wlast.eq(wcount == lens.r_data)]
+        w_hs = self.wvalid & self.wready
+        flush_pop = (state == FLUSH) & buf.r_rdy
+        m.d.comb += [buf.r_en.eq(w_hs | flush_pop), lens.r_en.eq(w_hs & self.wlast)]
+        with m.If(w_hs):
+            m.d.sync += wcount.eq(Mux(self.wlast, 0, wcount + 1))
+        m.d.sync += committed.eq(committed + Mux(aw_hs, burst, 0) - w_hs)
+
+        # B
+        m.d.comb += self.bready.eq(1)
+        b_hs = self.bvalid
+        m.d.sync += outstanding.eq(outstanding + aw_hs - b_hs)
+        with m.If(b_hs & (self.bresp > resp)):
+            m.d.sync += resp.eq(self.bresp)
+
+        # finish
+        m.d.comb += self.finish.ready.eq((state == RUN) & ~finishing)
+        with m.If(self.finish.valid & self.finish.ready):
+            m.d.sync += [finishing.eq(1), ok.eq(self.finish.p.ok)]
+        settled = (committed == 0) & (outstanding == 0) & ~aw_hs
+        with m.If((state == RUN) & finishing & settled & (~ok | (to_issue == 0))):
+            m.d.sync += state.eq(FLUSH)
+        with m.If((state == FLUSH) & ~buf.r_rdy & (buf.level == 0)):
+            m.d.sync += state.eq(DONE)
+        m.d.comb += [self.done.valid.eq(state == DONE), self.done.p.resp.eq(resp)]
+        with m.If(self.done.valid & self.done.ready):
+            m.d.sync += state.eq(IDLE)
+        return m
