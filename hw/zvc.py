@@ -81,6 +81,12 @@ def _prefix_counts(m, nz, name):
     return p
 
 
+def _equals(value, const):
+    """``value == const``; a comparison with 0 is written as a reduce-or so the
+    Verilog has no multi-bit logical not (which Verilator's lint flags)."""
+    return ~value.any() if const == 0 else value == const
+
+
 def _bytes_shift_left(value, nbytes_amount):
     """``value`` shifted left by a variable number of bytes."""
     return value << Cat(C(0, 3), nbytes_amount)
@@ -164,7 +170,7 @@ class ZVCCompressor(wiring.Component):
         # ---- Stage 1: collect a window of 32 elements ------------------------------
         cur = Signal(WINDOW * E)         # elements of the window being collected
         cur_has = Signal()               # ... of which some came from earlier beats
-        bidx = Signal(range(nb))
+        bidx = Signal(range(max(nb, 2)))   # (never 0 bits wide: lint-clean Verilog)
         win_valid = Signal()
         win_data = Signal(WINDOW * E)
         win_has = Signal()               # the window holds at least one element
@@ -180,7 +186,7 @@ class ZVCCompressor(wiring.Component):
         merged = Signal(WINDOW * E)
         for s in range(nb):
             sl = slice(s * L * E, (s + 1) * L * E)
-            m.d.comb += merged[sl].eq(Mux(bidx == s, lane_data, cur[sl]))
+            m.d.comb += merged[sl].eq(Mux(_equals(bidx, s), lane_data, cur[sl]))
         window_done = (bidx == nb - 1) | i.p.last
 
         with m.If(win_take):
@@ -202,7 +208,10 @@ class ZVCCompressor(wiring.Component):
         slots = []
         for j in range(WINDOW):
             slot = Signal(E, name=f"c_slot{j}")
-            terms = [Mux(nz[k] & (p[k] == j), elems[k], 0) for k in range(j, WINDOW)]
+            # p[k] == 0 is written as "no nonzero below k" (a reduce-or rather
+            # than a multi-bit logical not, which Verilator's lint flags).
+            terms = [Mux(nz[k] & (_equals(p[k], j) if j else ~nz[:k].any()), elems[k], 0)
+                     for k in range(j, WINDOW)]
             expr = terms[0]
             for t in terms[1:]:
                 expr = expr | t
@@ -366,7 +375,7 @@ class ZVCDecompressor(wiring.Component):
         w_v = Signal(range(WINDOW + 1))  # elements in the window; 0: closing null beat
         w_last = Signal()
         w_err = Signal()
-        ob = Signal(range(nb))
+        ob = Signal(range(max(nb, 2)))     # (never 0 bits wide: lint-clean Verilog)
         load_ok = ~o.valid | o.ready
         final_beat = Signal()
         w_done = Signal()
@@ -381,7 +390,14 @@ class ZVCDecompressor(wiring.Component):
         expanded = []
         for k in range(WINDOW):
             x = Signal(E, name=f"d_elem{k}")
-            src = slots[0] if k == 0 else Array(slots[:k + 1])[p[k]]
+            # p[k] <= k: index with just enough bits and a full power-of-two
+            # table (padded with zeros) so the generated case is complete.
+            if k == 0:
+                src = slots[0]
+            else:
+                ibits = k.bit_length()
+                table = slots[:k + 1] + [C(0, E)] * ((1 << ibits) - k - 1)
+                src = Array(table)[p[k][:ibits]]
             m.d.comb += x.eq(Mux(w_mask[k], src, 0))
             expanded.append(x)
         beat = []
@@ -417,7 +433,7 @@ class ZVCDecompressor(wiring.Component):
         m.d.comb += [
             i.ready.eq(~in_ended & ((state == DROP) | (level <= BUF - IB))),
             accept.eq(i.valid & i.ready),
-            self.count.ready.eq(state == IDLE),
+            self.count.ready.eq(_equals(state, IDLE)),
         ]
         n_in = _popcount(m, [i.p.keep[k] for k in range(IB)])
         in_masked = Cat(*[Mux(i.p.keep[k], i.p.data[8 * k:8 * k + 8], 0) for k in range(IB)])
@@ -443,7 +459,7 @@ class ZVCDecompressor(wiring.Component):
         fail_code = Signal(4)
         finish = Signal()
         with m.If(state == RUN):
-            with m.If(remaining == 0):
+            with m.If(_equals(remaining, 0)):
                 with m.If(level != 0):
                     m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
                 with m.Elif(in_ended & w_free):
