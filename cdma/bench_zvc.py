@@ -63,6 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-bytes", type=int, default=0,
                    help="cut the transfer into packets of this many raw bytes "
                         "(default 0: the whole transfer is one chunk)")
+    p.add_argument("--idle", type=float, default=0.0, metavar="P",
+                   help="probability of an idle cycle on the input stream (default 0)")
+    p.add_argument("--backpressure", type=float, default=0.0, metavar="P",
+                   help="probability of tready low on the output stream (default 0)")
     p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus")
     p.add_argument("--plot", metavar="FILE.png", help="draw throughput vs density")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
@@ -90,7 +94,7 @@ def _complete(row):
 
 
 def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbytes=64 << 10,
-            chunk_bytes=0, sim="icarus", progress=None):
+            chunk_bytes=0, sim="icarus", progress=None, *, idle=0.0, backpressure=0.0):
     """Run the benches; return one dict per (configuration, block, density).
 
     Parameters
@@ -104,6 +108,8 @@ def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbyte
         "icarus" or "verilator".
     progress : callable, optional
         Called with each finished row (as it is measured).
+    idle, backpressure : float
+        Probability of an idle input cycle / of ``tready`` low on the output.
     """
     from sim.runner import REPO, run_cocotb
     rows = []
@@ -116,7 +122,8 @@ def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbyte
                 out = Path(tmp) / "rows.jsonl"
                 env = {"CDMA_BENCH_DENSITIES": ",".join(str(d) for d in densities),
                        "CDMA_BENCH_BYTES": str(nbytes), "CDMA_BENCH_CHUNK_BYTES": str(chunk_bytes),
-                       "CDMA_BENCH_OUT": str(out)}
+                       "CDMA_BENCH_OUT": str(out), "CDMA_BENCH_IDLE": str(idle),
+                       "CDMA_BENCH_BACKPRESSURE": str(backpressure)}
                 errors = []
 
                 def work():
@@ -199,6 +206,11 @@ def plot(rows, path):
 def run(args) -> int:
     """Entry point of ``cdma bench zvc``."""
     from tqdm import tqdm
+    for name in ("idle", "backpressure"):
+        if not 0 <= getattr(args, name) < 1:
+            print(f"cdma bench zvc: --{name} must be a probability in [0, 1), "
+                  f"not {getattr(args, name)!r}")
+            return 2
     configs = args.config or [_config(c) for c in DEFAULT_CONFIGS]
     duts = ("compress", "decompress") if args.dut == "both" else (args.dut,)
     total = len(configs) * len(duts) * len(args.densities)
@@ -209,10 +221,12 @@ def run(args) -> int:
                                 f"d={row['density']:.2f}: {100 * row['efficiency']:.1f}%")
             bar.update()
         rows = measure(configs, duts, args.densities, args.nbytes, args.chunk_bytes, args.sim,
-                       progress)
+                       progress, idle=args.idle, backpressure=args.backpressure)
     print(f"ZVC blocks under {args.sim}, {args.nbytes} raw bytes per transfer"
           + (f" in {args.chunk_bytes}-byte chunks" if args.chunk_bytes else " (one chunk)")
-          + f", no idle, no backpressure; {time.strftime('%Y-%m-%d')}, "
+          + (f", idle {args.idle:g}" if args.idle else ", no idle")
+          + (f", backpressure {args.backpressure:g}" if args.backpressure else ", no backpressure")
+          + f"; {time.strftime('%Y-%m-%d')}, "
           f"{platform.node() or 'this machine'} ({os.cpu_count()} cores), {time.time() - t0:.0f} s")
     print("bound = min(raw width, compressed width x ratio), raw bytes per cycle\n")
     print(format_table(rows))

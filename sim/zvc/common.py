@@ -10,7 +10,7 @@ import golden
 
 from .payloads import random_elements
 
-__all__ = ["elem_params", "bench_settings", "bench_data", "report"]
+__all__ = ["elem_params", "bench_settings", "bench_pauses", "bench_data", "report"]
 
 
 def elem_params(params):
@@ -25,6 +25,16 @@ def bench_settings():
             int(os.environ.get("CDMA_BENCH_BYTES", "4096")),
             int(os.environ.get("CDMA_BENCH_CHUNK_BYTES", "0")),
             os.environ.get("CDMA_BENCH_OUT"))
+
+
+def bench_pauses(tb):
+    """Apply ``CDMA_BENCH_IDLE`` / ``CDMA_BENCH_BACKPRESSURE`` (probabilities, default 0)."""
+    from .tb import random_pauses
+    idle = float(os.environ.get("CDMA_BENCH_IDLE", "0"))
+    bp = float(os.environ.get("CDMA_BENCH_BACKPRESSURE", "0"))
+    tb.set_idle_generator(random_pauses(idle, 21) if idle else None)
+    tb.set_backpressure_generator(random_pauses(bp, 22) if bp else None)
+    return idle, bp
 
 
 def bench_data(nbytes, density, elem_bits, chunk_bytes, seed):

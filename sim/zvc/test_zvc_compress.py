@@ -11,7 +11,7 @@ from cocotbext.axi import AxiStreamFrame
 
 import golden
 
-from .common import bench_data, bench_settings, elem_params, report
+from .common import bench_data, bench_pauses, bench_settings, elem_params, report
 from .payloads import payload_classes, random_elements
 from .tb import TB, random_pauses
 
@@ -58,11 +58,12 @@ async def test_back_to_back(dut):
 
 @cocotb.test(timeout_time=1000, timeout_unit="ms")
 async def test_throughput(dut):
-    """Bench: cycles for a transfer at each density, no idle, no backpressure."""
+    """Bench: cycles for a transfer at each density (no idle, no backpressure unless asked)."""
     tb = TB(dut)
     elem_bits, lanes = elem_params(tb.params)
     out_bytes = tb.params.get("out_bytes") or lanes * elem_bits // 8
     densities, nbytes, chunk_bytes, out = bench_settings()
+    idle, backpressure = bench_pauses(tb)
     await tb.reset()
     for density in densities:
         x, chunks = bench_data(nbytes, density, elem_bits, chunk_bytes, seed=int(density * 1000))
@@ -72,5 +73,6 @@ async def test_throughput(dut):
         enc = sum(golden.zvc.encoded_size(c, elem_bits) for c in chunks)
         report(out, dut="compress", elem_bits=elem_bits, lanes=lanes, in_bytes=lanes * elem_bits // 8,
                out_bytes=out_bytes, density=density, raw_bytes=int(x.nbytes), enc_bytes=enc,
-               chunks=len(chunks), windows=-(-x.size // 32), cycles=cycles)
+               chunks=len(chunks), windows=-(-x.size // 32), cycles=cycles,
+               idle=idle, backpressure=backpressure)
         tb.log.info("density %.2f: %d cycles for %d raw bytes", density, cycles, x.nbytes)

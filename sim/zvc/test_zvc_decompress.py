@@ -14,7 +14,7 @@ from cocotbext.axi import AxiStreamFrame
 
 import golden
 
-from .common import bench_data, bench_settings, elem_params, report
+from .common import bench_data, bench_pauses, bench_settings, elem_params, report
 from .payloads import malformed_cases, payload_classes, random_elements
 from .tb import TB, random_pauses
 
@@ -99,11 +99,12 @@ async def test_back_to_back(dut):
 
 @cocotb.test(timeout_time=1000, timeout_unit="ms")
 async def test_throughput(dut):
-    """Bench: cycles for a transfer at each density, no idle, no backpressure."""
+    """Bench: cycles for a transfer at each density (no idle, no backpressure unless asked)."""
     tb = TB(dut)
     elem_bits, lanes = elem_params(tb.params)
     in_bytes = tb.params.get("in_bytes") or lanes * elem_bits // 8
     densities, nbytes, chunk_bytes, out = bench_settings()
+    idle, backpressure = bench_pauses(tb)
     await tb.reset()
     for density in densities:
         x, chunks = bench_data(nbytes, density, elem_bits, chunk_bytes, seed=int(density * 1000))
@@ -113,5 +114,6 @@ async def test_throughput(dut):
         enc = sum(golden.zvc.encoded_size(c, elem_bits) for c in chunks)
         report(out, dut="decompress", elem_bits=elem_bits, lanes=lanes, in_bytes=in_bytes,
                out_bytes=lanes * elem_bits // 8, density=density, raw_bytes=int(x.nbytes),
-               enc_bytes=enc, chunks=len(chunks), windows=-(-x.size // 32), cycles=cycles)
+               enc_bytes=enc, chunks=len(chunks), windows=-(-x.size // 32), cycles=cycles,
+               idle=idle, backpressure=backpressure)
         tb.log.info("density %.2f: %d cycles for %d raw bytes", density, cycles, x.nbytes)
