@@ -78,6 +78,15 @@ def _prefix_counts(m, bits, name):
     return p
 
 
+def _times(value, const):
+    """``value * const`` as a sum of shifted copies (no multiplier cell)."""
+    terms = [value << b for b in range(const.bit_length()) if const >> b & 1]
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out
+
+
 def _prefix_mask(n_keep, width):
     """``width`` bits, bit ``k`` set when ``k < n_keep``."""
     return Cat(*[n_keep > k for k in range(width)])
@@ -171,26 +180,44 @@ class RLEEncoder(wiring.Component):
 
         keep = i.p.keep
         null = i.p.last & ~keep.any()    # a closing beat without elements
-        run = z
-        emit, toks = [], []
+        # The flags come first, without the runs: a filler (run of 255) can only
+        # end the run that is open when the beat starts, since a run that starts
+        # inside a beat is shorter than `lanes` <= 32.  Each lane's run is then a
+        # priority mux over the flags below it (no chain of adders).
+        emit, elems = [], []
+        nz_before = C(0, 1)
         for k in range(L):
             present = ~i.p.last | keep[k]
             elem = Signal(E, name=f"enc_elem{k}")
             m.d.comb += elem.eq(Mux(present, i.p.data[k * E:(k + 1) * E], 0))
+            nz = elem.any()
             is_last = i.p.last & keep[k] & (~keep[k + 1] if k + 1 < L else C(1, 1))
-            r = Signal(8, name=f"enc_run{k}")
+            filler = ~nz_before & (z + k == MAX_RUN)
             e = Signal(name=f"enc_emit{k}")
-            m.d.comb += [r.eq(run), e.eq(present & (elem.any() | is_last | (r == MAX_RUN)))]
+            m.d.comb += e.eq(present & (nz | is_last | filler))
             if k == 0:
                 # A null closing beat ends the open run: t trailing zeros -> (t-1, 0).
-                r0, e0 = Signal(8, name="enc_run0_eff"), Signal(name="enc_emit0_eff")
-                m.d.comb += [r0.eq(Mux(null, z - 1, r)), e0.eq(Mux(null, z != 0, e))]
-                r, e = r0, e0
+                e0 = Signal(name="enc_emit0_eff")
+                m.d.comb += e0.eq(Mux(null, z != 0, e))
+                e = e0
             emit.append(e)
-            toks.append(Cat(r, elem))
-            nxt = Signal(8, name=f"enc_after{k}")
-            m.d.comb += nxt.eq(Mux(e, 0, r + 1))
-            run = nxt
+            elems.append(elem)
+            nz_before = nz_before | nz
+
+        def run_before(k):
+            """Zeros before lane ``k`` in its run (``k == L``: the run left open)."""
+            val = (z + k)[:8]
+            for j in range(k):
+                val = Mux(emit[j], k - 1 - j, val)
+            return val
+
+        toks = []
+        for k in range(L):
+            r = Signal(8, name=f"enc_run{k}")
+            m.d.comb += r.eq(Mux(null, z - 1, run_before(k)) if k == 0 else run_before(k))
+            toks.append(Cat(r, elems[k]))
+        run = Signal(8, name="enc_run_open")
+        m.d.comb += run.eq(run_before(L))
 
         with m.If(i.valid & i.ready):
             m.d.sync += [
@@ -220,7 +247,7 @@ class RLEEncoder(wiring.Component):
         m.d.comb += a_take.eq(a_valid & (~pk_valid | pk_take))
         with m.If(a_take):
             m.d.sync += [pk_valid.eq(1), pk_data.eq(Cat(*slots)),
-                         pk_len.eq(p[L] * T), pk_last.eq(a_last)]
+                         pk_len.eq(_times(p[L], T)), pk_last.eq(a_last)]
         with m.Elif(pk_take):
             m.d.sync += pk_valid.eq(0)
 
@@ -426,7 +453,7 @@ class RLEDecoder(wiring.Component):
         beat = Signal(L * E)
         m.d.comb += beat.eq(acc | Cat(*lanes_new))
         consumed = Signal(range(MT + 1))
-        m.d.comb += consumed.eq(nfull * T)
+        m.d.comb += consumed.eq(_times(nfull, T))
         leftover = Signal(range(BUF + 1))
         m.d.comb += leftover.eq(level - consumed)
         full = (pos + fill) == L

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
+from hypothesis import given, settings, strategies as st
 
 import golden
 from golden import rle as grle
@@ -524,3 +525,38 @@ def test_documented_latency(elem_bits, lanes):
     payload = grle.encode(np.array([7] + [0] * (lanes - 1), golden.elem_dtype(elem_bits)))
     beat = (int.from_bytes(payload, "little"), (1 << len(payload)) - 1, 1)
     assert _latency(dec, give_count, beat) == 1
+
+
+
+def chunk_of_runs(elem_bits, runs, rng):
+    """Elements made of ``runs``: (zeros, nonzero?) pairs, e.g. zeros then a value."""
+    dt = golden.elem_dtype(elem_bits)
+    parts = []
+    for zeros, has_value in runs:
+        parts.append(np.zeros(zeros, dt))
+        if has_value:
+            parts.append(elements(1, 1.0, elem_bits, rng))
+    x = np.concatenate(parts) if parts else np.zeros(0, dt)
+    return x if x.size else np.zeros(1, dt)
+
+
+_RUN = st.one_of(st.integers(0, 6), st.integers(250, 262), st.integers(508, 516))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from([(8, 4, 3), (16, 8, 16), (32, 2, 8), (32, 16, 20)]),
+       st.lists(st.lists(st.tuples(_RUN, st.booleans()), max_size=5), min_size=1, max_size=3),
+       st.integers(0, 2**32 - 1))
+def test_property_round_trip(config, chunk_runs, seed):
+    """Chunks built from zero runs around 256: encoder == golden, decoder inverts it."""
+    elem_bits, lanes, nbytes = config
+    rng = np.random.default_rng(seed)
+    chunks = [chunk_of_runs(elem_bits, runs, rng) for runs in chunk_runs]
+    enc = run_encoder(elem_bits, lanes, nbytes, chunks, seed=seed % 1000)
+    assert enc == [grle.encode(x, elem_bits) for x in chunks]
+    got, errors = run_decoder(elem_bits, lanes, nbytes,
+                              [(e, x.size) for e, x in zip(enc, chunks)], seed=seed % 1000)
+    assert errors == []
+    for x, (y, user) in zip(chunks, got):
+        assert user == 0
+        np.testing.assert_array_equal(y, x)
