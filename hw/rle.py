@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 
-from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Module, Mux, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -67,15 +67,35 @@ def _check_beat_bytes(name, value):
     return value
 
 
+def _scan(m, terms, shape, name):
+    """Inclusive prefix sums of ``terms`` in ``log2(len)`` adder levels (Hillis-Steele)."""
+    cur = list(terms)
+    d, level = 1, 0
+    while d < len(cur):
+        nxt = cur[:d]
+        for j in range(d, len(cur)):
+            s = Signal(shape, name=f"{name}_l{level}_{j}")
+            m.d.comb += s.eq(cur[j] + cur[j - d])
+            nxt.append(s)
+        cur, d, level = nxt, 2 * d, level + 1
+    return cur
+
+
 def _prefix_counts(m, bits, name):
-    """Comb signals ``p[k]`` = number of set bits of ``bits`` below bit ``k`` (k = 0..n)."""
+    """``p[k]`` = number of set bits of ``bits`` below bit ``k`` (k = 0..n), log depth."""
     n = len(bits)
-    p = [C(0, 1)]
-    for k in range(n):
-        s = Signal(range(n + 1), name=f"{name}{k + 1}")
-        m.d.comb += s.eq(p[-1] + bits[k])
-        p.append(s)
-    return p
+    return [C(0, 1)] + _scan(m, bits, range(n + 1), name)
+
+
+def _popcount(bits):
+    """Sum of 1-bit values as a balanced adder tree."""
+    terms = list(bits)
+    while len(terms) > 1:
+        nxt = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        terms = nxt
+    return terms[0] if terms else C(0, 1)
 
 
 def _times(value, const):
@@ -408,36 +428,49 @@ class RLEDecoder(wiring.Component):
             self.count.ready.eq(state == IDLE),
         ]
         n_in = Signal(range(IB + 1))
-        m.d.comb += n_in.eq(sum(i.p.keep[k] for k in range(IB)))
+        m.d.comb += n_in.eq(_popcount(i.p.keep[k] for k in range(IB)))
         in_masked = Cat(*[Mux(i.p.keep[k], i.p.data[8 * k:8 * k + 8], 0) for k in range(IB)])
 
         # ---- Expansion of up to L tokens into the current beat ----------------------
         space = Signal(range(L + 1))
         cap = Signal(range(L + 1))
         m.d.comb += [space.eq(L - pos), cap.eq(Mux(rem < space, rem, space))]
-        avail, cum, fit, vals = [], [], [], []
-        prev = C(0, 1)
+        avail, runs, vals = [], [], []
         for j in range(L):
             tok = buf[j * TW:(j + 1) * TW]
-            n = tok[:8] + 1 - (hz if j == 0 else 0)
-            s = Signal(range(SMAX + 1), name=f"dec_cum{j}")
-            m.d.comb += s.eq(prev + n)
+            n = Signal(range(MAX_RUN + 2), name=f"dec_elems{j}")
+            m.d.comb += n.eq(tok[:8] + 1 - (hz if j == 0 else 0))
             a = Signal(name=f"dec_avail{j}")
-            f = Signal(name=f"dec_fit{j}")
-            m.d.comb += [a.eq(level >= (j + 1) * T), f.eq(a & (s <= cap))]
+            m.d.comb += a.eq(level >= (j + 1) * T)
             avail.append(a)
-            cum.append(s)
-            fit.append(f)
+            runs.append(n)
             vals.append(tok[8:])
-            prev = s
-        nfull = Signal(range(L + 1))     # whole tokens used (fit is a prefix)
-        m.d.comb += nfull.eq(sum(fit))
-        fill_fit = Signal(range(L + 1))
-        m.d.comb += fill_fit.eq(Array([C(0, 1)] + cum)[nfull])
+        cum = _scan(m, runs, range(SMAX + 1), "dec_cum")    # elements through token j
+        fit = []
+        for j in range(L):
+            f = Signal(name=f"dec_fit{j}")
+            m.d.comb += f.eq(avail[j] & (cum[j] <= cap))
+            fit.append(f)
+        # fit is a prefix (cum rises, avail falls): `edge[j]` marks its end, i.e.
+        # j whole tokens are used this cycle and token j is the next one.
+        edge = []
+        for j in range(L + 1):
+            e = Signal(name=f"dec_edge{j}")
+            m.d.comb += e.eq((fit[j - 1] if j else C(1, 1)) & (~fit[j] if j < L else C(1, 1)))
+            edge.append(e)
+
+        def pick(options, shape):
+            sig = Signal(shape)
+            expr = C(0, Shape.cast(shape).width)
+            for e, value in zip(edge, options):
+                expr = expr | Mux(e, value, 0)
+            m.d.comb += sig.eq(expr)
+            return sig
+        fill_fit = pick([C(0, 1)] + cum, range(L + 1))
         nxt_avail = Signal()
-        nxt_cum = Signal(range(SMAX + 1))
-        m.d.comb += [nxt_avail.eq(Array(avail + [C(0, 1)])[nfull]),
-                     nxt_cum.eq(Array(cum + [C(0, 1)])[nfull])]
+        m.d.comb += nxt_avail.eq(Cat(*[edge[j] & avail[j] for j in range(L)]).any())
+        nxt_cum = pick(cum, range(SMAX + 1))
+        none_used = edge[0]
         nxt_over = Signal()              # the next whole token overshoots the chunk
         partial = Signal()               # ... or its run reaches past this beat
         m.d.comb += [nxt_over.eq(nxt_avail & (nxt_cum > rem)),
@@ -452,8 +485,7 @@ class RLEDecoder(wiring.Component):
             lanes_new.append(expr)
         beat = Signal(L * E)
         m.d.comb += beat.eq(acc | Cat(*lanes_new))
-        consumed = Signal(range(MT + 1))
-        m.d.comb += consumed.eq(_times(nfull, T))
+        consumed = pick([C(j * T, range(MT + 1)) for j in range(L + 1)], range(MT + 1))
         leftover = Signal(range(BUF + 1))
         m.d.comb += leftover.eq(level - consumed)
         full = (pos + fill) == L
@@ -500,12 +532,21 @@ class RLEDecoder(wiring.Component):
                 m.d.sync += [pos.eq(0), acc.eq(0)]
             with m.Else():
                 m.d.sync += [pos.eq(pos + fill), acc.eq(beat)]
-            head_used = Mux(nfull == 0, hz, 0)
+            head_used = Mux(none_used, hz, 0)
             m.d.sync += hz.eq(head_used + Mux(partial, space - fill_fit, 0))
 
-        level_c = Signal(range(BUF + 1))
-        m.d.comb += level_c.eq(Mux(advance, leftover, level))
-        buf_c = buf >> Cat(C(0, 3), Mux(advance, consumed, 0))
+        # The input beat is appended at `level` (a shift by a register, off the
+        # expansion path), then the used tokens are dropped: a shift by one of
+        # L + 1 multiples of the token size, selected by `edge`.
+        merged = Signal(BUF * 8)
+        m.d.comb += merged.eq(buf | Mux(accept, (in_masked << Cat(C(0, 3), level))[:BUF * 8], 0))
+        buf_next = Signal(BUF * 8)
+        shifted = C(0, BUF * 8)
+        for j in range(L + 1):
+            shifted = shifted | Mux(edge[j], merged >> (8 * j * T), 0)
+        m.d.comb += buf_next.eq(Mux(advance, shifted, merged))
+        level_next = Signal(range(BUF + 1))
+        m.d.comb += level_next.eq(level + Mux(accept, n_in, 0) - Mux(advance, consumed, 0))
 
         m.d.sync += self.error.eq(fail)
         with m.If(accept & i.p.last):
@@ -518,8 +559,7 @@ class RLEDecoder(wiring.Component):
         with m.Elif(finish):
             m.d.sync += [buf.eq(0), level.eq(0), state.eq(IDLE), in_ended.eq(0)]
         with m.Else():
-            appended = Mux(accept, (in_masked << Cat(C(0, 3), level_c))[:BUF * 8], 0)
-            m.d.sync += [buf.eq(buf_c | appended), level.eq(level_c + Mux(accept, n_in, 0))]
+            m.d.sync += [buf.eq(buf_next), level.eq(level_next)]
         with m.If(self.count.valid & self.count.ready):
             m.d.sync += [rem.eq(self.count.p), zero_count.eq(self.count.p == 0), state.eq(RUN),
                          hz.eq(0), pos.eq(0), acc.eq(0), code.eq(RLEError.OK)]
