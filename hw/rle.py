@@ -272,6 +272,9 @@ class RLEEncoder(wiring.Component):
             m.d.sync += pk_valid.eq(0)
 
         # ---- Stage 3: pack the tokens' bytes densely into output beats --------------
+        # The next tokens are shifted to `level` (registers only) in parallel with
+        # the output decision; the decision then picks one of three buffers: keep,
+        # drop one output beat, or (final beat of a chunk) restart from the tokens.
         buf = Signal(BUF * 8)            # bytes at and above `level` are always zero
         level = Signal(range(BUF + 1))
         ending = Signal()                # the chunk's final tokens are in `buf`
@@ -279,30 +282,38 @@ class RLEEncoder(wiring.Component):
         out = Signal()
         final = Signal()
         n_out = Signal(range(OB + 1))
+        fits_now = Signal()
+        fits_after_out = Signal()
         level_after = Signal(range(BUF + 1))
         m.d.comb += [
             out.eq(load_ok & ((level >= OB) | ending)),
             final.eq(ending & (level <= OB)),
             n_out.eq(Mux(level >= OB, OB, level)),
+            fits_now.eq(level + pk_len <= BUF),
+            fits_after_out.eq(level - n_out + pk_len <= BUF),
             level_after.eq(level - Mux(out, n_out, 0)),
-            pk_take.eq(pk_valid & (~ending | (out & final)) & (level_after + pk_len <= BUF)),
+            pk_take.eq(pk_valid & (~ending | (out & final)) & Mux(out, fits_after_out, fits_now)),
         ]
         with m.If(out):
             m.d.sync += [o.valid.eq(1), o.p.data.eq(buf[:OB * 8]),
                          o.p.keep.eq(_prefix_mask(n_out, OB)), o.p.last.eq(final)]
         with m.Elif(o.ready):
             m.d.sync += o.valid.eq(0)
-        shifted = Mux(out, buf >> (OB * 8), buf)
-        with m.If(pk_take):
-            m.d.sync += [
-                buf.eq(shifted | (pk_data << Cat(C(0, 3), level_after))[:BUF * 8]),
-                level.eq(level_after + pk_len),
-                ending.eq(pk_last),
-            ]
+        placed = Signal((BUF + MT) * 8)
+        m.d.comb += placed.eq(pk_data << Cat(C(0, 3), level))
+        merged = Signal((BUF + MT) * 8)
+        m.d.comb += merged.eq(buf | Mux(pk_take, placed, 0))
+        with m.If(out & final):
+            m.d.sync += buf.eq(Mux(pk_take, pk_data, 0))
+        with m.Elif(out):
+            m.d.sync += buf.eq((merged >> (OB * 8))[:BUF * 8])
         with m.Else():
-            m.d.sync += [buf.eq(shifted), level.eq(level_after)]
-            with m.If(out & final):
-                m.d.sync += ending.eq(0)
+            m.d.sync += buf.eq(merged[:BUF * 8])
+        m.d.sync += level.eq(level_after + Mux(pk_take, pk_len, 0))
+        with m.If(pk_take):
+            m.d.sync += ending.eq(pk_last)
+        with m.Elif(out & final):
+            m.d.sync += ending.eq(0)
         return m
 
 
