@@ -445,7 +445,18 @@ class RLEDecoder(wiring.Component):
         # ---- Expansion of up to L tokens into the current beat ----------------------
         space = Signal(range(L + 1))
         cap = Signal(range(L + 1))
-        m.d.comb += [space.eq(L - pos), cap.eq(Mux(rem < space, rem, space))]
+        # `rem` is compared with element sums < 2**KB only: its low KB bits and
+        # "the high bits are not all zero" keep the carry chains short.
+        KB = SMAX.bit_length()
+        rem_lo = rem[:KB]
+        rem_hi = rem[KB:]
+        rem_hi_nz = rem_hi.any() if self._count_bits > KB else C(0, 1)
+        small = Signal()
+        m.d.comb += [
+            space.eq(L - pos),
+            small.eq(~rem_hi_nz & (rem_lo < space)),
+            cap.eq(Mux(small, rem_lo, space)),
+        ]
         avail, runs, vals = [], [], []
         for j in range(L):
             tok = buf[j * TW:(j + 1) * TW]
@@ -484,7 +495,7 @@ class RLEDecoder(wiring.Component):
         none_used = edge[0]
         nxt_over = Signal()              # the next whole token overshoots the chunk
         partial = Signal()               # ... or its run reaches past this beat
-        m.d.comb += [nxt_over.eq(nxt_avail & (nxt_cum > rem)),
+        m.d.comb += [nxt_over.eq(nxt_avail & ~rem_hi_nz & (nxt_cum > rem_lo)),
                      partial.eq(nxt_avail & ~nxt_over)]
         fill = Signal(range(L + 1))
         m.d.comb += fill.eq(Mux(partial, space, fill_fit))
@@ -500,7 +511,7 @@ class RLEDecoder(wiring.Component):
         leftover = Signal(range(BUF + 1))
         m.d.comb += leftover.eq(level - consumed)
         full = (pos + fill) == L
-        final = fill_fit == rem
+        final = ~rem_hi_nz & (fill_fit == rem_lo)
 
         # ---- Decisions ---------------------------------------------------------------
         load_ok = ~o.valid | o.ready
@@ -538,7 +549,13 @@ class RLEDecoder(wiring.Component):
             m.d.sync += o.valid.eq(0)
 
         with m.If(advance):
-            m.d.sync += rem.eq(rem - fill)
+            # carry-select: the high part's decrement is ready before `fill` is
+            lo_diff = Signal(KB + 1)
+            m.d.comb += lo_diff.eq(rem_lo - fill)
+            if self._count_bits > KB:
+                m.d.sync += rem.eq(Cat(lo_diff[:KB], Mux(lo_diff[KB], rem_hi - 1, rem_hi)))
+            else:
+                m.d.sync += rem.eq(lo_diff[:KB])
             with m.If(send):
                 m.d.sync += [pos.eq(0), acc.eq(0)]
             with m.Else():

@@ -560,3 +560,29 @@ def test_property_round_trip(config, chunk_runs, seed):
     for x, (y, user) in zip(chunks, got):
         assert user == 0
         np.testing.assert_array_equal(y, x)
+
+
+def test_decoder_large_counts():
+    """Counts far above what one cycle can expand (the decoder splits `rem` for speed)."""
+    elem_bits, lanes, in_bytes = 8, 2, 4            # element sums per cycle < 2**10
+    rng = np.random.default_rng(21)
+    x = elements(2500, 0.01, elem_bits, rng)
+    x[-1] = 9
+    payload = grle.encode(x, elem_bits)
+    chunks = [(payload, x.size), (payload, x.size - 1), (payload, x.size + 1),
+              (payload, 1 << 20), (payload, x.size)]
+    expect = []
+    for p, n in chunks:
+        try:
+            expect.append(grle.decode(p, n, elem_bits))
+        except golden.FormatError as exc:
+            expect.append(exc.code)
+    got, errors = run_decoder(elem_bits, lanes, in_bytes, chunks, gap=0.1, backpressure=0.1)
+    assert errors == [int(e) for e in expect if isinstance(e, golden.ErrorCode)]
+    assert len(errors) == 3
+    for exp, (y, user) in zip(expect, got):
+        if isinstance(exp, golden.ErrorCode):
+            assert user == 1
+        else:
+            assert user == 0
+            np.testing.assert_array_equal(y, exp)
