@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed-stamp
 BUILD   ?= build
 JOBS    ?= auto
 
-.PHONY: all demo test test-slow bench fuzz help clean distclean check-tools
+.PHONY: all demo demo-real test test-slow bench fuzz help clean distclean check-tools
 
 all: demo
 
@@ -17,6 +17,7 @@ help:
 	@echo "make            create $(VENV), install cdma, run the default job (demo)"
 	@echo "make test       run the full test suite (pytest -n $(JOBS))"
 	@echo "make test-slow  long sweeps (pytest -m slow)"
+	@echo "make demo-real  per-layer study of real trained CNNs shipped in PyPI wheels (docs/STUDY.md)"
 	@echo "make bench      golden codec benchmark"
 	@echo "make fuzz       long fuzz campaign of the golden decoder (FUZZ_CASES=$(FUZZ_CASES))"
 	@echo "make clean      remove $(BUILD)/ and simulator outputs"
@@ -36,9 +37,14 @@ $(STAMP): pyproject.toml | check-tools
 
 # The default job: synthetic activations -> compression study (table, CSV, JSON, plot).
 demo: $(STAMP)
+	$(PY) -m hw.engine -o $(BUILD)/cdma_engine.v
 	$(CDMA) demo-data $(BUILD)/demo/activations
 	$(CDMA) analyze $(BUILD)/demo/activations --csv $(BUILD)/demo/analysis.csv \
 	  --json $(BUILD)/demo/analysis.json --plot $(BUILD)/demo/analysis.png
+
+demo-real: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[all,demo]"
+	$(PY) examples/real_cnn_demo.py
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -n $(JOBS) -q

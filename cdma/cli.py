@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "analyze": ("cdma.analyze", "compression study of .npy/.npz activations"),
     "bench": ("cdma.bench", "benchmarks: golden codecs, hardware blocks"),
     "generate": ("hw.generate", "Verilog for a block: zvc-compress, zvc-decompress, ...", "add_generate_arguments", "run_generate"),
+    "synth": ("cdma.synth", "ECP5 area/Fmax and gate count of a generated module (yowasp tools)"),
     "fuzz": ("cdma.fuzz", "mutation fuzzing of the golden frame decoder"),
     "demo-data": ("cdma.synthetic", "write a folder of synthetic ReLU activations (.npy)"),
     "capture": ("cdma.capture", "run an ONNX model, save every activation (.npy + index.json)"),
@@ -55,6 +56,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` or similar: not an error of ours.  Point
+        # stdout at devnull so the interpreter's final flush stays quiet.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,158 @@
+"""``cdma synth``: area, Fmax and gate count of a generated module.
+
+``cdma synth MODULE [generate options]`` generates the module's Verilog (as
+``cdma generate`` would), then runs, all from PyPI (``pip install 'cdma[synth]'``):
+
+* Yosys ``synth_ecp5`` and nextpnr-ecp5 on an LFE5U-85F, out of context: LUT4
+  (a CCU2C carry cell counts as 2), flip-flops, EBR and DSP blocks, and the Fmax
+  nextpnr achieves on ``clk``;
+* Yosys generic ``synth`` + ABC to 2-input gates: a gate count and gate
+  equivalents (NAND2 = 1, weights in :data:`cdma.eda.GATE_WEIGHTS`), for
+  comparison with ASIC papers that report kGE.
+
+``cdma synth --sweep`` runs a list of configurations and writes a table
+(Markdown), JSON and a plot of LUTs and Fmax against bytes per cycle.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import eda
+
+__all__ = ["SWEEP", "synth_module", "add_arguments", "run"]
+
+#: Configurations of ``--sweep``: (module, parameters).  Kept to sizes that the
+#: WebAssembly nextpnr places in minutes on a 2-core machine.
+SWEEP = tuple(
+    (module, {"elem_bits": eb, "lanes": lanes})
+    for module in ("zvc-compress", "zvc-decompress", "rle-encode", "rle-decode")
+    for eb, lanes in ((8, 8), (16, 4), (32, 4))
+)
+
+
+def _bytes_per_cycle(params: dict) -> int | None:
+    if "elem_bits" in params and "lanes" in params:
+        return params["elem_bits"] * params["lanes"] // 8
+    return params.get("mem_bytes")
+
+
+def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pnr=True,
+                 gates=True, pnr_timeout=1800) -> dict:
+    """Generate ``module`` with ``params`` and measure it; returns one result row."""
+    from hw.generate import REGISTRY, default_top_name, generate_verilog
+    if module not in REGISTRY:
+        raise ValueError(f"unknown module {module!r}; known: {', '.join(sorted(REGISTRY))}")
+    full = {**REGISTRY[module].defaults(), **{k: v for k, v in params.items() if v is not None}}
+    top = default_top_name(module)
+    workdir.mkdir(parents=True, exist_ok=True)
+    src = workdir / f"{top}.v"
+    src.write_text(generate_verilog(module, top=top, **params))
+    row = {"module": module, "params": {k: v for k, v in full.items() if v is not None},
+           "bytes_per_cycle": _bytes_per_cycle(full)}
+    t = time.perf_counter()
+    row.update(eda.synth_ecp5(src, top, workdir / "ecp5", freq_mhz=freq_mhz, pnr=pnr,
+                              pnr_timeout=pnr_timeout))
+    if gates:
+        row.update(eda.gate_count(src, top, workdir / "gates"))
+    row["seconds"] = round(time.perf_counter() - t, 1)
+    return row
+
+
+def _fmt(row) -> str:
+    fmax = "n/a" if row.get("fmax_mhz") is None else f"{row['fmax_mhz']:.1f}"
+    p = ", ".join(f"{k}={v}" for k, v in row["params"].items())
+    kge = f"{row['ge'] / 1000:.1f}" if "ge" in row else "n/a"
+    return (f"| {row['module']} | {p} | {row['bytes_per_cycle']} | {row['lut4']} | {row['ff']} | "
+            f"{row['ebr']} | {row['dsp']} | {fmax} | {kge} |")
+
+
+TABLE_HEAD = ("| module | parameters | bytes/cycle | LUT4 | FF | EBR | DSP | Fmax MHz | kGE |\n"
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for module in dict.fromkeys(r["module"] for r in rows):
+        rs = sorted((r for r in rows if r["module"] == module), key=lambda r: r["bytes_per_cycle"])
+        xs = [r["bytes_per_cycle"] for r in rs]
+        a1.plot(xs, [r["lut4"] for r in rs], "o-", label=module)
+        a2.plot(xs, [r["fmax_mhz"] or float("nan") for r in rs], "o-", label=module)
+    a1.set(xlabel="raw bytes per cycle", ylabel="LUT4 (ECP5)", xscale="log", yscale="log")
+    a2.set(xlabel="raw bytes per cycle", ylabel="Fmax (MHz, nextpnr-ecp5)", xscale="log")
+    a1.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def add_arguments(p):
+    from hw.generate import REGISTRY
+    p.add_argument("--sweep", action="store_true", help="run the configurations of cdma.synth.SWEEP")
+    p.add_argument("--json", metavar="FILE", nargs="?", const="-",
+                   help="machine-readable results (to FILE, or standard output)")
+    p.add_argument("--plot", metavar="FILE.png", help="with --sweep: LUTs and Fmax vs bytes/cycle")
+    p.add_argument("--table", metavar="FILE.md", help="with --sweep: write the Markdown table")
+    p.add_argument("--freq", type=float, default=100.0, help="nextpnr target clock, MHz (default %(default)s)")
+    p.add_argument("--no-pnr", action="store_true", help="synthesis only (no Fmax)")
+    p.add_argument("--no-gates", action="store_true", help="skip the gate count")
+    p.add_argument("--pnr-timeout", type=int, default=1800, help="seconds allowed for nextpnr (default %(default)s)")
+    p.add_argument("--build", default="build/synth", help="work folder (default %(default)s)")
+    sub = p.add_subparsers(dest="module", metavar="MODULE")
+    for entry in REGISTRY.values():
+        sp = sub.add_parser(entry.name, help=entry.help)
+        for prm in entry.params:
+            sp.add_argument("--" + prm.name.replace("_", "-"), dest=prm.name, type=int,
+                            default=prm.default, metavar="N", help=prm.help)
+
+
+def run(args) -> int:
+    from hw.generate import REGISTRY
+    if args.sweep == bool(args.module):
+        print("cdma synth: give either MODULE [options] or --sweep", file=sys.stderr)
+        return 2
+    configs = list(SWEEP) if args.sweep else [
+        (args.module, {prm.name: getattr(args, prm.name) for prm in REGISTRY[args.module].params})]
+    if args.sweep and "engine" in REGISTRY:
+        configs.append(("engine", {}))
+    versions = eda.tool_versions()
+    rows = []
+    for i, (module, params) in enumerate(configs, 1):
+        tag = "-".join([module] + [f"{k}{v}" for k, v in params.items() if v is not None])
+        print(f"[{i}/{len(configs)}] {tag} ...", file=sys.stderr, flush=True)
+        try:
+            row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
+                               pnr=not args.no_pnr, gates=not args.no_gates,
+                               pnr_timeout=args.pnr_timeout)
+        except (eda.ToolMissing, ValueError, TypeError) as e:
+            print(f"cdma synth: {e}", file=sys.stderr)
+            return 2
+        except eda.ToolFailed as e:
+            if not args.sweep or args.no_pnr:
+                print(f"cdma synth: {tag}: {e}", file=sys.stderr)
+                return 1
+            # Keep the sweep going: report the synthesis figures without Fmax.
+            print(f"      {e}; keeping synthesis results only", file=sys.stderr)
+            row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
+                               pnr=False, gates=not args.no_gates)
+        rows.append(row)
+        print(f"      {_fmt(row)}  ({row['seconds']} s)", file=sys.stderr, flush=True)
+    text = (f"ECP5 LFE5U-85F out of context, nextpnr target {args.freq:g} MHz; "
+            + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n\n"
+            + TABLE_HEAD + "\n" + "\n".join(_fmt(r) for r in rows))
+    if args.json == "-":
+        print(json.dumps({"tools": versions, "results": rows}, indent=1))
+    else:
+        print(text)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"tools": versions, "results": rows}, indent=1))
+    if args.table:
+        Path(args.table).write_text(text + "\n")
+    if args.plot:
+        plot(rows, args.plot)
+    return 0
