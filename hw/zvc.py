@@ -430,10 +430,13 @@ class ZVCDecompressor(wiring.Component):
         code = Signal(4)
 
         accept = Signal()
+        finish = Signal()                # the chunk's final window (or null beat) leaves
         m.d.comb += [
-            i.ready.eq(~in_ended & ((state == DROP) | (level <= BUF - IB))),
+            # While a chunk finishes, the next chunk's first beat and count may
+            # enter in the same cycle (the buffer is empty after it).
+            i.ready.eq(finish | (~in_ended & ((state == DROP) | (level <= BUF - IB)))),
             accept.eq(i.valid & i.ready),
-            self.count.ready.eq(_equals(state, IDLE)),
+            self.count.ready.eq(_equals(state, IDLE) | finish),
         ]
         n_in = _popcount(m, [i.p.keep[k] for k in range(IB)])
         in_masked = Cat(*[Mux(i.p.keep[k], i.p.data[8 * k:8 * k + 8], 0) for k in range(IB)])
@@ -457,7 +460,6 @@ class ZVCDecompressor(wiring.Component):
         term_err = Signal()
         fail = Signal()
         fail_code = Signal(4)
-        finish = Signal()
         with m.If(state == RUN):
             with m.If(_equals(remaining, 0)):
                 with m.If(level != 0):
@@ -508,7 +510,10 @@ class ZVCDecompressor(wiring.Component):
             with m.If(in_ended & (~term_pending | push_term)):
                 m.d.sync += [state.eq(IDLE), in_ended.eq(0)]
         with m.Elif(finish):
-            m.d.sync += [buf.eq(0), level.eq(0), state.eq(IDLE), in_ended.eq(0)]
+            m.d.sync += [
+                buf.eq(Mux(accept, in_masked, 0)), level.eq(Mux(accept, n_in, 0)),
+                state.eq(IDLE), in_ended.eq(accept & i.p.last),
+            ]
         with m.Else():
             appended = Mux(accept, _bytes_shift_left(in_masked, level_c)[:BUF * 8], 0)
             m.d.sync += [buf.eq(buf_c | appended), level.eq(level_c + Mux(accept, n_in, 0))]
