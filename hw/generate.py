@@ -264,7 +264,9 @@ register("engine", "hw.engine:engine_top",
          Param("codecs", 7, "bit mask of codecs built in: 1 raw, 2 ZVC, 4 RLE"),
          Param("fetch_beats", None, "fetch buffer beats (default: 4 longest bursts)"),
          Param("max_outstanding", 8, "AXI read bursts in flight"),
-         Param("write_beats", None, "write buffer beats (default: 2 longest bursts)"))
+         Param("write_beats", None, "write buffer beats (default: 2 longest bursts)"),
+         Param("chunk_banks", 4, "offload chunk buffer banks: 2 or 4"),
+         Param("dec_instances", 2, "prefetch decompressors per codec: 1 or 2"))
 
 
 def main(argv=None) -> int:

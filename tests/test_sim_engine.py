@@ -18,22 +18,14 @@ OFFLOAD_TESTS = ["test_offload_clean", "test_offload_stress", "test_offload_bad_
 PREFETCH_TESTS = ["test_prefetch_clean", "test_prefetch_stress", "test_prefetch_malformed"]
 
 
-@pytest.mark.parametrize("elem_bits", [32, 16])
-def test_offload(elem_bits):
-    run_cocotb("engine", dict(elem_bits=elem_bits), "sim.engine.test_engine",
-               testcase=OFFLOAD_TESTS)
+ALL_TESTS = OFFLOAD_TESTS + PREFETCH_TESTS + ["test_round_trip"]
 
 
 @pytest.mark.parametrize("elem_bits", [32, 16])
-def test_prefetch(elem_bits):
+def test_engine(elem_bits):
+    """Offload, prefetch, malformed frames and the round trip: one build per width."""
     run_cocotb("engine", dict(elem_bits=elem_bits), "sim.engine.test_engine",
-               testcase=PREFETCH_TESTS)
-
-
-@pytest.mark.parametrize("elem_bits", [32, 16])
-def test_round_trip(elem_bits):
-    run_cocotb("engine", dict(elem_bits=elem_bits), "sim.engine.test_engine",
-               testcase="test_round_trip")
+               testcase=ALL_TESTS)
 
 
 @pytest.mark.slow
@@ -42,4 +34,11 @@ def test_round_trip(elem_bits):
 def test_other_widths(elem_bits, mem_bytes, pcie_bytes, chunk_bytes):
     run_cocotb("engine", dict(elem_bits=elem_bits, mem_bytes=mem_bytes, pcie_bytes=pcie_bytes,
                               chunk_bytes=chunk_bytes),
-               "sim.engine.test_engine")
+               "sim.engine.test_engine", testcase=ALL_TESTS)
+
+
+@pytest.mark.slow
+def test_throughput_256k():
+    """>= 95 % of min(mem_bytes, pcie_bytes x ratio) both ways at densities 0.1/0.5/0.9."""
+    run_cocotb("engine", dict(elem_bits=32), "sim.engine.test_engine",
+               testcase="test_throughput")

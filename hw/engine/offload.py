@@ -48,8 +48,9 @@ class OffloadUnit(wiring.Component):
     payload (raw fallback when compression does not shrink the chunk) ->
     word :class:`~hw.engine.packer.Packer` -> C2H byte stream.
 
-    The chunk buffer has two banks (double buffering): the compressor fills one
-    while the reader drains the other, so consecutive chunks leave the C2H
+    The chunk buffer has ``chunk_banks`` banks (4 by default): the compressor
+    fills one while the reader drains another, and with more than two the
+    compressor runs a whole chunk ahead, so consecutive chunks leave the C2H
     stream without gaps when the PCIe side is the bottleneck.
 
     Parameters
@@ -165,18 +166,23 @@ class OffloadUnit(wiring.Component):
                     m.d.sync += state.eq(IDLE)
 
         # ---- chunker + fork --------------------------------------------------------
-        raw_done = [Signal(name=f"raw_done{b}") for b in range(2)]
-        comp_done = [Signal(name=f"comp_done{b}") for b in range(2)]
-        raw_final = [Signal(name=f"raw_final{b}") for b in range(2)]
-        raw_len = [Signal(range(CBY + 1), name=f"raw_len{b}") for b in range(2)]
-        comp_len = [Signal(range(CBY + MB + 1), name=f"comp_len{b}") for b in range(2)]
-        comp_ovf = [Signal(name=f"comp_ovf{b}") for b in range(2)]
-        wr_raw = Signal()
-        wr_comp = Signal()
-        rd = Signal()
+        NB = p.chunk_banks
+        pbits = NB.bit_length() - 1
+        raw_done = [Signal(name=f"raw_done{b}") for b in range(NB)]
+        comp_done = [Signal(name=f"comp_done{b}") for b in range(NB)]
+        raw_final = [Signal(name=f"raw_final{b}") for b in range(NB)]
+        raw_len = [Signal(range(CBY + 1), name=f"raw_len{b}") for b in range(NB)]
+        comp_len = [Signal(range(CBY + MB + 1), name=f"comp_len{b}") for b in range(NB)]
+        comp_ovf = [Signal(name=f"comp_ovf{b}") for b in range(NB)]
+        wr_raw = Signal(pbits)
+        wr_comp = Signal(pbits)
+        rd = Signal(pbits)
 
         def sel(regs, ptr):
-            return Mux(ptr, regs[1], regs[0])
+            value = regs[0]
+            for b in range(1, NB):
+                value = Mux(ptr == b, regs[b], value)
+            return value
 
         src = fetch.o
         final_beat = beats_left == 1
@@ -204,8 +210,8 @@ class OffloadUnit(wiring.Component):
         m.d.comb += [src.ready.eq(raw_ready & codec_ready & (state == RUN)),
                      fork.eq(src.valid & src.ready)]
 
-        m.submodules.raw_mem = raw_mem = Memory(shape=8 * MB, depth=2 * CB, init=[])
-        m.submodules.comp_mem = comp_mem = Memory(shape=8 * MB, depth=2 * CB, init=[])
+        m.submodules.raw_mem = raw_mem = Memory(shape=8 * MB, depth=NB * CB, init=[])
+        m.submodules.comp_mem = comp_mem = Memory(shape=8 * MB, depth=NB * CB, init=[])
         raw_w = raw_mem.write_port()
         comp_w = comp_mem.write_port()
         raw_idx = Signal(cbits + 1)
@@ -215,15 +221,15 @@ class OffloadUnit(wiring.Component):
             m.d.sync += [beats_left.eq(beats_left - 1), cbeat.eq(Mux(chunk_end, 0, cbeat + 1))]
             with m.If(chunk_end):
                 m.d.sync += raw_idx.eq(0)
-                for b in range(2):
+                for b in range(NB):
                     with m.If(wr_raw == b):
                         m.d.sync += [raw_done[b].eq(1), raw_final[b].eq(final_beat),
                                      raw_len[b].eq((raw_idx << mshift) + (nkeep << eshift))]
                         with m.If(~use_codec):
                             m.d.sync += [comp_done[b].eq(1), comp_ovf[b].eq(1)]
-                m.d.sync += wr_raw.eq(~wr_raw)
+                m.d.sync += wr_raw.eq(wr_raw + 1)
                 with m.If(~use_codec):
-                    m.d.sync += wr_comp.eq(~wr_comp)
+                    m.d.sync += wr_comp.eq(wr_comp + 1)
             with m.Else():
                 m.d.sync += raw_idx.eq(raw_idx + 1)
 
@@ -251,8 +257,8 @@ class OffloadUnit(wiring.Component):
         ]
         with m.If(chs):
             with m.If(clast):
-                m.d.sync += [comp_idx.eq(0), comp_acc.eq(0), cur_ovf.eq(0), wr_comp.eq(~wr_comp)]
-                for b in range(2):
+                m.d.sync += [comp_idx.eq(0), comp_acc.eq(0), cur_ovf.eq(0), wr_comp.eq(wr_comp + 1)]
+                for b in range(NB):
                     with m.If(wr_comp == b):
                         m.d.sync += [comp_done[b].eq(1), comp_ovf[b].eq(cur_ovf | ~fits),
                                      comp_len[b].eq(comp_acc + cbytes)]
@@ -313,10 +319,10 @@ class OffloadUnit(wiring.Component):
                                  packer.i.p.n.eq(Mux(is_last, p_lastwords, MB // 4)),
                                  packer.i.p.last.eq(is_last & p_final), p_idx.eq(p_idx + 1)]
                     with m.If(is_last):
-                        for b in range(2):
+                        for b in range(NB):
                             with m.If(rd == b):
                                 m.d.sync += [raw_done[b].eq(0), comp_done[b].eq(0)]
-                        m.d.sync += [rd.eq(~rd), rstate.eq(Mux(p_final, R_IDLE, R_CHDR))]
+                        m.d.sync += [rd.eq(rd + 1), rstate.eq(Mux(p_final, R_IDLE, R_CHDR))]
         with m.If(advance):
             m.d.sync += s_valid.eq(issue)
 

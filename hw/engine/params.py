@@ -87,6 +87,12 @@ class EngineParams:
         AXI read bursts in flight at most.
     write_beats : int or None
         Write buffer depth in beats (default: 2 longest bursts).
+    chunk_banks : int
+        Banks of the offload chunk buffer (each holds a chunk raw and
+        compressed): 2 or 4.
+    dec_instances : int
+        Decompressors per codec on the prefetch path (1 or 2): consecutive
+        chunks alternate between them.
 
     Raises
     ------
@@ -105,6 +111,8 @@ class EngineParams:
     fetch_beats: int | None = None
     max_outstanding: int = 8
     write_beats: int | None = None
+    chunk_banks: int = 4
+    dec_instances: int = 2
 
     def __post_init__(self):
         check_positive_int("elem_bits", self.elem_bits)
@@ -130,6 +138,12 @@ class EngineParams:
         if self.write_beats is None:
             object.__setattr__(self, "write_beats", 2 * burst)
         check_positive_int("write_beats", self.write_beats, minimum=burst)
+        check_positive_int("chunk_banks", self.chunk_banks)
+        if self.chunk_banks not in (2, 4):
+            raise ValueError(f"chunk_banks must be 2 or 4, not {self.chunk_banks!r}")
+        check_positive_int("dec_instances", self.dec_instances)
+        if self.dec_instances > 2:
+            raise ValueError(f"dec_instances must be 1 or 2, not {self.dec_instances!r}")
 
     @property
     def burst_beats(self) -> int:

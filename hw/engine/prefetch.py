@@ -69,12 +69,20 @@ class PrefetchUnit(wiring.Component):
             m.d.comb += getattr(writer, name).eq(getattr(self, name))
         wiring.connect(m, wiring.flipped(self.h2c), parser.h2c)
 
-        decs = {}
+        # Decoder slots: 0 is the raw packer, then `dec_instances` decompressors per
+        # codec; consecutive chunks of one codec alternate between its instances so
+        # that one instance's start-of-chunk cycles hide behind the other's work.
+        decs = {}                        # slot -> decompressor
+        codec_slots = {}                 # codec id -> its slots
         for cid, (_, dec_cls) in codec_blocks(p.codecs).items():
-            decs[cid] = dec = dec_cls(E, lanes, PB)
-            m.submodules[f"dec{cid}"] = dec
+            for k in range(p.dec_instances):
+                slot = len(decs) + 1
+                decs[slot] = dec = dec_cls(E, lanes, PB)
+                m.submodules[f"dec{cid}_{k}"] = dec
+                codec_slots.setdefault(cid, []).append(slot)
         m.submodules.rawpack = rawpack = Packer(8, PB, MB)
         targets = [0, *decs]
+        sbits = max(1, len(targets).bit_length())
 
         # ---- command / status ---------------------------------------------------------
         IDLE, START, RUN, STATUS = range(4)
@@ -109,37 +117,49 @@ class PrefetchUnit(wiring.Component):
 
         # ---- decode stage: input routing -------------------------------------------------
         jobs = parser.jobs
-        # output order queue: codec of every chunk routed
-        m.submodules.order = order = fifo.SyncFIFOBuffered(width=2, depth=8)
+        # output order queue: slot of every chunk routed
+        m.submodules.order = order = fifo.SyncFIFOBuffered(width=sbits, depth=8)
         routing = Signal()                 # a chunk's payload is being routed
-        r_codec = Signal(2)
+        r_slot = Signal(sbits)
+        toggles = {cid: Signal(name=f"toggle{cid}") for cid in codec_slots}
+        job_slot = Signal(sbits)
+        for cid, sl in codec_slots.items():
+            with m.If(jobs.p.codec == cid):
+                m.d.comb += job_slot.eq(sl[0] if len(sl) == 1 else Mux(toggles[cid], sl[1], sl[0]))
         count_sent = Signal()
         chunks_in = Signal(32)
         chunks_out = Signal(32)
         end_seen = Signal()
         end_code = Signal(8)
         end_accepted = Signal(32)
-        with m.If(~routing & ~end_seen & jobs.valid):
+        pay = parser.pay
+        pay_ready = Signal()
+        pay_done = Signal()              # the routed chunk's last payload beat goes now
+        m.d.comb += pay_done.eq(pay.valid & pay.ready & pay.p.last)
+        with m.If(pay_done):
+            m.d.sync += routing.eq(0)
+        with m.If((~routing | pay_done) & ~end_seen & jobs.valid):
             with m.If(jobs.p.end):
                 m.d.comb += jobs.ready.eq(1)
                 m.d.sync += [end_seen.eq(1), end_code.eq(jobs.p.code),
                              end_accepted.eq(jobs.p.accepted)]
             with m.Elif(order.w_rdy):
-                m.d.comb += [jobs.ready.eq(1), order.w_en.eq(1), order.w_data.eq(jobs.p.codec)]
-                m.d.sync += [routing.eq(1), r_codec.eq(jobs.p.codec), count_sent.eq(0),
+                m.d.comb += [jobs.ready.eq(1), order.w_en.eq(1), order.w_data.eq(job_slot)]
+                m.d.sync += [routing.eq(1), r_slot.eq(job_slot), count_sent.eq(0),
                              chunks_in.eq(chunks_in + 1)]
+                for cid, t in toggles.items():
+                    with m.If(jobs.p.codec == cid):
+                        m.d.sync += t.eq(~t)
                 job_count = Signal(17)
                 m.d.sync += job_count.eq(jobs.p.count)
-        pay = parser.pay
-        pay_ready = Signal()
         m.d.comb += pay.ready.eq(routing & pay_ready)
         for cid in targets:
-            sel = routing & (r_codec == cid)
+            sel = routing & (r_slot == cid)
             if cid == 0:
                 m.d.comb += [rawpack.i.valid.eq(sel & pay.valid), rawpack.i.p.data.eq(pay.p.data),
                              rawpack.i.p.n.eq(sum(pay.p.keep[k] for k in range(PB))),
                              rawpack.i.p.last.eq(pay.p.last)]
-                with m.If(r_codec == 0):
+                with m.If(r_slot == 0):
                     m.d.comb += pay_ready.eq(rawpack.i.ready)
             else:
                 dec = decs[cid]
@@ -147,10 +167,8 @@ class PrefetchUnit(wiring.Component):
                              dec.count.valid.eq(sel & ~count_sent), dec.count.p.eq(job_count)]
                 with m.If(dec.count.valid & dec.count.ready):
                     m.d.sync += count_sent.eq(1)
-                with m.If(r_codec == cid):
+                with m.If(r_slot == cid):
                     m.d.comb += pay_ready.eq(dec.i.ready)
-        with m.If(pay.valid & pay.ready & pay.p.last):
-            m.d.sync += routing.eq(0)
 
         # ---- decode stage: outputs in chunk order ------------------------------------------
         o_valid = Signal()
@@ -180,7 +198,7 @@ class PrefetchUnit(wiring.Component):
         # error beat has had its pulse.
         derr = Signal()
         derr_idx = Signal(32)
-        derr_cid = Signal(2)
+        derr_cid = Signal(sbits)
         first_code = {}
         npulse = {}
         nbeat = {}

@@ -9,7 +9,7 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, with_timeout
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
 from golden.engine import OFFLOAD, PREFETCH, Descriptor
 
@@ -262,7 +262,6 @@ async def test_prefetch_malformed(dut):
             for k, (a, (_, n, f)) in enumerate(zip(addrs, cases))]
     jobs.append((Descriptor(addrs[0] + mb // 2, 64, PREFETCH, 1, tag=99),
                  tb.model.offload(bytes(64), Descriptor(0, 64, OFFLOAD, 1))[0]))
-    tb.log.setLevel(logging.DEBUG)
     statuses = await _run_prefetch(tb, jobs, timeout_us=200)
     for (name, _, _), (d, f), s in zip(cases + [("misaligned", 0, b"")], jobs, statuses):
         tb.log.info("%-14s -> code %d (golden %d)", name, s.code, tb.model.prefetch(d, f)[1].code)
@@ -309,3 +308,83 @@ async def test_round_trip(dut):
     ratio = sum(sizes) / sum(len(f) for f in frames)
     tb.log.info("round trip of %d layers (%d bytes, ratio %.2f) byte-exact", len(layers),
                 sum(sizes), ratio)
+
+
+# ---- throughput ------------------------------------------------------------------
+
+def _bench_settings():
+    dens = os.environ.get("CDMA_BENCH_DENSITIES", "0.1,0.5,0.9")
+    return ([float(d) for d in dens.split(",")],
+            int(os.environ.get("CDMA_BENCH_BYTES", str(256 << 10))),
+            os.environ.get("CDMA_BENCH_CODECS", "zvc,raw").split(","),
+            os.environ.get("CDMA_BENCH_OUT"),
+            int(os.environ.get("CDMA_BENCH_LATENCY", "24")))
+
+
+async def _timed(tb, d, frame=None):
+    """Cycles from the descriptor's handshake to its status (offload: + the frame)."""
+    dut = tb.dut
+    if frame is not None:
+        cocotb.start_soon(tb.send_h2c_frame(frame))
+    cocotb.start_soon(tb.submit(d))
+    while not (int(dut.s_axis_desc_tvalid.value) and int(dut.s_axis_desc_tready.value)):
+        await RisingEdge(dut.clk)
+    t0 = tb.cycle
+    status = await with_timeout(tb.get_status(), 20000, "us")
+    t1 = tb.cycle
+    out = await tb.get_c2h_frame() if frame is None and status.code == 0 else None
+    return t1 - t0, status, out
+
+
+@cocotb.test()
+async def test_throughput(dut):
+    """Raw bytes per cycle of long transfers in both directions vs the bound.
+
+    The bound of a transfer is min(mem_bytes, pcie_bytes x ratio) with ratio =
+    raw bytes / frame bytes (headers included).  Results go to CDMA_BENCH_OUT
+    (one JSON line per point) when set; otherwise >= 95 % is asserted.
+    """
+    densities, nbytes, codec_names, out, latency = _bench_settings()
+    tb = TB(dut, mem_size=4 * nbytes + (1 << 16), read_latency=latency)
+    await tb.reset()
+    p = tb.params
+    E, MB, PB = p["elem_bits"], p["mem_bytes"], p["pcie_bytes"]
+    eb = E // 8
+    rng = np.random.default_rng(7)
+    src, dst = 0x10000, 0x10000 + nbytes + 0x10000
+    rows = []
+    for density in densities:
+        x = activations(nbytes // eb, density, E, rng)
+        raw = x.tobytes()
+        tb.write_mem(src, raw)
+        for name in codec_names:
+            codec = CODECS[name]
+            d = Descriptor(src, nbytes, OFFLOAD, codec, tag=1)
+            want, _ = tb.model.offload(raw if src == 0 else bytes(src) + raw, d)
+            cyc, st, frame = await _timed(tb, d)
+            assert st.code == 0 and frame == want, f"offload {name} {density}: {st}"
+            ratio = nbytes / len(frame)
+            bound = min(MB, PB * ratio)
+            rows.append(dict(direction="offload", codec=name, density=density, bytes=nbytes,
+                             cycles=cyc, ratio=ratio, raw_per_cycle=nbytes / cyc, bound=bound,
+                             efficiency=nbytes / cyc / bound, mem_bytes=MB, pcie_bytes=PB,
+                             elem_bits=E))
+            tb.write_mem(dst, bytes(nbytes))
+            d = Descriptor(dst, nbytes, PREFETCH, 0, tag=2)
+            cyc, st, _ = await _timed(tb, d, frame)
+            assert st.code == 0, f"prefetch {name} {density}: {st}"
+            assert tb.read_mem(dst, nbytes) == raw, f"prefetch {name} {density}: memory differs"
+            rows.append(dict(rows[-1], direction="prefetch", cycles=cyc,
+                             raw_per_cycle=nbytes / cyc, efficiency=nbytes / cyc / bound))
+            for r in rows[-2:]:
+                tb.log.info("%-8s %-4s density %.2f: ratio %.2f, %6.2f B/cycle, bound %6.2f "
+                            "(%.1f %%)", r["direction"], r["codec"], density, r["ratio"],
+                            r["raw_per_cycle"], r["bound"], 100 * r["efficiency"])
+    if out:
+        import json
+        with open(out, "a") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+    else:
+        low = [r for r in rows if r["efficiency"] < 0.95]
+        assert not low, f"below 95 % of the bound: {low}"
