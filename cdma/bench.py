@@ -10,6 +10,7 @@ import importlib
 # kind -> (module, help)
 KINDS = {
     "golden": ("cdma.bench_golden", "encode/decode MB/s of the golden codecs beside zlib"),
+    "engine": ("cdma.bench_engine", "engine raw bytes/cycle per direction vs density, bound and plain DMA"),
     "rle": ("cdma.bench_rle", "cycles of the generated RLE encoder/decoder vs density, beside ZVC"),
 }
 
