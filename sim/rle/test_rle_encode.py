@@ -73,3 +73,23 @@ async def test_throughput(dut):
                raw_bytes=int(x.nbytes), enc_bytes=enc, chunks=len(chunks),
                elements=int(x.size), cycles=cycles)
         tb.log.info("density %.2f: %d cycles for %d raw bytes", density, cycles, x.nbytes)
+
+
+@cocotb.test(timeout_time=20, timeout_unit="ms")
+async def test_null_closing_beat(dut):
+    """Chunks of whole beats closed by a beat with tkeep = 0 (also an empty chunk)."""
+    tb = TB(dut)
+    tb.set_backpressure_generator(random_pauses(0.3, 13))
+    await tb.reset()
+    rng = np.random.default_rng(14)
+    dt = golden.elem_dtype(tb.elem_bits)
+    lanes = tb.lanes
+    chunks = [np.zeros(256 + lanes, dt), np.zeros(0, dt), np.zeros(lanes, dt),
+              random_elements(4 * lanes, 0.3, tb.elem_bits, rng), np.zeros(512, dt)]
+    for x in chunks:
+        data = x.tobytes()
+        tb.source.send_nowait(AxiStreamFrame(data + b"\x00", tkeep=[1] * len(data) + [0]))
+    for k, x in enumerate(chunks):
+        data, _ = await tb.recv()
+        assert data == golden.rle.encode(x, tb.elem_bits), f"chunk {k} ({x.size} elements)"
+    assert not tb.stream_violations
