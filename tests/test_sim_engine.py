@@ -14,7 +14,8 @@ from sim.runner import run_cocotb
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 
-OFFLOAD_TESTS = ["test_offload_clean", "test_offload_stress", "test_offload_bad_descriptors"]
+OFFLOAD_TESTS = ["test_offload_clean", "test_offload_stress", "test_offload_bad_descriptors",
+                 "test_axi_errors"]
 PREFETCH_TESTS = ["test_prefetch_clean", "test_prefetch_stress", "test_prefetch_malformed"]
 
 

@@ -124,46 +124,47 @@ class OffloadUnit(wiring.Component):
         beats_left = Signal(32)
         cbeat = Signal(cbits)
         last_elems = Signal(range(lanes + 1))
-        codec_ok = Const(0, 1)
-        for cid in (0, *comps):
+        codec_ok = ~codec.any()
+        for cid in comps:
             codec_ok = codec_ok | (codec == cid)
         reader_start = Signal()
         frame_done = Signal()
 
-        with m.Switch(state):
-            with m.Case(IDLE):
-                with m.If(self.cmd.valid):
-                    m.d.sync += [addr.eq(self.cmd.p.addr), length.eq(self.cmd.p.length),
-                                 codec.eq(self.cmd.p.codec), tag.eq(self.cmd.p.tag),
-                                 state.eq(CHECK), flen.eq(0)]
-            with m.Case(CHECK):
-                with m.If(addr[:mshift] != 0):
-                    m.d.sync += [code.eq(EngineError.DESC_ALIGN), state.eq(STATUS)]
-                with m.Elif(length[:eshift] != 0 if eshift else C(0)):
-                    m.d.sync += [code.eq(EngineError.DESC_LENGTH), state.eq(STATUS)]
-                with m.Elif(~codec_ok):
-                    m.d.sync += [code.eq(EngineError.DESC_CODEC), state.eq(STATUS)]
-                with m.Else():
-                    m.d.sync += [code.eq(0), state.eq(START)]
-            with m.Case(START):
-                m.d.comb += [fetch.cmd.valid.eq(1), fetch.cmd.p.addr.eq(addr),
-                             fetch.cmd.p.beats.eq((length + MB - 1) >> mshift)]
-                with m.If(fetch.cmd.ready):
-                    m.d.comb += reader_start.eq(1)
-                    m.d.sync += [state.eq(RUN), beats_left.eq((length + MB - 1) >> mshift),
-                                 cbeat.eq(0),
-                                 last_elems.eq((((length - 1) & (MB - 1)) >> eshift) + 1),
-                                 flen.eq(16)]
-            with m.Case(RUN):
-                with m.If(frame_done):
-                    m.d.sync += state.eq(STATUS)
-                    with m.If(fetch.resp == 2):
-                        m.d.sync += code.eq(EngineError.AXI_SLVERR)
-                    with m.Elif(fetch.resp == 3):
-                        m.d.sync += code.eq(EngineError.AXI_DECERR)
-            with m.Case(STATUS):
-                with m.If(self.status.ready):
-                    m.d.sync += state.eq(IDLE)
+        with m.If(state == IDLE):
+            with m.If(self.cmd.valid):
+                m.d.sync += [addr.eq(self.cmd.p.addr), length.eq(self.cmd.p.length),
+                             codec.eq(self.cmd.p.codec), tag.eq(self.cmd.p.tag),
+                             state.eq(CHECK), flen.eq(0)]
+        with m.Elif(state == CHECK):
+            with m.If(addr[:mshift] != 0):
+                m.d.sync += [code.eq(EngineError.DESC_ALIGN), state.eq(STATUS)]
+            with m.Elif(length[:eshift] != 0 if eshift else C(0)):
+                m.d.sync += [code.eq(EngineError.DESC_LENGTH), state.eq(STATUS)]
+            with m.Elif(~codec_ok):
+                m.d.sync += [code.eq(EngineError.DESC_CODEC), state.eq(STATUS)]
+            with m.Else():
+                m.d.sync += [code.eq(0), state.eq(START)]
+        with m.Elif(state == START):
+            m.d.comb += [fetch.cmd.valid.eq(1), fetch.cmd.p.addr.eq(addr),
+                         fetch.cmd.p.beats.eq((length + MB - 1) >> mshift)]
+            with m.If(fetch.cmd.ready):
+                m.d.comb += reader_start.eq(1)
+                m.d.sync += [state.eq(RUN), beats_left.eq((length + MB - 1) >> mshift),
+                             cbeat.eq(0),
+                             last_elems.eq((((length - 1) & (MB - 1)) >> eshift) + 1),
+                             flen.eq(16)]
+        with m.Elif(state == RUN):
+            with m.If(frame_done):
+                m.d.sync += state.eq(STATUS)
+                with m.If(fetch.resp == 2):
+                    m.d.sync += code.eq(EngineError.AXI_SLVERR)
+                with m.Elif(fetch.resp == 3):
+                    m.d.sync += code.eq(EngineError.AXI_DECERR)
+        with m.Elif(state == STATUS):
+            with m.If(self.status.ready):
+                m.d.sync += state.eq(IDLE)
+        with m.Else():          # unused state codes: stay put
+            pass
 
         # ---- chunker + fork --------------------------------------------------------
         NB = p.chunk_banks
@@ -204,7 +205,7 @@ class OffloadUnit(wiring.Component):
                          enc.i.p.last.eq(chunk_end)]
             with m.If(codec == cid):
                 m.d.comb += codec_ready.eq(enc.i.ready)
-        with m.If(codec == 0):
+        with m.If(~codec.any()):
             m.d.comb += codec_ready.eq(1)
         fork = Signal()
         m.d.comb += [src.ready.eq(raw_ready & codec_ready & (state == RUN)),
@@ -295,34 +296,35 @@ class OffloadUnit(wiring.Component):
         issue = Signal()
         with m.If(reader_start):
             m.d.sync += rstate.eq(R_HDR)
-        with m.Switch(rstate):
-            with m.Case(R_HDR):
-                m.d.comb += issue.eq(1)
-                with m.If(advance):
-                    m.d.sync += [s_pay.eq(0), s_hdr.eq(header), packer.i.p.n.eq(4),
-                                 packer.i.p.last.eq(length == 0),
-                                 rstate.eq(Mux(length == 0, R_IDLE, R_CHDR))]
-            with m.Case(R_CHDR):
-                m.d.comb += issue.eq(full)
-                with m.If(advance & full):
-                    m.d.sync += [s_pay.eq(0), s_hdr.eq(plen | (Mux(use, codec, 0) << 24)),
-                                 packer.i.p.n.eq(1), packer.i.p.last.eq(0),
-                                 p_comp.eq(use), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),
-                                 p_lastwords.eq((((plen - 1) & (MB - 1)) >> 2) + 1),
-                                 p_final.eq(sel(raw_final, rd)), rstate.eq(R_PAY),
-                                 flen.eq(flen + 4 + (((plen + 3) >> 2) << 2))]
-            with m.Case(R_PAY):
-                m.d.comb += issue.eq(1)
-                is_last = p_idx == p_lastidx
-                with m.If(advance):
-                    m.d.sync += [s_pay.eq(1), s_comp.eq(p_comp),
-                                 packer.i.p.n.eq(Mux(is_last, p_lastwords, MB // 4)),
-                                 packer.i.p.last.eq(is_last & p_final), p_idx.eq(p_idx + 1)]
-                    with m.If(is_last):
-                        for b in range(NB):
-                            with m.If(rd == b):
-                                m.d.sync += [raw_done[b].eq(0), comp_done[b].eq(0)]
-                        m.d.sync += [rd.eq(rd + 1), rstate.eq(Mux(p_final, R_IDLE, R_CHDR))]
+        with m.If(rstate == R_HDR):
+            m.d.comb += issue.eq(1)
+            with m.If(advance):
+                m.d.sync += [s_pay.eq(0), s_hdr.eq(header), packer.i.p.n.eq(4),
+                             packer.i.p.last.eq(length == 0),
+                             rstate.eq(Mux(length == 0, R_IDLE, R_CHDR))]
+        with m.Elif(rstate == R_CHDR):
+            m.d.comb += issue.eq(full)
+            with m.If(advance & full):
+                m.d.sync += [s_pay.eq(0), s_hdr.eq(plen | (Mux(use, codec, 0) << 24)),
+                             packer.i.p.n.eq(1), packer.i.p.last.eq(0),
+                             p_comp.eq(use), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),
+                             p_lastwords.eq((((plen - 1) & (MB - 1)) >> 2) + 1),
+                             p_final.eq(sel(raw_final, rd)), rstate.eq(R_PAY),
+                             flen.eq(flen + 4 + (((plen + 3) >> 2) << 2))]
+        with m.Elif(rstate == R_PAY):
+            m.d.comb += issue.eq(1)
+            is_last = p_idx == p_lastidx
+            with m.If(advance):
+                m.d.sync += [s_pay.eq(1), s_comp.eq(p_comp),
+                             packer.i.p.n.eq(Mux(is_last, p_lastwords, MB // 4)),
+                             packer.i.p.last.eq(is_last & p_final), p_idx.eq(p_idx + 1)]
+                with m.If(is_last):
+                    for b in range(NB):
+                        with m.If(rd == b):
+                            m.d.sync += [raw_done[b].eq(0), comp_done[b].eq(0)]
+                    m.d.sync += [rd.eq(rd + 1), rstate.eq(Mux(p_final, R_IDLE, R_CHDR))]
+        with m.Else():          # R_IDLE: wait for the next frame
+            pass
         with m.If(advance):
             m.d.sync += s_valid.eq(issue)
 

@@ -77,8 +77,8 @@ class FrameParser(wiring.Component):
         in_ended = Signal()
         words = [buf[32 * k:32 * (k + 1)] for k in range(BUF)]
 
-        IDLE, HDR, CHDR, PAY, CLOSE, END, DRAIN, FINISH = range(8)
-        state = Signal(range(8))
+        IDLE, HDR, CHDR, PAY, END, DRAIN, FINISH = range(7)
+        state = Signal(range(7))
         length = Signal(32)
         code = Signal(8)
         fcodec = Signal(2)
@@ -170,79 +170,80 @@ class FrameParser(wiring.Component):
         job_push = Signal()
         m.d.comb += jobs.valid.eq(job_push)
 
-        with m.Switch(state):
-            with m.Case(HDR):
-                with m.If((level >= 1) & ~magic_prefix_ok):
+        with m.If(state == HDR):
+            with m.If((level >= 1) & ~magic_prefix_ok):
+                m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_MAGIC)]
+            with m.Elif(whole(4)):
+                m.d.comb += consume.eq(4)
+                with m.If(~magic_ok):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_MAGIC)]
-                with m.Elif(whole(4)):
-                    m.d.comb += consume.eq(4)
-                    with m.If(~magic_ok):
-                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_MAGIC)]
-                    with m.Elif(version != 1):
-                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_VERSION)]
-                    with m.Elif(((ebits != 8) & (ebits != 16) & (ebits != 32))
-                                | (lc < 9) | (lc > 16) | (fc > 2) | (lmod != 0)):
-                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PARAMS)]
-                    with m.Elif(ebits != E):
-                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_ELEM_BITS)]
-                    with m.Elif(~codec_built):
-                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_CODEC)]
-                    with m.Elif(L != length):
-                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_LENGTH)]
-                    with m.Else():
-                        m.d.sync += [fcodec.eq(fc), log2c.eq(lc), rrem.eq(L),
-                                     state.eq(Mux(L == 0, END, CHDR))]
-                with m.Elif(in_ended):
+                with m.Elif(version != 1):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_VERSION)]
+                with m.Elif(((ebits != 8) & (ebits != 16) & (ebits != 32))
+                            | (lc < 9) | (lc > 16) | (fc > 2) | (lmod != 0)):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PARAMS)]
+                with m.Elif(ebits != E):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_ELEM_BITS)]
+                with m.Elif(~codec_built):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_CODEC)]
+                with m.Elif(L != length):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_LENGTH)]
+                with m.Else():
+                    m.d.sync += [fcodec.eq(fc), log2c.eq(lc), rrem.eq(L),
+                                 state.eq(Mux(L == 0, END, CHDR))]
+            with m.Elif(in_ended):
+                m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
+        with m.Elif(state == CHDR):
+            with m.If(whole(1)):
+                with m.If((cc != 0) & (cc != fcodec)):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_CHUNK_CODEC)]
+                with m.Elif((cc == 0) & (plen != raw_c)):
+                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.LENGTH_MISMATCH)]
+                with m.Else():
+                    m.d.comb += [job_push.eq(1), jobs.p.end.eq(0), jobs.p.codec.eq(cc),
+                                 jobs.p.count.eq(raw_c >> eshift)]
+                    with m.If(jobs.ready):
+                        m.d.comb += consume.eq(1)
+                        m.d.sync += [prem.eq(plen), rrem.eq(rrem - raw_c), state.eq(PAY)]
+            with m.Elif(in_ended):
+                m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
+        with m.Elif(state == PAY):
+            with m.If(load_ok):
+                with m.If(prem == 0):
+                    # empty payload: a null beat closes it
+                    m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1),
+                                 accepted.eq(accepted + 1),
+                                 state.eq(Mux(rrem == 0, END, CHDR))]
+                with m.Elif((n_pay != 0) & (~pay_last | whole(n_pay))):
+                    m.d.comb += consume.eq(n_pay)
+                    m.d.sync += [pay.valid.eq(1), pay.p.data.eq(buf[:8 * PB]),
+                                 pay.p.keep.eq(Cat(*[nbytes_pay > k for k in range(PB)])),
+                                 pay.p.last.eq(pay_last), prem.eq(prem - nbytes_pay)]
+                    with m.If(pay_last):
+                        with m.If(pad_bad):
+                            m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PADDING)]
+                        with m.Else():
+                            m.d.sync += [accepted.eq(accepted + 1),
+                                         state.eq(Mux(rrem == 0, END, CHDR))]
+                with m.Elif(in_ended & (level <= n_pay)):
+                    # the input ends inside the payload or its padding
+                    m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
-            with m.Case(CHDR):
-                with m.If(whole(1)):
-                    with m.If((cc != 0) & (cc != fcodec)):
-                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_CHUNK_CODEC)]
-                    with m.Elif((cc == 0) & (plen != raw_c)):
-                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.LENGTH_MISMATCH)]
-                    with m.Else():
-                        m.d.comb += [job_push.eq(1), jobs.p.end.eq(0), jobs.p.codec.eq(cc),
-                                     jobs.p.count.eq(raw_c >> eshift)]
-                        with m.If(jobs.ready):
-                            m.d.comb += consume.eq(1)
-                            m.d.sync += [prem.eq(plen), rrem.eq(rrem - raw_c), state.eq(PAY)]
-                with m.Elif(in_ended):
-                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
-            with m.Case(PAY):
-                with m.If(load_ok):
-                    with m.If(prem == 0):
-                        # empty payload: a null beat closes it
-                        m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1),
-                                     accepted.eq(accepted + 1),
-                                     state.eq(Mux(rrem == 0, END, CHDR))]
-                    with m.Elif((n_pay != 0) & (~pay_last | whole(n_pay))):
-                        m.d.comb += consume.eq(n_pay)
-                        m.d.sync += [pay.valid.eq(1), pay.p.data.eq(buf[:8 * PB]),
-                                     pay.p.keep.eq(Cat(*[nbytes_pay > k for k in range(PB)])),
-                                     pay.p.last.eq(pay_last), prem.eq(prem - nbytes_pay)]
-                        with m.If(pay_last):
-                            with m.If(pad_bad):
-                                m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PADDING)]
-                            with m.Else():
-                                m.d.sync += [accepted.eq(accepted + 1),
-                                             state.eq(Mux(rrem == 0, END, CHDR))]
-                    with m.Elif(in_ended & (level <= n_pay)):
-                        # the input ends inside the payload or its padding
-                        m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
-                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
-            with m.Case(END):
-                with m.If(level != 0):
-                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRAILING_BYTES)]
-                with m.Elif(in_ended):
-                    m.d.sync += state.eq(FINISH)
-            with m.Case(DRAIN):
-                with m.If(in_ended):
-                    m.d.sync += state.eq(FINISH)
-            with m.Case(FINISH):
-                m.d.comb += [job_push.eq(1), jobs.p.end.eq(1), jobs.p.code.eq(code),
-                             jobs.p.accepted.eq(accepted)]
-                with m.If(jobs.ready):
-                    m.d.sync += state.eq(IDLE)
+        with m.Elif(state == END):
+            with m.If(level != 0):
+                m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRAILING_BYTES)]
+            with m.Elif(in_ended):
+                m.d.sync += state.eq(FINISH)
+        with m.Elif(state == DRAIN):
+            with m.If(in_ended):
+                m.d.sync += state.eq(FINISH)
+        with m.Elif(state == FINISH):
+            m.d.comb += [job_push.eq(1), jobs.p.end.eq(1), jobs.p.code.eq(code),
+                         jobs.p.accepted.eq(accepted)]
+            with m.If(jobs.ready):
+                m.d.sync += state.eq(IDLE)
+        with m.Else():          # IDLE and the unused code 7: wait
+            pass
         with m.If(fail):
             m.d.sync += [code.eq(fail_code), state.eq(DRAIN)]
         return m

@@ -132,7 +132,7 @@ class CDMAEngine(wiring.Component):
             m.d.sync += [desc.eq(self.s_axis_desc_tdata), d_valid.eq(1)]
         m.d.comb += [off.cmd.p.addr.eq(desc.addr), off.cmd.p.length.eq(desc.length),
                      off.cmd.p.codec.eq(desc.codec), off.cmd.p.tag.eq(desc.tag),
-                     off.cmd.valid.eq(d_valid & (desc.direction == 0))]
+                     off.cmd.valid.eq(d_valid & ~desc.direction.any())]
         taken = Signal()
         m.d.comb += taken.eq(off.cmd.valid & off.cmd.ready)
         if prefetch is not None:
@@ -141,9 +141,9 @@ class CDMAEngine(wiring.Component):
                          prefetch.cmd.valid.eq(d_valid & (desc.direction == 1))]
             with m.If(prefetch.cmd.valid & prefetch.cmd.ready):
                 m.d.comb += taken.eq(1)
-            known = (desc.direction == 0) | (desc.direction == 1)
+            known = ~desc.direction[1:].any()
         else:
-            known = desc.direction == 0
+            known = ~desc.direction.any()
         # Unknown direction: answered directly with DESC_DIRECTION.
         bad_tag = Signal(8)
         bad_dir = Signal(8)

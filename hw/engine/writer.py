@@ -83,7 +83,7 @@ class WriteUnit(wiring.Component):
             nb = (length + MB - 1) >> shift
             m.d.sync += [addr.eq(self.start.p.addr), to_issue.eq(nb), to_accept.eq(nb),
                          final_strb.eq(Mux(length[:shift] == 0, (1 << MB) - 1,
-                                           Cat(*[length[:shift] > k for k in range(MB)]))),
+                                           Cat(*[length[:shift] > k for k in range(MB - 1)], 0))),
                          resp.eq(0), finishing.eq(0), state.eq(RUN)]
 
         # input with the range guard

@@ -123,6 +123,17 @@ class TB:
             if int(dut.s_axis_h2c_tvalid.value) and int(dut.s_axis_h2c_tready.value):
                 self.h2c_beats += 1
 
+    def set_error_range(self, lo, hi):
+        """Make the memory answer SLVERR for every access to ``[lo, hi)``."""
+        for iface, name in ((self.ram.read_if, "_read"), (self.ram.write_if, "_write")):
+            orig = getattr(type(iface), name).__get__(iface)
+
+            async def guarded(address, arg, _orig=orig):
+                if address < hi and address + (arg if isinstance(arg, int) else len(arg)) > lo:
+                    raise IndexError(f"access at {address:#x} in the error range")
+                return await _orig(address, arg)
+            setattr(iface, name, guarded)
+
     def set_memory_pauses(self, probability, seed=1):
         """Random pauses on every AXI channel of the memory model (0 = none)."""
         ram = self.ram
@@ -132,9 +143,12 @@ class TB:
             ch.set_pause_generator(random_pauses(probability, seed + k) if probability else None)
 
     def set_pcie_pauses(self, probability, seed=100):
-        """Random pauses on C2H (backpressure) and H2C (idle cycles)."""
-        self.c2h.set_pause_generator(random_pauses(probability, seed) if probability else None)
-        self.h2c.set_pause_generator(random_pauses(probability, seed + 1) if probability else None)
+        """Random pauses on C2H (backpressure) and H2C (idle cycles), and on the
+        descriptor and status streams (descriptors with gaps, a slow status reader)."""
+        models = (self.c2h, self.h2c, self.desc, self.status)
+        for k, model in enumerate(models):
+            model.set_pause_generator(random_pauses(probability, seed + k) if probability
+                                      else None)
 
     async def reset(self):
         self.dut.rst.value = 1
