@@ -57,6 +57,8 @@ class CDMAEngine(wiring.Component):
     """
 
     def __init__(self, params: EngineParams | None = None, **kwargs):
+        self._MustUse__silence = True        # no "never used" warning if we raise
+        self._p = params
         if params is None:
             params = EngineParams(**kwargs)
         elif kwargs:
@@ -64,6 +66,7 @@ class CDMAEngine(wiring.Component):
         if not isinstance(params, EngineParams):
             raise TypeError(f"params must be an EngineParams, not {params!r}")
         self._p = params
+        self._MustUse__silence = False
         axi = AXI4Signature(addr_width=params.addr_width, data_bytes=params.mem_bytes)
         ports = {f"m_axi_{name}": member for name, member in axi.members.items()}
         PB = params.pcie_bytes
