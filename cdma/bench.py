@@ -10,6 +10,7 @@ import importlib
 # kind -> (module, help)
 KINDS = {
     "golden": ("cdma.bench_golden", "encode/decode MB/s of the golden codecs beside zlib"),
+    "zvc": ("cdma.bench_zvc", "cycles per window and bytes/cycle of the ZVC blocks vs density and the bound"),
     "engine": ("cdma.bench_engine", "engine raw bytes/cycle per direction vs density, bound and plain DMA"),
     "rle": ("cdma.bench_rle", "cycles of the generated RLE encoder/decoder vs density, beside ZVC"),
 }
