@@ -494,16 +494,3 @@ def test_documented_latency(elem_bits, lanes):
     payload = gzvc.encode(np.array([7] + [0] * (lanes - 1), golden.elem_dtype(elem_bits)))
     beat = (int.from_bytes(payload, "little"), (1 << len(payload)) - 1, 1)
     assert _latency(dec, give_count, beat) == 2
-
-
-@pytest.mark.parametrize("module", ["zvc-compress", "zvc-decompress"])
-def test_verilator_lint_clean(module, tmp_path):
-    """The generated Verilog passes ``verilator --lint-only -Wall`` with the project waivers."""
-    eda = pytest.importorskip("cdma.eda")
-    from hw.generate import generate_verilog
-    path = tmp_path / "z.v"
-    path.write_text(generate_verilog(module, elem_bits=32, lanes=32, top="z"))
-    try:
-        eda.lint_verilator(path, "z")
-    except eda.ToolMissing as exc:
-        pytest.skip(str(exc))
