@@ -16,30 +16,31 @@ pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs 
 
 OFFLOAD_TESTS = ["test_offload_clean", "test_offload_stress", "test_offload_bad_descriptors",
                  "test_axi_errors"]
-PREFETCH_TESTS = ["test_prefetch_clean", "test_prefetch_stress", "test_prefetch_malformed"]
+PREFETCH_TESTS = ["test_prefetch_clean", "test_prefetch_stress", "test_prefetch_malformed",
+                  "test_prefetch_tiny_chunks"]
 
 
 ALL_TESTS = OFFLOAD_TESTS + PREFETCH_TESTS + ["test_round_trip"]
 
 
 @pytest.mark.parametrize("elem_bits", [32, 16])
-def test_engine(elem_bits):
+def test_engine(elem_bits, sim):
     """Offload, prefetch, malformed frames and the round trip: one build per width."""
     run_cocotb("engine", dict(elem_bits=elem_bits), "sim.engine.test_engine",
-               testcase=ALL_TESTS)
+               testcase=ALL_TESTS, sim=sim)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("elem_bits, mem_bytes, pcie_bytes, chunk_bytes",
                          [(8, 32, 32, 512), (32, 32, 64, 1024), (16, 16, 4, 512)])
-def test_other_widths(elem_bits, mem_bytes, pcie_bytes, chunk_bytes):
+def test_other_widths(elem_bits, mem_bytes, pcie_bytes, chunk_bytes, sim):
     run_cocotb("engine", dict(elem_bits=elem_bits, mem_bytes=mem_bytes, pcie_bytes=pcie_bytes,
                               chunk_bytes=chunk_bytes),
-               "sim.engine.test_engine", testcase=ALL_TESTS)
+               "sim.engine.test_engine", testcase=ALL_TESTS, sim=sim)
 
 
 @pytest.mark.slow
-def test_throughput_256k():
+def test_throughput_256k(sim):
     """>= 95 % of min(mem_bytes, pcie_bytes x ratio) both ways at densities 0.1/0.5/0.9."""
     run_cocotb("engine", dict(elem_bits=32), "sim.engine.test_engine",
-               testcase="test_throughput")
+               testcase="test_throughput", sim=sim)

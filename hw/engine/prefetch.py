@@ -163,12 +163,15 @@ class PrefetchUnit(wiring.Component):
                     m.d.comb += pay_ready.eq(rawpack.i.ready)
             else:
                 dec = decs[cid]
-                m.d.comb += [dec.i.valid.eq(sel & pay.valid), dec.i.p.eq(pay.p),
+                # A chunk's last payload beat waits for its count: routing must not
+                # end (and the next job start) before the decompressor has its count.
+                may = count_sent | ~pay.p.last
+                m.d.comb += [dec.i.valid.eq(sel & pay.valid & may), dec.i.p.eq(pay.p),
                              dec.count.valid.eq(sel & ~count_sent), dec.count.p.eq(job_count)]
                 with m.If(dec.count.valid & dec.count.ready):
                     m.d.sync += count_sent.eq(1)
                 with m.If(r_slot == cid):
-                    m.d.comb += pay_ready.eq(dec.i.ready)
+                    m.d.comb += pay_ready.eq(dec.i.ready & may)
 
         # ---- decode stage: outputs in chunk order ------------------------------------------
         o_valid = Signal()

@@ -53,6 +53,7 @@ async def _run_offload(tb, descs, timeout_us=2000):
     frames, statuses = [], []
     for d in descs:
         statuses.append(await with_timeout(tb.get_status(), timeout_us, "us"))
+        tb.log.debug("status %s for %s", statuses[-1], d)
         if statuses[-1].code in (0, 19, 20):          # AXI errors: the frame is still sent
             frames.append(await with_timeout(tb.get_c2h_frame(), timeout_us, "us"))
         else:
@@ -221,6 +222,36 @@ async def test_prefetch_clean(dut):
 async def test_prefetch_stress(dut):
     """Prefetch with random pauses on every AXI channel and on H2C."""
     await _prefetch_case(dut, 0.3, 0.4, seed=4)
+
+
+@cocotb.test()
+async def test_prefetch_tiny_chunks(dut):
+    """Chunks whose payload is a single beat (all-zero and one-nonzero chunks), back to back.
+
+    Regression: a chunk's last payload beat could reach a busy decompressor
+    before its element count, and the count was then never delivered.
+    """
+    tb = TB(dut)
+    tb.set_memory_pauses(0.2, 31)
+    await tb.reset()
+    rng = np.random.default_rng(8)
+    E = tb.params["elem_bits"]
+    eb, c = E // 8, tb.params["chunk_bytes"]
+    lengths = [5 * c, 4 * c + 3 * eb, c, 2 * c]
+    codecs = _codecs(tb)
+    addrs = _place(tb, rng, lengths * len(codecs))
+    size = addrs[-1] + lengths[-1] + 512
+    _fill_guard(tb, size)
+    jobs = []
+    for k, (a, n) in enumerate(zip(addrs, lengths * len(codecs))):
+        x = np.zeros(n // eb, {8: np.uint8, 16: np.uint16, 32: np.uint32}[E])
+        if k % 2:
+            x[::c // eb] = 7                 # one nonzero per chunk
+        frame, _ = tb.model.offload(x.view(np.uint8), Descriptor(0, n, OFFLOAD,
+                                                                 codecs[k // len(lengths)]))
+        jobs.append((Descriptor(a, n, PREFETCH, 0, tag=k), frame))
+    statuses = await _run_prefetch(tb, jobs, timeout_us=200)
+    _check_prefetch(tb, jobs, statuses, size)
 
 
 def _malformed(tb, rng):
