@@ -1,0 +1,1 @@
+"""cocotb fault campaigns (malformed inputs, hostile descriptors, memory errors, reset)."""

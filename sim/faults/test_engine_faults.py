@@ -1,0 +1,459 @@
+"""Fault campaign of the cDMA engine (``engine`` top): prefetch path, descriptors,
+memory errors, reset and isolation.
+
+Every check compares with ``golden.engine.EngineModel`` (which wraps
+``golden.decode_frame``) and watches the AXI bus:
+
+- ``test_prefetch_fuzz``: random golden frames (``golden.encode_frame``) mutated
+  with ``cdma.fuzz.mutate`` (flips, overwrites, truncation, extension, splices,
+  extreme raw/chunk lengths, header fields), plus descriptor lengths that
+  disagree with the frame (frame longer / shorter than the descriptor).  Per
+  case: status word == golden (code and H2C byte count); no AXI write burst
+  outside ``[dst, dst + len)`` and every byte of the 64 KiB memory outside it
+  still holds the guard pattern; a watchdog bound on cycles; then a good
+  descriptor into a marker-filled range completes exactly (recovery and
+  isolation).
+- ``test_hostile_descriptors``: zero lengths, odd lengths, misaligned and
+  unknown codec/direction — golden status, nothing read or written (AR/AW
+  monitors), and the next good descriptor exact.
+- ``test_address_width``: documents what the engine does with address ranges
+  beyond ``addr_width`` / wrapping (see docs/FAULTS.md).
+- ``test_axi_decerr``: DECERR on reads and on writes (the memory model's
+  answer rewritten), status 20; SLVERR on a write in the middle of a frame.
+- ``test_reset_midway``: reset at random cycles during an offload and a
+  prefetch; afterwards the outputs are quiescent and the next transfers exact.
+
+Knobs: CDMA_FAULT_CASES, CDMA_FAULT_SEED, CDMA_FAULT_OUT (see ``common.py``).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+import cocotb
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotbext.axi import AxiStreamFrame
+from cocotbext.axi.constants import AxiResp
+
+import golden
+from cdma.fuzz import mutate
+from golden.engine import OFFLOAD, PREFETCH, Descriptor, Status
+from sim.engine.tb import TB, activations
+
+from .common import Campaign, settings
+
+CLOCK_NS = 4
+MEM = 1 << 16
+GUARD = 0xA5
+
+
+class BusWatch:
+    """Records every AR and AW handshake as ``(addr, bytes)``."""
+
+    def __init__(self, tb):
+        self.tb, self.reads, self.writes = tb, [], []
+        self.mb = tb.params["mem_bytes"]
+        cocotb.start_soon(self._run())
+
+    async def _run(self):
+        dut = self.tb.dut
+        edge = RisingEdge(dut.clk)
+        while True:
+            await edge
+            if int(dut.m_axi_arvalid.value) and int(dut.m_axi_arready.value):
+                self.reads.append((int(dut.m_axi_araddr.value),
+                                   (int(dut.m_axi_arlen.value) + 1) * self.mb))
+            if int(dut.m_axi_awvalid.value) and int(dut.m_axi_awready.value):
+                self.writes.append((int(dut.m_axi_awaddr.value),
+                                    (int(dut.m_axi_awlen.value) + 1) * self.mb))
+
+    def clear(self):
+        self.reads.clear()
+        self.writes.clear()
+
+    def outside(self, accesses, lo, n):
+        """Accesses not inside ``[lo, lo + n)`` rounded out to whole beats."""
+        hi = -(-(lo + n) // self.mb) * self.mb
+        return [(a, k) for a, k in accesses if a < lo or a + k > hi]
+
+
+def _frame(data):
+    """An H2C packet; an empty frame is one null beat (cocotbext-axi drops empty frames)."""
+    return AxiStreamFrame(b"\0", tkeep=[0]) if not data else AxiStreamFrame(data)
+
+
+async def _prefetch(tb, d, frame, bound_cycles):
+    """Submit ``d`` and its frame; the status, or None when the watchdog fires."""
+    cocotb.start_soon(tb.submit(d))
+    tb.h2c.send_nowait(_frame(frame))
+    try:
+        return await with_timeout(tb.get_status(), bound_cycles * CLOCK_NS, "ns")
+    except cocotb.triggers.SimTimeoutError:
+        return None
+
+
+def _marker(addr, n):
+    """Position-dependent marker bytes (never the guard byte)."""
+    return bytes(((a * 7 + 3) & 0xFF) ^ 0x3C if ((a * 7 + 3) & 0xFF) ^ 0x3C != GUARD else 0x11
+                 for a in range(addr, addr + n))
+
+
+def _random_frame(rng, elem_bits):
+    n = int(rng.choice([0, 1, 7, 32, 33, 100, 257, 700, 1100]))
+    x = activations(n, float(rng.choice([0.0, 0.05, 0.3, 0.8, 1.0])), elem_bits, rng)
+    codec = str(rng.choice(["zvc", "rle", "raw"]))
+    chunk = int(rng.choice([512, 1024]))
+    return golden.encode_frame(x, codec, chunk, elem_bits), x.tobytes()
+
+
+def _watchdog(tb, nframe, nraw):
+    p = tb.params
+    return 600 + 6 * (nframe // p["pcie_bytes"] + nraw // p["mem_bytes"]) + nframe // 4
+
+
+@cocotb.test(timeout_time=5000, timeout_unit="ms")
+async def test_prefetch_fuzz(dut):
+    """Mutated frames and disagreeing lengths: golden status, guards, watchdog, recovery."""
+    tb = TB(dut, mem_size=MEM)
+    watch = BusWatch(tb)
+    await tb.reset()
+    cases, seed, out = settings(30)
+    p = tb.params
+    E, mb = p["elem_bits"], p["mem_bytes"]
+    eb = E // 8
+    camp = Campaign(f"engine-prefetch-e{E}", seed, out, tb.log)
+    rng = np.random.default_rng(seed)
+    tb.set_pcie_pauses(0.2, seed + 3)
+    tb.set_memory_pauses(0.1, seed + 4)
+    pool = [_random_frame(rng, E) for _ in range(12)]
+    # frames of other element widths once in a while (FRAME_ELEM_BITS)
+    pool += [_random_frame(rng, w) for w in (8, 16, 32) if w != E]
+    for case in range(cases):
+        frame, raw = pool[int(rng.integers(len(pool)))]
+        other, _ = pool[int(rng.integers(len(pool)))]
+        kind = int(rng.integers(10))
+        names = []
+        if kind < 7:
+            frame, names = mutate(rng, frame, other, int(rng.integers(1, 3)))
+        n = int.from_bytes(frame[8:16], "little") if len(frame) >= 16 else len(raw)
+        n = n if n < 4096 else len(raw)
+        if kind >= 7 or int(rng.integers(8)) == 0:         # descriptor length disagrees
+            n = max(0, n + eb * int(rng.choice([-64, -3, -1, 1, 2, 50])))
+            names.append(f"desc-length {n}")
+        dst = 0x2000 + mb * int(rng.integers(0, 8))
+        d = Descriptor(dst, n, PREFETCH, 0, tag=case & 0xFF)
+        want, want_s = tb.model.prefetch(d, frame)
+        tb.write_mem(0, bytes([GUARD]) * MEM)
+        watch.clear()
+        t0 = tb.cycle
+        bound = _watchdog(tb, len(frame), n)
+        s = await _prefetch(tb, d, frame, bound)
+        what = f"{names} desc {d} frame {len(frame)} B {frame.hex()}"
+        if s is None:
+            camp.finding(case, f"HANG: no status within {bound} cycles, golden {want_s}; {what}")
+            break
+        camp.cycles_max = max(camp.cycles_max, tb.cycle - t0)
+        await ClockCycles(dut.clk, 4)
+        problems = []
+        if s != want_s:
+            problems.append(f"status {s}, golden {want_s}")
+        mem = tb.read_mem(0, MEM)
+        if want is not None and mem[dst:dst + n] != want:
+            problems.append("destination differs from golden")
+        outside = [a for a in range(MEM) if (a < dst or a >= dst + n) and mem[a] != GUARD]
+        if outside:
+            problems.append(f"{len(outside)} bytes written outside the range, first {outside[0]:#x}")
+        bad_aw = watch.outside(watch.writes, dst, n)
+        if bad_aw or watch.reads:
+            problems.append(f"AW outside {bad_aw}, AR {watch.reads[:3]}")
+        # recovery + isolation: a good frame into a marker-filled range
+        gframe, graw = pool[case % 12]
+        gdst = 0x8000 + mb * int(rng.integers(0, 8))
+        tb.write_mem(gdst - 64, _marker(gdst - 64, len(graw) + 128))
+        gd = Descriptor(gdst, len(graw), PREFETCH, 0, tag=0xEE)
+        gs = await _prefetch(tb, gd, gframe, _watchdog(tb, len(gframe), len(graw)))
+        if gs != Status(len(gframe), 0xEE, 0, PREFETCH):
+            problems.append(f"next good descriptor ({len(gframe)}-byte frame, {len(graw)} B): "
+                            f"status {gs}")
+        elif (tb.read_mem(gdst, len(graw)) != graw
+              or tb.read_mem(gdst - 64, 64) != _marker(gdst - 64, 64)
+              or tb.read_mem(gdst + len(graw), 64) != _marker(gdst + len(graw), 64)):
+            problems.append("next good descriptor: memory not exact")
+        if problems:
+            camp.finding(case, "; ".join(problems) + f" -- {what}")
+        else:
+            camp.outcome(golden.ErrorCode(want_s.code).name)
+        if case % 50 == 49:
+            pool[int(rng.integers(12))] = _random_frame(rng, E)
+    camp.finish(elem_bits=E)
+
+
+async def _offload(tb, d, bound):
+    """Submit an offload; ``(status, frame)`` (frame b"" when none is expected)."""
+    cocotb.start_soon(tb.submit(d))
+    s = await with_timeout(tb.get_status(), bound * CLOCK_NS, "ns")
+    f = b""
+    if s.code in (0, 19, 20):
+        f = await with_timeout(tb.get_c2h_frame(), bound * CLOCK_NS, "ns")
+    return s, f
+
+
+@cocotb.test(timeout_time=500, timeout_unit="ms")
+async def test_hostile_descriptors(dut):
+    """Zero/odd lengths, misaligned addresses, unknown codecs and directions."""
+    tb = TB(dut, mem_size=MEM)
+    watch = BusWatch(tb)
+    await tb.reset()
+    p = tb.params
+    E, mb = p["elem_bits"], p["mem_bytes"]
+    eb = E // 8
+    rng = np.random.default_rng(3)
+    src = 0x1000
+    x = activations(1000 // eb * eb // eb, 0.4, E, rng)
+    tb.write_mem(0, bytes([GUARD]) * MEM)
+    tb.write_mem(src, x.tobytes())
+    mem = tb.read_mem(0, MEM)
+    good = Descriptor(src, 512, OFFLOAD, 1, tag=0x77)
+    offloads = [Descriptor(src, 0, OFFLOAD, 1, 1),                  # zero length: header only
+                Descriptor(src, 0, OFFLOAD, 2, 2),
+                Descriptor(src + mb // 2, 256, OFFLOAD, 1, 3),       # misaligned
+                Descriptor(src + 4, 0, OFFLOAD, 1, 4),              # misaligned, empty
+                Descriptor(src, 3, OFFLOAD, 0, 5) if eb > 1 else Descriptor(src, 3, OFFLOAD, 7, 5),
+                Descriptor(src, 256, OFFLOAD, 3, 6),                # unknown codecs
+                Descriptor(src, 256, OFFLOAD, 255, 7)]
+    for d in offloads:
+        watch.clear()
+        want_f, want_s = tb.model.offload(mem, d)
+        s, f = await _offload(tb, d, 2000)
+        assert (s, f) == (want_s, want_f), f"{d}: {s} vs golden {want_s}"
+        if want_s.code:
+            assert not watch.reads and not watch.writes, f"{d}: bus accesses {watch.reads}"
+        else:
+            assert not watch.outside(watch.reads, d.addr, d.length), watch.reads
+        s, f = await _offload(tb, good, 4000)
+        assert (f, s) == tb.model.offload(mem, good), f"good offload after {d}: {s}"
+    # prefetch: bad descriptors have their frame drained, nothing written
+    zframe = golden.encode_frame(x[:128], "zvc", 512, E)
+    empty = golden.encode_frame(x[:0], "zvc", 512, E)
+    prefetches = [(Descriptor(0x4000, 0, PREFETCH, 0, 11), empty),          # zero length, OK
+                  (Descriptor(0x4000, 0, PREFETCH, 0, 12), zframe),         # FRAME_LENGTH
+                  (Descriptor(0x4000 + 8, 128 * eb, PREFETCH, 0, 13), zframe),
+                  (Descriptor(0x4000, 128 * eb + 1, PREFETCH, 0, 14), zframe) if eb > 1 else
+                  (Descriptor(0x4000, 128 * eb + 64, PREFETCH, 0, 14), zframe),
+                  (Descriptor(0x4000, 128 * eb, PREFETCH, 9, 15), zframe)]  # codec ignored
+    for d, fr in prefetches:
+        tb.write_mem(0, bytes([GUARD]) * MEM)
+        watch.clear()
+        want, want_s = tb.model.prefetch(d, fr)
+        s = await _prefetch(tb, d, fr, 3000)
+        assert s == want_s, f"{d}: {s} vs golden {want_s}"
+        m = tb.read_mem(0, MEM)
+        if want is not None:
+            assert m[d.addr:d.addr + d.length] == want
+        assert all(m[a] == GUARD for a in range(MEM) if not d.addr <= a < d.addr + d.length
+                   or want_s.code), f"{d}: memory written"
+        assert not watch.reads and (not watch.writes or want_s.code == 0), watch.writes
+    tb.write_mem(src, x.tobytes())
+    mem = tb.read_mem(0, MEM)
+    # direction neither 0 nor 1: DESC_DIRECTION, nothing read, no frame taken or sent
+    for direction in (2, 255):
+        watch.clear()
+        d = Descriptor(src, 256, direction, 1, 20 + direction % 8)
+        cocotb.start_soon(tb.submit(d))
+        s = await with_timeout(tb.get_status(), 4000, "ns")
+        assert (s.code, s.tag) == (int(golden.ErrorCode.DESC_DIRECTION), d.tag), s
+        assert not watch.reads and not watch.writes
+        s, f = await _offload(tb, good, 4000)
+        assert (f, s) == tb.model.offload(mem, good), f"good offload after direction {direction}"
+    await ClockCycles(dut.clk, 20)
+    assert tb.c2h.empty() and tb.status.empty(), "extra C2H frames or status words"
+    tb.log.info("hostile descriptors: %d offload, %d prefetch, 2 direction cases as golden",
+                len(offloads), len(prefetches))
+
+
+@cocotb.test(timeout_time=500, timeout_unit="ms")
+async def test_address_width(dut):
+    """Ranges past ``addr_width`` or wrapping it: documented behaviour (docs/FAULTS.md).
+
+    The engine has no range check: the address is truncated to ``addr_width``
+    bits and bursts run on modulo 2**addr_width.  Checked here: a status comes
+    back (no hang), no burst crosses the 4 KiB boundary, and the next good
+    descriptor is exact.  The AR/AW addresses seen are logged.
+    """
+    tb = TB(dut, mem_size=MEM)
+    watch = BusWatch(tb)
+    await tb.reset()
+    E = tb.params["elem_bits"]
+    aw = int(dut.m_axi_araddr.value.n_bits if hasattr(dut.m_axi_araddr.value, "n_bits")
+             else len(dut.m_axi_araddr))
+    rng = np.random.default_rng(4)
+    x = activations(256, 0.5, E, rng)
+    tb.write_mem(0x1000, x.tobytes())
+    good = Descriptor(0x1000, x.nbytes, OFFLOAD, 1, tag=0x55)
+    frame = golden.encode_frame(x, "zvc", 512, E)
+    cases = [Descriptor((1 << aw) - 256, 1024, OFFLOAD, 0, 1),        # wraps past 2**aw
+             Descriptor((1 << 40) | 0x1000, 256, OFFLOAD, 0, 2),      # beyond addr_width
+             Descriptor((1 << 64) - 256, 1024, OFFLOAD, 0, 3)]        # wraps 2**64
+    seen = []
+    for d in cases:
+        watch.clear()
+        cocotb.start_soon(tb.submit(d))
+        s = await with_timeout(tb.get_status(), 20000, "ns")
+        if s.code in (0, 19, 20):
+            await with_timeout(tb.get_c2h_frame(), 20000, "ns")
+        seen.append((d, s.code, list(watch.reads)))
+        assert all(a // 4096 == (a + n - 1) // 4096 for a, n in watch.reads)
+        s, f = await _offload(tb, good, 4000)
+        assert (f, s) == tb.model.offload(tb.read_mem(0, MEM), good)
+    for d in [Descriptor((1 << aw) - 256, x.nbytes, PREFETCH, 0, 4),
+              Descriptor((1 << 40) | 0x4000, x.nbytes, PREFETCH, 0, 5)]:
+        tb.write_mem(0, bytes([GUARD]) * MEM)
+        watch.clear()
+        s = await _prefetch(tb, d, frame, 5000)
+        assert s is not None, f"{d}: no status"
+        changed = [a for a in range(MEM) if tb.read_mem(a, 1)[0] != GUARD][:1] \
+            if tb.read_mem(0, MEM) != bytes([GUARD]) * MEM else []
+        seen.append((d, s.code, list(watch.writes), f"first byte written in RAM: {changed}"))
+        gd = Descriptor(0x8000, x.nbytes, PREFETCH, 0, 6)
+        s = await _prefetch(tb, gd, frame, 5000)
+        assert s == Status(len(frame), 6, 0, PREFETCH) and tb.read_mem(0x8000, x.nbytes) == x.tobytes()
+    for row in seen:
+        tb.log.info("ADDRESS-WIDTH %s", row)
+
+
+def _decerr(tb):
+    """Make the memory answer DECERR wherever the model would answer SLVERR."""
+    for ch, field in ((tb.ram.read_if.r_channel, "rresp"), (tb.ram.write_if.b_channel, "bresp")):
+        orig = ch.send
+
+        async def send(t, _orig=orig, _field=field):
+            if getattr(t, _field) == AxiResp.SLVERR:
+                setattr(t, _field, AxiResp.DECERR)
+            return await _orig(t)
+        ch.send = send
+
+
+@cocotb.test(timeout_time=500, timeout_unit="ms")
+async def test_axi_decerr(dut):
+    """DECERR on reads and writes -> status 20; SLVERR on one write burst mid-frame -> 19;
+    nothing written outside the range; the next descriptors are exact."""
+    tb = TB(dut, mem_size=MEM)
+    tb.set_error_range(0x9000, 0x9100)
+    await tb.reset()
+    E = tb.params["elem_bits"]
+    eb = E // 8
+    rng = np.random.default_rng(5)
+    x = activations(4096 // eb, 0.5, E, rng)
+    frame = golden.encode_frame(x, "zvc", 1024, E)
+    tb.write_mem(0, bytes([GUARD]) * MEM)
+    tb.write_mem(0x1000, x.tobytes())
+    mem = tb.read_mem(0, MEM)
+    good = Descriptor(0x1000, 4096, OFFLOAD, 1, tag=9)
+    # SLVERR on a write burst in the middle of a prefetch
+    s = await _prefetch(tb, Descriptor(0x8800, 4096, PREFETCH, 0, 1), frame, 8000)
+    assert (s.code, s.length) == (19, len(frame)), s
+    m = tb.read_mem(0, MEM)
+    assert m[:0x8800] == mem[:0x8800] and m[0x9800:] == mem[0x9800:], "written outside the range"
+    _decerr(tb)
+    s, f = await _offload(tb, Descriptor(0x8c00, 2048, OFFLOAD, 1, 2), 8000)
+    assert s.code == 20 and len(f) == s.length, s
+    s, f = await _offload(tb, good, 8000)
+    assert (f, s) == tb.model.offload(mem, good)
+    s = await _prefetch(tb, Descriptor(0x8800, 4096, PREFETCH, 0, 3), frame, 8000)
+    assert (s.code, s.length) == (20, len(frame)), s
+    tb.write_mem(0x4000, _marker(0x4000, 4096))
+    s = await _prefetch(tb, Descriptor(0x4000, 4096, PREFETCH, 0, 4), frame, 8000)
+    assert s == Status(len(frame), 4, 0, PREFETCH) and tb.read_mem(0x4000, 4096) == x.tobytes()
+
+
+async def _quiescent(tb, cycles=16):
+    dut = tb.dut
+    for _ in range(cycles):
+        await RisingEdge(dut.clk)
+        busy = {n: int(getattr(dut, n).value) for n in (
+            "m_axi_arvalid", "m_axi_awvalid", "m_axi_wvalid", "m_axis_c2h_tvalid",
+            "m_axis_status_tvalid")}
+        assert not any(busy.values()), f"not quiescent after reset: {busy}"
+
+
+@cocotb.test(timeout_time=2000, timeout_unit="ms")
+async def test_reset_midway(dut):
+    """Reset at random cycles during an offload and a prefetch running together."""
+    tb = TB(dut, mem_size=MEM)
+    await tb.reset()
+    cases, seed, out = settings(30)
+    cases = max(2, cases // 3)
+    E = tb.params["elem_bits"]
+    eb = E // 8
+    camp = Campaign(f"engine-reset-e{E}", seed, out, tb.log)
+    rng = np.random.default_rng(seed + 100)
+    tb.set_memory_pauses(0.2, seed)
+    tb.set_pcie_pauses(0.2, seed + 9)
+    for case in range(cases):
+        n = int(rng.choice([1024, 4096, 6000])) // eb * eb
+        x = activations(n // eb, float(rng.choice([0.1, 0.5, 1.0])), E, rng)
+        y = activations(n // eb, 0.3, E, rng)
+        tb.write_mem(0x1000, x.tobytes())
+        frame = golden.encode_frame(y, str(rng.choice(["zvc", "rle", "raw"])), 1024, E)
+        cocotb.start_soon(tb.submit(Descriptor(0x1000, n, OFFLOAD, 1, 1)))
+        cocotb.start_soon(tb.submit(Descriptor(0x6000, n, PREFETCH, 0, 2)))
+        tb.h2c.send_nowait(AxiStreamFrame(frame))
+        at = int(rng.integers(1, 400))
+        await ClockCycles(dut.clk, at)
+        dut.rst.value = 1
+        await RisingEdge(dut.clk)
+        for model in (tb.h2c, tb.desc, tb.c2h, tb.status):
+            model.clear()
+        await ClockCycles(dut.clk, 3)
+        dut.rst.value = 0
+        await ClockCycles(dut.clk, 2)
+        await _quiescent(tb)
+        for model in (tb.c2h, tb.status):
+            model.clear()
+        # the next transfers are exact (destination filled with a marker first)
+        tb.write_mem(0xB000, _marker(0xB000, n + 64))
+        mem = tb.read_mem(0, MEM)
+        d = Descriptor(0x1000, n, OFFLOAD, 2, 3)
+        s, f = await _offload(tb, d, 20000)
+        problems = []
+        if (f, s) != tb.model.offload(mem, d):
+            problems.append(f"offload after reset: {s}")
+        s = await _prefetch(tb, Descriptor(0xB000, n, PREFETCH, 0, 4), frame, 20000)
+        if s != Status(len(frame), 4, 0, PREFETCH) or tb.read_mem(0xB000, n) != y.tobytes() \
+                or tb.read_mem(0xB000 + n, 64) != _marker(0xB000 + n, 64):
+            problems.append(f"prefetch after reset: {s}")
+        await ClockCycles(dut.clk, 10)
+        if not tb.status.empty() or not tb.c2h.empty():
+            problems.append("stale status or C2H frame after reset")
+        if problems:
+            camp.finding(case, f"reset at cycle {at}: " + "; ".join(problems))
+        else:
+            camp.outcome("RECOVERED")
+    camp.finish(elem_bits=E)
+
+
+@cocotb.test(timeout_time=200, timeout_unit="ms", skip="CDMA_REPRO_FRAME" not in os.environ)
+async def test_repro(dut):
+    """Replay one case: CDMA_REPRO_FRAME (hex), CDMA_REPRO_LENGTH, CDMA_REPRO_GOOD
+    ("elements,density,codec,chunk" of the good frame that follows)."""
+    frame = bytes.fromhex(os.environ.get("CDMA_REPRO_FRAME", ""))
+    n = int(os.environ.get("CDMA_REPRO_LENGTH", "0"))
+    tb = TB(dut, mem_size=MEM)
+    watch = BusWatch(tb)
+    await tb.reset()
+    E = tb.params["elem_bits"]
+    d = Descriptor(0x2000, n, PREFETCH, 0, tag=1)
+    want, want_s = tb.model.prefetch(d, frame)
+    s = await _prefetch(tb, d, frame, 5000)
+    tb.log.info("REPRO status %s golden %s; AW %s; h2c beats %d", s, want_s, watch.writes,
+                tb.h2c_beats)
+    gn, gdens, gcodec, gchunk = os.environ.get("CDMA_REPRO_GOOD", "100,0.5,zvc,512").split(",")
+    x = activations(int(gn), float(gdens), E, np.random.default_rng(0))
+    g = golden.encode_frame(x, gcodec, int(gchunk), E)
+    gs = await _prefetch(tb, Descriptor(0x8000, x.nbytes, PREFETCH, 0, 2), g, 5000)
+    tb.log.info("REPRO next good: %s; h2c beats %d; h2c tready %s", gs, tb.h2c_beats,
+                dut.s_axis_h2c_tready.value)
+    tb.log.info("REPRO AW %s", watch.writes)
+    assert s == want_s and gs == Status(len(g), 2, 0, PREFETCH)
+    assert tb.read_mem(0x8000, x.nbytes) == x.tobytes()
