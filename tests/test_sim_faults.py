@@ -67,3 +67,35 @@ def test_fuzz_rtl_command(tmp_path, capsys):
         fuzz_rtl.DEC_CONFIGS = orig
     out = capsys.readouterr().out
     assert "RTL fault campaign: 5 cases" in out and "0 findings" in out
+
+
+def _table(path, header):
+    """Rows ``(code, name)`` of the markdown table whose header starts with ``header``."""
+    from sim.runner import REPO
+    lines = (REPO / path).read_text().splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith(header))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows.append(cells)
+    return rows
+
+
+def test_error_code_table():
+    """docs/FAULTS.md's code table == golden == RTL enums == FORMAT.md/ENGINE.md tables."""
+    import golden
+    from hw.engine.params import EngineError
+    from hw.rle import RLEError
+    from hw.zvc import ZVCError
+    rows = _table("docs/FAULTS.md", "| code | name | golden |")
+    table = {int(r[0]): r for r in rows}
+    assert {c: r[1] for c, r in table.items()} == {int(e): e.name for e in golden.ErrorCode}
+    for col, enum in ((3, EngineError), (4, ZVCError), (5, RLEError)):
+        marked = {c for c, r in table.items() if r[col] == "yes"}
+        assert marked == {int(e) for e in enum}, (enum.__name__, marked)
+        assert all(table[int(e)][1] == e.name for e in enum)
+    fmt = {int(r[0]): r[1] for r in _table("docs/FORMAT.md", "| code | name | meaning |")}
+    eng = {int(r[0]): r[1] for r in _table("docs/ENGINE.md", "| code | name | meaning |")}
+    assert {**fmt, **eng} == {c: r[1] for c, r in table.items()}
