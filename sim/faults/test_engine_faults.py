@@ -173,15 +173,26 @@ async def test_prefetch_fuzz(dut):
         tb.write_mem(gdst - 64, _marker(gdst - 64, len(graw) + 128))
         gd = Descriptor(gdst, len(graw), PREFETCH, 0, tag=0xEE)
         gs = await _prefetch(tb, gd, gframe, _watchdog(tb, len(gframe), len(graw)))
+        if gs is None:      # late or hung? give it 100x more before calling it a hang
+            t1 = tb.cycle
+            try:
+                late = await with_timeout(tb.get_status(), 100 * bound * CLOCK_NS, "ns")
+                problems.append(f"next good descriptor late: {late} after {tb.cycle - t0} cycles")
+            except cocotb.triggers.SimTimeoutError:
+                problems.append(f"next good descriptor HANG (no status in {tb.cycle - t1} more "
+                                f"cycles; H2C tready {int(dut.s_axis_h2c_tready.value)}, "
+                                f"{tb.h2c_beats} H2C beats in all)")
         if gs != Status(len(gframe), 0xEE, 0, PREFETCH):
-            problems.append(f"next good descriptor ({len(gframe)}-byte frame, {len(graw)} B): "
-                            f"status {gs}")
+            problems.append(f"next good descriptor ({len(gframe)}-byte frame, {len(graw)} B "
+                            f"at {gdst:#x}: {gframe.hex()}): status {gs}")
         elif (tb.read_mem(gdst, len(graw)) != graw
               or tb.read_mem(gdst - 64, 64) != _marker(gdst - 64, 64)
               or tb.read_mem(gdst + len(graw), 64) != _marker(gdst + len(graw), 64)):
             problems.append("next good descriptor: memory not exact")
         if problems:
             camp.finding(case, "; ".join(problems) + f" -- {what}")
+            if gs is None:
+                break           # the engine's state is unknown from here on
         else:
             camp.outcome(golden.ErrorCode(want_s.code).name)
         if case % 50 == 49:
@@ -442,6 +453,9 @@ async def test_repro(dut):
     tb = TB(dut, mem_size=MEM)
     watch = BusWatch(tb)
     await tb.reset()
+    if os.environ.get("CDMA_REPRO_PAUSES"):
+        tb.set_pcie_pauses(0.2, 2 + 3)
+        tb.set_memory_pauses(0.1, 2 + 4)
     E = tb.params["elem_bits"]
     d = Descriptor(0x2000, n, PREFETCH, 0, tag=1)
     want, want_s = tb.model.prefetch(d, frame)
@@ -451,6 +465,9 @@ async def test_repro(dut):
     gn, gdens, gcodec, gchunk = os.environ.get("CDMA_REPRO_GOOD", "100,0.5,zvc,512").split(",")
     x = activations(int(gn), float(gdens), E, np.random.default_rng(0))
     g = golden.encode_frame(x, gcodec, int(gchunk), E)
+    if os.environ.get("CDMA_REPRO_GOOD_FRAME"):
+        g = bytes.fromhex(os.environ["CDMA_REPRO_GOOD_FRAME"])
+        x = golden.decode_frame(g).data
     gs = await _prefetch(tb, Descriptor(0x8000, x.nbytes, PREFETCH, 0, 2), g, 5000)
     tb.log.info("REPRO next good: %s; h2c beats %d; h2c tready %s", gs, tb.h2c_beats,
                 dut.s_axis_h2c_tready.value)
