@@ -258,7 +258,11 @@ def decode_frame(buf) -> DecodedFrame:
                 errors.append(err)
             decoded[codec] = (sel, elems)
     if errors:
-        raise min(errors, key=lambda e: e.offset)
+        # Earliest offset wins.  At equal offsets a chunk's content verdict comes
+        # first: its payload ends where the next structural check (padding,
+        # next header, trailing bytes) begins, and a streaming decoder finishes
+        # the chunk before it looks at what follows.
+        raise min(errors, key=lambda e: (e.offset, e is walk_err))
 
     if len(decoded) == 1 and decoded.get(h.codec, (np.zeros(0),))[0].size == nch:
         out = decoded[h.codec][1].view(np.uint8)        # every chunk one codec: no copy

@@ -184,7 +184,12 @@ def test_hostile_length_fails_fast_without_allocating():
     f = frame(sparse())
     f[8:16] = struct.pack("<Q", (1 << 63) - 4)
     t = time.perf_counter()
-    check(f, ErrorCode.TRUNCATED, len(f))
+    # The last real chunk (44 elements) is now read as a full 128-element chunk:
+    # its masks run out where the input ends; that content verdict ties with
+    # the truncation at the same offset and wins (FORMAT.md).
+    check(f, ErrorCode.LENGTH_MISMATCH, len(f))
+    f[8:16] = struct.pack("<Q", (1 << 63) - 4 - 512 * 2**40)
+    check(f[:16], ErrorCode.TRUNCATED, 16)       # header alone: nothing but truncation
     assert time.perf_counter() - t < 5          # a hang guard, not a performance claim
 
 
@@ -200,3 +205,10 @@ def test_zero_count_payloads():
     assert zvc.decode(b"", 0, 32).size == 0
     with pytest.raises(FormatError):
         rle.decode(b"\0\0", 0, 8)
+
+
+def test_content_error_wins_a_tie_with_trailing_bytes():
+    # One ZVC chunk whose header says payload length 0 (LENGTH_MISMATCH at the
+    # payload end, offset 20), then 4 bytes after the last chunk (offset 20 too).
+    f = bytes.fromhex("63444d4101200a011c000000000000000000000100000000")
+    check(f, ErrorCode.LENGTH_MISMATCH, 20)
