@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed-stamp
 BUILD   ?= build
 JOBS    ?= auto
 
-.PHONY: all demo demo-real test test-slow bench fuzz help clean distclean check-tools
+.PHONY: all demo demo-real test test-slow bench fuzz fuzz-rtl help clean distclean check-tools
 
 all: demo
 
@@ -20,6 +20,7 @@ help:
 	@echo "make demo-real  per-layer study of real trained CNNs shipped in PyPI wheels (docs/STUDY.md)"
 	@echo "make bench      golden codec benchmark"
 	@echo "make fuzz       long fuzz campaign of the golden decoder (FUZZ_CASES=$(FUZZ_CASES))"
+	@echo "make fuzz-rtl   long RTL fault campaign (decompressors + engine, docs/FAULTS.md)"
 	@echo "make clean      remove $(BUILD)/ and simulator outputs"
 
 check-tools:
@@ -58,6 +59,9 @@ bench: $(STAMP)
 FUZZ_CASES ?= 200000
 fuzz: $(STAMP)
 	$(CDMA) fuzz --cases $(FUZZ_CASES)
+
+fuzz-rtl: $(STAMP)
+	$(CDMA) fuzz-rtl
 
 clean:
 	rm -rf $(BUILD) sim_build results.xml .pytest_cache .hypothesis

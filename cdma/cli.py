@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "generate": ("hw.generate", "Verilog for a block: zvc-compress, zvc-decompress, ...", "add_generate_arguments", "run_generate"),
     "synth": ("cdma.synth", "ECP5 area/Fmax and gate count of a generated module (yowasp tools)"),
     "fuzz": ("cdma.fuzz", "mutation fuzzing of the golden frame decoder"),
+    "fuzz-rtl": ("cdma.fuzz_rtl", "RTL fault campaign: decompressors and engine prefetch under Icarus"),
     "demo-data": ("cdma.synthetic", "write a folder of synthetic ReLU activations (.npy)"),
     "capture": ("cdma.capture", "run an ONNX model, save every activation (.npy + index.json)"),
     "model": ("cdma.model", "vDNN offload timeline: speedup of cDMA over uncompressed offload"),
