@@ -36,12 +36,14 @@ $(STAMP): pyproject.toml | check-tools
 	$(PY) -m pip install --quiet -e ".[all]"
 	@touch $@
 
-# The default job: synthetic activations -> compression study (table, CSV, JSON, plot).
+# The default job: the default engine's Verilog and port summary, a compression
+# study of synthetic activations (table, CSV, JSON, plot), a quick golden benchmark.
 demo: $(STAMP)
 	$(PY) -m hw.engine -o $(BUILD)/cdma_engine.v
 	$(CDMA) demo-data $(BUILD)/demo/activations
 	$(CDMA) analyze $(BUILD)/demo/activations --csv $(BUILD)/demo/analysis.csv \
 	  --json $(BUILD)/demo/analysis.json --plot $(BUILD)/demo/analysis.png
+	$(CDMA) bench golden --mib 16 --repeat 1
 
 demo-real: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[all,demo]"
