@@ -27,7 +27,9 @@ class WriteUnit(wiring.Component):
 
     ``finish`` ends the transfer: with ``ok`` set the unit waits for every beat
     to be written and acknowledged; otherwise it waits for the bursts already
-    issued, then empties the buffer.  ``done`` carries the worst ``BRESP``.
+    issued (including one whose AW is still waiting for ``AWREADY``: it is
+    completed, written and acknowledged), then empties the buffer.  ``done``
+    carries the worst ``BRESP``.
 
     Members
     -------
@@ -136,7 +138,10 @@ class WriteUnit(wiring.Component):
         m.d.comb += self.finish.ready.eq((state == RUN) & ~finishing)
         with m.If(self.finish.valid & self.finish.ready):
             m.d.sync += [finishing.eq(1), ok.eq(self.finish.p.ok)]
-        settled = (committed == 0) & (outstanding == 0) & ~aw_hs
+        # An AW already presented must complete (AXI: AWVALID stays up until AWREADY)
+        # and its W beats and B follow before the transfer ends: otherwise the burst
+        # would be accepted after `done` and take the next frame's first beats.
+        settled = (committed == 0) & (outstanding == 0) & ~self.awvalid
         with m.If((state == RUN) & finishing & settled & (~ok | (to_issue == 0))):
             m.d.sync += state.eq(FLUSH)
         with m.If((state == FLUSH) & ~buf.r_rdy & (buf.level == 0)):
