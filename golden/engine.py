@@ -75,18 +75,26 @@ class EngineModel:
         Offload chunk size.
     codecs : int
         Bit mask of the codecs built in (bit 0 raw, 1 ZVC, 2 RLE).
+    addr_width : int
+        Address bits of the memory side: a descriptor's range must lie inside
+        ``[0, 2**addr_width)``.
     """
 
     elem_bits: int = 32
     mem_bytes: int = 64
     chunk_bytes: int = 4096
     codecs: int = 0b111
+    addr_width: int = 32
 
     def _check(self, d: Descriptor):
+        """The descriptor's own error code, or None; checked in this order."""
         if d.addr % self.mem_bytes:
             return ErrorCode.DESC_ALIGN
         if d.length % (self.elem_bits // 8):
             return ErrorCode.DESC_LENGTH
+        if d.addr >> self.addr_width or d.addr + d.length > 1 << self.addr_width:
+            # the AXI address would be truncated or wrap to 0: never read or write there
+            return ErrorCode.DESC_RANGE
         return None
 
     def offload(self, memory, d: Descriptor):

@@ -59,6 +59,9 @@ class ErrorCode(enum.IntEnum):
     FRAME_CODEC = 23
     #: Descriptor direction is neither 0 (offload) nor 1 (prefetch).
     DESC_DIRECTION = 24
+    #: Descriptor range ``[addr, addr + length)`` does not lie inside the engine's
+    #: address space ``[0, 2**addr_width)`` (it would wrap or be truncated).
+    DESC_RANGE = 25
 
 
 class FormatError(ValueError):

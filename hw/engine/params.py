@@ -39,6 +39,7 @@ class EngineError(enum.IntEnum):
     FRAME_ELEM_BITS = 22
     FRAME_CODEC = 23
     DESC_DIRECTION = 24
+    DESC_RANGE = 25
 
 
 def codec_blocks(mask: int) -> dict:

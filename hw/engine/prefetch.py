@@ -98,7 +98,9 @@ class PrefetchUnit(wiring.Component):
             m.d.sync += [addr.eq(a), length.eq(n), tag.eq(self.cmd.p.tag), state.eq(START),
                          pre_code.eq(Mux(a[:mshift] != 0, EngineError.DESC_ALIGN,
                                          Mux(n[:eshift] != 0 if eshift else 0,
-                                             EngineError.DESC_LENGTH, 0)))]
+                                             EngineError.DESC_LENGTH,
+                                             Mux(self.cmd.p.out_of_range,
+                                                 EngineError.DESC_RANGE, 0))))]
         started = Signal(2)
         with m.If(state == START):
             m.d.comb += [parser.start.valid.eq(~started[0]), parser.start.p.length.eq(length),

@@ -133,14 +133,24 @@ class CDMAEngine(wiring.Component):
         m.d.comb += self.s_axis_desc_tready.eq(~d_valid)
         with m.If(self.s_axis_desc_tvalid & ~d_valid):
             m.d.sync += [desc.eq(self.s_axis_desc_tdata), d_valid.eq(1)]
+        # The range [addr, addr + length) must lie inside [0, 2**addr_width): the units
+        # see addr truncated to addr_width bits and would wrap to address 0 otherwise.
+        aw = p.addr_width
+        end = Signal(65)
+        out_of_range = Signal()
+        m.d.comb += [end.eq(desc.addr + desc.length),
+                     out_of_range.eq((desc.addr[aw:].any() if aw < 64 else 0)
+                                     | (end > (1 << aw)))]
         m.d.comb += [off.cmd.p.addr.eq(desc.addr), off.cmd.p.length.eq(desc.length),
                      off.cmd.p.codec.eq(desc.codec), off.cmd.p.tag.eq(desc.tag),
+                     off.cmd.p.out_of_range.eq(out_of_range),
                      off.cmd.valid.eq(d_valid & ~desc.direction.any())]
         taken = Signal()
         m.d.comb += taken.eq(off.cmd.valid & off.cmd.ready)
         if prefetch is not None:
             m.d.comb += [prefetch.cmd.p.addr.eq(desc.addr), prefetch.cmd.p.length.eq(desc.length),
                          prefetch.cmd.p.codec.eq(desc.codec), prefetch.cmd.p.tag.eq(desc.tag),
+                         prefetch.cmd.p.out_of_range.eq(out_of_range),
                          prefetch.cmd.valid.eq(d_valid & (desc.direction == 1))]
             with m.If(prefetch.cmd.valid & prefetch.cmd.ready):
                 m.d.comb += taken.eq(1)

@@ -60,7 +60,8 @@ class TB:
     ram, c2h, h2c, desc, status : cocotbext-axi models
     """
 
-    DEFAULTS = dict(elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk_bytes=4096, codecs=7)
+    DEFAULTS = dict(elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk_bytes=4096, codecs=7,
+                    addr_width=32)
 
     def __init__(self, dut, mem_size=1 << 21, read_latency=0):
         self.dut = dut
@@ -69,7 +70,8 @@ class TB:
         self.params = dict(self.DEFAULTS)
         self.params.update(params_from_env())
         p = self.params
-        self.model = EngineModel(p["elem_bits"], p["mem_bytes"], p["chunk_bytes"], p["codecs"])
+        self.model = EngineModel(p["elem_bits"], p["mem_bytes"], p["chunk_bytes"], p["codecs"],
+                                 p["addr_width"])
         dut.rst.value = 1
         dut.s_axis_desc_tvalid.value = 0
         dut.s_axis_h2c_tvalid.value = 0

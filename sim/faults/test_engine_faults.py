@@ -16,8 +16,9 @@ Every check compares with ``golden.engine.EngineModel`` (which wraps
 - ``test_hostile_descriptors``: zero lengths, odd lengths, misaligned and
   unknown codec/direction — golden status, nothing read or written (AR/AW
   monitors), and the next good descriptor exact.
-- ``test_address_width``: documents what the engine does with address ranges
-  beyond ``addr_width`` / wrapping (see docs/FAULTS.md).
+- ``test_address_width``: ranges ending exactly at ``2**addr_width`` run;
+  ranges past it, wrapping it or ``2**64``, and addresses beyond it are rejected
+  with DESC_RANGE, nothing read or written.
 - ``test_axi_decerr``: DECERR on reads and on writes (the memory model's
   answer rewritten), status 20; SLVERR on a write in the middle of a frame.
 - ``test_reset_midway``: reset at random cycles during an offload and a
@@ -291,54 +292,84 @@ async def test_hostile_descriptors(dut):
                 len(offloads), len(prefetches))
 
 
+class _Wrapped:
+    """The memory as the AXI side sees it: ``AxiRam`` answers address ``a`` with byte
+    ``a % MEM``, so the top of the address space is the top of the RAM."""
+
+    def __init__(self, mem):
+        self.mem = mem
+
+    def __getitem__(self, sl):
+        return bytes(self.mem[a % len(self.mem)] for a in range(sl.start, sl.stop))
+
+
 @cocotb.test(timeout_time=500, timeout_unit="ms")
 async def test_address_width(dut):
-    """Ranges past ``addr_width`` or wrapping it: documented behaviour (docs/FAULTS.md).
+    """Ranges past ``addr_width`` or wrapping: DESC_RANGE, nothing read or written.
 
-    The engine has no range check: the address is truncated to ``addr_width``
-    bits and bursts run on modulo 2**addr_width.  Checked here: a status comes
-    back (no hang), no burst crosses the 4 KiB boundary, and the next good
-    descriptor is exact.  The AR/AW addresses seen are logged.
+    ``[addr, addr + length)`` must lie in ``[0, 2**addr_width)``: a range that
+    ends exactly at ``2**addr_width`` runs (offload and prefetch, bytes checked
+    at the top of the RAM); one byte element more, an address at or beyond
+    ``2**addr_width`` (even with length 0), or a range that wraps ``2**64`` is
+    rejected with DESC_RANGE as golden, with no AR/AW burst and the prefetch
+    frame drained; the next good descriptor is exact.
     """
     tb = TB(dut, mem_size=MEM)
     watch = BusWatch(tb)
     await tb.reset()
-    E = tb.params["elem_bits"]
-    aw = int(dut.m_axi_araddr.value.n_bits if hasattr(dut.m_axi_araddr.value, "n_bits")
-             else len(dut.m_axi_araddr))
+    E, eb = tb.params["elem_bits"], tb.params["elem_bits"] // 8
+    aw = tb.params["addr_width"]
+    top = 1 << aw
     rng = np.random.default_rng(4)
     x = activations(256, 0.5, E, rng)
+    n = x.nbytes
+    tb.write_mem(0, bytes([GUARD]) * MEM)
     tb.write_mem(0x1000, x.tobytes())
-    good = Descriptor(0x1000, x.nbytes, OFFLOAD, 1, tag=0x55)
+    tb.write_mem(MEM - n, x.tobytes())              # = addresses top - n .. top - 1
+    good = Descriptor(0x1000, n, OFFLOAD, 1, tag=0x55)
     frame = golden.encode_frame(x, "zvc", 512, E)
-    cases = [Descriptor((1 << aw) - 256, 1024, OFFLOAD, 0, 1),        # wraps past 2**aw
-             Descriptor((1 << 40) | 0x1000, 256, OFFLOAD, 0, 2),      # beyond addr_width
-             Descriptor((1 << 64) - 256, 1024, OFFLOAD, 0, 3)]        # wraps 2**64
-    seen = []
-    for d in cases:
+    offloads = [Descriptor(top - n, n, OFFLOAD, 1, 1),             # ends at 2**aw: runs
+                Descriptor(top - n, n + eb, OFFLOAD, 1, 2),        # one element past it
+                Descriptor(top - 256, 1024, OFFLOAD, 0, 3),        # wraps past 2**aw
+                Descriptor(top, 0, OFFLOAD, 0, 4),                 # empty, but not addressable
+                Descriptor((1 << 40) | 0x1000, 256, OFFLOAD, 0, 5),  # beyond addr_width
+                Descriptor((1 << 64) - 256, 1024, OFFLOAD, 0, 6)]  # wraps 2**64
+    ram = _Wrapped(tb.read_mem(0, MEM))
+    codes = []
+    for d in offloads:
         watch.clear()
-        cocotb.start_soon(tb.submit(d))
-        s = await with_timeout(tb.get_status(), 20000, "ns")
-        if s.code in (0, 19, 20):
-            await with_timeout(tb.get_c2h_frame(), 20000, "ns")
-        seen.append((d, s.code, list(watch.reads)))
-        assert all(a // 4096 == (a + n - 1) // 4096 for a, n in watch.reads)
+        s, f = await _offload(tb, d, 20000)
+        want_f, want_s = tb.model.offload(ram, d)
+        assert (s, f) == (want_s, want_f), f"{d}: status {s}, golden {want_s}"
+        if want_s.code:
+            assert not watch.reads and not watch.writes, f"{d}: bursts {watch.reads}"
+        else:
+            assert watch.reads and all(top - n <= a and a + k <= top for a, k in watch.reads)
+        codes.append(s.code)
         s, f = await _offload(tb, good, 4000)
         assert (f, s) == tb.model.offload(tb.read_mem(0, MEM), good)
-    for d in [Descriptor((1 << aw) - 256, x.nbytes, PREFETCH, 0, 4),
-              Descriptor((1 << 40) | 0x4000, x.nbytes, PREFETCH, 0, 5)]:
+    prefetches = [Descriptor(top - n, n, PREFETCH, 0, 7),            # ends at 2**aw: runs
+                  Descriptor(top - n // 2, n, PREFETCH, 0, 8),       # wraps past 2**aw
+                  Descriptor((1 << 40) | 0x4000, n, PREFETCH, 0, 9),
+                  Descriptor((1 << 64) - 64, n, PREFETCH, 0, 10)]
+    for d in prefetches:
         tb.write_mem(0, bytes([GUARD]) * MEM)
         watch.clear()
         s = await _prefetch(tb, d, frame, 5000)
-        assert s is not None, f"{d}: no status"
-        changed = [a for a in range(MEM) if tb.read_mem(a, 1)[0] != GUARD][:1] \
-            if tb.read_mem(0, MEM) != bytes([GUARD]) * MEM else []
-        seen.append((d, s.code, list(watch.writes), f"first byte written in RAM: {changed}"))
-        gd = Descriptor(0x8000, x.nbytes, PREFETCH, 0, 6)
+        want, want_s = tb.model.prefetch(d, frame)
+        assert s == want_s, f"{d}: status {s}, golden {want_s}"
+        mem = tb.read_mem(0, MEM)
+        if want is None:
+            assert not watch.writes and mem == bytes([GUARD]) * MEM, f"{d}: {watch.writes}"
+        else:
+            assert mem == bytes([GUARD]) * (MEM - n) + want
+        codes.append(s.code)
+        gd = Descriptor(0x8000, n, PREFETCH, 0, 11)
         s = await _prefetch(tb, gd, frame, 5000)
-        assert s == Status(len(frame), 6, 0, PREFETCH) and tb.read_mem(0x8000, x.nbytes) == x.tobytes()
-    for row in seen:
-        tb.log.info("ADDRESS-WIDTH %s", row)
+        assert s == Status(len(frame), 11, 0, PREFETCH) and tb.read_mem(0x8000, n) == x.tobytes()
+    assert codes == [0] + [int(golden.ErrorCode.DESC_RANGE)] * 5 + [0] + \
+        [int(golden.ErrorCode.DESC_RANGE)] * 3, codes
+    tb.log.info("address width %d: codes %s as golden", aw, codes)
 
 
 def _decerr(tb):
