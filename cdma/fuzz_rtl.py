@@ -34,7 +34,8 @@ def campaign(dec_cases, engine_cases, seed=1, dec_configs=None, engine_configs=N
     import cdma.fuzz_rtl as me
     dec_configs = me.DEC_CONFIGS if dec_configs is None else dec_configs
     engine_configs = ENGINE_CONFIGS if engine_configs is None else engine_configs
-    tmp = Path(log_dir or tempfile.mkdtemp(prefix="cdma-fuzz-rtl-"))
+    # absolute: the simulator runs in its build directory and appends to `out`
+    tmp = Path(log_dir or tempfile.mkdtemp(prefix="cdma-fuzz-rtl-")).resolve()
     tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / "outcomes.jsonl"
     failures = []

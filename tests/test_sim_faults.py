@@ -51,14 +51,16 @@ def test_long_campaign(tmp_path):
     assert not any(r["findings"] for r in rows)
 
 
-def test_fuzz_rtl_command(tmp_path, capsys):
-    """``cdma.fuzz_rtl`` CLI pieces on a tiny campaign: counts printed, exit 0."""
+def test_fuzz_rtl_command(tmp_path, capsys, monkeypatch):
+    """``cdma.fuzz_rtl`` CLI pieces on a tiny campaign: counts printed, exit 0, and a
+    relative ``--log-dir`` works (the simulator runs in its own build directory)."""
     import argparse
 
     from cdma import fuzz_rtl
     p = argparse.ArgumentParser()
     fuzz_rtl.add_arguments(p)
-    args = p.parse_args(["--dec-cases", "5", "--engine-cases", "0", "--log-dir", str(tmp_path)])
+    monkeypatch.chdir(tmp_path)
+    args = p.parse_args(["--dec-cases", "5", "--engine-cases", "0", "--log-dir", "logs"])
     orig = fuzz_rtl.DEC_CONFIGS
     fuzz_rtl.DEC_CONFIGS = [("rle-decode", 16, 8)]
     try:
@@ -67,6 +69,7 @@ def test_fuzz_rtl_command(tmp_path, capsys):
         fuzz_rtl.DEC_CONFIGS = orig
     out = capsys.readouterr().out
     assert "RTL fault campaign: 5 cases" in out and "0 findings" in out
+    assert (tmp_path / "logs" / "outcomes.jsonl").read_text().count("\n") == 1
 
 
 def _table(path, header):
