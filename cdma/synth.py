@@ -5,7 +5,9 @@
 
 * Yosys ``synth_ecp5`` and nextpnr-ecp5 on an LFE5U-85F, out of context: LUT4
   (a CCU2C carry cell counts as 2), flip-flops, EBR and DSP blocks, and the Fmax
-  nextpnr achieves on ``clk``;
+  nextpnr achieves on ``clk`` (router2 by default, ``--router``; a design that
+  does not fit, or whose place-and-route exceeds ``--pnr-timeout``, keeps its
+  synthesis figures and shows "—" for Fmax, with the reason under the table);
 * Yosys generic ``synth`` + ABC to 2-input gates: a gate count and gate
   equivalents (NAND2 = 1, weights in :data:`cdma.eda.GATE_WEIGHTS`), for
   comparison with ASIC papers that report kGE.
@@ -40,7 +42,7 @@ def _bytes_per_cycle(params: dict) -> int | None:
 
 
 def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pnr=True,
-                 gates=True, pnr_timeout=1800) -> dict:
+                 gates=True, pnr_timeout=1800, router=eda.DEFAULT_ROUTER) -> dict:
     """Generate ``module`` with ``params`` and measure it; returns one result row."""
     from hw.generate import REGISTRY, default_top_name, generate_verilog
     if module not in REGISTRY:
@@ -54,7 +56,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
            "bytes_per_cycle": _bytes_per_cycle(full)}
     t = time.perf_counter()
     row.update(eda.synth_ecp5(src, top, workdir / "ecp5", freq_mhz=freq_mhz, pnr=pnr,
-                              pnr_timeout=pnr_timeout))
+                              pnr_timeout=pnr_timeout, router=router, pnr_errors="keep"))
     if gates:
         row.update(eda.gate_count(src, top, workdir / "gates"))
     row["seconds"] = round(time.perf_counter() - t, 1)
@@ -62,7 +64,8 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
 
 
 def _fmt(row) -> str:
-    fmax = "n/a" if row.get("fmax_mhz") is None else f"{row['fmax_mhz']:.1f}"
+    fmax = ("—" if row.get("pnr_error") else "n/a") if row.get("fmax_mhz") is None \
+        else f"{row['fmax_mhz']:.1f}"
     p = ", ".join(f"{k}={v}" for k, v in row["params"].items())
     kge = f"{row['ge'] / 1000:.1f}" if "ge" in row else "n/a"
     return (f"| {row['module']} | {p} | {row['bytes_per_cycle']} | {row['lut4']} | {row['ff']} | "
@@ -93,7 +96,10 @@ def plot(rows, path):
 
 def add_arguments(p):
     from hw.generate import REGISTRY
-    p.add_argument("--sweep", action="store_true", help="run the configurations of cdma.synth.SWEEP")
+    p.add_argument("--sweep", action="store_true",
+                   help="run the configurations of cdma.synth.SWEEP, then the engine with its defaults")
+    p.add_argument("--only", metavar="MODULE[,MODULE]",
+                   help="with --sweep: only these modules' configurations (e.g. rle-encode,engine)")
     p.add_argument("--json", metavar="FILE", nargs="?", const="-",
                    help="machine-readable results (to FILE, or standard output)")
     p.add_argument("--plot", metavar="FILE.png", help="with --sweep: LUTs and Fmax vs bytes/cycle")
@@ -101,7 +107,10 @@ def add_arguments(p):
     p.add_argument("--freq", type=float, default=100.0, help="nextpnr target clock, MHz (default %(default)s)")
     p.add_argument("--no-pnr", action="store_true", help="synthesis only (no Fmax)")
     p.add_argument("--no-gates", action="store_true", help="skip the gate count")
-    p.add_argument("--pnr-timeout", type=int, default=1800, help="seconds allowed for nextpnr (default %(default)s)")
+    p.add_argument("--pnr-timeout", type=int, default=1800,
+                   help="seconds allowed for nextpnr per design (default %(default)s)")
+    p.add_argument("--router", choices=("router1", "router2"), default=eda.DEFAULT_ROUTER,
+                   help="nextpnr router (default %(default)s)")
     p.add_argument("--build", default="build/synth", help="work folder (default %(default)s)")
     sub = p.add_subparsers(dest="module", metavar="MODULE")
     for entry in REGISTRY.values():
@@ -120,6 +129,17 @@ def run(args) -> int:
         (args.module, {prm.name: getattr(args, prm.name) for prm in REGISTRY[args.module].params})]
     if args.sweep and "engine" in REGISTRY:
         configs.append(("engine", {}))
+    if args.only:
+        if not args.sweep:
+            print("cdma synth: --only goes with --sweep", file=sys.stderr)
+            return 2
+        keep = set(args.only.split(","))
+        unknown = keep - {m for m, _ in configs}
+        if unknown:
+            print(f"cdma synth: --only: no sweep configuration of {', '.join(sorted(unknown))}",
+                  file=sys.stderr)
+            return 2
+        configs = [(m, p) for m, p in configs if m in keep]
     versions = eda.tool_versions()
     rows = []
     for i, (module, params) in enumerate(configs, 1):
@@ -128,23 +148,26 @@ def run(args) -> int:
         try:
             row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
                                pnr=not args.no_pnr, gates=not args.no_gates,
-                               pnr_timeout=args.pnr_timeout)
+                               pnr_timeout=args.pnr_timeout, router=args.router)
         except (eda.ToolMissing, ValueError, TypeError) as e:
             print(f"cdma synth: {e}", file=sys.stderr)
             return 2
         except eda.ToolFailed as e:
-            if not args.sweep or args.no_pnr:
-                print(f"cdma synth: {tag}: {e}", file=sys.stderr)
-                return 1
-            # Keep the sweep going: report the synthesis figures without Fmax.
-            print(f"      {e}; keeping synthesis results only", file=sys.stderr)
-            row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
-                               pnr=False, gates=not args.no_gates)
+            print(f"cdma synth: {tag}: {e}", file=sys.stderr)
+            return 1
         rows.append(row)
-        print(f"      {_fmt(row)}  ({row['seconds']} s)", file=sys.stderr, flush=True)
-    text = (f"ECP5 LFE5U-85F out of context, nextpnr target {args.freq:g} MHz; "
+        times = ", ".join(f"{k[:-2]} {row[k]} s" for k in ("synth_s", "pnr_s", "gates_s") if k in row)
+        print(f"      {_fmt(row)}  ({times})", file=sys.stderr, flush=True)
+        if row.get("pnr_error"):
+            print(f"      no Fmax: {row['pnr_error']}", file=sys.stderr, flush=True)
+    pnr_desc = ("synthesis only" if args.no_pnr else
+                f"nextpnr {args.router}, target {args.freq:g} MHz, {args.pnr_timeout} s limit per design")
+    notes = [f"- {r['module']} {', '.join(f'{k}={v}' for k, v in r['params'].items())}: "
+             f"no Fmax, {r['pnr_error']}" for r in rows if r.get("pnr_error")]
+    text = (f"ECP5 LFE5U-85F out of context ({pnr_desc}), {time.strftime('%Y-%m-%d', time.gmtime())}; "
             + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n\n"
-            + TABLE_HEAD + "\n" + "\n".join(_fmt(r) for r in rows))
+            + TABLE_HEAD + "\n" + "\n".join(_fmt(r) for r in rows)
+            + ("\n\n" + "\n".join(notes) if notes else ""))
     if args.json == "-":
         print(json.dumps({"tools": versions, "results": rows}, indent=1))
     else:
@@ -155,4 +178,4 @@ def run(args) -> int:
         Path(args.table).write_text(text + "\n")
     if args.plot:
         plot(rows, args.plot)
-    return 0
+    return 1 if (not args.sweep and rows[0].get("pnr_error")) else 0
