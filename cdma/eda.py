@@ -73,8 +73,10 @@ ECP5_CAPACITY = {"12k": (12096, 32), "25k": (24288, 56), "45k": (43848, 108), "8
 
 #: nextpnr router.  router2 (congestion-negotiated, nextpnr's newer router) is the
 #: default: router1 does not converge in useful time on the ZVC crossbars (zvc-compress
-#: 16 x 4: still 22,700 overused arcs after 3.5 minutes), while both give the same
-#: kind of result (a fully routed design whose Fmax is its static timing analysis).
+#: 16 x 4: still 22,700 overused arcs after 3.5 minutes; zvc-decompress 8 x 8 routes in
+#: 37 s with router2).  Both report the static timing of a fully routed design, but
+#: where both finish router1's Fmax is 15-40% higher (README), so router2 figures
+#: are conservative; ``--router router1`` for the other.
 DEFAULT_ROUTER = "router2"
 
 
