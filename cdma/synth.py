@@ -74,22 +74,43 @@ def _fmt(row) -> str:
             f"{row['ebr']} | {row['dsp']} | {fmax} | {kge} |")
 
 
+def _config_label(row) -> str:
+    p = row["params"]
+    if "lanes" in p:
+        return f"E{p['elem_bits']} x {p['lanes']}\n{row['bytes_per_cycle']} B/cycle"
+    return f"{row['module']}\n{row['bytes_per_cycle']} B/cycle"
+
+
 TABLE_HEAD = ("| module | parameters | bytes/cycle | LUT4 | FF | EBR | DSP | Fmax MHz | kGE |\n"
               "|---|---|---:|---:|---:|---:|---:|---:|---:|")
 
 
 def plot(rows, path):
+    """LUT4 and Fmax per configuration, grouped by module (bars; a missing Fmax is marked "—").
+
+    Configurations are categories (E x lanes, with raw bytes/cycle), not a numeric
+    axis: several share the same bytes/cycle.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for module in dict.fromkeys(r["module"] for r in rows):
-        rs = sorted((r for r in rows if r["module"] == module), key=lambda r: r["bytes_per_cycle"])
-        xs = [r["bytes_per_cycle"] for r in rs]
-        a1.plot(xs, [r["lut4"] for r in rs], "o-", label=module)
-        a2.plot(xs, [r["fmax_mhz"] or float("nan") for r in rs], "o-", label=module)
-    a1.set(xlabel="raw bytes per cycle", ylabel="LUT4 (ECP5)", xscale="log", yscale="log")
-    a2.set(xlabel="raw bytes per cycle", ylabel="Fmax (MHz, nextpnr-ecp5)", xscale="log")
+    modules = list(dict.fromkeys(r["module"] for r in rows))
+    configs = list(dict.fromkeys(_config_label(r) for r in rows))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.4))
+    width = 0.8 / max(1, len(modules))
+    for k, module in enumerate(modules):
+        by_cfg = {_config_label(r): r for r in rows if r["module"] == module}
+        xs = [i + (k - (len(modules) - 1) / 2) * width for i, c in enumerate(configs) if c in by_cfg]
+        rs = [by_cfg[c] for c in configs if c in by_cfg]
+        a1.bar(xs, [r["lut4"] for r in rs], width, label=module)
+        a2.bar(xs, [r["fmax_mhz"] or 0 for r in rs], width, label=module)
+        for x, r in zip(xs, rs):
+            if r.get("fmax_mhz") is None:
+                a2.text(x, 1, "—", ha="center", va="bottom", fontsize=8)
+    for ax in (a1, a2):
+        ax.set_xticks(range(len(configs)), configs, fontsize="small")
+    a1.set(ylabel="LUT4 (ECP5, synth_ecp5)", yscale="log", title="area")
+    a2.set(ylabel="Fmax MHz (nextpnr-ecp5)", title="clock (\"—\": no Fmax, see the table)")
     a1.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

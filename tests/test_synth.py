@@ -35,3 +35,17 @@ def test_sweep_covers_every_codec_block():
     modules = {m for m, _ in synth.SWEEP}
     assert modules == {"zvc-compress", "zvc-decompress", "rle-encode", "rle-decode"}
     assert {p["elem_bits"] for _, p in synth.SWEEP} == {8, 16, 32}
+
+
+def test_sweep_plot_groups_configurations(tmp_path):
+    """The sweep plot takes rows with a missing Fmax and shared bytes/cycle and writes a PNG."""
+    from cdma.synth import _config_label, plot
+    rows = [dict(module=m, params=dict(elem_bits=e, lanes=l), bytes_per_cycle=e * l // 8,
+                 lut4=1000 * l, fmax_mhz=f)
+            for m, f in (("zvc-compress", None), ("rle-encode", 60.0)) for e, l in ((8, 8), (16, 4))]
+    rows.append(dict(module="engine", params=dict(mem_bytes=64), bytes_per_cycle=64, lut4=9,
+                     fmax_mhz=None))
+    assert len({_config_label(r) for r in rows}) == 3        # 8x8 and 16x4 both 8 B/cycle
+    out = tmp_path / "sweep.png"
+    plot(rows, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
