@@ -19,10 +19,11 @@ VERSION = 1
 
 def offload_cmd_layout(addr_width: int) -> data.StructLayout:
     """Offload/prefetch command: ``addr``, raw ``length`` in bytes, ``codec``, ``tag``, and
-    ``out_of_range``: the descriptor's range does not fit in ``addr_width`` bits (the
-    top level checks the full 64-bit address; ``addr`` here is already truncated)."""
+    ``code``: the descriptor's own error (DESC_ALIGN, DESC_LENGTH, DESC_RANGE or 0),
+    checked once by the top level on the full 64-bit address (``addr`` here is
+    already truncated to ``addr_width`` bits)."""
     return data.StructLayout({"addr": addr_width, "length": 32, "codec": 8, "tag": 8,
-                              "out_of_range": 1})
+                              "code": 8})
 
 
 def status_layout() -> data.StructLayout:
@@ -118,7 +119,7 @@ class OffloadUnit(wiring.Component):
         length = Signal(32)
         codec = Signal(8)
         tag = Signal(8)
-        out_of_range = Signal()
+        desc_code = Signal(8)
         code = Signal(8)
         flen = Signal(32)
         m.d.comb += self.cmd.ready.eq(state == IDLE)
@@ -138,15 +139,11 @@ class OffloadUnit(wiring.Component):
             with m.If(self.cmd.valid):
                 m.d.sync += [addr.eq(self.cmd.p.addr), length.eq(self.cmd.p.length),
                              codec.eq(self.cmd.p.codec), tag.eq(self.cmd.p.tag),
-                             out_of_range.eq(self.cmd.p.out_of_range),
+                             desc_code.eq(self.cmd.p.code),
                              state.eq(CHECK), flen.eq(0)]
         with m.Elif(state == CHECK):
-            with m.If(addr[:mshift] != 0):
-                m.d.sync += [code.eq(EngineError.DESC_ALIGN), state.eq(STATUS)]
-            with m.Elif(length[:eshift] != 0 if eshift else C(0)):
-                m.d.sync += [code.eq(EngineError.DESC_LENGTH), state.eq(STATUS)]
-            with m.Elif(out_of_range):
-                m.d.sync += [code.eq(EngineError.DESC_RANGE), state.eq(STATUS)]
+            with m.If(desc_code != 0):
+                m.d.sync += [code.eq(desc_code), state.eq(STATUS)]
             with m.Elif(~codec_ok):
                 m.d.sync += [code.eq(EngineError.DESC_CODEC), state.eq(STATUS)]
             with m.Else():

@@ -58,8 +58,6 @@ class PrefetchUnit(wiring.Component):
         E, MB, PB = p.elem_bits, p.mem_bytes, p.pcie_bytes
         eb = E // 8
         lanes = MB // eb
-        mshift = MB.bit_length() - 1
-        eshift = eb.bit_length() - 1
 
         m.submodules.parser = parser = FrameParser(p)
         m.submodules.writer = writer = WriteUnit(p)
@@ -94,13 +92,8 @@ class PrefetchUnit(wiring.Component):
         pre_code = Signal(8)
         m.d.comb += self.cmd.ready.eq(state == IDLE)
         with m.If(self.cmd.valid & self.cmd.ready):
-            a, n = self.cmd.p.addr, self.cmd.p.length
-            m.d.sync += [addr.eq(a), length.eq(n), tag.eq(self.cmd.p.tag), state.eq(START),
-                         pre_code.eq(Mux(a[:mshift] != 0, EngineError.DESC_ALIGN,
-                                         Mux(n[:eshift] != 0 if eshift else 0,
-                                             EngineError.DESC_LENGTH,
-                                             Mux(self.cmd.p.out_of_range,
-                                                 EngineError.DESC_RANGE, 0))))]
+            m.d.sync += [addr.eq(self.cmd.p.addr), length.eq(self.cmd.p.length),
+                         tag.eq(self.cmd.p.tag), state.eq(START), pre_code.eq(self.cmd.p.code)]
         started = Signal(2)
         with m.If(state == START):
             m.d.comb += [parser.start.valid.eq(~started[0]), parser.start.p.length.eq(length),

@@ -133,24 +133,31 @@ class CDMAEngine(wiring.Component):
         m.d.comb += self.s_axis_desc_tready.eq(~d_valid)
         with m.If(self.s_axis_desc_tvalid & ~d_valid):
             m.d.sync += [desc.eq(self.s_axis_desc_tdata), d_valid.eq(1)]
+        # The descriptor's own checks, once for both directions (docs/ENGINE.md order).
         # The range [addr, addr + length) must lie inside [0, 2**addr_width): the units
         # see addr truncated to addr_width bits and would wrap to address 0 otherwise.
         aw = p.addr_width
+        mshift = p.mem_bytes.bit_length() - 1
+        eshift = (p.elem_bits // 8).bit_length() - 1
         end = Signal(65)
-        out_of_range = Signal()
-        m.d.comb += [end.eq(desc.addr + desc.length),
-                     out_of_range.eq((desc.addr[aw:].any() if aw < 64 else 0)
-                                     | (end > (1 << aw)))]
+        desc_code = Signal(8)
+        m.d.comb += end.eq(desc.addr + desc.length)
+        with m.If(desc.addr[:mshift] != 0):
+            m.d.comb += desc_code.eq(EngineError.DESC_ALIGN)
+        with m.Elif(desc.length[:eshift] != 0 if eshift else 0):
+            m.d.comb += desc_code.eq(EngineError.DESC_LENGTH)
+        with m.Elif((desc.addr[aw:].any() if aw < 64 else 0) | (end > (1 << aw))):
+            m.d.comb += desc_code.eq(EngineError.DESC_RANGE)
         m.d.comb += [off.cmd.p.addr.eq(desc.addr), off.cmd.p.length.eq(desc.length),
                      off.cmd.p.codec.eq(desc.codec), off.cmd.p.tag.eq(desc.tag),
-                     off.cmd.p.out_of_range.eq(out_of_range),
+                     off.cmd.p.code.eq(desc_code),
                      off.cmd.valid.eq(d_valid & ~desc.direction.any())]
         taken = Signal()
         m.d.comb += taken.eq(off.cmd.valid & off.cmd.ready)
         if prefetch is not None:
             m.d.comb += [prefetch.cmd.p.addr.eq(desc.addr), prefetch.cmd.p.length.eq(desc.length),
                          prefetch.cmd.p.codec.eq(desc.codec), prefetch.cmd.p.tag.eq(desc.tag),
-                         prefetch.cmd.p.out_of_range.eq(out_of_range),
+                         prefetch.cmd.p.code.eq(desc_code),
                          prefetch.cmd.valid.eq(d_valid & (desc.direction == 1))]
             with m.If(prefetch.cmd.valid & prefetch.cmd.ready):
                 m.d.comb += taken.eq(1)
