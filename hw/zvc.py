@@ -71,20 +71,64 @@ def _popcount(m, bits):
     return terms[0]
 
 
-def _prefix_counts(m, nz, name):
-    """Comb signals ``p[i]`` = number of set bits of ``nz`` below bit ``i`` (i = 0..32)."""
-    p = [C(0, 6)]
-    for i in range(WINDOW):
-        s = Signal(range(WINDOW + 1), name=f"{name}{i + 1}")
-        m.d.comb += s.eq(p[-1] + nz[i])
-        p.append(s)
-    return p
-
-
 def _equals(value, const):
     """``value == const``; a comparison with 0 is written as a reduce-or so the
     Verilog has no multi-bit logical not (which Verilator's lint flags)."""
     return ~value.any() if const == 0 else value == const
+
+
+def _prefix_counts(m, bits, name):
+    """Comb signals ``p[i]`` = number of set bits of ``bits`` below bit ``i``
+    (i = 0..n), each its own adder tree so no count waits for a ripple chain."""
+    n = len(bits)
+    p = [C(0, 1)]
+    for i in range(1, n + 1):
+        s = Signal(range(i + 1), name=f"{name}{i}")
+        m.d.comb += s.eq(_popcount(m, [bits[k] for k in range(i)]))
+        p.append(s)
+    return p
+
+
+def _compact(m, elems, nz, name):
+    """Slot *j* = the *j*-th nonzero of ``elems`` (in index order), 0 past the last.
+
+    An AND-OR of the candidates ``k >= j`` whose prefix count is ``j``; a zero
+    element adds nothing to the OR, so ``nz[k]`` need not gate it.
+    """
+    p = _prefix_counts(m, nz, f"{name}_p")
+    slots = []
+    for j in range(len(elems)):
+        slot = Signal(len(elems[0]), name=f"{name}{j}")
+        # p[k] == 0 is written as "no nonzero below k" (a reduce-or rather than
+        # a multi-bit logical not, which Verilator's lint flags).
+        terms = [Mux(_equals(p[k], j) if j else ~nz[:k].any(), elems[k], 0)
+                 for k in range(j, len(elems))]
+        expr = terms[0]
+        for t in terms[1:]:
+            expr = expr | t
+        m.d.comb += slot.eq(expr)
+        slots.append(slot)
+    return slots
+
+
+def _expand(m, slots, mask, name):
+    """Element *k* = ``slots[popcount(mask below k)]`` if ``mask[k]`` else 0:
+    the inverse of :func:`_compact`."""
+    p = _prefix_counts(m, mask, f"{name}_p")
+    out = []
+    for k in range(len(slots)):
+        x = Signal(len(slots[0]), name=f"{name}{k}")
+        # p[k] <= k: index with just enough bits and a full power-of-two table
+        # (padded with zeros) so the generated case is complete.
+        if k == 0:
+            src = slots[0]
+        else:
+            ibits = k.bit_length()
+            table = slots[:k + 1] + [C(0, len(slots[0]))] * ((1 << ibits) - k - 1)
+            src = Array(table)[p[k][:ibits]]
+        m.d.comb += x.eq(Mux(mask[k], src, 0))
+        out.append(x)
+    return out
 
 
 def _bytes_shift_left(value, nbytes_amount):
@@ -163,81 +207,93 @@ class ZVCCompressor(wiring.Component):
         E, L, OB = self._elem_bits, self._lanes, self._out_bytes
         eb = E // 8
         nb = WINDOW // L                 # input beats per window
-        MW = 4 + WINDOW * eb             # largest encoded window, bytes
-        BUF = MW + OB                    # packer capacity, bytes
+        PW = 4 + L * eb                  # largest piece: a mask and one beat's elements
+        BUF = PW + OB                    # packer capacity, bytes
+        cbits = (L + 1).bit_length()     # width of one beat's nonzero count
         i, o = self.i, self.o
 
-        # ---- Stage 1: collect a window of 32 elements ------------------------------
-        cur = Signal(WINDOW * E)         # elements of the window being collected
-        cur_has = Signal()               # ... of which some came from earlier beats
-        bidx = Signal(range(max(nb, 2)))   # (never 0 bits wide: lint-clean Verilog)
-        win_valid = Signal()
-        win_data = Signal(WINDOW * E)
-        win_has = Signal()               # the window holds at least one element
-        win_last = Signal()
-        win_take = Signal()
-
-        m.d.comb += i.ready.eq(~win_valid | win_take)
-        lane_data = Signal(L * E)
-        for l in range(L):
-            el = i.p.data[l * E:(l + 1) * E]
-            m.d.comb += lane_data[l * E:(l + 1) * E].eq(Mux(i.p.last & ~i.p.keep[l], 0, el))
+        # ---- Stage 1: compact each beat; collect a window of compacted beats --------
+        # Unkept lanes of the last beat are zero: they pad a partial window.
+        lane_data = [Mux(i.p.last & ~i.p.keep[l], 0, i.p.data[l * E:(l + 1) * E])
+                     for l in range(L)]
+        beat_nz = Signal(L)
+        m.d.comb += beat_nz.eq(Cat(*[e.any() for e in lane_data]))
+        beat_cmp = Cat(*_compact(m, lane_data, beat_nz, "c_slot"))
+        beat_cnt = _popcount(m, [beat_nz[k] for k in range(L)])
         beat_has = ~i.p.last | i.p.keep.any()
-        merged = Signal(WINDOW * E)
-        for s in range(nb):
-            sl = slice(s * L * E, (s + 1) * L * E)
-            m.d.comb += merged[sl].eq(Mux(_equals(bidx, s), lane_data, cur[sl]))
-        window_done = (bidx == nb - 1) | i.p.last
 
-        with m.If(win_take):
-            m.d.sync += win_valid.eq(0)
-        with m.If(i.valid & i.ready):
-            with m.If(window_done):
-                m.d.sync += [
-                    win_valid.eq(1), win_data.eq(merged), win_has.eq(cur_has | beat_has),
-                    win_last.eq(i.p.last), cur.eq(0), cur_has.eq(0), bidx.eq(0),
-                ]
-            with m.Else():
-                m.d.sync += [cur.eq(merged), cur_has.eq(1), bidx.eq(bidx + 1)]
+        cur_slots = Signal(nb * L * E)   # slot s: beat s of the window, compacted
+        cur_cnt = Signal(nb * cbits)     # slot s: nonzero elements of beat s
+        cur_mask = Signal(WINDOW)
+        cur_has = Signal()               # the window holds at least one element
+        cur_last = Signal()
+        cur_beats = Signal(range(max(nb, 2)))   # index of the window's last slot
+        cur_full = Signal()              # the window is complete, waiting for `win`
+        bidx = Signal(range(max(nb, 2)))   # (never 0 bits wide: lint-clean Verilog)
 
-        # ---- Stage 2: mask + compaction of the nonzero elements --------------------
-        elems = [win_data[k * E:(k + 1) * E] for k in range(WINDOW)]
-        nz = Signal(WINDOW)
-        m.d.comb += nz.eq(Cat(*[e.any() for e in elems]))
-        p = _prefix_counts(m, nz, "c_prefix")
-        slots = []
-        for j in range(WINDOW):
-            slot = Signal(E, name=f"c_slot{j}")
-            # p[k] == 0 is written as "no nonzero below k" (a reduce-or rather
-            # than a multi-bit logical not, which Verilator's lint flags).
-            terms = [Mux(nz[k] & (_equals(p[k], j) if j else ~nz[:k].any()), elems[k], 0)
-                     for k in range(j, WINDOW)]
-            expr = terms[0]
-            for t in terms[1:]:
-                expr = expr | t
-            m.d.comb += slot.eq(expr)
-            slots.append(slot)
-
-        pk_valid = Signal()
-        pk_data = Signal(MW * 8)
-        pk_len = Signal(range(MW + 1))
-        pk_last = Signal()
+        # ---- Stage 2: the window being packed, one slot (a "piece") per cycle -------
+        win_valid = Signal()
+        win_slots = Signal(nb * L * E)   # shifts down one slot per piece taken
+        win_cnt = Signal(nb * cbits)
+        win_mask = Signal(WINDOW)
+        win_has = Signal()
+        win_last = Signal()
+        win_beats = Signal(range(max(nb, 2)))   # slots left after the current one
+        win_first = Signal()             # the current piece is the first: mask + slot 0
         pk_take = Signal()
-        m.d.comb += win_take.eq(win_valid & (~pk_valid | pk_take))
-        with m.If(pk_take):
-            m.d.sync += pk_valid.eq(0)
-        with m.If(win_take):
-            m.d.sync += [
-                pk_valid.eq(1),
-                pk_data.eq(Cat(nz, *slots)),
-                pk_len.eq(Mux(win_has, 4 + p[WINDOW] * eb, 0)),
-                pk_last.eq(win_last),
-            ]
+        move = Signal()                  # `cur` is handed to `win` this cycle
+        m.d.comb += [
+            move.eq(cur_full & (~win_valid | (pk_take & _equals(win_beats, 0)))),
+            i.ready.eq(~cur_full | move),
+        ]
 
-        # ---- Stage 3: pack the windows' bytes densely into output beats -------------
+        with m.If(move):
+            m.d.sync += [
+                win_valid.eq(1), win_slots.eq(cur_slots), win_cnt.eq(cur_cnt),
+                win_mask.eq(cur_mask), win_has.eq(cur_has), win_last.eq(cur_last),
+                win_beats.eq(cur_beats), win_first.eq(1), cur_full.eq(0),
+            ]
+        with m.Elif(pk_take):
+            m.d.sync += [
+                win_slots.eq(win_slots >> (L * E)), win_cnt.eq(win_cnt >> cbits),
+                win_first.eq(0), win_beats.eq(win_beats - 1),
+            ]
+            with m.If(_equals(win_beats, 0)):
+                m.d.sync += win_valid.eq(0)
+
+        with m.If(i.valid & i.ready):
+            for s in range(nb):
+                with m.If(_equals(bidx, s)):
+                    m.d.sync += [
+                        cur_slots[s * L * E:(s + 1) * L * E].eq(beat_cmp),
+                        cur_cnt[s * cbits:(s + 1) * cbits].eq(beat_cnt),
+                    ]
+                    if s == 0:           # a new window: clear the rest of the mask
+                        m.d.sync += [cur_mask.eq(beat_nz), cur_has.eq(beat_has)]
+                    else:
+                        m.d.sync += [cur_mask[s * L:(s + 1) * L].eq(beat_nz),
+                                     cur_has.eq(cur_has | beat_has)]
+            with m.If((bidx == nb - 1) | i.p.last):
+                m.d.sync += [cur_full.eq(1), cur_beats.eq(bidx), cur_last.eq(i.p.last),
+                             bidx.eq(0)]
+            with m.Else():
+                m.d.sync += bidx.eq(bidx + 1)
+
+        slot0 = win_slots[:L * E]
+        pk_data = Signal(PW * 8)
+        pk_len = Signal(range(PW + 1))
+        pk_last = Signal()
+        m.d.comb += [
+            pk_data.eq(Mux(win_first, Cat(win_mask, slot0), slot0)),
+            # An empty window only closes a chunk that has no element: no bytes.
+            pk_len.eq(Mux(win_has, Mux(win_first, 4, 0) + win_cnt[:cbits] * eb, 0)),
+            pk_last.eq(win_last & _equals(win_beats, 0)),
+        ]
+
+        # ---- Stage 3: pack the pieces' bytes densely into output beats --------------
         buf = Signal(BUF * 8)            # bytes at and above `level` are always zero
         level = Signal(range(BUF + 1))
-        ending = Signal()                # the chunk's final window is in `buf`
+        ending = Signal()                # the chunk's final piece is in `buf`
         load_ok = ~o.valid | o.ready
         emit = Signal()
         is_final = Signal()
@@ -248,7 +304,7 @@ class ZVCCompressor(wiring.Component):
             is_final.eq(ending & (level <= OB)),
             n_out.eq(Mux(level >= OB, OB, level)),
             level_after.eq(level - Mux(emit, n_out, 0)),
-            pk_take.eq(pk_valid & (~ending | (emit & is_final))
+            pk_take.eq(win_valid & (~ending | (emit & is_final))
                        & (level_after + pk_len <= BUF)),
         ]
         with m.If(emit):
@@ -364,73 +420,24 @@ class ZVCDecompressor(wiring.Component):
         E, L, IB = self._elem_bits, self._lanes, self._in_bytes
         eb = E // 8
         nb = WINDOW // L                 # output beats per full window
-        MW = 4 + WINDOW * eb
-        BUF = MW + 2 * IB                # room for the next window while one waits
+        PW = 4 + L * eb                  # largest piece: a mask and one beat's elements
+        BUF = PW + 2 * IB                # room for the next beat's bytes while one waits
         i, o = self.i, self.o
 
-        # ---- Window register and output beats ---------------------------------------
-        w_valid = Signal()
-        w_mask = Signal(WINDOW)
-        w_data = Signal(WINDOW * E)      # the window's nonzero elements, compacted
-        w_v = Signal(range(WINDOW + 1))  # elements in the window; 0: closing null beat
-        w_last = Signal()
-        w_err = Signal()
-        ob = Signal(range(max(nb, 2)))     # (never 0 bits wide: lint-clean Verilog)
-        load_ok = ~o.valid | o.ready
-        final_beat = Signal()
-        w_done = Signal()
-        w_free = Signal()
-        m.d.comb += [
-            final_beat.eq(w_v <= ob * L + L),
-            w_done.eq(w_valid & load_ok & final_beat),
-            w_free.eq(~w_valid | w_done),
-        ]
-        p = _prefix_counts(m, w_mask, "d_prefix")
-        slots = [w_data[j * E:(j + 1) * E] for j in range(WINDOW)]
-        expanded = []
-        for k in range(WINDOW):
-            x = Signal(E, name=f"d_elem{k}")
-            # p[k] <= k: index with just enough bits and a full power-of-two
-            # table (padded with zeros) so the generated case is complete.
-            if k == 0:
-                src = slots[0]
-            else:
-                ibits = k.bit_length()
-                table = slots[:k + 1] + [C(0, E)] * ((1 << ibits) - k - 1)
-                src = Array(table)[p[k][:ibits]]
-            m.d.comb += x.eq(Mux(w_mask[k], src, 0))
-            expanded.append(x)
-        beat = []
-        for l in range(L):
-            choices = [expanded[s * L + l] for s in range(nb)]
-            beat.append(choices[0] if nb == 1 else Array(choices)[ob])
-        with m.If(w_valid & load_ok):
-            m.d.sync += [
-                o.valid.eq(1),
-                o.p.data.eq(Cat(*beat)),
-                o.p.keep.eq(Cat(*[ob * L + l < w_v for l in range(L)])),
-                o.p.last.eq(final_beat & w_last),
-                o.p.user.eq(final_beat & w_err),
-            ]
-            with m.If(final_beat):
-                m.d.sync += [ob.eq(0), w_valid.eq(0)]
-            with m.Else():
-                m.d.sync += ob.eq(ob + 1)
-        with m.Elif(o.ready):
-            m.d.sync += o.valid.eq(0)
-
-        # ---- Input byte buffer and window extraction --------------------------------
         IDLE, RUN, DROP = 0, 1, 2
         state = Signal(2)
         buf = Signal(BUF * 8)            # bytes at and above `level` are always zero
         level = Signal(range(BUF + 1))
         in_ended = Signal()              # the chunk's last input beat is in (or dropped)
-        remaining = Signal(self._count_bits)
+        remaining = Signal(self._count_bits)   # elements of the chunk not yet emitted
+        wb = Signal(range(max(nb, 2)))   # beat of the window (never 0 bits wide)
+        w_mask = Signal(WINDOW)          # the window's mask, shifted down per beat
         term_pending = Signal()
         code = Signal(4)
 
+        load_ok = ~o.valid | o.ready
         accept = Signal()
-        finish = Signal()                # the chunk's final window (or null beat) leaves
+        finish = Signal()                # the chunk's final beat (or null beat) leaves
         m.d.comb += [
             # While a chunk finishes, the next chunk's first beat and count may
             # enter in the same cycle (the buffer is empty after it).
@@ -441,21 +448,29 @@ class ZVCDecompressor(wiring.Component):
         n_in = _popcount(m, [i.p.keep[k] for k in range(IB)])
         in_masked = Cat(*[Mux(i.p.keep[k], i.p.data[8 * k:8 * k + 8], 0) for k in range(IB)])
 
-        v = Signal(range(WINDOW + 1))
-        mask = buf[:WINDOW]
-        nnz = _popcount(m, [mask[k] for k in range(WINDOW)])
-        need = Signal(range(MW + 1))
+        # ---- One output beat per step: its mask bits, its bytes, the checks --------
+        # The first beat of a window starts with the window's 4 mask bytes; the
+        # mask is kept in `w_mask` for the window's other beats.
+        first = Signal()
+        beat_mask = Signal(L)
+        beat_data = Signal(L * E)
+        v = Signal(range(WINDOW + 1))    # elements in this window
+        need = Signal(range(PW + 1))     # bytes this beat consumes
         bad = Signal()
         m.d.comb += [
+            first.eq(_equals(wb, 0)),
+            beat_mask.eq(Mux(first, buf[:L], w_mask[:L])),
+            beat_data.eq(Mux(first, buf[WINDOW:WINDOW + L * E], buf[:L * E])),
             v.eq(Mux(remaining >= WINDOW, WINDOW, remaining)),
-            need.eq(4 + nnz * eb),
-            bad.eq((mask & ~Cat(*[v > k for k in range(WINDOW)])).any()),
+            need.eq(Mux(first, 4, 0)
+                    + _popcount(m, [beat_mask[k] for k in range(L)]) * eb),
+            bad.eq(first & (buf[:WINDOW] & ~Cat(*[v > k for k in range(WINDOW)])).any()),
         ]
-        have_mask = level >= 4
+        have_mask = ~first | (level >= 4)
         have_all = level >= need
-        last_win = remaining <= WINDOW
+        chunk_final = remaining <= L     # windows end on beat boundaries: all that is left
 
-        push_win = Signal()
+        push_beat = Signal()
         push_term = Signal()
         term_err = Signal()
         fail = Signal()
@@ -464,7 +479,7 @@ class ZVCDecompressor(wiring.Component):
             with m.If(_equals(remaining, 0)):
                 with m.If(level != 0):
                     m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-                with m.Elif(in_ended & w_free):
+                with m.Elif(in_ended & load_ok):
                     m.d.comb += [push_term.eq(1), finish.eq(1)]
             with m.Elif(~have_mask):
                 with m.If(in_ended):
@@ -474,18 +489,39 @@ class ZVCDecompressor(wiring.Component):
             with m.Elif(~have_all):
                 with m.If(in_ended):
                     m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-            with m.Elif(last_win):
+            with m.Elif(chunk_final):
                 with m.If(level != need):
                     m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-                with m.Elif(in_ended & w_free):
-                    m.d.comb += [push_win.eq(1), finish.eq(1)]
-            with m.Elif(w_free):
-                m.d.comb += push_win.eq(1)
+                with m.Elif(in_ended & load_ok):
+                    m.d.comb += [push_beat.eq(1), finish.eq(1)]
+            with m.Elif(load_ok):
+                m.d.comb += push_beat.eq(1)
         with m.If(state == DROP):
-            with m.If(term_pending & w_free):
+            with m.If(term_pending & load_ok):
                 m.d.comb += [push_term.eq(1), term_err.eq(1)]
 
-        consume = Mux(push_win, need, 0)
+        # ---- Output register ----------------------------------------------------------
+        lanes_out = _expand(m, [beat_data[j * E:(j + 1) * E] for j in range(L)],
+                            beat_mask, "d_elem")
+        with m.If(push_beat | push_term):
+            m.d.sync += [
+                o.valid.eq(1),
+                o.p.data.eq(Cat(*lanes_out)),
+                o.p.keep.eq(Mux(push_term, 0, Cat(*[remaining > l for l in range(L)]))),
+                o.p.last.eq(push_term | chunk_final),
+                o.p.user.eq(term_err),
+            ]
+        with m.Elif(o.ready):
+            m.d.sync += o.valid.eq(0)
+        with m.If(push_beat):
+            m.d.sync += [
+                remaining.eq(remaining - L),
+                wb.eq(Mux(wb == nb - 1, 0, wb + 1)),
+                w_mask.eq(Mux(first, buf[:WINDOW], w_mask) >> L),
+            ]
+
+        # ---- Input byte buffer ----------------------------------------------------------
+        consume = Mux(push_beat, need, 0)
         level_c = Signal(range(BUF + 1))
         m.d.comb += level_c.eq(level - consume)
         buf_c = _bytes_shift_right(buf, consume)
@@ -493,14 +529,6 @@ class ZVCDecompressor(wiring.Component):
         m.d.sync += self.error.eq(fail)
         with m.If(accept & i.p.last):
             m.d.sync += in_ended.eq(1)
-        with m.If(push_win):
-            m.d.sync += remaining.eq(remaining - WINDOW)
-        with m.If(push_win | push_term):
-            m.d.sync += [
-                w_valid.eq(1), w_mask.eq(mask), w_data.eq(buf[WINDOW:WINDOW + WINDOW * E]),
-                w_v.eq(Mux(push_term, 0, v)), w_last.eq(push_term | last_win),
-                w_err.eq(term_err),
-            ]
         with m.If(fail):
             m.d.sync += [buf.eq(0), level.eq(0), state.eq(DROP), term_pending.eq(1),
                          code.eq(fail_code)]
@@ -518,7 +546,8 @@ class ZVCDecompressor(wiring.Component):
             appended = Mux(accept, _bytes_shift_left(in_masked, level_c)[:BUF * 8], 0)
             m.d.sync += [buf.eq(buf_c | appended), level.eq(level_c + Mux(accept, n_in, 0))]
         with m.If(self.count.valid & self.count.ready):
-            m.d.sync += [remaining.eq(self.count.p), state.eq(RUN), code.eq(ZVCError.OK)]
+            m.d.sync += [remaining.eq(self.count.p), state.eq(RUN), code.eq(ZVCError.OK),
+                         wb.eq(0)]
         m.d.comb += self.error_code.eq(code)
         return m
 
