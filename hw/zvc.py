@@ -350,10 +350,10 @@ class ZVCDecompressor(wiring.Component):
     ever emitted for a chunk, and the next chunk is decoded normally.
 
     Throughput: one output beat per cycle as long as compressed bytes arrive at
-    ``in_bytes`` per cycle and the output is not back-pressured (and one window
-    per cycle at most).  Latency: the first output beat of a window is valid 2
-    cycles after the clock edge that transferred the input beat completing the
-    window, once the chunk's count has been taken (see ``docs/ZVC.md``).
+    ``in_bytes`` per cycle and the output is not back-pressured.  Latency: an
+    output beat is valid 1 cycle after the clock edge that transferred the input
+    beat completing its bytes, once the chunk's count has been taken (see
+    ``docs/ZVC.md``).
 
     Parameters
     ----------
