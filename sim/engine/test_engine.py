@@ -69,17 +69,14 @@ async def _offload_case(dut, mem_pause, pcie_pause, latency, seed):
     rng = np.random.default_rng(seed)
     E = tb.params["elem_bits"]
     eb = E // 8
-    lengths = _lengths(tb)
-    codecs = _codecs(tb)
+    places, size = _layout(tb, rng, _lengths(tb), _codecs(tb))
     descs = []
-    addrs = _place(tb, rng, lengths * len(codecs))
-    for k, (a, n) in enumerate(zip(addrs, lengths * len(codecs))):
-        codec = codecs[k // len(lengths)]
+    for k, a, n, codec in places:
         density = [0.0, 0.1, 0.5, 0.9, 1.0][k % 5]
         x = activations(n // eb, density, E, rng)
         tb.write_mem(a, x.tobytes())
         descs.append(Descriptor(a, n, OFFLOAD, codec, tag=k & 0xFF))
-    mem = tb.read_mem(0, addrs[-1] + lengths[-1] + 64)
+    mem = tb.read_mem(0, size)
     frames, statuses = await _run_offload(tb, descs)
     for d, f, s in zip(descs, frames, statuses):
         want_f, want_s = tb.model.offload(mem, d)
@@ -171,6 +168,20 @@ def _fill_guard(tb, size):
     tb.write_mem(0, bytes([GUARD]) * size)
 
 
+def _layout(tb, rng, lengths, codecs):
+    """Destinations for ``lengths`` once per codec, guard bytes around them.
+
+    Returns ``([(k, addr, length, codec)], size)``: job *k*'s range, and the
+    size of the memory region the caller checks afterwards.
+    """
+    every = lengths * len(codecs)
+    addrs = _place(tb, rng, every)
+    size = addrs[-1] + every[-1] + 512
+    _fill_guard(tb, size)
+    return ([(k, a, n, codecs[k // len(lengths)]) for k, (a, n) in enumerate(zip(addrs, every))],
+            size)
+
+
 def _check_prefetch(tb, jobs, statuses, size):
     """Status == golden; destination == golden data on success; guard bytes untouched."""
     mem = tb.read_mem(0, size)
@@ -195,14 +206,9 @@ async def _prefetch_case(dut, mem_pause, pcie_pause, seed):
     rng = np.random.default_rng(seed)
     E = tb.params["elem_bits"]
     eb = E // 8
-    lengths = _lengths(tb)
-    codecs = _codecs(tb)
-    addrs = _place(tb, rng, lengths * len(codecs))
-    size = addrs[-1] + lengths[-1] + 512
-    _fill_guard(tb, size)
+    places, size = _layout(tb, rng, _lengths(tb), _codecs(tb))
     jobs = []
-    for k, (a, n) in enumerate(zip(addrs, lengths * len(codecs))):
-        codec = codecs[k // len(lengths)]
+    for k, a, n, codec in places:
         density = [0.0, 0.1, 0.5, 0.9, 1.0][k % 5]
         x = activations(n // eb, density, E, rng)
         frame, _ = tb.model.offload(x.view(np.uint8), Descriptor(0, n, OFFLOAD, codec))
@@ -237,18 +243,13 @@ async def test_prefetch_tiny_chunks(dut):
     rng = np.random.default_rng(8)
     E = tb.params["elem_bits"]
     eb, c = E // 8, tb.params["chunk_bytes"]
-    lengths = [5 * c, 4 * c + 3 * eb, c, 2 * c]
-    codecs = _codecs(tb)
-    addrs = _place(tb, rng, lengths * len(codecs))
-    size = addrs[-1] + lengths[-1] + 512
-    _fill_guard(tb, size)
+    places, size = _layout(tb, rng, [5 * c, 4 * c + 3 * eb, c, 2 * c], _codecs(tb))
     jobs = []
-    for k, (a, n) in enumerate(zip(addrs, lengths * len(codecs))):
+    for k, a, n, codec in places:
         x = np.zeros(n // eb, {8: np.uint8, 16: np.uint16, 32: np.uint32}[E])
         if k % 2:
             x[::c // eb] = 7                 # one nonzero per chunk
-        frame, _ = tb.model.offload(x.view(np.uint8), Descriptor(0, n, OFFLOAD,
-                                                                 codecs[k // len(lengths)]))
+        frame, _ = tb.model.offload(x.view(np.uint8), Descriptor(0, n, OFFLOAD, codec))
         jobs.append((Descriptor(a, n, PREFETCH, 0, tag=k), frame))
     statuses = await _run_prefetch(tb, jobs, timeout_us=200)
     _check_prefetch(tb, jobs, statuses, size)
