@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import eda
 
-__all__ = ["SWEEP", "synth_module", "add_arguments", "run"]
+__all__ = ["SWEEP", "SWEEP_ENGINES", "synth_module", "add_arguments", "run"]
 
 #: Configurations of ``--sweep``: (module, parameters).  8 to 64 raw bytes per
 #: cycle; 32 x 16 is the engine's default codec width.  Each places in minutes
@@ -33,6 +33,13 @@ SWEEP = tuple(
     (module, {"elem_bits": eb, "lanes": lanes})
     for module in ("zvc-compress", "zvc-decompress", "rle-encode", "rle-decode")
     for eb, lanes in ((8, 8), (16, 4), (32, 4), (32, 16))
+)
+#: Engine configurations that ``--sweep`` runs after the codec blocks: one at
+#: 16 B/cycle that fits the LFE5U-85F (so it gets an Fmax), then the defaults
+#: (64 B/cycle), which need more LUTs than the largest ECP5 has.
+SWEEP_ENGINES = (
+    ("engine", {"mem_bytes": 16, "pcie_bytes": 16, "dec_instances": 1}),
+    ("engine", {}),
 )
 
 
@@ -121,7 +128,8 @@ def plot(rows, path):
 def add_arguments(p):
     from hw.generate import REGISTRY
     p.add_argument("--sweep", action="store_true",
-                   help="run the configurations of cdma.synth.SWEEP, then the engine with its defaults")
+                   help="run the configurations of cdma.synth.SWEEP, then the engine at 16 B/cycle "
+                        "and with its defaults (SWEEP_ENGINES)")
     p.add_argument("--only", metavar="MODULE[,MODULE]",
                    help="with --sweep: only these modules' configurations (e.g. rle-encode,engine)")
     p.add_argument("--json", metavar="FILE", nargs="?", const="-",
@@ -152,7 +160,7 @@ def run(args) -> int:
     configs = list(SWEEP) if args.sweep else [
         (args.module, {prm.name: getattr(args, prm.name) for prm in REGISTRY[args.module].params})]
     if args.sweep and "engine" in REGISTRY:
-        configs.append(("engine", {}))
+        configs += SWEEP_ENGINES
     if args.only:
         if not args.sweep:
             print("cdma synth: --only goes with --sweep", file=sys.stderr)

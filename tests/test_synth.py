@@ -37,6 +37,15 @@ def test_sweep_covers_every_codec_block():
     assert {p["elem_bits"] for _, p in synth.SWEEP} == {8, 16, 32}
 
 
+def test_sweep_engines_are_valid_configurations():
+    """The engine rows of --sweep: the defaults and a smaller one, both accepted by EngineParams."""
+    from hw.engine.params import EngineParams
+    assert [m for m, _ in synth.SWEEP_ENGINES] == ["engine", "engine"]
+    assert {} in [p for _, p in synth.SWEEP_ENGINES]
+    widths = [EngineParams(**p).mem_bytes for _, p in synth.SWEEP_ENGINES]
+    assert min(widths) < EngineParams().mem_bytes
+
+
 def test_sweep_plot_groups_configurations(tmp_path):
     """The sweep plot takes rows with a missing Fmax and shared bytes/cycle and writes a PNG."""
     from cdma.synth import _config_label, plot
