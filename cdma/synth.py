@@ -34,11 +34,13 @@ SWEEP = tuple(
     for module in ("zvc-compress", "zvc-decompress", "rle-encode", "rle-decode")
     for eb, lanes in ((8, 8), (16, 4), (32, 4), (32, 16))
 )
-#: Engine configurations that ``--sweep`` runs after the codec blocks: one at
-#: 16 B/cycle that fits the LFE5U-85F (so it gets an Fmax), then the defaults
-#: (64 B/cycle), which need more LUTs than the largest ECP5 has.
+#: Engine configurations that ``--sweep`` runs after the codec blocks: all
+#: codecs at 16 B/cycle and raw+ZVC at the default 64 B/cycle, which fit the
+#: LFE5U-85F (so they get an Fmax), then the defaults (all codecs, 64 B/cycle),
+#: which need more LUTs than the largest ECP5 has.
 SWEEP_ENGINES = (
     ("engine", {"mem_bytes": 16, "pcie_bytes": 16, "dec_instances": 1}),
+    ("engine", {"codecs": 3}),
     ("engine", {}),
 )
 
@@ -50,7 +52,8 @@ def _bytes_per_cycle(params: dict) -> int | None:
 
 
 def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pnr=True,
-                 gates=True, pnr_timeout=1800, router=eda.DEFAULT_ROUTER) -> dict:
+                 gates=True, pnr_timeout=1800, router=eda.DEFAULT_ROUTER,
+                 synth_timeout=3600) -> dict:
     """Generate ``module`` with ``params`` and measure it; returns one result row."""
     from hw.generate import REGISTRY, default_top_name, generate_verilog
     if module not in REGISTRY:
@@ -64,7 +67,8 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
            "bytes_per_cycle": _bytes_per_cycle(full)}
     t = time.perf_counter()
     row.update(eda.synth_ecp5(src, top, workdir / "ecp5", freq_mhz=freq_mhz, pnr=pnr,
-                              pnr_timeout=pnr_timeout, router=router, pnr_errors="keep"))
+                              pnr_timeout=pnr_timeout, router=router, pnr_errors="keep",
+                              synth_timeout=synth_timeout))
     if gates:
         row.update(eda.gate_count(src, top, workdir / "gates"))
     row["seconds"] = round(time.perf_counter() - t, 1)
@@ -128,8 +132,8 @@ def plot(rows, path):
 def add_arguments(p):
     from hw.generate import REGISTRY
     p.add_argument("--sweep", action="store_true",
-                   help="run the configurations of cdma.synth.SWEEP, then the engine at 16 B/cycle "
-                        "and with its defaults (SWEEP_ENGINES)")
+                   help="run the configurations of cdma.synth.SWEEP, then the engine configurations "
+                        "of SWEEP_ENGINES (16 B/cycle, raw+ZVC, defaults)")
     p.add_argument("--only", metavar="MODULE[,MODULE]",
                    help="with --sweep: only these modules' configurations (e.g. rle-encode,engine)")
     p.add_argument("--json", metavar="FILE", nargs="?", const="-",
@@ -139,6 +143,9 @@ def add_arguments(p):
     p.add_argument("--freq", type=float, default=100.0, help="nextpnr target clock, MHz (default %(default)s)")
     p.add_argument("--no-pnr", action="store_true", help="synthesis only (no Fmax)")
     p.add_argument("--no-gates", action="store_true", help="skip the gate count")
+    p.add_argument("--synth-timeout", type=int, default=3600,
+                   help="seconds allowed for Yosys per design (default %(default)s); in a "
+                        "sweep a design that exceeds it is listed under the table, not fatal")
     p.add_argument("--pnr-timeout", type=int, default=1800,
                    help="seconds allowed for nextpnr per design (default %(default)s)")
     p.add_argument("--router", choices=("router1", "router2"), default=eda.DEFAULT_ROUTER,
@@ -173,20 +180,27 @@ def run(args) -> int:
             return 2
         configs = [(m, p) for m, p in configs if m in keep]
     versions = eda.tool_versions()
-    rows = []
+    rows, failed = [], []
     for i, (module, params) in enumerate(configs, 1):
         tag = "-".join([module] + [f"{k}{v}" for k, v in params.items() if v is not None])
         print(f"[{i}/{len(configs)}] {tag} ...", file=sys.stderr, flush=True)
         try:
             row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
                                pnr=not args.no_pnr, gates=not args.no_gates,
-                               pnr_timeout=args.pnr_timeout, router=args.router)
+                               pnr_timeout=args.pnr_timeout, router=args.router,
+                               synth_timeout=args.synth_timeout)
         except (eda.ToolMissing, ValueError, TypeError) as e:
             print(f"cdma synth: {e}", file=sys.stderr)
             return 2
         except eda.ToolFailed as e:
-            print(f"cdma synth: {tag}: {e}", file=sys.stderr)
-            return 1
+            print(f"cdma synth: {tag}: {e}", file=sys.stderr, flush=True)
+            if not args.sweep:
+                return 1
+            # A sweep goes on: one configuration that Yosys cannot finish must
+            # not throw away the others; it is listed under the table.
+            failed.append(f"- {module} {', '.join(f'{k}={v}' for k, v in params.items())}: "
+                          f"no result, {str(e).splitlines()[0]}")
+            continue
         rows.append(row)
         times = ", ".join(f"{k[:-2]} {row[k]} s" for k in ("synth_s", "pnr_s", "gates_s") if k in row)
         print(f"      {_fmt(row)}  ({times})", file=sys.stderr, flush=True)
@@ -195,7 +209,7 @@ def run(args) -> int:
     pnr_desc = ("synthesis only" if args.no_pnr else
                 f"nextpnr {args.router}, target {args.freq:g} MHz, {args.pnr_timeout} s limit per design")
     notes = [f"- {r['module']} {', '.join(f'{k}={v}' for k, v in r['params'].items())}: "
-             f"no Fmax, {r['pnr_error']}" for r in rows if r.get("pnr_error")]
+             f"no Fmax, {r['pnr_error']}" for r in rows if r.get("pnr_error")] + failed
     text = (f"ECP5 LFE5U-85F out of context ({pnr_desc}), {time.strftime('%Y-%m-%d', time.gmtime())}; "
             + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n\n"
             + TABLE_HEAD + "\n" + "\n".join(_fmt(r) for r in rows)
@@ -208,6 +222,6 @@ def run(args) -> int:
             Path(args.json).write_text(json.dumps({"tools": versions, "results": rows}, indent=1))
     if args.table:
         Path(args.table).write_text(text + "\n")
-    if args.plot:
+    if args.plot and rows:
         plot(rows, args.plot)
-    return 1 if (not args.sweep and rows[0].get("pnr_error")) else 0
+    return 1 if failed or (not args.sweep and rows[0].get("pnr_error")) else 0
