@@ -18,6 +18,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .bits import popcount
 from .streams import byte_stream, check_positive_int, element_stream
 
 __all__ = ["ELEM_BITS", "MAX_LANES", "MAX_RUN", "RLEError", "RLEEncoder", "RLEDecoder",
@@ -85,17 +86,6 @@ def _prefix_counts(m, bits, name):
     """``p[k]`` = number of set bits of ``bits`` below bit ``k`` (k = 0..n), log depth."""
     n = len(bits)
     return [C(0, 1)] + _scan(m, bits, range(n + 1), name)
-
-
-def _popcount(bits):
-    """Sum of 1-bit values as a balanced adder tree."""
-    terms = list(bits)
-    while len(terms) > 1:
-        nxt = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms = nxt
-    return terms[0] if terms else C(0, 1)
 
 
 def _times(value, const):
@@ -439,7 +429,7 @@ class RLEDecoder(wiring.Component):
             self.count.ready.eq(state == IDLE),
         ]
         n_in = Signal(range(IB + 1))
-        m.d.comb += n_in.eq(_popcount(i.p.keep[k] for k in range(IB)))
+        m.d.comb += n_in.eq(popcount(i.p.keep[k] for k in range(IB)))
         in_masked = Cat(*[Mux(i.p.keep[k], i.p.data[8 * k:8 * k + 8], 0) for k in range(IB)])
 
         # ---- Expansion of up to L tokens into the current beat ----------------------

@@ -14,6 +14,7 @@ from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .bits import popcount
 from .streams import byte_stream, check_positive_int, element_stream
 
 __all__ = ["WINDOW", "ELEM_BITS", "ZVCError", "ZVCCompressor", "ZVCDecompressor", "ZVCLoopback"]
@@ -58,19 +59,6 @@ def _check_beat_bytes(name, value):
     return value
 
 
-def _popcount(m, bits):
-    """Sum of the bits of ``bits`` (a list of 1-bit values) as a balanced adder tree."""
-    terms = list(bits)
-    if not terms:
-        return C(0, 1)
-    while len(terms) > 1:
-        nxt = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms = nxt
-    return terms[0]
-
-
 def _equals(value, const):
     """``value == const``; a comparison with 0 is written as a reduce-or so the
     Verilog has no multi-bit logical not (which Verilator's lint flags)."""
@@ -84,7 +72,7 @@ def _prefix_counts(m, bits, name):
     p = [C(0, 1)]
     for i in range(1, n + 1):
         s = Signal(range(i + 1), name=f"{name}{i}")
-        m.d.comb += s.eq(_popcount(m, [bits[k] for k in range(i)]))
+        m.d.comb += s.eq(popcount([bits[k] for k in range(i)]))
         p.append(s)
     return p
 
@@ -219,7 +207,7 @@ class ZVCCompressor(wiring.Component):
         beat_nz = Signal(L)
         m.d.comb += beat_nz.eq(Cat(*[e.any() for e in lane_data]))
         beat_cmp = Cat(*_compact(m, lane_data, beat_nz, "c_slot"))
-        beat_cnt = _popcount(m, [beat_nz[k] for k in range(L)])
+        beat_cnt = popcount([beat_nz[k] for k in range(L)])
         beat_has = ~i.p.last | i.p.keep.any()
 
         cur_slots = Signal(nb * L * E)   # slot s: beat s of the window, compacted
@@ -445,7 +433,7 @@ class ZVCDecompressor(wiring.Component):
             accept.eq(i.valid & i.ready),
             self.count.ready.eq(_equals(state, IDLE) | finish),
         ]
-        n_in = _popcount(m, [i.p.keep[k] for k in range(IB)])
+        n_in = popcount([i.p.keep[k] for k in range(IB)])
         in_masked = Cat(*[Mux(i.p.keep[k], i.p.data[8 * k:8 * k + 8], 0) for k in range(IB)])
 
         # ---- One output beat per step: its mask bits, its bytes, the checks --------
@@ -463,7 +451,7 @@ class ZVCDecompressor(wiring.Component):
             beat_data.eq(Mux(first, buf[WINDOW:WINDOW + L * E], buf[:L * E])),
             v.eq(Mux(remaining >= WINDOW, WINDOW, remaining)),
             need.eq(Mux(first, 4, 0)
-                    + _popcount(m, [beat_mask[k] for k in range(L)]) * eb),
+                    + popcount([beat_mask[k] for k in range(L)]) * eb),
             bad.eq(first & (buf[:WINDOW] & ~Cat(*[v > k for k in range(WINDOW)])).any()),
         ]
         have_mask = ~first | (level >= 4)

@@ -1,12 +1,13 @@
 """Offload path: AXI4 read -> chunking -> compressor -> chunk buffer + frame packer -> C2H."""
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..streams import byte_stream, element_stream
+from ..bits import popcount
+from ..streams import byte_stream
 from .fetch import FetchUnit
 from .packer import Packer
 from .params import EngineParams, EngineError, codec_blocks
@@ -29,16 +30,6 @@ def offload_cmd_layout(addr_width: int) -> data.StructLayout:
 def status_layout() -> data.StructLayout:
     """Status of one descriptor: frame ``length`` in bytes, ``tag``, error ``code``."""
     return data.StructLayout({"length": 32, "tag": 8, "code": 8})
-
-
-def _popcount(bits):
-    terms = [b for b in bits]
-    while len(terms) > 1:
-        nxt = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms = nxt
-    return terms[0]
 
 
 class OffloadUnit(wiring.Component):
@@ -253,7 +244,7 @@ class OffloadUnit(wiring.Component):
         comp_acc = Signal(range(CBY + MB + 1))
         cur_ovf = Signal()
         chs = cv & comp_ready
-        cbytes = _popcount([ckeep[k] for k in range(MB)])
+        cbytes = popcount([ckeep[k] for k in range(MB)])
         fits = comp_idx < CB
         m.d.comb += [
             comp_w.addr.eq(Cat(comp_idx[:cbits], wr_comp)),
