@@ -137,7 +137,6 @@ class FrameParser(wiring.Component):
             Mux(short_bytes > k, C(0xFF, 8), C(0, 8)) if k < 3 else C(0, 8)
             for k in range(4)]), C(0xFFFFFFFF, 32))
         magic_prefix_ok = (w0 & magic_mask) == (0x414D4463 & magic_mask)
-        ebytes_f = Mux(ebits == 8, 1, Mux(ebits == 16, 2, 4))
         lmod = Mux(ebits == 8, 0, Mux(ebits == 16, L[0], L[:2]))
         codec_built = Const(1, 1)
         built = {0} | {c for c in (1, 2) if p.codecs >> c & 1}

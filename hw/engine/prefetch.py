@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..streams import byte_stream
@@ -203,7 +203,7 @@ class PrefetchUnit(wiring.Component):
         for cid, dec in decs.items():
             first_code[cid] = fc = Signal(4, name=f"first_code{cid}")
             npulse[cid] = n_p = Signal(16, name=f"npulse{cid}")
-            nbeat[cid] = n_b = Signal(16, name=f"nbeat{cid}")
+            nbeat[cid] = Signal(16, name=f"nbeat{cid}")
             with m.If(dec.error):
                 m.d.sync += n_p.eq(n_p + 1)
                 with m.If(n_p == 0):

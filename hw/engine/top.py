@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..streams import byte_stream
 from .axi import AXI4Signature
 from .offload import OffloadUnit
 from .params import EngineError, EngineParams
@@ -184,7 +183,6 @@ class CDMAEngine(wiring.Component):
         with m.If(sv & self.m_axis_status_tready):
             m.d.sync += sv.eq(0)
         prio = Signal()
-        chosen = Signal()
         with m.If(load_ok):
             with m.If(bad_valid):
                 m.d.sync += [sv.eq(1), st.length.eq(0), st.tag.eq(bad_tag),

@@ -4,12 +4,11 @@ Run from pytest (``tests/test_sim_engine.py``) or with ``make -C sim/engine``.
 """
 from __future__ import annotations
 
-import logging
 import os
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotb.triggers import RisingEdge, with_timeout
 
 from golden.engine import OFFLOAD, PREFETCH, Descriptor
 
