@@ -86,6 +86,11 @@ def _fmt(row) -> str:
             f"{row['ebr']} | {row['dsp']} | {fmax} | {kge} |")
 
 
+def _describe(module: str, params: dict) -> str:
+    """``module k=v, ...``: a configuration in the notes under the table."""
+    return f"{module} {', '.join(f'{k}={v}' for k, v in params.items())}"
+
+
 def _config_label(row) -> str:
     p = row["params"]
     if "lanes" in p:
@@ -198,8 +203,7 @@ def run(args) -> int:
                 return 1
             # A sweep goes on: one configuration that Yosys cannot finish must
             # not throw away the others; it is listed under the table.
-            failed.append(f"- {module} {', '.join(f'{k}={v}' for k, v in params.items())}: "
-                          f"no result, {str(e).splitlines()[0]}")
+            failed.append(f"- {_describe(module, params)}: no result, {str(e).splitlines()[0]}")
             continue
         rows.append(row)
         times = ", ".join(f"{k[:-2]} {row[k]} s" for k in ("synth_s", "pnr_s", "gates_s") if k in row)
@@ -208,8 +212,8 @@ def run(args) -> int:
             print(f"      no Fmax: {row['pnr_error']}", file=sys.stderr, flush=True)
     pnr_desc = ("synthesis only" if args.no_pnr else
                 f"nextpnr {args.router}, target {args.freq:g} MHz, {args.pnr_timeout} s limit per design")
-    notes = [f"- {r['module']} {', '.join(f'{k}={v}' for k, v in r['params'].items())}: "
-             f"no Fmax, {r['pnr_error']}" for r in rows if r.get("pnr_error")] + failed
+    notes = [f"- {_describe(r['module'], r['params'])}: no Fmax, {r['pnr_error']}"
+             for r in rows if r.get("pnr_error")] + failed
     text = (f"ECP5 LFE5U-85F out of context ({pnr_desc}), {time.strftime('%Y-%m-%d', time.gmtime())}; "
             + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n\n"
             + TABLE_HEAD + "\n" + "\n".join(_fmt(r) for r in rows)
