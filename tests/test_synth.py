@@ -79,3 +79,118 @@ def test_sweep_goes_on_past_a_failed_configuration(tmp_path, monkeypatch, capsys
     assert "rle-encode elem_bits=16, lanes=4: no result, yosys synth_ecp5 did not finish" in text
     assert len(json.loads(js.read_text())["results"]) == 2
     assert "did not finish in 3600 s" in capsys.readouterr().err
+
+
+def _fake_row(module, params, speed=(6, 8), failed8=False):
+    """A result row shaped like synth_module's (two speed grades, critical-path keys)."""
+    crit6 = dict(crit_from="inner.level_TRELLIS_FF_Q_2", crit_from_port="Q",
+                 crit_to="inner.win_slots_TRELLIS_FF_Q_127", crit_to_port="CE", crit_ns=9.88,
+                 crit_route_ns=7.9, crit_route_pct=80.0, crit_levels=5, crit_carry=0,
+                 crit_nets=["a", "b"])
+    crit8 = dict(crit6, crit_ns=7.67, crit_levels=1, crit_carry=12)
+    timing = {"6": dict(fmax_mhz=101.2, pnr_s=1.0, **crit6),
+              "7": dict(fmax_mhz=115.0, pnr_s=1.0, **crit6),
+              "8": (dict(fmax_mhz=None, pnr_s=2.0, pnr_error="ERROR: router2 gave up")
+                    if failed8 else dict(fmax_mhz=130.4, pnr_s=1.0, **crit8))}
+    timing = {str(g): timing[str(g)] for g in speed}
+    first = timing[str(speed[0])]
+    params = {k: v for k, v in params.items() if v is not None}     # as synth_module does
+    return dict(module=module, params=params, bytes_per_cycle=8, lut4=100, ff=10, ebr=0, dsp=0,
+                ge=300.0, router="router2", speed=list(speed), timing=timing,
+                fmax_by_speed={g: t["fmax_mhz"] for g, t in timing.items()},
+                fmax_mhz=first["fmax_mhz"], **{k: first.get(k) for k in crit6},
+                **({"pnr_error": first["pnr_error"]} if "pnr_error" in first else {}))
+
+
+def test_table_has_fmax_per_speed_grade_and_critical_path_notes(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake(module, params, workdir, **kw):
+        calls.append(kw)
+        return _fake_row(module, params, kw["speed"])
+    monkeypatch.setattr(synth, "synth_module", fake)
+    table, js = tmp_path / "t.md", tmp_path / "r.json"
+    rc = main(["synth", "--table", str(table), "--json", str(js), "--build", str(tmp_path),
+               "zvc-compress", "--elem-bits", "8", "--lanes", "8"])
+    assert rc == 0 and calls[0]["speed"] == (6, 8)
+    lines = table.read_text().splitlines()
+    head = lines.index(synth.table_head((6, 8)).splitlines()[0])
+    assert "| Fmax MHz (speed 6) | Fmax MHz (speed 8) | kGE |" in lines[head]
+    assert lines[head + 1].count("---:|") == 8                   # 5 numbers + 2 Fmax + kGE
+    assert lines[head + 2].endswith("| 101.2 | 130.4 | 0.3 |")
+    note = ("- zvc-compress elem_bits=8, lanes=8: critical path inner.level_TRELLIS_FF_Q_2.Q -> "
+            "inner.win_slots_TRELLIS_FF_Q_127.CE, 9.88 ns (80% routing, 5 logic levels)")
+    assert note in lines
+    assert "speed grades 6, 8" in lines[0] and "critical paths at speed 6" in lines[0]
+    err = capsys.readouterr().err
+    assert note[len("- zvc-compress elem_bits=8, lanes=8: "):] in err
+    row = json.loads(js.read_text())["results"][0]
+    assert row["fmax_by_speed"] == {"6": 101.2, "8": 130.4} and row["fmax_mhz"] == 101.2
+    assert row["timing"]["8"]["crit_carry"] == 12
+
+
+def test_first_speed_grade_listed_is_the_yardstick(tmp_path, monkeypatch, capsys):
+    """--speed 8,6: columns in that order, notes at speed 8 (with its carry chain),
+    and a grade that failed shows "—" and its reason under the table."""
+    monkeypatch.setattr(synth, "synth_module",
+                        lambda module, params, workdir, **kw: _fake_row(module, params, kw["speed"]))
+    table = tmp_path / "t.md"
+    assert main(["synth", "--speed", "8,6", "--table", str(table), "--build", str(tmp_path),
+                 "rle-encode", "--elem-bits", "8", "--lanes", "8"]) == 0
+    text = table.read_text()
+    assert "| Fmax MHz (speed 8) | Fmax MHz (speed 6) | kGE |" in text
+    assert "| 130.4 | 101.2 | 0.3 |" in text
+    assert "7.67 ns (80% routing, 1 logic level, 12 carry-chain steps)" in text
+
+    monkeypatch.setattr(synth, "synth_module", lambda module, params, workdir, **kw:
+                        _fake_row(module, params, kw["speed"], failed8=True))
+    assert main(["synth", "--table", str(table), "--build", str(tmp_path),
+                 "rle-encode", "--elem-bits", "8", "--lanes", "8"]) == 1
+    text = table.read_text()
+    assert "| 101.2 | — | 0.3 |" in text
+    assert "- rle-encode elem_bits=8, lanes=8: no Fmax at speed 8, ERROR: router2 gave up" in text
+    assert "critical path inner.level_TRELLIS_FF_Q_2.Q" in text
+
+
+def test_no_pnr_row_has_no_fmax_and_no_critical_path():
+    row = dict(module="rle-decode", params=dict(elem_bits=8, lanes=8), bytes_per_cycle=8,
+               lut4=5, ff=4, ebr=0, dsp=0, fmax_mhz=None, comb_placed=None)
+    assert synth._fmt(row, (6, 7, 8)).endswith("| n/a | n/a | n/a | n/a |")
+    assert synth._notes(row) == [] and synth._crit_text(row) is None
+    failed = dict(row, pnr_error="does not fit the LFE5U-85K")
+    assert synth._fmt(failed, (6,)).endswith("| — | n/a |")
+    assert synth._notes(failed) == ["- rle-decode elem_bits=8, lanes=8: no Fmax, does not fit the LFE5U-85K"]
+
+
+@pytest.mark.parametrize("before,after", [
+    ([], ["--json", "{js}", "--speed", "7,8", "--no-gates", "--freq", "50", "--build", "{b}"]),
+    (["--json", "{js}", "--speed", "7,8", "--no-gates", "--freq", "50", "--build", "{b}"], []),
+    (["--json", "{js}", "--speed", "7,8"], ["--no-gates", "--freq", "50", "--build", "{b}"]),
+])
+def test_options_before_or_after_the_module(before, after, tmp_path, monkeypatch):
+    """Shared options work on either side of MODULE; one given before is not reset by
+    the module's parser when it is not repeated after."""
+    calls = []
+
+    def fake(module, params, workdir, **kw):
+        calls.append((module, params, workdir, kw))
+        return _fake_row(module, params, kw["speed"])
+    monkeypatch.setattr(synth, "synth_module", fake)
+    js, b = tmp_path / "r.json", tmp_path / "b"
+
+    def fill(args):
+        return [a.format(js=js, b=b) for a in args]
+    rc = main(["synth", *fill(before), "zvc-compress", "--elem-bits", "8", "--lanes", "8", *fill(after)])
+    assert rc == 0
+    ((module, params, workdir, kw),) = calls
+    assert module == "zvc-compress" and params["elem_bits"] == 8 and params["lanes"] == 8
+    assert kw["speed"] == (7, 8) and kw["gates"] is False and kw["freq_mhz"] == 50.0
+    assert kw["router"] == "router2" and kw["pnr_timeout"] == 1800        # defaults kept
+    assert workdir.parent == b
+    assert json.loads(js.read_text())["results"][0]["fmax_by_speed"] == {"7": 115.0, "8": 130.4}
+
+
+def test_bad_speed_option_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["synth", "--build", str(tmp_path), "zvc-compress", "--speed", "6,9"])
+    assert e.value.code == 2 and "speed grades" in capsys.readouterr().err
