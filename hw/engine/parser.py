@@ -30,7 +30,8 @@ class FrameParser(wiring.Component):
     checks in the golden order, then the engine's: element width, codec built
     in, raw length = ``length``), then every chunk header (codec, raw payload
     length) and padding, and that the frame ends (``tlast``) right after the
-    last chunk.  A chunk's payload goes out on ``pay`` (one packet per chunk,
+    last chunk.  A chunk's payload goes out on ``pay`` (one packet per chunk, every
+    beat full but the packet's last,
     closed early by a null beat if the input ends inside it).  On the first
     problem the parser records the code, drains the input up to ``tlast`` and
     ends the frame; it never waits for anything but input and queue space.
@@ -213,7 +214,9 @@ class FrameParser(wiring.Component):
                     m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1),
                                  accepted.eq(accepted + 1),
                                  state.eq(Mux(rrem == 0, END, CHDR))]
-                with m.Elif((n_pay != 0) & (~pay_last | whole(n_pay))):
+                # every beat of a payload but its last is full: the decompressors'
+                # unpackers (hw/packer.py) rely on it
+                with m.Elif(Mux(pay_last, (n_pay != 0) & whole(n_pay), n_pay == KW)):
                     m.d.comb += consume.eq(n_pay)
                     m.d.sync += [pay.valid.eq(1), pay.p.data.eq(buf[:8 * PB]),
                                  pay.p.keep.eq(Cat(*[nbytes_pay > k for k in range(PB)])),

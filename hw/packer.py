@@ -1,0 +1,482 @@
+"""Packing variable-size pieces into fixed beats, and the inverse.
+
+:class:`Packer` turns a stream of *pieces* (0..``in_units`` units each) into
+dense beats of ``out_units`` units; :class:`Unpacker` turns dense beats back
+into a *window* on the stream from which a consumer takes a variable number of
+units per cycle.  A *unit* is the granule of the format (8 bits for byte
+streams, 32 bits where every field is a whole 32-bit word, e.g. ZVC at fp32):
+shifting at the coarsest unit the format allows is what keeps the multiplexers
+small.
+
+Both are built to close timing on wide datapaths: no arithmetic sits in the
+loop that carries data from one cycle to the next (the position of each piece
+is decided a stage ahead, from the lengths alone), and every ``ready`` they
+drive is a register.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .bits import thermometer
+from .fifo import WideFIFO
+from .skid import SkidBuffer, replicated
+from .streams import check_positive_int
+
+__all__ = ["piece_layout", "unit_beat_layout", "Packer", "Unpacker"]
+
+
+def piece_layout(unit_bits: int, in_units: int, user_bits: int = 0) -> data.StructLayout:
+    """Payload of a :class:`Packer` input (and an :class:`Unpacker` input): ``data``,
+    unit count ``n``, ``last`` and, if ``user_bits``, a ``user`` field."""
+    fields = {"data": unit_bits * in_units, "n": range(in_units + 1), "last": 1}
+    if user_bits:
+        fields["user"] = user_bits
+    return data.StructLayout(fields)
+
+
+def unit_beat_layout(unit_bits: int, units: int) -> data.StructLayout:
+    """Payload of a :class:`Packer` output: ``data``, ``keep`` (one bit per unit), ``last``."""
+    return data.StructLayout({"data": unit_bits * units, "keep": units, "last": 1})
+
+
+def _lanes_of(value, unit, n):
+    return [value[k * unit:(k + 1) * unit] for k in range(n)]
+
+
+def shift_units(m, units, amount, width, name):
+    """``units`` (a list of equal-width values) moved up by ``amount`` positions,
+    as ``width`` values (zeros shifted in, units past ``width`` dropped): a
+    log-depth shifter, one 2:1 multiplexer level per bit of ``amount``, each
+    level only as wide as the units that can reach it.
+
+    ``amount`` may be a list of equal copies (replicated registers): output
+    position ``j`` of every level then uses copy ``j * len(amount) // width``,
+    so no copy drives more than its share of the multiplexers.
+    """
+    copies = amount if isinstance(amount, (list, tuple)) else [amount]
+    cur = list(units)
+    uw = len(units[0])
+    for b in range(len(copies[0])):
+        d = 1 << b
+        nxt = []
+        for j in range(min(width, len(cur) + d)):
+            here = cur[j] if j < len(cur) else C(0, uw)
+            there = cur[j - d] if 0 <= j - d < len(cur) else C(0, uw)
+            sel = copies[min(j * len(copies) // width, len(copies) - 1)][b]
+            sig = Signal(uw, name=f"{name}{b}_{j}")
+            m.d.comb += sig.eq(Mux(sel, there, here))
+            nxt.append(sig)
+        cur = nxt
+    cur = cur[:width]
+    return cur + [C(0, uw)] * (width - len(cur))
+
+
+class Packer(wiring.Component):
+    """Pack pieces of 0..``in_units`` units into dense ``out_units``-unit beats.
+
+    Every input beat carries ``n`` valid units in its lowest units (units at and
+    above ``n`` are ignored); the units of a packet (up to the piece with
+    ``last``) come out back to back, ``out_units`` per beat, the final beat
+    keeping a prefix of its units and carrying ``last``.  A packet without any
+    unit, or whose units all left in earlier full beats before a final empty
+    piece, ends with a null beat (``keep`` = 0, ``last`` = 1).  Output units
+    above ``keep`` are zero.
+
+    Pipeline (``docs/ZVC.md`` has the picture): a *control* stage decides, from
+    the piece lengths alone, where each piece lands in the partial beat and
+    whether a beat completes (pieces longer than the free room of a beat that
+    complete two beats cost one extra cycle); a *shift* stage moves the piece
+    to its position; a *merge* stage ORs it into the partial beat and hands a
+    completed beat to an output :class:`~hw.skid.SkidBuffer`.  The whole
+    pipeline advances when the skid buffer can take a beat (a register), so
+    ``i.ready`` is a function of registers only.
+
+    Throughput: one piece per cycle, one beat per cycle.  A piece that
+    completes a beat while ``2 * out_units`` or more units are pending costs one
+    more cycle (only possible when ``in_units > out_units``).  Latency: an
+    output beat is valid 3 cycles after the edge that transferred the piece
+    completing it.
+
+    Parameters
+    ----------
+    unit_bits : int
+        Bits per unit (8 for bytes, 32 for words).
+    in_units : int
+        Largest input piece, in units.
+    out_units : int
+        Units per output beat.
+    copies : int
+        Copies of the control registers that drive the wide multiplexers
+        (fan-out relief; default: one per 64 output data bits).
+    masked : bool
+        Clear the units at and above ``n`` of each piece (default).  A producer
+        whose pieces are already zero there passes ``False`` and saves the
+        gates.
+
+    Members
+    -------
+    i : In(stream.Signature(piece_layout(unit_bits, in_units)))
+        Pieces.
+    o : Out(stream.Signature(unit_beat_layout(unit_bits, out_units)))
+        Dense beats, ``keep`` one bit per unit.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A parameter is not a positive integer.
+    """
+
+    def __init__(self, unit_bits: int, in_units: int, out_units: int, *,
+                 copies: int | None = None, masked: bool = True):
+        self._masked = bool(masked)
+        self._unit = check_positive_int("unit_bits", unit_bits)
+        self._in = check_positive_int("in_units", in_units)
+        self._out = check_positive_int("out_units", out_units)
+        if copies is None:
+            copies = max(1, unit_bits * out_units // 64)
+        self._copies = check_positive_int("copies", copies)
+        super().__init__({
+            "i": In(stream.Signature(piece_layout(unit_bits, in_units))),
+            "o": Out(stream.Signature(unit_beat_layout(unit_bits, out_units))),
+        })
+
+    unit_bits = property(lambda self: self._unit, doc="Bits per unit.")
+    in_units = property(lambda self: self._in, doc="Largest input piece, in units.")
+    out_units = property(lambda self: self._out, doc="Units per output beat.")
+
+    def __repr__(self):
+        return f"Packer(unit_bits={self._unit}, in_units={self._in}, out_units={self._out})"
+
+    def elaborate(self, platform):
+        m = Module()
+        U, PI, PO = self._unit, self._in, self._out
+        A = PO + PI - 1                  # partial beat + a piece: the widest merge
+        AW = max(PO, PI - 1)             # what stays after a beat leaves
+        FILL = range(A + 1)
+        i, o = self.i, self.o
+        NC = self._copies
+
+        # ---- flow control --------------------------------------------------------------
+        # The shift and merge stages run free: a cycle without an op carries a zero
+        # piece and no emit, which leaves the partial beat as it is.  Completed beats
+        # go to an output FIFO, and the control stage issues an emitting op only
+        # while the FIFO has room for every beat already issued (`room`, a register).
+        DEPTH = 8
+        OW = PO * U + PO + 1
+        m.submodules.out = out = WideFIFO(OW, DEPTH, copies=NC)
+        issued = Signal(range(DEPTH + 1))    # beats issued and not yet read out
+        room = Signal(init=1)
+        busy = Signal()                  # the next op is emit-only (a backlog beat)
+        i_take = Signal()
+        c_emit_now = Signal()
+        o_take = Signal()
+        m.d.comb += [
+            i.ready.eq(room & ~busy), i_take.eq(i.valid & i.ready),
+            o.valid.eq(out.r_valid), out.r_en.eq(o.ready), o_take.eq(o.valid & o.ready),
+            o.p.data.eq(out.r_data[:PO * U]), o.p.keep.eq(out.r_data[PO * U:PO * U + PO]),
+            o.p.last.eq(out.r_data[-1]),
+        ]
+        issued_next = Signal(range(DEPTH + 2))
+        m.d.comb += issued_next.eq(issued + c_emit_now - o_take)
+        m.d.sync += [issued.eq(issued_next), room.eq(issued_next < DEPTH)]
+
+        # ---- control: where each piece lands, which op completes a beat -------------
+        # `fill` counts the units of the partial beat after every op issued so far;
+        # `busy` = fill >= out_units or a packet's tail is still to flush.
+        fill = Signal(FILL)
+        flushing = Signal()              # the packet has ended; the tail follows
+        c_mask = Signal(PI)              # units of the piece that are valid
+        # one copy of the position per output unit of the shifter: each bit then
+        # drives one unit's multiplexers
+        c_pos = replicated(m, "c_pos", A, width=len(Signal(range(PO))))
+        c_emit = Signal()
+        c_keep = Signal(range(PO + 1))
+        c_last = Signal()
+        c_data = Signal(PI * U)
+
+        total = Signal(FILL)
+        m.d.comb += total.eq(fill + i.p.n)
+        fill_next = Signal(FILL)
+        flushing_next = Signal()
+        keep = Signal(range(PO + 1))
+        last = Signal()
+        with m.If(busy):
+            with m.If(room):             # emit-only op: the next beat of the backlog
+                m.d.comb += [
+                    c_emit_now.eq(1),
+                    keep.eq(Mux(fill >= PO, PO, fill)),
+                    last.eq(flushing & (fill <= PO)),
+                    fill_next.eq(Mux(fill >= PO, fill - PO, 0)),
+                    flushing_next.eq(flushing & (fill > PO)),
+                ]
+            with m.Else():
+                m.d.comb += [fill_next.eq(fill), flushing_next.eq(flushing)]
+        with m.Elif(i_take):
+            with m.If(total >= PO):
+                m.d.comb += [
+                    c_emit_now.eq(1), keep.eq(PO), last.eq(i.p.last & (total == PO)),
+                    fill_next.eq(Mux(i.p.last & (total == PO), 0, total - PO)),
+                    flushing_next.eq(i.p.last & (total > PO)),
+                ]
+            with m.Else():
+                m.d.comb += [
+                    c_emit_now.eq(i.p.last), keep.eq(total), last.eq(i.p.last),
+                    fill_next.eq(Mux(i.p.last, 0, total)),
+                ]
+        with m.Else():
+            m.d.comb += fill_next.eq(fill)
+        m.d.sync += [
+            fill.eq(fill_next), flushing.eq(flushing_next),
+            busy.eq((fill_next >= PO) | flushing_next),
+            c_emit.eq(c_emit_now), c_keep.eq(keep), c_last.eq(last),
+            c_mask.eq(Mux(i_take, thermometer(i.p.n, PI), 0)),
+            *[p.eq(fill[:len(p)]) for p in c_pos],
+        ]
+        for k in range(PI):              # a piece, or zeros when no piece is taken
+            m.d.sync += c_data[k * U:(k + 1) * U].eq(
+                Mux(i.valid & i.ready, i.p.data[k * U:(k + 1) * U], 0))
+
+        # ---- shift: the piece (units >= n cleared) moved to its position -----------
+        s_emit = replicated(m, "s_emit", NC)
+        s_keep = Signal(PO)
+        s_last = Signal()
+        s_piece = Signal(A * U)
+        masked = [Mux(c_mask[k], u, 0) if self._masked else u
+                  for k, u in enumerate(_lanes_of(c_data, U, PI))]
+        shifted = shift_units(m, masked, c_pos, A, "pk_sh")
+        m.d.sync += [
+            s_keep.eq(thermometer(c_keep, PO)), s_last.eq(c_last),
+            *[e.eq(c_emit) for e in s_emit],
+            s_piece.eq(Cat(*shifted)),
+        ]
+
+        # ---- merge: OR into the partial beat; a completed beat leaves ------------
+        acc = Signal(AW * U)             # units at and above the fill are zero
+        comb = Signal(A * U)
+        m.d.comb += comb.eq(acc | s_piece)
+        for k in range(AW):
+            sel = s_emit[min(k * NC // AW, NC - 1)]
+            hi = comb[(k + PO) * U:(k + PO + 1) * U] if k + PO < A else C(0, U)
+            m.d.sync += acc[k * U:(k + 1) * U].eq(Mux(sel, hi, comb[k * U:(k + 1) * U]))
+        m.d.comb += [
+            out.w_en.eq(s_emit[0]),
+            out.w_data.eq(Cat(comb[:PO * U], s_keep, s_last)),
+        ]
+        return m
+
+
+class Unpacker(wiring.Component):
+    """A window on a stream of dense beats, from which a consumer takes units.
+
+    The inverse of :class:`Packer`: beats of ``in_units`` units (``n`` valid
+    units each; every beat but the last of a packet full) are presented as a
+    window ``data`` of ``out_units`` units starting at the next unconsumed unit
+    of the packet.  ``level`` says how many units of the packet are buffered
+    from there on (it may exceed ``out_units``), and ``ended`` that the
+    packet's last beat is among them (so ``level`` is all that is left).
+
+    In a cycle with ``take_en`` the consumer takes ``take`` <= ``level`` units;
+    with ``drop`` it discards the rest of the packet instead (through its
+    ``last`` beat, dropping input beats until it arrives) and the window moves
+    to the next packet.  The window state advances by ``take`` in the same
+    cycle, but every outcome (nothing, ``take``, ``drop``) is computed from
+    registers in parallel and only the final choice depends on ``take_en`` and
+    ``drop``: ``take`` itself should come from a register.  ``level``,
+    ``ended`` and ``ended_user`` are registers, and so is ``i.ready`` (an input
+    :class:`~hw.skid.SkidBuffer`; a beat enters the window only when a slot is
+    free at the start of the cycle).
+
+    Parameters
+    ----------
+    unit_bits : int
+        Bits per unit.
+    in_units : int
+        Units per input beat.
+    out_units : int
+        Units in the window (the most the consumer looks at in one cycle).
+    align : int
+        Every ``take`` is a multiple of ``align`` units, except one that comes
+        with ``drop`` (the end of a packet), so the window only ever starts at
+        multiples of ``align`` in a beat: the window multiplexers shrink by
+        that factor.  Must divide ``in_units``.  Default 1.
+    user_bits : int
+        Width of an optional ``user`` field on the input beats (0: none).
+
+    Members
+    -------
+    i : In(stream.Signature(piece_layout(unit_bits, in_units, user_bits)))
+        Dense beats (``n`` valid units, ``last`` on a packet's final beat).
+    data : Out(out_units * unit_bits)
+        The window.
+    level : Out(range(...))
+        Units of the packet buffered from the window's start on (a register).
+    ended : Out(1)
+        The packet's last beat is buffered (a register).
+    ended_user : Out(max(1, user_bits))
+        With ``ended``: the ``user`` field of the packet's last beat (a per-packet
+        flag that travels with it, e.g. "bytes that do not fill a unit").
+    take : In(range(out_units + 1))
+        Units the consumer takes when ``take_en`` (``take`` <= ``level``).
+    take_en : In(1)
+        Take ``take`` units this cycle.
+    drop : In(1)
+        Discard the rest of the current packet (``take_en`` is then ignored).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A parameter is not a positive integer, or ``align`` does not divide
+        ``in_units``.
+    """
+
+    def __init__(self, unit_bits: int, in_units: int, out_units: int, *, align: int = 1,
+                 user_bits: int = 0):
+        self._unit = check_positive_int("unit_bits", unit_bits)
+        self._in = check_positive_int("in_units", in_units)
+        self._out = check_positive_int("out_units", out_units)
+        self._align = check_positive_int("align", align)
+        self._user = check_positive_int("user_bits", user_bits, minimum=0)
+        if in_units % align:
+            raise ValueError(f"align must divide in_units ({in_units}), not {align!r}")
+        self._nw = -(-(in_units - align + out_units) // in_units)   # window beats
+        super().__init__({
+            "i": In(stream.Signature(piece_layout(unit_bits, in_units, user_bits))),
+            "data": Out(out_units * unit_bits),
+            "level": Out(range(self._nw * in_units + 1)),
+            "ended": Out(1),
+            "ended_user": Out(max(1, user_bits)),
+            "take": In(range(out_units + 1)),
+            "take_en": In(1),
+            "drop": In(1),
+        })
+
+    unit_bits = property(lambda self: self._unit, doc="Bits per unit.")
+    in_units = property(lambda self: self._in, doc="Units per input beat.")
+    out_units = property(lambda self: self._out, doc="Units in the window.")
+
+    def __repr__(self):
+        return (f"Unpacker(unit_bits={self._unit}, in_units={self._in}, "
+                f"out_units={self._out}, align={self._align})")
+
+    def elaborate(self, platform):
+        m = Module()
+        U, IB, PO, AL, NW = self._unit, self._in, self._out, self._align, self._nw
+        UBITS = max(1, self._user)
+        m.submodules.skid = skid = SkidBuffer(piece_layout(U, IB, self._user))
+        wiring.connect(m, wiring.flipped(self.i), skid.i)
+        src = skid.o
+        src_user = src.p.user if self._user else C(0, 1)
+
+        w_data = [Signal(IB * U, name=f"w{k}_data") for k in range(NW)]
+        w_n = [Signal(range(IB + 1), name=f"w{k}_n") for k in range(NW)]
+        w_last = [Signal(name=f"w{k}_last") for k in range(NW)]
+        w_user = [Signal(UBITS, name=f"w{k}_user") for k in range(NW)]
+        count = Signal(range(NW + 1))    # beats in the window (slots 0..count-1)
+        OFFS = IB // AL                  # possible window starts in a beat
+        off = Signal(range(OFFS + 1))    # in units of `align` (OFFS: a last beat used up)
+        dropping = Signal()              # dropping input beats up to a packet's last
+        level = Signal(range(NW * IB + 1))
+        ended = Signal()
+        ended_user = Signal(UBITS)
+        m.d.comb += [self.level.eq(level), self.ended.eq(ended), self.ended_user.eq(ended_user)]
+
+        # ---- the window: beats 0..NW-1 side by side, from `off` on ---------------
+        cat = Cat(*w_data)
+        choices = [cat[o * AL * U:(o * AL + PO) * U] for o in range(OFFS)]
+        with m.Switch(off):
+            for o, ch in enumerate(choices):
+                with m.Case(o):
+                    m.d.comb += self.data.eq(ch)
+            with m.Default():            # a last beat used up: nothing to show
+                m.d.comb += self.data.eq(0)
+
+        valid = [count > k for k in range(NW)]
+        is_last = [valid[k] & w_last[k] for k in range(NW)]
+        ended_at = []                    # a last beat among slots 0..k
+        seen = C(0, 1)
+        for k in range(NW):
+            seen = seen | is_last[k]
+            ended_at.append(seen)
+
+        # ---- the input beat: enters slot `count - pops` if a slot is free now -----
+        discard = Signal()               # it belongs to a dropped packet
+        lands = Signal()
+        m.d.comb += [
+            discard.eq(dropping | (self.drop & ~ended)),
+            src.ready.eq(discard | (count < NW)),
+            lands.eq(src.valid & ~discard & (count < NW)),
+        ]
+        with m.If(discard):
+            m.d.sync += dropping.eq(~(src.valid & src.p.last))
+
+        # ---- three outcomes, each from registers; the consumer picks one ---------
+        # take: whole beats consumed (never the packet's last beat: `drop` does that)
+        pos = Signal(range(OFFS * AL + PO + 1))
+        m.d.comb += pos.eq(off * AL + self.take)
+        pops_take = Signal(range(NW + 1))
+        for k in range(1, NW + 1):
+            with m.If((pos >= k * IB) & ~ended_at[k - 1]):
+                m.d.comb += pops_take.eq(k)
+        off_take = pos - pops_take * IB
+        # drop: through the packet's last beat if it is here, else every beat
+        pops_drop = Signal(range(NW + 1))
+        m.d.comb += pops_drop.eq(count)
+        for k in reversed(range(NW)):
+            with m.If(is_last[k] & ~(ended_at[k - 1] if k else C(0, 1))):
+                m.d.comb += pops_drop.eq(k + 1)
+        # what the next packet already has in the window after a drop
+        level_drop = C(0, 1)
+        ended_drop = C(0, 1)
+        user_drop = C(0, UBITS)
+        for k in range(NW):
+            after = ended_at[k - 1] if k else C(0, 1)      # slot k follows the last beat
+            mine = valid[k] & after & ~ended_drop
+            level_drop = level_drop + Mux(mine, w_n[k], 0)
+            user_drop = Mux(mine & w_last[k], w_user[k], user_drop)
+            ended_drop = ended_drop | (mine & w_last[k])
+        in_units_cur = Mux(lands & ~ended, src.p.n, 0)
+        in_units_next = Mux(lands & ~ended_drop, src.p.n, 0)
+
+        with m.If(self.drop):
+            m.d.sync += [
+                off.eq(0),
+                level.eq(Mux(ended, level_drop + in_units_next, 0)),
+                ended.eq(Mux(ended, ended_drop | (lands & src.p.last), 0)),
+                ended_user.eq(Mux(ended & ended_drop, user_drop, src_user)),
+            ]
+        with m.Else():
+            with m.If(self.take_en):
+                rest = off_take
+                m.d.sync += [off.eq(rest // AL if AL > 1 else rest),
+                             level.eq(level - self.take + in_units_cur)]
+            with m.Else():
+                m.d.sync += level.eq(level + in_units_cur)
+            with m.If(~ended):
+                m.d.sync += [ended.eq(lands & src.p.last), ended_user.eq(src_user)]
+
+        pops = Signal(range(NW + 1))
+        with m.If(self.drop):
+            m.d.comb += pops.eq(Mux(ended, pops_drop, count))
+        with m.Elif(self.take_en):
+            m.d.comb += pops.eq(pops_take)
+        left = Signal(range(NW + 1))
+        m.d.comb += left.eq(count - pops)
+        m.d.sync += count.eq(left + lands)
+        for k in range(NW):
+            with m.Switch(pops):
+                for p in range(NW + 1):
+                    with m.Case(p) if p < NW else m.Default():
+                        if k + p < NW:
+                            with m.If(k + p < count):
+                                m.d.sync += [w_data[k].eq(w_data[k + p]), w_n[k].eq(w_n[k + p]),
+                                             w_last[k].eq(w_last[k + p]),
+                                             w_user[k].eq(w_user[k + p])]
+                            with m.Else():
+                                m.d.sync += [w_data[k].eq(src.p.data), w_n[k].eq(src.p.n),
+                                             w_last[k].eq(src.p.last), w_user[k].eq(src_user)]
+                        else:
+                            m.d.sync += [w_data[k].eq(src.p.data), w_n[k].eq(src.p.n),
+                                         w_last[k].eq(src.p.last), w_user[k].eq(src_user)]
+        return m

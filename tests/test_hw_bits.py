@@ -1,0 +1,71 @@
+"""hw.bits networks against plain Python: compaction and its inverse, every mask
+of a few lanes and random masks of 16 and 32 lanes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal
+from amaranth.sim import Simulator
+
+from hw.bits import (compact_level, expand_controls, expand_level, popcount, prefix_counts,
+                     thermometer)
+
+
+def _network(n, width):
+    m = Module()
+    lanes = [Signal(width, name=f"in{k}") for k in range(n)]
+    mask = Signal(n)
+    bits = max(1, (n - 1).bit_length())
+    p = prefix_counts(m, [mask[k] for k in range(n)], "p")
+    amts = [Signal(bits, name=f"a{k}") for k in range(n)]
+    for k in range(n):
+        m.d.comb += amts[k].eq((k - p[k])[:bits] if k else 0)
+    # compaction of the masked lanes (empty lanes carry zero data and amount)
+    data = [lanes[k] & mask[k].replicate(width) for k in range(n)]
+    am = [a & mask[k].replicate(bits) for k, a in enumerate(amts)]
+    for b in range(bits if n > 1 else 0):
+        data, am = compact_level(m, data, am, b, f"c{b}")
+    compacted = data
+    # expansion of the slots back to the mask's lanes
+    levels = expand_controls(m, mask, "x")
+    data = list(lanes)
+    for b in reversed(range(len(levels))):
+        stay, came = levels[b]
+        data = expand_level(m, data, stay, came, b, f"e{b}")
+    count = Signal(range(n + 1))
+    m.d.comb += count.eq(popcount([mask[k] for k in range(n)]))
+    therm = Signal(n)
+    m.d.comb += therm.eq(thermometer(count, n))
+    return m, lanes, mask, compacted, data, count, therm
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 16, 32])
+def test_compact_and_expand(n):
+    m, lanes, mask, compacted, expanded, count, therm = _network(n, 8)
+    rng = np.random.default_rng(n)
+    masks = (range(1 << n) if n <= 5 else
+             [0, (1 << n) - 1, 1, 1 << (n - 1)] + [int(v) for v in rng.integers(0, 1 << n, 60)])
+    failures = []
+
+    async def tb(ctx):
+        for msk in masks:
+            vals = [int(v) for v in rng.integers(1, 256, n)]
+            for k in range(n):
+                ctx.set(lanes[k], vals[k])
+            ctx.set(mask, msk)
+            sel = [vals[k] for k in range(n) if msk >> k & 1]
+            want_c = sel + [0] * (n - len(sel))
+            got_c = [ctx.get(x) for x in compacted]
+            # expanding the first len(sel) inputs sends input j to the j-th set lane
+            it = iter(vals)
+            want_e = [next(it) if msk >> k & 1 else 0 for k in range(n)]
+            got_e = [ctx.get(x) for x in expanded]
+            if got_c != want_c or got_e != want_e or ctx.get(count) != len(sel) \
+                    or ctx.get(therm) != (1 << len(sel)) - 1:
+                failures.append((msk, got_c, want_c, got_e, want_e))
+            await ctx.delay(1e-9)
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not failures, failures[:2]

@@ -1,0 +1,320 @@
+# amaranth: UnusedElaboratable=no
+"""hw.packer and hw.skid in the Amaranth simulator, against plain-Python references.
+
+Each primitive runs with random input gaps and output backpressure; monitors
+check the stream rules on every output and that no input ``ready`` follows an
+output ``ready`` combinationally.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hw.packer import Packer, Unpacker
+from hw.skid import SkidBuffer
+from hwsim import add_rule_monitor, get_packet, put_beats
+
+
+def _run(dut, producers, consumers, monitors=()):
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for p in producers:
+        sim.add_testbench(p)
+    for c in consumers:
+        sim.add_testbench(c)
+    violations = []
+    for s in monitors:
+        add_rule_monitor(sim, s, violations)
+    sim.run()
+    return violations
+
+
+# ---- SkidBuffer --------------------------------------------------------------------
+
+@pytest.mark.parametrize("copies", [1, 3])
+@pytest.mark.parametrize("gap, backpressure", [(0.0, 0.0), (0.3, 0.5), (0.7, 0.1)])
+def test_skid_buffer_passes_every_beat_in_order(copies, gap, backpressure):
+    from amaranth.lib import data
+    layout = data.StructLayout({"data": 20, "last": 1})
+    dut = SkidBuffer(layout, copies=copies)
+    rng = np.random.default_rng(copies)
+    sent = [{"data": int(v), "last": int(k % 7 == 6)}
+            for k, v in enumerate(rng.integers(0, 1 << 20, 70))]
+    got, isolation, cycles = [], [], {}
+
+    async def producer(ctx):
+        await put_beats(ctx, dut.i, sent, rng, gap)
+
+    async def consumer(ctx):
+        start = 0
+        while sum(len(p) for p in got) < len(sent):
+            got.append(await get_packet(ctx, dut.o, rng, backpressure, probe=[dut.i.ready],
+                                        isolation=isolation))
+        cycles["n"] = start
+
+    violations = _run(dut, [producer], [consumer], [dut.o])
+    assert [b for p in got for b in p] == sent
+    assert not violations and not isolation
+
+
+def test_skid_buffer_full_throughput():
+    """No gaps, no backpressure: one transfer per cycle, latency one cycle."""
+    dut = SkidBuffer(8)
+    seen = []
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        for v in range(20):
+            ctx.set(dut.i.valid, 1)
+            ctx.set(dut.i.p, v)
+            assert ctx.get(dut.i.ready)
+            await ctx.tick()
+            if ctx.get(dut.o.valid):
+                seen.append(ctx.get(dut.o.p))
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    assert seen == list(range(20))
+
+
+def test_skid_buffer_rejects():
+    with pytest.raises(TypeError, match="'x'"):
+        SkidBuffer("x")
+    with pytest.raises(ValueError, match="0"):
+        SkidBuffer(8, copies=0)
+
+
+# ---- Packer ------------------------------------------------------------------------
+
+def packer_reference(pieces, unit_bits, out_units):
+    """Packets of the dense unit stream: ``pieces`` = [(units list, last)]."""
+    packets, cur = [], []
+    for units, last in pieces:
+        cur += units
+        if last:
+            packets.append(cur)
+            cur = []
+    return packets
+
+
+def run_packer(unit_bits, in_units, out_units, pieces, seed, gap, backpressure):
+    dut = Packer(unit_bits, in_units, out_units)
+    rng = np.random.default_rng(seed)
+    mask = (1 << unit_bits) - 1
+    beats = []
+    for units, last in pieces:
+        word = sum(u << (k * unit_bits) for k, u in enumerate(units))
+        # garbage above n must be ignored
+        junk = int(rng.integers(0, 1 << 30)) << (len(units) * unit_bits)
+        beats.append({"data": (word | junk) & ((1 << (in_units * unit_bits)) - 1),
+                      "n": len(units), "last": int(last)})
+    npackets = sum(last for _, last in pieces)
+    got, isolation = [], []
+
+    async def producer(ctx):
+        await put_beats(ctx, dut.i, beats, rng, gap)
+
+    async def consumer(ctx):
+        for _ in range(npackets):
+            got.append(await get_packet(ctx, dut.o, rng, backpressure, probe=[dut.i.ready],
+                                        isolation=isolation))
+
+    violations = _run(dut, [producer], [consumer], [dut.o])
+    assert not violations, violations[:3]
+    assert not isolation, isolation[:3]
+    out = []
+    for packet in got:
+        units = []
+        for k, b in enumerate(packet):
+            n = bin(b["keep"]).count("1")
+            assert b["keep"] == (1 << n) - 1, "keep is not a prefix"
+            if k < len(packet) - 1:
+                assert n == out_units, "a non-final beat is not full"
+            words = [(b["data"] >> (j * unit_bits)) & mask for j in range(out_units)]
+            assert all(w == 0 for w in words[n:]), "units above keep are not zero"
+            units += words[:n]
+        out.append((units, len(packet)))
+    return out
+
+
+def random_pieces(rng, in_units, unit_bits, npieces, p_last=0.15, p_empty=0.1):
+    pieces = []
+    for _ in range(npieces):
+        n = 0 if rng.random() < p_empty else int(rng.integers(1, in_units + 1))
+        pieces.append(([int(v) for v in rng.integers(0, 1 << unit_bits, n)],
+                       rng.random() < p_last))
+    pieces[-1] = (pieces[-1][0], True)
+    return pieces
+
+
+PACKER_CONFIGS = [(32, 17, 16), (8, 12, 8), (8, 5, 8), (16, 6, 4), (32, 17, 4), (8, 3, 1),
+                  (8, 1, 1), (4, 9, 2)]
+
+
+@pytest.mark.parametrize("unit_bits, in_units, out_units", PACKER_CONFIGS)
+@pytest.mark.parametrize("gap, backpressure", [(0.0, 0.0), (0.3, 0.4)])
+def test_packer_vs_reference(unit_bits, in_units, out_units, gap, backpressure):
+    rng = np.random.default_rng(unit_bits * 1000 + in_units * 10 + out_units)
+    pieces = random_pieces(rng, in_units, unit_bits, 120)
+    # edge cases: an empty packet, a packet of exactly one beat, one ending with an
+    # empty piece after full beats, the largest pieces back to back
+    full = [int(v) for v in rng.integers(0, 1 << unit_bits, out_units)]
+    one_beat = [(full[k:k + in_units], False) for k in range(0, out_units, in_units)]
+    pieces += [([], True)] + one_beat[:-1] + [(one_beat[-1][0], True)] + one_beat + [([], True)]
+    pieces += [([int(v) for v in rng.integers(0, 1 << unit_bits, in_units)], False)] * 5
+    pieces += [([1], True)]
+    got = run_packer(unit_bits, in_units, out_units, pieces, 1, gap, backpressure)
+    ref = packer_reference(pieces, unit_bits, out_units)
+    assert [units for units, _ in got] == ref
+    for (units, nbeats) in got:
+        # as few beats as the units need, a single null beat for nothing -- or one
+        # more null beat when the packet closed with an empty piece after full beats
+        need = max(1, -(-len(units) // out_units))
+        assert nbeats in (need, need + 1)
+        if nbeats == need + 1:
+            assert len(units) % out_units == 0
+
+
+def test_packer_full_throughput():
+    """Pieces of out_units units with no gaps and no backpressure: a beat per cycle."""
+    U, PI, PO = 32, 17, 16
+    dut = Packer(U, PI, PO)
+    stats = {"in_stalls": 0, "beats": 0}
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        for k in range(64):
+            ctx.set(dut.i.valid, 1)
+            ctx.set(dut.i.p.data, k)
+            ctx.set(dut.i.p.n, PO if k % 2 else PO + 1 if k % 4 == 0 else PO - 1)
+            ctx.set(dut.i.p.last, int(k == 63))
+            while not ctx.get(dut.i.ready):
+                stats["in_stalls"] += 1
+                await ctx.tick()
+            await ctx.tick()
+        ctx.set(dut.i.valid, 0)
+
+    async def count(ctx):
+        async for _, _, valid in ctx.tick().sample(dut.o.valid):
+            stats["beats"] += int(valid)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.add_testbench(count, background=True)
+    sim.run()
+    assert stats["in_stalls"] == 0
+
+
+@pytest.mark.parametrize("kwargs, exc, text", [
+    (dict(unit_bits=0), ValueError, "0"),
+    (dict(in_units="4"), TypeError, "'4'"),
+    (dict(out_units=-1), ValueError, "-1"),
+])
+def test_packer_rejects(kwargs, exc, text):
+    args = dict(unit_bits=8, in_units=4, out_units=4)
+    args.update(kwargs)
+    with pytest.raises(exc, match=text):
+        Packer(**args)
+
+
+# ---- Unpacker ----------------------------------------------------------------------
+
+def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, early_drop=0.0):
+    """Feed ``packets`` (lists of units) as dense beats; a consumer takes random
+    aligned amounts, checks the window against the reference at every step and
+    drops at the end of each packet (or early, with probability ``early_drop``)."""
+    dut = Unpacker(unit_bits, in_units, out_units, align=align)
+    rng = np.random.default_rng(seed)
+    mask = (1 << unit_bits) - 1
+    beats = []
+    for units in packets:
+        for b in range(max(1, -(-len(units) // in_units))):
+            part = units[b * in_units:(b + 1) * in_units]
+            beats.append({"data": sum(u << (k * unit_bits) for k, u in enumerate(part)),
+                          "n": len(part), "last": int((b + 1) * in_units >= len(units))})
+    errors, got = [], []
+
+    async def producer(ctx):
+        await put_beats(ctx, dut.i, beats, rng, gap)
+
+    async def consumer(ctx):
+        for units in packets:
+            taken, stop = [], False
+            while not stop:
+                ctx.set(dut.take, 0)
+                ctx.set(dut.take_en, 0)
+                ctx.set(dut.drop, 0)
+                level, ended = ctx.get(dut.level), ctx.get(dut.ended)
+                avail = min(level, out_units)
+                if ended and level > out_units and level != len(units) - len(taken):
+                    errors.append(("level", len(taken), level, len(units) - len(taken)))
+                    return
+                window = [(ctx.get(dut.data) >> (k * unit_bits)) & mask for k in range(avail)]
+                pos = len(taken)
+                if window != units[pos:pos + avail]:
+                    errors.append(("window", pos, window, units[pos:pos + avail]))
+                    return
+                if ended and avail < out_units and avail != len(units) - pos:
+                    errors.append(("avail", pos, avail, len(units) - pos))
+                    return
+                if ended and pos + avail == len(units) and (avail == 0 or rng.random() < 0.5):
+                    ctx.set(dut.take, avail)         # the last units and the drop together
+                    ctx.set(dut.take_en, 1)
+                    ctx.set(dut.drop, 1)
+                    taken += window
+                    stop = True
+                elif rng.random() < early_drop and pos > 0:
+                    ctx.set(dut.drop, 1)
+                    stop = True
+                elif rng.random() < 0.8 and avail:
+                    left = len(units) - pos
+                    n = int(rng.integers(0, avail + 1))
+                    if n < left:
+                        n -= n % align
+                    ctx.set(dut.take, n)
+                    ctx.set(dut.take_en, int(rng.random() < 0.9 or n == 0))
+                    if not ctx.get(dut.take_en):
+                        n = 0
+                    taken += window[:n]
+                    if n % align:                    # an unaligned take ends the packet
+                        ctx.set(dut.drop, 1)
+                        stop = True
+                await ctx.tick()
+            got.append(taken)
+        ctx.set(dut.drop, 0)
+        ctx.set(dut.take, 0)
+        ctx.set(dut.take_en, 0)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.run()
+    assert not errors, errors[:3]
+    for units, taken in zip(packets, got):
+        assert taken == units[:len(taken)]
+    return got
+
+
+UNPACKER_CONFIGS = [(32, 16, 17, 1), (8, 8, 12, 1), (8, 5, 8, 1), (16, 4, 6, 1), (32, 4, 17, 1),
+                    (8, 64, 80, 16), (8, 16, 32, 16), (8, 1, 3, 1)]
+
+
+@pytest.mark.parametrize("unit_bits, in_units, out_units, align", UNPACKER_CONFIGS)
+@pytest.mark.parametrize("gap, early_drop", [(0.0, 0.0), (0.4, 0.05)])
+def test_unpacker_window(unit_bits, in_units, out_units, align, gap, early_drop):
+    rng = np.random.default_rng(unit_bits + in_units * 7 + out_units)
+    lengths = [0, 1, in_units, in_units + 1, out_units, 3 * in_units - 1]
+    lengths += [int(v) for v in rng.integers(0, 6 * max(in_units, out_units), 25)]
+    packets = [[int(v) for v in rng.integers(0, 1 << unit_bits, n)] for n in lengths]
+    got = run_unpacker(unit_bits, in_units, out_units, align, packets, 3, gap, early_drop)
+    if not early_drop:
+        assert got == packets
+
+
+def test_unpacker_rejects():
+    with pytest.raises(ValueError, match="3"):
+        Unpacker(8, 16, 8, align=3)
