@@ -27,12 +27,16 @@ from .streams import check_positive_int
 __all__ = ["piece_layout", "unit_beat_layout", "Packer", "Unpacker"]
 
 
-def piece_layout(unit_bits: int, in_units: int, user_bits: int = 0) -> data.StructLayout:
+def piece_layout(unit_bits: int, in_units: int, user_bits: int = 0,
+                 side_bits: int = 0) -> data.StructLayout:
     """Payload of a :class:`Packer` input (and an :class:`Unpacker` input): ``data``,
-    unit count ``n``, ``last`` and, if ``user_bits``, a ``user`` field."""
+    unit count ``n``, ``last`` and, if ``user_bits``, a ``user`` field; if
+    ``side_bits``, ``side`` carries that many bits per unit."""
     fields = {"data": unit_bits * in_units, "n": range(in_units + 1), "last": 1}
     if user_bits:
         fields["user"] = user_bits
+    if side_bits:
+        fields["side"] = side_bits * in_units
     return data.StructLayout(fields)
 
 
@@ -303,6 +307,15 @@ class Unpacker(wiring.Component):
         that factor.  Must divide ``in_units``.  Default 1.
     user_bits : int
         Width of an optional ``user`` field on the input beats (0: none).
+    side_bits : int
+        Bits of an optional ``side`` field per unit (0: none), kept beside the
+        units and shown in ``beats_side``, not in the window.
+    copies : int
+        Copies of the consumer's decision: ``take_en`` and ``drop`` are
+        ``copies`` bits wide, all equal, each computed by the consumer from its
+        own copy of its registers; bit ``g`` steers the ``g``-th share of the
+        buffered beats' bits (and of the window), so no single net reaches them
+        all.  Default 1.
 
     Members
     -------
@@ -319,10 +332,23 @@ class Unpacker(wiring.Component):
         flag that travels with it, e.g. "bytes that do not fill a unit").
     take : In(range(out_units + 1))
         Units the consumer takes when ``take_en`` (``take`` <= ``level``).
-    take_en : In(1)
-        Take ``take`` units this cycle.
-    drop : In(1)
+    take_en : In(copies)
+        Take ``take`` units this cycle (all bits equal: see ``copies``).
+    drop : In(copies)
         Discard the rest of the current packet (``take_en`` is then ignored).
+    beats : Out(...)
+        The buffered beats side by side (the window is ``beats`` from ``start``
+        on): a consumer that knows ahead of time where it will look can index
+        them from its own registers instead of going through the window.
+    beats_side : Out(...)
+        The ``side`` bits of the buffered beats, unit for unit beside ``beats``
+        (per-unit facts a producer computed before the units entered, e.g. a
+        popcount, so the consumer reads them instead of computing them late).
+    start : Out(...)
+        The window's first unit in ``beats`` (a register).
+    start_next : Out(...)
+        What ``start`` becomes at the next clock edge (after this cycle's take,
+        drop and beat shifts).
 
     Raises
     ------
@@ -332,24 +358,30 @@ class Unpacker(wiring.Component):
     """
 
     def __init__(self, unit_bits: int, in_units: int, out_units: int, *, align: int = 1,
-                 user_bits: int = 0):
+                 user_bits: int = 0, side_bits: int = 0, copies: int = 1):
+        self._side = check_positive_int("side_bits", side_bits, minimum=0)
         self._unit = check_positive_int("unit_bits", unit_bits)
         self._in = check_positive_int("in_units", in_units)
         self._out = check_positive_int("out_units", out_units)
         self._align = check_positive_int("align", align)
         self._user = check_positive_int("user_bits", user_bits, minimum=0)
+        self._copies = check_positive_int("copies", copies)
         if in_units % align:
             raise ValueError(f"align must divide in_units ({in_units}), not {align!r}")
         self._nw = -(-(in_units - align + out_units) // in_units)   # window beats
         super().__init__({
-            "i": In(stream.Signature(piece_layout(unit_bits, in_units, user_bits))),
+            "i": In(stream.Signature(piece_layout(unit_bits, in_units, user_bits, side_bits))),
             "data": Out(out_units * unit_bits),
             "level": Out(range(self._nw * in_units + 1)),
             "ended": Out(1),
             "ended_user": Out(max(1, user_bits)),
             "take": In(range(out_units + 1)),
-            "take_en": In(1),
-            "drop": In(1),
+            "take_en": In(self._copies),
+            "drop": In(self._copies),
+            "beats": Out(self._nw * in_units * unit_bits),
+            "beats_side": Out(max(1, self._nw * in_units * side_bits)),
+            "start": Out(range(self._nw * in_units + 1)),
+            "start_next": Out(range(self._nw * in_units + 1)),
         })
 
     unit_bits = property(lambda self: self._unit, doc="Bits per unit.")
@@ -364,18 +396,25 @@ class Unpacker(wiring.Component):
         m = Module()
         U, IB, PO, AL, NW = self._unit, self._in, self._out, self._align, self._nw
         UBITS = max(1, self._user)
-        m.submodules.skid = skid = SkidBuffer(piece_layout(U, IB, self._user))
+        SB = self._side
+        m.submodules.skid = skid = SkidBuffer(piece_layout(U, IB, self._user, SB))
         wiring.connect(m, wiring.flipped(self.i), skid.i)
         src = skid.o
         src_user = src.p.user if self._user else C(0, 1)
 
+        NC = self._copies
         w_data = [Signal(IB * U, name=f"w{k}_data") for k in range(NW)]
         w_n = [Signal(range(IB + 1), name=f"w{k}_n") for k in range(NW)]
         w_last = [Signal(name=f"w{k}_last") for k in range(NW)]
         w_user = [Signal(UBITS, name=f"w{k}_user") for k in range(NW)]
+        w_side = [Signal(max(1, IB * SB), name=f"w{k}_side") for k in range(NW)]
+        src_side = src.p.side if SB else C(0, 1)
         count = Signal(range(NW + 1))    # beats in the window (slots 0..count-1)
         OFFS = IB // AL                  # possible window starts in a beat
+        OFFW = len(Signal(range(OFFS + 1)))
         off = Signal(range(OFFS + 1))    # in units of `align` (OFFS: a last beat used up)
+        # one copy of the offset per share of the window's units (their multiplexers)
+        off_c = replicated(m, "off", NC, width=OFFW)
         dropping = Signal()              # dropping input beats up to a packet's last
         level = Signal(range(NW * IB + 1))
         ended = Signal()
@@ -384,13 +423,18 @@ class Unpacker(wiring.Component):
 
         # ---- the window: beats 0..NW-1 side by side, from `off` on ---------------
         cat = Cat(*w_data)
-        choices = [cat[o * AL * U:(o * AL + PO) * U] for o in range(OFFS)]
-        with m.Switch(off):
-            for o, ch in enumerate(choices):
-                with m.Case(o):
-                    m.d.comb += self.data.eq(ch)
-            with m.Default():            # a last beat used up: nothing to show
-                m.d.comb += self.data.eq(0)
+        m.d.comb += [self.beats.eq(cat), self.start.eq(off * AL)]
+        if SB:
+            m.d.comb += self.beats_side.eq(Cat(*w_side))
+        for u in range(PO):
+            g = u * NC // PO
+            with m.Switch(off_c[g]):
+                for o in range(OFFS):
+                    with m.Case(o):
+                        m.d.comb += self.data[u * U:(u + 1) * U].eq(
+                            cat[(o * AL + u) * U:(o * AL + u + 1) * U])
+                with m.Default():        # a last beat used up: nothing to show
+                    m.d.comb += self.data[u * U:(u + 1) * U].eq(0)
 
         valid = [count > k for k in range(NW)]
         is_last = [valid[k] & w_last[k] for k in range(NW)]
@@ -401,10 +445,11 @@ class Unpacker(wiring.Component):
             ended_at.append(seen)
 
         # ---- the input beat: enters slot `count - pops` if a slot is free now -----
+        drop0, take0 = self.drop[0], self.take_en[0]
         discard = Signal()               # it belongs to a dropped packet
         lands = Signal()
         m.d.comb += [
-            discard.eq(dropping | (self.drop & ~ended)),
+            discard.eq(dropping | (drop0 & ~ended)),
             src.ready.eq(discard | (count < NW)),
             lands.eq(src.valid & ~discard & (count < NW)),
         ]
@@ -419,7 +464,9 @@ class Unpacker(wiring.Component):
         for k in range(1, NW + 1):
             with m.If((pos >= k * IB) & ~ended_at[k - 1]):
                 m.d.comb += pops_take.eq(k)
-        off_take = pos - pops_take * IB
+        off_take = Signal.like(off)
+        rest = pos - pops_take * IB
+        m.d.comb += off_take.eq(rest // AL if AL > 1 else rest)
         # drop: through the packet's last beat if it is here, else every beat
         pops_drop = Signal(range(NW + 1))
         m.d.comb += pops_drop.eq(count)
@@ -439,7 +486,7 @@ class Unpacker(wiring.Component):
         in_units_cur = Mux(lands & ~ended, src.p.n, 0)
         in_units_next = Mux(lands & ~ended_drop, src.p.n, 0)
 
-        with m.If(self.drop):
+        with m.If(drop0):
             m.d.sync += [
                 off.eq(0),
                 level.eq(Mux(ended, level_drop + in_units_next, 0)),
@@ -447,36 +494,45 @@ class Unpacker(wiring.Component):
                 ended_user.eq(Mux(ended & ended_drop, user_drop, src_user)),
             ]
         with m.Else():
-            with m.If(self.take_en):
-                rest = off_take
-                m.d.sync += [off.eq(rest // AL if AL > 1 else rest),
-                             level.eq(level - self.take + in_units_cur)]
+            with m.If(take0):
+                m.d.sync += [off.eq(off_take), level.eq(level - self.take + in_units_cur)]
             with m.Else():
                 m.d.sync += level.eq(level + in_units_cur)
             with m.If(~ended):
                 m.d.sync += [ended.eq(lands & src.p.last), ended_user.eq(src_user)]
+        for g, oc in enumerate(off_c):
+            m.d.sync += oc.eq(Mux(self.drop[g], 0, Mux(self.take_en[g], off_take, oc)))
 
         pops = Signal(range(NW + 1))
-        with m.If(self.drop):
+        with m.If(drop0):
             m.d.comb += pops.eq(Mux(ended, pops_drop, count))
-        with m.Elif(self.take_en):
+        with m.Elif(take0):
             m.d.comb += pops.eq(pops_take)
-        left = Signal(range(NW + 1))
-        m.d.comb += left.eq(count - pops)
-        m.d.sync += count.eq(left + lands)
+        m.d.comb += self.start_next.eq(Mux(drop0, 0, Mux(take0, off_take, off) * AL))
+        m.d.sync += count.eq(count - pops + lands)
+
+        # The beats' bits: each share follows its own copy of the decision.  Slot
+        # k takes slot k + pops while that holds a beat, else the input beat.
+        def follow(k, pick, g):
+            pops_g = Signal(range(NW + 1), name=f"pops_g{g}_s{k}")
+            m.d.comb += pops_g.eq(Mux(self.drop[g], Mux(ended, pops_drop, count),
+                                      Mux(self.take_en[g], pops_take, 0)))
+            res = pick(None)
+            for p in reversed(range(NW - k)):
+                res = Mux((pops_g == p) & (k + p < count), pick(k + p), res)
+            return res
+
+        W = IB * U
         for k in range(NW):
-            with m.Switch(pops):
-                for p in range(NW + 1):
-                    with m.Case(p) if p < NW else m.Default():
-                        if k + p < NW:
-                            with m.If(k + p < count):
-                                m.d.sync += [w_data[k].eq(w_data[k + p]), w_n[k].eq(w_n[k + p]),
-                                             w_last[k].eq(w_last[k + p]),
-                                             w_user[k].eq(w_user[k + p])]
-                            with m.Else():
-                                m.d.sync += [w_data[k].eq(src.p.data), w_n[k].eq(src.p.n),
-                                             w_last[k].eq(src.p.last), w_user[k].eq(src_user)]
-                        else:
-                            m.d.sync += [w_data[k].eq(src.p.data), w_n[k].eq(src.p.n),
-                                         w_last[k].eq(src.p.last), w_user[k].eq(src_user)]
+            for g in range(NC):
+                lo, hi = g * W // NC, (g + 1) * W // NC
+                if lo < hi:
+                    m.d.sync += w_data[k][lo:hi].eq(follow(
+                        k, lambda j: src.p.data[lo:hi] if j is None else w_data[j][lo:hi], g))
+            m.d.sync += [
+                w_n[k].eq(follow(k, lambda j: src.p.n if j is None else w_n[j], 0)),
+                w_last[k].eq(follow(k, lambda j: src.p.last if j is None else w_last[j], 0)),
+                w_user[k].eq(follow(k, lambda j: src_user if j is None else w_user[j], 0)),
+                w_side[k].eq(follow(k, lambda j: src_side if j is None else w_side[j], 0)),
+            ]
         return m

@@ -18,7 +18,10 @@ from amaranth.hdl import C, Cat, Module, Mux, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import popcount
+from .bits import compact_level, popcount
+from .fifo import WideFIFO
+from .packer import Packer
+from .skid import replicated
 from .streams import byte_stream, check_positive_int, element_stream
 
 __all__ = ["ELEM_BITS", "MAX_LANES", "MAX_RUN", "RLEError", "RLEEncoder", "RLEDecoder",
@@ -82,12 +85,6 @@ def _scan(m, terms, shape, name):
     return cur
 
 
-def _prefix_counts(m, bits, name):
-    """``p[k]`` = number of set bits of ``bits`` below bit ``k`` (k = 0..n), log depth."""
-    n = len(bits)
-    return [C(0, 1)] + _scan(m, bits, range(n + 1), name)
-
-
 def _times(value, const):
     """``value * const`` as a sum of shifted copies (no multiplier cell)."""
     terms = [value << b for b in range(const.bit_length()) if const >> b & 1]
@@ -121,9 +118,9 @@ class RLEEncoder(wiring.Component):
 
     Throughput: one input beat per cycle as long as the output is not
     back-pressured and the tokens fit ``out_bytes`` per cycle on average.
-    Latency: the output beat carrying an input beat's first bytes is valid 3
-    cycles after the edge that took the input beat, if the bytes complete an
-    output beat or end the chunk (see ``docs/RLE.md``).
+    Latency: the output beat carrying an input beat's first bytes is valid
+    13 + ceil(log2(lanes) / 2) cycles after the edge that took the input beat,
+    if the bytes complete an output beat or end the chunk (see ``docs/RLE.md``).
 
     Parameters
     ----------
@@ -161,6 +158,7 @@ class RLEEncoder(wiring.Component):
             "i": In(element_stream(elem_bits, lanes)),
             "o": Out(byte_stream(out_bytes)),
         })
+        self._overflow = Signal()        # never set (checked by the tests)
 
     elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
     lanes = property(lambda self: self._lanes, doc="Elements per input beat.")
@@ -175,135 +173,202 @@ class RLEEncoder(wiring.Component):
         E, L, OB = self._elem_bits, self._lanes, self._out_bytes
         T = 1 + E // 8                   # bytes per token
         TW = 8 * T
-        MT = L * T                       # most bytes one input beat can yield
-        BUF = MT + OB                    # packer capacity, bytes
+        PI = L * T                       # largest piece: every lane ends a token
+        LB = max(1, (L - 1).bit_length())   # bits of a compaction amount
+        DB = L.bit_length()              # bits of a zero count within a beat (0..L)
+        LPS = 2                          # compaction network levels per register stage
+        CS = -(-(L.bit_length() - 1) // LPS)  # compaction register stages
+        ZC = -(-L // 8)                  # copies of the run register z
+        GB = 16                          # token bits steered by one copy of an amount
         i, o = self.i, self.o
 
-        # ---- Stage 1: tokens of one input beat ---------------------------------------
-        z = Signal(8)                    # zeros of the open run (always < 256)
-        a_valid = Signal()
-        a_tok = Signal(L * TW)           # token of every lane: run byte, then element
-        a_emit = Signal(L)               # lanes that end a token
-        a_last = Signal()
-        a_take = Signal()
-        m.d.comb += i.ready.eq(~a_valid | a_take)
+        # ---- flow control ------------------------------------------------------------
+        # Everything up to the piece FIFO runs free (no enables on the datapath; a
+        # valid bit travels with each beat).  The input is accepted only while the
+        # FIFO has room for every piece that may still be in flight, so nothing
+        # ever has to stop inside the pipeline.
+        K = 6 + CS                       # take -> S1 .. S5, compaction, piece reg
+        INFLIGHT = K + 2                 # ... + the beat taken now + margin
+        DEPTH = 1 << (INFLIGHT + 4 - 1).bit_length()
+        NB = len(Signal(range(PI + 1)))
+        m.submodules.fifo = fifo = WideFIFO(PI * 8 + NB + 1, DEPTH,
+                                            copies=max(1, PI * 8 // 64))
+        m.submodules.packer = packer = Packer(8, PI, OB, masked=False)
+        count = Signal(range(DEPTH + 1))  # pieces pushed and not yet popped
+        room = Signal(init=1)            # count + INFLIGHT <= DEPTH, registered
+        push, pop = Signal(), Signal()
+        count_next = Signal(range(DEPTH + 2))
+        m.d.comb += count_next.eq(count + push - pop)
+        m.d.sync += [count.eq(count_next), room.eq(count_next + INFLIGHT <= DEPTH)]
+        m.d.comb += self._overflow.eq(count_next > DEPTH)
+        take = Signal()
+        m.d.comb += [i.ready.eq(room), take.eq(i.valid & room)]
 
+        # ---- S1: lanes (unkept lanes of the last beat zero), token breaks ------------
+        # A lane *breaks* the run when it is nonzero or the chunk's last element:
+        # it then ends a token whatever the run before it.  (A filler, the other
+        # way to end a token, depends on the run carried from earlier beats.)
+        v1, last1, null1 = Signal(), Signal(), Signal()
+        lanes1 = [Signal(E, name=f"s1_lane{k}") for k in range(L)]
+        brk1 = Signal(L)
         keep = i.p.keep
-        null = i.p.last & ~keep.any()    # a closing beat without elements
-        # The flags come first, without the runs: a filler (run of 255) can only
-        # end the run that is open when the beat starts, since a run that starts
-        # inside a beat is shorter than `lanes` <= 32.  Each lane's run is then a
-        # priority mux over the flags below it (no chain of adders).
-        emit, elems = [], []
-        nz_before = C(0, 1)
+        m.d.sync += [v1.eq(take), last1.eq(i.p.last), null1.eq(i.p.last & ~keep.any())]
         for k in range(L):
-            present = ~i.p.last | keep[k]
-            elem = Signal(E, name=f"enc_elem{k}")
-            m.d.comb += elem.eq(Mux(present, i.p.data[k * E:(k + 1) * E], 0))
-            nz = elem.any()
+            lane = Mux(i.p.last & ~keep[k], 0, i.p.data[k * E:(k + 1) * E])
             is_last = i.p.last & keep[k] & (~keep[k + 1] if k + 1 < L else C(1, 1))
-            filler = ~nz_before & (z + k == MAX_RUN)
-            e = Signal(name=f"enc_emit{k}")
-            m.d.comb += e.eq(present & (nz | is_last | filler))
-            if k == 0:
-                # A null closing beat ends the open run: t trailing zeros -> (t-1, 0).
-                e0 = Signal(name="enc_emit0_eff")
-                m.d.comb += e0.eq(Mux(null, z != 0, e))
-                e = e0
-            emit.append(e)
-            elems.append(elem)
-            nz_before = nz_before | nz
+            m.d.sync += [lanes1[k].eq(lane), brk1[k].eq(lane.any() | is_last)]
 
-        def run_before(k):
-            """Zeros before lane ``k`` in its run (``k == L``: the run left open)."""
-            val = (z + k)[:8]
-            for j in range(k):
-                val = Mux(emit[j], k - 1 - j, val)
-            return val
+        # ---- S2: zeros since the last break, from the flags alone -------------------
+        # d[k] = zeros directly below lane k within the beat (k if no break below
+        # k; d[L] = the zeros the beat leaves open), by a Kogge-Stone scan: at
+        # level s a lane whose 2**s lanes below are all zeros adds the count of
+        # the lane 2**s further down.  A level is one LUT per bit (a count <=
+        # 2**s plus 2**s needs no adder).  open[k] = no break below lane k.
+        d = [C(0, DB)]
+        for k in range(1, L + 1):
+            sig = Signal(DB, name=f"s2_d_{k}")
+            m.d.comb += sig.eq(~brk1[k - 1])
+            d.append(sig)
+        s = 0
+        while (1 << s) < L:
+            w = 1 << s
+            nxt = []
+            for k in range(L + 1):
+                if k <= w:               # d[k] <= k <= 2**s: nothing more below
+                    nxt.append(d[k])
+                    continue
+                x = d[k - w]
+                plus = Cat(Mux(x[s], 0, x[:s]) if s else C(0, 0), ~x[s], x[s])
+                sig = Signal(DB, name=f"s2_d{s}_{k}")
+                m.d.comb += sig.eq(Mux(d[k][s], plus, d[k]))
+                nxt.append(sig)
+            d, s = nxt, s + 1
+        v2, last2, null2 = Signal(), Signal(), Signal()
+        lanes2 = [Signal(E, name=f"s2_lane{k}") for k in range(L)]
+        brk2, open2 = Signal(L), Signal(L + 1)
+        d2 = [Signal(DB, name=f"s2_zeros{k}") for k in range(L + 1)]
+        m.d.sync += [v2.eq(v1), last2.eq(last1), null2.eq(null1), brk2.eq(brk1)]
+        for k in range(L + 1):
+            m.d.sync += [d2[k].eq(d[k]), open2[k].eq(~brk1[:k].any() if k else C(1, 1))]
+            if k < L:
+                m.d.sync += lanes2[k].eq(lanes1[k])
 
-        toks = []
+        # ---- S3: tokens; the run `z` carried from beat to beat ----------------------
+        # z = zeros of the run open before the beat (< 256).  A lane with no break
+        # below it continues that run: its run byte is (z + k) mod 256, which is
+        # also right after a filler in the beat (a filler ends the run at the lane
+        # where z + k = 255, and only the run open at the beat's start can reach
+        # 255 within <= 32 lanes).  Other lanes' runs are d[k].  After the beat,
+        # z = d[L] if it has a break, else (z + lanes) mod 256 (again right across
+        # a filler), 0 after a chunk's last beat: that is the whole loop.  z is
+        # kept in one copy per 8 lanes (each its own loop), for fan-out.
+        zs = replicated(m, "z", ZC, width=8)
+        for zc in zs:
+            with m.If(v2):
+                m.d.sync += zc.eq(Mux(last2, 0, Mux(open2[L], (zc + L)[:8], d2[L])))
+        v3, last3 = Signal(), Signal()
+        lanes3 = [Signal(E, name=f"s3_lane{k}") for k in range(L)]
+        run3 = [Signal(8, name=f"s3_run{k}") for k in range(L)]
+        emit3 = Signal(L)
+        m.d.sync += [v3.eq(v2), last3.eq(last2)]
         for k in range(L):
-            r = Signal(8, name=f"enc_run{k}")
-            m.d.comb += r.eq(Mux(null, z - 1, run_before(k)) if k == 0 else run_before(k))
-            toks.append(Cat(r, elems[k]))
-        run = Signal(8, name="enc_run_open")
-        m.d.comb += run.eq(run_before(L))
+            z = zs[k * ZC // L]
+            filler = open2[k] & ~null2 & (z == MAX_RUN - k)
+            emit = brk2[k] | filler
+            run = Mux(open2[k], (z + k)[:8], d2[k])
+            if k == 0:
+                # a null closing beat ends the open run: t trailing zeros -> (t-1, 0)
+                emit = emit | (null2 & z.any())
+                run = Mux(null2, (z - 1)[:8], run)
+            m.d.sync += [emit3[k].eq(emit), run3[k].eq(run), lanes3[k].eq(lanes2[k])]
 
-        with m.If(i.valid & i.ready):
-            m.d.sync += [
-                a_valid.eq(1), a_tok.eq(Cat(*toks)), a_emit.eq(Cat(*emit)),
-                a_last.eq(i.p.last), z.eq(Mux(i.p.last, 0, run)),
-            ]
-        with m.Elif(a_take):
-            m.d.sync += a_valid.eq(0)
+        # ---- S4, S5: compaction amounts = lanes without a token below each token ----
+        # A prefix count of the idle lanes (a Hillis-Steele scan, its levels split
+        # over the two stages).  Lanes that end no token are cleared (their element
+        # is already zero).  The amounts are kept in one copy per group of token
+        # bits (fan-out: a copy steers at most GB bits of its lane at each network
+        # level).
+        groups = [(lo, min(lo + GB, TW)) for lo in range(0, TW, GB)]
+        cur = [~emit3[k] for k in range(L)]
+        nscan = (L - 1).bit_length()
+        v4, last4 = Signal(), Signal()
+        emit4 = Signal(L)
+        tok4 = [Signal(TW, name=f"s4_tok{k}") for k in range(L)]
+        m.d.sync += [v4.eq(v3), last4.eq(last3), emit4.eq(emit3)]
+        for k in range(L):
+            m.d.sync += tok4[k].eq(Cat(Mux(emit3[k], run3[k], 0), lanes3[k]))
+        for lvl in range(nscan):
+            d = 1 << lvl
+            nxt = cur[:d]
+            for j in range(d, L):
+                sig = Signal(range(L + 1), name=f"s4_idle{lvl}_{j}")
+                m.d.comb += sig.eq(cur[j] + cur[j - d])
+                nxt.append(sig)
+            cur = nxt
+            if lvl == (nscan - 1) // 2:  # register half way
+                regs = [Signal(range(L + 1), name=f"s4_idle{j}") for j in range(L)]
+                m.d.sync += [r.eq(x) for r, x in zip(regs, cur)]
+                cur = regs
+        if nscan == 0:
+            reg = Signal(name="s4_idle0")
+            m.d.sync += reg.eq(cur[0])
+            cur = [reg]
+        q = [C(0, 1)] + cur              # q[k] = idle lanes below lane k
+        v5, last5 = Signal(), Signal()
+        idle5 = Signal(range(L + 1))
+        tok5 = [Signal(TW, name=f"s5_tok{k}") for k in range(L)]
+        amt5 = [replicated(m, f"s5_amt{k}", len(groups), width=LB) for k in range(L)]
+        m.d.sync += [v5.eq(v4), last5.eq(last4), idle5.eq(q[L])]
+        for k in range(L):
+            m.d.sync += tok5[k].eq(tok4[k])
+            m.d.sync += [a.eq(Mux(emit4[k], q[k], 0)[:LB]) for a in amt5[k]]
 
-        # ---- Stage 2: compact the beat's tokens -------------------------------------
-        p = _prefix_counts(m, [a_emit[k] for k in range(L)], "enc_prefix")
-        tok = [a_tok[k * TW:(k + 1) * TW] for k in range(L)]
-        slots = []
-        for j in range(L):
-            slot = Signal(TW, name=f"enc_slot{j}")
-            expr = C(0, TW)
-            for k in range(j, L):
-                expr = expr | Mux(a_emit[k] & (p[k] == j), tok[k], 0)
-            m.d.comb += slot.eq(expr)
-            slots.append(slot)
+        # ---- S5...: the compaction network, two levels per register stage ----------
+        # (one network per group of token bits, each with its copy of the amounts)
+        side = [v5, last5, idle5]
+        gdata = [[tok5[k][lo:hi] for k in range(L)] for lo, hi in groups]
+        gamts = [[amt5[k][g] for k in range(L)] for g in range(len(groups))]
+        levels = LB if L > 1 else 0
+        for b in range(levels):
+            for g in range(len(groups)):
+                gdata[g], gamts[g] = compact_level(m, gdata[g], gamts[g], b, f"cmp{g}_")
+            if b % LPS == LPS - 1 or b == levels - 1:
+                for g, (lo, hi) in enumerate(groups):
+                    regs_d = [Signal(hi - lo, name=f"cmp{b}_g{g}_rd{j}") for j in range(L)]
+                    m.d.sync += [r.eq(x) for r, x in zip(regs_d, gdata[g])]
+                    gdata[g] = regs_d
+                    if b < levels - 1:   # the last level's amounts are not needed
+                        regs_a = [Signal(LB, name=f"cmp{b}_g{g}_ra{j}", attrs={"keep": 1})
+                                  for j in range(L)]
+                        m.d.sync += [r.eq(x) for r, x in zip(regs_a, gamts[g])]
+                        gamts[g] = regs_a
+                regs_s = [Signal.like(x, name=f"cmp{b}_side{k}") for k, x in enumerate(side)]
+                m.d.sync += [r.eq(x) for r, x in zip(regs_s, side)]
+                side = regs_s
+        data = [Cat(*[gdata[g][j] for g in range(len(groups))]) for j in range(L)]
+        vc, lastc, idlec = side
 
-        pk_valid = Signal()
-        pk_data = Signal(MT * 8)
-        pk_len = Signal(range(MT + 1))
-        pk_last = Signal()
-        pk_take = Signal()
-        m.d.comb += a_take.eq(a_valid & (~pk_valid | pk_take))
-        with m.If(a_take):
-            m.d.sync += [pk_valid.eq(1), pk_data.eq(Cat(*slots)),
-                         pk_len.eq(_times(p[L], T)), pk_last.eq(a_last)]
-        with m.Elif(pk_take):
-            m.d.sync += pk_valid.eq(0)
+        # ---- piece register: the tokens' bytes back to back, T bytes per token ------
+        # An empty piece is pushed only to close a chunk.
+        pc_data = Signal(PI * 8)
+        pc_n = Signal(range(PI + 1))
+        pc_last = Signal()
+        m.d.sync += [push.eq(vc & ((idlec != L) | lastc)), pc_data.eq(Cat(*data)),
+                     pc_n.eq(PI - _times(idlec, T)), pc_last.eq(lastc)]
 
-        # ---- Stage 3: pack the tokens' bytes densely into output beats --------------
-        # The next tokens are shifted to `level` (registers only) in parallel with
-        # the output decision; the decision then picks one of three buffers: keep,
-        # drop one output beat, or (final beat of a chunk) restart from the tokens.
-        buf = Signal(BUF * 8)            # bytes at and above `level` are always zero
-        level = Signal(range(BUF + 1))
-        ending = Signal()                # the chunk's final tokens are in `buf`
-        load_ok = ~o.valid | o.ready
-        out = Signal()
-        final = Signal()
-        n_out = Signal(range(OB + 1))
-        fits_now = Signal()
-        fits_after_out = Signal()
-        level_after = Signal(range(BUF + 1))
+        # ---- piece FIFO -> packer -> output ------------------------------------------
         m.d.comb += [
-            out.eq(load_ok & ((level >= OB) | ending)),
-            final.eq(ending & (level <= OB)),
-            n_out.eq(Mux(level >= OB, OB, level)),
-            fits_now.eq(level + pk_len <= BUF),
-            fits_after_out.eq(level - n_out + pk_len <= BUF),
-            level_after.eq(level - Mux(out, n_out, 0)),
-            pk_take.eq(pk_valid & (~ending | (out & final)) & Mux(out, fits_after_out, fits_now)),
+            fifo.w_en.eq(push), fifo.w_data.eq(Cat(pc_data, pc_n, pc_last)),
+            packer.i.valid.eq(fifo.r_valid),
+            packer.i.p.data.eq(fifo.r_data[:PI * 8]),
+            packer.i.p.n.eq(fifo.r_data[PI * 8:PI * 8 + NB]),
+            packer.i.p.last.eq(fifo.r_data[-1]),
+            fifo.r_en.eq(packer.i.ready),
+            pop.eq(fifo.r_valid & packer.i.ready),
+            o.valid.eq(packer.o.valid), packer.o.ready.eq(o.ready),
+            o.p.data.eq(packer.o.p.data), o.p.keep.eq(packer.o.p.keep),
+            o.p.last.eq(packer.o.p.last),
         ]
-        with m.If(out):
-            m.d.sync += [o.valid.eq(1), o.p.data.eq(buf[:OB * 8]),
-                         o.p.keep.eq(_prefix_mask(n_out, OB)), o.p.last.eq(final)]
-        with m.Elif(o.ready):
-            m.d.sync += o.valid.eq(0)
-        placed = Signal((BUF + MT) * 8)
-        m.d.comb += placed.eq(pk_data << Cat(C(0, 3), level))
-        merged = Signal((BUF + MT) * 8)
-        m.d.comb += merged.eq(buf | Mux(pk_take, placed, 0))
-        with m.If(out & final):
-            m.d.sync += buf.eq(Mux(pk_take, pk_data, 0))
-        with m.Elif(out):
-            m.d.sync += buf.eq((merged >> (OB * 8))[:BUF * 8])
-        with m.Else():
-            m.d.sync += buf.eq(merged[:BUF * 8])
-        m.d.sync += level.eq(level_after + Mux(pk_take, pk_len, 0))
-        with m.If(pk_take):
-            m.d.sync += ending.eq(pk_last)
-        with m.Elif(out & final):
-            m.d.sync += ending.eq(0)
         return m
 
 

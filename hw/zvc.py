@@ -19,6 +19,7 @@ from amaranth.lib.wiring import In, Out
 from .bits import compact_level, expand_controls, expand_level, popcount, prefix_counts, thermometer
 from .fifo import WideFIFO
 from .packer import Packer, Unpacker
+from .skid import replicated
 from .streams import byte_stream, check_positive_int, element_stream
 
 __all__ = ["WINDOW", "ELEM_BITS", "ZVCError", "ZVCCompressor", "ZVCDecompressor", "ZVCLoopback"]
@@ -161,9 +162,9 @@ class ZVCCompressor(wiring.Component):
 
     Throughput: one input beat per cycle as long as the output is not
     back-pressured and the encoded bytes fit ``out_bytes`` per cycle.
-    Latency: the output beat carrying the first bytes of a window is valid 3
-    cycles after the clock edge that transferred the input beat completing the
-    window (see ``docs/ZVC.md``).
+    Latency: the output beat carrying the first bytes of a window is valid
+    12 + ceil(log2(lanes) / 2) cycles after the clock edge that transferred the
+    input beat completing the window (see ``docs/ZVC.md``).
 
     Parameters
     ----------
@@ -384,10 +385,10 @@ class ZVCDecompressor(wiring.Component):
     ever emitted for a chunk, and the next chunk is decoded normally.
 
     Throughput: one output beat per cycle as long as compressed bytes arrive at
-    ``in_bytes`` per cycle and the output is not back-pressured.  Latency: an
-    output beat is valid 1 cycle after the clock edge that transferred the input
-    beat completing its bytes, once the chunk's count has been taken (see
-    ``docs/ZVC.md``).
+    ``in_bytes`` per cycle and the output is not back-pressured.  Latency: the
+    output beat of a one-window chunk is valid 8 cycles (lanes <= 4) or 9
+    cycles (lanes >= 8) after the clock edge that transferred its input beat,
+    once the chunk's count has been taken (see ``docs/ZVC.md``).
 
     Parameters
     ----------
@@ -432,6 +433,8 @@ class ZVCDecompressor(wiring.Component):
             raise ValueError(f"count_bits must be from 6 to 64, not {count_bits!r}")
         self._MustUse__silence = False
         self._count_bits = count_bits
+        # copies of the step decision: one per 64 bytes of buffered input beats
+        self._copies = max(1, min(8, 3 * in_bytes // 64))
         super().__init__({
             "i": In(byte_stream(in_bytes)),
             "count": In(stream.Signature(count_bits)),
@@ -464,13 +467,30 @@ class ZVCDecompressor(wiring.Component):
         # All beats of a chunk but its last are full.  A last beat whose bytes do not
         # fill a whole unit marks its chunk (`user`): those bytes are either missing
         # from the unit a window needs or left over, a LENGTH_MISMATCH either way.
-        m.submodules.unp = unp = Unpacker(UB, IU, VW, user_bits=1)
+        # Every unit also carries, computed as it enters, the popcount of the bits
+        # that would be a mask's first beat if a mask started there: TF whole units
+        # and the low TP bits of the next one.  A mask read then yields its first
+        # step's units with a multiplexer and a small sum, no popcount.
+        TF, TP = L // UB, L % UB
+        PFW = len(Signal(range(UB + 1))) if TF else 0
+        PPW = len(Signal(range(TP + 1))) if TP else 0
+        SB = PFW + PPW
+        m.submodules.unp = unp = Unpacker(UB, IU, VW, user_bits=1, side_bits=SB,
+                                          copies=self._copies)
         nbytes = popcount([i.p.keep[k] for k in range(IB)])
+        side = []
+        for u in range(IU):
+            unit = i.p.data[u * UB:(u + 1) * UB]
+            if TF:
+                side.append(popcount([unit[b] for b in range(UB)])[:PFW])
+            if TP:
+                side.append(popcount([unit[b] for b in range(TP)])[:PPW])
         m.d.comb += [
             unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
             unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(nbytes // U if U > 1 else nbytes),
             unp.i.p.last.eq(i.p.last),
             unp.i.p.user.eq((nbytes % U != 0) if U > 1 else 0),
+            unp.i.p.side.eq(Cat(*side)),
         ]
         view = [unp.data[k * UB:(k + 1) * UB] for k in range(VW)]
         avail, ended = unp.level, unp.ended
@@ -482,7 +502,6 @@ class ZVCDecompressor(wiring.Component):
         DEPTH = 8
         m.submodules.out = out = WideFIFO(L * E + L + 2, DEPTH, copies=max(1, L * E // 64))
         issued = Signal(range(DEPTH + 1))
-        room = Signal(init=1)
         emit = Signal()                  # a beat (a step or a terminator) is issued
         o_take = Signal()
         issued_next = Signal(range(DEPTH + 2))
@@ -492,121 +511,173 @@ class ZVCDecompressor(wiring.Component):
             o.p.data.eq(out.r_data[:L * E]), o.p.keep.eq(out.r_data[L * E:L * E + L]),
             o.p.last.eq(out.r_data[L * E + L]), o.p.user.eq(out.r_data[L * E + L + 1]),
         ]
-        m.d.sync += [issued.eq(issued_next), room.eq(issued_next < DEPTH)]
 
         # ---- chunk state ----------------------------------------------------------------
-        active = Signal()                # a chunk's count is taken
-        failed = Signal()                # ... and it is malformed: its terminator is owed
-        mv = Signal()                    # the current window's mask is in `mask`
+        # The registers the step decision reads exist in NC copies (equal values): copy
+        # g decides for the g-th share of the unpacker's beats and of the output slots,
+        # so the decision reaches them through NC small nets instead of one huge one.
+        NC = self._copies
+        state_shapes = dict(active=1, failed=1, zero=1, mv=1, bad=1, chk=1, fin=1, room=1,
+                            s=len(Signal(range(max(nb, 2)))), need=len(Signal(range(PW + 1))),
+                            need_mu=len(Signal(range(PW + MU + 1))))
+        cp = {name: replicated(m, name, NC, width=w, reset=(1 if name == "room" else 0))
+              for name, w in state_shapes.items()}
+        nxt = {name: Signal(w, name=f"{name}_next") for name, w in state_shapes.items()}
+        for name in state_shapes:
+            m.d.sync += [c.eq(nxt[name]) for c in cp[name]]
+        r0 = {name: copies[0] for name, copies in cp.items()}
+        active, failed, mv, s, need = r0["active"], r0["failed"], r0["mv"], r0["s"], r0["need"]
         mask = Signal(WINDOW)            # shifted down `lanes` bits per step
-        bad = Signal()                   # the window's mask marks elements past the count
-        s = Signal(range(max(nb, 2)))    # step of the window
-        need = Signal(range(PW + 1))     # units this step takes
         rem = Signal(self._count_bits)   # elements still to emit
-        fin = Signal()                   # rem <= lanes: this step is the chunk's last
-        zero = Signal()                  # the chunk has no element
         wrem_lo = Signal(5)              # elements left at the window's start, mod 32
         next_short = Signal()            # the next window has fewer than 32 elements
         code = Signal(4)
         m.d.comb += [self.count.ready.eq(~active), self.error_code.eq(code)]
+        m.d.sync += [issued.eq(issued_next)]
+        m.d.comb += nxt["room"].eq(issued_next < DEPTH)
 
         # The mask of the window after this step's units (this window's when nothing
         # is taken), its first beat's units and its BAD_MASK check.
         # (fetch reads at offset 0, a prefetch right after the step's units)
-        at = Signal(range(PW + 1))
-        m.d.comb += at.eq(Mux(mv, need, 0))
+        # The mask is read from the unpacker's beats at `pm`, a register that already
+        # holds the window's start plus the step's units when a prefetch can come
+        # (the last step of a window: its units are known a step ahead), so the
+        # read is one multiplexer deep.
+        NBU = len(unp.beats) // UB       # units buffered in the unpacker
+        pm = Signal(range(NBU + 1))
+        bunits = [unp.beats[k * UB:(k + 1) * UB] for k in range(NBU)]
+        bside = [unp.beats_side[k * SB:(k + 1) * SB] for k in range(NBU)]
         nmask = Signal(WINDOW)
-        with m.Switch(at):
-            for t in range(PW + 1):
+        nsum = Signal(range(L + 1))      # set bits among the mask's first L
+        with m.Switch(pm):
+            for t in range(NBU - MU + 1):
                 with m.Case(t):
-                    m.d.comb += nmask.eq(Cat(*view[t:t + MU]))
-            with m.Default():            # (`need` never exceeds a step's units)
-                m.d.comb += nmask.eq(0)
+                    terms = [bside[t + j][:PFW] for j in range(TF)]
+                    if TP and t + TF < NBU:
+                        terms.append(bside[t + TF][PFW:])
+                    m.d.comb += [nmask.eq(Cat(*bunits[t:t + MU])), nsum.eq(sum(terms))]
+            with m.Default():            # (the mask is never read beyond the beats)
+                m.d.comb += [nmask.eq(0), nsum.eq(0)]
         nneed = Signal(range(PW + 1))
-        m.d.comb += nneed.eq(MU + popcount([nmask[k] for k in range(L)]) * EU)
-        nbad = Signal()
-        m.d.comb += nbad.eq(next_short & (nmask & ~thermometer(wrem_lo, WINDOW)).any())
+        m.d.comb += nneed.eq(MU + nsum * EU)
 
-        step = Signal()                  # emit a beat of elements
-        prefetch = Signal()              # ... and load the next window's mask
-        fetch = Signal()                 # load the mask without taking units
-        finish = Signal()                # the chunk is complete
-        fail = Signal()
-        fail_code = Signal(4)
-        terminate = Signal()             # the malformed chunk's closing beat
-        with m.If(active & ~failed):
-            # (a unit more than the chunk needs is an error at once: waiting for the
-            # chunk's end could wait forever behind the extra beats)
-            with m.If(zero):
-                with m.If((avail != 0) | (ended & partial)):
-                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-                with m.Elif(ended & room):
-                    m.d.comb += [finish.eq(1), emit.eq(1)]
-            with m.Elif(~mv):
-                with m.If(avail >= MU):
-                    m.d.comb += fetch.eq(1)
-                with m.Elif(ended):
-                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-            with m.Elif(bad & (s == 0)):
-                m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.BAD_MASK)]
-            with m.Elif(fin):
-                with m.If(ended & (avail < need)):
-                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-                with m.Elif((avail > need) | (ended & partial & (avail == need))):
-                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-                with m.Elif(ended & room):
-                    m.d.comb += [step.eq(1), finish.eq(1), emit.eq(1)]
-            with m.Elif(s == nb - 1):
-                with m.If(avail >= need + MU):
-                    with m.If(room):
-                        m.d.comb += [step.eq(1), prefetch.eq(1), emit.eq(1)]
-                with m.Elif(ended):
-                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
-            with m.Else():
-                with m.If(avail >= need):
-                    with m.If(room):
-                        m.d.comb += [step.eq(1), emit.eq(1)]
-                with m.Elif(ended):
-                    m.d.comb += [fail.eq(1), fail_code.eq(ZVCError.LENGTH_MISMATCH)]
+        def decide(g):
+            """The step decision from copy ``g`` of the registers: a dict of
+            ``step``, ``prefetch``, ``fetch``, ``finish``, ``fail``, ``code``."""
+            r = {name: copies[g] for name, copies in cp.items()}
+            d = {k: Signal(name=f"{k}_c{g}") for k in ("step", "prefetch", "fetch", "finish",
+                                                        "fail")}
+            d["code"] = Signal(4, name=f"fail_code_c{g}")
+
+            def failing(code):
+                return [d["fail"].eq(1), d["code"].eq(code)]
+            LM = ZVCError.LENGTH_MISMATCH
+            with m.If(r["active"] & ~r["failed"]):
+                # (a unit more than the chunk needs is an error at once: waiting for
+                # the chunk's end could wait forever behind the extra beats)
+                with m.If(r["zero"]):
+                    with m.If((avail != 0) | (ended & partial)):
+                        m.d.comb += failing(LM)
+                    with m.Elif(ended & r["room"]):
+                        m.d.comb += d["finish"].eq(1)
+                with m.Elif(~r["mv"]):
+                    with m.If(avail >= MU):
+                        m.d.comb += d["fetch"].eq(1)
+                    with m.Elif(ended):
+                        m.d.comb += failing(LM)
+                with m.Elif(r["chk"]):
+                    pass                 # (a short window's mask is being checked)
+                with m.Elif(r["bad"] & (r["s"] == 0)):
+                    m.d.comb += failing(ZVCError.BAD_MASK)
+                with m.Elif(r["fin"]):
+                    with m.If(ended & (avail < r["need"])):
+                        m.d.comb += failing(LM)
+                    with m.Elif((avail > r["need"]) | (ended & partial & (avail == r["need"]))):
+                        m.d.comb += failing(LM)
+                    with m.Elif(ended & r["room"]):
+                        m.d.comb += [d["step"].eq(1), d["finish"].eq(1)]
+                with m.Elif(r["s"] == nb - 1):
+                    with m.If(avail >= r["need_mu"]):
+                        with m.If(r["room"]):
+                            m.d.comb += [d["step"].eq(1), d["prefetch"].eq(1)]
+                    with m.Elif(ended):
+                        m.d.comb += failing(LM)
+                with m.Else():
+                    with m.If(avail >= r["need"]):
+                        with m.If(r["room"]):
+                            m.d.comb += d["step"].eq(1)
+                    with m.Elif(ended):
+                        m.d.comb += failing(LM)
+            return d
+
+        dec = [decide(g) for g in range(NC)]
+        step, prefetch, fetch = dec[0]["step"], dec[0]["prefetch"], dec[0]["fetch"]
+        finish, fail, fail_code = dec[0]["finish"], dec[0]["fail"], dec[0]["code"]
         # (a plain expression, not an `If`: Icarus never runs an `always @*` block
         # whose inputs keep their initial values, which would leave this X)
-        m.d.comb += terminate.eq(active & failed & room)
-        with m.If(terminate):
-            m.d.comb += emit.eq(1)
-        m.d.comb += [unp.take.eq(need), unp.take_en.eq(step), unp.drop.eq(finish | fail)]
+        terminate = Signal()             # the malformed chunk's closing beat
+        m.d.comb += [
+            terminate.eq(active & failed & r0["room"]),
+            emit.eq(step | (finish & r0["zero"]) | terminate),
+            unp.take.eq(need),
+            unp.take_en.eq(Cat(*[d["step"] for d in dec])),
+            unp.drop.eq(Cat(*[d["finish"] | d["fail"] for d in dec])),
+        ]
 
-        with m.If(self.count.valid & self.count.ready):
-            cnt = self.count.p
-            m.d.sync += [
-                active.eq(1), failed.eq(0), mv.eq(0), s.eq(0), rem.eq(cnt), code.eq(ZVCError.OK),
-                zero.eq(cnt == 0), fin.eq(cnt <= L), wrem_lo.eq(cnt[:5]),
-                next_short.eq(cnt < WINDOW),
-            ]
+        # next state (copy 0's decision; every copy registers the same value)
+        for name in state_shapes:
+            if name != "room":
+                m.d.comb += nxt[name].eq(r0[name])
+        start = self.count.valid & self.count.ready
+        cnt = self.count.p
+        with m.If(start):
+            m.d.comb += [nxt["active"].eq(1), nxt["failed"].eq(0), nxt["mv"].eq(0),
+                         nxt["s"].eq(0), nxt["zero"].eq(cnt == 0), nxt["fin"].eq(cnt <= L)]
+            m.d.sync += [rem.eq(cnt), code.eq(ZVCError.OK), wrem_lo.eq(cnt[:5]),
+                         next_short.eq(cnt < WINDOW)]
         with m.If(fetch | prefetch):
-            m.d.sync += [mask.eq(nmask), need.eq(nneed), bad.eq(nbad), mv.eq(1), s.eq(0)]
+            # A short window (the chunk's last, fewer than 32 elements) has its mask
+            # checked in the next cycle (`chk`), off the fetch path; the others
+            # cannot mark elements past the count.
+            m.d.comb += [nxt["need"].eq(nneed), nxt["need_mu"].eq(nneed + MU),
+                         nxt["bad"].eq(0), nxt["chk"].eq(next_short), nxt["mv"].eq(1),
+                         nxt["s"].eq(0)]
+            m.d.sync += mask.eq(nmask)
+        with m.If(r0["chk"]):
+            m.d.comb += [nxt["chk"].eq(0),
+                         nxt["bad"].eq((mask & ~thermometer(wrem_lo, WINDOW)).any())]
         with m.If(fetch):
             # `next_short` now describes the window after this one: count - 32 < 32
             m.d.sync += next_short.eq(rem < 2 * WINDOW)
+        # units of the window's next beat (its mask bits are the next L of `mask`)
+        pc_next = Signal(range(PW + 1))
+        m.d.comb += pc_next.eq(popcount([mask[L + k] for k in range(L)]) * EU if nb > 1 else 0)
         with m.If(step):
             rem_next = Signal.like(rem)
             m.d.comb += rem_next.eq(rem - L)
-            m.d.sync += [rem.eq(rem_next), fin.eq(rem_next <= L)]
+            m.d.comb += nxt["fin"].eq(rem_next <= L)
+            m.d.sync += rem.eq(rem_next)
             with m.If(~prefetch):
-                m.d.sync += [
-                    mask.eq(mask >> L), s.eq(s + 1),
-                    need.eq(popcount([mask[L + k] for k in range(L)]) * EU if nb > 1 else 0),
-                ]
+                m.d.comb += [nxt["s"].eq(s + 1), nxt["need"].eq(pc_next),
+                             nxt["need_mu"].eq(pc_next + MU)]
+                m.d.sync += mask.eq(mask >> L)
             with m.Else():
                 # the window that starts has rem_next elements left (same value mod
                 # 32 as the count): the one after it is short if rem_next < 64
                 m.d.sync += next_short.eq(rem_next < 2 * WINDOW)
-        with m.If(finish):
-            m.d.sync += active.eq(0)
+        with m.If(finish | terminate):
+            m.d.comb += nxt["active"].eq(0)
         with m.If(fail):
-            m.d.sync += [failed.eq(1), code.eq(fail_code)]
-        with m.If(terminate):
-            m.d.sync += active.eq(0)
+            m.d.comb += nxt["failed"].eq(1)
+            m.d.sync += code.eq(fail_code)
         m.d.sync += self.error.eq(fail)
+        # where the next mask read happens (see `pm` above)
+        if nb > 1:
+            m.d.sync += pm.eq(unp.start_next + Mux(
+                step, Mux(~prefetch & (s == nb - 2), pc_next, 0),
+                Mux(mv & (s == nb - 1) & ~fetch, need, 0)))
+        else:                            # every step is a window's last: no head start
+            m.d.sync += pm.eq(unp.start_next + Mux(fetch | prefetch, nneed, Mux(mv, need, 0)))
 
         # ---- the step's beat: slots of the view, expanded to the lanes of the mask --
         first = s == 0
@@ -623,7 +694,7 @@ class ZVCDecompressor(wiring.Component):
             e_valid.eq(emit), e_mask.eq(Mux(step, mask[:L], 0)),
             e_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
             e_last.eq(finish | terminate), e_user.eq(terminate),
-            *[r.eq(Mux(step, x, 0)) for r, x in zip(e_slots, slots)],
+            *[r.eq(Mux(dec[l * NC // L]["step"], x, 0)) for l, (r, x) in enumerate(zip(e_slots, slots))],
         ]
         # stage 2: the expansion network's routing from the mask
         levels = expand_controls(m, e_mask, "x_ctl")

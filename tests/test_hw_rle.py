@@ -110,7 +110,7 @@ def run_encoder(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpressu
     """Encode each chunk of ``chunks``; returns the output bytes of each packet."""
     dut = RLEEncoder(elem_bits, lanes, out_bytes)
     rng = np.random.default_rng(seed)
-    results, violations = [], []
+    results, violations, overflows = [], [], []
     sim = Simulator(dut)
     sim.add_clock(1e-8)
 
@@ -123,11 +123,18 @@ def run_encoder(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpressu
             beats = await get_packet(ctx, dut.o, rng, backpressure, ("data", "keep", "last"))
             results.append(bytes_of(beats, out_bytes))
 
+    async def overflow_watch(ctx):
+        async for _, _, over in ctx.tick().sample(dut._overflow):
+            if over:
+                overflows.append(1)
+
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
+    sim.add_testbench(overflow_watch, background=True)
     add_rule_monitor(sim, dut.o, ("data", "keep", "last"), violations)
     sim.run()
     assert not violations, f"stream rule violated on o: {violations[:3]}"
+    assert not overflows, "piece FIFO overflow"
     return results
 
 
@@ -508,12 +515,14 @@ def _latency(dut, setup, beat):
     return res["n"]
 
 
-@pytest.mark.parametrize("elem_bits, lanes", [(32, 8), (8, 32)])
+@pytest.mark.parametrize("elem_bits, lanes", [(32, 1), (32, 8), (16, 16), (8, 32)])
 def test_documented_latency(elem_bits, lanes):
-    """docs/RLE.md: encoder 3 cycles, decoder 1 cycle (count already taken)."""
+    """docs/RLE.md: encoder 13 + ceil(log2(lanes) / 2) cycles (two compaction
+    network levels per stage), decoder 1 cycle (count already taken)."""
     async def nothing(ctx):
         await ctx.tick()
-    assert _latency(RLEEncoder(elem_bits, lanes, 32), nothing, (5, (1 << lanes) - 1, 1)) == 3
+    n = _latency(RLEEncoder(elem_bits, lanes, 32), nothing, (5, (1 << lanes) - 1, 1))
+    assert n == 13 + -(-(lanes.bit_length() - 1) // 2)
 
     dec = RLEDecoder(elem_bits, lanes, 64)
 
@@ -586,3 +595,12 @@ def test_decoder_large_counts():
         else:
             assert user == 0
             np.testing.assert_array_equal(y, exp)
+
+
+def test_encoder_output_stalled_long():
+    """The output is mostly stopped while dense input keeps coming: the input
+    stalls (the piece FIFO's credits run out), nothing is lost or overflows."""
+    rng = np.random.default_rng(17)
+    x = elements(16 * 24, 0.9, 32, rng)
+    got = run_encoder(32, 16, 16, [x, x[:100]], seed=5, gap=0.0, backpressure=0.97)
+    assert got == [grle.encode(x, 32), grle.encode(x[:100], 32)]
