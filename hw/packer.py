@@ -92,15 +92,16 @@ class Packer(wiring.Component):
     the piece lengths alone, where each piece lands in the partial beat and
     whether a beat completes (pieces longer than the free room of a beat that
     complete two beats cost one extra cycle); a *shift* stage moves the piece
-    to its position; a *merge* stage ORs it into the partial beat and hands a
-    completed beat to an output :class:`~hw.skid.SkidBuffer`.  The whole
-    pipeline advances when the skid buffer can take a beat (a register), so
-    ``i.ready`` is a function of registers only.
+    to its position; a *merge* stage ORs it into the partial beat and writes a
+    completed beat into an output :class:`~hw.fifo.WideFIFO`.  Shift and merge
+    run free; the control stage issues a beat only while the FIFO has room for
+    every beat already issued (``room``, a register), so ``i.ready`` is a
+    function of registers only and ``o.ready`` reaches nothing but the FIFO.
 
     Throughput: one piece per cycle, one beat per cycle.  A piece that
     completes a beat while ``2 * out_units`` or more units are pending costs one
     more cycle (only possible when ``in_units > out_units``).  Latency: an
-    output beat is valid 3 cycles after the edge that transferred the piece
+    output beat is valid 4 cycles after the edge that transferred the piece
     completing it.
 
     Parameters

@@ -222,25 +222,42 @@ def test_packer_rejects(kwargs, exc, text):
 
 # ---- Unpacker ----------------------------------------------------------------------
 
-def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, early_drop=0.0):
+def _side_of(unit, side_bits):
+    """The per-unit side bits the tests attach: a hash of the unit."""
+    return (unit * 0x9E3779B1 >> 7) & ((1 << side_bits) - 1)
+
+
+def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, early_drop=0.0,
+                 copies=1, side_bits=0):
     """Feed ``packets`` (lists of units) as dense beats; a consumer takes random
     aligned amounts, checks the window against the reference at every step and
-    drops at the end of each packet (or early, with probability ``early_drop``)."""
-    dut = Unpacker(unit_bits, in_units, out_units, align=align)
+    drops at the end of each packet (or early, with probability ``early_drop``).
+    It also checks that ``beats`` from ``start`` on is the window, that the
+    ``side`` bits travel with their units, and that ``start_next`` predicts
+    ``start``."""
+    dut = Unpacker(unit_bits, in_units, out_units, align=align, copies=copies,
+                   side_bits=side_bits)
     rng = np.random.default_rng(seed)
     mask = (1 << unit_bits) - 1
+    smask = (1 << side_bits) - 1
+    allc = (1 << copies) - 1
     beats = []
     for units in packets:
         for b in range(max(1, -(-len(units) // in_units))):
             part = units[b * in_units:(b + 1) * in_units]
-            beats.append({"data": sum(u << (k * unit_bits) for k, u in enumerate(part)),
-                          "n": len(part), "last": int((b + 1) * in_units >= len(units))})
+            beat = {"data": sum(u << (k * unit_bits) for k, u in enumerate(part)),
+                    "n": len(part), "last": int((b + 1) * in_units >= len(units))}
+            if side_bits:
+                beat["side"] = sum(_side_of(u, side_bits) << (k * side_bits)
+                                   for k, u in enumerate(part))
+            beats.append(beat)
     errors, got = [], []
 
     async def producer(ctx):
         await put_beats(ctx, dut.i, beats, rng, gap)
 
     async def consumer(ctx):
+        expect = {}
         for units in packets:
             taken, stop = [], False
             while not stop:
@@ -257,17 +274,28 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                 if window != units[pos:pos + avail]:
                     errors.append(("window", pos, window, units[pos:pos + avail]))
                     return
+                start = ctx.get(dut.start)
+                if "start_next" in expect and start != expect.pop("start_next"):
+                    errors.append(("start_next", pos, start))
+                    return
+                all_beats, all_side = ctx.get(dut.beats), ctx.get(dut.beats_side)
+                seen = [(all_beats >> ((start + k) * unit_bits)) & mask for k in range(avail)]
+                side = [(all_side >> ((start + k) * side_bits)) & smask for k in range(avail)]
+                if seen != window or (side_bits and
+                                      side != [_side_of(u, side_bits) for u in window]):
+                    errors.append(("beats", pos, start, seen, side))
+                    return
                 if ended and avail < out_units and avail != len(units) - pos:
                     errors.append(("avail", pos, avail, len(units) - pos))
                     return
                 if ended and pos + avail == len(units) and (avail == 0 or rng.random() < 0.5):
                     ctx.set(dut.take, avail)         # the last units and the drop together
-                    ctx.set(dut.take_en, 1)
-                    ctx.set(dut.drop, 1)
+                    ctx.set(dut.take_en, allc)
+                    ctx.set(dut.drop, allc)
                     taken += window
                     stop = True
                 elif rng.random() < early_drop and pos > 0:
-                    ctx.set(dut.drop, 1)
+                    ctx.set(dut.drop, allc)
                     stop = True
                 elif rng.random() < 0.8 and avail:
                     left = len(units) - pos
@@ -275,13 +303,15 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                     if n < left:
                         n -= n % align
                     ctx.set(dut.take, n)
-                    ctx.set(dut.take_en, int(rng.random() < 0.9 or n == 0))
+                    ctx.set(dut.take_en, allc if rng.random() < 0.9 or n == 0 else 0)
                     if not ctx.get(dut.take_en):
                         n = 0
                     taken += window[:n]
                     if n % align:                    # an unaligned take ends the packet
-                        ctx.set(dut.drop, 1)
+                        ctx.set(dut.drop, allc)
                         stop = True
+                if not stop:
+                    expect["start_next"] = ctx.get(dut.start_next)
                 await ctx.tick()
             got.append(taken)
         ctx.set(dut.drop, 0)
@@ -303,6 +333,20 @@ UNPACKER_CONFIGS = [(32, 16, 17, 1), (8, 8, 12, 1), (8, 5, 8, 1), (16, 4, 6, 1),
                     (8, 64, 80, 16), (8, 16, 32, 16), (8, 1, 3, 1)]
 
 
+@pytest.mark.parametrize("unit_bits, in_units, out_units, align, copies, side_bits",
+                         [(32, 16, 17, 1, 3, 5), (8, 8, 12, 4, 2, 3), (16, 4, 6, 1, 1, 1)])
+def test_unpacker_copies_and_side(unit_bits, in_units, out_units, align, copies, side_bits):
+    """Several copies of the consumer's decision, per-unit side bits, the
+    ``beats``/``start``/``start_next`` view: same window as with one copy."""
+    rng = np.random.default_rng(in_units + copies)
+    lengths = [0, 1, in_units, in_units + 1, 3 * in_units - 1]
+    lengths += [int(v) for v in rng.integers(0, 5 * max(in_units, out_units), 20)]
+    packets = [[int(v) for v in rng.integers(0, 1 << unit_bits, n)] for n in lengths]
+    got = run_unpacker(unit_bits, in_units, out_units, align, packets, 5, 0.3,
+                       copies=copies, side_bits=side_bits)
+    assert got == packets
+
+
 @pytest.mark.parametrize("unit_bits, in_units, out_units, align", UNPACKER_CONFIGS)
 @pytest.mark.parametrize("gap, early_drop", [(0.0, 0.0), (0.4, 0.05)])
 def test_unpacker_window(unit_bits, in_units, out_units, align, gap, early_drop):
@@ -318,3 +362,29 @@ def test_unpacker_window(unit_bits, in_units, out_units, align, gap, early_drop)
 def test_unpacker_rejects():
     with pytest.raises(ValueError, match="3"):
         Unpacker(8, 16, 8, align=3)
+
+
+@pytest.mark.parametrize("unit_bits, in_units, out_units", [(8, 4, 8), (32, 17, 16), (8, 66, 64)])
+def test_packer_documented_latency(unit_bits, in_units, out_units):
+    """Packer docstring: a beat is valid 4 cycles after the edge that took the
+    piece completing it (control, shift, merge into the FIFO, FIFO output)."""
+    dut = Packer(unit_bits, in_units, out_units)
+    res = {}
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.p.n, min(in_units, out_units))
+        ctx.set(dut.i.p.last, 1)
+        ctx.set(dut.i.valid, 1)
+        await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+        n = 0
+        while not ctx.get(dut.o.valid):
+            await ctx.tick()
+            n += 1
+        res["n"] = n
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    assert res["n"] == 4
