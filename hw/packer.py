@@ -49,7 +49,7 @@ def _lanes_of(value, unit, n):
     return [value[k * unit:(k + 1) * unit] for k in range(n)]
 
 
-def shift_units(m, units, amount, width, name):
+def shift_units(m, units, amount, width, name, bits=None):
     """``units`` (a list of equal-width values) moved up by ``amount`` positions,
     as ``width`` values (zeros shifted in, units past ``width`` dropped): a
     log-depth shifter, one 2:1 multiplexer level per bit of ``amount``, each
@@ -57,12 +57,14 @@ def shift_units(m, units, amount, width, name):
 
     ``amount`` may be a list of equal copies (replicated registers): output
     position ``j`` of every level then uses copy ``j * len(amount) // width``,
-    so no copy drives more than its share of the multiplexers.
+    so no copy drives more than its share of the multiplexers.  ``bits`` (a
+    range of bit positions, default all of ``amount``) applies only those
+    bits' levels, so a shift can be split over register stages.
     """
     copies = amount if isinstance(amount, (list, tuple)) else [amount]
     cur = list(units)
     uw = len(units[0])
-    for b in range(len(copies[0])):
+    for b in (range(len(copies[0])) if bits is None else bits):
         d = 1 << b
         nxt = []
         for j in range(min(width, len(cur) + d)):
@@ -91,8 +93,9 @@ class Packer(wiring.Component):
     Pipeline (``docs/ZVC.md`` has the picture): a *control* stage decides, from
     the piece lengths alone, where each piece lands in the partial beat and
     whether a beat completes (pieces longer than the free room of a beat that
-    complete two beats cost one extra cycle); a *shift* stage moves the piece
-    to its position; a *merge* stage ORs it into the partial beat and writes a
+    complete two beats cost one extra cycle); two *shift* stages move the
+    piece to its position (the low half of the position's bits, then the high
+    half); a *merge* stage ORs it into the partial beat and writes a
     completed beat into an output :class:`~hw.fifo.WideFIFO`.  Shift and merge
     run free; the control stage issues a beat only while the FIFO has room for
     every beat already issued (``room``, a register), so ``i.ready`` is a
@@ -101,7 +104,7 @@ class Packer(wiring.Component):
     Throughput: one piece per cycle, one beat per cycle.  A piece that
     completes a beat while ``2 * out_units`` or more units are pending costs one
     more cycle (only possible when ``in_units > out_units``).  Latency: an
-    output beat is valid 4 cycles after the edge that transferred the piece
+    output beat is valid 5 cycles after the edge that transferred the piece
     completing it.
 
     Parameters
@@ -244,16 +247,32 @@ class Packer(wiring.Component):
                 Mux(i.valid & i.ready, i.p.data[k * U:(k + 1) * U], 0))
 
         # ---- shift: the piece (units >= n cleared) moved to its position -----------
+        # Two register stages: the low half of the position's bits, then the high
+        # half (a whole shifter in one cycle was the critical path of the byte
+        # packers: 6 multiplexer levels behind a high-fan-out position register).
+        PB = len(c_pos[0])
+        LO = range(PB // 2)
+        HI = range(PB // 2, PB)
+        h_emit, h_keep, h_last = Signal(), Signal(PO), Signal()
+        h_pos = replicated(m, "h_pos", A, width=len(HI))   # the high bits only
+        WH = min(A, PI + (1 << len(LO)) - 1)     # units the low half can reach
+        h_piece = Signal(WH * U)
+        masked = [Mux(c_mask[k], u, 0) if self._masked else u
+                  for k, u in enumerate(_lanes_of(c_data, U, PI))]
+        m.d.sync += [
+            h_keep.eq(thermometer(c_keep, PO)), h_last.eq(c_last), h_emit.eq(c_emit),
+            *[p.eq(c[PB // 2:]) for p, c in zip(h_pos, c_pos)],
+            h_piece.eq(Cat(*shift_units(m, masked, c_pos, WH, "pk_shl", LO))),
+        ]
         s_emit = replicated(m, "s_emit", NC)
         s_keep = Signal(PO)
         s_last = Signal()
         s_piece = Signal(A * U)
-        masked = [Mux(c_mask[k], u, 0) if self._masked else u
-                  for k, u in enumerate(_lanes_of(c_data, U, PI))]
-        shifted = shift_units(m, masked, c_pos, A, "pk_sh")
+        shifted = shift_units(m, _lanes_of(h_piece, U, WH),
+                              [Cat(C(0, len(LO)), p) for p in h_pos], A, "pk_shh", HI)
         m.d.sync += [
-            s_keep.eq(thermometer(c_keep, PO)), s_last.eq(c_last),
-            *[e.eq(c_emit) for e in s_emit],
+            s_keep.eq(h_keep), s_last.eq(h_last),
+            *[e.eq(h_emit) for e in s_emit],
             s_piece.eq(Cat(*shifted)),
         ]
 

@@ -119,7 +119,7 @@ class RLEEncoder(wiring.Component):
     Throughput: one input beat per cycle as long as the output is not
     back-pressured and the tokens fit ``out_bytes`` per cycle on average.
     Latency: the output beat carrying an input beat's first bytes is valid
-    13 + ceil(log2(lanes) / 2) cycles after the edge that took the input beat,
+    14 + ceil(log2(lanes) / 2) cycles after the edge that took the input beat,
     if the bytes complete an output beat or end the chunk (see ``docs/RLE.md``).
 
     Parameters

@@ -163,7 +163,7 @@ class ZVCCompressor(wiring.Component):
     Throughput: one input beat per cycle as long as the output is not
     back-pressured and the encoded bytes fit ``out_bytes`` per cycle.
     Latency: the output beat carrying the first bytes of a window is valid
-    12 + ceil(log2(lanes) / 2) cycles after the clock edge that transferred the
+    13 + ceil(log2(lanes) / 2) cycles after the clock edge that transferred the
     input beat completing the window (see ``docs/ZVC.md``).
 
     Parameters
@@ -386,7 +386,7 @@ class ZVCDecompressor(wiring.Component):
 
     Throughput: one output beat per cycle as long as compressed bytes arrive at
     ``in_bytes`` per cycle and the output is not back-pressured.  Latency: the
-    output beat of a one-window chunk is valid 8 cycles (lanes <= 4) or 9
+    output beat of a one-window chunk is valid 9 cycles (lanes <= 4) or 10
     cycles (lanes >= 8) after the clock edge that transferred its input beat,
     once the chunk's count has been taken (see ``docs/ZVC.md``).
 
@@ -492,7 +492,6 @@ class ZVCDecompressor(wiring.Component):
             unp.i.p.user.eq((nbytes % U != 0) if U > 1 else 0),
             unp.i.p.side.eq(Cat(*side)),
         ]
-        view = [unp.data[k * UB:(k + 1) * UB] for k in range(VW)]
         avail, ended = unp.level, unp.ended
         partial = unp.ended_user[0]
 
@@ -679,10 +678,27 @@ class ZVCDecompressor(wiring.Component):
         else:                            # every step is a window's last: no head start
             m.d.sync += pm.eq(unp.start_next + Mux(fetch | prefetch, nneed, Mux(mv, need, 0)))
 
-        # ---- the step's beat: slots of the view, expanded to the lanes of the mask --
-        first = s == 0
-        slots = [Mux(first, Cat(*view[MU + l * EU:MU + (l + 1) * EU]),
-                     Cat(*view[l * EU:(l + 1) * EU])) for l in range(L)]
+        # ---- the step's beat: slots of the window, expanded to the lanes of the mask --
+        # stage 0 registers the unpacker's buffered beats and where the step's slots
+        # start in them (the window's start, plus the mask on a window's first
+        # step), in one copy per 64 output bits; stage 1 selects the slots from
+        # those registers.  (Selecting them through the unpacker's window in the
+        # decision cycle was the block's critical path: the offset's fan-out to
+        # every window bit, then the first-step multiplexer.)
+        XC = max(1, L * E // 64)
+        x0_beats = Signal(len(unp.beats))
+        x0_ofs = replicated(m, "x0_ofs", XC, width=len(Signal(range(NBU + MU + 1))))
+        x0_step = replicated(m, "x0_step", XC)
+        x0_valid, x0_last, x0_user = Signal(), Signal(), Signal()
+        x0_mask, x0_keep = Signal(L), Signal(L)
+        m.d.sync += [
+            x0_beats.eq(unp.beats), x0_valid.eq(emit), x0_mask.eq(Mux(step, mask[:L], 0)),
+            x0_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
+            x0_last.eq(finish | terminate), x0_user.eq(terminate),
+            *[c.eq(unp.start + Mux(s == 0, MU, 0)) for c in x0_ofs],
+            *[c.eq(dec[g * NC // XC]["step"]) for g, c in enumerate(x0_step)],
+        ]
+        x0_units = [x0_beats[k * UB:(k + 1) * UB] for k in range(NBU)]
         # stage 1: the slots, the beat's mask bits, keep/last/user
         e_valid = Signal()
         e_slots = [Signal(E, name=f"x1_slot{l}") for l in range(L)]
@@ -690,12 +706,20 @@ class ZVCDecompressor(wiring.Component):
         e_keep = Signal(L)
         e_last = Signal()
         e_user = Signal()
-        m.d.sync += [
-            e_valid.eq(emit), e_mask.eq(Mux(step, mask[:L], 0)),
-            e_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
-            e_last.eq(finish | terminate), e_user.eq(terminate),
-            *[r.eq(Mux(dec[l * NC // L]["step"], x, 0)) for l, (r, x) in enumerate(zip(e_slots, slots))],
-        ]
+        m.d.sync += [e_valid.eq(x0_valid), e_mask.eq(x0_mask), e_keep.eq(x0_keep),
+                     e_last.eq(x0_last), e_user.eq(x0_user)]
+        for l in range(L):
+            g = l * XC // L
+            with m.If(x0_step[g]):
+                with m.Switch(x0_ofs[g]):
+                    for t in range(NBU - (l + 1) * EU + 1):
+                        with m.Case(t):
+                            m.d.sync += e_slots[l].eq(
+                                Cat(*x0_units[t + l * EU:t + (l + 1) * EU]))
+                    with m.Default():    # (never a step's slot: the window is shorter)
+                        m.d.sync += e_slots[l].eq(0)
+            with m.Else():
+                m.d.sync += e_slots[l].eq(0)
         # stage 2: the expansion network's routing from the mask
         levels = expand_controls(m, e_mask, "x_ctl")
         side = [e_valid, e_keep, e_last, e_user]

@@ -366,8 +366,9 @@ def test_unpacker_rejects():
 
 @pytest.mark.parametrize("unit_bits, in_units, out_units", [(8, 4, 8), (32, 17, 16), (8, 66, 64)])
 def test_packer_documented_latency(unit_bits, in_units, out_units):
-    """Packer docstring: a beat is valid 4 cycles after the edge that took the
-    piece completing it (control, shift, merge into the FIFO, FIFO output)."""
+    """Packer docstring: a beat is valid 5 cycles after the edge that took the
+    piece completing it (control, two shift stages, merge into the FIFO, FIFO
+    output)."""
     dut = Packer(unit_bits, in_units, out_units)
     res = {}
 
@@ -387,4 +388,4 @@ def test_packer_documented_latency(unit_bits, in_units, out_units):
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
     sim.run()
-    assert res["n"] == 4
+    assert res["n"] == 5
