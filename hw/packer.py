@@ -171,7 +171,7 @@ class Packer(wiring.Component):
         # piece and no emit, which leaves the partial beat as it is.  Completed beats
         # go to an output FIFO, and the control stage issues an emitting op only
         # while the FIFO has room for every beat already issued (`room`, a register).
-        DEPTH = 8
+        DEPTH = 16                       # (a LUT RAM is 16 deep: 8 would cost the same)
         OW = PO * U + PO + 1
         m.submodules.out = out = WideFIFO(OW, DEPTH, copies=NC)
         issued = Signal(range(DEPTH + 1))    # beats issued and not yet read out

@@ -189,7 +189,9 @@ class RLEEncoder(wiring.Component):
         # ever has to stop inside the pipeline.
         K = 6 + CS                       # take -> S1 .. S5, compaction, piece reg
         INFLIGHT = K + 2                 # ... + the beat taken now + margin
-        DEPTH = 1 << (INFLIGHT + 4 - 1).bit_length()
+        # at least twice as deep: the entries left when the input resumes cover
+        # the pipeline's refill time (see ZVCCompressor)
+        DEPTH = 1 << (2 * INFLIGHT + 2 - 1).bit_length()
         NB = len(Signal(range(PI + 1)))
         m.submodules.fifo = fifo = WideFIFO(PI * 8 + NB + 1, DEPTH,
                                             copies=max(1, PI * 8 // 64))
