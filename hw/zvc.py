@@ -716,7 +716,9 @@ class ZVCDecompressor(wiring.Component):
             g = l * XC // L
             with m.If(x0_step[g]):
                 with m.Switch(x0_ofs[g]):
-                    for t in range(NBU - (l + 1) * EU + 1):
+                    # (a window starts in the first buffered beat: the offset is
+                    # below IU + MU whenever a step is taken)
+                    for t in range(min(NBU - (l + 1) * EU, IU - 1 + MU) + 1):
                         with m.Case(t):
                             m.d.sync += e_slots[l].eq(
                                 Cat(*x0_units[t + l * EU:t + (l + 1) * EU]))
