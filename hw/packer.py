@@ -92,8 +92,9 @@ class Packer(wiring.Component):
 
     Pipeline (``docs/ZVC.md`` has the picture): a *control* stage decides, from
     the piece lengths alone, where each piece lands in the partial beat and
-    whether a beat completes (pieces longer than the free room of a beat that
-    complete two beats cost one extra cycle); two *shift* stages move the
+    whether a beat completes; it takes a piece whenever fewer than ``2 *
+    out_units`` units are pending, also with a whole beat pending (that op
+    emits the beat and appends the piece above it); two *shift* stages move the
     piece to its position (the low half of the position's bits, then the high
     half); a *merge* stage ORs it into the partial beat and writes a
     completed beat into an output :class:`~hw.fifo.WideFIFO`.  Shift and merge
@@ -101,9 +102,10 @@ class Packer(wiring.Component):
     every beat already issued (``room``, a register), so ``i.ready`` is a
     function of registers only and ``o.ready`` reaches nothing but the FIFO.
 
-    Throughput: one piece per cycle, one beat per cycle.  A piece that
-    completes a beat while ``2 * out_units`` or more units are pending costs one
-    more cycle (only possible when ``in_units > out_units``).  Latency: an
+    Throughput: one piece per cycle, one beat per cycle.  A piece waits only
+    while ``2 * out_units`` or more units are pending, which takes pieces
+    longer than a beat (``in_units > out_units``) arriving faster than the
+    output drains them.  Latency: an
     output beat is valid 5 cycles after the edge that transferred the piece
     completing it.
 
@@ -160,8 +162,13 @@ class Packer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         U, PI, PO = self._unit, self._in, self._out
-        A = PO + PI - 1                  # partial beat + a piece: the widest merge
-        AW = max(PO, PI - 1)             # what stays after a beat leaves
+        # A piece is taken while fewer than FMAX units are pending, also when a
+        # whole beat is already pending (that op emits it and appends the piece
+        # above it): with pieces at one per cycle, an op that only emits would
+        # be a lost piece slot (input-bound streams lost up to 9 % that way).
+        FMAX = 2 * PO
+        A = FMAX - 1 + PI                # pending units + a piece: the widest merge
+        AW = A - PO                      # what stays after a beat leaves
         FILL = range(A + 1)
         i, o = self.i, self.o
         NC = self._copies
@@ -176,12 +183,13 @@ class Packer(wiring.Component):
         m.submodules.out = out = WideFIFO(OW, DEPTH, copies=NC)
         issued = Signal(range(DEPTH + 1))    # beats issued and not yet read out
         room = Signal(init=1)
-        busy = Signal()                  # the next op is emit-only (a backlog beat)
+        drain = Signal()                 # an op without a piece emits a beat
+        stop = Signal()                  # no piece is taken (see FMAX)
         i_take = Signal()
         c_emit_now = Signal()
         o_take = Signal()
         m.d.comb += [
-            i.ready.eq(room & ~busy), i_take.eq(i.valid & i.ready),
+            i.ready.eq(room & ~stop), i_take.eq(i.valid & i.ready),
             o.valid.eq(out.r_valid), out.r_en.eq(o.ready), o_take.eq(o.valid & o.ready),
             o.p.data.eq(out.r_data[:PO * U]), o.p.keep.eq(out.r_data[PO * U:PO * U + PO]),
             o.p.last.eq(out.r_data[-1]),
@@ -191,14 +199,15 @@ class Packer(wiring.Component):
         m.d.sync += [issued.eq(issued_next), room.eq(issued_next < DEPTH)]
 
         # ---- control: where each piece lands, which op completes a beat -------------
-        # `fill` counts the units of the partial beat after every op issued so far;
-        # `busy` = fill >= out_units or a packet's tail is still to flush.
+        # `fill` counts the units pending after every op issued so far; `drain` =
+        # fill >= out_units or a packet's tail is still to flush (an op without a
+        # piece emits a beat); `stop` = fill >= FMAX or flushing (no piece taken).
         fill = Signal(FILL)
         flushing = Signal()              # the packet has ended; the tail follows
         c_mask = Signal(PI)              # units of the piece that are valid
         # one copy of the position per output unit of the shifter: each bit then
         # drives one unit's multiplexers
-        c_pos = replicated(m, "c_pos", A, width=len(Signal(range(PO))))
+        c_pos = replicated(m, "c_pos", A, width=len(Signal(range(FMAX))))
         c_emit = Signal()
         c_keep = Signal(range(PO + 1))
         c_last = Signal()
@@ -210,18 +219,7 @@ class Packer(wiring.Component):
         flushing_next = Signal()
         keep = Signal(range(PO + 1))
         last = Signal()
-        with m.If(busy):
-            with m.If(room):             # emit-only op: the next beat of the backlog
-                m.d.comb += [
-                    c_emit_now.eq(1),
-                    keep.eq(Mux(fill >= PO, PO, fill)),
-                    last.eq(flushing & (fill <= PO)),
-                    fill_next.eq(Mux(fill >= PO, fill - PO, 0)),
-                    flushing_next.eq(flushing & (fill > PO)),
-                ]
-            with m.Else():
-                m.d.comb += [fill_next.eq(fill), flushing_next.eq(flushing)]
-        with m.Elif(i_take):
+        with m.If(i_take):
             with m.If(total >= PO):
                 m.d.comb += [
                     c_emit_now.eq(1), keep.eq(PO), last.eq(i.p.last & (total == PO)),
@@ -233,11 +231,20 @@ class Packer(wiring.Component):
                     c_emit_now.eq(i.p.last), keep.eq(total), last.eq(i.p.last),
                     fill_next.eq(Mux(i.p.last, 0, total)),
                 ]
+        with m.Elif(drain & room):       # emit-only op: the next beat of the backlog
+            m.d.comb += [
+                c_emit_now.eq(1),
+                keep.eq(Mux(fill >= PO, PO, fill)),
+                last.eq(flushing & (fill <= PO)),
+                fill_next.eq(Mux(fill >= PO, fill - PO, 0)),
+                flushing_next.eq(flushing & (fill > PO)),
+            ]
         with m.Else():
-            m.d.comb += fill_next.eq(fill)
+            m.d.comb += [fill_next.eq(fill), flushing_next.eq(flushing)]
         m.d.sync += [
             fill.eq(fill_next), flushing.eq(flushing_next),
-            busy.eq((fill_next >= PO) | flushing_next),
+            drain.eq((fill_next >= PO) | flushing_next),
+            stop.eq((fill_next >= FMAX) | flushing_next),
             c_emit.eq(c_emit_now), c_keep.eq(keep), c_last.eq(last),
             c_mask.eq(Mux(i_take, thermometer(i.p.n, PI), 0)),
             *[p.eq(fill[:len(p)]) for p in c_pos],
