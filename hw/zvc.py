@@ -683,26 +683,26 @@ class ZVCDecompressor(wiring.Component):
             m.d.sync += pm.eq(unp.start_next + Mux(fetch | prefetch, nneed, Mux(mv, need, 0)))
 
         # ---- the step's beat: slots of the window, expanded to the lanes of the mask --
-        # stage 0 registers the unpacker's buffered beats and where the step's slots
-        # start in them (the window's start, plus the mask on a window's first
-        # step), in one copy per 64 output bits; stage 1 selects the slots from
-        # those registers.  (Selecting them through the unpacker's window in the
-        # decision cycle was the block's critical path: the offset's fan-out to
-        # every window bit, then the first-step multiplexer.)
+        # stage 0 registers the unpacker's window as it is, whether the step is a
+        # window's first (its slots then follow the mask) and the step flag, in
+        # one copy per 64 output bits; stage 1 picks the slots from those
+        # registers.  (Picking them in the decision cycle, behind the window
+        # multiplexer, was the block's critical path: 45 MHz at 32 x 16.  Selecting
+        # from all buffered beats instead of the window did not route.)
         XC = max(1, L * E // 64)
-        x0_beats = Signal(len(unp.beats))
-        x0_ofs = replicated(m, "x0_ofs", XC, width=len(Signal(range(NBU + MU + 1))))
+        x0_view = Signal(VW * UB)
+        x0_first = replicated(m, "x0_first", XC)
         x0_step = replicated(m, "x0_step", XC)
         x0_valid, x0_last, x0_user = Signal(), Signal(), Signal()
         x0_mask, x0_keep = Signal(L), Signal(L)
         m.d.sync += [
-            x0_beats.eq(unp.beats), x0_valid.eq(emit), x0_mask.eq(Mux(step, mask[:L], 0)),
+            x0_view.eq(unp.data), x0_valid.eq(emit), x0_mask.eq(Mux(step, mask[:L], 0)),
             x0_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
             x0_last.eq(finish | terminate), x0_user.eq(terminate),
-            *[c.eq(unp.start + Mux(s == 0, MU, 0)) for c in x0_ofs],
+            *[c.eq(s == 0) for c in x0_first],
             *[c.eq(dec[g * NC // XC]["step"]) for g, c in enumerate(x0_step)],
         ]
-        x0_units = [x0_beats[k * UB:(k + 1) * UB] for k in range(NBU)]
+        view = [x0_view[k * UB:(k + 1) * UB] for k in range(VW)]
         # stage 1: the slots, the beat's mask bits, keep/last/user
         e_valid = Signal()
         e_slots = [Signal(E, name=f"x1_slot{l}") for l in range(L)]
@@ -714,18 +714,9 @@ class ZVCDecompressor(wiring.Component):
                      e_last.eq(x0_last), e_user.eq(x0_user)]
         for l in range(L):
             g = l * XC // L
-            with m.If(x0_step[g]):
-                with m.Switch(x0_ofs[g]):
-                    # (a window starts in the first buffered beat: the offset is
-                    # below IU + MU whenever a step is taken)
-                    for t in range(min(NBU - (l + 1) * EU, IU - 1 + MU) + 1):
-                        with m.Case(t):
-                            m.d.sync += e_slots[l].eq(
-                                Cat(*x0_units[t + l * EU:t + (l + 1) * EU]))
-                    with m.Default():    # (never a step's slot: the window is shorter)
-                        m.d.sync += e_slots[l].eq(0)
-            with m.Else():
-                m.d.sync += e_slots[l].eq(0)
+            m.d.sync += e_slots[l].eq(Mux(x0_step[g], Mux(
+                x0_first[g], Cat(*view[MU + l * EU:MU + (l + 1) * EU]),
+                Cat(*view[l * EU:(l + 1) * EU])), 0))
         # stage 2: the expansion network's routing from the mask
         levels = expand_controls(m, e_mask, "x_ctl")
         side = [e_valid, e_keep, e_last, e_user]
