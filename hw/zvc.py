@@ -675,12 +675,16 @@ class ZVCDecompressor(wiring.Component):
             m.d.sync += code.eq(fail_code)
         m.d.sync += self.error.eq(fail)
         # where the next mask read happens (see `pm` above)
+        # (only while the chunk is being decoded: after a failure or between chunks
+        # the mask registers are stale, and the next chunk's first mask is at the
+        # window's start)
+        live = active & ~failed & mv
         if nb > 1:
             m.d.sync += pm.eq(unp.start_next + Mux(
                 step, Mux(~prefetch & (s == nb - 2), pc_next, 0),
-                Mux(mv & (s == nb - 1) & ~fetch, need, 0)))
+                Mux(live & (s == nb - 1) & ~fetch, need, 0)))
         else:                            # every step is a window's last: no head start
-            m.d.sync += pm.eq(unp.start_next + Mux(fetch | prefetch, nneed, Mux(mv, need, 0)))
+            m.d.sync += pm.eq(unp.start_next + Mux(fetch | prefetch, nneed, Mux(live, need, 0)))
 
         # ---- the step's beat: slots of the window, expanded to the lanes of the mask --
         # stage 0 registers the unpacker's window as it is, whether the step is a
