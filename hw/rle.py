@@ -13,14 +13,15 @@ and :class:`hw.zvc.ZVCDecompressor`, so the engine can swap codecs.
 from __future__ import annotations
 
 import enum
+import math
 
-from amaranth.hdl import C, Cat, Module, Mux, Shape, Signal
+from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, popcount
+from .bits import compact_level, popcount, thermometer
 from .fifo import WideFIFO
-from .packer import Packer
+from .packer import Packer, Unpacker
 from .skid import replicated
 from .streams import byte_stream, check_positive_int, element_stream
 
@@ -71,20 +72,6 @@ def _check_beat_bytes(name, value):
     return value
 
 
-def _scan(m, terms, shape, name):
-    """Inclusive prefix sums of ``terms`` in ``log2(len)`` adder levels (Hillis-Steele)."""
-    cur = list(terms)
-    d, level = 1, 0
-    while d < len(cur):
-        nxt = cur[:d]
-        for j in range(d, len(cur)):
-            s = Signal(shape, name=f"{name}_l{level}_{j}")
-            m.d.comb += s.eq(cur[j] + cur[j - d])
-            nxt.append(s)
-        cur, d, level = nxt, 2 * d, level + 1
-    return cur
-
-
 def _times(value, const):
     """``value * const`` as a sum of shifted copies (no multiplier cell)."""
     terms = [value << b for b in range(const.bit_length()) if const >> b & 1]
@@ -92,11 +79,6 @@ def _times(value, const):
     for t in terms[1:]:
         out = out + t
     return out
-
-
-def _prefix_mask(n_keep, width):
-    """``width`` bits, bit ``k`` set when ``k < n_keep``."""
-    return Cat(*[n_keep > k for k in range(width)])
 
 
 class RLEEncoder(wiring.Component):
@@ -378,18 +360,23 @@ class RLEDecoder(wiring.Component):
     """Zero-run RLE decoder: one chunk's RLE bytes + its element count in, elements out.
 
     For every chunk the decoder takes one element count from ``count`` (sampled
-    when it starts the chunk, i.e. after the previous chunk is done; a count may
-    arrive before or after the chunk's first bytes), then the chunk's bytes from
-    ``i`` up to the beat with ``last``.  It emits ``count`` elements on ``o``
-    (``lanes`` per beat, the final beat keeps a prefix and carries ``last``).  A
-    count of 0 expects an empty chunk and emits a null beat.
+    when it starts reading the chunk's bytes, i.e. once the previous chunk's
+    ``last`` beat is in; a count may arrive before or after the chunk's first
+    bytes), then the chunk's bytes from ``i`` up to the beat with ``last``.  It
+    emits ``count`` elements on ``o`` (``lanes`` per beat, the final beat keeps a
+    prefix and carries ``last``).  A count of 0 expects an empty chunk and emits
+    a null beat.
 
-    Each cycle it fills the rest of the current output beat from up to ``lanes``
-    tokens at the head of its byte buffer: whole tokens that fit, then the zeros
-    of a token whose run reaches past the beat (that token's run is then
-    consumed in part).  A run of 255 zeros therefore costs ``ceil(256 / lanes)``
-    beats, one per cycle.  The final beat is released only once the chunk's
-    ``last`` input beat has arrived and no byte is left over.
+    The bytes are cut into *groups* of ``lanes`` tokens (the chunk's last group
+    may be shorter), one group per cycle at most.  A free-running pipeline works
+    out where each token's element lands (the running element count of the
+    chunk, checked against ``count``) and queues the groups; an emitter then
+    sends one beat per cycle from the current group and the next (a group holds
+    at least ``lanes`` elements, so no beat needs a third), and a placement
+    pipeline moves the landing tokens' values to their lanes.  A run of 255
+    zeros costs ``ceil(256 / lanes)`` beats, one per cycle.  The issue of a
+    group and of a beat depends on registers only (credits for the two FIFOs),
+    so ``i.ready`` and ``count.ready`` never depend on ``o.ready``.
 
     Malformed input -- a whole token that goes past ``count`` (``RUN_OVERSHOOT``),
     a chunk that ends early or inside a token, or leftover bytes that are not a
@@ -402,10 +389,10 @@ class RLEDecoder(wiring.Component):
     and the next chunk is decoded normally.
 
     Throughput: one output beat per cycle as long as compressed bytes arrive fast
-    enough (``in_bytes`` per cycle, with up to ``lanes`` tokens in one beat) and
-    the output is not back-pressured.  Latency: an output beat is valid 1 cycle
-    after the edge that took the input beat completing its tokens, once the
-    chunk's count is taken (see ``docs/RLE.md``).
+    enough and the output is not back-pressured.  Latency: the first beat of a
+    chunk is valid 16 + max(1, ceil(log2(lanes) / 2)) + max(0, log2(lanes) - 1)
+    cycles (21 at 16 lanes) after the edge that took the input beat completing
+    its first group, once the chunk's count is taken (see ``docs/RLE.md``).
 
     Parameters
     ----------
@@ -469,186 +456,369 @@ class RLEDecoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        E, L, IB = self._elem_bits, self._lanes, self._in_bytes
-        T = 1 + E // 8
+        E, L, IB, CB = self._elem_bits, self._lanes, self._in_bytes, self._count_bits
+        T = 1 + E // 8                   # bytes per token
         TW = 8 * T
-        MT = L * T                       # bytes of the most tokens one beat can use
-        BUF = 2 * MT + IB                # refill early enough to keep MT bytes ahead
-        SMAX = L * (MAX_RUN + 1)
+        GT = L * T                       # bytes of a group: `lanes` tokens
+        LOG = (L - 1).bit_length()       # bits of a lane index (0 with one lane)
+        SW = 8 + LOG                     # bits of a token's last element in its group (< 256 L)
+        KB = 9 + LOG                     # bits of a group's element total (<= 256 L)
+        OW = 9                           # bits of a beat offset within a group (<= 256)
+        GDEPTH = 16                      # groups issued and not yet taken by the emitter
+        ODEPTH = 16                      # beats emitted and not yet taken on `o`
         i, o = self.i, self.o
 
-        IDLE, RUN, DROP = 0, 1, 2
-        state = Signal(2)
-        buf = Signal(BUF * 8)            # bytes at and above `level` are always zero
-        level = Signal(range(BUF + 1))
-        in_ended = Signal()              # the chunk's last input beat is in (or dropped)
-        rem = Signal(self._count_bits)   # elements still to emit
-        zero_count = Signal()            # the chunk's count is 0: no byte allowed
-        hz = Signal(8)                   # zeros of the head token already emitted
-        pos = Signal(range(L))           # lanes of the current beat already filled
-        acc = Signal(L * E)              # the current beat (lanes >= pos are zero)
+        def stage(name, values):
+            """Registered copies of ``values``: one pipeline stage (no enable)."""
+            out = []
+            for k, v in enumerate(values):
+                s = Signal(Value.cast(v).shape(), name=f"{name}{k}")
+                m.d.sync += s.eq(v)
+                out.append(s)
+            return out
+
+        def lanes_of(value):             # the lane bits of a value (none with one lane)
+            return value[:LOG]
+
+        # ---- front: bytes -> groups of `lanes` tokens ------------------------------
+        # The unpacker shows the chunk's next GT bytes.  A group is taken whole (a
+        # constant `take`, so the window only ever starts at multiples of
+        # gcd(GT, IB) bytes), or, once the chunk's last beat is in and at most GT
+        # bytes are left, as the chunk's final group with the rest of the chunk
+        # (`drop`).  Nothing here looks at the tokens, so the issue decision is a
+        # few gates on registers; everything about element counts happens in the
+        # free-running pipeline behind it.  A group is issued only while the group
+        # FIFO has room for every group in flight (credits), so that pipeline never
+        # stalls.
+        # The window is made wider than the GT bytes read from it, for the unpacker
+        # to buffer one more beat: the issue decision is made a cycle ahead and
+        # cannot count the bytes that land meanwhile.  Synthesis drops the unread
+        # window bytes' multiplexers.
+        NCF = max(1, min(8, IB // 8))   # (one copy per 8 bytes of each buffered beat)
+        AL = math.gcd(GT, IB)
+        WB = max(GT, -(-GT // IB) * IB + AL + 1)
+        m.submodules.unp = unp = Unpacker(8, IB, WB, align=AL, copies=NCF)
+        m.d.comb += [
+            unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
+            unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(popcount(i.p.keep[k] for k in range(IB))),
+            unp.i.p.last.eq(i.p.last), unp.take.eq(GT),
+        ]
+        # The decision is registered (made a cycle ahead), in NCF copies that each
+        # steer a share of the unpacker's buffered bytes: its enable nets start at
+        # flip-flops.  It is made from registers only: once the chunk's last beat
+        # is in, the level only falls by what is taken, so `rest` is exact; before
+        # that, bytes may still land, so `rest` is a lower bound and a take stays
+        # legal.  The credit check ignores this cycle's pops (one group of margin).
+        f_active = Signal()              # the chunk's count is taken
+        f_take = replicated(m, "f_take", NCF)      # take a group now
+        f_drop = replicated(m, "f_drop", NCF)      # take the chunk's final group now
+        f_fresh = Signal()               # the chunk's first group is still to come
+        f_count = Signal(CB)
+        level = unp.level
+        issue = Signal()
+        m.d.comb += issue.eq(f_take[0] | f_drop[0])
+        for g in range(NCF):
+            m.d.comb += [unp.take_en[g].eq(f_take[g]), unp.drop[g].eq(f_drop[g])]
+        start = Signal()
+        m.d.comb += [self.count.ready.eq(~f_active), start.eq(self.count.valid & ~f_active)]
+        with m.If(start):
+            m.d.sync += [f_count.eq(self.count.p), f_fresh.eq(1), f_active.eq(1)]
+        with m.Elif(issue):
+            m.d.sync += f_fresh.eq(0)
+        with m.If(f_drop[0]):
+            m.d.sync += f_active.eq(0)
+        g_issued = Signal(range(GDEPTH + 1))
+        rest = Signal(len(level))
+        go = Signal()
+        take_n, drop_n = Signal(), Signal()
+        m.d.comb += [
+            rest.eq(level - Mux(f_take[0], GT, 0)),
+            go.eq((start | (f_active & ~f_drop[0])) & (g_issued + issue < GDEPTH)),
+            drop_n.eq(go & unp.ended & (rest <= GT)),
+            take_n.eq(go & ~drop_n & (rest >= GT)),
+        ]
+        m.d.sync += [*[r.eq(take_n) for r in f_take], *[r.eq(drop_n) for r in f_drop]]
+
+        # group credits: issued, minus taken by the emitter or discarded after an error
+        g_next = Signal(range(GDEPTH + 2))
+        g_pop, g_discard = Signal(), Signal()
+        m.d.comb += g_next.eq(g_issued + issue - g_pop - g_discard)
+        m.d.sync += g_issued.eq(g_next)
+
+        # ---- A0: the group's tokens; which are whole --------------------------------
+        # tv[j]: token j is whole (all of them but in a chunk's final group);
+        # partial: the final group ends with 1..T-1 bytes that are not a token.
+        hi_nz = (lambda x: x[KB:].any()) if CB > KB else (lambda x: C(0, 1))
+        a = stage("a0_", [
+            issue, unp.data[:GT * 8], Cat(*[level >= (j + 1) * T for j in range(L)]), f_drop[0],
+            f_drop[0] & ~Cat(*[level == j * T for j in range(L + 1)]).any(), f_fresh, f_count,
+            f_count == 0,
+        ])
+        av, atok, atv, afinal, apartial, afirst, acount, azero = a
+        vals = [atok[j * TW + 8:(j + 1) * TW] for j in range(L)]
+        side = [av, atv, afinal, apartial, afirst, acount, azero, *vals]
+
+        # ---- A1...: runs of the whole tokens, prefix sums (two adder levels a stage) --
+        cur = [Mux(atv[j], atok[j * TW:j * TW + 8], 0) for j in range(L)]
+        lvl = 0
+        while True:
+            for _ in range(2):
+                if (1 << lvl) < L:
+                    d = 1 << lvl
+                    cur = cur[:d] + [(cur[j] + cur[j - d])[:SW] for j in range(d, L)]
+                    lvl += 1
+            regs = stage(f"a{lvl}_", cur + side)
+            cur, side = regs[:L], regs[L:]
+            if (1 << lvl) >= L:
+                break
+        av, atv, afinal, apartial, afirst, acount, azero, *vals = side
+
+        # ---- S: each whole token's last element (from 0) within the group, the total --
+        # (r_j + 1 per token: the +1s are the token's index, no adder level)
+        ntok = popcount(atv[j] for j in range(L))
+        regs = stage("s_", [(cur[j] + j)[:SW] for j in range(L)] + [(cur[L - 1] + ntok)[:KB]]
+                     + [afirst & hi_nz(acount), acount[:KB]] + side)
+        send, stotal, scnt_hi_nz, scnt_lo = regs[:L], regs[L], regs[L + 1], regs[L + 2]
+        sv, stv, sfinal, spartial, sfirst, scount, szero, *vals = regs[L + 3:]
+
+        # ---- B: elements still expected before the group (`rem`, the running loop) --
+        # rem is compared through its low KB bits plus "the rest is nonzero" only
+        # (a group holds < 2**KB elements); the full subtraction is the loop.
+        rem = Signal(CB)
+        zero_r = Signal()
+        rem_eff = Mux(sfirst, scount, rem)
+        big = Mux(sfirst, scnt_hi_nz, hi_nz(rem))
+        lo = Mux(sfirst, scnt_lo, rem[:KB])
+        with m.If(sv):
+            m.d.sync += [rem.eq(rem_eff - stotal), zero_r.eq(Mux(sfirst, szero, zero_r))]
+        over = Cat(*[stv[j] & ~big & (send[j] >= lo) for j in range(L)])
+        regs = stage("b_", [sv, over, ~big & (stotal == lo), Mux(sfirst, szero, zero_r),
+                            stv, sfinal, spartial, sfirst, *send, *vals])
+        bv, bover, bexact, bzero, btv, bfinal, bpartial, bfirst = regs[:8]
+        bend, vals = regs[8:8 + L], regs[8 + L:]
+
+        # ---- C: the chunk's verdict; tokens kept; error pulse -----------------------
+        # Order of the checks = golden's: bytes for a zero count; a whole token past
+        # the count (the first one that overshoots, and every later one, is cut);
+        # at the chunk's end, elements short or a partial token.  After an error
+        # the chunk's later groups are discarded (their credits return here).
+        failed = Signal()
+        failed_eff = ~bfirst & failed
+        live = Signal()
+        m.d.comb += [live.eq(bv & ~failed_eff), g_discard.eq(bv & failed_eff)]
+        any_over = bover.any()
+        err_zero = bzero & (btv[0] | bpartial)
+        err_over = ~bzero & any_over
+        err_end = ~bzero & ~any_over & bfinal & (~bexact | bpartial)
+        err = Signal()
+        m.d.comb += err.eq(err_zero | err_over | err_end)
+        with m.If(bv):
+            m.d.sync += failed.eq(failed_eff | err)
         code = Signal(4)
-
-        accept = Signal()
-        m.d.comb += [
-            i.ready.eq(~in_ended & ((state == DROP) | (level <= BUF - IB))),
-            accept.eq(i.valid & i.ready),
-            self.count.ready.eq(state == IDLE),
-        ]
-        n_in = Signal(range(IB + 1))
-        m.d.comb += n_in.eq(popcount(i.p.keep[k] for k in range(IB)))
-        in_masked = Cat(*[Mux(i.p.keep[k], i.p.data[8 * k:8 * k + 8], 0) for k in range(IB)])
-
-        # ---- Expansion of up to L tokens into the current beat ----------------------
-        space = Signal(range(L + 1))
-        cap = Signal(range(L + 1))
-        # `rem` is compared with element sums < 2**KB only: its low KB bits and
-        # "the high bits are not all zero" keep the carry chains short.
-        KB = SMAX.bit_length()
-        rem_lo = rem[:KB]
-        rem_hi = rem[KB:]
-        rem_hi_nz = rem_hi.any() if self._count_bits > KB else C(0, 1)
-        small = Signal()
-        m.d.comb += [
-            space.eq(L - pos),
-            small.eq(~rem_hi_nz & (rem_lo < space)),
-            cap.eq(Mux(small, rem_lo, space)),
-        ]
-        avail, runs, vals = [], [], []
-        for j in range(L):
-            tok = buf[j * TW:(j + 1) * TW]
-            n = Signal(range(MAX_RUN + 2), name=f"dec_elems{j}")
-            m.d.comb += n.eq(tok[:8] + 1 - (hz if j == 0 else 0))
-            a = Signal(name=f"dec_avail{j}")
-            m.d.comb += a.eq(level >= (j + 1) * T)
-            avail.append(a)
-            runs.append(n)
-            vals.append(tok[8:])
-        cum = _scan(m, runs, range(SMAX + 1), "dec_cum")    # elements through token j
-        fit = []
-        for j in range(L):
-            f = Signal(name=f"dec_fit{j}")
-            m.d.comb += f.eq(avail[j] & (cum[j] <= cap))
-            fit.append(f)
-        # fit is a prefix (cum rises, avail falls): `edge[j]` marks its end, i.e.
-        # j whole tokens are used this cycle and token j is the next one.
-        edge = []
-        for j in range(L + 1):
-            e = Signal(name=f"dec_edge{j}")
-            m.d.comb += e.eq((fit[j - 1] if j else C(1, 1)) & (~fit[j] if j < L else C(1, 1)))
-            edge.append(e)
-
-        def pick(options, shape):
-            sig = Signal(shape)
-            expr = C(0, Shape.cast(shape).width)
-            for e, value in zip(edge, options):
-                expr = expr | Mux(e, value, 0)
-            m.d.comb += sig.eq(expr)
-            return sig
-        fill_fit = pick([C(0, 1)] + cum, range(L + 1))
-        nxt_avail = Signal()
-        m.d.comb += nxt_avail.eq(Cat(*[edge[j] & avail[j] for j in range(L)]).any())
-        nxt_cum = pick(cum, range(SMAX + 1))
-        none_used = edge[0]
-        nxt_over = Signal()              # the next whole token overshoots the chunk
-        partial = Signal()               # ... or its run reaches past this beat
-        m.d.comb += [nxt_over.eq(nxt_avail & ~rem_hi_nz & (nxt_cum > rem_lo)),
-                     partial.eq(nxt_avail & ~nxt_over)]
-        fill = Signal(range(L + 1))
-        m.d.comb += fill.eq(Mux(partial, space, fill_fit))
-        lanes_new = []
-        for l in range(L):
-            expr = C(0, E)
-            for j in range(l + 1):
-                expr = expr | Mux(fit[j] & (pos + cum[j] == l + 1), vals[j], 0)
-            lanes_new.append(expr)
-        beat = Signal(L * E)
-        m.d.comb += beat.eq(acc | Cat(*lanes_new))
-        consumed = pick([C(j * T, range(MT + 1)) for j in range(L + 1)], range(MT + 1))
-        leftover = Signal(range(BUF + 1))
-        m.d.comb += leftover.eq(level - consumed)
-        full = (pos + fill) == L
-        final = ~rem_hi_nz & (fill_fit == rem_lo)
-
-        # ---- Decisions ---------------------------------------------------------------
-        load_ok = ~o.valid | o.ready
-        advance = Signal()               # consume tokens and fill the beat
-        send = Signal()                  # ... and send it
-        finish = Signal()
-        fail = Signal()
-        fail_code = Signal(4)
-        with m.If((state == RUN) & load_ok):
-            with m.If(zero_count & (level != 0)):
-                m.d.comb += [fail.eq(1), fail_code.eq(RLEError.LENGTH_MISMATCH)]
-            with m.Elif(nxt_over):
-                m.d.comb += [fail.eq(1), fail_code.eq(RLEError.RUN_OVERSHOOT)]
-            with m.Elif(final):
-                with m.If(leftover >= T):
-                    m.d.comb += [fail.eq(1), fail_code.eq(RLEError.RUN_OVERSHOOT)]
-                with m.Elif(in_ended & (leftover != 0)):
-                    m.d.comb += [fail.eq(1), fail_code.eq(RLEError.LENGTH_MISMATCH)]
-                with m.Elif(in_ended):
-                    m.d.comb += [advance.eq(1), send.eq(1), finish.eq(1)]
-            with m.Elif(full):
-                m.d.comb += [advance.eq(1), send.eq(1)]
-            with m.Elif(in_ended):
-                m.d.comb += [fail.eq(1), fail_code.eq(RLEError.LENGTH_MISMATCH)]
-            with m.Else():
-                m.d.comb += advance.eq(1)
-
-        with m.If(send | fail):
-            m.d.sync += [
-                o.valid.eq(1), o.p.data.eq(beat),
-                o.p.keep.eq(_prefix_mask(pos + fill, L)),
-                o.p.last.eq(finish | fail), o.p.user.eq(fail),
-            ]
-        with m.Elif(o.ready):
-            m.d.sync += o.valid.eq(0)
-
-        with m.If(advance):
-            # carry-select: the high part's decrement is ready before `fill` is
-            lo_diff = Signal(KB + 1)
-            m.d.comb += lo_diff.eq(rem_lo - fill)
-            if self._count_bits > KB:
-                m.d.sync += rem.eq(Cat(lo_diff[:KB], Mux(lo_diff[KB], rem_hi - 1, rem_hi)))
-            else:
-                m.d.sync += rem.eq(lo_diff[:KB])
-            with m.If(send):
-                m.d.sync += [pos.eq(0), acc.eq(0)]
-            with m.Else():
-                m.d.sync += [pos.eq(pos + fill), acc.eq(beat)]
-            head_used = Mux(none_used, hz, 0)
-            m.d.sync += hz.eq(head_used + Mux(partial, space - fill_fit, 0))
-
-        # The input beat is appended at `level` (a shift by a register, off the
-        # expansion path), then the used tokens are dropped: a shift by one of
-        # L + 1 multiples of the token size, selected by `edge`.
-        merged = Signal(BUF * 8)
-        m.d.comb += merged.eq(buf | Mux(accept, (in_masked << Cat(C(0, 3), level))[:BUF * 8], 0))
-        buf_next = Signal(BUF * 8)
-        shifted = C(0, BUF * 8)
-        for j in range(L + 1):
-            shifted = shifted | Mux(edge[j], merged >> (8 * j * T), 0)
-        m.d.comb += buf_next.eq(Mux(advance, shifted, merged))
-        level_next = Signal(range(BUF + 1))
-        m.d.comb += level_next.eq(level + Mux(accept, n_in, 0) - Mux(advance, consumed, 0))
-
-        m.d.sync += self.error.eq(fail)
-        with m.If(accept & i.p.last):
-            m.d.sync += in_ended.eq(1)
-        with m.If(fail):
-            m.d.sync += [buf.eq(0), level.eq(0), state.eq(DROP), code.eq(fail_code)]
-        with m.Elif(state == DROP):
-            with m.If(in_ended):
-                m.d.sync += [state.eq(IDLE), in_ended.eq(0)]
-        with m.Elif(finish):
-            m.d.sync += [buf.eq(0), level.eq(0), state.eq(IDLE), in_ended.eq(0)]
-        with m.Else():
-            m.d.sync += [buf.eq(buf_next), level.eq(level_next)]
-        with m.If(self.count.valid & self.count.ready):
-            m.d.sync += [rem.eq(self.count.p), zero_count.eq(self.count.p == 0), state.eq(RUN),
-                         hz.eq(0), pos.eq(0), acc.eq(0), code.eq(RLEError.OK)]
+        m.d.sync += self.error.eq(live & err)
+        with m.If(live & err):
+            m.d.sync += code.eq(Mux(err_over, RLEError.RUN_OVERSHOOT, RLEError.LENGTH_MISMATCH))
+        with m.Elif(live & bfirst):
+            m.d.sync += code.eq(RLEError.OK)
         m.d.comb += self.error_code.eq(code)
+        kept = [btv[j] & ~bover[j] & ~bzero for j in range(L)]
+        end_last = 0
+        for j in range(L):
+            end_last = end_last | Mux(kept[j] & (~kept[j + 1] if j + 1 < L else 1), bend[j], 0)
+        regs = stage("c_", [live, Cat(*kept), bfinal | err, err, ~kept[0], bfirst, end_last,
+                            *bend, *vals])
+        cv, ckept, cfinal, cerr, cempty, cfirst, cend_last = regs[:7]
+        cend, vals = regs[7:7 + L], regs[7 + L:]
+
+        # ---- D: lanes and beat offsets; the chunk's lane phase `q` (a short loop) ---
+        # With q elements of the chunk before the group in its first beat, the
+        # element that ends token j sits at q + end_j: beat offset (within the
+        # group) above the lane bits, lane in them.
+        q = Signal(range(L))
+        q_eff = Mux(cfirst, 0, q)
+        pos = [Signal(SW + 1, name=f"pos{j}") for j in range(L)]
+        m.d.comb += [pos[j].eq(q_eff + cend[j]) for j in range(L)]
+        pos_last = Signal(SW + 1)
+        m.d.comb += pos_last.eq(q_eff + cend_last)
+        with m.If(cv & ~cempty):
+            m.d.sync += q.eq(lanes_of(pos_last + 1))
+        # per token: (lane - j) mod L, the distance it moves in the placement stage
+        shift_c = [lanes_of(pos[j] - j) for j in range(L)]
+        offs = [pos[j][LOG:LOG + OW] for j in range(L)]
+        regs = stage("d_", [cv, ckept, cfinal, cerr, cempty, q_eff != 0 if LOG else C(0, 1),
+                            pos_last[LOG:LOG + OW], lanes_of(pos_last), *shift_c, *offs, *vals])
+        dv, dkept, dfinal, derr, dempty, dqnz, dolast, dlane_last = regs[:8]
+        dshift, doffs, vals = regs[8:8 + L], regs[8 + L:8 + 2 * L], regs[8 + 2 * L:]
+
+        # ---- group FIFO --------------------------------------------------------------
+        # Per group: beats it spans after the previous group's last beat (delta;
+        # 0 for a final group whose tokens all land in that beat, or an empty one),
+        # kept as delta - 1 and the flags delta == 1 (or empty), delta == 0.
+        fields = [("val", E, L), ("shift", LOG, L), ("off", OW, L), ("kept", 1, L),
+                  ("dm1", OW, 1), ("lz", 1, 1), ("dz", 1, 1), ("qnz", 1, 1), ("final", 1, 1),
+                  ("err", 1, 1), ("empty", 1, 1), ("klast", len(Signal(range(L + 1))), 1)]
+        per_token = ("val", "shift", "off", "kept")
+        GW = sum(w * n for _, w, n in fields)
+
+        def unpack(bits):
+            out, at = {}, 0
+            for name, w, n in fields:
+                out[name] = [bits[at + k * w:at + (k + 1) * w] for k in range(n)]
+                at += w * n
+            return {k: (v if k in per_token else v[0]) for k, v in out.items()}
+
+        d_lz = Mux(dqnz, dolast == 1, dolast == 0)
+        g_in = {
+            "val": vals, "shift": dshift, "off": doffs, "kept": [dkept[j] for j in range(L)],
+            "dm1": [(dolast - dqnz)[:OW]], "lz": [dempty | d_lz],
+            "dz": [dempty | (dqnz & (dolast == 0))], "qnz": [dqnz], "final": [dfinal],
+            "err": [derr], "empty": [dempty], "klast": [Mux(dempty, 0, dlane_last + 1)],
+        }
+        m.submodules.groups = gf = WideFIFO(GW, GDEPTH, copies=max(1, GW // 64))
+        packed = []
+        for name, w, _ in fields:
+            for x in g_in[name]:
+                sig = Signal(w, name=f"g_in_{name}")
+                m.d.comb += sig.eq(x)    # (zero-extended to the field's width)
+                packed.append(sig)
+        m.d.comb += [gf.w_en.eq(dv), gf.w_data.eq(Cat(*packed))]
+        head = unpack(gf.r_data)
+        nxt_v = gf.r_valid
+
+        # ---- emitter: one beat per cycle from the current group and the next -------
+        # `cur` is the group being emitted; the FIFO's head is the next one.  The
+        # loop state is `left` (beats until cur's last beat) with its flag lz
+        # (left == 0), and cb (cur's beat offset); every decision is a few gates
+        # on registers.  cur's last beat also holds the next group's first
+        # tokens (unless cur ends the chunk), so it waits for that group.  The
+        # decision is made in NCE copies, each loading its share of `cur`.
+        NCE = max(1, min(8, GW // 96))
+        cur_bits = Signal(GW)
+        c = unpack(cur_bits)
+        cur_v = replicated(m, "cur_v", NCE)
+        lz = replicated(m, "lz", NCE)
+        cfin = replicated(m, "cur_final", NCE)
+        room = replicated(m, "o_room", NCE, reset=1)
+        left = Signal(OW)
+        cb = Signal(OW)
+        dec = []
+        for g in range(NCE):
+            d = {k: Signal(name=f"{k}_c{g}") for k in ("need", "emit", "pop1", "pop2", "load")}
+            m.d.comb += [
+                d["need"].eq(lz[g] & ~cfin[g]),
+                d["emit"].eq(cur_v[g] & room[g] & (~d["need"] | nxt_v)),
+                d["pop1"].eq(d["emit"] & lz[g]),
+                d["pop2"].eq(d["pop1"] & ~cfin[g] & head["dz"]),
+                d["load"].eq(~cur_v[g] | (d["pop1"] & ~d["pop2"])),
+            ]
+            lo_, hi_ = g * GW // NCE, (g + 1) * GW // NCE
+            with m.If(d["load"]):
+                m.d.sync += [cur_bits[lo_:hi_].eq(gf.r_data[lo_:hi_]), cur_v[g].eq(nxt_v),
+                             lz[g].eq(head["lz"]), cfin[g].eq(head["final"])]
+            with m.Elif(d["pop2"]):
+                m.d.sync += cur_v[g].eq(0)
+            with m.Elif(d["emit"]):
+                m.d.sync += lz[g].eq(left == 1)
+            dec.append(d)
+        need, emit, pop1, pop2, load = (dec[0][k] for k in ("need", "emit", "pop1", "pop2", "load"))
+        with m.If(load):
+            m.d.sync += [left.eq(head["dm1"]), cb.eq(head["qnz"])]
+        with m.Elif(emit):
+            m.d.sync += [left.eq(left - 1), cb.eq(cb + 1)]
+        m.d.comb += [gf.r_en.eq((load | pop2) & nxt_v), g_pop.eq((load | pop2) & nxt_v)]
+
+        # output credits
+        o_issued = Signal(range(ODEPTH + 1))
+        o_next = Signal(range(ODEPTH + 2))
+        m.d.comb += o_next.eq(o_issued + emit - (o.valid & o.ready))
+        m.d.sync += [o_issued.eq(o_next), *[r.eq(o_next < ODEPTH) for r in room]]
+
+        # ---- P1: which tokens of cur and of the next group land in this beat --------
+        last = pop1 & (cfin[0] | pop2)
+        land = ([c["kept"][j] & (c["off"][j] == cb) for j in range(L)]
+                + [need & head["qnz"] & head["kept"][j] & (head["off"][j] == 0) for j in range(L)])
+        before = [c["kept"][j] & (c["off"][j] < cb) for j in range(L)]   # a prefix of cur
+        keep_n = Mux(last, Mux(pop2 & ~head["empty"], head["klast"], c["klast"]), L)
+        regs = stage("p1_", [emit, last, last & Mux(pop2, head["err"], c["err"]), keep_n,
+                             Cat(*land), Cat(*before), *c["val"], *head["val"],
+                             *c["shift"], *head["shift"]])
+        pv, plast, puser, pkeep_n, pland, pbefore = regs[:6]
+        pval = regs[6:6 + 2 * L]
+        pshift = regs[6 + 2 * L:]
+
+        # ---- P2: p = cur's tokens already emitted; each token's move up ------------
+        # Landing tokens are consecutive in cur ++ next: moved down by p they sit
+        # in slots 0.., and slot k then moves up to its lane: lane - k = (lane -
+        # j) + p mod L for token j.  Moves of increasing lanes from consecutive
+        # slots never collide when taken highest bit first (the compaction network
+        # backwards), so each level is one 2:1 multiplexer per bit.
+        def thermo_count(t, n):          # number of set bits of the prefix t[0..n-1]
+            bits = []
+            for b in range(LOG):
+                terms = []
+                for base in range(0, n, 2 << b):
+                    lo_i, hi_i = base + (1 << b) - 1, base + (2 << b) - 1
+                    if lo_i < n:
+                        terms.append(t[lo_i] & (~t[hi_i] if hi_i < n else 1))
+                bits.append(Cat(*terms).any() if terms else C(0, 1))
+            return Cat(*bits)
+        p = thermo_count(pbefore, L)
+        amounts = [lanes_of(pshift[j] + p) for j in range(2 * L)]
+        # p steers every bit of the down shift: one copy per two positions of it
+        NP = max(1, L // 2)
+        pc = replicated(m, "p2_p", NP, width=LOG)
+        m.d.sync += [r.eq(p) for r in pc]
+        regs = stage("p2_", [pv, plast, puser, thermometer(pkeep_n, L), pland,
+                             *pval, *amounts])
+        pv, plast, puser, pkeep, pland = regs[:5]
+        items = [(regs[5 + j], regs[5 + 2 * L + j], pland[j]) for j in range(2 * L)]
+        side = [pv, plast, puser, pkeep]
+        zero_item = (C(0, E), C(0, LOG), C(0, 1))
+
+        levels = [("down", b) for b in reversed(range(LOG))] + [("up", b) for b in reversed(range(LOG))]
+        for n, (kind, b) in enumerate(levels):
+            d = 1 << b
+            nxt = []
+            if kind == "down":           # everything moves down by p
+                for x in range(L + d - 1):
+                    hold = items[x] if x < len(items) else zero_item
+                    come = items[x + d] if x + d < len(items) else zero_item
+                    sel = pc[min(x * NP // L, NP - 1)][b]
+                    nxt.append(tuple(Mux(sel, cv_, hv) for cv_, hv in zip(come, hold)))
+            else:                        # landing tokens move up by their amount
+                stay = [it[2] & ~it[1][b] for it in items]
+                move = [it[2] & it[1][b] for it in items]
+                for x in range(L):
+                    val = Mux(stay[x], items[x][0], 0)
+                    amt = Mux(stay[x], items[x][1], 0)
+                    if x >= d:
+                        val = val | Mux(move[x - d], items[x - d][0], 0)
+                        amt = amt | Mux(move[x - d], items[x - d][1], 0)
+                    nxt.append((val, amt, stay[x] | (move[x - d] if x >= d else 0)))
+            items = [tuple(Signal(Value.cast(f).shape(), name=f"pl{n}_{x}_{k}")
+                           for k, f in enumerate(it)) for x, it in enumerate(nxt)]
+            for sig, it in zip(items, nxt):
+                m.d.comb += [s.eq(f) for s, f in zip(sig, it)]
+            if n % 2 == 1 and n < len(levels) - 1:
+                flat = [f for it in items for f in it]
+                regs = stage(f"p{n}_", flat + side)
+                items = [tuple(regs[3 * x:3 * x + 3]) for x in range(len(items))]
+                side = regs[3 * len(items):]
+                if levels[n + 1][0] == "down":
+                    pn = replicated(m, f"p{n}_p", NP, width=LOG)
+                    m.d.sync += [r.eq(x) for r, x in zip(pn, pc)]
+                    pc = pn
+        data = [Mux(items[x][2], items[x][0], 0) for x in range(L)]
+        ov, olast, ouser, okeep = side
+
+        # ---- output FIFO ---------------------------------------------------------------
+        m.submodules.out = of = WideFIFO(L * E + L + 2, ODEPTH, copies=max(1, L * E // 64))
+        m.d.comb += [
+            of.w_en.eq(ov), of.w_data.eq(Cat(*data, okeep, olast, ouser)),
+            o.valid.eq(of.r_valid), of.r_en.eq(o.ready),
+            o.p.data.eq(of.r_data[:L * E]), o.p.keep.eq(of.r_data[L * E:L * E + L]),
+            o.p.last.eq(of.r_data[L * E + L]), o.p.user.eq(of.r_data[L * E + L + 1]),
+        ]
         return m
 
 
