@@ -499,8 +499,14 @@ class Unpacker(wiring.Component):
             with m.If((pos >= k * IB) & ~ended_at[k - 1]):
                 m.d.comb += pops_take.eq(k)
         off_take = Signal.like(off)
-        rest = pos - pops_take * IB
-        m.d.comb += off_take.eq(rest // AL if AL > 1 else rest)
+        # (never negative: an unsigned value, so that a division by `align` is not
+        # a signed one; by a power of two it is a slice)
+        rest = Signal.like(pos)
+        m.d.comb += rest.eq(pos - pops_take * IB)
+        if AL & (AL - 1) == 0:
+            m.d.comb += off_take.eq(rest[AL.bit_length() - 1:])
+        else:
+            m.d.comb += off_take.eq(rest // AL)
         # drop: through the packet's last beat if it is here, else every beat
         pops_drop = Signal(range(NW + 1))
         m.d.comb += pops_drop.eq(count)
