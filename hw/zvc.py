@@ -390,7 +390,7 @@ class ZVCDecompressor(wiring.Component):
 
     Throughput: one output beat per cycle as long as compressed bytes arrive at
     ``in_bytes`` per cycle and the output is not back-pressured.  Latency: the
-    output beat of a one-window chunk is valid 9 cycles (lanes <= 4) or 10
+    output beat of a one-window chunk is valid 8 cycles (lanes <= 4) or 9
     cycles (lanes >= 8) after the clock edge that transferred its input beat,
     once the chunk's count has been taken (see ``docs/ZVC.md``).
 
@@ -686,27 +686,13 @@ class ZVCDecompressor(wiring.Component):
         else:                            # every step is a window's last: no head start
             m.d.sync += pm.eq(unp.start_next + Mux(fetch | prefetch, nneed, Mux(live, need, 0)))
 
-        # ---- the step's beat: slots of the window, expanded to the lanes of the mask --
-        # stage 0 registers the unpacker's window as it is, whether the step is a
-        # window's first (its slots then follow the mask) and the step flag, in
-        # one copy per 64 output bits; stage 1 picks the slots from those
-        # registers.  (Picking them in the decision cycle, behind the window
-        # multiplexer, was the block's critical path: 45 MHz at 32 x 16.  Selecting
-        # from all buffered beats instead of the window did not route.)
-        XC = max(1, L * E // 64)
-        x0_view = Signal(VW * UB)
-        x0_first = replicated(m, "x0_first", XC)
-        x0_step = replicated(m, "x0_step", XC)
-        x0_valid, x0_last, x0_user = Signal(), Signal(), Signal()
-        x0_mask, x0_keep = Signal(L), Signal(L)
-        m.d.sync += [
-            x0_view.eq(unp.data), x0_valid.eq(emit), x0_mask.eq(Mux(step, mask[:L], 0)),
-            x0_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
-            x0_last.eq(finish | terminate), x0_user.eq(terminate),
-            *[c.eq(s == 0) for c in x0_first],
-            *[c.eq(dec[g * NC // XC]["step"]) for g, c in enumerate(x0_step)],
-        ]
-        view = [x0_view[k * UB:(k + 1) * UB] for k in range(VW)]
+        # ---- the step's beat: slots of the view, expanded to the lanes of the mask --
+        # (Registering the window first and picking the slots a cycle later, to cut
+        # this path -- 45 MHz at 32 x 16 -- did not route in 30 minutes of router2.)
+        view = [unp.data[k * UB:(k + 1) * UB] for k in range(VW)]
+        first = s == 0
+        slots = [Mux(first, Cat(*view[MU + l * EU:MU + (l + 1) * EU]),
+                     Cat(*view[l * EU:(l + 1) * EU])) for l in range(L)]
         # stage 1: the slots, the beat's mask bits, keep/last/user
         e_valid = Signal()
         e_slots = [Signal(E, name=f"x1_slot{l}") for l in range(L)]
@@ -714,13 +700,13 @@ class ZVCDecompressor(wiring.Component):
         e_keep = Signal(L)
         e_last = Signal()
         e_user = Signal()
-        m.d.sync += [e_valid.eq(x0_valid), e_mask.eq(x0_mask), e_keep.eq(x0_keep),
-                     e_last.eq(x0_last), e_user.eq(x0_user)]
-        for l in range(L):
-            g = l * XC // L
-            m.d.sync += e_slots[l].eq(Mux(x0_step[g], Mux(
-                x0_first[g], Cat(*view[MU + l * EU:MU + (l + 1) * EU]),
-                Cat(*view[l * EU:(l + 1) * EU])), 0))
+        m.d.sync += [
+            e_valid.eq(emit), e_mask.eq(Mux(step, mask[:L], 0)),
+            e_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
+            e_last.eq(finish | terminate), e_user.eq(terminate),
+            *[r.eq(Mux(dec[l * NC // L]["step"], x, 0))
+              for l, (r, x) in enumerate(zip(e_slots, slots))],
+        ]
         # stage 2: the expansion network's routing from the mask
         levels = expand_controls(m, e_mask, "x_ctl")
         side = [e_valid, e_keep, e_last, e_user]
