@@ -17,7 +17,6 @@ from amaranth.sim import Simulator
 import golden
 from hw.engine import CDMAEngine, EngineError, EngineParams
 from hw.engine.fetch import FetchUnit
-from hw.engine.packer import Packer
 from hw.engine.writer import WriteUnit
 
 
@@ -67,64 +66,6 @@ def stream_monitor(s, name, log):
                     log.append(f"{name}: payload changed before the transfer")
             held = pl if v and not r else None
     return mon
-
-
-# ---- packer ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("unit_bits, in_units, out_units", [(32, 16, 8), (32, 4, 16), (8, 32, 64),
-                                                            (8, 5, 3)])
-def test_packer(unit_bits, in_units, out_units):
-    rng = random.Random(unit_bits * 100 + in_units * 10 + out_units)
-    dut = Packer(unit_bits, in_units, out_units)
-    umax = (1 << unit_bits) - 1
-    packets = []
-    for _ in range(12):
-        pieces = [[rng.randint(0, umax) for _ in range(rng.randint(0, in_units))]
-                  for _ in range(rng.randint(1, 6))]
-        packets.append(pieces)
-    got, log = [], []
-
-    async def src(ctx):
-        for pieces in packets:
-            for k, piece in enumerate(pieces):
-                while rng.random() < 0.3:
-                    ctx.set(dut.i.valid, 0)
-                    await ctx.tick()
-                junk = [rng.randint(0, umax) for _ in range(in_units - len(piece))]
-                word = sum(u << (unit_bits * j) for j, u in enumerate(piece + junk))
-                ctx.set(dut.i.valid, 1)
-                ctx.set(dut.i.p.data, word)
-                ctx.set(dut.i.p.n, len(piece))
-                ctx.set(dut.i.p.last, k == len(pieces) - 1)
-                await ctx.tick().until(dut.i.ready)
-        ctx.set(dut.i.valid, 0)
-
-    async def sink(ctx):
-        cur = []
-        while len(got) < len(packets):
-            ready = rng.random() < 0.7
-            ctx.set(dut.o.ready, ready)
-            _, _, valid, data, keep, last = await ctx.tick().sample(
-                dut.o.valid, dut.o.p.data, dut.o.p.keep, dut.o.p.last)
-            if valid and ready:
-                n = bin(keep).count("1")
-                assert keep == (1 << n) - 1, "keep is not a prefix"
-                units = [(data >> (unit_bits * j)) & umax for j in range(out_units)]
-                assert all(u == 0 for u in units[n:]), "units above keep are not zero"
-                assert last or n == out_units, "partial beat before the end of the packet"
-                cur += units[:n]
-                if last:
-                    got.append(cur)
-                    cur = []
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(src)
-    sim.add_testbench(sink)
-    sim.add_testbench(stream_monitor(dut.o, "o", log), background=True)
-    sim.run()
-    assert got == [[u for piece in pieces for u in piece] for pieces in packets]
-    assert not log, log[:3]
 
 
 # ---- fetch unit -----------------------------------------------------------------------

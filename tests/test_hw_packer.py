@@ -150,7 +150,8 @@ def random_pieces(rng, in_units, unit_bits, npieces, p_last=0.15, p_empty=0.1):
 
 
 PACKER_CONFIGS = [(32, 17, 16), (8, 12, 8), (8, 5, 8), (16, 6, 4), (32, 17, 4), (8, 3, 1),
-                  (8, 1, 1), (4, 9, 2)]
+                  (8, 1, 1), (4, 9, 2),
+                  (32, 16, 8), (8, 32, 64)]   # the engine's offload and raw packers
 
 
 @pytest.mark.parametrize("unit_bits, in_units, out_units", PACKER_CONFIGS)

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from ..bits import popcount
 from ..streams import byte_stream
 from .fetch import FetchUnit
-from .packer import Packer
+from ..packer import Packer
 from .params import EngineParams, EngineError, codec_blocks
 
 __all__ = ["OffloadUnit", "offload_cmd_layout", "status_layout"]
@@ -41,7 +41,7 @@ class OffloadUnit(wiring.Component):
     compressed half of the chunk buffer -> reader that emits the frame header,
     then per chunk its header word and either the compressed or the raw
     payload (raw fallback when compression does not shrink the chunk) ->
-    word :class:`~hw.engine.packer.Packer` -> C2H byte stream.
+    word :class:`~hw.packer.Packer` -> C2H byte stream.
 
     The chunk buffer has ``chunk_banks`` banks (4 by default): the compressor
     fills one while the reader drains another, and with more than two the

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..streams import byte_stream
 from .offload import offload_cmd_layout, status_layout
-from .packer import Packer
+from ..packer import Packer
 from .params import EngineError, EngineParams, codec_blocks
 from .parser import FrameParser
 from .writer import WriteUnit
