@@ -18,23 +18,50 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["add_arguments", "run", "measure"]
+__all__ = ["add_arguments", "run", "measure", "BenchFailed"]
+
+class BenchFailed(RuntimeError):
+    """The bench's cocotb test failed (a point below ``min_share`` of its bound, or a
+    transfer that differs from golden); ``rows`` holds the points measured."""
+
+    def __init__(self, message, rows):
+        super().__init__(message)
+        self.rows = rows
 
 
 def measure(densities, kib=256, elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk_bytes=4096,
-            codec="zvc", latency=24, sim="icarus"):
-    """Rows (dicts) of the engine bench: one per (direction, codec, density)."""
+            codec="zvc", latency=24, sim="icarus", *, baseline=True, min_share=0.95):
+    """Rows (dicts) of the engine bench: one per (direction, codec, density).
+
+    ``baseline`` adds the uncompressed DMA (codec raw) at each density.  The
+    cocotb test fails when a point reaches less than ``min_share`` of its bound;
+    then :class:`BenchFailed` is raised with the rows (outside pytest; under
+    pytest the cocotb runner fails the calling test itself).
+    """
+    from cocotb_tools.check_results import get_results
+
+    from hw.engine.params import EngineParams
     from sim.runner import run_cocotb
+    params = dict(elem_bits=elem_bits, mem_bytes=mem_bytes, pcie_bytes=pcie_bytes,
+                  chunk_bytes=chunk_bytes)
+    # Parameters at the generator's defaults are left out of the build key, so the
+    # bench shares its build directory with tests/test_sim_engine.py.
+    default = EngineParams()
+    params = {k: v for k, v in params.items() if k == "elem_bits" or v != getattr(default, k)}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.jsonl"
         env = {"CDMA_BENCH_DENSITIES": ",".join(str(d) for d in densities),
-               "CDMA_BENCH_BYTES": str(kib << 10), "CDMA_BENCH_CODECS": f"{codec},raw",
-               "CDMA_BENCH_OUT": str(out), "CDMA_BENCH_LATENCY": str(latency)}
-        run_cocotb("engine", dict(elem_bits=elem_bits, mem_bytes=mem_bytes,
-                                  pcie_bytes=pcie_bytes, chunk_bytes=chunk_bytes),
-                   "sim.engine.test_engine", testcase="test_throughput", extra_env=env,
-                   sim=sim)
-        return [json.loads(line) for line in out.read_text().splitlines()]
+               "CDMA_BENCH_BYTES": str(kib << 10),
+               "CDMA_BENCH_CODECS": f"{codec},raw" if baseline else codec,
+               "CDMA_BENCH_OUT": str(out), "CDMA_BENCH_LATENCY": str(latency),
+               "CDMA_BENCH_MIN_SHARE": str(min_share)}
+        results = run_cocotb("engine", params, "sim.engine.test_engine",
+                             testcase="test_throughput", extra_env=env, sim=sim, check=False)
+        rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+        ntests, nfailed = get_results(results)
+        if nfailed or not ntests:
+            raise BenchFailed(f"the engine bench failed ({params}); see {results}", rows)
+        return rows
 
 
 def table(rows):
@@ -90,6 +117,9 @@ def add_arguments(p):
                    help="compressing codec (default %(default)s)")
     p.add_argument("--latency", type=int, default=24,
                    help="memory read latency in cycles (default %(default)s)")
+    p.add_argument("--min-share", type=float, default=0.95, metavar="S",
+                   help="fail (exit 1) when a point reaches less than this share of its "
+                        "bound (default %(default)s, the claim for 256 KiB transfers)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     p.add_argument("--plot", default=None, nargs="?", const="build/bench_engine.png",
                    help="save a plot (default path %(const)s)")
@@ -105,9 +135,16 @@ def run(args) -> int:
         print(f"cdma bench engine: need --kib >= 1 and densities in [0, 1] "
               f"(got {args.kib}, {densities})")
         return 2
+    if not 0 <= args.min_share <= 1:
+        print(f"cdma bench engine: --min-share must be in [0, 1], not {args.min_share!r}")
+        return 2
     t0 = time.time()
-    rows = measure(densities, args.kib, args.elem_bits, args.mem_bytes, args.pcie_bytes,
-                   args.chunk_bytes, args.codec, args.latency)
+    failed = None
+    try:
+        rows = measure(densities, args.kib, args.elem_bits, args.mem_bytes, args.pcie_bytes,
+                       args.chunk_bytes, args.codec, args.latency, min_share=args.min_share)
+    except BenchFailed as exc:
+        rows, failed = exc.rows, exc
     print(f"cDMA engine, Icarus: E={args.elem_bits}, mem_bytes={args.mem_bytes}, "
           f"pcie_bytes={args.pcie_bytes}, chunk {args.chunk_bytes} B, {args.kib} KiB transfers, "
           f"read latency {args.latency} cycles; {platform.machine()}, "
@@ -115,8 +152,17 @@ def run(args) -> int:
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
-    if args.plot:
+    if args.plot and rows:
         os.makedirs(os.path.dirname(args.plot) or ".", exist_ok=True)
         plot(rows, args.plot)
         print(f"plot: {args.plot}")
+    if failed is not None:
+        low = [r for r in rows if r["efficiency"] < args.min_share]
+        for r in low:
+            print(f"FAIL: {r['direction']} {r['codec']} density {r['density']:.2f}: "
+                  f"{100 * r['efficiency']:.1f}% of the bound, below "
+                  f"{100 * args.min_share:g}%")
+        if not low:
+            print(f"FAIL: {failed}")
+        return 1
     return 0

@@ -35,3 +35,25 @@ def test_registered_and_rejects_bad_arguments(capsys):
     assert "--densities must be numbers, not '0.1,x'" in capsys.readouterr().out
     assert bench_engine.run(p.parse_args(["--densities", "1.5"])) == 2
     assert bench_engine.run(p.parse_args(["--kib", "0"])) == 2
+
+
+def test_reports_and_fails_below_min_share(monkeypatch, capsys, tmp_path):
+    """A point below ``--min-share``: the table is still printed, then FAIL and exit 1."""
+    rows = _rows()
+    rows[2] = dict(rows[2], raw_per_cycle=0.5 * rows[2]["bound"], efficiency=0.5)
+    seen = {}
+
+    def failing(*args, **kw):
+        seen.update(kw)
+        raise bench_engine.BenchFailed("below the bound", rows)
+    monkeypatch.setattr(bench_engine, "measure", failing)
+    p = argparse.ArgumentParser()
+    bench_engine.add_arguments(p)
+    out = tmp_path / "rows.json"
+    assert bench_engine.run(p.parse_args(["--min-share", "0.9", "--json", str(out)])) == 1
+    assert seen["min_share"] == 0.9
+    text = capsys.readouterr().out
+    assert bench_engine.table(rows) in text
+    assert "FAIL: offload zvc density 0.90: 50.0% of the bound, below 90%" in text
+    assert out.exists()
+    assert bench_engine.run(p.parse_args(["--min-share", "1.5"])) == 2

@@ -372,7 +372,8 @@ def _bench_settings():
             int(os.environ.get("CDMA_BENCH_BYTES", str(256 << 10))),
             os.environ.get("CDMA_BENCH_CODECS", "zvc,raw").split(","),
             os.environ.get("CDMA_BENCH_OUT"),
-            int(os.environ.get("CDMA_BENCH_LATENCY", "24")))
+            int(os.environ.get("CDMA_BENCH_LATENCY", "24")),
+            float(os.environ.get("CDMA_BENCH_MIN_SHARE", "0.95")))
 
 
 async def _timed(tb, d, frame=None):
@@ -396,16 +397,17 @@ async def test_throughput(dut):
 
     The bound of a transfer is min(mem_bytes, pcie_bytes x ratio) with ratio =
     raw bytes / frame bytes (headers included).  Results go to CDMA_BENCH_OUT
-    (one JSON line per point) when set; otherwise >= 95 % is asserted.
+    (one JSON line per point) when set; then every point must reach
+    CDMA_BENCH_MIN_SHARE of its bound (default 0.95, the claim for 256 KiB).
     """
-    densities, nbytes, codec_names, out, latency = _bench_settings()
-    tb = TB(dut, mem_size=4 * nbytes + (1 << 16), read_latency=latency)
+    densities, nbytes, codec_names, out, latency, min_share = _bench_settings()
+    src, dst = 0x10000, 0x10000 + nbytes + 0x10000
+    tb = TB(dut, mem_size=dst + nbytes + 0x10000, read_latency=latency)
     await tb.reset()
     p = tb.params
     E, MB, PB = p["elem_bits"], p["mem_bytes"], p["pcie_bytes"]
     eb = E // 8
     rng = np.random.default_rng(7)
-    src, dst = 0x10000, 0x10000 + nbytes + 0x10000
     rows = []
     for density in densities:
         x = activations(nbytes // eb, density, E, rng)
@@ -439,6 +441,5 @@ async def test_throughput(dut):
         with open(out, "a") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
-    else:
-        low = [r for r in rows if r["efficiency"] < 0.95]
-        assert not low, f"below 95 % of the bound: {low}"
+    low = [r for r in rows if r["efficiency"] < min_share]
+    assert not low, f"below {100 * min_share:g} % of the bound: {low}"
