@@ -91,7 +91,11 @@ class WideFIFO(wiring.Component):
         has = Signal()                     # stored != 0, a register
         for k in range(NC):
             lo, hi = k * W // NC, (k + 1) * W // NC
-            mem = Memory(shape=hi - lo, depth=D, init=[])
+            # LUT RAM, never block RAM: a block RAM's read register (the output
+            # register below, merged into it) is slow to the fabric (5 ns at speed
+            # 6), and the consumer adds the piece length at once (a 64-deep piece
+            # FIFO became block RAM and capped the 8-byte ZVC compressor at 68 MHz)
+            mem = Memory(shape=hi - lo, depth=D, init=[], attrs={"ram_style": "distributed"})
             m.submodules[f"mem{k}"] = mem
             wp = mem.write_port()
             rp = mem.read_port(domain="comb")
