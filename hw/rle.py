@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from .bits import compact_level, popcount, thermometer
 from .fifo import WideFIFO
-from .packer import Packer, Unpacker
+from .packer import CreditedPacker, Unpacker
 from .skid import replicated
 from .streams import byte_stream, check_positive_int, element_stream
 
@@ -171,20 +171,10 @@ class RLEEncoder(wiring.Component):
         # ever has to stop inside the pipeline.
         K = 6 + CS                       # take -> S1 .. S5, compaction, piece reg
         INFLIGHT = K + 2                 # ... + the beat taken now + margin
-        # at least twice as deep: the entries left when the input resumes cover
-        # the pipeline's refill time (see ZVCCompressor)
-        DEPTH = 1 << (2 * INFLIGHT + 2 - 1).bit_length()
-        NB = len(Signal(range(PI + 1)))
-        m.submodules.fifo = fifo = WideFIFO(PI * 8 + NB + 1, DEPTH,
-                                            copies=max(1, PI * 8 // 64))
-        m.submodules.packer = packer = Packer(8, PI, OB, masked=False)
-        count = Signal(range(DEPTH + 1))  # pieces pushed and not yet popped
-        room = Signal(init=1)            # count + INFLIGHT <= DEPTH, registered
-        push, pop = Signal(), Signal()
-        count_next = Signal(range(DEPTH + 2))
-        m.d.comb += count_next.eq(count + push - pop)
-        m.d.sync += [count.eq(count_next), room.eq(count_next + INFLIGHT <= DEPTH)]
-        m.d.comb += self._overflow.eq(count_next > DEPTH)
+        m.submodules.packer = packer = CreditedPacker(8, PI, OB, inflight=INFLIGHT)
+        room = packer.room
+        push = Signal()
+        m.d.comb += self._overflow.eq(packer.overflow)
         take = Signal()
         m.d.comb += [i.ready.eq(room), take.eq(i.valid & room)]
 
@@ -342,17 +332,10 @@ class RLEEncoder(wiring.Component):
 
         # ---- piece FIFO -> packer -> output ------------------------------------------
         m.d.comb += [
-            fifo.w_en.eq(push), fifo.w_data.eq(Cat(pc_data, pc_n, pc_last)),
-            packer.i.valid.eq(fifo.r_valid),
-            packer.i.p.data.eq(fifo.r_data[:PI * 8]),
-            packer.i.p.n.eq(fifo.r_data[PI * 8:PI * 8 + NB]),
-            packer.i.p.last.eq(fifo.r_data[-1]),
-            fifo.r_en.eq(packer.i.ready),
-            pop.eq(fifo.r_valid & packer.i.ready),
-            o.valid.eq(packer.o.valid), packer.o.ready.eq(o.ready),
-            o.p.data.eq(packer.o.p.data), o.p.keep.eq(packer.o.p.keep),
-            o.p.last.eq(packer.o.p.last),
+            packer.push.eq(push), packer.piece.data.eq(pc_data), packer.piece.n.eq(pc_n),
+            packer.piece.last.eq(pc_last),
         ]
+        wiring.connect(m, packer.o, wiring.flipped(o))
         return m
 
 

@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from .bits import compact_level, expand_controls, expand_level, popcount, prefix_counts, thermometer
 from .fifo import WideFIFO
-from .packer import Packer, Unpacker
+from .packer import CreditedPacker, Unpacker
 from .skid import replicated
 from .streams import byte_stream, check_positive_int, element_stream
 
@@ -227,22 +227,11 @@ class ZVCCompressor(wiring.Component):
         # ---- flow control ------------------------------------------------------------
         # The stages up to the piece FIFO run free (no enables); the input is
         # accepted only while the FIFO has room for every piece that may still
-        # be in flight, so nothing ever has to stop inside the pipeline.  The
-        # FIFO is at least twice that deep: when the input resumes, the entries
-        # left must cover the pipeline's refill time, or an output-bound stream
-        # (dense data) loses cycles (measured: 79-98 % of the bound at 8-bit
-        # elements with only 4 spare entries).
+        # be in flight, so nothing ever has to stop inside the pipeline.
         INFLIGHT = 6 + 2 * nb + 2        # S1..S4, collector, serializer, piece reg, margin
-        DEPTH = 1 << (2 * INFLIGHT + 2 - 1).bit_length()
-        m.submodules.fifo = fifo = WideFIFO(PI * UB + len(Signal(range(PI + 1))) + 1, DEPTH,
-                                            copies=max(1, PI * UB // 64))
-        m.submodules.packer = packer = Packer(UB, PI, PO, masked=False)
-        count = Signal(range(DEPTH + 1))  # pieces pushed and not yet popped
-        room = Signal(init=1)            # count + INFLIGHT <= DEPTH, registered
-        push, pop = Signal(), Signal()
-        count_next = Signal(range(DEPTH + 2))
-        m.d.comb += count_next.eq(count + push - pop)
-        m.d.sync += [count.eq(count_next), room.eq(count_next + INFLIGHT <= DEPTH)]
+        m.submodules.packer = packer = CreditedPacker(UB, PI, PO, inflight=INFLIGHT)
+        room = packer.room
+        push = Signal()
 
         # A window that ends early (the chunk's last beat) is padded with idle
         # input cycles, so every window spends `nb` cycles in the collector and
@@ -355,13 +344,8 @@ class ZVCCompressor(wiring.Component):
 
         # ---- piece FIFO -> packer -> output ------------------------------------------
         m.d.comb += [
-            fifo.w_en.eq(push), fifo.w_data.eq(Cat(pc_data, pc_n, pc_last)),
-            packer.i.valid.eq(fifo.r_valid),
-            packer.i.p.data.eq(fifo.r_data[:PI * UB]),
-            packer.i.p.n.eq(fifo.r_data[PI * UB:PI * UB + len(pc_n)]),
-            packer.i.p.last.eq(fifo.r_data[-1]),
-            fifo.r_en.eq(packer.i.ready),
-            pop.eq(fifo.r_valid & packer.i.ready),
+            packer.push.eq(push), packer.piece.data.eq(pc_data), packer.piece.n.eq(pc_n),
+            packer.piece.last.eq(pc_last),
             o.valid.eq(packer.o.valid), packer.o.ready.eq(o.ready),
             o.p.data.eq(packer.o.p.data), o.p.last.eq(packer.o.p.last),
             o.p.keep.eq(Cat(*[packer.o.p.keep[k // g.unit_bytes] for k in range(OB)])),

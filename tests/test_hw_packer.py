@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.packer import Packer, Unpacker
+from hw.packer import CreditedPacker, Packer, Unpacker
 from hw.skid import SkidBuffer
 from hwsim import add_rule_monitor, get_packet, put_beats
 
@@ -219,6 +219,99 @@ def test_packer_rejects(kwargs, exc, text):
     args.update(kwargs)
     with pytest.raises(exc, match=text):
         Packer(**args)
+
+
+# ---- CreditedPacker ----------------------------------------------------------------
+
+def run_credited(unit_bits, in_units, out_units, inflight, pieces, seed, gap, backpressure,
+                 obey_room=True):
+    """A free-running producer: it decides to take a piece when ``room`` is high
+    (and, with ``gap``, a piece is there), and pushes it ``inflight - 1`` cycles
+    later whatever happens meanwhile, so that with the one decided now
+    ``inflight`` pieces are on their way.  Returns (packets, overflowed)."""
+    dut = CreditedPacker(unit_bits, in_units, out_units, inflight=inflight)
+    rng = np.random.default_rng(seed)
+    npackets = sum(last for _, last in pieces)
+    got, isolation, flags = [], [], {"overflow": False}
+
+    async def producer(ctx):
+        line = [None] * (inflight - 1)    # pieces on their way, oldest first
+        todo = list(pieces)
+        while todo or any(x is not None for x in line):
+            room = ctx.get(dut.room)
+            take = None
+            if todo and (room or not obey_room) and rng.random() >= gap:
+                take = todo.pop(0)
+            line.append(take)
+            head = line.pop(0)
+            ctx.set(dut.push, head is not None)
+            if head is not None:
+                units, last = head
+                ctx.set(dut.piece.data, sum(u << (k * unit_bits) for k, u in enumerate(units)))
+                ctx.set(dut.piece.n, len(units))
+                ctx.set(dut.piece.last, last)
+            await ctx.tick()
+        ctx.set(dut.push, 0)
+
+    async def consumer(ctx):
+        for _ in range(npackets):
+            got.append(await get_packet(ctx, dut.o, rng, backpressure, isolation=isolation))
+
+    async def watch(ctx):
+        async for _, _, over in ctx.tick().sample(dut.overflow):
+            flags["overflow"] |= bool(over)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
+    sim.add_testbench(watch, background=True)
+    violations = []
+    add_rule_monitor(sim, dut.o, violations)
+    sim.run_until(2e-8 * (len(pieces) * (out_units + in_units) + 200)) if not obey_room else sim.run()
+    assert not violations, violations[:3]
+    mask = (1 << unit_bits) - 1
+    out = []
+    for packet in got:
+        units = []
+        for b in packet:
+            n = bin(b["keep"]).count("1")
+            units += [(b["data"] >> (j * unit_bits)) & mask for j in range(n)]
+        out.append(units)
+    return out, flags["overflow"]
+
+
+@pytest.mark.parametrize("unit_bits, in_units, out_units, inflight",
+                         [(32, 17, 16, 12), (8, 12, 8, 16), (8, 5, 8, 3), (8, 66, 64, 9), (8, 3, 1, 1)])
+@pytest.mark.parametrize("gap, backpressure", [(0.0, 0.0), (0.0, 0.8), (0.3, 0.4)])
+def test_credited_packer_vs_reference(unit_bits, in_units, out_units, inflight, gap,
+                                      backpressure):
+    """Pieces pushed by a producer that obeys ``room`` with ``inflight`` pieces in
+    flight: every unit comes out in order, the FIFO never overflows (heavy
+    backpressure makes ``room`` fall)."""
+    rng = np.random.default_rng(in_units * 100 + inflight)
+    pieces = random_pieces(rng, in_units, unit_bits, 150)
+    got, overflowed = run_credited(unit_bits, in_units, out_units, inflight, pieces, 2, gap,
+                                   backpressure)
+    assert got == packer_reference(pieces, unit_bits, out_units)
+    assert not overflowed
+
+
+def test_credited_packer_overflow_hook():
+    """A producer that ignores ``room`` against a stalled output raises ``overflow``
+    (the hook the codec tests watch can fire)."""
+    rng = np.random.default_rng(5)
+    pieces = random_pieces(rng, 4, 8, 200, p_last=0.0)
+    _, overflowed = run_credited(8, 4, 4, 2, pieces, 3, 0.0, 1.0, obey_room=False)
+    assert overflowed
+
+
+def test_credited_packer_depth_and_rejects():
+    assert CreditedPacker(8, 4, 4, inflight=12).depth == 32     # >= 2 * 12 + 2
+    assert CreditedPacker(8, 4, 4, inflight=15).depth == 32
+    assert CreditedPacker(8, 4, 4, inflight=16).depth == 64
+    with pytest.raises(ValueError, match="inflight must be"):
+        CreditedPacker(8, 4, 4, inflight=0)
 
 
 # ---- Unpacker ----------------------------------------------------------------------
