@@ -181,12 +181,13 @@ class Packer(wiring.Component):
         DEPTH = 16                       # (a LUT RAM is 16 deep: 8 would cost the same)
         OW = PO * U + PO + 1
         m.submodules.out = out = WideFIFO(OW, DEPTH, copies=NC)
-        issued = Signal(range(DEPTH + 1))    # beats issued and not yet read out
+        issued = Signal(range(DEPTH + 1))    # beats issued (c_emit) and not yet read out
         room = Signal(init=1)
         drain = Signal()                 # an op without a piece emits a beat
         stop = Signal()                  # no piece is taken (see FMAX)
         i_take = Signal()
         c_emit_now = Signal()
+        c_emit = Signal()
         o_take = Signal()
         m.d.comb += [
             i.ready.eq(room & ~stop), i_take.eq(i.valid & i.ready),
@@ -194,9 +195,13 @@ class Packer(wiring.Component):
             o.p.data.eq(out.r_data[:PO * U]), o.p.keep.eq(out.r_data[PO * U:PO * U + PO]),
             o.p.last.eq(out.r_data[-1]),
         ]
+        # `issued` counts an op's beat from the cycle after the op (`c_emit`), so
+        # the decision, which waits for the piece's length, reaches no counter in
+        # the same cycle; `room` therefore assumes that the op being decided now
+        # emits too (one beat of the FIFO's depth is given up for it).
         issued_next = Signal(range(DEPTH + 2))
-        m.d.comb += issued_next.eq(issued + c_emit_now - o_take)
-        m.d.sync += [issued.eq(issued_next), room.eq(issued_next < DEPTH)]
+        m.d.comb += issued_next.eq(issued + c_emit - o_take)
+        m.d.sync += [issued.eq(issued_next), room.eq(issued_next + 2 <= DEPTH)]
 
         # ---- control: where each piece lands, which op completes a beat -------------
         # `fill` counts the units pending after every op issued so far; `drain` =
@@ -208,43 +213,54 @@ class Packer(wiring.Component):
         # one copy of the position per output unit of the shifter: each bit then
         # drives one unit's multiplexers
         c_pos = replicated(m, "c_pos", A, width=len(Signal(range(FMAX))))
-        c_emit = Signal()
         c_keep = Signal(range(PO + 1))
         c_last = Signal()
         c_data = Signal(PI * U)
 
+        # The decision waits for the piece's length `n` (from the producer's
+        # register or FIFO): every flag that depends on it is a comparison of
+        # `total` = fill + n with a constant, side by side, then a multiplexer; no
+        # result of one comparison feeds another carry chain in the same cycle.
         total = Signal(FILL)
         m.d.comb += total.eq(fill + i.p.n)
+        t_eq1, t_ge1, t_ge2, t_ge3 = total == PO, total >= PO, total >= 2 * PO, total >= 3 * PO
+        f_ge1, f_ge2, f_ge3 = fill >= PO, fill >= 2 * PO, fill >= 3 * PO
         fill_next = Signal(FILL)
         flushing_next = Signal()
+        drain_next, stop_next = Signal(), Signal()
         keep = Signal(range(PO + 1))
         last = Signal()
         with m.If(i_take):
-            with m.If(total >= PO):
+            with m.If(t_ge1):            # a full beat leaves; the rest stays
                 m.d.comb += [
-                    c_emit_now.eq(1), keep.eq(PO), last.eq(i.p.last & (total == PO)),
-                    fill_next.eq(Mux(i.p.last & (total == PO), 0, total - PO)),
-                    flushing_next.eq(i.p.last & (total > PO)),
+                    c_emit_now.eq(1), keep.eq(PO), last.eq(i.p.last & t_eq1),
+                    fill_next.eq(Mux(i.p.last & t_eq1, 0, total - PO)),
+                    flushing_next.eq(i.p.last & ~t_eq1),
+                    drain_next.eq(t_ge2 | (i.p.last & ~t_eq1)),
+                    stop_next.eq(t_ge3 | (i.p.last & ~t_eq1)),
                 ]
-            with m.Else():
+            with m.Else():               # less than a beat: it leaves only as a tail
                 m.d.comb += [
                     c_emit_now.eq(i.p.last), keep.eq(total), last.eq(i.p.last),
                     fill_next.eq(Mux(i.p.last, 0, total)),
                 ]
         with m.Elif(drain & room):       # emit-only op: the next beat of the backlog
-            m.d.comb += [
-                c_emit_now.eq(1),
-                keep.eq(Mux(fill >= PO, PO, fill)),
-                last.eq(flushing & (fill <= PO)),
-                fill_next.eq(Mux(fill >= PO, fill - PO, 0)),
-                flushing_next.eq(flushing & (fill > PO)),
-            ]
+            with m.If(f_ge1):
+                m.d.comb += [
+                    c_emit_now.eq(1), keep.eq(PO), last.eq(flushing & (fill == PO)),
+                    fill_next.eq(fill - PO),
+                    flushing_next.eq(flushing & (fill != PO)),
+                    drain_next.eq(f_ge2 | (flushing & (fill != PO))),
+                    stop_next.eq(f_ge3 | (flushing & (fill != PO))),
+                ]
+            with m.Else():               # the tail of a packet (flushing)
+                m.d.comb += [c_emit_now.eq(1), keep.eq(fill), last.eq(1)]
         with m.Else():
-            m.d.comb += [fill_next.eq(fill), flushing_next.eq(flushing)]
+            m.d.comb += [fill_next.eq(fill), flushing_next.eq(flushing),
+                         drain_next.eq(drain), stop_next.eq(stop)]
         m.d.sync += [
             fill.eq(fill_next), flushing.eq(flushing_next),
-            drain.eq((fill_next >= PO) | flushing_next),
-            stop.eq((fill_next >= FMAX) | flushing_next),
+            drain.eq(drain_next), stop.eq(stop_next),
             c_emit.eq(c_emit_now), c_keep.eq(keep), c_last.eq(last),
             c_mask.eq(Mux(i_take, thermometer(i.p.n, PI), 0)),
             *[p.eq(fill[:len(p)]) for p in c_pos],
