@@ -309,24 +309,43 @@ class ZVCCompressor(wiring.Component):
         # later if the serializer is still busy: the input pacing keeps the next
         # window's beats away until then.
         pending = Signal()
-        m.d.sync += pending.eq(vc & (lastc | (idxc == nb - 1)) | (pending & ~self._ser_free))
+        pending_next = Signal()
+        m.d.comb += pending_next.eq(vc & (lastc | (idxc == nb - 1)) | (pending & ~self._ser_free))
+        m.d.sync += pending.eq(pending_next)
 
         # ---- serializer: one piece per cycle, the first with the mask ---------------
+        # The slots load a window or shift down one slot every cycle (a shift with
+        # no piece left is harmless); each 64 bits of slots decide from their own
+        # copy of `pending` and `win_left` (one net to all of them was the
+        # critical path of the 8-byte compressor).
         win_slots = Signal(nb * L * E)   # shifts down one slot per piece
         win_cnt = Signal(nb * cbits)
         win_mask = Signal(WINDOW)
         win_has, win_last, win_first = Signal(), Signal(), Signal()
         win_left = Signal(range(nb + 1))  # pieces still to send
         m.d.comb += self._ser_free.eq(win_left <= 1 if nb > 1 else 1)
-        with m.If(pending & self._ser_free):
+        load = Signal()
+        m.d.comb += load.eq(pending & self._ser_free)
+        with m.If(load):
             m.d.sync += [
-                win_slots.eq(cur_slots), win_cnt.eq(cur_cnt), win_mask.eq(cur_mask),
+                win_cnt.eq(cur_cnt), win_mask.eq(cur_mask),
                 win_has.eq(cur_has), win_last.eq(cur_last), win_first.eq(1),
                 win_left.eq(cur_beats),
             ]
         with m.Elif(win_left.any()):
-            m.d.sync += [win_slots.eq(win_slots >> (L * E)), win_cnt.eq(win_cnt >> cbits),
-                         win_first.eq(0), win_left.eq(win_left - 1)]
+            m.d.sync += [win_cnt.eq(win_cnt >> cbits), win_first.eq(0),
+                         win_left.eq(win_left - 1)]
+        NS = max(1, nb * L * E // 64)
+        pend_c = replicated(m, "ser_pend", NS)
+        left_c = replicated(m, "ser_left", NS, width=len(win_left))
+        m.d.sync += [*[c.eq(pending_next) for c in pend_c],
+                     *[c.eq(Mux(load, cur_beats, Mux(win_left.any(), win_left - 1, win_left)))
+                       for c in left_c]]
+        shifted = win_slots >> (L * E)
+        for k in range(NS):
+            lo, hi = k * len(win_slots) // NS, (k + 1) * len(win_slots) // NS
+            load_k = pend_c[k] & ((left_c[k] <= 1) if nb > 1 else 1)
+            m.d.sync += win_slots[lo:hi].eq(Mux(load_k, cur_slots[lo:hi], shifted[lo:hi]))
         # (test hook: a beat reaching a collector that still holds a pending window)
         m.d.comb += self._overrun.eq(pending & ~self._ser_free & vc)
 
