@@ -114,7 +114,10 @@ class WideFIFO(wiring.Component):
         take = self.r_en & o_valid[0]
         nxt_stored = Signal(range(D + 2))
         m.d.comb += nxt_stored.eq(stored + we[0] - load)
-        m.d.sync += [stored.eq(nxt_stored), has.eq(nxt_stored != 0)]
+        # `has` without the adder (`load` waits for r_en): a write, two or more
+        # words, or one word that is not being loaded
+        m.d.sync += [stored.eq(nxt_stored),
+                     has.eq(we[0] | (stored >= 2) | ((stored == 1) & ~load))]
         level = Signal(range(D + 2))
         nxt = Signal(range(D + 2))
         m.d.comb += [nxt.eq(level + we[0] - take), self.level.eq(level)]
