@@ -94,7 +94,7 @@ def _complete(row):
 
 
 def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbytes=64 << 10,
-            chunk_bytes=0, sim="icarus", progress=None):
+            chunk_bytes=0, sim="icarus", progress=None, *, build_root=None):
     """Run the RLE benches; return one dict per (configuration, block, density).
 
     Parameters
@@ -108,6 +108,8 @@ def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbyte
         "icarus" or "verilator".
     progress : callable, optional
         Called with each finished row, as soon as it is measured.
+    build_root : path, optional
+        Root of the build directories (default ``build/bench``).
 
     Raises
     ------
@@ -115,6 +117,7 @@ def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbyte
         A bench failed (a byte differed from golden, or the simulation broke).
     """
     from sim.runner import REPO, run_cocotb
+    root = build_root or REPO / "build" / "bench"
     rows = []
     logging.getLogger("cocotb").setLevel(logging.WARNING)
     for elem_bits, lanes, beat in configs:
@@ -131,7 +134,7 @@ def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbyte
                 def work():
                     try:
                         run_cocotb(module, params, test_module, testcase="test_throughput",
-                                   extra_env=env, sim=sim, build_root=REPO / "build" / "bench",
+                                   extra_env=env, sim=sim, build_root=root,
                                    log_file=log)
                     except BaseException as exc:    # the cocotb runner may SystemExit
                         errors.append(exc)

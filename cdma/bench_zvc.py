@@ -96,7 +96,8 @@ def _complete(row):
 
 
 def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbytes=64 << 10,
-            chunk_bytes=0, sim="icarus", progress=None, *, idle=0.0, backpressure=0.0):
+            chunk_bytes=0, sim="icarus", progress=None, *, idle=0.0, backpressure=0.0,
+            build_root=None):
     """Run the benches; return one dict per (configuration, block, density).
 
     Parameters
@@ -112,8 +113,11 @@ def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbyte
         Called with each finished row (as it is measured).
     idle, backpressure : float
         Probability of an idle input cycle / of ``tready`` low on the output.
+    build_root : path, optional
+        Root of the build directories (default ``build/bench``).
     """
     from sim.runner import REPO, run_cocotb
+    root = build_root or REPO / "build" / "bench"
     rows = []
     logging.getLogger("cocotb").setLevel(logging.WARNING)
     for elem_bits, lanes, beat in configs:
@@ -131,7 +135,7 @@ def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbyte
                 def work():
                     try:
                         run_cocotb(module, params, test_module, testcase="test_throughput",
-                                   extra_env=env, sim=sim, build_root=REPO / "build" / "bench",
+                                   extra_env=env, sim=sim, build_root=root,
                                    log_file=Path(tmp) / "sim.log")
                     except BaseException as exc:    # SystemExit from the cocotb runner too
                         errors.append(exc)
