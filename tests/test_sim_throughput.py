@@ -17,7 +17,7 @@ tests with ``-s`` (each prints its shares); the same figures come from ``cdma
 bench zvc --sim icarus --config 32:16 --bytes 32768 --densities 0,0.5,1`` (and
 ``--config 32:16:16 --densities 0.25,0.5 --dut compress``), ``cdma bench rle
 --sim icarus --config 32:16 --bytes 32768 --densities 0,0.5,1`` and ``cdma bench
-engine --kib 32 --densities 0.1,0.5``.
+engine --kib 32 --densities 0.1,0.5 --min-share 0`` (its zvc rows).
 """
 from __future__ import annotations
 
