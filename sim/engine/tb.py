@@ -1,9 +1,7 @@
 """Testbench plumbing of the engine benches: clock, reset, AXI memory, PCIe streams, descriptors."""
 from __future__ import annotations
 
-import itertools
 import logging
-import random
 
 import cocotb
 import numpy as np
@@ -15,14 +13,9 @@ from cocotbext.axi import (AxiBus, AxiRam, AxiStreamBus, AxiStreamFrame, AxiStre
 
 from golden.engine import Descriptor, EngineModel, Status
 from sim.runner import params_from_env
+from sim.stream_tb import random_pauses
 
-__all__ = ["TB", "random_pauses", "activations"]
-
-
-def random_pauses(probability, seed):
-    """Endless pause pattern (for ``set_pause_generator``): True with ``probability``."""
-    rng = random.Random(seed)
-    return (rng.random() < probability for _ in itertools.count())
+__all__ = ["TB", "activations"]
 
 
 def activations(n_elems, density, elem_bits, rng):

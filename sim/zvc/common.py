@@ -29,7 +29,7 @@ def bench_settings():
 
 def bench_pauses(tb):
     """Apply ``CDMA_BENCH_IDLE`` / ``CDMA_BENCH_BACKPRESSURE`` (probabilities, default 0)."""
-    from .tb import random_pauses
+    from sim.stream_tb import random_pauses
     idle = float(os.environ.get("CDMA_BENCH_IDLE", "0"))
     bp = float(os.environ.get("CDMA_BENCH_BACKPRESSURE", "0"))
     tb.set_idle_generator(random_pauses(idle, 21) if idle else None)

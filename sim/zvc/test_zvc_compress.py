@@ -10,27 +10,28 @@ import cocotb
 from cocotbext.axi import AxiStreamFrame
 
 import golden
+from sim.stream_tb import StreamTB, random_pauses
 
 from .common import bench_data, bench_pauses, bench_settings, elem_params, report
 from .payloads import payload_classes, random_elements
-from .tb import TB, random_pauses
 
 
 async def check_chunks(tb, chunks, elem_bits):
     for x in chunks:
         tb.source.send_nowait(AxiStreamFrame(x.tobytes()))
     for k, x in enumerate(chunks):
-        data, _ = await tb.recv_bytes()
+        data, _ = await tb.recv()
         expected = golden.zvc.encode(x, elem_bits)
         assert data == expected, (f"chunk {k} ({x.size} elements): got {len(data)} bytes "
                                   f"{data[:16].hex()}..., golden {len(expected)} bytes "
                                   f"{expected[:16].hex()}...")
+    tb.check_rules()
 
 
 @cocotb.test(timeout_time=20, timeout_unit="ms")
 async def test_payload_classes(dut):
     """Every payload class, random idle cycles on s_axis and backpressure on m_axis."""
-    tb = TB(dut)
+    tb = StreamTB(dut)
     elem_bits, lanes = elem_params(tb.params)
     tb.set_idle_generator(random_pauses(0.2, 1))
     tb.set_backpressure_generator(random_pauses(0.3, 2))
@@ -38,13 +39,12 @@ async def test_payload_classes(dut):
     cases = payload_classes(elem_bits, lanes, np.random.default_rng(elem_bits + lanes))
     tb.log.info("%d chunks", len(cases))
     await check_chunks(tb, [x for _, x in cases], elem_bits)
-    tb.check_rules()
 
 
 @cocotb.test(timeout_time=20, timeout_unit="ms")
 async def test_back_to_back(dut):
     """Short random chunks back to back at full rate (chunk boundaries without gaps)."""
-    tb = TB(dut)
+    tb = StreamTB(dut)
     elem_bits, lanes = elem_params(tb.params)
     await tb.reset()
     rng = np.random.default_rng(3)
@@ -53,13 +53,12 @@ async def test_back_to_back(dut):
     await check_chunks(tb, chunks, elem_bits)
     tb.set_backpressure_generator(random_pauses(0.7, 4))
     await check_chunks(tb, chunks[::-1], elem_bits)
-    tb.check_rules()
 
 
 @cocotb.test(timeout_time=1000, timeout_unit="ms")
 async def test_throughput(dut):
     """Bench: cycles for a transfer at each density (no idle, no backpressure unless asked)."""
-    tb = TB(dut)
+    tb = StreamTB(dut)
     elem_bits, lanes = elem_params(tb.params)
     out_bytes = tb.params.get("out_bytes") or lanes * elem_bits // 8
     densities, nbytes, chunk_bytes, out = bench_settings()

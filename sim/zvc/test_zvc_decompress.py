@@ -13,10 +13,10 @@ from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiStreamFrame
 
 import golden
+from sim.stream_tb import StreamTB, random_pauses
 
 from .common import bench_data, bench_pauses, bench_settings, elem_params, report
 from .payloads import malformed_cases, payload_classes, random_elements
-from .tb import TB, random_pauses
 
 
 async def send_chunks(tb, items):
@@ -31,7 +31,7 @@ async def check_chunks(tb, chunks, elem_bits):
     items = [(golden.zvc.encode(x, elem_bits), x.size) for x in chunks]
     cocotb.start_soon(send_chunks(tb, items))
     for k, x in enumerate(chunks):
-        data, user = await tb.recv_bytes()
+        data, user = await tb.recv()
         assert user == 0, f"chunk {k}: error flag on a well-formed chunk"
         assert data == x.tobytes(), (f"chunk {k} ({x.size} elements): got {len(data)} bytes "
                                      f"{data[:16].hex()}..., expected {x.tobytes()[:16].hex()}...")
@@ -42,7 +42,7 @@ async def check_chunks(tb, chunks, elem_bits):
 @cocotb.test(timeout_time=20, timeout_unit="ms")
 async def test_payload_classes(dut):
     """Golden encodings of every payload class, random idle cycles and backpressure."""
-    tb = TB(dut)
+    tb = StreamTB(dut)
     elem_bits, lanes = elem_params(tb.params)
     tb.set_idle_generator(random_pauses(0.2, 5))
     tb.set_backpressure_generator(random_pauses(0.3, 6))
@@ -54,7 +54,7 @@ async def test_payload_classes(dut):
 @cocotb.test(timeout_time=20, timeout_unit="ms")
 async def test_malformed_recovery(dut):
     """Each malformed chunk raises the golden error code; the next good chunk decodes."""
-    tb = TB(dut)
+    tb = StreamTB(dut)
     elem_bits, lanes = elem_params(tb.params)
     tb.set_idle_generator(random_pauses(0.2, 7))
     tb.set_backpressure_generator(random_pauses(0.3, 8))
@@ -73,7 +73,7 @@ async def test_malformed_recovery(dut):
         expect += [(name, code, count), ("good", None, good)]
     cocotb.start_soon(send_chunks(tb, items))
     for name, code, ref in expect:
-        data, user = await tb.recv_bytes()
+        data, user = await tb.recv()
         if code is None:
             assert user == 0 and data == ref.tobytes(), "good chunk after a malformed one"
         else:
@@ -88,7 +88,7 @@ async def test_malformed_recovery(dut):
 @cocotb.test(timeout_time=20, timeout_unit="ms")
 async def test_back_to_back(dut):
     """Short random chunks back to back at full rate."""
-    tb = TB(dut)
+    tb = StreamTB(dut)
     elem_bits, lanes = elem_params(tb.params)
     await tb.reset()
     rng = np.random.default_rng(10)
@@ -100,7 +100,7 @@ async def test_back_to_back(dut):
 @cocotb.test(timeout_time=1000, timeout_unit="ms")
 async def test_throughput(dut):
     """Bench: cycles for a transfer at each density (no idle, no backpressure unless asked)."""
-    tb = TB(dut)
+    tb = StreamTB(dut)
     elem_bits, lanes = elem_params(tb.params)
     in_bytes = tb.params.get("in_bytes") or lanes * elem_bits // 8
     densities, nbytes, chunk_bytes, out = bench_settings()

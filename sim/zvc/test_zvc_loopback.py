@@ -10,15 +10,16 @@ import numpy as np
 import cocotb
 from cocotbext.axi import AxiStreamFrame
 
+from sim.stream_tb import StreamTB, random_pauses
+
 from .common import elem_params
 from .payloads import payload_classes
-from .tb import TB, random_pauses
 
 
 @cocotb.test(timeout_time=20, timeout_unit="ms")
 async def test_round_trip(dut):
     """Every payload class through both blocks restores the input exactly."""
-    tb = TB(dut)
+    tb = StreamTB(dut)
     elem_bits, lanes = elem_params(tb.params)
     tb.set_idle_generator(random_pauses(0.2, 11))
     tb.set_backpressure_generator(random_pauses(0.3, 12))
@@ -32,7 +33,7 @@ async def test_round_trip(dut):
             await tb.send_count(x.size)
     cocotb.start_soon(counts())
     for name, x in cases:
-        data, user = await tb.recv_bytes()
+        data, user = await tb.recv()
         assert user == 0 and data == x.tobytes(), f"{name}: round trip differs"
     assert tb.errors == []
     tb.check_rules()
