@@ -11,7 +11,7 @@ e.g. with credits).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -87,8 +87,7 @@ class WideFIFO(wiring.Component):
         outs = []
         o_valid = replicated(m, "o_valid", NC)
         rptrs = replicated(m, "rptr", NC, width=abits)
-        stored = Signal(range(D + 1))      # words in the memories
-        has = Signal()                     # stored != 0, a register
+        has = Signal()                     # the memories hold a word, a register
         for k in range(NC):
             lo, hi = k * W // NC, (k + 1) * W // NC
             # LUT RAM, never block RAM: a block RAM's read register (the output
@@ -109,15 +108,26 @@ class WideFIFO(wiring.Component):
             outs.append(data)
         m.d.comb += [self.r_data.eq(Cat(*outs)), self.r_valid.eq(o_valid[0])]
 
+        # `has` compares how many words have reached the memories with how many
+        # have been loaded (counts one bit wider than an address, so a full memory
+        # is not an empty one); both outcomes of this cycle's load are compared
+        # ahead, and `r_en` only picks one (through an adder it was the critical
+        # path of the RLE decoder's group FIFO).
+        written = Signal(abits + 1)        # words written to the memories
+        loaded = Signal(abits + 1)         # words loaded into the output register
+        load = Signal()
+        m.d.comb += load.eq((~o_valid[0] | self.r_en) & has)
+        written_next = Signal(abits + 1)
+        m.d.comb += written_next.eq(written + we[0])
+        loaded_inc = Signal(abits + 1)     # (wraps like the counts)
+        m.d.comb += loaded_inc.eq(loaded + 1)
+        m.d.sync += [written.eq(written_next),
+                     has.eq(Mux(load, written_next != loaded_inc, written_next != loaded))]
+        with m.If(load):
+            m.d.sync += loaded.eq(loaded_inc)
+
         # `level` counts words written to memory (one cycle after w_en) and not read.
-        load = (~o_valid[0] | self.r_en) & has
         take = self.r_en & o_valid[0]
-        nxt_stored = Signal(range(D + 2))
-        m.d.comb += nxt_stored.eq(stored + we[0] - load)
-        # `has` without the adder (`load` waits for r_en): a write, two or more
-        # words, or one word that is not being loaded
-        m.d.sync += [stored.eq(nxt_stored),
-                     has.eq(we[0] | (stored >= 2) | ((stored == 1) & ~load))]
         level = Signal(range(D + 2))
         nxt = Signal(range(D + 2))
         m.d.comb += [nxt.eq(level + we[0] - take), self.level.eq(level)]
