@@ -63,9 +63,9 @@ def test_words_come_out_in_order(width, depth, copies, p_write, p_read):
 
 
 def test_rejects():
-    with pytest.raises(ValueError, match="6"):
+    with pytest.raises(ValueError, match="^depth must be a power of two, not 6$"):
         WideFIFO(8, 6)
-    with pytest.raises(ValueError, match="1"):
+    with pytest.raises(ValueError, match="^depth must be an integer >= 2, not 1$"):
         WideFIFO(8, 1)
-    with pytest.raises(TypeError, match="'8'"):
+    with pytest.raises(TypeError, match="^width must be an integer, not '8'$"):
         WideFIFO("8", 4)

@@ -7,6 +7,8 @@ transfer).
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -187,29 +189,31 @@ def run_decoder(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpressur
 
 @pytest.mark.parametrize("cls", [RLEEncoder, RLEDecoder])
 @pytest.mark.parametrize("kwargs, exc, text", [
-    (dict(elem_bits=12), ValueError, "12"),
-    (dict(elem_bits="32"), TypeError, "'32'"),
-    (dict(lanes=6), ValueError, "6"),
-    (dict(lanes=64), ValueError, "64"),
-    (dict(lanes=0), ValueError, "0"),
-    (dict(lanes=4.0), TypeError, "4.0"),
-    (dict(nbytes=0), ValueError, "0"),
-    (dict(nbytes=1000), ValueError, "1000"),
-    (dict(nbytes=None), TypeError, "None"),
+    (dict(elem_bits=12), ValueError, "elem_bits must be one of (8, 16, 32), not 12"),
+    (dict(elem_bits="32"), TypeError,
+     "elem_bits must be an integer, one of (8, 16, 32), not '32'"),
+    (dict(lanes=6), ValueError, "lanes must be a power of two from 1 to 32, not 6"),
+    (dict(lanes=64), ValueError, "lanes must be a power of two from 1 to 32, not 64"),
+    (dict(lanes=0), ValueError, "lanes must be an integer >= 1, not 0"),
+    (dict(lanes=4.0), TypeError, "lanes must be an integer, not 4.0"),
+    (dict(nbytes=0), ValueError, "{nbytes} must be an integer >= 1, not 0"),
+    (dict(nbytes=1000), ValueError, "{nbytes} must be from 1 to 256, not 1000"),
+    (dict(nbytes=None), TypeError, "{nbytes} must be an integer, not None"),
 ])
 def test_bad_parameters(cls, kwargs, exc, text):
     args = dict(elem_bits=32, lanes=8, nbytes=32)
     args.update(kwargs)
     nbytes = args.pop("nbytes")
-    args["out_bytes" if cls is RLEEncoder else "in_bytes"] = nbytes
-    with pytest.raises(exc, match=text):
+    name = "out_bytes" if cls is RLEEncoder else "in_bytes"
+    args[name] = nbytes
+    with pytest.raises(exc, match="^" + re.escape(text.format(nbytes=name)) + "$"):
         cls(**args)
 
 
 def test_bad_count_bits():
-    with pytest.raises(ValueError, match="65"):
+    with pytest.raises(ValueError, match="^count_bits must be from 6 to 64, not 65$"):
         RLEDecoder(32, 8, 32, count_bits=65)
-    with pytest.raises(TypeError, match="'x'"):
+    with pytest.raises(TypeError, match="^count_bits must be an integer, not 'x'$"):
         RLEDecoder(32, 8, 32, count_bits="x")
 
 
@@ -379,8 +383,7 @@ def test_decoder_vs_golden(elem_bits, lanes, nbytes):
     assert len(got) == len(chunks)
     for x, (y, user) in zip(chunks, got):
         assert user == 0
-        np.testing.assert_array_equal(y, grle.decode(grle.encode(x, elem_bits), x.size,
-                                                      elem_bits))
+        np.testing.assert_array_equal(y, x)
 
 
 def test_decoder_non_canonical_tokens():
