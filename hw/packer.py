@@ -670,13 +670,14 @@ class Unpacker(wiring.Component):
         m.d.sync += count.eq(count_next)
 
         # ---- the beats: slot k takes slot k + pops while that holds a beat, else
-        # the input beat.  The beats' bits are split in shares of at most 32 bits,
-        # and each share decides its pops itself, from its own copies of the
-        # registers the decision reads (offset, count, ended, the slots' last
-        # flags) and of the consumer's decision: one net to every slot
-        # multiplexer was the critical path of the decoders (84-90 % routing).
+        # the input beat.  The beats' bits are split in shares of 32 bits (at most
+        # 8 shares: each costs its own decision), and each share decides its pops
+        # itself, from its own copies of the registers the decision reads (offset,
+        # count, ended, the slots' last flags) and of the consumer's decision: one
+        # net to every slot multiplexer was the critical path of the decoders
+        # (84-90 % routing).
         W = IB * U
-        S = max(NC, -(-W // 32))         # shares (share s follows take_en/drop bit s*NC//S)
+        S = max(NC, min(8, -(-W // 32)))   # shares (share s follows take_en/drop bit s*NC//S)
 
         def follow(k, pick, pops_s, count_s):
             res = pick(None)
