@@ -1,6 +1,7 @@
 """Shared Amaranth-simulator harness for the ``hw`` stream blocks.
 
-Producers with random gaps, consumers with random backpressure, and monitors:
+Producers with random gaps (:func:`put_beats`), consumers with random
+backpressure (:func:`get_packet`), :func:`latency` of one beat, and monitors:
 
 * :func:`add_rule_monitor` -- the :mod:`amaranth.lib.stream` rules on a stream:
   once ``valid`` is high it stays high, and the payload holds, until the
@@ -12,7 +13,7 @@ Producers with random gaps, consumers with random backpressure, and monitors:
 """
 from __future__ import annotations
 
-__all__ = ["put_beats", "get_packet", "add_rule_monitor", "fields_of"]
+__all__ = ["put_beats", "get_packet", "add_rule_monitor", "fields_of", "byte_beats", "latency"]
 
 
 def fields_of(s):
@@ -27,18 +28,69 @@ def _payload(s):
     return s.p if fields_of(s) is None else [getattr(s.p, f) for f in fields_of(s)]
 
 
+def _set_beat(ctx, s, beat):
+    """Drive one beat: a dict of payload fields, a tuple of all of them in the
+    layout's order, or the value of a plain payload."""
+    names = fields_of(s)
+    if names is None:
+        ctx.set(s.p, beat)
+        return
+    if not isinstance(beat, dict):
+        beat = dict(zip(names, beat, strict=True))
+    for name, value in beat.items():
+        ctx.set(getattr(s.p, name), value)
+
+
 async def put_beats(ctx, s, beats, rng, gap):
-    """Drive ``beats`` (dicts of payload fields) on stream ``s``; each beat waits
+    """Drive ``beats`` on stream ``s`` (each a dict of payload fields, a tuple of
+    them in the layout's order, or a plain payload's value); each beat waits
     ``gap``-probable idle cycles first."""
     for beat in beats:
         while rng.random() < gap:
             ctx.set(s.valid, 0)
             await ctx.tick()
         ctx.set(s.valid, 1)
-        for name, value in beat.items():
-            ctx.set(getattr(s.p, name), value)
+        _set_beat(ctx, s, beat)
         await ctx.tick().until(s.ready)
     ctx.set(s.valid, 0)
+
+
+def byte_beats(payload, nbytes):
+    """``(data, keep, last)`` beats of ``nbytes`` carrying ``payload`` (one null beat
+    with ``keep`` 0 when it is empty)."""
+    out = []
+    nbeats = max(1, -(-len(payload) // nbytes))
+    for b in range(nbeats):
+        part = payload[b * nbytes:(b + 1) * nbytes]
+        out.append((int.from_bytes(part, "little"), (1 << len(part)) - 1, int(b == nbeats - 1)))
+    return out
+
+
+def latency(dut, beat, setup=None):
+    """Cycles from the edge that transfers ``beat`` on ``dut.i`` until ``dut.o.valid``
+    rises (``dut.o.ready`` held high); ``setup(ctx)``, if given, runs first."""
+    from amaranth.sim import Simulator
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    res = {}
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        if setup is not None:
+            await setup(ctx)
+        ctx.set(dut.i.valid, 1)
+        _set_beat(ctx, dut.i, beat)
+        await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+        n = 0
+        while not ctx.get(dut.o.valid):
+            await ctx.tick()
+            n += 1
+        res["n"] = n
+
+    sim.add_testbench(tb)
+    sim.run()
+    return res["n"]
 
 
 async def get_packet(ctx, s, rng, backpressure, *, probe=(), isolation=None):

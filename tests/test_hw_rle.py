@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 import golden
 from golden import rle as grle
 from hw.rle import RLEDecoder, RLEEncoder, RLEError
+from hwsim import add_rule_monitor, byte_beats, get_packet, latency, put_beats
 
 
 # ---- stimulus -----------------------------------------------------------------------
@@ -43,57 +44,7 @@ def element_beats(x, elem_bits, lanes, null_close=False):
     return out
 
 
-def byte_beats(payload, nbytes):
-    out = []
-    nbeats = max(1, -(-len(payload) // nbytes))
-    for b in range(nbeats):
-        part = payload[b * nbytes:(b + 1) * nbytes]
-        out.append((int.from_bytes(part, "little"), (1 << len(part)) - 1, int(b == nbeats - 1)))
-    return out
-
-
 # ---- harness ------------------------------------------------------------------------
-
-async def put_beats(ctx, s, beats, rng, gap):
-    for data, keep, last in beats:
-        while rng.random() < gap:
-            ctx.set(s.valid, 0)
-            await ctx.tick()
-        ctx.set(s.valid, 1)
-        ctx.set(s.p.data, data)
-        ctx.set(s.p.keep, keep)
-        ctx.set(s.p.last, last)
-        await ctx.tick().until(s.ready)
-    ctx.set(s.valid, 0)
-
-
-async def get_packet(ctx, s, rng, backpressure, fields):
-    """Beats of one packet, as dicts of ``fields``."""
-    beats = []
-    while True:
-        while rng.random() < backpressure:
-            ctx.set(s.ready, 0)
-            await ctx.tick()
-        ctx.set(s.ready, 1)
-        vals = await ctx.tick().sample(*[getattr(s.p, f) for f in fields]).until(s.valid)
-        beats.append(dict(zip(fields, (int(v) for v in vals))))
-        if beats[-1]["last"]:
-            ctx.set(s.ready, 0)
-            return beats
-
-
-def add_rule_monitor(sim, s, fields, violations):
-    """Record every cycle where a valid, not-taken beat drops or changes."""
-    async def monitor(ctx):
-        prev = None
-        async for _, _, valid, ready, *vals in ctx.tick().sample(
-                s.valid, s.ready, *[getattr(s.p, f) for f in fields]):
-            vals = [int(v) for v in vals]
-            if prev is not None and prev[0] and not prev[1] and (not valid or vals != prev[2]):
-                violations.append((prev, (int(valid), int(ready), vals)))
-            prev = (int(valid), int(ready), vals)
-    sim.add_testbench(monitor, background=True)
-
 
 def bytes_of(beats, nbytes, unit=1):
     """Bytes kept by ``beats`` (``keep`` bit per ``unit`` bytes); checks the keep rules."""
@@ -122,7 +73,7 @@ def run_encoder(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpressu
 
     async def consumer(ctx):
         for _ in chunks:
-            beats = await get_packet(ctx, dut.o, rng, backpressure, ("data", "keep", "last"))
+            beats = await get_packet(ctx, dut.o, rng, backpressure)
             results.append(bytes_of(beats, out_bytes))
 
     async def overflow_watch(ctx):
@@ -133,7 +84,7 @@ def run_encoder(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpressu
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     sim.add_testbench(overflow_watch, background=True)
-    add_rule_monitor(sim, dut.o, ("data", "keep", "last"), violations)
+    add_rule_monitor(sim, dut.o, violations)
     sim.run()
     assert not violations, f"stream rule violated on o: {violations[:3]}"
     assert not overflows, "piece FIFO overflow"
@@ -155,18 +106,11 @@ def run_decoder(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpressur
             await put_beats(ctx, dut.i, byte_beats(payload, in_bytes), rng, gap)
 
     async def counts(ctx):
-        for _, count in chunks:
-            while rng.random() < gap:
-                await ctx.tick()
-            ctx.set(dut.count.valid, 1)
-            ctx.set(dut.count.p, count)
-            await ctx.tick().until(dut.count.ready)
-            ctx.set(dut.count.valid, 0)
+        await put_beats(ctx, dut.count, [count for _, count in chunks], rng, gap)
 
     async def consumer(ctx):
         for _ in chunks:
-            beats = await get_packet(ctx, dut.o, rng, backpressure,
-                                     ("data", "keep", "last", "user"))
+            beats = await get_packet(ctx, dut.o, rng, backpressure)
             raw = bytes_of(beats, lanes * eb, unit=eb)
             results.append((np.frombuffer(raw, dt), beats[-1]["user"]))
 
@@ -179,7 +123,7 @@ def run_decoder(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpressur
     sim.add_testbench(counts)
     sim.add_testbench(consumer)
     sim.add_testbench(error_watch, background=True)
-    add_rule_monitor(sim, dut.o, ("data", "keep", "last", "user"), violations)
+    add_rule_monitor(sim, dut.o, violations)
     sim.run()
     assert not violations, f"stream rule violated on o: {violations[:3]}"
     return results, errors
@@ -491,33 +435,6 @@ def test_decoder_random_token_streams(elem_bits, lanes, nbytes):
             np.testing.assert_array_equal(y, exp)
 
 
-def _latency(dut, setup, beat):
-    """Cycles from the edge that takes ``beat`` on ``i`` until ``o.valid`` rises."""
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    res = {}
-
-    async def tb(ctx):
-        ctx.set(dut.o.ready, 1)
-        await setup(ctx)
-        data, keep, last = beat
-        ctx.set(dut.i.valid, 1)
-        ctx.set(dut.i.p.data, data)
-        ctx.set(dut.i.p.keep, keep)
-        ctx.set(dut.i.p.last, last)
-        await ctx.tick().until(dut.i.ready)
-        ctx.set(dut.i.valid, 0)
-        n = 0
-        while not ctx.get(dut.o.valid):
-            await ctx.tick()
-            n += 1
-        res["n"] = n
-
-    sim.add_testbench(tb)
-    sim.run()
-    return res["n"]
-
-
 @pytest.mark.parametrize("elem_bits, lanes", [(32, 1), (32, 8), (16, 16), (8, 32)])
 def test_documented_latency(elem_bits, lanes):
     """docs/RLE.md: encoder 14 + ceil(log2(lanes) / 2) cycles (two compaction
@@ -527,7 +444,7 @@ def test_documented_latency(elem_bits, lanes):
     last two into the output FIFO)."""
     async def nothing(ctx):
         await ctx.tick()
-    n = _latency(RLEEncoder(elem_bits, lanes, 32), nothing, (5, (1 << lanes) - 1, 1))
+    n = latency(RLEEncoder(elem_bits, lanes, 32), (5, (1 << lanes) - 1, 1), nothing)
     assert n == 14 + -(-(lanes.bit_length() - 1) // 2)
 
     dec = RLEDecoder(elem_bits, lanes, 64)
@@ -540,7 +457,7 @@ def test_documented_latency(elem_bits, lanes):
     payload = grle.encode(np.array([7] + [0] * (lanes - 1), golden.elem_dtype(elem_bits)))
     beat = (int.from_bytes(payload, "little"), (1 << len(payload)) - 1, 1)
     lg = (lanes - 1).bit_length()
-    assert _latency(dec, give_count, beat) == 16 + max(1, -(-lg // 2)) + max(0, lg - 1)
+    assert latency(dec, beat, give_count) == 16 + max(1, -(-lg // 2)) + max(0, lg - 1)
 
 
 

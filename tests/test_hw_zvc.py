@@ -15,6 +15,7 @@ from amaranth.sim import Simulator
 import golden
 from golden import zvc as gzvc
 from hw.zvc import ZVCCompressor, ZVCDecompressor, ZVCError
+from hwsim import add_rule_monitor, byte_beats, get_packet, latency, put_beats
 
 
 # ---- stimulus -----------------------------------------------------------------------
@@ -38,58 +39,7 @@ def beats_of_elements(x, elem_bits, lanes):
     return out
 
 
-def beats_of_bytes(payload, nbytes):
-    out = []
-    nbeats = max(1, -(-len(payload) // nbytes))
-    for b in range(nbeats):
-        part = payload[b * nbytes:(b + 1) * nbytes]
-        out.append((int.from_bytes(part, "little"), (1 << len(part)) - 1, int(b == nbeats - 1)))
-    return out
-
-
 # ---- harness ------------------------------------------------------------------------
-
-async def put_beats(ctx, s, beats, rng, gap):
-    for data, keep, last in beats:
-        while rng.random() < gap:
-            ctx.set(s.valid, 0)
-            await ctx.tick()
-        ctx.set(s.valid, 1)
-        ctx.set(s.p.data, data)
-        ctx.set(s.p.keep, keep)
-        ctx.set(s.p.last, last)
-        await ctx.tick().until(s.ready)
-    ctx.set(s.valid, 0)
-
-
-async def get_packet(ctx, s, rng, backpressure, fields):
-    """Beats of one packet as a list of dicts of ``fields``."""
-    beats = []
-    while True:
-        while rng.random() < backpressure:
-            ctx.set(s.ready, 0)
-            await ctx.tick()
-        ctx.set(s.ready, 1)
-        vals = await ctx.tick().sample(*[getattr(s.p, f) for f in fields]).until(s.valid)
-        beats.append(dict(zip(fields, (int(v) for v in vals))))
-        if beats[-1]["last"]:
-            ctx.set(s.ready, 0)
-            return beats
-
-
-def add_rule_monitor(sim, s, fields, violations):
-    """Check valid/ready rules on stream ``s`` on every clock edge."""
-    async def monitor(ctx):
-        prev = None
-        async for _, _, valid, ready, *vals in ctx.tick().sample(
-                s.valid, s.ready, *[getattr(s.p, f) for f in fields]):
-            vals = [int(v) for v in vals]
-            if prev is not None and prev[0] and not prev[1]:
-                if not valid or vals != prev[2]:
-                    violations.append((prev, (valid, ready, vals)))
-            prev = (int(valid), int(ready), vals)
-    sim.add_testbench(monitor, background=True)
-
 
 def payload_of(beats, nbytes):
     out = bytearray()
@@ -114,12 +64,12 @@ def run_compressor(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpre
 
     async def consumer(ctx):
         for _ in chunks:
-            beats = await get_packet(ctx, dut.o, rng, backpressure, ("data", "keep", "last"))
+            beats = await get_packet(ctx, dut.o, rng, backpressure)
             results.append(payload_of(beats, out_bytes))
 
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
-    add_rule_monitor(sim, dut.o, ("data", "keep", "last"), violations)
+    add_rule_monitor(sim, dut.o, violations)
     sim.run()
     assert not violations, f"stream rule violated on o: {violations[:3]}"
     return results
@@ -137,21 +87,14 @@ def run_decompressor(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpr
 
     async def producer(ctx):
         for payload, _ in chunks:
-            await put_beats(ctx, dut.i, beats_of_bytes(payload, in_bytes), rng, gap)
+            await put_beats(ctx, dut.i, byte_beats(payload, in_bytes), rng, gap)
 
     async def counts(ctx):
-        for _, count in chunks:
-            while rng.random() < gap:
-                await ctx.tick()
-            ctx.set(dut.count.valid, 1)
-            ctx.set(dut.count.p, count)
-            await ctx.tick().until(dut.count.ready)
-            ctx.set(dut.count.valid, 0)
+        await put_beats(ctx, dut.count, [count for _, count in chunks], rng, gap)
 
     async def consumer(ctx):
         for _ in chunks:
-            beats = await get_packet(ctx, dut.o, rng, backpressure,
-                                     ("data", "keep", "last", "user"))
+            beats = await get_packet(ctx, dut.o, rng, backpressure)
             raw = payload_of([dict(b, keep=int("".join(
                 "1" * eb if (b["keep"] >> l) & 1 else "0" * eb
                 for l in reversed(range(lanes))), 2)) for b in beats], lanes * eb)
@@ -166,7 +109,7 @@ def run_decompressor(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpr
     sim.add_testbench(counts)
     sim.add_testbench(consumer)
     sim.add_testbench(error_watch, background=True)
-    add_rule_monitor(sim, dut.o, ("data", "keep", "last", "user"), violations)
+    add_rule_monitor(sim, dut.o, violations)
     sim.run()
     assert not violations, f"stream rule violated on o: {violations[:3]}"
     return results, errors
@@ -251,7 +194,7 @@ def test_compressor_full_throughput():
         await put_beats(ctx, dut.i, beats, rng, 0.0)
 
     async def consumer(ctx):
-        packet.extend(await get_packet(ctx, dut.o, rng, 0.0, ("data", "keep", "last")))
+        packet.extend(await get_packet(ctx, dut.o, rng, 0.0))
 
     async def input_transfers(ctx):
         cycle = 0
@@ -360,7 +303,7 @@ def test_empty_chunks_and_null_last_beats():
 
     async def consumer(ctx):
         for _ in range(2):
-            results.append(await get_packet(ctx, dut.o, rng, 0.3, ("data", "keep", "last")))
+            results.append(await get_packet(ctx, dut.o, rng, 0.3))
 
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
@@ -456,33 +399,6 @@ def test_axis_wrapper_rejects():
         AXIStreamTop(inner, {"q": "s_axis"})
 
 
-def _latency(dut, setup, beat):
-    """Cycles from the edge that transfers ``beat`` on ``dut.i`` to ``dut.o.valid``."""
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    res = {}
-
-    async def tb(ctx):
-        ctx.set(dut.o.ready, 1)
-        await setup(ctx)
-        data, keep, last = beat
-        ctx.set(dut.i.valid, 1)
-        ctx.set(dut.i.p.data, data)
-        ctx.set(dut.i.p.keep, keep)
-        ctx.set(dut.i.p.last, last)
-        await ctx.tick().until(dut.i.ready)
-        ctx.set(dut.i.valid, 0)
-        n = 0
-        while not ctx.get(dut.o.valid):
-            await ctx.tick()
-            n += 1
-        res["n"] = n
-
-    sim.add_testbench(tb)
-    sim.run()
-    return res["n"]
-
-
 @pytest.mark.parametrize("elem_bits, lanes", [(32, 1), (16, 4), (32, 8), (8, 32)])
 def test_documented_latency(elem_bits, lanes):
     """docs/ZVC.md: compressor 13 + ceil(log2(lanes) / 2) cycles (two network
@@ -490,7 +406,7 @@ def test_documented_latency(elem_bits, lanes):
     count already taken, 8 cycles at <= 4 lanes and 9 at >= 8 lanes."""
     async def nothing(ctx):
         await ctx.tick()
-    n = _latency(ZVCCompressor(elem_bits, lanes, 32), nothing, (5, (1 << lanes) - 1, 1))
+    n = latency(ZVCCompressor(elem_bits, lanes, 32), (5, (1 << lanes) - 1, 1), nothing)
     assert n == 13 + -(-(lanes.bit_length() - 1) // 2)
 
     dec = ZVCDecompressor(elem_bits, lanes, 64)
@@ -502,4 +418,4 @@ def test_documented_latency(elem_bits, lanes):
         ctx.set(dec.count.valid, 0)
     payload = gzvc.encode(np.array([7] + [0] * (lanes - 1), golden.elem_dtype(elem_bits)))
     beat = (int.from_bytes(payload, "little"), (1 << len(payload)) - 1, 1)
-    assert _latency(dec, give_count, beat) == (8 if lanes <= 4 else 9)
+    assert latency(dec, beat, give_count) == (8 if lanes <= 4 else 9)
