@@ -9,7 +9,9 @@ Both codecs' generated tops have the same ports (``clk``, ``rst``, ``s_axis_*``,
 from __future__ import annotations
 
 import itertools
+import json
 import logging
+import os
 import random
 
 import cocotb
@@ -19,13 +21,35 @@ from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStream
 
 from sim.runner import params_from_env
 
-__all__ = ["StreamTB", "random_pauses"]
+__all__ = ["StreamTB", "random_pauses", "bench_settings", "report"]
 
 
 def random_pauses(probability, seed):
     """Endless pause pattern for ``set_pause_generator``: True with ``probability``."""
     rng = random.Random(seed)
     return (rng.random() < probability for _ in itertools.count())
+
+
+def bench_settings():
+    """``(densities, transfer bytes, chunk bytes, output file)`` of a bench run
+    (the ``test_throughput`` tests) from the environment.
+
+    ``CDMA_BENCH_DENSITIES`` (comma-separated, default ``0,0.5,1``),
+    ``CDMA_BENCH_BYTES`` (default 4096), ``CDMA_BENCH_CHUNK_BYTES`` (0: the whole
+    transfer is one chunk) and ``CDMA_BENCH_OUT`` (JSON lines, optional).
+    """
+    dens = os.environ.get("CDMA_BENCH_DENSITIES", "0,0.5,1")
+    return ([float(d) for d in dens.split(",")],
+            int(os.environ.get("CDMA_BENCH_BYTES", "4096")),
+            int(os.environ.get("CDMA_BENCH_CHUNK_BYTES", "0")),
+            os.environ.get("CDMA_BENCH_OUT"))
+
+
+def report(path, **row):
+    """Append one JSON line to the bench's result file (if any)."""
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(row) + "\n")
 
 
 class StreamTB:

@@ -13,9 +13,8 @@ from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiStreamFrame
 
 import golden
-from sim.stream_tb import StreamTB, random_pauses
+from sim.stream_tb import StreamTB, bench_settings, random_pauses, report
 
-from .bench import bench_settings, report
 from .payloads import bench_data, malformed_cases, payload_classes, random_elements
 
 

@@ -10,9 +10,8 @@ import cocotb
 from cocotbext.axi import AxiStreamFrame
 
 import golden
-from sim.stream_tb import StreamTB, random_pauses
+from sim.stream_tb import StreamTB, bench_settings, random_pauses, report
 
-from .bench import bench_settings, report
 from .payloads import bench_data, payload_classes, random_elements
 
 
