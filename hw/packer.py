@@ -383,8 +383,9 @@ class CreditedPacker(wiring.Component):
         U, PI, D = self._unit, self._in, self.depth
         piece = self.piece
         width = len(piece.as_value())
-        # a read pointer per 32 bits: a 64-deep LUT RAM is four banks and a
-        # multiplexer, and one pointer to all of them limited 16x4 ZVC at 121 MHz
+        # a read pointer per 32 bits when 64 deep: such a LUT RAM is four banks
+        # and a multiplexer, and one pointer to all of them limited 16x4 ZVC at
+        # 121 MHz
         per = 32 if D > 16 else 64
         m.submodules.fifo = fifo = WideFIFO(width, D, copies=max(1, width // per))
         m.submodules.packer = packer = Packer(U, PI, self._out, masked=self._masked)
@@ -552,10 +553,8 @@ class Unpacker(wiring.Component):
         OFFS = IB // AL                  # possible window starts in a beat
         OFFW = len(Signal(range(OFFS + 1)))
         off = Signal(range(OFFS + 1))    # in units of `align` (OFFS: a last beat used up)
-        # a copy of the offset per 32 bits of the window (each drives the
-        # multiplexers of those bits only); copy j follows decision copy j*NC//NOFF
-        NOFF = max(NC, -(-PO * U // 32))
-        off_c = replicated(m, "off", NOFF, width=OFFW)
+        # one copy of the offset per share of the window's units (their multiplexers)
+        off_c = replicated(m, "off", NC, width=OFFW)
         dropping = Signal()              # dropping input beats up to a packet's last
         level = Signal(range(NW * IB + 1))
         ended = Signal()
@@ -568,13 +567,22 @@ class Unpacker(wiring.Component):
         if SB:
             m.d.comb += self.beats_side.eq(Cat(*w_side))
         for u in range(PO):
-            with m.Switch(off_c[u * NOFF // PO]):
+            g = u * NC // PO
+            with m.Switch(off_c[g]):
                 for o in range(OFFS):
                     with m.Case(o):
                         m.d.comb += self.data[u * U:(u + 1) * U].eq(
                             cat[(o * AL + u) * U:(o * AL + u + 1) * U])
                 with m.Default():        # a last beat used up: nothing to show
                     m.d.comb += self.data[u * U:(u + 1) * U].eq(0)
+
+        valid = [count > k for k in range(NW)]
+        is_last = [valid[k] & w_last[k] for k in range(NW)]
+        ended_at = []                    # a last beat among slots 0..k
+        seen = C(0, 1)
+        for k in range(NW):
+            seen = seen | is_last[k]
+            ended_at.append(seen)
 
         # ---- the input beat: enters slot `count - pops` if a slot is free now -----
         drop0, take0 = self.drop[0], self.take_en[0]
@@ -589,41 +597,28 @@ class Unpacker(wiring.Component):
             m.d.sync += dropping.eq(~(src.valid & src.p.last))
 
         # ---- three outcomes, each from registers; the consumer picks one ---------
-        def outcomes(off_r, count_r, last_r, name):
-            """Beats popped by a take (and the offset after it) and by a drop,
-            from one copy of the registers."""
-            valid = [count_r > k for k in range(NW)]
-            is_last = [valid[k] & last_r[k] for k in range(NW)]
-            ended_at = []                # a last beat among slots 0..k
-            seen = C(0, 1)
-            for k in range(NW):
-                seen = seen | is_last[k]
-                ended_at.append(seen)
-            # take: whole beats consumed (never the packet's last beat: `drop` does that)
-            pos = Signal(range(OFFS * AL + PO + 1), name=f"{name}_pos")
-            m.d.comb += pos.eq(off_r * AL + self.take)
-            pops_take = Signal(range(NW + 1), name=f"{name}_pops_take")
-            for k in range(1, NW + 1):
-                with m.If((pos >= k * IB) & ~ended_at[k - 1]):
-                    m.d.comb += pops_take.eq(k)
-            off_take = Signal.like(off, name=f"{name}_off_take")
-            # (never negative: an unsigned value, so that a division by `align` is
-            # not a signed one; by a power of two it is a slice)
-            rest = Signal.like(pos, name=f"{name}_rest")
-            m.d.comb += rest.eq(pos - pops_take * IB)
-            if AL & (AL - 1) == 0:
-                m.d.comb += off_take.eq(rest[AL.bit_length() - 1:])
-            else:
-                m.d.comb += off_take.eq(rest // AL)
-            # drop: through the packet's last beat if it is here, else every beat
-            pops_drop = Signal(range(NW + 1), name=f"{name}_pops_drop")
-            m.d.comb += pops_drop.eq(count_r)
-            for k in reversed(range(NW)):
-                with m.If(is_last[k] & ~(ended_at[k - 1] if k else C(0, 1))):
-                    m.d.comb += pops_drop.eq(k + 1)
-            return valid, ended_at, pops_take, off_take, pops_drop
-
-        valid, ended_at, pops_take, off_take, pops_drop = outcomes(off, count, w_last, "o")
+        # take: whole beats consumed (never the packet's last beat: `drop` does that)
+        pos = Signal(range(OFFS * AL + PO + 1))
+        m.d.comb += pos.eq(off * AL + self.take)
+        pops_take = Signal(range(NW + 1))
+        for k in range(1, NW + 1):
+            with m.If((pos >= k * IB) & ~ended_at[k - 1]):
+                m.d.comb += pops_take.eq(k)
+        off_take = Signal.like(off)
+        # (never negative: an unsigned value, so that a division by `align` is not
+        # a signed one; by a power of two it is a slice)
+        rest = Signal.like(pos)
+        m.d.comb += rest.eq(pos - pops_take * IB)
+        if AL & (AL - 1) == 0:
+            m.d.comb += off_take.eq(rest[AL.bit_length() - 1:])
+        else:
+            m.d.comb += off_take.eq(rest // AL)
+        # drop: through the packet's last beat if it is here, else every beat
+        pops_drop = Signal(range(NW + 1))
+        m.d.comb += pops_drop.eq(count)
+        for k in reversed(range(NW)):
+            with m.If(is_last[k] & ~(ended_at[k - 1] if k else C(0, 1))):
+                m.d.comb += pops_drop.eq(k + 1)
         # what the next packet already has in the window after a drop
         level_drop = C(0, 1)
         ended_drop = C(0, 1)
@@ -637,13 +632,11 @@ class Unpacker(wiring.Component):
         in_units_cur = Mux(lands & ~ended, src.p.n, 0)
         in_units_next = Mux(lands & ~ended_drop, src.p.n, 0)
 
-        ended_next = Signal()
-        m.d.comb += ended_next.eq(ended)
         with m.If(drop0):
-            m.d.comb += ended_next.eq(Mux(ended, ended_drop | (lands & src.p.last), 0))
             m.d.sync += [
                 off.eq(0),
                 level.eq(Mux(ended, level_drop + in_units_next, 0)),
+                ended.eq(Mux(ended, ended_drop | (lands & src.p.last), 0)),
                 ended_user.eq(Mux(ended & ended_drop, user_drop, src_user)),
             ]
         with m.Else():
@@ -652,11 +645,8 @@ class Unpacker(wiring.Component):
             with m.Else():
                 m.d.sync += level.eq(level + in_units_cur)
             with m.If(~ended):
-                m.d.comb += ended_next.eq(lands & src.p.last)
-                m.d.sync += ended_user.eq(src_user)
-        m.d.sync += ended.eq(ended_next)
-        for j, oc in enumerate(off_c):
-            g = j * NC // NOFF
+                m.d.sync += [ended.eq(lands & src.p.last), ended_user.eq(src_user)]
+        for g, oc in enumerate(off_c):
             m.d.sync += oc.eq(Mux(self.drop[g], 0, Mux(self.take_en[g], off_take, oc)))
 
         pops = Signal(range(NW + 1))
@@ -665,54 +655,30 @@ class Unpacker(wiring.Component):
         with m.Elif(take0):
             m.d.comb += pops.eq(pops_take)
         m.d.comb += self.start_next.eq(Mux(drop0, 0, Mux(take0, off_take, off) * AL))
-        count_next = Signal.like(count)
-        m.d.comb += count_next.eq(count - pops + lands)
-        m.d.sync += count.eq(count_next)
+        m.d.sync += count.eq(count - pops + lands)
 
-        # ---- the beats: slot k takes slot k + pops while that holds a beat, else
-        # the input beat.  The beats' bits are split in shares of 32 bits (at most
-        # 8 shares: each costs its own decision), and each share decides its pops
-        # itself, from its own copies of the registers the decision reads (offset,
-        # count, ended, the slots' last flags) and of the consumer's decision: one
-        # net to every slot multiplexer was the critical path of the decoders
-        # (84-90 % routing).
-        W = IB * U
-        S = max(NC, min(8, -(-W // 32)))   # shares (share s follows take_en/drop bit s*NC//S)
-
-        def follow(k, pick, pops_s, count_s):
+        # The beats' bits: each share follows its own copy of the decision.  Slot
+        # k takes slot k + pops while that holds a beat, else the input beat.
+        def follow(k, pick, g):
+            pops_g = Signal(range(NW + 1), name=f"pops_g{g}_s{k}")
+            m.d.comb += pops_g.eq(Mux(self.drop[g], Mux(ended, pops_drop, count),
+                                      Mux(self.take_en[g], pops_take, 0)))
             res = pick(None)
             for p in reversed(range(NW - k)):
-                res = Mux((pops_s == p) & (k + p < count_s), pick(k + p), res)
+                res = Mux((pops_g == p) & (k + p < count), pick(k + p), res)
             return res
 
-        for sh in range(S):
-            g = sh * NC // S
-            off_s = Signal.like(off, name=f"off_s{sh}", attrs={"keep": 1})
-            count_s = Signal.like(count, name=f"count_s{sh}", attrs={"keep": 1})
-            ended_s = Signal(name=f"ended_s{sh}", attrs={"keep": 1})
-            last_s = [Signal(name=f"w{k}_last_s{sh}", attrs={"keep": 1}) for k in range(NW)]
-            _, _, pt_s, _, pd_s = outcomes(off_s, count_s, last_s, f"s{sh}")
-            pops_s = Signal(range(NW + 1), name=f"pops_s{sh}")
-            m.d.comb += pops_s.eq(Mux(self.drop[g], Mux(ended_s, pd_s, count_s),
-                                      Mux(self.take_en[g], pt_s, 0)))
-            m.d.sync += [off_s.eq(Mux(self.drop[g], 0, Mux(self.take_en[g], off_take, off_s))),
-                         count_s.eq(count_next), ended_s.eq(ended_next)]
-            lo, hi = sh * W // S, (sh + 1) * W // S
-            for k in range(NW):
-                m.d.sync += last_s[k].eq(follow(
-                    k, lambda j: src.p.last if j is None else last_s[j], pops_s, count_s))
+        W = IB * U
+        for k in range(NW):
+            for g in range(NC):
+                lo, hi = g * W // NC, (g + 1) * W // NC
                 if lo < hi:
                     m.d.sync += w_data[k][lo:hi].eq(follow(
-                        k, lambda j: src.p.data[lo:hi] if j is None else w_data[j][lo:hi],
-                        pops_s, count_s))
-        for k in range(NW):
+                        k, lambda j: src.p.data[lo:hi] if j is None else w_data[j][lo:hi], g))
             m.d.sync += [
-                w_n[k].eq(follow(k, lambda j: src.p.n if j is None else w_n[j], pops, count)),
-                w_last[k].eq(follow(k, lambda j: src.p.last if j is None else w_last[j], pops,
-                                    count)),
-                w_user[k].eq(follow(k, lambda j: src_user if j is None else w_user[j], pops,
-                                    count)),
-                w_side[k].eq(follow(k, lambda j: src_side if j is None else w_side[j], pops,
-                                    count)),
+                w_n[k].eq(follow(k, lambda j: src.p.n if j is None else w_n[j], 0)),
+                w_last[k].eq(follow(k, lambda j: src.p.last if j is None else w_last[j], 0)),
+                w_user[k].eq(follow(k, lambda j: src_user if j is None else w_user[j], 0)),
+                w_side[k].eq(follow(k, lambda j: src_side if j is None else w_side[j], 0)),
             ]
         return m
