@@ -86,6 +86,7 @@ def latency(dut, beat, setup=None):
         while not ctx.get(dut.o.valid):
             await ctx.tick()
             n += 1
+            assert n < 1000, "no output beat within 1000 cycles"
         res["n"] = n
 
     sim.add_testbench(tb)
@@ -135,3 +136,14 @@ def add_rule_monitor(sim, s, violations):
                     violations.append((prev, (int(valid), int(ready), vals)))
             prev = (int(valid), int(ready), vals)
     sim.add_testbench(monitor, background=True)
+
+
+def add_watchdog(sim, cycles, what="the simulation"):
+    """Fail ``sim.run()`` with an ``AssertionError`` after ``cycles`` clock cycles:
+    a design that loses a beat makes its consumer wait forever, and a test must
+    fail then, not hang."""
+    async def watchdog(ctx):
+        for _ in range(cycles):
+            await ctx.tick()
+        raise AssertionError(f"{what} did not finish within {cycles} cycles")
+    sim.add_testbench(watchdog, background=True)
