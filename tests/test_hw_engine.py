@@ -18,6 +18,7 @@ import golden
 from hw.engine import CDMAEngine, EngineError, EngineParams
 from hw.engine.fetch import FetchUnit
 from hw.engine.writer import WriteUnit
+from hwsim import add_watchdog
 
 
 # ---- parameters and codes -----------------------------------------------------------
@@ -109,6 +110,7 @@ def test_fetch_bursts(data_bytes, start_beat, beats):
     sim.add_testbench(cmd)
     sim.add_testbench(mem)
     sim.add_testbench(out)
+    add_watchdog(sim, 500_000)
     sim.run()
     assert got == [addr0 + k * data_bytes for k in range(beats)]
     assert sum(n for _, n in bursts) == beats
@@ -193,6 +195,7 @@ def test_writer_guard(mem_bytes, start_beat, length, extra, ok):
     sim.add_clock(1e-8)
     sim.add_testbench(ctrl)
     sim.add_testbench(mem, background=True)
+    add_watchdog(sim, 500_000)
     sim.run()
     assert state["done"] == 0
     assert all(addr0 <= a < addr0 + length for a in written), "write outside the range"
@@ -257,6 +260,7 @@ def test_top_rejects_out_of_range(aw):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
+    add_watchdog(sim, 500_000)
     sim.run()
     want = [model.offload(bytes(64), d)[1] if d.direction == OFFLOAD else model.prefetch(d, frame)[1]
             for d in cases]

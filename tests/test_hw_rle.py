@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 import golden
 from golden import rle as grle
 from hw.rle import RLEDecoder, RLEEncoder, RLEError
-from hwsim import add_rule_monitor, byte_beats, get_packet, latency, put_beats
+from hwsim import add_rule_monitor, add_watchdog, byte_beats, get_packet, latency, put_beats
 
 
 # ---- stimulus -----------------------------------------------------------------------
@@ -85,6 +85,7 @@ def run_encoder(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpressu
     sim.add_testbench(consumer)
     sim.add_testbench(overflow_watch, background=True)
     add_rule_monitor(sim, dut.o, violations)
+    add_watchdog(sim, 200_000)
     sim.run()
     assert not violations, f"stream rule violated on o: {violations[:3]}"
     assert not overflows, "piece FIFO overflow"
@@ -124,6 +125,7 @@ def run_decoder(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpressur
     sim.add_testbench(consumer)
     sim.add_testbench(error_watch, background=True)
     add_rule_monitor(sim, dut.o, violations)
+    add_watchdog(sim, 200_000)
     sim.run()
     assert not violations, f"stream rule violated on o: {violations[:3]}"
     return results, errors
@@ -244,6 +246,7 @@ def cycles_to_run(dut, tb_fn):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(tb_fn)
+    add_watchdog(sim, 200_000)
     sim.run()
 
 
@@ -311,6 +314,7 @@ def test_decoder_long_runs_one_beat_per_cycle():
     sim.add_testbench(feed)
     sim.add_testbench(bytes_in)
     sim.add_testbench(sink)
+    add_watchdog(sim, 200_000)
     sim.run()
     assert seen["out"] == x.tobytes()
     assert seen["beats"] == -(-x.size // lanes)

@@ -15,7 +15,7 @@ from amaranth.sim import Simulator
 import golden
 from golden import zvc as gzvc
 from hw.zvc import ZVCCompressor, ZVCDecompressor, ZVCError
-from hwsim import add_rule_monitor, byte_beats, get_packet, latency, put_beats
+from hwsim import add_rule_monitor, add_watchdog, byte_beats, get_packet, latency, put_beats
 
 
 # ---- stimulus -----------------------------------------------------------------------
@@ -70,6 +70,7 @@ def run_compressor(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpre
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     add_rule_monitor(sim, dut.o, violations)
+    add_watchdog(sim, 200_000)
     sim.run()
     assert not violations, f"stream rule violated on o: {violations[:3]}"
     return results
@@ -110,6 +111,7 @@ def run_decompressor(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpr
     sim.add_testbench(consumer)
     sim.add_testbench(error_watch, background=True)
     add_rule_monitor(sim, dut.o, violations)
+    add_watchdog(sim, 200_000)
     sim.run()
     assert not violations, f"stream rule violated on o: {violations[:3]}"
     return results, errors
@@ -206,6 +208,7 @@ def test_compressor_full_throughput():
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     sim.add_testbench(input_transfers, background=True)
+    add_watchdog(sim, 200_000)
     sim.run()
     assert payload_of(packet, out_bytes) == gzvc.encode(x, elem_bits)
     assert len(taken) == len(beats) == 64
@@ -307,6 +310,7 @@ def test_empty_chunks_and_null_last_beats():
 
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
+    add_watchdog(sim, 200_000)
     sim.run()
     assert [b["keep"] for b in results[0]] == [0]
     assert payload_of(results[0], nbytes) == gzvc.encode(x[:0], elem_bits) == b""
