@@ -13,7 +13,8 @@ backpressure (:func:`get_packet`), :func:`latency` of one beat, and monitors:
 """
 from __future__ import annotations
 
-__all__ = ["put_beats", "get_packet", "add_rule_monitor", "fields_of", "byte_beats", "latency"]
+__all__ = ["put_beats", "get_packet", "add_rule_monitor", "add_watchdog", "fields_of", "byte_beats",
+           "element_beats", "bytes_of", "latency", "run_decoder"]
 
 
 def fields_of(s):
@@ -147,3 +148,77 @@ def add_watchdog(sim, cycles, what="the simulation"):
             await ctx.tick()
         raise AssertionError(f"{what} did not finish within {cycles} cycles")
     sim.add_testbench(watchdog, background=True)
+
+
+def element_beats(x, elem_bits, lanes, null_close=False):
+    """(data, keep, last) beats of element words ``x`` (numpy), ``lanes`` per beat;
+    with ``null_close`` the last element beat is full-keep and a null beat
+    (keep 0) carries ``last``."""
+    import golden
+    out = []
+    nbeats = max(1, -(-x.size // lanes)) if not null_close else -(-x.size // lanes)
+    for b in range(nbeats):
+        part = x[b * lanes:(b + 1) * lanes]
+        word = int.from_bytes(part.astype(golden.elem_dtype(elem_bits)).tobytes(), "little")
+        last = int(b == nbeats - 1 and not null_close)
+        out.append((word, (1 << part.size) - 1 if last else (1 << lanes) - 1, last))
+    if null_close:
+        out.append((0, 0, 1))
+    return out
+
+
+def bytes_of(beats, nbytes, unit=1):
+    """Bytes kept by ``beats`` (``keep`` bit per ``unit`` bytes); checks the keep rules."""
+    out = bytearray()
+    lanes = nbytes // unit
+    for b in beats:
+        n = bin(b["keep"]).count("1")
+        assert b["keep"] == (1 << n) - 1, "keep is not a prefix"
+        assert b["last"] or n == lanes, "hole in a non-final beat"
+        out += b["data"].to_bytes(nbytes, "little")[:n * unit]
+    return bytes(out)
+
+
+def run_decoder(dut, chunks, seed=0, gap=0.3, backpressure=0.3):
+    """Run a decoder with the codec decoders' ports (``i`` bytes, ``count``, ``o``
+    elements with ``user``, ``error``/``error_code``) on ``chunks`` = [(payload,
+    count)], with random input gaps and output backpressure, the stream rules
+    checked on ``o``.  Returns ([(elements, user)], [error codes])."""
+    import numpy as np
+    from amaranth.sim import Simulator
+
+    import golden
+    rng = np.random.default_rng(seed)
+    results, violations, errors = [], [], []
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    dt = golden.elem_dtype(dut.elem_bits)
+    eb = dut.elem_bits // 8
+
+    async def producer(ctx):
+        for payload, _ in chunks:
+            await put_beats(ctx, dut.i, byte_beats(payload, dut.in_bytes), rng, gap)
+
+    async def counts(ctx):
+        await put_beats(ctx, dut.count, [count for _, count in chunks], rng, gap)
+
+    async def consumer(ctx):
+        for _ in chunks:
+            beats = await get_packet(ctx, dut.o, rng, backpressure)
+            raw = bytes_of(beats, dut.lanes * eb, unit=eb)
+            results.append((np.frombuffer(raw, dt), beats[-1]["user"]))
+
+    async def error_watch(ctx):
+        async for _, _, err, code in ctx.tick().sample(dut.error, dut.error_code):
+            if err:
+                errors.append(int(code))
+
+    sim.add_testbench(producer)
+    sim.add_testbench(counts)
+    sim.add_testbench(consumer)
+    sim.add_testbench(error_watch, background=True)
+    add_rule_monitor(sim, dut.o, violations)
+    add_watchdog(sim, 200_000)
+    sim.run()
+    assert not violations, f"stream rule violated on o: {violations[:3]}"
+    return results, errors

@@ -17,7 +17,9 @@ from hypothesis import given, settings, strategies as st
 import golden
 from golden import rle as grle
 from hw.rle import RLEDecoder, RLEEncoder, RLEError
-from hwsim import add_rule_monitor, add_watchdog, byte_beats, get_packet, latency, put_beats
+import hwsim
+from hwsim import (add_rule_monitor, add_watchdog, byte_beats, bytes_of, element_beats,
+                   get_packet, latency, put_beats)
 
 
 # ---- stimulus -----------------------------------------------------------------------
@@ -30,33 +32,7 @@ def elements(n, density, elem_bits, rng):
     return x
 
 
-def element_beats(x, elem_bits, lanes, null_close=False):
-    """(data, keep, last) beats of element words ``x``; optionally closed by a null beat."""
-    out = []
-    nbeats = max(1, -(-x.size // lanes)) if not null_close else -(-x.size // lanes)
-    for b in range(nbeats):
-        part = x[b * lanes:(b + 1) * lanes]
-        word = int.from_bytes(part.tobytes(), "little")
-        last = int(b == nbeats - 1 and not null_close)
-        out.append((word, (1 << part.size) - 1 if last else (1 << lanes) - 1, last))
-    if null_close:
-        out.append((0, 0, 1))
-    return out
-
-
 # ---- harness ------------------------------------------------------------------------
-
-def bytes_of(beats, nbytes, unit=1):
-    """Bytes kept by ``beats`` (``keep`` bit per ``unit`` bytes); checks the keep rules."""
-    out = bytearray()
-    lanes = nbytes // unit
-    for b in beats:
-        n = bin(b["keep"]).count("1")
-        assert b["keep"] == (1 << n) - 1, "keep is not a prefix"
-        assert b["last"] or n == lanes, "hole in a non-final beat"
-        out += b["data"].to_bytes(nbytes, "little")[:n * unit]
-    return bytes(out)
-
 
 def run_encoder(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpressure=0.3,
                 null_close=False):
@@ -94,41 +70,8 @@ def run_encoder(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpressu
 
 def run_decoder(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpressure=0.3):
     """``chunks``: [(payload, count)].  Returns ([(elements, user)], [error codes])."""
-    dut = RLEDecoder(elem_bits, lanes, in_bytes)
-    rng = np.random.default_rng(seed)
-    results, violations, errors = [], [], []
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    dt = golden.elem_dtype(elem_bits)
-    eb = elem_bits // 8
-
-    async def producer(ctx):
-        for payload, _ in chunks:
-            await put_beats(ctx, dut.i, byte_beats(payload, in_bytes), rng, gap)
-
-    async def counts(ctx):
-        await put_beats(ctx, dut.count, [count for _, count in chunks], rng, gap)
-
-    async def consumer(ctx):
-        for _ in chunks:
-            beats = await get_packet(ctx, dut.o, rng, backpressure)
-            raw = bytes_of(beats, lanes * eb, unit=eb)
-            results.append((np.frombuffer(raw, dt), beats[-1]["user"]))
-
-    async def error_watch(ctx):
-        async for _, _, err, code in ctx.tick().sample(dut.error, dut.error_code):
-            if err:
-                errors.append(int(code))
-
-    sim.add_testbench(producer)
-    sim.add_testbench(counts)
-    sim.add_testbench(consumer)
-    sim.add_testbench(error_watch, background=True)
-    add_rule_monitor(sim, dut.o, violations)
-    add_watchdog(sim, 200_000)
-    sim.run()
-    assert not violations, f"stream rule violated on o: {violations[:3]}"
-    return results, errors
+    return hwsim.run_decoder(RLEDecoder(elem_bits, lanes, in_bytes), chunks, seed, gap,
+                             backpressure)
 
 
 # ---- tests: parameters --------------------------------------------------------------

@@ -15,7 +15,9 @@ from amaranth.sim import Simulator
 import golden
 from golden import zvc as gzvc
 from hw.zvc import ZVCCompressor, ZVCDecompressor, ZVCError
-from hwsim import add_rule_monitor, add_watchdog, byte_beats, get_packet, latency, put_beats
+import hwsim
+from hwsim import (add_rule_monitor, add_watchdog, bytes_of, element_beats, get_packet, latency,
+                   put_beats)
 
 
 # ---- stimulus -----------------------------------------------------------------------
@@ -28,28 +30,7 @@ def elements(n, density, elem_bits, rng):
     return x
 
 
-def beats_of_elements(x, elem_bits, lanes):
-    """(data, keep, last) beats of element words ``x``."""
-    out = []
-    nbeats = max(1, -(-x.size // lanes))
-    for b in range(nbeats):
-        part = x[b * lanes:(b + 1) * lanes]
-        word = int.from_bytes(part.astype(golden.elem_dtype(elem_bits)).tobytes(), "little")
-        out.append((word, (1 << part.size) - 1, int(b == nbeats - 1)))
-    return out
-
-
 # ---- harness ------------------------------------------------------------------------
-
-def payload_of(beats, nbytes):
-    out = bytearray()
-    for b in beats:
-        assert b["last"] or b["keep"] == (1 << nbytes) - 1, "hole in a non-final beat"
-        n = bin(b["keep"]).count("1")
-        assert b["keep"] == (1 << n) - 1, "keep is not a prefix"
-        out += b["data"].to_bytes(nbytes, "little")[:n]
-    return bytes(out)
-
 
 def run_compressor(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpressure=0.3):
     dut = ZVCCompressor(elem_bits, lanes, out_bytes)
@@ -60,12 +41,12 @@ def run_compressor(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpre
 
     async def producer(ctx):
         for x in chunks:
-            await put_beats(ctx, dut.i, beats_of_elements(x, elem_bits, lanes), rng, gap)
+            await put_beats(ctx, dut.i, element_beats(x, elem_bits, lanes), rng, gap)
 
     async def consumer(ctx):
         for _ in chunks:
             beats = await get_packet(ctx, dut.o, rng, backpressure)
-            results.append(payload_of(beats, out_bytes))
+            results.append(bytes_of(beats, out_bytes))
 
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
@@ -77,44 +58,9 @@ def run_compressor(elem_bits, lanes, out_bytes, chunks, seed=0, gap=0.3, backpre
 
 
 def run_decompressor(elem_bits, lanes, in_bytes, chunks, seed=0, gap=0.3, backpressure=0.3):
-    """``chunks``: list of (payload bytes, count).  Returns [(elements, user, error codes)]."""
-    dut = ZVCDecompressor(elem_bits, lanes, in_bytes)
-    rng = np.random.default_rng(seed)
-    results, violations, errors = [], [], []
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    dt = golden.elem_dtype(elem_bits)
-    eb = elem_bits // 8
-
-    async def producer(ctx):
-        for payload, _ in chunks:
-            await put_beats(ctx, dut.i, byte_beats(payload, in_bytes), rng, gap)
-
-    async def counts(ctx):
-        await put_beats(ctx, dut.count, [count for _, count in chunks], rng, gap)
-
-    async def consumer(ctx):
-        for _ in chunks:
-            beats = await get_packet(ctx, dut.o, rng, backpressure)
-            raw = payload_of([dict(b, keep=int("".join(
-                "1" * eb if (b["keep"] >> l) & 1 else "0" * eb
-                for l in reversed(range(lanes))), 2)) for b in beats], lanes * eb)
-            results.append([np.frombuffer(raw, dt), beats[-1]["user"]])
-
-    async def error_watch(ctx):
-        async for _, _, err, code in ctx.tick().sample(dut.error, dut.error_code):
-            if err:
-                errors.append(int(ctx.get(dut.error_code)))
-
-    sim.add_testbench(producer)
-    sim.add_testbench(counts)
-    sim.add_testbench(consumer)
-    sim.add_testbench(error_watch, background=True)
-    add_rule_monitor(sim, dut.o, violations)
-    add_watchdog(sim, 200_000)
-    sim.run()
-    assert not violations, f"stream rule violated on o: {violations[:3]}"
-    return results, errors
+    """``chunks``: list of (payload bytes, count).  Returns ([(elements, user)], [error codes])."""
+    return hwsim.run_decoder(ZVCDecompressor(elem_bits, lanes, in_bytes), chunks, seed, gap,
+                             backpressure)
 
 
 # ---- tests: parameters --------------------------------------------------------------
@@ -186,7 +132,7 @@ def test_compressor_full_throughput():
     elem_bits, lanes, out_bytes = 32, 8, 64
     rng = np.random.default_rng(5)
     x = elements(32 * 16, 0.5, elem_bits, rng)
-    beats = beats_of_elements(x, elem_bits, lanes)
+    beats = element_beats(x, elem_bits, lanes)
     dut = ZVCCompressor(elem_bits, lanes, out_bytes)
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -210,7 +156,7 @@ def test_compressor_full_throughput():
     sim.add_testbench(input_transfers, background=True)
     add_watchdog(sim, 200_000)
     sim.run()
-    assert payload_of(packet, out_bytes) == gzvc.encode(x, elem_bits)
+    assert bytes_of(packet, out_bytes) == gzvc.encode(x, elem_bits)
     assert len(taken) == len(beats) == 64
     assert taken[-1] - taken[0] == len(beats) - 1, "input stalled"
 
@@ -297,7 +243,7 @@ def test_empty_chunks_and_null_last_beats():
     dut = ZVCCompressor(elem_bits, lanes, nbytes)
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    beats = [b[:2] + (0,) for b in beats_of_elements(x, elem_bits, lanes)] + [(0, 0, 1)]
+    beats = [b[:2] + (0,) for b in element_beats(x, elem_bits, lanes)] + [(0, 0, 1)]
     results = []
 
     async def producer(ctx):
@@ -313,8 +259,8 @@ def test_empty_chunks_and_null_last_beats():
     add_watchdog(sim, 200_000)
     sim.run()
     assert [b["keep"] for b in results[0]] == [0]
-    assert payload_of(results[0], nbytes) == gzvc.encode(x[:0], elem_bits) == b""
-    assert payload_of(results[1], nbytes) == gzvc.encode(x, elem_bits)
+    assert bytes_of(results[0], nbytes) == gzvc.encode(x[:0], elem_bits) == b""
+    assert bytes_of(results[1], nbytes) == gzvc.encode(x, elem_bits)
 
     # The decompressor: a zero count with a null beat is a well-formed empty chunk.
     got, errors = run_decompressor(elem_bits, lanes, nbytes,
