@@ -325,22 +325,23 @@ class ZVCCompressor(wiring.Component):
         win_left = Signal(range(nb + 1))  # pieces still to send
         m.d.comb += self._ser_free.eq(win_left <= 1 if nb > 1 else 1)
         load = Signal()
-        m.d.comb += load.eq(pending & self._ser_free)
+        left_next = Signal.like(win_left)
+        m.d.comb += [
+            load.eq(pending & self._ser_free),
+            left_next.eq(Mux(load, cur_beats, Mux(win_left.any(), win_left - 1, win_left))),
+        ]
+        m.d.sync += win_left.eq(left_next)
         with m.If(load):
             m.d.sync += [
                 win_cnt.eq(cur_cnt), win_mask.eq(cur_mask),
                 win_has.eq(cur_has), win_last.eq(cur_last), win_first.eq(1),
-                win_left.eq(cur_beats),
             ]
         with m.Elif(win_left.any()):
-            m.d.sync += [win_cnt.eq(win_cnt >> cbits), win_first.eq(0),
-                         win_left.eq(win_left - 1)]
+            m.d.sync += [win_cnt.eq(win_cnt >> cbits), win_first.eq(0)]
         NS = max(1, nb * L * E // 64)
         pend_c = replicated(m, "ser_pend", NS)
         left_c = replicated(m, "ser_left", NS, width=len(win_left))
-        m.d.sync += [*[c.eq(pending_next) for c in pend_c],
-                     *[c.eq(Mux(load, cur_beats, Mux(win_left.any(), win_left - 1, win_left)))
-                       for c in left_c]]
+        m.d.sync += [*[c.eq(pending_next) for c in pend_c], *[c.eq(left_next) for c in left_c]]
         shifted = win_slots >> (L * E)
         for k in range(NS):
             lo, hi = k * len(win_slots) // NS, (k + 1) * len(win_slots) // NS
