@@ -232,12 +232,11 @@ class Packer(wiring.Component):
         last = Signal()
         with m.If(i_take):
             with m.If(t_ge1):            # a full beat leaves; the rest stays
+                tail = i.p.last & ~t_eq1     # ... and is the packet's tail to flush
                 m.d.comb += [
                     c_emit_now.eq(1), keep.eq(PO), last.eq(i.p.last & t_eq1),
                     fill_next.eq(Mux(i.p.last & t_eq1, 0, total - PO)),
-                    flushing_next.eq(i.p.last & ~t_eq1),
-                    drain_next.eq(t_ge2 | (i.p.last & ~t_eq1)),
-                    stop_next.eq(t_ge3 | (i.p.last & ~t_eq1)),
+                    flushing_next.eq(tail), drain_next.eq(t_ge2 | tail), stop_next.eq(t_ge3 | tail),
                 ]
             with m.Else():               # less than a beat: it leaves only as a tail
                 m.d.comb += [
@@ -246,12 +245,11 @@ class Packer(wiring.Component):
                 ]
         with m.Elif(drain & room):       # emit-only op: the next beat of the backlog
             with m.If(f_ge1):
+                tail = flushing & (fill != PO)   # the tail still to flush after this beat
                 m.d.comb += [
                     c_emit_now.eq(1), keep.eq(PO), last.eq(flushing & (fill == PO)),
                     fill_next.eq(fill - PO),
-                    flushing_next.eq(flushing & (fill != PO)),
-                    drain_next.eq(f_ge2 | (flushing & (fill != PO))),
-                    stop_next.eq(f_ge3 | (flushing & (fill != PO))),
+                    flushing_next.eq(tail), drain_next.eq(f_ge2 | tail), stop_next.eq(f_ge3 | tail),
                 ]
             with m.Else():               # the tail of a packet (flushing)
                 m.d.comb += [c_emit_now.eq(1), keep.eq(fill), last.eq(1)]
