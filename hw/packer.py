@@ -421,10 +421,12 @@ class Unpacker(wiring.Component):
     ``drop``: ``take`` itself should come from a register.  ``level``,
     ``ended`` and ``ended_user`` are registers, and so is ``i.ready`` (an input
     :class:`~hw.skid.SkidBuffer`; a beat enters the window only when a slot is
-    free at the start of the cycle).  The buffer holds ``ceil((2 * in_units - 1
-    - align + out_units) / in_units)`` beats: a window from any start, plus a
-    beat's slack so that input keeps landing while the consumer waits for a
-    whole window.
+    free at the start of the cycle).  The beats sit in a ring of
+    ``ceil((2 * in_units - 1 - align + out_units) / in_units)`` slots (a window
+    from any start, plus a beat's slack so that input keeps landing while the
+    consumer waits for a whole window) that only the input writes: the
+    consumer's decision moves the ring's head, never the beats, so it reaches
+    no data enable; the window reads the ring rotated by the head.
 
     Parameters
     ----------
@@ -447,9 +449,10 @@ class Unpacker(wiring.Component):
     copies : int
         Copies of the consumer's decision: ``take_en`` and ``drop`` are
         ``copies`` bits wide, all equal, each computed by the consumer from its
-        own copy of its registers; bit ``g`` steers the ``g``-th share of the
-        buffered beats' bits (and of the window), so no single net reaches them
-        all.  Default 1.
+        own copy of its registers; bit ``g`` moves the ``g``-th copy of the
+        ring's head and window offset, which select the ``g``-th share of the
+        window's bits, and a copy of the ring's tail writes the ``g``-th share
+        of each beat, so no single net reaches them all.  Default 1.
 
     Members
     -------
@@ -541,29 +544,70 @@ class Unpacker(wiring.Component):
         src_user = src.p.user if self._user else C(0, 1)
 
         NC = self._copies
-        w_data = [Signal(IB * U, name=f"w{k}_data") for k in range(NW)]
-        w_n = [Signal(range(IB + 1), name=f"w{k}_n") for k in range(NW)]
-        w_last = [Signal(name=f"w{k}_last") for k in range(NW)]
-        w_user = [Signal(UBITS, name=f"w{k}_user") for k in range(NW)]
-        w_side = [Signal(max(1, IB * SB), name=f"w{k}_side") for k in range(NW)]
+        # The beats sit in a ring of NW slots that only the input writes: the
+        # consumer's decision moves the ring's head (a few bits), never the beats,
+        # so it reaches no data enable.  (A shift register of beats, each slot
+        # taking the one `pops` above it, put the decision -- level -> "enough
+        # units?" -> pops -> NW-way multiplexer -> every buffered bit -- on the
+        # decoders' critical path.)  The window reads the ring through a rotation
+        # by the head, a register.  What the control needs to know about the
+        # beats (units, where the packet ends) is kept in counters as they land,
+        # not read back from the slots.
+        r_data = [Signal(IB * U, name=f"r{k}_data") for k in range(NW)]
+        r_side = [Signal(max(1, IB * SB), name=f"r{k}_side") for k in range(NW)]
         src_side = src.p.side if SB else C(0, 1)
-        count = Signal(range(NW + 1))    # beats in the window (slots 0..count-1)
+        SW_ = max(1, len(Signal(range(NW))))
+        head_c = replicated(m, "head", NC, width=SW_)   # ring slot of beat 0, per share
+        tail_c = replicated(m, "tail", NC, width=SW_)   # ring slot the next beat goes to
+        free_c = replicated(m, "free", NC, reset=1)     # count < NW, per share
+        head_s = Signal(SW_)             # a copy of the head for the side bits
+        count = Signal(range(NW + 1))    # beats in the ring
+        # The current packet (the one the window is on) and, once its last beat
+        # is in, the next one.  A beat of the packet after that is not taken
+        # until the current one is dropped (only packets of a beat or two can be
+        # three in the ring).
+        level = Signal(range(NW * IB + 1))  # units of the packet from the window on
+        ended = Signal()                 # its last beat is in the ring
+        ended_user = Signal(UBITS)
+        beats = Signal(range(NW + 1))    # its beats in the ring
+        n_level = Signal(range(NW * IB + 1))  # the next packet: units, ...
+        n_ended = Signal()               # ... its last beat is in too, ...
+        n_user = Signal(UBITS)
+        n_beats = Signal(range(NW + 1))  # ... its beats
+        dropping = Signal()              # dropping input beats up to a packet's last
+        m.d.comb += [self.level.eq(level), self.ended.eq(ended), self.ended_user.eq(ended_user)]
+
+        def rotated(ring, k, sel, name):
+            """Beat ``k`` of the window: ring slot (``sel`` + k) mod NW."""
+            out = Signal(len(ring[0]), name=f"w{k}_{name}")
+            with m.Switch(sel):
+                for h in range(NW):
+                    with m.Case(h):
+                        m.d.comb += out.eq(ring[(h + k) % NW])
+            return out
+
+        W = IB * U
+        w_data = []
+        for k in range(NW):
+            parts = []
+            for g in range(NC):
+                lo, hi = g * W // NC, (g + 1) * W // NC
+                if lo < hi:
+                    parts.append(rotated([r[lo:hi] for r in r_data], k, head_c[g], f"data{g}"))
+            w_data.append(Cat(*parts))
+
         OFFS = IB // AL                  # possible window starts in a beat
         OFFW = len(Signal(range(OFFS + 1)))
         off = Signal(range(OFFS + 1))    # in units of `align` (OFFS: a last beat used up)
         # one copy of the offset per share of the window's units (their multiplexers)
         off_c = replicated(m, "off", NC, width=OFFW)
-        dropping = Signal()              # dropping input beats up to a packet's last
-        level = Signal(range(NW * IB + 1))
-        ended = Signal()
-        ended_user = Signal(UBITS)
-        m.d.comb += [self.level.eq(level), self.ended.eq(ended), self.ended_user.eq(ended_user)]
 
         # ---- the window: beats 0..NW-1 side by side, from `off` on ---------------
         cat = Cat(*w_data)
         m.d.comb += [self.beats.eq(cat), self.start.eq(off * AL)]
         if SB:
-            m.d.comb += self.beats_side.eq(Cat(*w_side))
+            m.d.comb += self.beats_side.eq(Cat(*[rotated(r_side, k, head_s, "side")
+                                                 for k in range(NW)]))
         for u in range(PO):
             g = u * NC // PO
             with m.Switch(off_c[g]):
@@ -574,25 +618,28 @@ class Unpacker(wiring.Component):
                 with m.Default():        # a last beat used up: nothing to show
                     m.d.comb += self.data[u * U:(u + 1) * U].eq(0)
 
-        valid = [count > k for k in range(NW)]
-        is_last = [valid[k] & w_last[k] for k in range(NW)]
-        ended_at = []                    # a last beat among slots 0..k
-        seen = C(0, 1)
-        for k in range(NW):
-            seen = seen | is_last[k]
-            ended_at.append(seen)
-
-        # ---- the input beat: enters slot `count - pops` if a slot is free now -----
+        # ---- the input beat: written to the tail slot whenever one is free -------
+        # `ready` comes from registers only.  A beat that belongs to a packet being
+        # dropped is still taken, and written to the free slot, but not counted.
         drop0, take0 = self.drop[0], self.take_en[0]
         discard = Signal()               # it belongs to a dropped packet
         lands = Signal()
         m.d.comb += [
+            src.ready.eq(dropping | (free_c[0] & ~(ended & n_ended))),
             discard.eq(dropping | (drop0 & ~ended)),
-            src.ready.eq(discard | (count < NW)),
-            lands.eq(src.valid & ~discard & (count < NW)),
+            lands.eq(src.valid & src.ready & ~discard),
         ]
         with m.If(discard):
-            m.d.sync += dropping.eq(~(src.valid & src.p.last))
+            m.d.sync += dropping.eq(~(src.valid & src.ready & src.p.last))
+        for k in range(NW):
+            for g in range(NC):
+                lo, hi = g * W // NC, (g + 1) * W // NC
+                if lo < hi:
+                    with m.If(src.valid & free_c[g] & (tail_c[g] == k)):
+                        m.d.sync += r_data[k][lo:hi].eq(src.p.data[lo:hi])
+            if SB:
+                with m.If(src.valid & free_c[0] & (tail_c[0] == k)):
+                    m.d.sync += r_side[k].eq(src_side)
 
         # ---- three outcomes, each from registers; the consumer picks one ---------
         # take: whole beats consumed (never the packet's last beat: `drop` does that)
@@ -600,7 +647,7 @@ class Unpacker(wiring.Component):
         m.d.comb += pos.eq(off * AL + self.take)
         pops_take = Signal(range(NW + 1))
         for k in range(1, NW + 1):
-            with m.If((pos >= k * IB) & ~ended_at[k - 1]):
+            with m.If((pos >= k * IB) & ~(ended & (beats <= k))):
                 m.d.comb += pops_take.eq(k)
         off_take = Signal.like(off)
         # (never negative: an unsigned value, so that a division by `align` is not
@@ -611,72 +658,56 @@ class Unpacker(wiring.Component):
             m.d.comb += off_take.eq(rest[AL.bit_length() - 1:])
         else:
             m.d.comb += off_take.eq(rest // AL)
-        # drop: through the packet's last beat if it is here, else every beat
-        pops_drop = Signal(range(NW + 1))
-        m.d.comb += pops_drop.eq(count)
-        for k in reversed(range(NW)):
-            with m.If(is_last[k] & ~(ended_at[k - 1] if k else C(0, 1))):
-                m.d.comb += pops_drop.eq(k + 1)
-        # what the next packet already has in the window after a drop
-        level_drop = C(0, 1)
-        ended_drop = C(0, 1)
-        user_drop = C(0, UBITS)
-        for k in range(NW):
-            after = ended_at[k - 1] if k else C(0, 1)      # slot k follows the last beat
-            mine = valid[k] & after & ~ended_drop
-            level_drop = level_drop + Mux(mine, w_n[k], 0)
-            user_drop = Mux(mine & w_last[k], w_user[k], user_drop)
-            ended_drop = ended_drop | (mine & w_last[k])
-        in_units_cur = Mux(lands & ~ended, src.p.n, 0)
-        in_units_next = Mux(lands & ~ended_drop, src.p.n, 0)
-
+        # drop: the packet's beats (through its last if it is here, else every beat)
+        n_in = Mux(lands, src.p.n, 0)
         with m.If(drop0):
             m.d.sync += [
                 off.eq(0),
-                level.eq(Mux(ended, level_drop + in_units_next, 0)),
-                ended.eq(Mux(ended, ended_drop | (lands & src.p.last), 0)),
-                ended_user.eq(Mux(ended & ended_drop, user_drop, src_user)),
+                level.eq(Mux(ended, n_level + n_in, 0)),
+                ended.eq(Mux(ended, n_ended | (lands & src.p.last), 0)),
+                ended_user.eq(Mux(ended & n_ended, n_user, src_user)),
+                beats.eq(Mux(ended, n_beats + lands, 0)),
+                n_level.eq(0), n_ended.eq(0), n_beats.eq(0),
             ]
         with m.Else():
+            # a landing beat is the current packet's until its last is in, then the
+            # next packet's
             with m.If(take0):
-                m.d.sync += [off.eq(off_take), level.eq(level - self.take + in_units_cur)]
+                m.d.sync += [off.eq(off_take),
+                             level.eq(level - self.take + Mux(ended, 0, n_in)),
+                             beats.eq(beats - pops_take + (lands & ~ended))]
             with m.Else():
-                m.d.sync += level.eq(level + in_units_cur)
+                m.d.sync += [level.eq(level + Mux(ended, 0, n_in)),
+                             beats.eq(beats + (lands & ~ended))]
             with m.If(~ended):
                 m.d.sync += [ended.eq(lands & src.p.last), ended_user.eq(src_user)]
+            with m.Elif(lands):
+                m.d.sync += [n_level.eq(n_level + src.p.n), n_beats.eq(n_beats + 1),
+                             n_ended.eq(src.p.last), n_user.eq(src_user)]
         for g, oc in enumerate(off_c):
             m.d.sync += oc.eq(Mux(self.drop[g], 0, Mux(self.take_en[g], off_take, oc)))
 
         pops = Signal(range(NW + 1))
         with m.If(drop0):
-            m.d.comb += pops.eq(Mux(ended, pops_drop, count))
+            m.d.comb += pops.eq(beats)
         with m.Elif(take0):
             m.d.comb += pops.eq(pops_take)
         m.d.comb += self.start_next.eq(Mux(drop0, 0, Mux(take0, off_take, off) * AL))
-        m.d.sync += count.eq(count - pops + lands)
+        count_next = Signal(range(NW + 2))
+        m.d.comb += count_next.eq(count - pops + lands)
+        m.d.sync += [count.eq(count_next), *[f.eq(count_next < NW) for f in free_c]]
 
-        # The beats' bits: each share follows its own copy of the decision.  Slot
-        # k takes slot k + pops while that holds a beat, else the input beat.
-        def follow(k, pick, g):
-            pops_g = Signal(range(NW + 1), name=f"pops_g{g}_s{k}")
-            m.d.comb += pops_g.eq(Mux(self.drop[g], Mux(ended, pops_drop, count),
-                                      Mux(self.take_en[g], pops_take, 0)))
-            res = pick(None)
-            for p in reversed(range(NW - k)):
-                res = Mux((pops_g == p) & (k + p < count), pick(k + p), res)
-            return res
+        def ring_add(value, inc):
+            """(value + inc) mod NW, for value < NW and inc <= NW."""
+            total = Signal(range(2 * NW + 1))
+            m.d.comb += total.eq(value + inc)
+            return Mux(total >= NW, total - NW, total)[:SW_]
 
-        W = IB * U
-        for k in range(NW):
-            for g in range(NC):
-                lo, hi = g * W // NC, (g + 1) * W // NC
-                if lo < hi:
-                    m.d.sync += w_data[k][lo:hi].eq(follow(
-                        k, lambda j: src.p.data[lo:hi] if j is None else w_data[j][lo:hi], g))
-            m.d.sync += [
-                w_n[k].eq(follow(k, lambda j: src.p.n if j is None else w_n[j], 0)),
-                w_last[k].eq(follow(k, lambda j: src.p.last if j is None else w_last[j], 0)),
-                w_user[k].eq(follow(k, lambda j: src_user if j is None else w_user[j], 0)),
-                w_side[k].eq(follow(k, lambda j: src_side if j is None else w_side[j], 0)),
-            ]
+        # Each share's head follows its own copy of the decision.
+        for g in range(NC):
+            pops_g = Signal(range(NW + 1), name=f"pops_g{g}")
+            m.d.comb += pops_g.eq(Mux(self.drop[g], beats, Mux(self.take_en[g], pops_take, 0)))
+            m.d.sync += [head_c[g].eq(ring_add(head_c[g], pops_g)),
+                         tail_c[g].eq(ring_add(tail_c[g], lands))]
+        m.d.sync += head_s.eq(ring_add(head_s, pops))
         return m

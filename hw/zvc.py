@@ -694,8 +694,9 @@ class ZVCDecompressor(wiring.Component):
         # (Registering the window first and picking the slots a cycle later, to cut
         # this path -- 45 MHz at 32 x 16 -- did not route in 30 minutes of router2.)
         view = [unp.data[k * UB:(k + 1) * UB] for k in range(VW)]
-        first = s == 0
-        slots = [Mux(first, Cat(*view[MU + l * EU:MU + (l + 1) * EU]),
+        # (each share of the slots reads its own copy of the step index)
+        first = [cp["s"][l * NC // L] == 0 for l in range(L)]
+        slots = [Mux(first[l], Cat(*view[MU + l * EU:MU + (l + 1) * EU]),
                      Cat(*view[l * EU:(l + 1) * EU])) for l in range(L)]
         # stage 1: the slots, the beat's mask bits, keep/last/user
         e_valid = Signal()
@@ -708,8 +709,12 @@ class ZVCDecompressor(wiring.Component):
             e_valid.eq(emit), e_mask.eq(Mux(step, mask[:L], 0)),
             e_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
             e_last.eq(finish | terminate), e_user.eq(terminate),
-            *[r.eq(Mux(dec[l * NC // L]["step"], x, 0))
-              for l, (r, x) in enumerate(zip(e_slots, slots))],
+            # The slots load every cycle, whatever the decision: a beat that is
+            # not a step has an all-zero mask, and the expansion drops every
+            # slot past the mask's count, so its lanes come out zero anyway.
+            # (Gated by the step, the decision reached L * E enables: the critical
+            # path of the small configurations, level -> step -> slot.)
+            *[r.eq(x) for r, x in zip(e_slots, slots)],
         ]
         # stage 2: the expansion network's routing from the mask
         levels = expand_controls(m, e_mask, "x_ctl")
