@@ -474,18 +474,18 @@ class Unpacker(wiring.Component):
     drop : In(copies)
         Discard the rest of the current packet (``take_en`` is then ignored).
     beats : Out(...)
-        The buffered beats side by side (the window is ``beats`` from ``start``
-        on): a consumer that knows ahead of time where it will look can index
-        them from its own registers instead of going through the window.
+        The ring's slots side by side, in ring order (the window is ``beats``
+        from ``start`` on, wrapping around at the end): a consumer that knows
+        ahead of time where it will look can index them from its own registers
+        instead of going through the window and its rotation.
     beats_side : Out(...)
-        The ``side`` bits of the buffered beats, unit for unit beside ``beats``
-        (per-unit facts a producer computed before the units entered, e.g. a
-        popcount, so the consumer reads them instead of computing them late).
-    start : Out(...)
-        The window's first unit in ``beats`` (a register).
-    start_next : Out(...)
-        What ``start`` becomes at the next clock edge (after this cycle's take,
-        drop and beat shifts).
+        The ``side`` bits of the ring, unit for unit beside ``beats`` (per-unit
+        facts a producer computed before the units entered, e.g. a popcount, so
+        the consumer reads them instead of computing them late).
+    start : Out(range(ring_units))
+        The window's first unit in ``beats`` (a register): after a take it
+        has moved on by ``take`` units (modulo :attr:`ring_units`), after a
+        drop it is the first unit of the slot after the packet's last beat.
 
     Raises
     ------
@@ -521,13 +521,13 @@ class Unpacker(wiring.Component):
             "drop": In(self._copies),
             "beats": Out(self._nw * in_units * unit_bits),
             "beats_side": Out(max(1, self._nw * in_units * side_bits)),
-            "start": Out(range(self._nw * in_units + 1)),
-            "start_next": Out(range(self._nw * in_units + 1)),
+            "start": Out(range(self._nw * in_units)),
         })
 
     unit_bits = property(lambda self: self._unit, doc="Bits per unit.")
     in_units = property(lambda self: self._in, doc="Units per input beat.")
     out_units = property(lambda self: self._out, doc="Units in the window.")
+    ring_units = property(lambda self: self._nw * self._in, doc="Units in the ring (``beats``).")
 
     def __repr__(self):
         return (f"Unpacker(unit_bits={self._unit}, in_units={self._in}, "
@@ -560,7 +560,6 @@ class Unpacker(wiring.Component):
         head_c = replicated(m, "head", NC, width=SW_)   # ring slot of beat 0, per share
         tail_c = replicated(m, "tail", NC, width=SW_)   # ring slot the next beat goes to
         free_c = replicated(m, "free", NC, reset=1)     # count < NW, per share
-        head_s = Signal(SW_)             # a copy of the head for the side bits
         count = Signal(range(NW + 1))    # beats in the ring
         # The current packet (the one the window is on) and, once its last beat
         # is in, the next one.  A beat of the packet after that is not taken
@@ -604,10 +603,9 @@ class Unpacker(wiring.Component):
 
         # ---- the window: beats 0..NW-1 side by side, from `off` on ---------------
         cat = Cat(*w_data)
-        m.d.comb += [self.beats.eq(cat), self.start.eq(off * AL)]
+        m.d.comb += self.beats.eq(Cat(*r_data))
         if SB:
-            m.d.comb += self.beats_side.eq(Cat(*[rotated(r_side, k, head_s, "side")
-                                                 for k in range(NW)]))
+            m.d.comb += self.beats_side.eq(Cat(*r_side))
         for u in range(PO):
             g = u * NC // PO
             with m.Switch(off_c[g]):
@@ -692,7 +690,6 @@ class Unpacker(wiring.Component):
             m.d.comb += pops.eq(beats)
         with m.Elif(take0):
             m.d.comb += pops.eq(pops_take)
-        m.d.comb += self.start_next.eq(Mux(drop0, 0, Mux(take0, off_take, off) * AL))
         count_next = Signal(range(NW + 2))
         m.d.comb += count_next.eq(count - pops + lands)
         m.d.sync += [count.eq(count_next), *[f.eq(count_next < NW) for f in free_c]]
@@ -709,5 +706,16 @@ class Unpacker(wiring.Component):
             m.d.comb += pops_g.eq(Mux(self.drop[g], beats, Mux(self.take_en[g], pops_take, 0)))
             m.d.sync += [head_c[g].eq(ring_add(head_c[g], pops_g)),
                          tail_c[g].eq(ring_add(tail_c[g], lands))]
-        m.d.sync += head_s.eq(ring_add(head_s, pops))
+
+        # The window's start in ring units: head * in_units + off * align, kept
+        # as its own register (moved on by `take`, or to the slot after the
+        # packet's last beat by `drop`).
+        N = NW * IB
+        start = Signal(range(N))
+        start_take = Signal(range(N + PO + 1))
+        m.d.comb += [self.start.eq(start), start_take.eq(start + self.take)]
+        with m.If(drop0):
+            m.d.sync += start.eq(ring_add(head_c[0], beats) * IB)
+        with m.Elif(take0):
+            m.d.sync += start.eq(Mux(start_take >= N, start_take - N, start_take))
         return m

@@ -140,6 +140,22 @@ def _expand(m, slots, mask, name):
     return out
 
 
+# Comparisons of a wide count with a power of two, written as reductions of its
+# high bits rather than as `<`/`<=`: Yosys's opt_share merges two comparisons
+# that feed one multiplexer into one comparison of multiplexed operands, which
+# put the ZVC decompressor's step decision in front of a 32-bit carry chain
+# (`next_short`, `fin`: rem or rem - lanes, picked by the decision).
+def _below_pow2(value, limit):
+    """``value < limit`` for ``limit`` a power of two."""
+    return ~value[limit.bit_length() - 1:].any()
+
+
+def _at_most_pow2(value, limit):
+    """``value <= limit`` for ``limit`` a power of two."""
+    k = limit.bit_length() - 1
+    return ~value[k + 1:].any() & ~(value[k] & value[:k].any())
+
+
 def _bytes_shift_left(value, nbytes_amount):
     """``value`` shifted left by a variable number of bytes."""
     return value << Cat(C(0, 3), nbytes_amount)
@@ -546,25 +562,25 @@ class ZVCDecompressor(wiring.Component):
         # The mask of the window after this step's units (this window's when nothing
         # is taken), its first beat's units and its BAD_MASK check.
         # (fetch reads at offset 0, a prefetch right after the step's units)
-        # The mask is read from the unpacker's beats at `pm`, a register that already
-        # holds the window's start plus the step's units when a prefetch can come
-        # (the last step of a window: its units are known a step ahead), so the
-        # read is one multiplexer deep.
-        NBU = len(unp.beats) // UB       # units buffered in the unpacker
-        pm = Signal(range(NBU + 1))
-        bunits = [unp.beats[k * UB:(k + 1) * UB] for k in range(NBU)]
-        bside = [unp.beats_side[k * SB:(k + 1) * SB] for k in range(NBU)]
+        # The mask is read from the unpacker's ring at `pm` (ring units, wrapping
+        # around), a register that already holds the window's start plus the
+        # step's units when a prefetch can come (the last step of a window: its
+        # units are known a step ahead), so the read is one multiplexer deep and
+        # does not go through the window's rotation.
+        N = unp.ring_units
+        pm = Signal(range(N))
+        bunits = [unp.beats[k * UB:(k + 1) * UB] for k in range(N)]
+        bside = [unp.beats_side[k * SB:(k + 1) * SB] for k in range(N)]
         nmask = Signal(WINDOW)
         nsum = Signal(range(L + 1))      # set bits among the mask's first L
         with m.Switch(pm):
-            for t in range(NBU - MU + 1):
+            for t in range(N):
                 with m.Case(t):
-                    terms = [bside[t + j][:PFW] for j in range(TF)]
-                    if TP and t + TF < NBU:
-                        terms.append(bside[t + TF][PFW:])
-                    m.d.comb += [nmask.eq(Cat(*bunits[t:t + MU])), nsum.eq(sum(terms))]
-            with m.Default():            # (the mask is never read beyond the beats)
-                m.d.comb += [nmask.eq(0), nsum.eq(0)]
+                    terms = [bside[(t + j) % N][:PFW] for j in range(TF)]
+                    if TP:
+                        terms.append(bside[(t + TF) % N][PFW:])
+                    m.d.comb += [nmask.eq(Cat(*[bunits[(t + j) % N] for j in range(MU)])),
+                                 nsum.eq(sum(terms))]
         nneed = Signal(range(PW + 1))
         m.d.comb += nneed.eq(MU + nsum * EU)
 
@@ -639,9 +655,9 @@ class ZVCDecompressor(wiring.Component):
         cnt = self.count.p
         with m.If(start):
             m.d.comb += [nxt["active"].eq(1), nxt["failed"].eq(0), nxt["mv"].eq(0),
-                         nxt["s"].eq(0), nxt["zero"].eq(cnt == 0), nxt["fin"].eq(cnt <= L)]
+                         nxt["s"].eq(0), nxt["zero"].eq(cnt == 0), nxt["fin"].eq(_at_most_pow2(cnt, L))]
             m.d.sync += [rem.eq(cnt), code.eq(ZVCError.OK), wrem_lo.eq(cnt[:5]),
-                         next_short.eq(cnt < WINDOW)]
+                         next_short.eq(_below_pow2(cnt, WINDOW))]
         with m.If(fetch | prefetch):
             # A short window (the chunk's last, fewer than 32 elements) has its mask
             # checked in the next cycle (`chk`), off the fetch path; the others
@@ -655,14 +671,14 @@ class ZVCDecompressor(wiring.Component):
                          nxt["bad"].eq((mask & ~thermometer(wrem_lo, WINDOW)).any())]
         with m.If(fetch):
             # `next_short` now describes the window after this one: count - 32 < 32
-            m.d.sync += next_short.eq(rem < 2 * WINDOW)
+            m.d.sync += next_short.eq(_below_pow2(rem, 2 * WINDOW))
         # units of the window's next beat (its mask bits are the next L of `mask`)
         pc_next = Signal(range(PW + 1))
         m.d.comb += pc_next.eq(popcount([mask[L + k] for k in range(L)]) * EU if nb > 1 else 0)
         with m.If(step):
             rem_next = Signal.like(rem)
             m.d.comb += rem_next.eq(rem - L)
-            m.d.comb += nxt["fin"].eq(rem_next <= L)
+            m.d.comb += nxt["fin"].eq(_at_most_pow2(rem_next, L))
             m.d.sync += rem.eq(rem_next)
             with m.If(~prefetch):
                 m.d.comb += [nxt["s"].eq(s + 1), nxt["need"].eq(pc_next),
@@ -671,7 +687,7 @@ class ZVCDecompressor(wiring.Component):
             with m.Else():
                 # the window that starts has rem_next elements left (same value mod
                 # 32 as the count): the one after it is short if rem_next < 64
-                m.d.sync += next_short.eq(rem_next < 2 * WINDOW)
+                m.d.sync += next_short.eq(_below_pow2(rem_next, 2 * WINDOW))
         with m.If(finish | terminate):
             m.d.comb += nxt["active"].eq(0)
         with m.If(fail):
@@ -683,12 +699,34 @@ class ZVCDecompressor(wiring.Component):
         # the mask registers are stale, and the next chunk's first mask is at the
         # window's start)
         live = active & ~failed & mv
+
+        def ring_mod(value, most):
+            """``value`` modulo the ring, for ``value`` < ``most`` * N."""
+            out = value
+            for k in range(most - 1, 0, -1):
+                out = Mux(value >= k * N, value - k * N, out)
+            return out
+
+        start = unp.start
         if nb > 1:
-            m.d.sync += pm.eq(unp.start_next + Mux(
-                step, Mux(~prefetch & (s == nb - 2), pc_next, 0),
-                Mux(live & (s == nb - 1) & ~fetch, need, 0)))
+            # Every candidate is computed from registers; the decision only picks
+            # one.  (A step takes `need` units; the window's last step is
+            # prefetched at its start plus `need`; one step before it, the
+            # position is known once the step's units are: start + need + the
+            # next beat's units.  After a drop the value is never read: the
+            # next chunk's first fetch is at least two cycles away, and `pm` is
+            # the window's start again by then.)
+            at_take = Signal(range(N + PW + 1))
+            at_next = Signal(range(N + 2 * PW + 1))
+            m.d.comb += [at_take.eq(start + need), at_next.eq(start + need + pc_next)]
+            take_pm, next_pm = ring_mod(at_take, 2), ring_mod(at_next, 3)
+            m.d.sync += pm.eq(Mux(step & (s == nb - 2), next_pm,
+                                  Mux(step | (live & (s == nb - 1)), take_pm, start)))
         else:                            # every step is a window's last: no head start
-            m.d.sync += pm.eq(unp.start_next + Mux(fetch | prefetch, nneed, Mux(live, need, 0)))
+            at = Signal(range(N + 2 * PW + 1))
+            m.d.comb += at.eq(start + Mux(step, need, 0)
+                              + Mux(fetch | prefetch, nneed, Mux(live, need, 0)))
+            m.d.sync += pm.eq(ring_mod(at, 3))
 
         # ---- the step's beat: slots of the view, expanded to the lanes of the mask --
         # (Registering the window first and picking the slots a cycle later, to cut

@@ -331,15 +331,16 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
     """Feed ``packets`` (lists of units) as dense beats; a consumer takes random
     aligned amounts, checks the window against the reference at every step and
     drops at the end of each packet (or early, with probability ``early_drop``).
-    It also checks that ``beats`` from ``start`` on is the window, that the
-    ``side`` bits travel with their units, and that ``start_next`` predicts
-    ``start``."""
+    It also checks that the ring ``beats`` from ``start`` on (wrapping around)
+    is the window, that the ``side`` bits travel with their units, and that
+    ``start`` moves on by each take (modulo the ring)."""
     dut = Unpacker(unit_bits, in_units, out_units, align=align, copies=copies,
                    side_bits=side_bits)
     rng = np.random.default_rng(seed)
     mask = (1 << unit_bits) - 1
     smask = (1 << side_bits) - 1
     allc = (1 << copies) - 1
+    ring = dut.ring_units
     beats = []
     for units in packets:
         for b in range(max(1, -(-len(units) // in_units))):
@@ -374,12 +375,13 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                     errors.append(("window", pos, window, units[pos:pos + avail]))
                     return
                 start = ctx.get(dut.start)
-                if "start_next" in expect and start != expect.pop("start_next"):
-                    errors.append(("start_next", pos, start))
+                if "start" in expect and start != expect.pop("start"):
+                    errors.append(("start", pos, start))
                     return
                 all_beats, all_side = ctx.get(dut.beats), ctx.get(dut.beats_side)
-                seen = [(all_beats >> ((start + k) * unit_bits)) & mask for k in range(avail)]
-                side = [(all_side >> ((start + k) * side_bits)) & smask for k in range(avail)]
+                at = [(start + k) % ring for k in range(avail)]
+                seen = [(all_beats >> (a * unit_bits)) & mask for a in at]
+                side = [(all_side >> (a * side_bits)) & smask for a in at]
                 if seen != window or (side_bits and
                                       side != [_side_of(u, side_bits) for u in window]):
                     errors.append(("beats", pos, start, seen, side))
@@ -410,7 +412,7 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                         ctx.set(dut.drop, allc)
                         stop = True
                 if not stop:
-                    expect["start_next"] = ctx.get(dut.start_next)
+                    expect["start"] = (start + len(taken) - pos) % ring
                 await ctx.tick()
             got.append(taken)
         ctx.set(dut.drop, 0)
@@ -437,7 +439,7 @@ UNPACKER_CONFIGS = [(32, 16, 17, 1), (8, 8, 12, 1), (8, 5, 8, 1), (16, 4, 6, 1),
                          [(32, 16, 17, 1, 3, 5), (8, 8, 12, 4, 2, 3), (16, 4, 6, 1, 1, 1)])
 def test_unpacker_copies_and_side(unit_bits, in_units, out_units, align, copies, side_bits):
     """Several copies of the consumer's decision, per-unit side bits, the
-    ``beats``/``start``/``start_next`` view: same window as with one copy."""
+    ``beats``/``start`` view: same window as with one copy."""
     rng = np.random.default_rng(in_units + copies)
     lengths = [0, 1, in_units, in_units + 1, 3 * in_units - 1]
     lengths += [int(v) for v in rng.integers(0, 5 * max(in_units, out_units), 20)]

@@ -14,7 +14,7 @@ from amaranth.sim import Simulator
 
 import golden
 from golden import zvc as gzvc
-from hw.zvc import ZVCCompressor, ZVCDecompressor, ZVCError
+from hw.zvc import ZVCCompressor, ZVCDecompressor, ZVCError, _at_most_pow2, _below_pow2
 import hwsim
 from hwsim import (add_rule_monitor, add_watchdog, bytes_of, element_beats, get_packet, latency,
                    put_beats)
@@ -369,3 +369,29 @@ def test_documented_latency(elem_bits, lanes):
     payload = gzvc.encode(np.array([7] + [0] * (lanes - 1), golden.elem_dtype(elem_bits)))
     beat = (int.from_bytes(payload, "little"), (1 << len(payload)) - 1, 1)
     assert latency(dec, beat, give_count) == (8 if lanes <= 4 else 9)
+
+
+def test_power_of_two_comparisons():
+    """The decompressor's reductions for ``< 2**k`` and ``<= 2**k`` (written so
+    that synthesis cannot merge them into one comparison behind a multiplexer)
+    equal the operators, for every 9-bit value and every limit it uses."""
+    from amaranth.hdl import Module, Signal
+    x = Signal(9)
+    m = Module()
+    flags = {}
+    for limit in (1, 2, 4, 8, 16, 32, 64):
+        below, at_most = Signal(name=f"below{limit}"), Signal(name=f"at_most{limit}")
+        m.d.comb += [below.eq(_below_pow2(x, limit)), at_most.eq(_at_most_pow2(x, limit))]
+        flags[limit] = (below, at_most)
+    sim = Simulator(m)
+    wrong = []
+
+    async def bench(ctx):
+        for v in range(1 << len(x)):
+            ctx.set(x, v)
+            for limit, (below, at_most) in flags.items():
+                if (ctx.get(below), ctx.get(at_most)) != (v < limit, v <= limit):
+                    wrong.append((v, limit))
+    sim.add_testbench(bench)
+    sim.run()
+    assert wrong == []
