@@ -684,6 +684,10 @@ class RLEDecoder(wiring.Component):
         room = replicated(m, "o_room", NCE, reset=1)
         left = Signal(OW)
         cb = Signal(OW)
+        # copies of cb, one per two tokens' compares (`land`, `before` below: cb
+        # reached 4 * lanes comparators through one net, 84 % routing at 8 x 8)
+        NCB = max(1, L // 2)
+        cb_c = replicated(m, "cb", NCB, width=OW)
         dec = []
         for g in range(NCE):
             d = {k: Signal(name=f"{k}_c{g}") for k in ("need", "emit", "pop1", "pop2", "load")}
@@ -705,9 +709,10 @@ class RLEDecoder(wiring.Component):
             dec.append(d)
         need, emit, pop1, pop2, load = (dec[0][k] for k in ("need", "emit", "pop1", "pop2", "load"))
         with m.If(load):
-            m.d.sync += [left.eq(head["dm1"]), cb.eq(head["qnz"])]
+            m.d.sync += [left.eq(head["dm1"]), cb.eq(head["qnz"]),
+                         *[r.eq(head["qnz"]) for r in cb_c]]
         with m.Elif(emit):
-            m.d.sync += [left.eq(left - 1), cb.eq(cb + 1)]
+            m.d.sync += [left.eq(left - 1), cb.eq(cb + 1), *[r.eq(cb + 1) for r in cb_c]]
         # The FIFO is read when cur is loaded or dropped: (load | pop2) & nxt_v,
         # which reduces to "no cur, or cur's last beat goes out with room" -- one
         # gate on four registers instead of the emit decision's chain (need ->
@@ -725,9 +730,10 @@ class RLEDecoder(wiring.Component):
 
         # ---- P1: which tokens of cur and of the next group land in this beat --------
         last = pop1 & (cfin[0] | pop2)
-        land = ([c["kept"][j] & (c["off"][j] == cb) for j in range(L)]
+        land = ([c["kept"][j] & (c["off"][j] == cb_c[j * NCB // L]) for j in range(L)]
                 + [need & head["qnz"] & head["kept"][j] & (head["off"][j] == 0) for j in range(L)])
-        before = [c["kept"][j] & (c["off"][j] < cb) for j in range(L)]   # a prefix of cur
+        before = [c["kept"][j] & (c["off"][j] < cb_c[j * NCB // L])
+                  for j in range(L)]     # a prefix of cur
         keep_n = Mux(last, Mux(pop2 & ~head["empty"], head["klast"], c["klast"]), L)
         regs = stage("p1_", [emit, last, last & Mux(pop2, head["err"], c["err"]), keep_n,
                              Cat(*land), Cat(*before), *c["val"], *head["val"],
