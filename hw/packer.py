@@ -581,7 +581,9 @@ class Unpacker(wiring.Component):
             out = Signal(len(ring[0]), name=f"w{k}_{name}")
             with m.Switch(sel):
                 for h in range(NW):
-                    with m.Case(h):
+                    # (the last one as the default: with NW not a power of two
+                    # the select has values no slot has, and lint wants them covered)
+                    with (m.Case(h) if h < NW - 1 else m.Default()):
                         m.d.comb += out.eq(ring[(h + k) % NW])
             return out
 
@@ -645,7 +647,10 @@ class Unpacker(wiring.Component):
         m.d.comb += pos.eq(off * AL + self.take)
         pops_take = Signal(range(NW + 1))
         for k in range(1, NW + 1):
-            with m.If((pos >= k * IB) & ~(ended & (beats <= k))):
+            # (the packet's last beat is among the first k: beats <= k, always
+            # so for k = NW)
+            last_in = ended & (beats <= k) if k < NW else ended
+            with m.If((pos >= k * IB) & ~last_in):
                 m.d.comb += pops_take.eq(k)
         off_take = Signal.like(off)
         # (never negative: an unsigned value, so that a division by `align` is not

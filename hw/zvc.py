@@ -575,7 +575,9 @@ class ZVCDecompressor(wiring.Component):
         nsum = Signal(range(L + 1))      # set bits among the mask's first L
         with m.Switch(pm):
             for t in range(N):
-                with m.Case(t):
+                # (the last position as the default: lint wants every value of
+                # `pm` covered, and N need not be a power of two)
+                with (m.Case(t) if t < N - 1 else m.Default()):
                     terms = [bside[(t + j) % N][:PFW] for j in range(TF)]
                     if TP:
                         terms.append(bside[(t + TF) % N][PFW:])
