@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-import golden
+from cdma import golden
 
 __all__ = ["find_tensors", "load_tensors", "analyze_array", "analyze_arrays", "total_row",
            "available_baselines", "to_16bit", "add_arguments", "run"]

@@ -40,8 +40,8 @@ def measure(densities, kib=256, elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk
     """
     from cocotb_tools.check_results import get_results
 
-    from hw.engine.params import EngineParams
-    from sim.runner import run_cocotb
+    from cdma.hw.engine.params import EngineParams
+    from cdma.sim.runner import run_cocotb
     params = dict(elem_bits=elem_bits, mem_bytes=mem_bytes, pcie_bytes=pcie_bytes,
                   chunk_bytes=chunk_bytes)
     # Parameters at the generator's defaults are left out of the build key, so the
@@ -55,7 +55,7 @@ def measure(densities, kib=256, elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk
                "CDMA_BENCH_CODECS": f"{codec},raw" if baseline else codec,
                "CDMA_BENCH_OUT": str(out), "CDMA_BENCH_LATENCY": str(latency),
                "CDMA_BENCH_MIN_SHARE": str(min_share)}
-        results = run_cocotb("engine", params, "sim.engine.test_engine",
+        results = run_cocotb("engine", params, "cdma.sim.engine.test_engine",
                              testcase="test_throughput", extra_env=env, sim=sim, check=False)
         rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
         ntests, nfailed = get_results(results)

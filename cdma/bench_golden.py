@@ -13,8 +13,8 @@ import zlib
 
 import numpy as np
 
-import golden
-from golden import rle, zvc
+from cdma import golden
+from cdma.golden import rle, zvc
 
 from .synthetic import relu_tensor
 

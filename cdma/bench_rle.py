@@ -26,8 +26,8 @@ __all__ = ["add_arguments", "run", "measure", "bound", "merge", "format_table", 
 DENSITIES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 DEFAULT_CONFIGS = ("8:16", "32:16")
 # block -> (generator module, cocotb test module, encoded-side beat parameter)
-DUTS = {"compress": ("rle-encode", "sim.rle.test_rle_encode", "out_bytes"),
-        "decompress": ("rle-decode", "sim.rle.test_rle_decode", "in_bytes")}
+DUTS = {"compress": ("rle-encode", "cdma.sim.rle.test_rle_encode", "out_bytes"),
+        "decompress": ("rle-decode", "cdma.sim.rle.test_rle_decode", "in_bytes")}
 
 
 def _config(text):
@@ -116,8 +116,8 @@ def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbyte
     RuntimeError
         A bench failed (a byte differed from golden, or the simulation broke).
     """
-    from sim.runner import REPO, run_cocotb
-    root = build_root or REPO / "build" / "bench"
+    from cdma.sim.runner import build_root as default_build_root, run_cocotb
+    root = build_root or default_build_root() / "bench"
     rows = []
     logging.getLogger("cocotb").setLevel(logging.WARNING)
     for elem_bits, lanes, beat in configs:
@@ -246,7 +246,7 @@ def run(args) -> int:
         print(f"cdma bench rle: need --bytes >= 1 and --chunk-bytes >= 0 "
               f"(got {args.nbytes}, {args.chunk_bytes})")
         return 2
-    from sim.runner import pick_simulator
+    from cdma.sim.runner import pick_simulator
     sim = pick_simulator(args.sim)
     sim_text = f"{sim} (auto)" if args.sim == "auto" else sim
     configs = args.config or [_config(c) for c in DEFAULT_CONFIGS]

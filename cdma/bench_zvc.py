@@ -24,8 +24,8 @@ __all__ = ["add_arguments", "run", "measure", "bound", "format_table", "plot"]
 
 DENSITIES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 DEFAULT_CONFIGS = ("8:8", "8:16", "16:8", "16:16", "32:8", "32:16", "32:16:16")
-DUTS = {"compress": ("zvc-compress", "sim.zvc.test_zvc_compress", "out_bytes"),
-        "decompress": ("zvc-decompress", "sim.zvc.test_zvc_decompress", "in_bytes")}
+DUTS = {"compress": ("zvc-compress", "cdma.sim.zvc.test_zvc_compress", "out_bytes"),
+        "decompress": ("zvc-decompress", "cdma.sim.zvc.test_zvc_decompress", "in_bytes")}
 
 
 def _config(text):
@@ -116,8 +116,8 @@ def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbyte
     build_root : path, optional
         Root of the build directories (default ``build/bench``).
     """
-    from sim.runner import REPO, run_cocotb
-    root = build_root or REPO / "build" / "bench"
+    from cdma.sim.runner import build_root as default_build_root, run_cocotb
+    root = build_root or default_build_root() / "bench"
     rows = []
     logging.getLogger("cocotb").setLevel(logging.WARNING)
     for elem_bits, lanes, beat in configs:
@@ -217,7 +217,7 @@ def run(args) -> int:
             print(f"cdma bench zvc: --{name} must be a probability in [0, 1), "
                   f"not {getattr(args, name)!r}")
             return 2
-    from sim.runner import pick_simulator
+    from cdma.sim.runner import pick_simulator
     sim = pick_simulator(args.sim)
     sim_text = f"{sim} (auto)" if args.sim == "auto" else sim
     configs = args.config or [_config(c) for c in DEFAULT_CONFIGS]

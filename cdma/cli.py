@@ -12,7 +12,7 @@ import sys
 SUBCOMMANDS = {
     "analyze": ("cdma.analyze", "compression study of .npy/.npz activations"),
     "bench": ("cdma.bench", "benchmarks: golden codecs, hardware blocks"),
-    "generate": ("hw.generate", "Verilog for a block: zvc-compress, zvc-decompress, ...", "add_generate_arguments", "run_generate"),
+    "generate": ("cdma.hw.generate", "Verilog for a block: zvc-compress, zvc-decompress, ...", "add_generate_arguments", "run_generate"),
     "synth": ("cdma.synth", "ECP5 area/Fmax and gate count of a generated module (yowasp tools)"),
     "fuzz": ("cdma.fuzz", "mutation fuzzing of the golden frame decoder"),
     "fuzz-rtl": ("cdma.fuzz_rtl", "RTL fault campaign: decompressors and engine prefetch under Icarus"),

@@ -13,6 +13,7 @@ tool rejects the design.
 """
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import shutil
@@ -362,7 +363,7 @@ def verilator_env(env=None) -> dict:
 
 
 #: Verilator waivers for generated Verilog, each with the reason it is waived.
-LINT_WAIVERS = Path(__file__).resolve().parents[1] / "hw" / "verilator_lint.vlt"
+LINT_WAIVERS = Path(str(importlib.resources.files("cdma.hw") / "verilator_lint.vlt"))
 
 
 def lint_verilator(verilog: Path, top: str, waivers: Path | None = LINT_WAIVERS) -> str:

@@ -19,7 +19,7 @@ import tracemalloc
 
 import numpy as np
 
-import golden
+from cdma import golden
 
 __all__ = ["MUTATIONS", "make_frame", "mutate", "run_case", "campaign", "add_arguments", "run"]
 

@@ -30,7 +30,7 @@ ENGINE_TESTS = ["test_prefetch_fuzz", "test_hostile_descriptors", "test_address_
 def campaign(dec_cases, engine_cases, seed=1, dec_configs=None, engine_configs=None,
              log_dir=None):
     """Run the campaigns; return ``(rows, failures)``: the JSON rows and failed runs."""
-    from sim.runner import run_cocotb
+    from cdma.sim.runner import run_cocotb
     import cdma.fuzz_rtl as me
     dec_configs = me.DEC_CONFIGS if dec_configs is None else dec_configs
     engine_configs = ENGINE_CONFIGS if engine_configs is None else engine_configs
@@ -39,9 +39,9 @@ def campaign(dec_cases, engine_cases, seed=1, dec_configs=None, engine_configs=N
     tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / "outcomes.jsonl"
     failures = []
-    runs = [(m, dict(elem_bits=e, lanes=l), "sim.faults.test_dec_faults", None, dec_cases)
+    runs = [(m, dict(elem_bits=e, lanes=l), "cdma.sim.faults.test_dec_faults", None, dec_cases)
             for m, e, l in dec_configs if dec_cases]
-    runs += [("engine", dict(elem_bits=e), "sim.faults.test_engine_faults", ENGINE_TESTS,
+    runs += [("engine", dict(elem_bits=e), "cdma.sim.faults.test_engine_faults", ENGINE_TESTS,
               engine_cases) for e in engine_configs if engine_cases]
     for module, params, test_module, tests, cases in runs:
         log = tmp / f"{module}-{'-'.join(f'{k}{v}' for k, v in params.items())}.log"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-import golden
+from cdma import golden
 
 from . import analyze as _an
 

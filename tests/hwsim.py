@@ -154,7 +154,7 @@ def element_beats(x, elem_bits, lanes, null_close=False):
     """(data, keep, last) beats of element words ``x`` (numpy), ``lanes`` per beat;
     with ``null_close`` the last element beat is full-keep and a null beat
     (keep 0) carries ``last``."""
-    import golden
+    from cdma import golden
     out = []
     nbeats = max(1, -(-x.size // lanes)) if not null_close else -(-x.size // lanes)
     for b in range(nbeats):
@@ -187,7 +187,7 @@ def run_decoder(dut, chunks, seed=0, gap=0.3, backpressure=0.3):
     import numpy as np
     from amaranth.sim import Simulator
 
-    import golden
+    from cdma import golden
     rng = np.random.default_rng(seed)
     results, violations, errors = [], [], []
     sim = Simulator(dut)

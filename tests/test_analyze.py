@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-import golden
+from cdma import golden
 from cdma import analyze
 from cdma.cli import main
 from cdma.synthetic import relu_activations

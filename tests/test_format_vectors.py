@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import golden
+from cdma import golden
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "FORMAT.md"
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import golden
-from golden import rle, zvc
+from cdma import golden
+from cdma.golden import rle, zvc
 
 
 def reference_rle(x):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import golden
-from golden.engine import OFFLOAD, PREFETCH, Descriptor, EngineModel, Status
+from cdma import golden
+from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, EngineModel, Status
 
 E = golden.ErrorCode
 

@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-import golden
-from golden import ErrorCode, FormatError, rle, zvc
+from cdma import golden
+from cdma.golden import ErrorCode, FormatError, rle, zvc
 
 
 def frame(x, codec="zvc", chunk_bytes=512):

@@ -2,7 +2,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-import golden
+from cdma import golden
 from cdma import fuzz
 
 

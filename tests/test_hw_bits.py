@@ -7,7 +7,7 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from hw.bits import (compact_level, expand_controls, expand_level, popcount, prefix_counts,
+from cdma.hw.bits import (compact_level, expand_controls, expand_level, popcount, prefix_counts,
                      thermometer)
 
 

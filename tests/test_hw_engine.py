@@ -14,10 +14,10 @@ import re
 import pytest
 from amaranth.sim import Simulator
 
-import golden
-from hw.engine import CDMAEngine, EngineError, EngineParams
-from hw.engine.fetch import FetchUnit
-from hw.engine.writer import WriteUnit
+from cdma import golden
+from cdma.hw.engine import CDMAEngine, EngineError, EngineParams
+from cdma.hw.engine.fetch import FetchUnit
+from cdma.hw.engine.writer import WriteUnit
 from hwsim import add_watchdog
 
 
@@ -216,7 +216,7 @@ def test_top_rejects_out_of_range(aw):
     ``addr_width`` bits), so the extremes of both ends of ``addr_width`` are
     covered here; the full engine is checked in ``sim/faults``.
     """
-    from golden.engine import OFFLOAD, PREFETCH, Descriptor, EngineModel, Status
+    from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, EngineModel, Status
     p = EngineParams(elem_bits=32, mem_bytes=16, pcie_bytes=8, chunk_bytes=512, codecs=1,
                      addr_width=aw)
     model = EngineModel(32, 16, 512, 1, aw)
@@ -275,11 +275,17 @@ def test_generated_ports(tmp_path, capsys):
     """`cdma generate engine` writes a module with the conventional AXI port names."""
     import re
 
-    from hw.generate import main
+    from cdma.cli import main
     out = tmp_path / "e.v"
-    assert main(["engine", "--mem-bytes", "16", "--pcie-bytes", "8", "--chunk-bytes", "512",
+    assert main(["generate", "engine", "--mem-bytes", "16", "--pcie-bytes", "8", "--chunk-bytes", "512",
                  "--codecs", "1", "--top", "eng", "-o", str(out)]) == 0
     text = out.read_text()
+    err = capsys.readouterr().err
+    # The port summary (what `make` shows of the default engine) and the descriptor notes.
+    assert f"wrote {out}: module eng, {len(text.splitlines())} lines of Verilog" in err
+    assert "fetch_beats=1024" in err   # derived: 4 longest bursts (4 KiB / 16 B = 256 beats)
+    assert "  m_axis_c2h_*   out: tdata[64] tkeep[8] tlast tvalid\n" in err
+    assert "  descriptor (s_axis_desc, 16 B LE): addr u64 | length u32" in err
     ports = {name: d for d, name in re.findall(r"^\s*(input|output)\s+(?:\[\d+:0\]\s+)?(\w+);",
                                                text, re.M)}
     for name in ("m_axi_araddr", "m_axi_arlen", "m_axi_arvalid", "m_axi_wdata", "m_axi_wstrb",

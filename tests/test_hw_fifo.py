@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.fifo import WideFIFO
+from cdma.hw.fifo import WideFIFO
 
 
 @pytest.mark.parametrize("width, depth, copies", [(8, 4, 1), (70, 8, 3), (33, 16, 8)])

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.packer import CreditedPacker, Packer, Unpacker
-from hw.skid import SkidBuffer
+from cdma.hw.packer import CreditedPacker, Packer, Unpacker
+from cdma.hw.skid import SkidBuffer
 from hwsim import add_rule_monitor, add_watchdog, get_packet, latency, put_beats
 
 

@@ -14,9 +14,9 @@ import pytest
 from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
-import golden
-from golden import rle as grle
-from hw.rle import RLEDecoder, RLEEncoder, RLEError
+from cdma import golden
+from cdma.golden import rle as grle
+from cdma.hw.rle import RLEDecoder, RLEEncoder, RLEError
 import hwsim
 from hwsim import (add_rule_monitor, add_watchdog, byte_beats, bytes_of, element_beats,
                    get_packet, latency, put_beats)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-import golden
-from golden import zvc as gzvc
-from hw.zvc import ZVCCompressor, ZVCDecompressor, ZVCError, _at_most_pow2, _below_pow2
+from cdma import golden
+from cdma.golden import zvc as gzvc
+from cdma.hw.zvc import ZVCCompressor, ZVCDecompressor, ZVCError, _at_most_pow2, _below_pow2
 import hwsim
 from hwsim import (add_rule_monitor, add_watchdog, bytes_of, element_beats, get_packet, latency,
                    put_beats)
@@ -298,7 +298,7 @@ if given is not None:
 # ---- the generator and the AXI wrapper ----------------------------------------------
 
 def test_generated_ports():
-    from hw.generate import generate_verilog
+    from cdma.hw.generate import generate_verilog
     v = generate_verilog("zvc-decompress", elem_bits=16, lanes=8, in_bytes=4, top="zd")
     header = v[v.index("module zd("):].split(";")[0]
     for port in ("clk", "rst", "s_axis_tdata", "s_axis_tkeep", "s_axis_tvalid", "s_axis_tready",
@@ -311,36 +311,36 @@ def test_generated_ports():
 
 
 def test_registry_errors():
-    from hw.generate import build, register
+    from cdma.hw.generate import build, register
     with pytest.raises(ValueError, match="'zvc-nope'"):
         build("zvc-nope")
     with pytest.raises(ValueError, match="'width'"):
         build("zvc-compress", width=3)
     with pytest.raises(ValueError, match="'zvc-compress'"):
-        register("zvc-compress", "hw.zvc:ZVCCompressor", "again")
+        register("zvc-compress", "cdma.hw.zvc:ZVCCompressor", "again")
     with pytest.raises(TypeError, match="^factory must be a callable or a 'module:function' "
                                         "string, not 42$"):
         register("zvc-other", 42, "bad factory")
     with pytest.raises(TypeError, match="'lanes'"):
-        register("zvc-other", "hw.zvc:ZVCCompressor", "bad param", "lanes")
+        register("zvc-other", "cdma.hw.zvc:ZVCCompressor", "bad param", "lanes")
     with pytest.raises(ValueError, match="^lanes must be a power of two from 1 to 32, not 7$"):
         build("zvc-compress", lanes=7)
 
 
 def test_generate_cli(tmp_path, capsys):
-    from hw.generate import main
+    from cdma.cli import main
     out = tmp_path / "c.v"
-    assert main(["zvc-compress", "--elem-bits", "8", "--lanes", "16", "--out-bytes", "8",
+    assert main(["generate", "zvc-compress", "--elem-bits", "8", "--lanes", "16", "--out-bytes", "8",
                  "--top", "zc", "-o", str(out)]) == 0
     text = out.read_text()
     assert "module zc(" in text and "output [63:0] m_axis_tdata;" in text
-    assert main(["zvc-compress", "--lanes", "12", "-o", str(out)]) == 2
+    assert main(["generate", "zvc-compress", "--lanes", "12", "-o", str(out)]) == 2
     assert ("cdma generate zvc-compress: lanes must be a power of two from 1 to 32, not 12"
             in capsys.readouterr().err)
 
 
 def test_axis_wrapper_rejects():
-    from hw.axis import AXIStreamTop
+    from cdma.hw.axis import AXIStreamTop
     with pytest.raises(TypeError, match="'x'"):
         AXIStreamTop("x", {})
     inner = ZVCCompressor(8, 8, 8)

@@ -15,7 +15,7 @@ import re
 import pytest
 
 from cdma import eda
-from hw.generate import REGISTRY, generate_verilog
+from cdma.hw.generate import REGISTRY, generate_verilog
 
 #: (module, parameter overrides): the defaults of every registered module.
 CASES = [(name, {}) for name in REGISTRY] + [("zvc-compress", dict(lanes=32)),

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from sim.runner import run_cocotb
+from cdma.sim.runner import run_cocotb
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 
@@ -26,7 +26,7 @@ ALL_TESTS = OFFLOAD_TESTS + PREFETCH_TESTS + ["test_round_trip"]
 @pytest.mark.parametrize("elem_bits", [32, 16])
 def test_engine(elem_bits, sim):
     """Offload, prefetch, malformed frames and the round trip: one build per width."""
-    run_cocotb("engine", dict(elem_bits=elem_bits), "sim.engine.test_engine",
+    run_cocotb("engine", dict(elem_bits=elem_bits), "cdma.sim.engine.test_engine",
                testcase=ALL_TESTS, sim=sim)
 
 
@@ -36,11 +36,11 @@ def test_engine(elem_bits, sim):
 def test_other_widths(elem_bits, mem_bytes, pcie_bytes, chunk_bytes, sim):
     run_cocotb("engine", dict(elem_bits=elem_bits, mem_bytes=mem_bytes, pcie_bytes=pcie_bytes,
                               chunk_bytes=chunk_bytes),
-               "sim.engine.test_engine", testcase=ALL_TESTS, sim=sim)
+               "cdma.sim.engine.test_engine", testcase=ALL_TESTS, sim=sim)
 
 
 @pytest.mark.slow
 def test_throughput_256k(sim):
     """>= 95 % of min(mem_bytes, pcie_bytes x ratio) both ways at densities 0.1/0.5/0.9."""
-    run_cocotb("engine", dict(elem_bits=32), "sim.engine.test_engine",
+    run_cocotb("engine", dict(elem_bits=32), "cdma.sim.engine.test_engine",
                testcase="test_throughput", sim=sim)

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from sim.runner import run_cocotb
+from cdma.sim.runner import run_cocotb
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 
@@ -30,14 +30,14 @@ def _env(cases, seed, out=None):
 @pytest.mark.parametrize("module, elem_bits, lanes", DEC_SHORT)
 def test_decompressor_faults(module, elem_bits, lanes):
     """Mutated/truncated/extended chunks and wrong counts: golden verdicts, recovery."""
-    run_cocotb(module, dict(elem_bits=elem_bits, lanes=lanes), "sim.faults.test_dec_faults",
+    run_cocotb(module, dict(elem_bits=elem_bits, lanes=lanes), "cdma.sim.faults.test_dec_faults",
                extra_env=_env(80, 1))
 
 
 def test_engine_faults():
     """Prefetch fuzz, hostile descriptors, address width, DECERR/SLVERR, reset mid-transfer."""
     from cdma.fuzz_rtl import ENGINE_TESTS
-    run_cocotb("engine", dict(elem_bits=32), "sim.faults.test_engine_faults",
+    run_cocotb("engine", dict(elem_bits=32), "cdma.sim.faults.test_engine_faults",
                testcase=ENGINE_TESTS, extra_env=_env(40, 1))
 
 
@@ -74,7 +74,7 @@ def test_fuzz_rtl_command(tmp_path, capsys, monkeypatch):
 
 def _table(path, header):
     """Rows ``(code, name)`` of the markdown table whose header starts with ``header``."""
-    from sim.runner import REPO
+    from cdma.sim.runner import REPO
     lines = (REPO / path).read_text().splitlines()
     start = next(i for i, l in enumerate(lines) if l.startswith(header))
     rows = []
@@ -88,10 +88,10 @@ def _table(path, header):
 
 def test_error_code_table():
     """docs/FAULTS.md's code table == golden == RTL enums == FORMAT.md/ENGINE.md tables."""
-    import golden
-    from hw.engine.params import EngineError
-    from hw.rle import RLEError
-    from hw.zvc import ZVCError
+    from cdma import golden
+    from cdma.hw.engine.params import EngineError
+    from cdma.hw.rle import RLEError
+    from cdma.hw.zvc import ZVCError
     rows = _table("docs/FAULTS.md", "| code | name | golden |")
     table = {int(r[0]): r for r in rows}
     assert {c: r[1] for c, r in table.items()} == {int(e): e.name for e in golden.ErrorCode}

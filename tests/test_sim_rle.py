@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from sim.runner import run_cocotb
+from cdma.sim.runner import run_cocotb
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 
@@ -23,34 +23,34 @@ SLOW_CONFIGS = [(8, 32, None), (32, 4, None), (32, 16, 24), (16, 8, 64), (8, 1, 
 
 @pytest.mark.parametrize("elem_bits, lanes", CONFIGS)
 def test_encoder(elem_bits, lanes):
-    run_cocotb("rle-encode", dict(elem_bits=elem_bits, lanes=lanes), "sim.rle.test_rle_encode")
+    run_cocotb("rle-encode", dict(elem_bits=elem_bits, lanes=lanes), "cdma.sim.rle.test_rle_encode")
 
 
 @pytest.mark.parametrize("elem_bits, lanes", CONFIGS)
 def test_decoder(elem_bits, lanes):
-    run_cocotb("rle-decode", dict(elem_bits=elem_bits, lanes=lanes), "sim.rle.test_rle_decode")
+    run_cocotb("rle-decode", dict(elem_bits=elem_bits, lanes=lanes), "cdma.sim.rle.test_rle_decode")
 
 
 @pytest.mark.parametrize("elem_bits, lanes", [(8, 16), (16, 8), (32, 16)])
 def test_round_trip(elem_bits, lanes):
     run_cocotb("rle-loopback", dict(elem_bits=elem_bits, lanes=lanes),
-               "sim.rle.test_rle_loopback")
+               "cdma.sim.rle.test_rle_loopback")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("elem_bits, lanes, nbytes", SLOW_CONFIGS)
 def test_other_widths(elem_bits, lanes, nbytes):
     run_cocotb("rle-encode", dict(elem_bits=elem_bits, lanes=lanes, out_bytes=nbytes),
-               "sim.rle.test_rle_encode")
+               "cdma.sim.rle.test_rle_encode")
     run_cocotb("rle-decode", dict(elem_bits=elem_bits, lanes=lanes, in_bytes=nbytes),
-               "sim.rle.test_rle_decode")
+               "cdma.sim.rle.test_rle_decode")
     run_cocotb("rle-loopback", dict(elem_bits=elem_bits, lanes=lanes, mid_bytes=nbytes),
-               "sim.rle.test_rle_loopback")
+               "cdma.sim.rle.test_rle_loopback")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module, test_module", [("rle-encode", "sim.rle.test_rle_encode"),
-                                                 ("rle-decode", "sim.rle.test_rle_decode")])
+@pytest.mark.parametrize("module, test_module", [("rle-encode", "cdma.sim.rle.test_rle_encode"),
+                                                 ("rle-decode", "cdma.sim.rle.test_rle_decode")])
 @pytest.mark.parametrize("elem_bits, lanes", [(8, 16), (32, 16)])
 def test_throughput_64k(module, test_module, elem_bits, lanes, tmp_path):
     """At least 95% of min(raw width, encoded width x ratio) at every density."""

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from hw.generate import generate_verilog
-from sim import runner
+from cdma.hw.generate import generate_verilog
+from cdma.sim import runner
 
 PARAMS = dict(elem_bits=8, lanes=4)
 

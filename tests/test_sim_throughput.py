@@ -27,7 +27,7 @@ import shutil
 import pytest
 
 from cdma import bench_engine
-from sim.runner import REPO
+from cdma.sim.runner import build_root
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 
@@ -75,7 +75,7 @@ def _below(measured, got, margin):
 def test_codec_throughput_32k(bench, dut, config, measured, sim):
     mod = importlib.import_module(f"cdma.bench_{bench}")
     rows = mod.measure([config], (dut,), list(measured), 32 << 10, sim=sim,
-                       build_root=REPO / "build" / "sim")
+                       build_root=build_root() / "sim")
     got = {r["density"]: r["efficiency"] for r in rows}
     assert sorted(got) == sorted(measured)
     print({d: round(s, 4) for d, s in got.items()})

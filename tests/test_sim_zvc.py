@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from sim.runner import run_cocotb
+from cdma.sim.runner import run_cocotb
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 
@@ -23,35 +23,35 @@ SLOW_CONFIGS = [(8, 32, None), (32, 4, None), (32, 16, 24), (16, 8, 64), (8, 1, 
 @pytest.mark.parametrize("elem_bits, lanes", CONFIGS)
 def test_compressor(elem_bits, lanes, sim):
     run_cocotb("zvc-compress", dict(elem_bits=elem_bits, lanes=lanes),
-               "sim.zvc.test_zvc_compress", sim=sim)
+               "cdma.sim.zvc.test_zvc_compress", sim=sim)
 
 
 @pytest.mark.parametrize("elem_bits, lanes", CONFIGS)
 def test_decompressor(elem_bits, lanes, sim):
     run_cocotb("zvc-decompress", dict(elem_bits=elem_bits, lanes=lanes),
-               "sim.zvc.test_zvc_decompress", sim=sim)
+               "cdma.sim.zvc.test_zvc_decompress", sim=sim)
 
 
 @pytest.mark.parametrize("elem_bits, lanes", [(8, 16), (16, 8), (32, 16)])
 def test_round_trip(elem_bits, lanes, sim):
     run_cocotb("zvc-loopback", dict(elem_bits=elem_bits, lanes=lanes),
-               "sim.zvc.test_zvc_loopback", sim=sim)
+               "cdma.sim.zvc.test_zvc_loopback", sim=sim)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("elem_bits, lanes, nbytes", SLOW_CONFIGS)
 def test_other_widths(elem_bits, lanes, nbytes, sim):
     run_cocotb("zvc-compress", dict(elem_bits=elem_bits, lanes=lanes, out_bytes=nbytes),
-               "sim.zvc.test_zvc_compress", sim=sim)
+               "cdma.sim.zvc.test_zvc_compress", sim=sim)
     run_cocotb("zvc-decompress", dict(elem_bits=elem_bits, lanes=lanes, in_bytes=nbytes),
-               "sim.zvc.test_zvc_decompress", sim=sim)
+               "cdma.sim.zvc.test_zvc_decompress", sim=sim)
     run_cocotb("zvc-loopback", dict(elem_bits=elem_bits, lanes=lanes, mid_bytes=nbytes),
-               "sim.zvc.test_zvc_loopback", sim=sim)
+               "cdma.sim.zvc.test_zvc_loopback", sim=sim)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module, test_module", [("zvc-compress", "sim.zvc.test_zvc_compress"),
-                                                 ("zvc-decompress", "sim.zvc.test_zvc_decompress")])
+@pytest.mark.parametrize("module, test_module", [("zvc-compress", "cdma.sim.zvc.test_zvc_compress"),
+                                                 ("zvc-decompress", "cdma.sim.zvc.test_zvc_decompress")])
 @pytest.mark.parametrize("elem_bits, lanes", [(8, 16), (32, 16)])
 def test_throughput_64k(module, test_module, elem_bits, lanes, tmp_path, sim):
     """At least 95% of min(input width, output width x ratio) at every density."""

@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import pytest
 
-import golden
+from cdma import golden
 from cdma import analyze as an
 from cdma import study
 

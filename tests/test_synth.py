@@ -39,7 +39,7 @@ def test_sweep_covers_every_codec_block():
 
 def test_sweep_engines_are_valid_configurations():
     """The engine rows of --sweep: the defaults and a smaller one, both accepted by EngineParams."""
-    from hw.engine.params import EngineParams
+    from cdma.hw.engine.params import EngineParams
     assert {m for m, _ in synth.SWEEP_ENGINES} == {"engine"}
     assert {} in [p for _, p in synth.SWEEP_ENGINES]
     widths = [EngineParams(**p).mem_bytes for _, p in synth.SWEEP_ENGINES]

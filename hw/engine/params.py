@@ -61,6 +61,11 @@ def _pow2(name, value, lo, hi):
     return value
 
 
+def _field(default, help_text):
+    """A dataclass field with the one-line help of its ``cdma generate`` option."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
 @dataclasses.dataclass(frozen=True)
 class EngineParams:
     """Validated configuration of :class:`~hw.engine.CDMAEngine`.
@@ -103,17 +108,19 @@ class EngineParams:
         A parameter is out of range; the message quotes it.
     """
 
-    elem_bits: int = 32
-    mem_bytes: int = 64
-    pcie_bytes: int = 32
-    chunk_bytes: int = 4096
-    addr_width: int = 32
-    codecs: int = CODEC_MASK_ALL
-    fetch_beats: int | None = None
-    max_outstanding: int = 8
-    write_beats: int | None = None
-    chunk_banks: int = 4
-    dec_instances: int = 2
+    # The defaults are written here only: `cdma generate engine` takes its
+    # options, defaults and help lines from these fields.
+    elem_bits: int = _field(32, "element width: 8, 16 or 32")
+    mem_bytes: int = _field(64, "AXI4 data bytes per beat (Wm)")
+    pcie_bytes: int = _field(32, "AXI4-Stream bytes per beat on the PCIe side (Wp)")
+    chunk_bytes: int = _field(4096, "raw bytes per offload chunk")
+    addr_width: int = _field(32, "AXI address bits")
+    codecs: int = _field(CODEC_MASK_ALL, "bit mask of codecs built in: 1 raw, 2 ZVC, 4 RLE")
+    fetch_beats: int | None = _field(None, "fetch buffer beats (default: 4 longest bursts)")
+    max_outstanding: int = _field(8, "AXI read bursts in flight")
+    write_beats: int | None = _field(None, "write buffer beats (default: 2 longest bursts)")
+    chunk_banks: int = _field(4, "offload chunk buffer banks: 2 or 4")
+    dec_instances: int = _field(2, "prefetch decompressors per codec: 1 or 2")
 
     def __post_init__(self):
         check_positive_int("elem_bits", self.elem_bits)

@@ -11,9 +11,9 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import (AxiBus, AxiRam, AxiStreamBus, AxiStreamFrame, AxiStreamSink,
                            AxiStreamSource)
 
-from golden.engine import Descriptor, EngineModel, Status
-from sim.runner import params_from_env
-from sim.stream_tb import random_pauses
+from cdma.golden.engine import Descriptor, EngineModel, Status
+from cdma.sim.runner import params_from_env
+from cdma.sim.stream_tb import random_pauses
 
 __all__ = ["TB", "activations"]
 

@@ -10,8 +10,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge, with_timeout
 
-from golden import ErrorCode
-from golden.engine import OFFLOAD, PREFETCH, Descriptor
+from cdma.golden import ErrorCode
+from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor
 
 from .tb import TB, activations
 

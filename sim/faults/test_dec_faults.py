@@ -27,8 +27,8 @@ import cocotb
 from cocotb.triggers import ClockCycles, with_timeout
 from cocotbext.axi import AxiStreamFrame
 
-import golden
-from sim.stream_tb import StreamTB, random_pauses
+from cdma import golden
+from cdma.sim.stream_tb import StreamTB, random_pauses
 
 from .common import Campaign, settings
 

@@ -37,10 +37,10 @@ from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamFrame
 from cocotbext.axi.constants import AxiResp
 
-import golden
+from cdma import golden
 from cdma.fuzz import mutate
-from golden.engine import OFFLOAD, PREFETCH, Descriptor, Status
-from sim.engine.tb import TB, activations
+from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, Status
+from cdma.sim.engine.tb import TB, activations
 
 from .common import Campaign, settings
 

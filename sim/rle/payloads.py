@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-import golden
-from sim.zvc.payloads import payload_classes as zvc_payload_classes
-from sim.zvc.payloads import random_elements
+from cdma import golden
+from cdma.sim.zvc.payloads import payload_classes as zvc_payload_classes
+from cdma.sim.zvc.payloads import random_elements
 
 __all__ = ["random_elements", "payload_classes", "malformed_cases", "bench_data"]
 

@@ -12,8 +12,8 @@ import cocotb
 from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiStreamFrame
 
-import golden
-from sim.stream_tb import StreamTB, bench_settings, random_pauses, report
+from cdma import golden
+from cdma.sim.stream_tb import StreamTB, bench_settings, random_pauses, report
 
 from .payloads import bench_data, malformed_cases, payload_classes, random_elements
 

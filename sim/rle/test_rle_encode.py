@@ -9,8 +9,8 @@ import numpy as np
 import cocotb
 from cocotbext.axi import AxiStreamFrame
 
-import golden
-from sim.stream_tb import StreamTB, bench_settings, random_pauses, report
+from cdma import golden
+from cdma.sim.stream_tb import StreamTB, bench_settings, random_pauses, report
 
 from .payloads import bench_data, payload_classes, random_elements
 

@@ -10,7 +10,7 @@ import numpy as np
 import cocotb
 from cocotbext.axi import AxiStreamFrame
 
-from sim.stream_tb import StreamTB, random_pauses
+from cdma.sim.stream_tb import StreamTB, random_pauses
 
 from .payloads import payload_classes
 

@@ -5,8 +5,8 @@ import os
 
 import numpy as np
 
-import golden
-from sim.stream_tb import bench_settings, random_pauses, report
+from cdma import golden
+from cdma.sim.stream_tb import bench_settings, random_pauses, report
 
 from .payloads import random_elements
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import golden
+from cdma import golden
 
 __all__ = ["random_elements", "relu_elements", "payload_classes", "DENSITIES"]
 

@@ -9,8 +9,8 @@ import numpy as np
 import cocotb
 from cocotbext.axi import AxiStreamFrame
 
-import golden
-from sim.stream_tb import StreamTB, random_pauses
+from cdma import golden
+from cdma.sim.stream_tb import StreamTB, random_pauses
 
 from .common import bench_data, bench_pauses, bench_settings, elem_params, report
 from .payloads import payload_classes, random_elements

@@ -12,8 +12,8 @@ import cocotb
 from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiStreamFrame
 
-import golden
-from sim.stream_tb import StreamTB, random_pauses
+from cdma import golden
+from cdma.sim.stream_tb import StreamTB, random_pauses
 
 from .common import bench_data, bench_pauses, bench_settings, elem_params, report
 from .payloads import malformed_cases, payload_classes, random_elements
