@@ -10,15 +10,15 @@ import sys
 # are imported only when their subcommand runs, so `cdma analyze` does not pay
 # for Amaranth or cocotb imports.
 SUBCOMMANDS = {
-    "analyze": ("cdma.analyze", "compression study of .npy/.npz activations"),
+    "analyze": ("cdma.study.analyze", "compression study of .npy/.npz activations"),
     "bench": ("cdma.bench", "benchmarks: golden codecs, hardware blocks"),
     "generate": ("cdma.hw.generate", "Verilog for a block: zvc-compress, zvc-decompress, ...", "add_generate_arguments", "run_generate"),
-    "synth": ("cdma.synth", "ECP5 area/Fmax and gate count of a generated module (yowasp tools)"),
-    "fuzz": ("cdma.fuzz", "mutation fuzzing of the golden frame decoder"),
-    "fuzz-rtl": ("cdma.fuzz_rtl", "RTL fault campaign: decompressors and engine prefetch under Icarus"),
-    "demo-data": ("cdma.synthetic", "write a folder of synthetic ReLU activations (.npy)"),
-    "capture": ("cdma.capture", "run an ONNX model, save every activation (.npy + index.json)"),
-    "model": ("cdma.model", "vDNN offload timeline: speedup of cDMA over uncompressed offload"),
+    "synth": ("cdma.eda.synth", "ECP5 area/Fmax and gate count of a generated module (yowasp tools)"),
+    "fuzz": ("cdma.fuzz.golden", "mutation fuzzing of the golden frame decoder"),
+    "fuzz-rtl": ("cdma.fuzz.rtl", "RTL fault campaign: decompressors and engine prefetch under Icarus"),
+    "demo-data": ("cdma.study.synthetic", "write a folder of synthetic ReLU activations (.npy)"),
+    "capture": ("cdma.study.capture", "run an ONNX model, save every activation (.npy + index.json)"),
+    "model": ("cdma.study.model", "vDNN offload timeline: speedup of cDMA over uncompressed offload"),
 }
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from cdma import golden
-from cdma import analyze
+from cdma.study import analyze, measure
 from cdma.cli import main
-from cdma.synthetic import relu_activations
+from cdma.study.synthetic import relu_activations
 
 
 @pytest.fixture
@@ -26,8 +26,8 @@ def folder(tmp_path):
 
 
 def test_sizes_equal_encoder_output(folder):
-    for name, arr in analyze.load_tensors(analyze.find_tensors([folder])):
-        row = analyze.analyze_array(name, arr, chunk_bytes=512)
+    for name, arr in measure.load_tensors(measure.find_tensors([folder])):
+        row = measure.analyze_array(name, arr, chunk_bytes=512)
         x = golden.as_elements(arr)
         assert row["bytes_zvc"] == len(golden.zvc.encode(x))
         assert row["bytes_rle"] == len(golden.rle.encode(x))
@@ -39,8 +39,8 @@ def test_sizes_equal_encoder_output(folder):
 
 def test_layout_changes_rle_not_zvc():
     x = relu_activations((2, 8, 10, 10), 0.3, seed=4)
-    a = analyze.analyze_array("x", x, layout="nchw", baselines={})
-    b = analyze.analyze_array("x", x, layout="nhwc", baselines={})
+    a = measure.analyze_array("x", x, layout="nchw", baselines={})
+    b = measure.analyze_array("x", x, layout="nhwc", baselines={})
     assert a["bytes_zvc"] == b["bytes_zvc"]          # 4 bytes per window + nonzeros: layout-free
     assert b["bytes_rle"] == len(golden.rle.encode(np.ascontiguousarray(x.transpose(0, 2, 3, 1))))
     assert a["bytes_rle"] == len(golden.rle.encode(x))
@@ -49,11 +49,11 @@ def test_layout_changes_rle_not_zvc():
 
 def test_bf16_reencoding():
     x = np.array([1.0, 0.0, -0.0, 3.14159, np.nan, 1e-40], np.float32)
-    u = analyze.to_16bit(x, "bf16")
+    u = measure.to_16bit(x, "bf16")
     assert u.tolist()[:3] == [0x3F80, 0x0000, 0x8000]
     assert u[3] == 0x4049                     # 3.14159 rounds to 0x4049 (3.140625)
     assert (u[4] & 0x7F80) == 0x7F80 and (u[4] & 0x7F)   # still NaN
-    row = analyze.analyze_array("x", x, dtype="bf16", baselines={})
+    row = measure.analyze_array("x", x, dtype="bf16", baselines={})
     assert row["elem_bits"] == 16 and row["dtype"] == "float32->bf16"
     assert row["bytes_zvc"] == len(golden.zvc.encode(u))
 

@@ -8,7 +8,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from cdma import capture as cap  # noqa: E402
+from cdma.study import capture as cap  # noqa: E402
 
 RNG = np.random.default_rng(7)
 W1 = RNG.standard_normal((4, 1, 3, 3)).astype(np.float32)

@@ -6,7 +6,7 @@ from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from cdma import eda
+from cdma.eda import tools as eda
 
 
 class Fifo16(wiring.Component):

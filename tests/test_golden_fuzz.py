@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from cdma import golden
-from cdma import fuzz
+from cdma.fuzz import golden as fuzz
 
 
 @settings(max_examples=300, deadline=None)

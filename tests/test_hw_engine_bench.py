@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from cdma import bench, bench_engine
+from cdma import bench
+from cdma.bench import engine as bench_engine
 
 
 def _rows():
@@ -28,7 +29,7 @@ def test_table():
 
 
 def test_registered_and_rejects_bad_arguments(capsys):
-    assert bench.KINDS["engine"][0] == "cdma.bench_engine"
+    assert bench.KINDS["engine"][0] == "cdma.bench.engine"
     p = argparse.ArgumentParser()
     bench_engine.add_arguments(p)
     assert bench_engine.run(p.parse_args(["--densities", "0.1,x"])) == 2

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from cdma import eda
+from cdma.eda import tools as eda
 from cdma.hw.generate import REGISTRY, generate_verilog
 
 #: (module, parameter overrides): the defaults of every registered module.

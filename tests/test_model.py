@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from cdma import model as mdl
+from cdma.study import model as mdl
 
 # Two layers, worked by hand.  Link 10 B/s, backward = 2 x forward, head compute 1 s.
 #   A: raw 100 B, compressed 25 B, forward compute overlapping its copy 2 s

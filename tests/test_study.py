@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from cdma import golden
-from cdma import analyze as an
-from cdma import study
+from cdma.study import layers as study
+from cdma.study import analyze as an
 
 
 def bf16(a):
@@ -26,7 +26,7 @@ def _args(paths, *extra):
 def test_ratios_equal_encoded_lengths_on_the_small_model(tmp_path):
     pytest.importorskip("onnxruntime")
     from test_capture import small_cnn
-    from cdma import capture as cap
+    from cdma.study import capture as cap
     rng = np.random.default_rng(3)
     files = []
     for k in range(2):

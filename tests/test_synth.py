@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from cdma import synth
+from cdma.eda import synth
 from cdma.cli import main
 
 
@@ -48,7 +48,7 @@ def test_sweep_engines_are_valid_configurations():
 
 def test_sweep_plot_groups_configurations(tmp_path):
     """The sweep plot takes rows with a missing Fmax and shared bytes/cycle and writes a PNG."""
-    from cdma.synth import _config_label, plot
+    from cdma.eda.synth import _config_label, plot
     rows = [dict(module=m, params=dict(elem_bits=e, lanes=l), bytes_per_cycle=e * l // 8,
                  lut4=1000 * l, fmax_mhz=f)
             for m, f in (("zvc-compress", None), ("rle-encode", 60.0)) for e, l in ((8, 8), (16, 4))]
@@ -62,7 +62,7 @@ def test_sweep_plot_groups_configurations(tmp_path):
 
 def test_sweep_goes_on_past_a_failed_configuration(tmp_path, monkeypatch, capsys):
     """A configuration Yosys cannot finish is listed under the table; the others are kept."""
-    from cdma import eda
+    from cdma.eda import tools as eda
 
     def fake(module, params, workdir, **kw):
         if params.get("lanes") == 4:

@@ -5,7 +5,7 @@ Every check compares with ``golden.engine.EngineModel`` (which wraps
 ``golden.decode_frame``) and watches the AXI bus:
 
 - ``test_prefetch_fuzz``: random golden frames (``golden.encode_frame``) mutated
-  with ``cdma.fuzz.mutate`` (flips, overwrites, truncation, extension, splices,
+  with ``cdma.fuzz.golden.mutate`` (flips, overwrites, truncation, extension, splices,
   extreme raw/chunk lengths, header fields), plus descriptor lengths that
   disagree with the frame (frame longer / shorter than the descriptor).  Per
   case: status word == golden (code and H2C byte count); no AXI write burst
@@ -38,7 +38,7 @@ from cocotbext.axi import AxiStreamFrame
 from cocotbext.axi.constants import AxiResp
 
 from cdma import golden
-from cdma.fuzz import mutate
+from cdma.fuzz.golden import mutate
 from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, Status
 from cdma.sim.engine.tb import TB, activations
 

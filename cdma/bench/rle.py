@@ -5,7 +5,7 @@ density, the cocotb benches in ``sim/rle`` stream one transfer (default 64 KiB o
 raw data, one chunk) through the encoder and through the decoder with no idle
 cycles and no backpressure, check every byte against ``golden.rle``, and count
 the cycles from the first input transfer to the last output transfer.  The
-same transfers go through the ZVC blocks (``cdma.bench_zvc.measure``) so the
+same transfers go through the ZVC blocks (``cdma.bench.zvc.measure``) so the
 table puts both codecs side by side: cycles per 32 elements, raw bytes per
 cycle, and the bound ``min(raw width, encoded width x ratio)``.
 """
@@ -162,9 +162,9 @@ def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbyte
 
 
 def _zvc_rows(configs, duts, densities, nbytes, chunk_bytes, sim, progress):
-    """ZVC rows from ``cdma.bench_zvc.measure``, completed like ours."""
-    from . import bench_zvc
-    rows = bench_zvc.measure(configs, duts, densities, nbytes, chunk_bytes, sim, progress)
+    """ZVC rows from ``cdma.bench.zvc.measure``, completed like ours."""
+    from . import zvc as zvc_bench
+    rows = zvc_bench.measure(configs, duts, densities, nbytes, chunk_bytes, sim, progress)
     for r in rows:
         r.setdefault("elements", r["raw_bytes"] // (r["elem_bits"] // 8))
         r["codec"] = "zvc"
@@ -281,14 +281,3 @@ def run(args) -> int:
         plot(pairs, args.plot)
         print(f"plot written to {args.plot}")
     return 0
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cdma.bench_rle",
-                                description=__doc__.splitlines()[0])
-    add_arguments(p)
-    return run(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -31,8 +31,7 @@ def campaign(dec_cases, engine_cases, seed=1, dec_configs=None, engine_configs=N
              log_dir=None):
     """Run the campaigns; return ``(rows, failures)``: the JSON rows and failed runs."""
     from cdma.sim.runner import run_cocotb
-    import cdma.fuzz_rtl as me
-    dec_configs = me.DEC_CONFIGS if dec_configs is None else dec_configs
+    dec_configs = DEC_CONFIGS if dec_configs is None else dec_configs
     engine_configs = ENGINE_CONFIGS if engine_configs is None else engine_configs
     # absolute: the simulator runs in its build directory and appends to `out`
     tmp = Path(log_dir or tempfile.mkdtemp(prefix="cdma-fuzz-rtl-")).resolve()

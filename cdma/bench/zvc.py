@@ -248,13 +248,3 @@ def run(args) -> int:
         plot(rows, args.plot)
         print(f"plot written to {args.plot}")
     return 0
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cdma.bench_zvc", description=__doc__.splitlines()[0])
-    add_arguments(p)
-    return run(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -15,7 +15,7 @@ the size-weighted ratio (total raw / total compressed) and the maximum and
 arithmetic mean over layers.  ``zvc_canon`` is a what-if: ZVC after turning
 ``-0.0`` into ``+0.0`` (exporters' hard-swish ``x * 0`` makes ``-0.0``, which
 the golden format, comparing bits, keeps as a nonzero).  Every ZVC/RLE/frame size comes from the golden
-model (:func:`cdma.analyze.analyze_array`), equal to ``len(encode(x))``.
+model (:func:`cdma.study.measure.analyze_array`), equal to ``len(encode(x))``.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from cdma import golden
 
-from . import analyze as _an
+from . import measure
 
 __all__ = ["load_layers", "study_layers", "summarize", "format_study", "plot_study",
            "run_by_layer", "STUDY_CODECS"]
@@ -89,7 +89,7 @@ def study_layers(layers, *, dtype=None, chunk_bytes=golden.DEFAULT_CHUNK_BYTES, 
                  progress=False) -> list[dict]:
     """One row per layer: shape, bytes per codec summed over inputs, ratios, densities."""
     if baselines is None:
-        found = _an.available_baselines()
+        found = measure.available_baselines()
         baselines = {"zlib": found["zlib"]}
     rows = []
     it = layers
@@ -107,16 +107,16 @@ def study_layers(layers, *, dtype=None, chunk_bytes=golden.DEFAULT_CHUNK_BYTES, 
                 raise ValueError(f"{f}: cannot read as a numpy array ({e})") from e
             if a.dtype.kind != "f":
                 raise ValueError(f"{f}: layer {lay['name']!r} is {a.dtype}, not a float activation")
-            r = _an.analyze_array(lay["name"], a, layout="nchw", dtype=dtype,
+            r = measure.analyze_array(lay["name"], a, layout="nchw", dtype=dtype,
                                   chunk_bytes=chunk_bytes, baselines=baselines)
             if a.ndim == 4:
-                rn = _an.analyze_array(lay["name"], a, layout="nhwc", dtype=dtype,
+                rn = measure.analyze_array(lay["name"], a, layout="nhwc", dtype=dtype,
                                        chunk_bytes=chunk_bytes, baselines={})
                 sizes["rle_nhwc"] += rn["bytes_rle"]
             else:
                 sizes["rle_nhwc"] += r["bytes_rle"]
             canon = np.where(a == 0, np.zeros((), a.dtype), a)      # -0.0 -> +0.0
-            sizes["zvc_canon"] += _an.analyze_array(lay["name"], canon, dtype=dtype,
+            sizes["zvc_canon"] += measure.analyze_array(lay["name"], canon, dtype=dtype,
                                                     chunk_bytes=chunk_bytes,
                                                     baselines={})["bytes_zvc"]
             shape, note = r["shape"], r["dtype"]
@@ -217,7 +217,7 @@ def plot_study(path, rows, summary, title):
 
 
 def run_by_layer(args) -> int:
-    """``cdma analyze DIR --by-layer``: uses the args of :func:`cdma.analyze.add_arguments`."""
+    """``cdma analyze DIR --by-layer``: uses the args of :func:`cdma.study.analyze.add_arguments`."""
     if args.chunk_bytes not in golden.CHUNK_BYTES:
         print(f"cdma analyze: --chunk-bytes must be a power of two from 512 to 65536, "
               f"not {args.chunk_bytes}", file=sys.stderr)
@@ -227,7 +227,7 @@ def run_by_layer(args) -> int:
               f"(got {len(args.paths)} paths)", file=sys.stderr)
         return 2
     wanted = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",")]
-    zlib_fn = _an.available_baselines()["zlib"] if "zlib" in wanted else None
+    zlib_fn = measure.available_baselines()["zlib"] if "zlib" in wanted else None
     codecs = [c for c in STUDY_CODECS if c != "zlib" or zlib_fn is not None]
     try:
         t0 = time.perf_counter()

@@ -16,7 +16,7 @@ import numpy as np
 from cdma import golden
 from cdma.golden import rle, zvc
 
-from .synthetic import relu_tensor
+from cdma.study.synthetic import relu_tensor
 
 
 def _best(fn, repeat):

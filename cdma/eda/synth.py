@@ -14,7 +14,7 @@
   or whose place-and-route exceeds ``--pnr-timeout``, keeps its synthesis
   figures and shows "—" for Fmax, with the reason under the table;
 * Yosys generic ``synth`` + ABC to 2-input gates: a gate count and gate
-  equivalents (NAND2 = 1, weights in :data:`cdma.eda.GATE_WEIGHTS`), for
+  equivalents (NAND2 = 1, weights in :data:`cdma.eda.tools.GATE_WEIGHTS`), for
   comparison with ASIC papers that report kGE.
 
 ``cdma synth --sweep`` runs a list of configurations and writes a table
@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import eda
+from . import tools as eda
 
 __all__ = ["SWEEP", "SWEEP_ENGINES", "DEFAULT_SPEEDS", "SHARED_OPTIONS", "TABLE_HEAD", "table_head",
            "synth_module", "add_arguments", "run"]
@@ -79,17 +79,17 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
         Verilog here, Yosys/nextpnr in ``ecp5/`` (nextpnr per grade in
         ``ecp5/speed<N>/``), the gate count in ``gates/``.
     freq_mhz, pnr, pnr_timeout, router, synth_timeout, speed
-        As for :func:`cdma.eda.synth_ecp5` (place-and-route failures are kept
+        As for :func:`cdma.eda.tools.synth_ecp5` (place-and-route failures are kept
         in the row, not raised).
     gates : bool
-        Also run :func:`cdma.eda.gate_count`.
+        Also run :func:`cdma.eda.tools.gate_count`.
 
     Returns
     -------
     dict
         One result row: ``module``, ``params`` (with the defaults filled in),
-        ``bytes_per_cycle``, the keys of :func:`cdma.eda.synth_ecp5` and of
-        :func:`cdma.eda.gate_count`, and ``seconds`` in all.
+        ``bytes_per_cycle``, the keys of :func:`cdma.eda.tools.synth_ecp5` and of
+        :func:`cdma.eda.tools.gate_count`, and ``seconds`` in all.
     """
     from cdma.hw.generate import REGISTRY, default_top_name, generate_verilog
     if module not in REGISTRY:
@@ -278,7 +278,7 @@ def add_arguments(p):
     """
     from cdma.hw.generate import REGISTRY
     p.add_argument("--sweep", action="store_true",
-                   help="run the configurations of cdma.synth.SWEEP, then the engine configurations "
+                   help="run the configurations of cdma.eda.synth.SWEEP, then the engine configurations "
                         "of SWEEP_ENGINES (16 B/cycle, raw+ZVC, defaults)")
     p.add_argument("--only", metavar="MODULE[,MODULE]",
                    help="with --sweep: only these modules' configurations (e.g. rle-encode,engine)")
