@@ -15,11 +15,17 @@ import numpy as np
 from .errors import ErrorCode, FormatError
 from .frame import HEADER_BYTES, Codec, decode_frame, encode_frame
 
-__all__ = ["OFFLOAD", "PREFETCH", "Descriptor", "Status", "EngineModel"]
+__all__ = ["OFFLOAD", "PREFETCH", "DESCRIPTOR_BYTES", "STATUS_BYTES", "Descriptor", "Status",
+           "EngineModel"]
 
+#: Descriptor ``direction`` values.
 OFFLOAD, PREFETCH = 0, 1
 _DESC = struct.Struct("<QIBBBB")
 _STATUS = struct.Struct("<IBBBB")
+#: Bytes of a descriptor (addr u64, length u32, tag, codec, direction, reserved) and
+#: of a status word (length u32, tag, code, direction, reserved).
+DESCRIPTOR_BYTES = _DESC.size
+STATUS_BYTES = _STATUS.size
 
 
 @dataclasses.dataclass(frozen=True)

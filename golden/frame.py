@@ -22,14 +22,19 @@ from . import rle, zvc
 from .elements import ELEM_BITS, as_elements, elem_dtype, infer_elem_bits
 from .errors import ErrorCode, FormatError
 
-__all__ = ["MAGIC", "VERSION", "HEADER_BYTES", "CHUNK_HEADER_BYTES", "Codec",
+__all__ = ["MAGIC", "MAGIC_WORD", "VERSION", "HEADER_BYTES", "CHUNK_HEADER_BYTES",
+           "CHUNK_LENGTH_BITS", "Codec",
            "FrameHeader", "DecodedFrame", "encode_frame", "decode_frame",
            "chunk_payload_sizes", "frame_size", "CHUNK_BYTES", "DEFAULT_CHUNK_BYTES"]
 
 MAGIC = b"cDMA"
+#: The magic as the frame's first 32-bit little-endian word (what hardware compares).
+MAGIC_WORD = int.from_bytes(MAGIC, "little")
 VERSION = 1
 HEADER_BYTES = 16
 CHUNK_HEADER_BYTES = 4
+#: Bits of the payload length in a chunk header word; the codec used is the byte above.
+CHUNK_LENGTH_BITS = 24
 #: Allowed chunk sizes: 512 B .. 64 KiB, powers of two.
 CHUNK_BYTES = tuple(1 << k for k in range(9, 17))
 DEFAULT_CHUNK_BYTES = 4096
@@ -155,7 +160,7 @@ def encode_frame(data, codec="zvc", chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     out[:HEADER_BYTES] = np.frombuffer(
         FrameHeader(eb * 8, chunk_bytes, codec, raw_bytes.size).pack(), np.uint8)
     starts = HEADER_BYTES + np.cumsum(CHUNK_HEADER_BYTES + padded) - (CHUNK_HEADER_BYTES + padded)
-    hdr = used | (np.where(use_comp, int(codec), 0) << 24)
+    hdr = used | (np.where(use_comp, int(codec), 0) << CHUNK_LENGTH_BITS)
     out[starts[:, None] + np.arange(4)] = hdr.astype("<u4")[:, None].view(np.uint8)
     comp_off = np.cumsum(comp) - comp
     raw_off = np.arange(raw_sizes.size, dtype=np.int64) * chunk_bytes
@@ -216,7 +221,7 @@ def decode_frame(buf) -> DecodedFrame:
             walk_err = FormatError(n, ErrorCode.TRUNCATED, f"input ends inside the header of chunk {c}")
             break
         word = int.from_bytes(mv[off: off + 4], "little")
-        plen, cc = word & 0xFFFFFF, word >> 24
+        plen, cc = word & ((1 << CHUNK_LENGTH_BITS) - 1), word >> CHUNK_LENGTH_BITS
         raw_c = h.chunk_bytes if c < nch - 1 else last_raw
         if cc != Codec.RAW and cc != h.codec:
             walk_err = FormatError(off + 3, ErrorCode.BAD_CHUNK_CODEC,

@@ -55,7 +55,6 @@ class AXIStreamTop(wiring.Component):
     """
 
     def __init__(self, inner, streams, signals=None):
-        self._MustUse__silence = True        # no "never used" warning if we raise
         if not isinstance(inner, wiring.Component):
             raise TypeError(f"inner must be an amaranth.lib.wiring.Component, not {inner!r}")
         signals = dict(signals or {})
@@ -94,7 +93,6 @@ class AXIStreamTop(wiring.Component):
                 raise ValueError(f"{inner!r} has no plain signal member {name!r}")
             member = members[name]
             ports[port] = (In if member.flow == In else Out)(member.shape)
-        self._MustUse__silence = False
         super().__init__(ports)
 
     inner = property(lambda self: self._inner, doc="The wrapped component.")

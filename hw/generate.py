@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Verilog generator: a registry of generatable top-level modules.
 
 Each entry names a factory that returns an Amaranth component with AXI-named
@@ -13,6 +14,9 @@ used.  :func:`generate_verilog` returns the Verilog text; the ``cdma generate``
 subcommand (the one way to write Verilog from the command line) is
 :func:`add_generate_arguments` + :func:`run_generate`.
 """
+# (The pragma above: a block built here with parameters it refuses is never
+# elaborated; the TypeError/ValueError says why, and Amaranth's "never used"
+# warning would only add noise to `cdma generate`'s message.)
 from __future__ import annotations
 
 import argparse
@@ -162,25 +166,32 @@ def generate_verilog(name: str, *, top: str | None = None, **params) -> str:
 
 
 def interface_summary(component) -> str:
-    """Ports of a generated top level, one line per bus (name prefix) and direction.
+    """Ports of a generated top level, one line per bus and direction.
 
-    The prefix is the name up to its last ``_`` (``m_axi_araddr`` -> ``m_axi``,
-    ``m_axis_c2h_tdata`` -> ``m_axis_c2h``); a name without ``_`` is its own line.
+    A bus is the ports sharing a name prefix up to their last ``_`` (``m_axi_araddr``
+    -> ``m_axi``, ``m_axis_c2h_tdata`` -> ``m_axis_c2h``); ports that share it with
+    no other port (``error``, ``error_code``) are listed by full name.
     """
     from amaranth.hdl import Shape
     from amaranth.lib.wiring import In
+    members = component.signature.members
+    prefixes = {name: name.rpartition("_")[0] for name in members}
+    count = {}
+    for prefix in prefixes.values():
+        count[prefix] = count.get(prefix, 0) + 1
     groups = {}
-    for name, member in component.signature.members.items():
-        prefix, _, short = name.rpartition("_")
+    for name, member in members.items():
+        prefix = prefixes[name]
+        bus = prefix if prefix and count[prefix] > 1 and prefix not in members else ""
         width = Shape.cast(member.shape).width
-        flows = groups.setdefault(prefix or name, ([], []))
-        flows[0 if member.flow == In else 1].append((short if prefix else name)
-                                                     + (f"[{width}]" if width > 1 else ""))
+        label = (name[len(bus) + 1:] if bus else name) + (f"[{width}]" if width > 1 else "")
+        groups.setdefault(bus, ([], []))[0 if member.flow == In else 1].append(label)
     lines = ["  clk, rst (sync domain, active-high synchronous reset)"]
-    for prefix, (ins, outs) in groups.items():
-        for flow, names in (("out", outs), ("in", ins)):
-            if names:
-                lines.append(f"  {prefix + '_*':<14} {flow + ':':<4} {' '.join(names)}")
+    for bus, (ins, outs) in groups.items():
+        for flow, labels in (("out", outs), ("in", ins)):
+            if labels:
+                lines.append(f"  {bus + '_*' if bus else 'other':<14} {flow + ':':<4} "
+                             f"{' '.join(labels)}")
     return "\n".join(lines)
 
 

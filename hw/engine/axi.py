@@ -7,22 +7,82 @@ with full-width beats (``size`` = log2 of the data bytes).
 """
 from __future__ import annotations
 
+import enum
+
+from amaranth.hdl import Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..streams import check_positive_int
 
-__all__ = ["AXI4Signature", "MAX_BURST_BEATS", "BOUNDARY_BYTES", "max_burst_beats"]
+__all__ = ["AXI4Signature", "AXIResp", "MAX_BURST_BEATS", "BOUNDARY_BYTES", "BOUNDARY_BITS",
+           "BURST_INCR", "CACHE_BUFFERABLE_MODIFIABLE", "max_burst_beats", "next_burst",
+           "read_members", "write_members", "forward"]
 
 #: Longest AXI4 INCR burst.
 MAX_BURST_BEATS = 256
-#: Bursts never cross this address boundary (AXI4 rule).
+#: Bursts never cross this address boundary (AXI4 rule)...
 BOUNDARY_BYTES = 4096
+#: ... so the address bits below this one stay inside a 4 KiB page.
+BOUNDARY_BITS = BOUNDARY_BYTES.bit_length() - 1
+#: ``AxBURST`` of an incrementing burst (the only kind the engine issues).
+BURST_INCR = 0b01
+#: ``AxCACHE`` = Normal Non-cacheable Bufferable: the interconnect may buffer and
+#: merge the engine's accesses (streaming DMA data, never device registers).
+CACHE_BUFFERABLE_MODIFIABLE = 0b0011
+
+
+class AXIResp(enum.IntEnum):
+    """``RRESP``/``BRESP`` codes; a larger code is the worse answer."""
+
+    OKAY = 0
+    EXOKAY = 1
+    SLVERR = 2
+    DECERR = 3
 
 
 def max_burst_beats(data_bytes: int) -> int:
     """Longest burst of aligned ``data_bytes`` beats: min(256, 4096 / data_bytes)."""
     return min(MAX_BURST_BEATS, BOUNDARY_BYTES // data_bytes)
+
+
+def next_burst(m, addr, remaining, data_bytes: int):
+    """Beats of the next burst from ``addr``: the beats ``remaining``, at most the
+    longest burst, never past the end of the 4 KiB page ``addr`` is in."""
+    shift = data_bytes.bit_length() - 1
+    longest = max_burst_beats(data_bytes)
+    to_page_end = Signal(range(BOUNDARY_BYTES // data_bytes + 1))
+    burst = Signal(range(longest + 1))
+    m.d.comb += [
+        to_page_end.eq((BOUNDARY_BYTES >> shift) - addr[shift:BOUNDARY_BITS]),
+        burst.eq(Mux(remaining < to_page_end, Mux(remaining < longest, remaining, longest),
+                     Mux(to_page_end < longest, to_page_end, longest))),
+    ]
+    return burst
+
+
+def read_members(addr_width: int, data_bytes: int) -> dict:
+    """The read channels a unit of the engine uses, as component members (the
+    top level ties off IDs, size, burst type, cache and protection)."""
+    return {"araddr": Out(addr_width), "arlen": Out(8), "arvalid": Out(1), "arready": In(1),
+            "rdata": In(8 * data_bytes), "rresp": In(2), "rlast": In(1), "rvalid": In(1),
+            "rready": Out(1)}
+
+
+def write_members(addr_width: int, data_bytes: int) -> dict:
+    """The write channels a unit of the engine uses, as component members."""
+    return {"awaddr": Out(addr_width), "awlen": Out(8), "awvalid": Out(1), "awready": In(1),
+            "wdata": Out(8 * data_bytes), "wstrb": Out(data_bytes), "wlast": Out(1),
+            "wvalid": Out(1), "wready": In(1), "bresp": In(2), "bvalid": In(1),
+            "bready": Out(1)}
+
+
+def forward(m, outer, inner, members: dict, prefix: str = ""):
+    """Connect the ``members`` of component ``inner`` to the same-named signals
+    ``prefix + name`` of ``outer``: ``inner``'s outputs drive them, its inputs follow."""
+    for name, member in members.items():
+        o, i = getattr(outer, prefix + name), getattr(inner, name)
+        m.d.comb += o.eq(i) if member.flow == Out else i.eq(o)
 
 
 class AXI4Signature(wiring.Signature):

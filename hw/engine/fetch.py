@@ -6,14 +6,17 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..streams import check_positive_int
-from .axi import max_burst_beats
+from .axi import max_burst_beats, next_burst, read_members
 
-__all__ = ["FetchUnit", "span_layout"]
+__all__ = ["FetchUnit", "span_layout", "BEATS_BITS"]
+
+#: Bits of a beat count: enough for a descriptor's 32-bit length in beats of one byte.
+BEATS_BITS = 32
 
 
 def span_layout(addr_width: int) -> data.StructLayout:
     """A range of whole beats: start ``addr`` (beat-aligned) and ``beats``."""
-    return data.StructLayout({"addr": addr_width, "beats": 32})
+    return data.StructLayout({"addr": addr_width, "beats": BEATS_BITS})
 
 
 class FetchUnit(wiring.Component):
@@ -41,7 +44,7 @@ class FetchUnit(wiring.Component):
         One range to read; taken when the previous one has been requested.
     o : Out(stream.Signature(8 * data_bytes))
         The beats, in address order.
-    ar_* / r_* : the read channels (see :class:`~hw.engine.axi.AXI4Signature`).
+    ar_* / r_* : the read channels (see :class:`~cdma.hw.engine.axi.AXI4Signature`).
     rresp : Out(2)
         Worst ``RRESP`` seen since the last ``cmd``, sticky.
     idle : Out(1)
@@ -60,26 +63,21 @@ class FetchUnit(wiring.Component):
         super().__init__({
             "cmd": In(stream.Signature(span_layout(addr_width))),
             "o": Out(stream.Signature(dw)),
-            "araddr": Out(addr_width), "arlen": Out(8), "arvalid": Out(1), "arready": In(1),
-            "rdata": In(dw), "rresp": In(2), "rlast": In(1), "rvalid": In(1), "rready": Out(1),
+            **read_members(addr_width, data_bytes),
             "resp": Out(2), "idle": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        DB, B, D = self._db, self._burst, self._depth
+        DB, D = self._db, self._depth
         shift = DB.bit_length() - 1
         m.submodules.buf = buf = fifo.SyncFIFOBuffered(width=8 * DB, depth=D)
         addr = Signal(self._aw)
-        remaining = Signal(32)
+        remaining = Signal(BEATS_BITS)
         reserved = Signal(range(D + 1))      # beats requested and not yet popped
         outstanding = Signal(range(self._maxo + 1))
-        to_4k = Signal(range(4096 // DB + 1))
-        burst = Signal(range(B + 1))
+        burst = next_burst(m, addr, remaining, DB)
         m.d.comb += [
-            to_4k.eq((4096 >> shift) - addr[shift:12]),
-            burst.eq(Mux(remaining < to_4k, Mux(remaining < B, remaining, B),
-                         Mux(to_4k < B, to_4k, B))),
             self.araddr.eq(addr),
             self.arlen.eq(burst - 1),
             self.arvalid.eq((remaining != 0) & (reserved + burst <= D)

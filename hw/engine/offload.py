@@ -2,20 +2,25 @@
 from __future__ import annotations
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from cdma.golden.frame import CHUNK_HEADER_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION
+
 from ..bits import popcount
+from ..packer import Packer
 from ..streams import byte_stream
 from .fetch import FetchUnit
-from ..packer import Packer
-from .params import EngineParams, EngineError, codec_blocks
+from .axi import forward, read_members
+from .params import LENGTH_BITS, EngineError, EngineUnit, axi_error_code, codec_blocks
 
 __all__ = ["OffloadUnit", "offload_cmd_layout", "status_layout"]
 
-MAGIC_WORD = 0x414D4463          # b"cDMA" little-endian
-VERSION = 1
+#: The packer and the frame work in 32-bit words: every header and padded payload
+#: of the frame is a whole number of them (docs/FORMAT.md).
+WORD_BYTES = 4
+WORD_SHIFT = WORD_BYTES.bit_length() - 1
 
 
 def offload_cmd_layout(addr_width: int) -> data.StructLayout:
@@ -23,25 +28,25 @@ def offload_cmd_layout(addr_width: int) -> data.StructLayout:
     ``code``: the descriptor's own error (DESC_ALIGN, DESC_LENGTH, DESC_RANGE or 0),
     checked once by the top level on the full 64-bit address (``addr`` here is
     already truncated to ``addr_width`` bits)."""
-    return data.StructLayout({"addr": addr_width, "length": 32, "codec": 8, "tag": 8,
+    return data.StructLayout({"addr": addr_width, "length": LENGTH_BITS, "codec": 8, "tag": 8,
                               "code": 8})
 
 
 def status_layout() -> data.StructLayout:
     """Status of one descriptor: frame ``length`` in bytes, ``tag``, error ``code``."""
-    return data.StructLayout({"length": 32, "tag": 8, "code": 8})
+    return data.StructLayout({"length": LENGTH_BITS, "tag": 8, "code": 8})
 
 
-class OffloadUnit(wiring.Component):
-    """Memory -> host: one frame per command, byte-exact ``golden.encode_frame``.
+class OffloadUnit(EngineUnit):
+    """Memory -> host: one frame per command, byte-exact ``cdma.golden.encode_frame``.
 
-    Pipeline: :class:`~hw.engine.fetch.FetchUnit` (bursts, outstanding reads,
+    Pipeline: :class:`~cdma.hw.engine.fetch.FetchUnit` (bursts, outstanding reads,
     fetch buffer) -> chunker (element beats, ``last`` at each chunk end) ->
     fork to the raw half of the chunk buffer and to the selected compressor ->
     compressed half of the chunk buffer -> reader that emits the frame header,
     then per chunk its header word and either the compressed or the raw
     payload (raw fallback when compression does not shrink the chunk) ->
-    word :class:`~hw.packer.Packer` -> C2H byte stream.
+    word :class:`~cdma.hw.packer.Packer` -> C2H byte stream.
 
     The chunk buffer has ``chunk_banks`` banks (4 by default): the compressor
     fills one while the reader drains another, and with more than two the
@@ -63,61 +68,54 @@ class OffloadUnit(wiring.Component):
         The AXI4 read channels.
     """
 
-    def __init__(self, params: EngineParams):
-        if not isinstance(params, EngineParams):
-            raise TypeError(f"params must be an EngineParams, not {params!r}")
-        self._p = params
-        dw = 8 * params.mem_bytes
-        super().__init__({
-            "cmd": In(stream.Signature(offload_cmd_layout(params.addr_width))),
+    def __init__(self, params):
+        super().__init__(params, lambda p: {
+            "cmd": In(stream.Signature(offload_cmd_layout(p.addr_width))),
             "status": Out(stream.Signature(status_layout())),
-            "c2h": Out(byte_stream(params.pcie_bytes)),
-            "araddr": Out(params.addr_width), "arlen": Out(8), "arvalid": Out(1),
-            "arready": In(1), "rdata": In(dw), "rresp": In(2), "rlast": In(1),
-            "rvalid": In(1), "rready": Out(1),
+            "c2h": Out(byte_stream(p.pcie_bytes)),
+            **read_members(p.addr_width, p.mem_bytes),
         })
 
     def elaborate(self, platform):
         m = Module()
         p = self._p
-        E, MB, PB, CBY = p.elem_bits, p.mem_bytes, p.pcie_bytes, p.chunk_bytes
+        E, MB, PB = p.elem_bits, p.mem_bytes, p.pcie_bytes
+        chunk_bytes = p.chunk_bytes
         eb = E // 8
         lanes = MB // eb
-        CB = CBY // MB                      # beats per chunk
+        chunk_beats = chunk_bytes // MB
+        MW = MB // WORD_BYTES               # words per memory beat
         mshift = MB.bit_length() - 1
         eshift = eb.bit_length() - 1
-        cbits = max(1, (CB - 1).bit_length())
+        cbits = max(1, (chunk_beats - 1).bit_length())
 
         m.submodules.fetch = fetch = FetchUnit(addr_width=p.addr_width, data_bytes=MB,
                                                buffer_beats=p.fetch_beats,
                                                max_outstanding=p.max_outstanding)
-        for name in ("araddr", "arlen", "arvalid", "rready"):
-            m.d.comb += getattr(self, name).eq(getattr(fetch, name))
-        for name in ("arready", "rdata", "rresp", "rlast", "rvalid"):
-            m.d.comb += getattr(fetch, name).eq(getattr(self, name))
+        forward(m, self, fetch, read_members(p.addr_width, MB))
 
         comps = {}
         for cid, (enc_cls, _) in codec_blocks(p.codecs).items():
             comps[cid] = enc = enc_cls(E, lanes, MB)
             m.submodules[f"enc{cid}"] = enc
 
-        m.submodules.packer = packer = Packer(32, MB // 4, PB // 4)
+        m.submodules.packer = packer = Packer(8 * WORD_BYTES, MW, PB // WORD_BYTES)
 
         # ---- command / status -----------------------------------------------------
         IDLE, CHECK, START, RUN, STATUS = range(5)
         state = Signal(range(5))
         addr = Signal(p.addr_width)
-        length = Signal(32)
+        length = Signal(LENGTH_BITS)
         codec = Signal(8)
         tag = Signal(8)
         desc_code = Signal(8)
         code = Signal(8)
-        flen = Signal(32)
+        flen = Signal(LENGTH_BITS)
         m.d.comb += self.cmd.ready.eq(state == IDLE)
         m.d.comb += [self.status.valid.eq(state == STATUS), self.status.p.length.eq(flen),
                      self.status.p.tag.eq(tag), self.status.p.code.eq(code)]
 
-        beats_left = Signal(32)
+        beats_left = Signal(LENGTH_BITS)
         cbeat = Signal(cbits)
         last_elems = Signal(range(lanes + 1))
         codec_ok = ~codec.any()
@@ -147,14 +145,10 @@ class OffloadUnit(wiring.Component):
                 m.d.sync += [state.eq(RUN), beats_left.eq((length + MB - 1) >> mshift),
                              cbeat.eq(0),
                              last_elems.eq((((length - 1) & (MB - 1)) >> eshift) + 1),
-                             flen.eq(16)]
+                             flen.eq(HEADER_BYTES)]
         with m.Elif(state == RUN):
             with m.If(frame_done):
-                m.d.sync += state.eq(STATUS)
-                with m.If(fetch.resp == 2):
-                    m.d.sync += code.eq(EngineError.AXI_SLVERR)
-                with m.Elif(fetch.resp == 3):
-                    m.d.sync += code.eq(EngineError.AXI_DECERR)
+                m.d.sync += [state.eq(STATUS), code.eq(axi_error_code(fetch.resp))]
         with m.Elif(state == STATUS):
             with m.If(self.status.ready):
                 m.d.sync += state.eq(IDLE)
@@ -167,8 +161,8 @@ class OffloadUnit(wiring.Component):
         raw_done = [Signal(name=f"raw_done{b}") for b in range(NB)]
         comp_done = [Signal(name=f"comp_done{b}") for b in range(NB)]
         raw_final = [Signal(name=f"raw_final{b}") for b in range(NB)]
-        raw_len = [Signal(range(CBY + 1), name=f"raw_len{b}") for b in range(NB)]
-        comp_len = [Signal(range(CBY + MB + 1), name=f"comp_len{b}") for b in range(NB)]
+        raw_len = [Signal(range(chunk_bytes + 1), name=f"raw_len{b}") for b in range(NB)]
+        comp_len = [Signal(range(chunk_bytes + MB + 1), name=f"comp_len{b}") for b in range(NB)]
         comp_ovf = [Signal(name=f"comp_ovf{b}") for b in range(NB)]
         wr_raw = Signal(pbits)
         wr_comp = Signal(pbits)
@@ -182,7 +176,7 @@ class OffloadUnit(wiring.Component):
 
         src = fetch.o
         final_beat = beats_left == 1
-        chunk_end = (cbeat == CB - 1) | final_beat
+        chunk_end = (cbeat == chunk_beats - 1) | final_beat
         keep = Signal(lanes)
         m.d.comb += keep.eq(Mux(final_beat, Cat(*[last_elems > k for k in range(lanes)]),
                                 (1 << lanes) - 1))
@@ -206,8 +200,8 @@ class OffloadUnit(wiring.Component):
         m.d.comb += [src.ready.eq(raw_ready & codec_ready & (state == RUN)),
                      fork.eq(src.valid & src.ready)]
 
-        m.submodules.raw_mem = raw_mem = Memory(shape=8 * MB, depth=NB * CB, init=[])
-        m.submodules.comp_mem = comp_mem = Memory(shape=8 * MB, depth=NB * CB, init=[])
+        m.submodules.raw_mem = raw_mem = Memory(shape=8 * MB, depth=NB * chunk_beats, init=[])
+        m.submodules.comp_mem = comp_mem = Memory(shape=8 * MB, depth=NB * chunk_beats, init=[])
         raw_w = raw_mem.write_port()
         comp_w = comp_mem.write_port()
         raw_idx = Signal(cbits + 1)
@@ -241,11 +235,11 @@ class OffloadUnit(wiring.Component):
                              ckeep.eq(enc.o.p.keep), clast.eq(enc.o.p.last),
                              enc.o.ready.eq(comp_ready)]
         comp_idx = Signal(cbits + 2)
-        comp_acc = Signal(range(CBY + MB + 1))
+        comp_acc = Signal(range(chunk_bytes + MB + 1))
         cur_ovf = Signal()
         chs = cv & comp_ready
         cbytes = popcount([ckeep[k] for k in range(MB)])
-        fits = comp_idx < CB
+        fits = comp_idx < chunk_beats
         m.d.comb += [
             comp_w.addr.eq(Cat(comp_idx[:cbits], wr_comp)),
             comp_w.data.eq(Cat(*[Mux(ckeep[k], cdata[8 * k:8 * k + 8], 0) for k in range(MB)])),
@@ -269,24 +263,27 @@ class OffloadUnit(wiring.Component):
         s_valid = packer.i.valid
         s_pay = Signal()
         s_comp = Signal()
-        s_hdr = Signal(128)
+        s_hdr = Signal(8 * HEADER_BYTES)
         advance = ~s_valid | packer.i.ready
         p_comp = Signal()
         p_idx = Signal(cbits + 1)
         p_lastidx = Signal(cbits + 1)
-        p_lastwords = Signal(range(MB // 4 + 1))
+        p_lastwords = Signal(range(MW + 1))
         p_final = Signal()
         raw_r = raw_mem.read_port(domain="sync")
         comp_r = comp_mem.read_port(domain="sync")
         m.d.comb += [raw_r.addr.eq(Cat(p_idx[:cbits], rd)), raw_r.en.eq(advance),
                      comp_r.addr.eq(Cat(p_idx[:cbits], rd)), comp_r.en.eq(advance)]
         m.d.comb += packer.i.p.data.eq(Mux(s_pay, Mux(s_comp, comp_r.data, raw_r.data), s_hdr))
-        log2c = CBY.bit_length() - 1
+        log2c = chunk_bytes.bit_length() - 1
+        # docs/FORMAT.md: magic, version, element bits, log2 chunk bytes, codec, raw
+        # length as u64 (the descriptor's length is 32 bits: the top half is 0).
         header = Cat(C(MAGIC_WORD, 32), C(VERSION, 8), C(E, 8), C(log2c, 8), codec,
-                     length, C(0, 32))
+                     length, C(0, 64 - LENGTH_BITS))
+        assert len(header) == 8 * HEADER_BYTES
         full = sel(raw_done, rd) & sel(comp_done, rd)
         use = ~sel(comp_ovf, rd) & (sel(comp_len, rd) < sel(raw_len, rd))
-        plen = Signal(range(CBY + 1))
+        plen = Signal(range(chunk_bytes + 1))
         m.d.comb += plen.eq(Mux(use, sel(comp_len, rd), sel(raw_len, rd)))
         issue = Signal()
         with m.If(reader_start):
@@ -294,24 +291,28 @@ class OffloadUnit(wiring.Component):
         with m.If(rstate == R_HDR):
             m.d.comb += issue.eq(1)
             with m.If(advance):
-                m.d.sync += [s_pay.eq(0), s_hdr.eq(header), packer.i.p.n.eq(4),
+                m.d.sync += [s_pay.eq(0), s_hdr.eq(header),
+                             packer.i.p.n.eq(HEADER_BYTES // WORD_BYTES),
                              packer.i.p.last.eq(length == 0),
                              rstate.eq(Mux(length == 0, R_IDLE, R_CHDR))]
         with m.Elif(rstate == R_CHDR):
             m.d.comb += issue.eq(full)
             with m.If(advance & full):
-                m.d.sync += [s_pay.eq(0), s_hdr.eq(plen | (Mux(use, codec, 0) << 24)),
-                             packer.i.p.n.eq(1), packer.i.p.last.eq(0),
+                m.d.sync += [s_pay.eq(0),
+                             s_hdr.eq(plen | (Mux(use, codec, 0) << CHUNK_LENGTH_BITS)),
+                             packer.i.p.n.eq(CHUNK_HEADER_BYTES // WORD_BYTES),
+                             packer.i.p.last.eq(0),
                              p_comp.eq(use), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),
-                             p_lastwords.eq((((plen - 1) & (MB - 1)) >> 2) + 1),
+                             p_lastwords.eq((((plen - 1) & (MB - 1)) >> WORD_SHIFT) + 1),
                              p_final.eq(sel(raw_final, rd)), rstate.eq(R_PAY),
-                             flen.eq(flen + 4 + (((plen + 3) >> 2) << 2))]
+                             flen.eq(flen + CHUNK_HEADER_BYTES
+                                     + (((plen + WORD_BYTES - 1) >> WORD_SHIFT) << WORD_SHIFT))]
         with m.Elif(rstate == R_PAY):
             m.d.comb += issue.eq(1)
             is_last = p_idx == p_lastidx
             with m.If(advance):
                 m.d.sync += [s_pay.eq(1), s_comp.eq(p_comp),
-                             packer.i.p.n.eq(Mux(is_last, p_lastwords, MB // 4)),
+                             packer.i.p.n.eq(Mux(is_last, p_lastwords, MW)),
                              packer.i.p.last.eq(is_last & p_final), p_idx.eq(p_idx + 1)]
                 with m.If(is_last):
                     for b in range(NB):
@@ -328,7 +329,7 @@ class OffloadUnit(wiring.Component):
         m.d.comb += [
             c2h.valid.eq(packer.o.valid), packer.o.ready.eq(c2h.ready),
             c2h.p.data.eq(packer.o.p.data), c2h.p.last.eq(packer.o.p.last),
-            c2h.p.keep.eq(Cat(*[packer.o.p.keep[k // 4] for k in range(PB)])),
+            c2h.p.keep.eq(Cat(*[packer.o.p.keep[k // WORD_BYTES] for k in range(PB)])),
             frame_done.eq(c2h.valid & c2h.ready & c2h.p.last),
         ]
         return m

@@ -2,55 +2,46 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
+
+from amaranth.hdl import Mux
+from amaranth.lib import wiring
+
+from cdma.golden.errors import ErrorCode
+from cdma.golden.elements import ELEM_BITS
+from cdma.golden.frame import CHUNK_BYTES, Codec
 
 from ..streams import check_positive_int
-from .axi import max_burst_beats
+from .axi import AXIResp, max_burst_beats
 
-__all__ = ["EngineParams", "EngineError", "codec_blocks", "CODEC_MASK_ALL"]
+__all__ = ["EngineParams", "EngineError", "EngineUnit", "codec_blocks", "axi_error_code",
+           "CODEC_MASK_ALL", "LENGTH_BITS"]
 
-#: Codec ids (frame header / chunk header numbering).
-RAW, ZVC, RLE = 0, 1, 2
 #: ``codecs`` bit mask with every codec built in.
-CODEC_MASK_ALL = (1 << RAW) | (1 << ZVC) | (1 << RLE)
+CODEC_MASK_ALL = sum(1 << c for c in Codec)
+#: Bits of a descriptor's raw length (and of every byte count derived from it).
+LENGTH_BITS = 32
+
+#: Status error codes: the frame codes of ``docs/FORMAT.md`` plus the engine-only
+#: codes from 16 (``docs/ENGINE.md``).  The hardware reports exactly the golden
+#: model's numbers, so the table is the golden one, written once.
+EngineError = ErrorCode
 
 
-class EngineError(enum.IntEnum):
-    """Status error codes: the frame codes of ``docs/FORMAT.md`` (same numbers as
-    ``golden.ErrorCode``) plus the engine-only codes from 16 (``docs/ENGINE.md``)."""
-
-    OK = 0
-    BAD_MAGIC = 1
-    BAD_VERSION = 2
-    BAD_PARAMS = 3
-    TRUNCATED = 4
-    BAD_CHUNK_CODEC = 5
-    LENGTH_MISMATCH = 6
-    RUN_OVERSHOOT = 7
-    BAD_MASK = 8
-    BAD_PADDING = 9
-    TRAILING_BYTES = 10
-    DESC_ALIGN = 16
-    DESC_LENGTH = 17
-    DESC_CODEC = 18
-    AXI_SLVERR = 19
-    AXI_DECERR = 20
-    FRAME_LENGTH = 21
-    FRAME_ELEM_BITS = 22
-    FRAME_CODEC = 23
-    DESC_DIRECTION = 24
-    DESC_RANGE = 25
+def axi_error_code(resp):
+    """The status code of the worst AXI response ``resp`` of a transfer (0 if OKAY)."""
+    return Mux(resp == AXIResp.SLVERR, EngineError.AXI_SLVERR,
+               Mux(resp == AXIResp.DECERR, EngineError.AXI_DECERR, EngineError.OK))
 
 
 def codec_blocks(mask: int) -> dict:
     """``{codec id: (compressor class, decompressor class)}`` of the codecs in ``mask``."""
     out = {}
-    if mask & (1 << ZVC):
+    if mask & (1 << Codec.ZVC):
         from ..zvc import ZVCCompressor, ZVCDecompressor
-        out[ZVC] = (ZVCCompressor, ZVCDecompressor)
-    if mask & (1 << RLE):
+        out[int(Codec.ZVC)] = (ZVCCompressor, ZVCDecompressor)
+    if mask & (1 << Codec.RLE):
         from ..rle import RLEDecoder, RLEEncoder
-        out[RLE] = (RLEEncoder, RLEDecoder)
+        out[int(Codec.RLE)] = (RLEEncoder, RLEDecoder)
     return out
 
 
@@ -68,7 +59,7 @@ def _field(default, help_text):
 
 @dataclasses.dataclass(frozen=True)
 class EngineParams:
-    """Validated configuration of :class:`~hw.engine.CDMAEngine`.
+    """Validated configuration of :class:`~cdma.hw.engine.CDMAEngine`.
 
     Parameters
     ----------
@@ -124,14 +115,14 @@ class EngineParams:
 
     def __post_init__(self):
         check_positive_int("elem_bits", self.elem_bits)
-        if self.elem_bits not in (8, 16, 32):
+        if self.elem_bits not in ELEM_BITS:
             raise ValueError(f"elem_bits must be 8, 16 or 32, not {self.elem_bits!r}")
         _pow2("mem_bytes", self.mem_bytes, 16, 128)
         if self.mem_bytes * 8 // self.elem_bits > 32:
             raise ValueError(f"mem_bytes must hold at most 32 elements of {self.elem_bits} bits "
                              f"(<= {4 * self.elem_bits}), not {self.mem_bytes!r}")
         _pow2("pcie_bytes", self.pcie_bytes, 4, 128)
-        _pow2("chunk_bytes", self.chunk_bytes, 512, 65536)
+        _pow2("chunk_bytes", self.chunk_bytes, min(CHUNK_BYTES), max(CHUNK_BYTES))
         check_positive_int("addr_width", self.addr_width)
         if not 12 <= self.addr_width <= 64:
             raise ValueError(f"addr_width must be from 12 to 64, not {self.addr_width!r}")
@@ -157,3 +148,28 @@ class EngineParams:
     def burst_beats(self) -> int:
         """Longest AXI burst: min(256, 4096 / mem_bytes) beats."""
         return max_burst_beats(self.mem_bytes)
+
+
+class EngineUnit(wiring.Component):
+    """A unit of the engine (offload, prefetch, frame parser, write unit): a
+    component configured by one :class:`EngineParams`.
+
+    Parameters
+    ----------
+    params : EngineParams
+    members : callable
+        ``members(params)``: the component's signature members.
+
+    Raises
+    ------
+    TypeError
+        ``params`` is not an :class:`EngineParams`.
+    """
+
+    def __init__(self, params, members):
+        if not isinstance(params, EngineParams):
+            raise TypeError(f"params must be an EngineParams, not {params!r}")
+        self._p = params
+        super().__init__(members(params))
+
+    params = property(lambda self: self._p, doc="The :class:`EngineParams`.")

@@ -2,13 +2,27 @@
 from __future__ import annotations
 
 from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from ..streams import byte_stream
-from .params import EngineError, EngineParams
+from cdma.golden.elements import ELEM_BITS
+from cdma.golden.frame import (CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION,
+                               Codec)
 
-__all__ = ["FrameParser", "job_layout"]
+from ..streams import byte_stream
+from .params import LENGTH_BITS, EngineError, EngineUnit
+
+__all__ = ["FrameParser", "job_layout", "COUNT_BITS", "CODEC_BITS"]
+
+#: Bits of a chunk's element count (up to the largest chunk of one-byte elements).
+COUNT_BITS = max(CHUNK_BYTES).bit_length()
+#: Bits of a codec id inside the engine (the format's byte holds 0..2).
+CODEC_BITS = max(Codec).bit_length()
+#: log2 of the chunk sizes the format allows.
+LOG2_CHUNK_MIN, LOG2_CHUNK_MAX = (c.bit_length() - 1 for c in (min(CHUNK_BYTES), max(CHUNK_BYTES)))
+#: Words the input buffer holds beyond two beats: a frame header must fit in it
+#: whole, whatever the beat width.
+HEADER_WORDS = HEADER_BYTES // 4
 
 
 def job_layout() -> data.StructLayout:
@@ -19,10 +33,11 @@ def job_layout() -> data.StructLayout:
     ``code`` is the parser's verdict and ``accepted`` the number of chunks the
     parser checked completely (header, payload length, padding).
     """
-    return data.StructLayout({"end": 1, "codec": 2, "count": 17, "code": 8, "accepted": 32})
+    return data.StructLayout({"end": 1, "codec": CODEC_BITS, "count": COUNT_BITS, "code": 8,
+                              "accepted": 32})
 
 
-class FrameParser(wiring.Component):
+class FrameParser(EngineUnit):
     """Check one H2C frame and cut it into chunk jobs and payloads.
 
     Works on 32-bit words (every field of a valid frame is word-aligned).  For
@@ -48,17 +63,13 @@ class FrameParser(wiring.Component):
         Bytes of the current/last frame taken from ``h2c``.
     """
 
-    def __init__(self, params: EngineParams):
-        if not isinstance(params, EngineParams):
-            raise TypeError(f"params must be an EngineParams, not {params!r}")
-        self._p = params
-        PB = params.pcie_bytes
-        super().__init__({
-            "start": In(stream.Signature(data.StructLayout({"length": 32, "code": 8}))),
-            "h2c": In(byte_stream(PB)),
+    def __init__(self, params):
+        super().__init__(params, lambda p: {
+            "start": In(stream.Signature(data.StructLayout({"length": LENGTH_BITS, "code": 8}))),
+            "h2c": In(byte_stream(p.pcie_bytes)),
             "jobs": Out(stream.Signature(job_layout())),
-            "pay": Out(byte_stream(PB)),
-            "nbytes": Out(32),
+            "pay": Out(byte_stream(p.pcie_bytes)),
+            "nbytes": Out(LENGTH_BITS),
         })
 
     def elaborate(self, platform):
@@ -68,7 +79,7 @@ class FrameParser(wiring.Component):
         eb = E // 8
         eshift = eb.bit_length() - 1
         KW = PB // 4                      # words per beat
-        BUF = 2 * KW + 4
+        BUF = 2 * KW + HEADER_WORDS
         h2c, pay, jobs = self.h2c, self.pay, self.jobs
 
         buf = Signal(32 * BUF)
@@ -80,12 +91,12 @@ class FrameParser(wiring.Component):
 
         IDLE, HDR, CHDR, PAY, END, DRAIN, FINISH = range(7)
         state = Signal(range(7))
-        length = Signal(32)
+        length = Signal(LENGTH_BITS)
         code = Signal(8)
-        fcodec = Signal(2)
-        log2c = Signal(5)
-        rrem = Signal(64)
-        prem = Signal(25)                 # payload bytes left
+        frame_codec = Signal(CODEC_BITS)
+        log2c = Signal(range(LOG2_CHUNK_MAX + 1))
+        raw_left = Signal(64)             # raw bytes of the frame not yet in a chunk job
+        pay_left = Signal(CHUNK_LENGTH_BITS)   # payload bytes of this chunk left
         accepted = Signal(32)
 
         # ---- input side ---------------------------------------------------------
@@ -131,39 +142,41 @@ class FrameParser(wiring.Component):
             return (level > n) | ((level == n) & ~(short & in_ended))
 
         w0, w1 = words[0], words[1]
-        L = Cat(words[2], words[3])
-        version, ebits, lc, fc = w1[0:8], w1[8:16], w1[16:24], w1[24:32]
-        magic_ok = w0 == 0x414D4463
+        # the frame header's fields (docs/FORMAT.md)
+        hdr_length = Cat(words[2], words[3])
+        hdr_version, hdr_ebits, hdr_log2c, hdr_codec = w1[0:8], w1[8:16], w1[16:24], w1[24:32]
+        magic_ok = w0 == MAGIC_WORD
         magic_mask = Mux(short & (level == 1), Cat(*[
             Mux(short_bytes > k, C(0xFF, 8), C(0, 8)) if k < 3 else C(0, 8)
             for k in range(4)]), C(0xFFFFFFFF, 32))
-        magic_prefix_ok = (w0 & magic_mask) == (0x414D4463 & magic_mask)
-        lmod = Mux(ebits == 8, 0, Mux(ebits == 16, L[0], L[:2]))
-        codec_built = Const(1, 1)
-        built = {0} | {c for c in (1, 2) if p.codecs >> c & 1}
+        magic_prefix_ok = (w0 & magic_mask) == (MAGIC_WORD & magic_mask)
+        # the raw length modulo the element size (must be 0)
+        length_mod = Mux(hdr_ebits == 8, 0, Mux(hdr_ebits == 16, hdr_length[0], hdr_length[:2]))
         codec_built = Const(0, 1)
-        for c in built:
-            codec_built = codec_built | (fc == c)
+        for c in Codec:
+            if c == Codec.RAW or p.codecs >> c & 1:
+                codec_built = codec_built | (hdr_codec == c)
 
-        chunk_bytes = Signal(17)
-        m.d.comb += chunk_bytes.eq(C(1, 17) << log2c)
-        raw_c = Signal(17)
-        m.d.comb += raw_c.eq(Mux(rrem < chunk_bytes, rrem[:17], chunk_bytes))
-        plen, cc = w0[0:24], w0[24:32]
+        chunk_bytes = Signal(COUNT_BITS)
+        m.d.comb += chunk_bytes.eq(C(1, COUNT_BITS) << log2c)
+        raw_c = Signal(COUNT_BITS)        # raw bytes of this chunk
+        m.d.comb += raw_c.eq(Mux(raw_left < chunk_bytes, raw_left[:COUNT_BITS], chunk_bytes))
+        # the chunk header's fields
+        plen, cc = w0[:CHUNK_LENGTH_BITS], w0[CHUNK_LENGTH_BITS:32]
 
         # payload beat
-        pwords_left = (prem + 3) >> 2
+        pwords_left = (pay_left + 3) >> 2
         n_avail = Mux(level < KW, level, KW)
         n_pay = Signal(range(KW + 1))
         m.d.comb += n_pay.eq(Mux(pwords_left < n_avail, pwords_left, n_avail))
         pay_last = n_pay == pwords_left
-        nbytes_pay = Mux(prem < n_pay * 4, prem, n_pay * 4)
+        nbytes_pay = Mux(pay_left < n_pay * 4, pay_left, n_pay * 4)
         pad_bad = Signal()
         lastw = Signal(32)
         m.d.comb += lastw.eq(Mux(n_pay == 0, 0, (buf >> ((n_pay - 1).as_unsigned() * 32))[:32]))
-        m.d.comb += pad_bad.eq(Mux(prem[:2] == 1, lastw[8:32] != 0,
-                               Mux(prem[:2] == 2, lastw[16:32] != 0,
-                                   Mux(prem[:2] == 3, lastw[24:32] != 0, 0))))
+        m.d.comb += pad_bad.eq(Mux(pay_left[:2] == 1, lastw[8:32] != 0,
+                               Mux(pay_left[:2] == 2, lastw[16:32] != 0,
+                                   Mux(pay_left[:2] == 3, lastw[24:32] != 0, 0))))
         load_ok = ~pay.valid | pay.ready
         with m.If(pay.valid & pay.ready):
             m.d.sync += pay.valid.eq(0)
@@ -173,29 +186,31 @@ class FrameParser(wiring.Component):
         with m.If(state == HDR):
             with m.If((level >= 1) & ~magic_prefix_ok):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_MAGIC)]
-            with m.Elif(whole(4)):
-                m.d.comb += consume.eq(4)
+            with m.Elif(whole(HEADER_WORDS)):
+                m.d.comb += consume.eq(HEADER_WORDS)
                 with m.If(~magic_ok):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_MAGIC)]
-                with m.Elif(version != 1):
+                with m.Elif(hdr_version != VERSION):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_VERSION)]
-                with m.Elif(((ebits != 8) & (ebits != 16) & (ebits != 32))
-                            | (lc < 9) | (lc > 16) | (fc > 2) | (lmod != 0)):
+                with m.Elif(~Cat(*[hdr_ebits == e for e in ELEM_BITS]).any()
+                            | (hdr_log2c < LOG2_CHUNK_MIN) | (hdr_log2c > LOG2_CHUNK_MAX)
+                            | (hdr_codec > max(Codec)) | (length_mod != 0)):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PARAMS)]
-                with m.Elif(ebits != E):
+                with m.Elif(hdr_ebits != E):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_ELEM_BITS)]
                 with m.Elif(~codec_built):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_CODEC)]
-                with m.Elif(L != length):
+                with m.Elif(hdr_length != length):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_LENGTH)]
                 with m.Else():
-                    m.d.sync += [fcodec.eq(fc), log2c.eq(lc), rrem.eq(L),
-                                 state.eq(Mux(L == 0, END, CHDR))]
+                    m.d.sync += [frame_codec.eq(hdr_codec), log2c.eq(hdr_log2c),
+                                 raw_left.eq(hdr_length),
+                                 state.eq(Mux(hdr_length == 0, END, CHDR))]
             with m.Elif(in_ended):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == CHDR):
             with m.If(whole(1)):
-                with m.If((cc != 0) & (cc != fcodec)):
+                with m.If((cc != 0) & (cc != frame_codec)):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_CHUNK_CODEC)]
                 with m.Elif((cc == 0) & (plen != raw_c)):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.LENGTH_MISMATCH)]
@@ -204,29 +219,29 @@ class FrameParser(wiring.Component):
                                  jobs.p.count.eq(raw_c >> eshift)]
                     with m.If(jobs.ready):
                         m.d.comb += consume.eq(1)
-                        m.d.sync += [prem.eq(plen), rrem.eq(rrem - raw_c), state.eq(PAY)]
+                        m.d.sync += [pay_left.eq(plen), raw_left.eq(raw_left - raw_c), state.eq(PAY)]
             with m.Elif(in_ended):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == PAY):
             with m.If(load_ok):
-                with m.If(prem == 0):
+                with m.If(pay_left == 0):
                     # empty payload: a null beat closes it
                     m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1),
                                  accepted.eq(accepted + 1),
-                                 state.eq(Mux(rrem == 0, END, CHDR))]
+                                 state.eq(Mux(raw_left == 0, END, CHDR))]
                 # every beat of a payload but its last is full: the decompressors'
                 # unpackers (hw/packer.py) rely on it
                 with m.Elif(Mux(pay_last, (n_pay != 0) & whole(n_pay), n_pay == KW)):
                     m.d.comb += consume.eq(n_pay)
                     m.d.sync += [pay.valid.eq(1), pay.p.data.eq(buf[:8 * PB]),
                                  pay.p.keep.eq(Cat(*[nbytes_pay > k for k in range(PB)])),
-                                 pay.p.last.eq(pay_last), prem.eq(prem - nbytes_pay)]
+                                 pay.p.last.eq(pay_last), pay_left.eq(pay_left - nbytes_pay)]
                     with m.If(pay_last):
                         with m.If(pad_bad):
                             m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PADDING)]
                         with m.Else():
                             m.d.sync += [accepted.eq(accepted + 1),
-                                         state.eq(Mux(rrem == 0, END, CHDR))]
+                                         state.eq(Mux(raw_left == 0, END, CHDR))]
                 with m.Elif(in_ended & (level <= n_pay)):
                     # the input ends inside the payload or its padding
                     m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]

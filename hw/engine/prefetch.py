@@ -5,23 +5,32 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..packer import Packer
 from ..streams import byte_stream
 from .offload import offload_cmd_layout, status_layout
-from ..packer import Packer
-from .params import EngineError, EngineParams, codec_blocks
-from .parser import FrameParser
+from .axi import forward, write_members
+from .params import LENGTH_BITS, EngineUnit, axi_error_code, codec_blocks
+from .parser import COUNT_BITS, FrameParser
 from .writer import WriteUnit
 
 __all__ = ["PrefetchUnit"]
 
+#: Order queue: the decoder slot of every chunk routed and not yet drained, so that
+#: the outputs are collected in chunk order.  When it is full the router waits for
+#: the oldest chunk to drain: the depth bounds how far the decoders run ahead,
+#: never what is written.
+ORDER_DEPTH = 8
+#: Width of the per-decoder counters of error pulses and error beats in a frame.
+ERROR_COUNT_BITS = 16
 
-class PrefetchUnit(wiring.Component):
+
+class PrefetchUnit(EngineUnit):
     """Host -> memory: restore one frame per command into ``[addr, addr + length)``.
 
-    :class:`~hw.engine.parser.FrameParser` checks the frame and queues one job
+    :class:`~cdma.hw.engine.parser.FrameParser` checks the frame and queues one job
     per chunk; the decode stage routes each chunk's payload to its
     decompressor (or, for raw chunks, to a byte packer) and collects the
-    restored beats in chunk order for the :class:`~hw.engine.writer.WriteUnit`.
+    restored beats in chunk order for the :class:`~cdma.hw.engine.writer.WriteUnit`.
     The status code is the first problem in stream order (a decompressor error
     in a chunk the parser accepted before its own error, else the parser's);
     after an error nothing more is written, the rest of the frame is drained and
@@ -37,19 +46,12 @@ class PrefetchUnit(wiring.Component):
     awaddr ... bready : the AXI4 write channels.
     """
 
-    def __init__(self, params: EngineParams):
-        if not isinstance(params, EngineParams):
-            raise TypeError(f"params must be an EngineParams, not {params!r}")
-        self._p = params
-        MB = params.mem_bytes
-        super().__init__({
-            "cmd": In(stream.Signature(offload_cmd_layout(params.addr_width))),
+    def __init__(self, params):
+        super().__init__(params, lambda p: {
+            "cmd": In(stream.Signature(offload_cmd_layout(p.addr_width))),
             "status": Out(stream.Signature(status_layout())),
-            "h2c": In(byte_stream(params.pcie_bytes)),
-            "awaddr": Out(params.addr_width), "awlen": Out(8), "awvalid": Out(1),
-            "awready": In(1), "wdata": Out(8 * MB), "wstrb": Out(MB), "wlast": Out(1),
-            "wvalid": Out(1), "wready": In(1), "bresp": In(2), "bvalid": In(1),
-            "bready": Out(1),
+            "h2c": In(byte_stream(p.pcie_bytes)),
+            **write_members(p.addr_width, p.mem_bytes),
         })
 
     def elaborate(self, platform):
@@ -61,10 +63,7 @@ class PrefetchUnit(wiring.Component):
 
         m.submodules.parser = parser = FrameParser(p)
         m.submodules.writer = writer = WriteUnit(p)
-        for name in ("awaddr", "awlen", "awvalid", "wdata", "wstrb", "wlast", "wvalid", "bready"):
-            m.d.comb += getattr(self, name).eq(getattr(writer, name))
-        for name in ("awready", "wready", "bresp", "bvalid"):
-            m.d.comb += getattr(writer, name).eq(getattr(self, name))
+        forward(m, self, writer, write_members(p.addr_width, MB))
         wiring.connect(m, wiring.flipped(self.h2c), parser.h2c)
 
         # Decoder slots: 0 is the raw packer, then `dec_instances` decompressors per
@@ -86,7 +85,7 @@ class PrefetchUnit(wiring.Component):
         IDLE, START, RUN, STATUS = range(4)
         state = Signal(range(4))
         addr = Signal(p.addr_width)
-        length = Signal(32)
+        length = Signal(LENGTH_BITS)
         tag = Signal(8)
         code = Signal(8)
         pre_code = Signal(8)
@@ -113,7 +112,7 @@ class PrefetchUnit(wiring.Component):
         # ---- decode stage: input routing -------------------------------------------------
         jobs = parser.jobs
         # output order queue: slot of every chunk routed
-        m.submodules.order = order = fifo.SyncFIFOBuffered(width=sbits, depth=8)
+        m.submodules.order = order = fifo.SyncFIFOBuffered(width=sbits, depth=ORDER_DEPTH)
         routing = Signal()                 # a chunk's payload is being routed
         r_slot = Signal(sbits)
         toggles = {cid: Signal(name=f"toggle{cid}") for cid in codec_slots}
@@ -145,7 +144,7 @@ class PrefetchUnit(wiring.Component):
                 for cid, t in toggles.items():
                     with m.If(jobs.p.codec == cid):
                         m.d.sync += t.eq(~t)
-                job_count = Signal(17)
+                job_count = Signal(COUNT_BITS)
                 m.d.sync += job_count.eq(jobs.p.count)
         m.d.comb += pay.ready.eq(routing & pay_ready)
         for cid in targets:
@@ -160,13 +159,13 @@ class PrefetchUnit(wiring.Component):
                 dec = decs[cid]
                 # A chunk's last payload beat waits for its count: routing must not
                 # end (and the next job start) before the decompressor has its count.
-                may = count_sent | ~pay.p.last
-                m.d.comb += [dec.i.valid.eq(sel & pay.valid & may), dec.i.p.eq(pay.p),
+                beat_may_go = count_sent | ~pay.p.last
+                m.d.comb += [dec.i.valid.eq(sel & pay.valid & beat_may_go), dec.i.p.eq(pay.p),
                              dec.count.valid.eq(sel & ~count_sent), dec.count.p.eq(job_count)]
                 with m.If(dec.count.valid & dec.count.ready):
                     m.d.sync += count_sent.eq(1)
                 with m.If(r_slot == cid):
-                    m.d.comb += pay_ready.eq(dec.i.ready & may)
+                    m.d.comb += pay_ready.eq(dec.i.ready & beat_may_go)
 
         # ---- decode stage: outputs in chunk order ------------------------------------------
         o_valid = Signal()
@@ -201,13 +200,13 @@ class PrefetchUnit(wiring.Component):
         npulse = {}
         nbeat = {}
         for cid, dec in decs.items():
-            first_code[cid] = fc = Signal(4, name=f"first_code{cid}")
-            npulse[cid] = n_p = Signal(16, name=f"npulse{cid}")
-            nbeat[cid] = Signal(16, name=f"nbeat{cid}")
+            first_code[cid] = code0 = Signal(len(dec.error_code), name=f"first_code{cid}")
+            npulse[cid] = n_p = Signal(ERROR_COUNT_BITS, name=f"npulse{cid}")
+            nbeat[cid] = Signal(ERROR_COUNT_BITS, name=f"nbeat{cid}")
             with m.If(dec.error):
                 m.d.sync += n_p.eq(n_p + 1)
                 with m.If(n_p == 0):
-                    m.d.sync += fc.eq(dec.error_code)
+                    m.d.sync += code0.eq(dec.error_code)
         # writer input: pass beats until the first error, drop afterwards
         o_hs = o_valid & o_ready
         m.d.comb += [writer.i.p.data.eq(o_data), writer.i.p.strb.eq(o_strb),
@@ -242,8 +241,5 @@ class PrefetchUnit(wiring.Component):
             m.d.sync += [state.eq(STATUS), fin_sent.eq(0), end_seen.eq(0), derr.eq(0),
                          chunks_in.eq(0), chunks_out.eq(0),
                          *[s.eq(0) for s in (*npulse.values(), *nbeat.values())],
-                         code.eq(Mux(final != 0, final,
-                                     Mux(writer.done.p.resp == 2, EngineError.AXI_SLVERR,
-                                         Mux(writer.done.p.resp == 3, EngineError.AXI_DECERR,
-                                             0))))]
+                         code.eq(Mux(final != 0, final, axi_error_code(writer.done.p.resp)))]
         return m

@@ -5,27 +5,35 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .axi import AXI4Signature
+from cdma.golden.engine import DESCRIPTOR_BYTES, OFFLOAD, PREFETCH, STATUS_BYTES
+
+from .axi import (AXI4Signature, BURST_INCR, CACHE_BUFFERABLE_MODIFIABLE, forward, read_members,
+                  write_members)
 from .offload import OffloadUnit
-from .params import EngineError, EngineParams
+from .params import LENGTH_BITS, EngineError, EngineParams
+from .prefetch import PrefetchUnit
 
 __all__ = ["CDMAEngine", "descriptor_layout", "status_word_layout", "DESCRIPTOR_BYTES",
            "STATUS_BYTES"]
 
-DESCRIPTOR_BYTES = 16
-STATUS_BYTES = 8
+#: Bits of a descriptor's memory address (the AXI side uses ``addr_width`` of them).
+DESC_ADDR_BITS = 64
 
 
 def descriptor_layout() -> data.StructLayout:
-    """The 16-byte descriptor (little-endian fields, see ``docs/ENGINE.md``)."""
-    return data.StructLayout({"addr": 64, "length": 32, "tag": 8, "codec": 8,
-                              "direction": 8, "reserved": 8})
+    """The descriptor (``DESCRIPTOR_BYTES``, little-endian fields, see ``docs/ENGINE.md``)."""
+    layout = data.StructLayout({"addr": DESC_ADDR_BITS, "length": LENGTH_BITS, "tag": 8,
+                                "codec": 8, "direction": 8, "reserved": 8})
+    assert layout.size == 8 * DESCRIPTOR_BYTES      # the golden model packs the same bytes
+    return layout
 
 
 def status_word_layout() -> data.StructLayout:
-    """The 8-byte status word (see ``docs/ENGINE.md``)."""
-    return data.StructLayout({"length": 32, "tag": 8, "code": 8, "direction": 8,
-                              "reserved": 8})
+    """The status word (``STATUS_BYTES``, see ``docs/ENGINE.md``)."""
+    layout = data.StructLayout({"length": LENGTH_BITS, "tag": 8, "code": 8, "direction": 8,
+                                "reserved": 8})
+    assert layout.size == 8 * STATUS_BYTES
+    return layout
 
 
 class CDMAEngine(wiring.Component):
@@ -56,8 +64,6 @@ class CDMAEngine(wiring.Component):
     """
 
     def __init__(self, params: EngineParams | None = None, **kwargs):
-        self._MustUse__silence = True        # no "never used" warning if we raise
-        self._p = params
         if params is None:
             params = EngineParams(**kwargs)
         elif kwargs:
@@ -65,7 +71,6 @@ class CDMAEngine(wiring.Component):
         if not isinstance(params, EngineParams):
             raise TypeError(f"params must be an EngineParams, not {params!r}")
         self._p = params
-        self._MustUse__silence = False
         axi = AXI4Signature(addr_width=params.addr_width, data_bytes=params.mem_bytes)
         ports = {f"m_axi_{name}": member for name, member in axi.members.items()}
         PB = params.pcie_bytes
@@ -90,34 +95,21 @@ class CDMAEngine(wiring.Component):
         m = Module()
         p = self._p
         m.submodules.offload = off = OffloadUnit(p)
-        prefetch = None
-        try:
-            from .prefetch import PrefetchUnit
-        except ImportError:
-            PrefetchUnit = None
-        if PrefetchUnit is not None:
-            m.submodules.prefetch = prefetch = PrefetchUnit(p)
+        m.submodules.prefetch = prefetch = PrefetchUnit(p)
 
         # AXI read side <- offload
-        for name in ("araddr", "arlen", "arvalid", "rready"):
-            m.d.comb += getattr(self, f"m_axi_{name}").eq(getattr(off, name))
-        for name in ("arready", "rdata", "rresp", "rlast", "rvalid"):
-            m.d.comb += getattr(off, name).eq(getattr(self, f"m_axi_{name}"))
+        forward(m, self, off, read_members(p.addr_width, p.mem_bytes), prefix="m_axi_")
         size = p.mem_bytes.bit_length() - 1
-        m.d.comb += [self.m_axi_arsize.eq(size), self.m_axi_arburst.eq(1),
-                     self.m_axi_awsize.eq(size), self.m_axi_awburst.eq(1),
-                     self.m_axi_arcache.eq(0b0011), self.m_axi_awcache.eq(0b0011)]
+        m.d.comb += [self.m_axi_arsize.eq(size), self.m_axi_arburst.eq(BURST_INCR),
+                     self.m_axi_awsize.eq(size), self.m_axi_awburst.eq(BURST_INCR),
+                     self.m_axi_arcache.eq(CACHE_BUFFERABLE_MODIFIABLE),
+                     self.m_axi_awcache.eq(CACHE_BUFFERABLE_MODIFIABLE)]
         # AXI write side <- prefetch
-        if prefetch is not None:
-            for name in ("awaddr", "awlen", "awvalid", "wdata", "wstrb", "wlast", "wvalid",
-                         "bready"):
-                m.d.comb += getattr(self, f"m_axi_{name}").eq(getattr(prefetch, name))
-            for name in ("awready", "wready", "bresp", "bvalid"):
-                m.d.comb += getattr(prefetch, name).eq(getattr(self, f"m_axi_{name}"))
-            h2c = prefetch.h2c
-            m.d.comb += [h2c.p.data.eq(self.s_axis_h2c_tdata), h2c.p.keep.eq(self.s_axis_h2c_tkeep),
-                         h2c.p.last.eq(self.s_axis_h2c_tlast), h2c.valid.eq(self.s_axis_h2c_tvalid),
-                         self.s_axis_h2c_tready.eq(h2c.ready)]
+        forward(m, self, prefetch, write_members(p.addr_width, p.mem_bytes), prefix="m_axi_")
+        h2c = prefetch.h2c
+        m.d.comb += [h2c.p.data.eq(self.s_axis_h2c_tdata), h2c.p.keep.eq(self.s_axis_h2c_tkeep),
+                     h2c.p.last.eq(self.s_axis_h2c_tlast), h2c.valid.eq(self.s_axis_h2c_tvalid),
+                     self.s_axis_h2c_tready.eq(h2c.ready)]
 
         # C2H
         c2h = off.c2h
@@ -138,31 +130,28 @@ class CDMAEngine(wiring.Component):
         aw = p.addr_width
         mshift = p.mem_bytes.bit_length() - 1
         eshift = (p.elem_bits // 8).bit_length() - 1
-        end = Signal(65)
+        end = Signal(DESC_ADDR_BITS + 1)     # addr + length, carry included
         desc_code = Signal(8)
         m.d.comb += end.eq(desc.addr + desc.length)
         with m.If(desc.addr[:mshift] != 0):
             m.d.comb += desc_code.eq(EngineError.DESC_ALIGN)
         with m.Elif(desc.length[:eshift] != 0 if eshift else 0):
             m.d.comb += desc_code.eq(EngineError.DESC_LENGTH)
-        with m.Elif((desc.addr[aw:].any() if aw < 64 else 0) | (end > (1 << aw))):
+        with m.Elif((desc.addr[aw:].any() if aw < DESC_ADDR_BITS else 0) | (end > (1 << aw))):
             m.d.comb += desc_code.eq(EngineError.DESC_RANGE)
         m.d.comb += [off.cmd.p.addr.eq(desc.addr), off.cmd.p.length.eq(desc.length),
                      off.cmd.p.codec.eq(desc.codec), off.cmd.p.tag.eq(desc.tag),
                      off.cmd.p.code.eq(desc_code),
-                     off.cmd.valid.eq(d_valid & ~desc.direction.any())]
+                     off.cmd.valid.eq(d_valid & (desc.direction == OFFLOAD))]
         taken = Signal()
         m.d.comb += taken.eq(off.cmd.valid & off.cmd.ready)
-        if prefetch is not None:
-            m.d.comb += [prefetch.cmd.p.addr.eq(desc.addr), prefetch.cmd.p.length.eq(desc.length),
-                         prefetch.cmd.p.codec.eq(desc.codec), prefetch.cmd.p.tag.eq(desc.tag),
-                         prefetch.cmd.p.code.eq(desc_code),
-                         prefetch.cmd.valid.eq(d_valid & (desc.direction == 1))]
-            with m.If(prefetch.cmd.valid & prefetch.cmd.ready):
-                m.d.comb += taken.eq(1)
-            known = ~desc.direction[1:].any()
-        else:
-            known = ~desc.direction.any()
+        m.d.comb += [prefetch.cmd.p.addr.eq(desc.addr), prefetch.cmd.p.length.eq(desc.length),
+                     prefetch.cmd.p.codec.eq(desc.codec), prefetch.cmd.p.tag.eq(desc.tag),
+                     prefetch.cmd.p.code.eq(desc_code),
+                     prefetch.cmd.valid.eq(d_valid & (desc.direction == PREFETCH))]
+        with m.If(prefetch.cmd.valid & prefetch.cmd.ready):
+            m.d.comb += taken.eq(1)
+        known = (desc.direction == OFFLOAD) | (desc.direction == PREFETCH)
         # Unknown direction: answered directly with DESC_DIRECTION.
         bad_tag = Signal(8)
         bad_dir = Signal(8)
@@ -176,9 +165,7 @@ class CDMAEngine(wiring.Component):
         st = Signal(status_word_layout())
         sv = self.m_axis_status_tvalid
         m.d.comb += self.m_axis_status_tdata.eq(st)
-        sources = [(off.status, 0)]
-        if prefetch is not None:
-            sources.append((prefetch.status, 1))
+        sources = [(off.status, OFFLOAD), (prefetch.status, PREFETCH)]
         load_ok = ~sv | self.m_axis_status_tready
         with m.If(sv & self.m_axis_status_tready):
             m.d.sync += sv.eq(0)
@@ -189,7 +176,7 @@ class CDMAEngine(wiring.Component):
                              st.code.eq(EngineError.DESC_DIRECTION), st.direction.eq(bad_dir),
                              bad_valid.eq(0)]
             for k, (s, direction) in enumerate(sources):
-                first = (prio == k) if len(sources) > 1 else 1
+                first = prio == k
                 with m.Elif(s.valid & (first | ~sources[(k + 1) % len(sources)][0].valid)):
                     m.d.comb += s.ready.eq(1)
                     m.d.sync += [sv.eq(1), st.length.eq(s.p.length), st.tag.eq(s.p.tag),

@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, fifo, stream
 from amaranth.lib.wiring import In, Out
 
-from .axi import max_burst_beats
-from .params import EngineParams
+from .axi import MAX_BURST_BEATS, next_burst, write_members
+from .params import LENGTH_BITS, EngineUnit
 
 __all__ = ["WriteUnit", "write_beat_layout"]
+
+#: Issued bursts whose beats are still to be written: one ``AWLEN`` each in a queue
+#: that W reads.  Bursts leave it as fast as the memory takes W beats, so it only
+#: has to cover the bursts the buffer holds data for plus the AW/W skew of an
+#: interconnect; beyond that an AW simply waits.
+BURST_QUEUE_DEPTH = 16
+#: Bursts waiting for their write response, at most (the counter's range).
+MAX_OPEN_BURSTS = 255
 
 
 def write_beat_layout(data_bytes: int) -> data.StructLayout:
@@ -16,7 +24,7 @@ def write_beat_layout(data_bytes: int) -> data.StructLayout:
     return data.StructLayout({"data": 8 * data_bytes, "strb": data_bytes})
 
 
-class WriteUnit(wiring.Component):
+class WriteUnit(EngineUnit):
     """Write a stream of beats to ``[addr, addr + length)`` with AXI4 INCR bursts.
 
     The destination-range guard lives here: beats past ``ceil(length /
@@ -40,40 +48,35 @@ class WriteUnit(wiring.Component):
     awaddr, awlen, awvalid, awready, wdata, wstrb, wlast, wvalid, wready, bresp, bvalid, bready
     """
 
-    def __init__(self, params: EngineParams):
-        if not isinstance(params, EngineParams):
-            raise TypeError(f"params must be an EngineParams, not {params!r}")
-        self._p = params
-        MB = params.mem_bytes
-        super().__init__({
-            "start": In(stream.Signature(data.StructLayout({"addr": params.addr_width,
-                                                            "length": 32}))),
-            "i": In(stream.Signature(write_beat_layout(MB))),
+    def __init__(self, params):
+        super().__init__(params, lambda p: {
+            "start": In(stream.Signature(data.StructLayout({"addr": p.addr_width,
+                                                            "length": LENGTH_BITS}))),
+            "i": In(stream.Signature(write_beat_layout(p.mem_bytes))),
             "finish": In(stream.Signature(data.StructLayout({"ok": 1}))),
             "done": Out(stream.Signature(data.StructLayout({"resp": 2}))),
-            "awaddr": Out(params.addr_width), "awlen": Out(8), "awvalid": Out(1),
-            "awready": In(1), "wdata": Out(8 * MB), "wstrb": Out(MB), "wlast": Out(1),
-            "wvalid": Out(1), "wready": In(1), "bresp": In(2), "bvalid": In(1),
-            "bready": Out(1),
+            **write_members(p.addr_width, p.mem_bytes),
         })
 
     def elaborate(self, platform):
         m = Module()
         p = self._p
         MB, D = p.mem_bytes, p.write_beats
-        B = max_burst_beats(MB)
         shift = MB.bit_length() - 1
         m.submodules.buf = buf = fifo.SyncFIFOBuffered(width=9 * MB, depth=D)
-        m.submodules.lens = lens = fifo.SyncFIFOBuffered(width=8, depth=16)
+        m.submodules.lens = lens = fifo.SyncFIFOBuffered(width=(MAX_BURST_BEATS - 1).bit_length(),
+                                                         depth=BURST_QUEUE_DEPTH)
 
         IDLE, RUN, FLUSH, DONE = range(4)
         state = Signal(range(4))
         addr = Signal(p.addr_width)
-        to_issue = Signal(27)            # beats not yet covered by an AW
-        to_accept = Signal(27)           # beats the guard still lets in
+        # Beats of the whole range: a 32-bit length in beats of MB bytes, rounded up.
+        max_beats = ((1 << LENGTH_BITS) - 1 + MB - 1) >> shift
+        to_issue = Signal(range(max_beats + 1))   # beats not yet covered by an AW
+        to_accept = Signal(range(max_beats + 1))  # beats the guard still lets in
         final_strb = Signal(MB)
         committed = Signal(range(D + 1))  # beats in buf covered by an AW, not yet sent
-        outstanding = Signal(8)          # bursts without B
+        outstanding = Signal(range(MAX_OPEN_BURSTS + 1))  # bursts without B
         resp = Signal(2)
         finishing = Signal()
         aw_hold = Signal()               # AWVALID stays up until AWREADY
@@ -98,16 +101,12 @@ class WriteUnit(wiring.Component):
             m.d.sync += to_accept.eq(to_accept - 1)
 
         # AW
-        to_4k = Signal(range(4096 // MB + 1))
-        burst = Signal(range(B + 1))
+        burst = next_burst(m, addr, to_issue, MB)
         m.d.comb += [
-            to_4k.eq((4096 >> shift) - addr[shift:12]),
-            burst.eq(Mux(to_issue < to_4k, Mux(to_issue < B, to_issue, B),
-                         Mux(to_4k < B, to_4k, B))),
             self.awaddr.eq(addr), self.awlen.eq(burst - 1),
             self.awvalid.eq(aw_hold | ((state == RUN) & (to_issue != 0) & ~(finishing & ~ok)
                                        & (buf.level - committed >= burst) & lens.w_rdy
-                                       & (outstanding != 255))),
+                                       & (outstanding != MAX_OPEN_BURSTS))),
         ]
         aw_hs = self.awvalid & self.awready
         m.d.sync += aw_hold.eq(self.awvalid & ~self.awready)
@@ -116,7 +115,9 @@ class WriteUnit(wiring.Component):
             m.d.sync += [addr.eq(addr + (burst << shift)), to_issue.eq(to_issue - burst)]
 
         # W
-        wcount = Signal(8)
+        # beats of the current burst written (not Signal.like(lens.r_data): the FIFO's
+        # data output is reset-less, and this counter must restart at reset)
+        wcount = Signal(len(lens.r_data))
         m.d.comb += [self.wvalid.eq(buf.r_rdy & lens.r_rdy & (committed != 0)),
                      self.wdata.eq(buf.r_data[:8 * MB]), self.wstrb.eq(buf.r_data[8 * MB:]),
                      self.wlast.eq(wcount == lens.r_data)]
