@@ -10,11 +10,18 @@ backpressure (:func:`get_packet`), :func:`latency` of one beat, and monitors:
   consumer flips the output's ``ready`` and checks that the probed input
   ``ready`` signals do not move (no combinational path from an output's ready
   to an input's ready).
+
+:func:`simulate` runs a design with its testbenches, a watchdog and the rule
+monitor; :func:`run_encoder` / :func:`run_decoder` drive the codec blocks'
+ports, and :func:`golden_verdicts` / :func:`check_decoded` compare a decoder's
+results with the golden model's.
 """
 from __future__ import annotations
 
 __all__ = ["put_beats", "get_packet", "add_rule_monitor", "add_watchdog", "fields_of", "byte_beats",
-           "element_beats", "bytes_of", "latency", "run_decoder"]
+           "golden_verdicts", "check_decoded",
+           "element_beats", "bytes_of", "latency", "elements", "simulate", "run_encoder",
+           "run_decoder"]
 
 
 def fields_of(s):
@@ -179,19 +186,71 @@ def bytes_of(beats, nbytes, unit=1):
     return bytes(out)
 
 
+def elements(n, density, elem_bits, rng):
+    """``n`` random element words of which about ``density`` are nonzero."""
+    import numpy as np
+
+    from cdma import golden
+    dt = golden.elem_dtype(elem_bits)
+    x = rng.integers(1, 1 << elem_bits, size=n, dtype=np.uint64).astype(dt)
+    x[rng.random(n) >= density] = 0
+    return x
+
+
+def simulate(dut, benches, background=(), *, cycles=200_000, rules_on=()):
+    """Run ``dut`` with the testbenches ``benches`` (and ``background`` ones) under a
+    :func:`add_watchdog` of ``cycles``; fail if a stream of ``rules_on`` breaks the
+    stream rules (:func:`add_rule_monitor`)."""
+    from amaranth.sim import Simulator
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for bench in benches:
+        sim.add_testbench(bench)
+    for bench in background:
+        sim.add_testbench(bench, background=True)
+    violations = {id(s): [] for s in rules_on}
+    for s in rules_on:
+        add_rule_monitor(sim, s, violations[id(s)])
+    add_watchdog(sim, cycles)
+    sim.run()
+    broken = [v[:3] for v in violations.values() if v]
+    assert not broken, f"stream rule violated: {broken}"
+
+
+def run_encoder(dut, chunks, seed=0, gap=0.3, backpressure=0.3, *, null_close=False,
+                background=()):
+    """Run an encoder with the codec encoders' ports (``i`` elements, ``o`` bytes)
+    on ``chunks`` (element arrays; ``null_close``: see :func:`element_beats`), with
+    random input gaps and output backpressure, the stream rules checked on ``o``.
+    ``background``: more testbenches (monitors).  Returns each packet's bytes."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    results = []
+
+    async def producer(ctx):
+        for x in chunks:
+            await put_beats(ctx, dut.i, element_beats(x, dut.elem_bits, dut.lanes, null_close),
+                            rng, gap)
+
+    async def consumer(ctx):
+        for _ in chunks:
+            beats = await get_packet(ctx, dut.o, rng, backpressure)
+            results.append(bytes_of(beats, dut.out_bytes))
+
+    simulate(dut, [producer, consumer], background, rules_on=[dut.o])
+    return results
+
+
 def run_decoder(dut, chunks, seed=0, gap=0.3, backpressure=0.3):
     """Run a decoder with the codec decoders' ports (``i`` bytes, ``count``, ``o``
     elements with ``user``, ``error``/``error_code``) on ``chunks`` = [(payload,
     count)], with random input gaps and output backpressure, the stream rules
     checked on ``o``.  Returns ([(elements, user)], [error codes])."""
     import numpy as np
-    from amaranth.sim import Simulator
 
     from cdma import golden
     rng = np.random.default_rng(seed)
-    results, violations, errors = [], [], []
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
+    results, errors = [], []
     dt = golden.elem_dtype(dut.elem_bits)
     eb = dut.elem_bits // 8
 
@@ -213,12 +272,37 @@ def run_decoder(dut, chunks, seed=0, gap=0.3, backpressure=0.3):
             if err:
                 errors.append(int(code))
 
-    sim.add_testbench(producer)
-    sim.add_testbench(counts)
-    sim.add_testbench(consumer)
-    sim.add_testbench(error_watch, background=True)
-    add_rule_monitor(sim, dut.o, violations)
-    add_watchdog(sim, 200_000)
-    sim.run()
-    assert not violations, f"stream rule violated on o: {violations[:3]}"
+    simulate(dut, [producer, counts, consumer], [error_watch], rules_on=[dut.o])
     return results, errors
+
+
+def golden_verdicts(codec, chunks, elem_bits):
+    """Per chunk ``(payload, count)``, what the golden ``codec`` (``golden.zvc`` or
+    ``golden.rle``) says: the decoded elements, or the ``ErrorCode`` it raises."""
+    from cdma import golden
+    out = []
+    for payload, count in chunks:
+        try:
+            out.append(codec.decode(payload, count, elem_bits))
+        except golden.FormatError as exc:
+            out.append(exc.code)
+    return out
+
+
+def check_decoded(chunks, expect, got, errors):
+    """A decoder's results (``run_decoder``) against :func:`golden_verdicts`: every
+    chunk closes, a rejected one with ``user`` set, never more elements than its
+    count, a good one with exactly the golden elements; the ``error`` pulses carry
+    the golden codes in order."""
+    import numpy as np
+
+    from cdma import golden
+    assert errors == [int(e) for e in expect if isinstance(e, golden.ErrorCode)]
+    assert len(got) == len(chunks)
+    for (_, count), exp, (y, user) in zip(chunks, expect, got):
+        assert y.size <= count
+        if isinstance(exp, golden.ErrorCode):
+            assert user == 1
+        else:
+            assert user == 0
+            np.testing.assert_array_equal(y, exp)

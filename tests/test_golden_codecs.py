@@ -47,22 +47,15 @@ def tensors(draw, max_len=3000):
     return vals.astype(golden.elem_dtype(eb))
 
 
+@pytest.mark.parametrize("codec, reference", [(zvc, reference_zvc), (rle, reference_rle)],
+                         ids=["zvc", "rle"])
 @settings(max_examples=150, deadline=None)
-@given(tensors())
-def test_zvc_matches_reference_and_round_trips(x):
-    enc = zvc.encode(x)
-    assert enc == reference_zvc(x)
-    assert zvc.encoded_size(x) == len(enc)
-    assert np.array_equal(zvc.decode(enc, x.size, x.dtype.itemsize * 8), x)
-
-
-@settings(max_examples=150, deadline=None)
-@given(tensors())
-def test_rle_matches_reference_and_round_trips(x):
-    enc = rle.encode(x)
-    assert enc == reference_rle(x)
-    assert rle.encoded_size(x) == len(enc)
-    assert np.array_equal(rle.decode(enc, x.size, x.dtype.itemsize * 8), x)
+@given(x=tensors())
+def test_codec_matches_reference_and_round_trips(codec, reference, x):
+    enc = codec.encode(x)
+    assert enc == reference(x)
+    assert codec.encoded_size(x) == len(enc)
+    assert np.array_equal(codec.decode(enc, x.size, x.dtype.itemsize * 8), x)
 
 
 @settings(max_examples=120, deadline=None)
