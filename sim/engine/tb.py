@@ -1,6 +1,7 @@
 """Testbench plumbing of the engine benches: clock, reset, AXI memory, PCIe streams, descriptors."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import cocotb
@@ -12,6 +13,7 @@ from cocotbext.axi import (AxiBus, AxiRam, AxiStreamBus, AxiStreamFrame, AxiStre
                            AxiStreamSource)
 
 from cdma.golden.engine import Descriptor, EngineModel, Status
+from cdma.hw.engine.params import EngineParams
 from cdma.sim.runner import params_from_env
 from cdma.sim.stream_tb import random_pauses
 
@@ -47,21 +49,18 @@ class TB:
     Attributes
     ----------
     params : dict
-        Generator parameters (``CDMA_PARAM_*``) over the defaults.
+        Generator parameters (``CDMA_PARAM_*``) over :class:`EngineParams`' defaults.
     model : golden.engine.EngineModel
         The scoreboard.
     ram, c2h, h2c, desc, status : cocotbext-axi models
     """
 
-    DEFAULTS = dict(elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk_bytes=4096, codecs=7,
-                    addr_width=32)
-
     def __init__(self, dut, mem_size=1 << 21, read_latency=0):
         self.dut = dut
         self.log = logging.getLogger("cocotb.tb")
         self.log.setLevel(logging.INFO)
-        self.params = dict(self.DEFAULTS)
-        self.params.update(params_from_env())
+        # the generator's parameters, over EngineParams' defaults (written there only)
+        self.params = dataclasses.asdict(EngineParams(**params_from_env()))
         p = self.params
         self.model = EngineModel(p["elem_bits"], p["mem_bytes"], p["chunk_bytes"], p["codecs"],
                                  p["addr_width"])
