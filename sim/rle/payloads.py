@@ -11,7 +11,7 @@ from cdma import golden
 from cdma.sim.zvc.payloads import payload_classes as zvc_payload_classes
 from cdma.sim.zvc.payloads import random_elements
 
-__all__ = ["random_elements", "payload_classes", "malformed_cases", "bench_data"]
+__all__ = ["random_elements", "payload_classes", "malformed_cases"]
 
 
 def run_classes(elem_bits, lanes):
@@ -67,11 +67,3 @@ def malformed_cases(elem_bits, rng):
         ("empty-payload", b"", 5),
         ("bytes-for-zero-count", bytes(T), 0),
     ]
-
-
-def bench_data(nbytes, density, elem_bits, chunk_bytes, seed):
-    """Elements of one transfer and their chunks (``chunk_bytes`` 0: one chunk)."""
-    rng = np.random.default_rng(seed)
-    x = random_elements(nbytes // (elem_bits // 8), density, elem_bits, rng)
-    per = (chunk_bytes or nbytes) // (elem_bits // 8)
-    return x, [x[k:k + per] for k in range(0, x.size, per)]
