@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ELEM_BITS", "elem_dtype", "as_elements", "infer_elem_bits"]
+from .errors import ErrorCode, FormatError
+
+__all__ = ["ELEM_BITS", "elem_dtype", "as_elements", "infer_elem_bits", "decode_payload"]
 
 #: Element widths the format supports.
 ELEM_BITS = (8, 16, 32)
@@ -64,3 +66,33 @@ def as_elements(data, elem_bits: int | None = None) -> np.ndarray:
         raise ValueError(
             f"{raw.size} bytes is not a whole number of {elem_bits}-bit elements")
     return raw.view(dt)
+
+
+def decode_payload(decode_chunks, payload, count: int, elem_bits: int) -> np.ndarray:
+    """Decode one chunk payload of ``count`` elements with a codec's batch decoder.
+
+    ``decode_chunks(buf, starts, sizes, counts, elem_bits) -> (elements, error)``
+    is the codec's decoder of many chunks (``golden.zvc``/``golden.rle``); this is
+    the one-payload case both codecs share, with its own rule: zero elements
+    take zero bytes.
+
+    Raises
+    ------
+    ValueError
+        ``count`` is negative or ``elem_bits`` unsupported.
+    FormatError
+        The payload does not decode to exactly ``count`` elements.
+    """
+    elem_dtype(elem_bits)
+    if count < 0:
+        raise ValueError(f"count must be >= 0, not {count!r}")
+    buf = np.frombuffer(payload, np.uint8)
+    if count == 0:
+        if buf.size:
+            raise FormatError(0, ErrorCode.LENGTH_MISMATCH,
+                              f"{buf.size} bytes of payload for 0 elements")
+        return np.zeros(0, elem_dtype(elem_bits))
+    out, err = decode_chunks(buf, [0], [buf.size], [count], elem_bits)
+    if err is not None:
+        raise err
+    return out

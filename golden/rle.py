@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .elements import as_elements, elem_dtype
+from .elements import as_elements, decode_payload, elem_dtype
 from .errors import ErrorCode, FormatError
 
 __all__ = ["MAX_RUN", "token_bytes", "encode", "decode", "encoded_size",
@@ -163,16 +163,4 @@ def decode(payload, count: int, elem_bits: int) -> np.ndarray:
         A token overshoots ``count``, the payload ends early or inside a token,
         or bytes follow the last token; the offset is relative to ``payload``.
     """
-    elem_dtype(elem_bits)
-    if count < 0:
-        raise ValueError(f"count must be >= 0, not {count!r}")
-    buf = np.frombuffer(payload, np.uint8)
-    if count == 0:
-        if buf.size:
-            raise FormatError(0, ErrorCode.LENGTH_MISMATCH,
-                              f"{buf.size} bytes of payload for 0 elements")
-        return np.zeros(0, elem_dtype(elem_bits))
-    out, err = decode_chunks(buf, [0], [buf.size], [count], elem_bits)
-    if err is not None:
-        raise err
-    return out
+    return decode_payload(decode_chunks, payload, count, elem_bits)
