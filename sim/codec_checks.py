@@ -8,6 +8,7 @@ and assert.
 """
 from __future__ import annotations
 
+import importlib
 import os
 
 import numpy as np
@@ -20,8 +21,16 @@ from cdma import golden
 from cdma.sim.stream_tb import StreamTB, bench_settings, random_pauses, report
 from cdma.sim.zvc.payloads import random_elements
 
-__all__ = ["start", "check_encoder", "check_decoder", "send_chunks", "malformed_recovery",
-           "round_trip", "throughput"]
+__all__ = ["codec_under_test", "start", "check_encoder", "check_decoder", "send_chunks",
+           "malformed_recovery", "round_trip", "throughput"]
+
+
+def codec_under_test():
+    """``(golden codec module, its stimulus module sim/<codec>/payloads.py)`` of the
+    generated module being tested (``CDMA_MODULE``, set by ``sim/runner.py`` and the
+    Makefiles: ``zvc-...`` or ``rle-...``)."""
+    name = os.environ.get("CDMA_MODULE", "zvc-").partition("-")[0]
+    return getattr(golden, name), importlib.import_module(f"cdma.sim.{name}.payloads")
 
 
 async def start(dut, idle=None, backpressure=None):

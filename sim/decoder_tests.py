@@ -2,16 +2,10 @@
 codec: golden payloads (or malformed ones golden rejects) in, the original elements and
 the golden error codes out.
 
-The test modules ``sim/zvc/test_zvc_decompress.py`` and ``sim/rle/test_rle_decode.py``
-import these tests; the codec is the generated module's (``CDMA_MODULE``, set by
-``sim/runner.py`` and the Makefiles: ``zvc-...`` or ``rle-...``), with its golden
-model and its payload classes (``sim/<codec>/payloads.py``).  The checks
-themselves are in ``sim/codec_checks.py``.
+The test modules ``sim/zvc/test_zvc_*.py`` and ``sim/rle/test_rle_*.py`` import
+these tests; the codec is the generated module's (:func:`codec_checks.codec_under_test`).
 """
 from __future__ import annotations
-
-import importlib
-import os
 
 import numpy as np
 
@@ -20,21 +14,17 @@ import cocotb
 from cdma import golden
 from cdma.sim import codec_checks as checks
 
-#: The codec under test: its golden model and its stimulus.
-CODEC_NAME = os.environ.get("CDMA_MODULE", "zvc-").partition("-")[0]
-CODEC = getattr(golden, CODEC_NAME)
-_payloads = importlib.import_module(f"cdma.sim.{CODEC_NAME}.payloads")
-payload_classes, random_elements = _payloads.payload_classes, _payloads.random_elements
-malformed_cases = _payloads.malformed_cases
+CODEC, payloads = checks.codec_under_test()
 #: Density of the good chunk after each malformed one.
-DENSITY = 0.5 if CODEC_NAME == "zvc" else 0.3
+DENSITY = 0.5 if CODEC is golden.zvc else 0.3
+
 
 @cocotb.test(timeout_time=50, timeout_unit="ms")
 async def test_payload_classes(dut):
     """Golden encodings of every payload class, random idle cycles and backpressure."""
     tb = await checks.start(dut, idle=(0.2, 5), backpressure=(0.3, 6))
-    cases = payload_classes(tb.elem_bits, tb.lanes,
-                            np.random.default_rng(tb.elem_bits + tb.lanes + 1))
+    cases = payloads.payload_classes(tb.elem_bits, tb.lanes,
+                                     np.random.default_rng(tb.elem_bits + tb.lanes + 1))
     await checks.check_decoder(tb, CODEC, [x for _, x in cases], [n for n, _ in cases])
 
 
@@ -43,8 +33,8 @@ async def test_malformed_recovery(dut):
     """Each malformed chunk raises the golden error code; the next good chunk decodes."""
     tb = await checks.start(dut, idle=(0.2, 7), backpressure=(0.3, 8))
     rng = np.random.default_rng(9)
-    await checks.malformed_recovery(tb, CODEC, malformed_cases(tb.elem_bits, rng), rng,
-                                    density=DENSITY)
+    cases = payloads.malformed_cases(tb.elem_bits, rng)
+    await checks.malformed_recovery(tb, CODEC, cases, rng, density=DENSITY)
 
 
 @cocotb.test(timeout_time=20, timeout_unit="ms")
@@ -52,8 +42,8 @@ async def test_back_to_back(dut):
     """Short random chunks back to back at full rate."""
     tb = await checks.start(dut)
     rng = np.random.default_rng(10)
-    chunks = [random_elements(int(rng.integers(1, 5 * tb.lanes)), float(rng.random()),
-                              tb.elem_bits, rng) for _ in range(40)]
+    chunks = [payloads.random_elements(int(rng.integers(1, 5 * tb.lanes)), float(rng.random()),
+                                       tb.elem_bits, rng) for _ in range(40)]
     await checks.check_decoder(tb, CODEC, chunks)
 
 

@@ -6,4 +6,5 @@ from cdma.sim.decoder_tests import (test_back_to_back, test_malformed_recovery,
                                     test_payload_classes, test_throughput)
 
 # cocotb collects the tests from this module's namespace
-__all__ = ["test_payload_classes", "test_malformed_recovery", "test_back_to_back", "test_throughput"]
+__all__ = ["test_payload_classes", "test_malformed_recovery", "test_back_to_back",
+           "test_throughput"]

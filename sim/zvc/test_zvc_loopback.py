@@ -1,6 +1,6 @@
-"""cocotb tests of the generated ZVC compressor -> decompressor loopback (``cdma generate zvc-loopback``): the
-round-trip tests of ``sim/loopback_tests.py`` (cocotb finds them in this module's namespace),
-run with ``golden.zvc`` as the reference.
+"""cocotb round trip of the generated ZVC loopback (``cdma generate zvc-loopback``):
+the tests of ``sim/loopback_tests.py`` (cocotb finds them in this module's
+namespace), run with ``golden.zvc`` as the reference.
 """
 from cdma.sim.loopback_tests import test_round_trip
 
