@@ -19,7 +19,7 @@ results with the golden model's.
 from __future__ import annotations
 
 __all__ = ["put_beats", "get_packet", "add_rule_monitor", "add_watchdog", "fields_of", "byte_beats",
-           "golden_verdicts", "check_decoded",
+           "golden_verdicts", "check_decoded", "malformed_then_good",
            "element_beats", "bytes_of", "latency", "elements", "simulate", "run_encoder",
            "run_decoder"]
 
@@ -306,3 +306,17 @@ def check_decoded(chunks, expect, got, errors):
         else:
             assert user == 0
             np.testing.assert_array_equal(y, exp)
+
+
+def malformed_then_good(codec, cases, elem_bits, rng, density):
+    """Chunks ``(payload, count)``: each malformed ``(payload, count)`` of ``cases``
+    followed by a good ``codec`` chunk of 45 elements, and their golden verdicts
+    (:func:`golden_verdicts`; every malformed case must be refused by golden)."""
+    from cdma import golden
+    chunks = []
+    for payload, count in cases:
+        ok = elements(45, density, elem_bits, rng)
+        chunks += [(payload, count), (codec.encode(ok, elem_bits), ok.size)]
+    expect = golden_verdicts(codec, chunks, elem_bits)
+    assert all(isinstance(e, golden.ErrorCode) for e in expect[::2]), "golden accepts a case"
+    return chunks, expect

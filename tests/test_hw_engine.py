@@ -19,7 +19,7 @@ from cdma import golden
 from cdma.hw.engine import CDMAEngine, EngineError, EngineParams
 from cdma.hw.engine.fetch import FetchUnit
 from cdma.hw.engine.writer import WriteUnit
-from hwsim import add_watchdog, simulate
+from hwsim import add_watchdog, put_beats, simulate
 
 
 # ---- parameters and codes -----------------------------------------------------------
@@ -68,11 +68,7 @@ def test_fetch_bursts(data_bytes, start_beat, beats):
     pending = []
 
     async def cmd(ctx):
-        ctx.set(dut.cmd.valid, 1)
-        ctx.set(dut.cmd.p.addr, addr0)
-        ctx.set(dut.cmd.p.beats, beats)
-        await ctx.tick().until(dut.cmd.ready)
-        ctx.set(dut.cmd.valid, 0)
+        await put_beats(ctx, dut.cmd, [dict(addr=addr0, beats=beats)], rng, 0.0)
 
     async def mem(ctx):
         """AR accepted at random; R beats (data = address) after a latency."""
@@ -135,11 +131,7 @@ def test_writer_guard(mem_bytes, start_beat, length, extra, ok):
     state = dict(done=None)
 
     async def ctrl(ctx):
-        ctx.set(dut.start.valid, 1)
-        ctx.set(dut.start.p.addr, addr0)
-        ctx.set(dut.start.p.length, length)
-        await ctx.tick().until(dut.start.ready)
-        ctx.set(dut.start.valid, 0)
+        await put_beats(ctx, dut.start, [dict(addr=addr0, length=length)], rng, 0.0)
         for k in range(nbeats):
             ctx.set(dut.i.valid, 1)
             ctx.set(dut.i.p.data, int.from_bytes(bytes([(k + j) & 0xFF for j in range(mem_bytes)]),

@@ -252,12 +252,8 @@ def malformed_cases(elem_bits, rng):
 def test_decoder_malformed_recovers(elem_bits, lanes, nbytes):
     """Each malformed chunk is followed by a good one, which must come out whole."""
     rng = np.random.default_rng(7)
-    chunks = []
-    for payload, count in malformed_cases(elem_bits, rng):
-        ok = elements(45, 0.3, elem_bits, rng)
-        chunks += [(payload, count), (grle.encode(ok, elem_bits), ok.size)]
-    expect = hwsim.golden_verdicts(grle, chunks, elem_bits)
-    assert all(isinstance(e, golden.ErrorCode) for e in expect[::2])      # all refused
+    chunks, expect = hwsim.malformed_then_good(grle, malformed_cases(elem_bits, rng), elem_bits,
+                                               rng, density=0.3)
     got, errors = run_decoder(elem_bits, lanes, nbytes, chunks, seed=3)
     hwsim.check_decoded(chunks, expect, got, errors)
 

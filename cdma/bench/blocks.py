@@ -9,6 +9,7 @@ codec modules add their own columns, table and plot.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 __all__ = ["DENSITIES", "parse_config", "parse_densities", "add_common_arguments", "selection", "bound",
-           "complete", "measure", "describe_run"]
+           "complete", "measure", "progress_bar", "describe_run"]
 
 DENSITIES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 
@@ -171,6 +172,18 @@ def measure(duts_table, configs, duts, densities, nbytes, chunk_bytes, sim, prog
                     raise RuntimeError(f"bench {module} {params} failed: "
                                        f"{errors[0] if errors else 'missing rows'}\n{tail}")
     return rows
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, desc: str, label):
+    """A tqdm bar of ``total`` runs; yields the ``progress(row)`` callback that
+    :func:`measure` calls, ``label(row)`` giving the bar's text for a row."""
+    from tqdm import tqdm
+    with tqdm(total=total, unit="run", desc=desc, leave=False) as bar:
+        def progress(row):
+            bar.set_postfix_str(label(row))
+            bar.update()
+        yield progress
 
 
 def describe_run(what: str, sim_text: str, nbytes: int, chunk_bytes: int, t0: float,

@@ -97,7 +97,6 @@ def plot(pairs, path):
 
 def run(args) -> int:
     """Entry point of ``cdma bench rle``."""
-    from tqdm import tqdm
     if args.nbytes < 1 or args.chunk_bytes < 0:
         print(f"cdma bench rle: need --bytes >= 1 and --chunk-bytes >= 0 "
               f"(got {args.nbytes}, {args.chunk_bytes})")
@@ -106,11 +105,10 @@ def run(args) -> int:
     codecs = 1 if args.no_zvc else 2
     total = len(configs) * len(duts) * len(args.densities) * codecs
     t0 = time.time()
-    with tqdm(total=total, unit="run", desc="cdma bench rle", leave=False) as bar:
-        def progress(row):
-            bar.set_postfix_str(f"{row.get('codec', 'zvc')} {row['dut']} E{row['elem_bits']} "
-                                f"x{row['lanes']} d={row['density']:.2f}")
-            bar.update()
+    def label(row):
+        return (f"{row.get('codec', 'zvc')} {row['dut']} E{row['elem_bits']} x{row['lanes']} "
+                f"d={row['density']:.2f}")
+    with blocks.progress_bar(total, "cdma bench rle", label) as progress:
         rle_rows = measure(configs, duts, args.densities, args.nbytes, args.chunk_bytes,
                            sim, progress)
         zvc_rows = [] if args.no_zvc else _zvc_rows(configs, duts, args.densities, args.nbytes,

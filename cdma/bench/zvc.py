@@ -82,7 +82,6 @@ def plot(rows, path):
 
 def run(args) -> int:
     """Entry point of ``cdma bench zvc``."""
-    from tqdm import tqdm
     for name in ("idle", "backpressure"):
         if not 0 <= getattr(args, name) < 1:
             print(f"cdma bench zvc: --{name} must be a probability in [0, 1), "
@@ -91,11 +90,10 @@ def run(args) -> int:
     sim, sim_text, configs, duts = blocks.selection(args, DEFAULT_CONFIGS)
     total = len(configs) * len(duts) * len(args.densities)
     t0 = time.time()
-    with tqdm(total=total, unit="run", desc="cdma bench zvc", leave=False) as bar:
-        def progress(row):
-            bar.set_postfix_str(f"{row['dut']} E{row['elem_bits']} x{row['lanes']} "
-                                f"d={row['density']:.2f}: {100 * row['efficiency']:.1f}%")
-            bar.update()
+    def label(row):
+        return (f"{row['dut']} E{row['elem_bits']} x{row['lanes']} d={row['density']:.2f}: "
+                f"{100 * row['efficiency']:.1f}%")
+    with blocks.progress_bar(total, "cdma bench zvc", label) as progress:
         rows = measure(configs, duts, args.densities, args.nbytes, args.chunk_bytes, sim,
                        progress, idle=args.idle, backpressure=args.backpressure)
     print(blocks.describe_run(

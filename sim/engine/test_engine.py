@@ -63,19 +63,27 @@ async def _run_offload(tb, descs, timeout_us=2000):
     return frames, statuses
 
 
-async def _offload_case(dut, mem_pause, pcie_pause, latency, seed):
+async def _case(dut, mem_pause, pcie_pause, seed, latency=0):
+    """A reset bench with random memory and PCIe pauses, and the case's transfers:
+    ``[(index, address, length, codec, elements)]`` (densities 0 to 1 in turn) laid
+    out in memory, and the bytes of memory they span."""
     tb = TB(dut, read_latency=latency)
     tb.set_memory_pauses(mem_pause, seed)
     tb.set_pcie_pauses(pcie_pause, seed + 7)
     await tb.reset()
     rng = np.random.default_rng(seed)
     E = tb.params["elem_bits"]
-    eb = E // 8
     places, size = _layout(tb, rng, _lengths(tb), _codecs(tb))
+    transfers = [(k, a, n, codec,
+                  activations(n // (E // 8), [0.0, 0.1, 0.5, 0.9, 1.0][k % 5], E, rng))
+                 for k, a, n, codec in places]
+    return tb, transfers, size
+
+
+async def _offload_case(dut, mem_pause, pcie_pause, latency, seed):
+    tb, transfers, size = await _case(dut, mem_pause, pcie_pause, seed, latency)
     descs = []
-    for k, a, n, codec in places:
-        density = [0.0, 0.1, 0.5, 0.9, 1.0][k % 5]
-        x = activations(n // eb, density, E, rng)
+    for k, a, n, codec, x in transfers:
         tb.write_mem(a, x.tobytes())
         descs.append(Descriptor(a, n, OFFLOAD, codec, tag=k & 0xFF))
     mem = tb.read_mem(0, size)
@@ -201,18 +209,9 @@ def _check_prefetch(tb, jobs, statuses, size):
 
 
 async def _prefetch_case(dut, mem_pause, pcie_pause, seed):
-    tb = TB(dut)
-    tb.set_memory_pauses(mem_pause, seed)
-    tb.set_pcie_pauses(pcie_pause, seed + 7)
-    await tb.reset()
-    rng = np.random.default_rng(seed)
-    E = tb.params["elem_bits"]
-    eb = E // 8
-    places, size = _layout(tb, rng, _lengths(tb), _codecs(tb))
+    tb, transfers, size = await _case(dut, mem_pause, pcie_pause, seed)
     jobs = []
-    for k, a, n, codec in places:
-        density = [0.0, 0.1, 0.5, 0.9, 1.0][k % 5]
-        x = activations(n // eb, density, E, rng)
+    for k, a, n, codec, x in transfers:
         frame, _ = tb.model.offload(x.view(np.uint8), Descriptor(0, n, OFFLOAD, codec))
         jobs.append((Descriptor(a, n, PREFETCH, codec, tag=k & 0xFF), frame))
     statuses = await _run_prefetch(tb, jobs)
