@@ -2,10 +2,10 @@
 """Verilog generator: a registry of generatable top-level modules.
 
 Each entry names a factory that returns an Amaranth component with AXI-named
-ports (usually an :class:`hw.axis.AXIStreamTop` around a ``hw`` block) and the
-integer parameters it takes.  Adding a module is one :func:`register` call::
+ports (usually an :class:`cdma.hw.axis.AXIStreamTop` around a ``cdma.hw`` block)
+and the integer parameters it takes.  Adding a module is one :func:`register` call::
 
-    register("rle-encode", "cdma.hw.rle:rle_encode_top", "RLE encoder, AXI4-Stream ports",
+    register("my-block", "mypackage.blocks:my_block_top", "my block, AXI4-Stream ports",
              Param("elem_bits", 32, "element width: 8, 16 or 32"),
              Param("lanes", 16, "elements per input beat"))
 
@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 __all__ = ["Param", "Generatable", "REGISTRY", "register", "build", "generate_verilog",
-           "add_generate_arguments", "run_generate", "interface_summary", "zvc_compress_top", "zvc_decompress_top",
-           "zvc_loopback_top"]
+           "add_generate_arguments", "run_generate", "interface_summary"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,71 +240,53 @@ def run_generate(args) -> int:
     return 0
 
 
-# ---- the ZVC blocks ---------------------------------------------------------------
+# ---- the codec blocks (ZVC and RLE) ----------------------------------------------------
 
-def _beat_bytes(elem_bits, lanes, value):
-    return value if value is not None else lanes * elem_bits // 8
-
-
-def zvc_compress_top(elem_bits=32, lanes=16, out_bytes=None):
-    """:class:`hw.zvc.ZVCCompressor` with ``s_axis``/``m_axis`` ports.
-
-    ``out_bytes`` defaults to the input width, ``lanes * elem_bits / 8``.
-    """
-    from .axis import AXIStreamTop
-    from .zvc import ZVCCompressor
-    dut = ZVCCompressor(elem_bits, lanes, _beat_bytes(elem_bits, lanes, out_bytes))
-    return AXIStreamTop(dut, {"i": "s_axis", "o": "m_axis"})
-
-
-def zvc_decompress_top(elem_bits=32, lanes=16, in_bytes=None):
-    """:class:`hw.zvc.ZVCDecompressor` with ``s_axis``, ``s_count``, ``m_axis`` ports.
-
-    Also ``error`` (one-cycle pulse) and ``error_code``; ``m_axis_tuser`` marks
-    the null beat that closes a malformed chunk.  ``in_bytes`` defaults to the
-    output width, ``lanes * elem_bits / 8``.
-    """
-    from .axis import AXIStreamTop
-    from .zvc import ZVCDecompressor
-    dut = ZVCDecompressor(elem_bits, lanes, _beat_bytes(elem_bits, lanes, in_bytes))
-    return AXIStreamTop(dut, {"i": "s_axis", "count": "s_count", "o": "m_axis"},
-                        {"error": "error", "error_code": "error_code"})
+def _codec_top(block: str, beat_param: str):
+    """Generator factory of codec block ``block`` (``"zvc:ZVCCompressor"``) with AXI4-Stream
+    ports: ``s_axis``/``m_axis``, and on a block with a ``count`` input (decoders,
+    loopbacks) ``s_count``, ``error`` and ``error_code`` (``m_axis_tuser`` marks the
+    beat that closes a malformed chunk).  ``beat_param`` (the coded side's beat
+    bytes) defaults to the raw width, ``lanes * elem_bits / 8``."""
+    def factory(elem_bits=32, lanes=16, **beat):
+        from .axis import AXIStreamTop
+        module, _, name = block.partition(":")
+        cls = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+        width = beat.get(beat_param)
+        dut = cls(elem_bits, lanes, width if width is not None else lanes * elem_bits // 8)
+        if "count" not in dut.signature.members:
+            return AXIStreamTop(dut, {"i": "s_axis", "o": "m_axis"})
+        return AXIStreamTop(dut, {"i": "s_axis", "count": "s_count", "o": "m_axis"},
+                            {"error": "error", "error_code": "error_code"})
+    return factory
 
 
-def zvc_loopback_top(elem_bits=32, lanes=16, mid_bytes=None):
-    """:class:`hw.zvc.ZVCLoopback` (compressor into decompressor) with AXI ports.
-
-    Ports as :func:`zvc_decompress_top`, but ``s_axis`` takes raw elements.
-    ``mid_bytes`` defaults to the raw width, ``lanes * elem_bits / 8``.
-    """
-    from .axis import AXIStreamTop
-    from .zvc import ZVCLoopback
-    dut = ZVCLoopback(elem_bits, lanes, _beat_bytes(elem_bits, lanes, mid_bytes))
-    return AXIStreamTop(dut, {"i": "s_axis", "count": "s_count", "o": "m_axis"},
-                        {"error": "error", "error_code": "error_code"})
+def _register_codec(name, block, help_text, beat_param, beat_help):
+    register(name, _codec_top(block, beat_param), help_text,
+             Param("elem_bits", 32, "element width: 8, 16 or 32"),
+             Param("lanes", 16, "elements per raw beat: a power of two, 1..32"),
+             Param(beat_param, None, beat_help))
 
 
-_ZVC_PARAMS = (Param("elem_bits", 32, "element width: 8, 16 or 32"),
-               Param("lanes", 16, "elements per raw beat: a power of two, 1..32"))
-register("zvc-compress", zvc_compress_top,
-         "ZVC compressor: raw elements on s_axis, ZVC bytes on m_axis",
-         *_ZVC_PARAMS, Param("out_bytes", None, "bytes per m_axis beat (default: input width)"))
-register("zvc-decompress", zvc_decompress_top,
-         "ZVC decompressor: ZVC bytes on s_axis + element count on s_count, elements on m_axis",
-         *_ZVC_PARAMS, Param("in_bytes", None, "bytes per s_axis beat (default: output width)"))
-register("zvc-loopback", zvc_loopback_top,
-         "ZVC compressor into decompressor (round-trip test top)",
-         *_ZVC_PARAMS, Param("mid_bytes", None, "bytes per compressed beat (default: raw width)"))
+_register_codec("zvc-compress", "zvc:ZVCCompressor",
+                "ZVC compressor: raw elements on s_axis, ZVC bytes on m_axis",
+                "out_bytes", "bytes per m_axis beat (default: input width)")
+_register_codec("zvc-decompress", "zvc:ZVCDecompressor",
+                "ZVC decompressor: ZVC bytes on s_axis + element count on s_count, elements on "
+                "m_axis", "in_bytes", "bytes per s_axis beat (default: output width)")
+_register_codec("zvc-loopback", "zvc:ZVCLoopback",
+                "ZVC compressor into decompressor (round-trip test top)",
+                "mid_bytes", "bytes per compressed beat (default: raw width)")
+_register_codec("rle-encode", "rle:RLEEncoder",
+                "RLE encoder: raw elements on s_axis, RLE tokens on m_axis",
+                "out_bytes", "bytes per m_axis beat (default: input width)")
+_register_codec("rle-decode", "rle:RLEDecoder",
+                "RLE decoder: RLE bytes on s_axis + element count on s_count, elements on m_axis",
+                "in_bytes", "bytes per s_axis beat (default: output width)")
+_register_codec("rle-loopback", "rle:RLELoopback",
+                "RLE encoder into decoder (round-trip test top)",
+                "mid_bytes", "bytes per encoded beat (default: raw width)")
 
-register("rle-encode", "cdma.hw.rle:rle_encode_top",
-         "RLE encoder: raw elements on s_axis, RLE tokens on m_axis",
-         *_ZVC_PARAMS, Param("out_bytes", None, "bytes per m_axis beat (default: input width)"))
-register("rle-decode", "cdma.hw.rle:rle_decode_top",
-         "RLE decoder: RLE bytes on s_axis + element count on s_count, elements on m_axis",
-         *_ZVC_PARAMS, Param("in_bytes", None, "bytes per s_axis beat (default: output width)"))
-register("rle-loopback", "cdma.hw.rle:rle_loopback_top",
-         "RLE encoder into decoder (round-trip test top)",
-         *_ZVC_PARAMS, Param("mid_bytes", None, "bytes per encoded beat (default: raw width)"))
 
 def _engine_params():
     # The engine's options are EngineParams' fields: defaults and help written once.

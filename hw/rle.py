@@ -23,19 +23,13 @@ from .bits import compact_level, popcount, thermometer
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
-from .streams import byte_stream, check_positive_int, element_stream
+from .streams import ELEM_BITS, MAX_LANES, byte_stream, check_codec_params, element_stream
 
 __all__ = ["ELEM_BITS", "MAX_LANES", "MAX_RUN", "RLEError", "RLEEncoder", "RLEDecoder",
-           "RLELoopback", "rle_encode_top", "rle_decode_top", "rle_loopback_top"]
+           "RLELoopback"]
 
-#: Supported element widths.
-ELEM_BITS = (8, 16, 32)
-#: Largest number of lanes (elements per raw beat).
-MAX_LANES = 32
 #: Longest zero run one token carries.
 MAX_RUN = 255
-#: Largest supported byte-beat width.
-MAX_BEAT_BYTES = 256
 
 
 class RLEError(enum.IntEnum):
@@ -48,28 +42,6 @@ class RLEError(enum.IntEnum):
     LENGTH_MISMATCH = 6
     #: A whole token goes past the chunk's element count.
     RUN_OVERSHOOT = 7
-
-
-def _check_elem_bits(elem_bits):
-    if not isinstance(elem_bits, int) or isinstance(elem_bits, bool):
-        raise TypeError(f"elem_bits must be an integer, one of {ELEM_BITS}, not {elem_bits!r}")
-    if elem_bits not in ELEM_BITS:
-        raise ValueError(f"elem_bits must be one of {ELEM_BITS}, not {elem_bits!r}")
-    return elem_bits
-
-
-def _check_lanes(lanes):
-    check_positive_int("lanes", lanes)
-    if lanes > MAX_LANES or lanes & (lanes - 1):
-        raise ValueError(f"lanes must be a power of two from 1 to {MAX_LANES}, not {lanes!r}")
-    return lanes
-
-
-def _check_beat_bytes(name, value):
-    check_positive_int(name, value)
-    if value > MAX_BEAT_BYTES:
-        raise ValueError(f"{name} must be from 1 to {MAX_BEAT_BYTES}, not {value!r}")
-    return value
 
 
 def _times(value, const):
@@ -131,11 +103,8 @@ class RLEEncoder(wiring.Component):
     """
 
     def __init__(self, elem_bits: int, lanes: int, out_bytes: int):
-        self._MustUse__silence = True        # no "never used" warning if we raise
-        self._elem_bits = _check_elem_bits(elem_bits)
-        self._lanes = _check_lanes(lanes)
-        self._out_bytes = _check_beat_bytes("out_bytes", out_bytes)
-        self._MustUse__silence = False
+        self._elem_bits, self._lanes, self._out_bytes = check_codec_params(
+            elem_bits, lanes, "out_bytes", out_bytes)
         super().__init__({
             "i": In(element_stream(elem_bits, lanes)),
             "o": Out(byte_stream(out_bytes)),
@@ -411,15 +380,9 @@ class RLEDecoder(wiring.Component):
     """
 
     def __init__(self, elem_bits: int, lanes: int, in_bytes: int, count_bits: int = 32):
-        self._MustUse__silence = True        # no "never used" warning if we raise
-        self._elem_bits = _check_elem_bits(elem_bits)
-        self._lanes = _check_lanes(lanes)
-        self._in_bytes = _check_beat_bytes("in_bytes", in_bytes)
-        check_positive_int("count_bits", count_bits, minimum=6)
-        if count_bits > 64:
-            raise ValueError(f"count_bits must be from 6 to 64, not {count_bits!r}")
+        self._elem_bits, self._lanes, self._in_bytes = check_codec_params(
+            elem_bits, lanes, "in_bytes", in_bytes, count_bits)
         self._count_bits = count_bits
-        self._MustUse__silence = False
         super().__init__({
             "i": In(byte_stream(in_bytes)),
             "count": In(stream.Signature(count_bits)),
@@ -868,39 +831,3 @@ class RLELoopback(wiring.Component):
         wiring.connect(m, dec.o, wiring.flipped(self.o))
         m.d.comb += [self.error.eq(dec.error), self.error_code.eq(dec.error_code)]
         return m
-
-
-# ---- AXI4-Stream tops for the Verilog generator (registered in hw.generate) ------------
-
-def _beat_bytes(elem_bits, lanes, value):
-    return value if value is not None else lanes * elem_bits // 8
-
-
-def rle_encode_top(elem_bits=32, lanes=16, out_bytes=None):
-    """:class:`RLEEncoder` with ``s_axis``/``m_axis`` ports.
-
-    ``out_bytes`` defaults to the input width, ``lanes * elem_bits / 8``.
-    """
-    from .axis import AXIStreamTop
-    dut = RLEEncoder(elem_bits, lanes, _beat_bytes(elem_bits, lanes, out_bytes))
-    return AXIStreamTop(dut, {"i": "s_axis", "o": "m_axis"})
-
-
-def rle_decode_top(elem_bits=32, lanes=16, in_bytes=None):
-    """:class:`RLEDecoder` with ``s_axis``, ``s_count``, ``m_axis``, ``error``, ``error_code``.
-
-    ``m_axis_tuser`` marks the beat that closes a malformed chunk.  ``in_bytes``
-    defaults to the output width, ``lanes * elem_bits / 8``.
-    """
-    from .axis import AXIStreamTop
-    dut = RLEDecoder(elem_bits, lanes, _beat_bytes(elem_bits, lanes, in_bytes))
-    return AXIStreamTop(dut, {"i": "s_axis", "count": "s_count", "o": "m_axis"},
-                        {"error": "error", "error_code": "error_code"})
-
-
-def rle_loopback_top(elem_bits=32, lanes=16, mid_bytes=None):
-    """:class:`RLELoopback` with the ports of :func:`rle_decode_top` (raw ``s_axis``)."""
-    from .axis import AXIStreamTop
-    dut = RLELoopback(elem_bits, lanes, _beat_bytes(elem_bits, lanes, mid_bytes))
-    return AXIStreamTop(dut, {"i": "s_axis", "count": "s_count", "o": "m_axis"},
-                        {"error": "error", "error_code": "error_code"})

@@ -99,3 +99,42 @@ def element_stream(elem_bits: int, lanes: int, user_bits: int = 0) -> stream.Sig
 def byte_stream(nbytes: int, user_bits: int = 0) -> stream.Signature:
     """A :class:`~amaranth.lib.stream.Signature` of byte beats."""
     return stream.Signature(byte_beat_layout(nbytes, user_bits))
+
+
+#: Element widths the codec blocks (ZVC and RLE) take.
+ELEM_BITS = (8, 16, 32)
+#: Most elements per raw beat of a codec block (one ZVC window).
+MAX_LANES = 32
+#: Widest byte beat of a codec block (keeps the barrel shifters sane).
+MAX_BEAT_BYTES = 256
+
+
+def check_codec_params(elem_bits, lanes, beat_name: str, beat_bytes, count_bits=None):
+    """The parameters of a ZVC or RLE block, checked in this order; returns
+    ``(elem_bits, lanes, beat_bytes)``.
+
+    ``beat_name`` names the coded side's width (``out_bytes``, ``in_bytes``,
+    ``mid_bytes``); ``count_bits`` (decoders) is checked when given.
+
+    Raises
+    ------
+    TypeError
+        A parameter is not an integer.
+    ValueError
+        A parameter is out of range; the message quotes it and the range.
+    """
+    if not isinstance(elem_bits, int) or isinstance(elem_bits, bool):
+        raise TypeError(f"elem_bits must be an integer, one of {ELEM_BITS}, not {elem_bits!r}")
+    if elem_bits not in ELEM_BITS:
+        raise ValueError(f"elem_bits must be one of {ELEM_BITS}, not {elem_bits!r}")
+    check_positive_int("lanes", lanes)
+    if lanes > MAX_LANES or lanes & (lanes - 1):
+        raise ValueError(f"lanes must be a power of two from 1 to {MAX_LANES}, not {lanes!r}")
+    check_positive_int(beat_name, beat_bytes)
+    if beat_bytes > MAX_BEAT_BYTES:
+        raise ValueError(f"{beat_name} must be from 1 to {MAX_BEAT_BYTES}, not {beat_bytes!r}")
+    if count_bits is not None:
+        check_positive_int("count_bits", count_bits, minimum=6)
+        if count_bits > 64:
+            raise ValueError(f"count_bits must be from 6 to 64, not {count_bits!r}")
+    return elem_bits, lanes, beat_bytes

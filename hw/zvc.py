@@ -20,16 +20,12 @@ from .bits import compact_level, expand_controls, expand_level, popcount, prefix
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
-from .streams import byte_stream, check_positive_int, element_stream
+from .streams import ELEM_BITS, byte_stream, check_codec_params, element_stream
 
 __all__ = ["WINDOW", "ELEM_BITS", "ZVCError", "ZVCCompressor", "ZVCDecompressor", "ZVCLoopback"]
 
 #: Elements per ZVC window (one 32-bit mask).
 WINDOW = 32
-#: Supported element widths.
-ELEM_BITS = (8, 16, 32)
-#: Largest supported byte-beat width (keeps the barrel shifters sane).
-MAX_BEAT_BYTES = 256
 
 
 class ZVCError(enum.IntEnum):
@@ -56,28 +52,6 @@ def _units(elem_bits, beat_bytes):
     units), else a common divisor of the two."""
     ub = math.gcd(elem_bits // 8, beat_bytes)
     return _Units(ub, 8 * ub, 4 // ub, elem_bits // 8 // ub)
-
-
-def _check_elem_bits(elem_bits):
-    if not isinstance(elem_bits, int) or isinstance(elem_bits, bool):
-        raise TypeError(f"elem_bits must be an integer, one of {ELEM_BITS}, not {elem_bits!r}")
-    if elem_bits not in ELEM_BITS:
-        raise ValueError(f"elem_bits must be one of {ELEM_BITS}, not {elem_bits!r}")
-    return elem_bits
-
-
-def _check_lanes(lanes):
-    check_positive_int("lanes", lanes)
-    if lanes > WINDOW or lanes & (lanes - 1):
-        raise ValueError(f"lanes must be a power of two from 1 to {WINDOW}, not {lanes!r}")
-    return lanes
-
-
-def _check_beat_bytes(name, value):
-    check_positive_int(name, value)
-    if value > MAX_BEAT_BYTES:
-        raise ValueError(f"{name} must be from 1 to {MAX_BEAT_BYTES}, not {value!r}")
-    return value
 
 
 def _equals(value, const):
@@ -209,11 +183,8 @@ class ZVCCompressor(wiring.Component):
     """
 
     def __init__(self, elem_bits: int, lanes: int, out_bytes: int):
-        self._MustUse__silence = True        # no "never used" warning if we raise
-        self._elem_bits = _check_elem_bits(elem_bits)
-        self._lanes = _check_lanes(lanes)
-        self._out_bytes = _check_beat_bytes("out_bytes", out_bytes)
-        self._MustUse__silence = False
+        self._elem_bits, self._lanes, self._out_bytes = check_codec_params(
+            elem_bits, lanes, "out_bytes", out_bytes)
         super().__init__({
             "i": In(element_stream(elem_bits, lanes)),
             "o": Out(byte_stream(out_bytes)),
@@ -448,14 +419,8 @@ class ZVCDecompressor(wiring.Component):
     """
 
     def __init__(self, elem_bits: int, lanes: int, in_bytes: int, count_bits: int = 32):
-        self._MustUse__silence = True        # no "never used" warning if we raise
-        self._elem_bits = _check_elem_bits(elem_bits)
-        self._lanes = _check_lanes(lanes)
-        self._in_bytes = _check_beat_bytes("in_bytes", in_bytes)
-        check_positive_int("count_bits", count_bits, minimum=6)
-        if count_bits > 64:
-            raise ValueError(f"count_bits must be from 6 to 64, not {count_bits!r}")
-        self._MustUse__silence = False
+        self._elem_bits, self._lanes, self._in_bytes = check_codec_params(
+            elem_bits, lanes, "in_bytes", in_bytes, count_bits)
         self._count_bits = count_bits
         # copies of the step decision: one per 64 bytes of buffered input beats
         self._copies = max(1, min(8, 3 * in_bytes // 64))
