@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml | check-tools
 # The default job: the default engine's Verilog and port summary, a compression
 # study of synthetic activations (table, CSV, JSON, plot), a quick golden benchmark.
 demo: $(STAMP)
-	$(CDMA) generate engine -o $(BUILD)/cdma_engine.v
+	$(CDMA) generate engine --top cdma_engine -o $(BUILD)/cdma_engine.v
 	$(CDMA) demo-data $(BUILD)/demo/activations
 	$(CDMA) analyze $(BUILD)/demo/activations --csv $(BUILD)/demo/analysis.csv \
 	  --json $(BUILD)/demo/analysis.json --plot $(BUILD)/demo/analysis.png
