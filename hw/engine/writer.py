@@ -91,13 +91,19 @@ class WriteUnit(EngineUnit):
                                            Cat(*[length[:shift] > k for k in range(MB - 1)], 0))),
                          resp.eq(0), finishing.eq(0), state.eq(RUN)]
 
-        # input with the range guard
+        # input with the range guard: only a running transfer that has not been
+        # ended early lets beats into the buffer.  (Beats that came after an early
+        # `finish` -- to_accept is still nonzero then -- used to be buffered during
+        # FLUSH, DONE and IDLE and went out as the next transfer's first beats, with
+        # the old transfer's strobes: past the new range's end.  Found by the formal
+        # write-guard proof, docs/FORMAL.md.)
+        accepting = (state == RUN) & (to_accept != 0) & ~(finishing & ~ok)
         last_beat = to_accept == 1
         strb = Mux(last_beat, self.i.p.strb & final_strb, self.i.p.strb)
         m.d.comb += [buf.w_data.eq(Cat(self.i.p.data, strb)),
-                     buf.w_en.eq(self.i.valid & (to_accept != 0)),
-                     self.i.ready.eq((to_accept == 0) | buf.w_rdy)]
-        with m.If(self.i.valid & self.i.ready & (to_accept != 0)):
+                     buf.w_en.eq(self.i.valid & accepting),
+                     self.i.ready.eq(~accepting | buf.w_rdy)]
+        with m.If(self.i.valid & self.i.ready & accepting):
             m.d.sync += to_accept.eq(to_accept - 1)
 
         # AW

@@ -1,0 +1,87 @@
+"""Deliberately broken variants of the designs, for the tests that keep proofs honest.
+
+A proof that passes on a design proves nothing unless it can fail: every
+property set is run once more on a variant with one fault that the set
+targets, and must fail there (``tests/test_formal.py``).  The faults live
+here, apart from ``hw/``, and are switched on only for the elaboration of a
+harness (:func:`patched`).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+
+from amaranth.hdl import Module, Mux, Signal
+
+from amaranth.lib import wiring
+
+from hw.fifo import WideFIFO
+from hw.packer import CreditedPacker
+
+__all__ = ["SlippingFIFO", "FlippingPacker", "patched"]
+
+
+class SlippingFIFO(WideFIFO):
+    """A :class:`~hw.fifo.WideFIFO` whose output does not hold while it is stalled.
+
+    It is the real FIFO, with bit 0 of ``r_data`` flipped in every other cycle
+    that a word waits unread: the payload changes before the transfer (the
+    stream rule that the stream-rule proofs check).
+    """
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.real = real = WideFIFO(self._width, self._depth, copies=self._copies)
+        toggle = Signal()
+        m.d.sync += toggle.eq(~toggle)
+        m.d.comb += [
+            real.w_en.eq(self.w_en), real.w_data.eq(self.w_data), real.r_en.eq(self.r_en),
+            self.r_valid.eq(real.r_valid), self.level.eq(real.level),
+            self.r_data.eq(real.r_data ^ Mux(real.r_valid & ~self.r_en & toggle, 1, 0)),
+        ]
+        return m
+
+
+class FlippingPacker(CreditedPacker):
+    """A :class:`~hw.packer.CreditedPacker` that corrupts what it packs.
+
+    It is the real packer, fed with bit 0 of unit 1 flipped in every piece of
+    two units or more: the compressor's output is wrong (a ZVC element or an
+    RLE token's value), which the round-trip proofs must see.
+    """
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.real = real = CreditedPacker(self._unit, self._in, self._out,
+                                                  inflight=self._inflight, masked=self._masked)
+        m.d.comb += [
+            real.push.eq(self.push), real.piece.eq(self.piece),
+            real.piece.data.eq(self.piece.data ^ Mux(self.piece.n >= 2, 1 << self._unit, 0)),
+            self.room.eq(real.room), self.overflow.eq(real.overflow),
+        ]
+        wiring.connect(m, wiring.flipped(self.o), real.o)
+        return m
+
+
+#: Module attributes each fault replaces: (module, attribute, replacement).
+_PATCHES = {
+    "fifo-slip": [(mod, "WideFIFO", SlippingFIFO) for mod in ("hw.packer", "hw.zvc", "hw.rle")],
+    "piece-flip": [(mod, "CreditedPacker", FlippingPacker) for mod in ("hw.zvc", "hw.rle")],
+}
+
+
+@contextlib.contextmanager
+def patched(fault):
+    """Within the block, the ``hw`` modules build ``fault``'s broken parts
+    (no-op for ``None`` or a fault that is not a patch)."""
+    saved = []
+    try:
+        for modname, attr, new in _PATCHES.get(fault, []):
+            mod = importlib.import_module(modname)
+            if hasattr(mod, attr):
+                saved.append((mod, attr, getattr(mod, attr)))
+                setattr(mod, attr, new)
+        yield
+    finally:
+        for mod, attr, old in reversed(saved):
+            setattr(mod, attr, old)

@@ -1,0 +1,417 @@
+"""The property sets: harnesses around the ``hw`` blocks.
+
+Configurations are small on purpose (the solver's work grows with the state
+and, for BMC, with the depth): 8-bit elements, 4 lanes, 4-byte compressed
+beats, 8-bit element counts (the blocks take any ``count_bits`` from 6 up;
+the generated modules use 32).  ``docs/FORMAL.md`` lists what each set
+proves, on which configuration, and what it leaves out.
+"""
+from __future__ import annotations
+
+from amaranth.asserts import AnyConst
+from amaranth.hdl import Assert, Assume, Cover, Signal
+
+from .faults import patched
+from .harness import (FormalTop, assert_copies_equal, assert_stream_out, assume_stream_in,
+                      find_origin, find_signal, free, past)
+
+__all__ = ["StreamRules", "WriteGuard", "RoundTrip", "CODEC_CONFIG", "WRITER_CONFIG", "codec_block"]
+
+#: The configuration of the codec blocks in the proofs.
+CODEC_CONFIG = dict(elem_bits=8, lanes=4, beat_bytes=4, count_bits=8)
+
+
+def codec_block(module, *, elem_bits=8, lanes=4, beat_bytes=4, count_bits=8):
+    """The ``hw`` block behind a ``cdma generate`` codec name, at a proof configuration."""
+    if module == "zvc-compress":
+        from hw.zvc import ZVCCompressor
+        return ZVCCompressor(elem_bits, lanes, beat_bytes)
+    if module == "zvc-decompress":
+        from hw.zvc import ZVCDecompressor
+        return ZVCDecompressor(elem_bits, lanes, beat_bytes, count_bits=count_bits)
+    if module == "rle-encode":
+        from hw.rle import RLEEncoder
+        return RLEEncoder(elem_bits, lanes, beat_bytes)
+    if module == "rle-decode":
+        from hw.rle import RLEDecoder
+        return RLEDecoder(elem_bits, lanes, beat_bytes, count_bits=count_bits)
+    raise ValueError(f"no codec block {module!r}")
+
+
+class StreamRules(FormalTop):
+    """Stream rules at every stream port of a codec block.
+
+    Inputs (``i``, and ``count`` on the decoders) are free and keep the rules
+    (assumed); outputs must keep them (asserted): ``valid`` and the payload
+    hold until the transfer, and ``valid`` is low after a reset.  The
+    block's replicated registers are asserted equal (invariants for the
+    induction).  Covers: an output beat that waited under backpressure and
+    then left, a packet's ``last`` beat, and on the decoders an error.
+
+    Parameters
+    ----------
+    module : str
+        ``zvc-compress``, ``zvc-decompress``, ``rle-encode`` or ``rle-decode``.
+    fault : str, optional
+        ``"fifo-slip"``: the output FIFOs do not hold their word while stalled.
+    """
+
+    def __init__(self, module, fault=None):
+        super().__init__()
+        self.module, self.fault = module, fault
+
+    def build(self, m, platform):
+        dut = codec_block(self.module, **CODEC_CONFIG)
+        with patched(self.fault):
+            frag = self.elaborate_dut(m, dut, platform)
+        ins = ["i", "count"] if hasattr(dut, "count") else ["i"]
+        for name in ins:
+            s = getattr(dut, name)
+            free(m, s.valid, s.payload)
+            assume_stream_in(m, s, self.rst, name)
+        free(m, dut.o.ready)
+        assert_stream_out(m, dut.o, self.rst, "o")
+        assert_copies_equal(m, frag, self.rst)
+        o = dut.o
+        waited = past(m, o.valid & ~o.ready & ~self.rst, "o_waited")
+        m.d.comb += [
+            Cover(waited & o.valid & o.ready & ~self.rst),
+            Cover(o.valid & o.ready & o.p.last & ~self.rst),
+        ]
+        if hasattr(dut, "error"):
+            m.d.comb += Cover(dut.error & ~self.rst)
+
+
+class _Channel:
+    """A valid/ready/payload view of an AXI channel, for the stream-rule helpers."""
+
+    def __init__(self, valid, ready, *payload):
+        from amaranth.hdl import Cat
+        self.valid, self.ready, self.payload = valid, ready, Cat(*payload)
+
+
+#: The write unit's configuration in the proofs.
+WRITER_CONFIG = dict(elem_bits=8, mem_bytes=16, pcie_bytes=16, addr_width=32, write_beats=256)
+
+
+class WriteGuard(FormalTop):
+    """The destination-range guard of the engine's write unit (``hw.engine.writer``).
+
+    For any descriptor (a ``mem_bytes``-aligned address, a range that does not
+    wrap: what the engine's descriptor checks let through) and any input
+    beats, any ``finish`` and any legal AXI slave (free ``AWREADY``,
+    ``WREADY``, ``BRESP``; a ``B`` only for a burst whose last W beat was
+    sent), the unit
+
+    * issues AW bursts only during a transfer, each at the next address of
+      the range and ending inside it: ``awaddr`` = addr + (beats issued) x
+      ``mem_bytes``, beats issued + ``awlen`` + 1 <= ceil(length / mem_bytes),
+      never across 4 KiB;
+    * sends W beats only during a transfer and never more than the AW bursts
+      cover, so W beat *k* lands at addr + *k* x ``mem_bytes``, inside the range;
+    * writes into its buffer only the first ceil(length / mem_bytes) beats
+      of a transfer, the last one with strobes cut at addr + length
+      (``strobes="buffer"``), or sends them so on W (``strobes="w"``, which
+      needs the buffer's contents: bounded);
+    * keeps the AXI handshake rules on AW and W (valid and payload hold).
+
+    Internal invariants (asserted too, proven with the rest): the unit's
+    address and beat counters against the harness's, the W beats owed.
+
+    Parameters
+    ----------
+    strobes : str
+        ``"buffer"`` (strobes at the write buffer's input, for the unbounded
+        proof) or ``"w"`` (strobes on the W channel, end to end).
+    fault : str, optional
+        ``"guard-off-by-one"``: the unit is given a length one beat longer
+        than the descriptor's (its guard lets one beat too many through).
+    """
+
+    def __init__(self, strobes="buffer", fault=None):
+        super().__init__()
+        if strobes not in ("buffer", "w"):
+            raise ValueError(f"strobes must be 'buffer' or 'w', not {strobes!r}")
+        self.strobes, self.fault = strobes, fault
+
+    def build(self, m, platform):
+        from amaranth.hdl import Cat, Const, Mux
+        from amaranth.lib.fifo import SyncFIFOBuffered
+        from hw.engine.params import EngineParams
+        from hw.engine.writer import WriteUnit
+
+        p = EngineParams(**WRITER_CONFIG)
+        MB, AW = p.mem_bytes, p.addr_width
+        SH = MB.bit_length() - 1
+        self._dut = dut = WriteUnit(p)
+        frag = self.elaborate_dut(m, dut, platform)
+        rst = self.rst
+
+        # ---- free inputs, with the rules their producers keep -------------------------
+        start_len = Signal(32)
+        free(m, dut.start.valid, dut.start.p.addr, start_len, dut.i.valid, dut.i.payload,
+             dut.finish.valid, dut.finish.payload, dut.done.ready,
+             dut.awready, dut.wready, dut.bresp, dut.bvalid)
+        # the fault: the unit sees one beat more than the descriptor allows
+        m.d.comb += dut.start.p.length.eq(start_len + (MB if self.fault == "guard-off-by-one" else 0))
+        start_ch = _Channel(dut.start.valid, dut.start.ready, dut.start.p.addr, start_len)
+        for name, s in (("start", start_ch), ("i", dut.i), ("finish", dut.finish)):
+            assume_stream_in(m, s, rst, name)
+        addr_in = dut.start.p.addr
+        with m.If(dut.start.valid):
+            # what the engine's descriptor checks let through (DESC_ALIGN, DESC_RANGE)
+            m.d.comb += Assume((addr_in[:SH] == 0) & (addr_in + start_len <= (1 << AW)))
+
+        # ---- the harness's view of the transfer ---------------------------------------
+        NBW = 33 - SH
+        t_addr = Signal(AW, reset_less=True)
+        t_nb = Signal(NBW, reset_less=True)        # beats of the range
+        t_fstrb = Signal(MB, reset_less=True)      # strobes allowed on its last beat
+        active = Signal()                          # between start and done (reset clears it)
+        aw_beats = Signal(NBW, reset_less=True)    # beats covered by AW bursts
+        w_beats = Signal(NBW, reset_less=True)     # W beats sent
+        acc = Signal(NBW, reset_less=True)         # beats written into the buffer
+        start_hs = dut.start.valid & dut.start.ready
+        aw_hs = dut.awvalid & dut.awready
+        w_hs = dut.wvalid & dut.wready
+        nb_now = Signal(NBW)
+        m.d.comb += nb_now.eq((start_len + (MB - 1)) >> SH)
+        rem = start_len[:SH]
+        with m.If(start_hs):
+            m.d.sync += [t_addr.eq(addr_in), t_nb.eq(nb_now), aw_beats.eq(0), w_beats.eq(0),
+                         acc.eq(0), active.eq(1),
+                         t_fstrb.eq(Mux(rem == 0, (1 << MB) - 1,
+                                        Cat(*[rem > k for k in range(MB)])))]
+        with m.Else():
+            with m.If(aw_hs):
+                m.d.sync += aw_beats.eq(aw_beats + dut.awlen + 1)
+            with m.If(w_hs):
+                m.d.sync += w_beats.eq(w_beats + 1)
+        with m.If(dut.done.valid & dut.done.ready):
+            m.d.sync += active.eq(0)
+        # B responses: a legal slave answers only bursts whose last W beat it has
+        owed = Signal(10, reset_less=True)
+        m.d.sync += owed.eq(owed + (w_hs & dut.wlast) - dut.bvalid)
+        with m.If(rst):
+            m.d.sync += owed.eq(0)
+        m.d.comb += Assume(~dut.bvalid | (owed != 0) | (w_hs & dut.wlast))
+
+        # ---- AW --------------------------------------------------------------------------
+        burst = dut.awlen + 1
+        with m.If(dut.awvalid & ~rst):
+            m.d.comb += [
+                Assert(active, "AW outside a transfer"),
+                Assert(dut.awaddr == (t_addr + (aw_beats << SH))[:AW], "AW not at the next address"),
+                Assert(aw_beats + burst <= t_nb, "AW burst past the range"),
+                Assert(dut.awaddr[SH:12] + burst <= (4096 >> SH), "AW burst crosses 4 KiB"),
+            ]
+        assert_stream_out(m, _Channel(dut.awvalid, dut.awready, dut.awaddr, dut.awlen), rst, "aw")
+
+        # ---- W ---------------------------------------------------------------------------
+        with m.If(dut.wvalid & ~rst):
+            m.d.comb += [
+                Assert(active, "W outside a transfer"),
+                Assert(w_beats < aw_beats, "W beat not covered by an AW burst"),
+            ]
+            if self.strobes == "w":
+                with m.If(w_beats == t_nb - 1):
+                    m.d.comb += Assert((dut.wstrb & ~t_fstrb) == 0,
+                                       "W strobes past addr + length")
+        assert_stream_out(m, _Channel(dut.wvalid, dut.wready, dut.wdata, dut.wstrb, dut.wlast),
+                          rst, "w")
+
+        # ---- the write buffer's input: beats and strobes let through --------------------
+        (_, buf), = find_origin(frag, SyncFIFOBuffered, "buf")
+        buf_w = buf.w_en & buf.w_rdy
+        if self.strobes == "buffer":
+            with m.If(buf_w & ~rst):
+                m.d.comb += Assert(active & (acc < t_nb), "beat past the range let in")
+                with m.If(acc == t_nb - 1):
+                    m.d.comb += Assert((buf.w_data[8 * MB:] & ~t_fstrb) == 0,
+                                       "strobes past addr + length let in")
+        with m.If(buf_w & ~start_hs):
+            m.d.sync += acc.eq(acc + 1)
+
+        # ---- invariants: the unit's counters against the harness's ----------------------
+        # (for the induction; the bounded run needs none)
+        if self.strobes == "buffer":
+            self._invariants(m, frag, buf, active, t_addr, t_nb, t_fstrb, aw_beats, w_beats, acc,
+                             AW, SH)
+        self._covers(m, dut, w_hs, w_beats, t_nb, t_fstrb, MB)
+
+    def _invariants(self, m, frag, buf, active, t_addr, t_nb, t_fstrb, aw_beats, w_beats, acc,
+                    AW, SH):
+        rst = self.rst
+        sig = lambda name: find_signal(frag, name, ())
+        u_addr, to_issue, to_accept = sig("addr"), sig("to_issue"), sig("to_accept")
+        committed, state, final_strb = sig("committed"), sig("state"), sig("final_strb")
+        aw_hold = sig("aw_hold")
+        dut_awvalid, dut_awlen = self._dut.awvalid, self._dut.awlen
+        nb27 = t_nb[:len(to_issue)]
+        with m.If(active & ~rst):
+            m.d.comb += [
+                Assert(u_addr == (t_addr + (aw_beats << SH))[:AW]),
+                Assert(to_issue + aw_beats[:len(to_issue)] == nb27),
+                Assert(aw_beats <= nb27),
+                Assert(to_accept + acc[:len(to_accept)] == nb27),
+                Assert(acc <= nb27),
+                Assert(committed == aw_beats - w_beats),
+                Assert(state != 0),
+                Assert(final_strb == t_fstrb),
+                Assert(w_beats <= aw_beats),
+                Assert(committed <= buf.level),
+                # an AW is presented only once its whole burst is buffered
+                Assert(~dut_awvalid | (committed + dut_awlen + 1 <= buf.level)),
+                Assert(buf.level <= acc - w_beats),
+                Assert((state == 1) | ((committed == 0) & ~aw_hold)),
+                Assert((state != 3) | (buf.level == 0)),
+                Assert((state != 1) | (buf.level == acc - w_beats)),
+            ]
+        with m.If(~active & ~rst):
+            m.d.comb += Assert((state == 0) & (committed == 0) & (buf.level == 0) & ~aw_hold)
+
+    def _covers(self, m, dut, w_hs, w_beats, t_nb, t_fstrb, MB):
+        # a whole transfer with a cut last beat, an early finish
+        rst = self.rst
+        done_hs = dut.done.valid & dut.done.ready
+        m.d.comb += [
+            Cover(w_hs & dut.wlast & (w_beats == t_nb - 1) & (t_fstrb != (1 << MB) - 1)
+                  & (t_nb >= 2) & ~rst),
+            Cover(done_hs & (w_beats == t_nb) & (t_nb >= 2) & ~rst),
+            Cover(done_hs & (w_beats < t_nb) & (w_beats > 0) & ~rst),
+        ]
+
+
+def _thermo(n, width):
+    """``width`` bits, the lowest ``n`` set (``n`` may exceed ``width``)."""
+    from amaranth.hdl import Cat
+    return Cat(*[n > k for k in range(width)])
+
+
+class RoundTrip(FormalTop):
+    """Compressor into decompressor (``ZVCLoopback`` / ``RLELoopback``): what goes in comes out.
+
+    One chunk of ``n`` elements (``n`` = ``AnyConst``, 0..``max_elems``) with
+    free element values enters with free input gaps and output backpressure;
+    its count is offered on ``count`` (free ``valid``, once).  For an
+    arbitrary index ``j`` < ``n`` (``AnyConst``), the element that leaves at
+    index ``j`` equals the one that entered there; every output beat but the
+    last keeps all lanes, the last one keeps exactly the rest, so exactly
+    ``n`` elements come out, in one packet, with ``user`` = 0 and no error
+    pulse.  No reset after the first cycle (the stream-rule proofs cover
+    resets).  Bounded: BMC.
+
+    Parameters
+    ----------
+    codec : str
+        ``"zvc"`` or ``"rle"``.
+    max_elems : int
+        Largest chunk (65 at 4 lanes: three ZVC windows are started).
+    fault : str, optional
+        ``"piece-flip"``: the compressor's packer flips a bit of the second unit
+        of every piece of two units or more.
+    """
+
+    def __init__(self, codec, max_elems=65, fault=None):
+        super().__init__()
+        if codec not in ("zvc", "rle"):
+            raise ValueError(f"codec must be 'zvc' or 'rle', not {codec!r}")
+        self.codec, self.max_elems, self.fault = codec, max_elems, fault
+
+    def build(self, m, platform):
+        from amaranth.asserts import AnyConst
+        from amaranth.hdl import Cat, Mux
+        cfg = CODEC_CONFIG
+        E, L = cfg["elem_bits"], cfg["lanes"]
+        if self.codec == "zvc":
+            from hw.zvc import ZVCLoopback as Loop
+        else:
+            from hw.rle import RLELoopback as Loop
+        dut = Loop(E, L, cfg["beat_bytes"])
+        with patched(self.fault):
+            self.elaborate_dut(m, dut, platform)
+        rst = self.rst
+        m.d.comb += Assume(~rst)
+
+        CW = (self.max_elems + L).bit_length()
+        n = Signal(CW)
+        j = Signal(CW)
+        m.d.comb += [n.eq(AnyConst(CW)), j.eq(AnyConst(CW))]
+        m.d.comb += Assume((n <= self.max_elems) & (j < n))
+
+        # ---- input: one chunk of n elements ------------------------------------------------
+        i = dut.i
+        free(m, i.valid, i.p.data, i.p.keep, i.p.last, dut.count.valid, dut.o.ready)
+        m.d.comb += dut.count.payload.eq(n)
+        assume_stream_in(m, i, rst, "i")
+        assume_stream_in(m, dut.count, rst, "count")
+        sent = Signal(CW)                # elements in before this beat
+        in_done = Signal()
+        count_taken = Signal()
+        rem = Signal(CW)
+        m.d.comb += rem.eq(n - sent)
+        with m.If(i.valid):
+            m.d.comb += Assume(~in_done)
+            with m.If(rem > L):
+                m.d.comb += Assume((i.p.keep == (1 << L) - 1) & ~i.p.last)
+            with m.Else():
+                m.d.comb += Assume((i.p.keep == _thermo(rem, L)) & i.p.last)
+        m.d.comb += Assume(~(dut.count.valid & count_taken))
+        with m.If(dut.count.valid & dut.count.ready):
+            m.d.sync += count_taken.eq(1)
+        lanes_in = [i.p.data[k * E:(k + 1) * E] for k in range(L)]
+        rec = Signal(E)
+        rec_valid = Signal()
+        here_in = (sent <= j) & (j < sent + L)
+        with m.If(i.valid & i.ready):
+            m.d.sync += sent.eq(sent + Mux(i.p.last, rem, L))
+            with m.If(i.p.last):
+                m.d.sync += in_done.eq(1)
+            with m.If(here_in):
+                m.d.sync += [rec.eq(_pick(lanes_in, (j - sent)[:max(1, (L - 1).bit_length())])),
+                             rec_valid.eq(1)]
+
+        # ---- output: exactly n elements, element j as it went in -------------------------
+        o = dut.o
+        keep = o.p.keep
+        data = o.p.data
+        got = Signal(CW)
+        out_done = Signal()
+        left = Signal(CW)
+        m.d.comb += left.eq(n - got)
+        lanes_out = [data[k * E:(k + 1) * E] for k in range(L)]
+        here_out = (got <= j) & (j < got + L)
+        lane = (j - got)[:max(1, (L - 1).bit_length())]
+        o_hs = o.valid & o.ready
+        with m.If(o.valid):
+            m.d.comb += [
+                Assert(~out_done, "a beat after the chunk's last"),
+                Assert(~o.p.user, "user (error) flag on a good chunk"),
+            ]
+            with m.If(o.p.last):
+                m.d.comb += Assert((left <= L) & (keep == _thermo(left, L)),
+                                   "the last beat does not end the chunk at n elements")
+            with m.Else():
+                m.d.comb += Assert((keep == (1 << L) - 1) & (got + L <= n),
+                                   "a beat before the last is not full, or passes n")
+            with m.If(here_out & keep.bit_select(lane, 1)):
+                m.d.comb += Assert(rec_valid & (_pick(lanes_out, lane) == rec),
+                                   "element j differs from the one that went in")
+        m.d.comb += Assert(~dut.error, "error on a good chunk")
+        with m.If(o_hs):
+            m.d.sync += got.eq(got + Mux(o.p.last, left, L))
+            with m.If(o.p.last):
+                m.d.sync += out_done.eq(1)
+        m.d.comb += [
+            Cover(o_hs & here_out & (j >= 32)),
+            Cover(o_hs & o.p.last & (n > 32)),
+        ]
+
+
+def _pick(values, index):
+    """``values[index]`` for a signal index (a multiplexer)."""
+    from amaranth.hdl import Mux
+    out = values[0]
+    for k, v in enumerate(values[1:], 1):
+        out = Mux(index == k, v, out)
+    return out
