@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed-stamp
 BUILD   ?= build
 JOBS    ?= auto
 
-.PHONY: all demo demo-real test test-slow bench fuzz fuzz-rtl help clean distclean check-tools
+.PHONY: all demo demo-real test test-slow bench fuzz fuzz-rtl formal help clean distclean check-tools
 
 all: demo
 
@@ -21,6 +21,7 @@ help:
 	@echo "make bench      golden codec benchmark"
 	@echo "make fuzz       long fuzz campaign of the golden decoder (FUZZ_CASES=$(FUZZ_CASES))"
 	@echo "make fuzz-rtl   long RTL fault campaign (decompressors + engine, docs/FAULTS.md)"
+	@echo "make formal     every formal proof, cover and bounded check (docs/FORMAL.md; FORMAL_JSON=file)"
 	@echo "make clean      remove $(BUILD)/ and simulator outputs"
 
 check-tools:
@@ -64,6 +65,13 @@ fuzz: $(STAMP)
 
 fuzz-rtl: $(STAMP)
 	$(CDMA) fuzz-rtl
+
+# All property sets (the quick ones also run in `make test`): a table, and
+# $(FORMAL_JSON) with the results; non-zero exit on any failure.
+FORMAL_JSON ?= $(BUILD)/formal.json
+formal: $(STAMP)
+	@mkdir -p $(BUILD)
+	$(CDMA) formal --json $(FORMAL_JSON) --work $(BUILD)/formal
 
 clean:
 	rm -rf $(BUILD) sim_build results.xml .pytest_cache .hypothesis

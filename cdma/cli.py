@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "generate": ("cdma.hw.generate", "Verilog for a block: zvc-compress, zvc-decompress, ...", "add_generate_arguments", "run_generate"),
     "synth": ("cdma.eda.synth", "ECP5 area/Fmax and gate count of a generated module (yowasp tools)"),
     "fuzz": ("cdma.fuzz.golden", "mutation fuzzing of the golden frame decoder"),
+    "formal": ("cdma.formal", "formal proofs (SymbiYosys): stream rules, round trips, write-range guard"),
     "fuzz-rtl": ("cdma.fuzz.rtl", "RTL fault campaign: decompressors and engine prefetch under Icarus"),
     "demo-data": ("cdma.study.synthetic", "write a folder of synthetic ReLU activations (.npy)"),
     "capture": ("cdma.study.capture", "run an ONNX model, save every activation (.npy + index.json)"),

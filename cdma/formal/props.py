@@ -15,7 +15,7 @@ from .faults import patched
 from .harness import (FormalTop, assert_copies_equal, assert_stream_out, assume_stream_in,
                       find_origin, find_signal, free, past)
 
-__all__ = ["StreamRules", "WriteGuard", "RoundTrip", "CODEC_CONFIG", "WRITER_CONFIG", "codec_block"]
+__all__ = ["StreamRules", "WriteGuard", "RoundTrip", "HostileInput", "CODEC_CONFIG", "WRITER_CONFIG", "codec_block"]
 
 #: The configuration of the codec blocks in the proofs.
 CODEC_CONFIG = dict(elem_bits=8, lanes=4, beat_bytes=4, count_bits=8)
@@ -54,14 +54,17 @@ class StreamRules(FormalTop):
         ``zvc-compress``, ``zvc-decompress``, ``rle-encode`` or ``rle-decode``.
     fault : str, optional
         ``"fifo-slip"``: the output FIFOs do not hold their word while stalled.
+    **config
+        Overrides of :data:`CODEC_CONFIG` (``elem_bits``, ``lanes``, ``beat_bytes``).
     """
 
-    def __init__(self, module, fault=None):
+    def __init__(self, module, fault=None, **config):
         super().__init__()
         self.module, self.fault = module, fault
+        self.config = {**CODEC_CONFIG, **config}
 
     def build(self, m, platform):
-        dut = codec_block(self.module, **CODEC_CONFIG)
+        dut = codec_block(self.module, **self.config)
         with patched(self.fault):
             frag = self.elaborate_dut(m, dut, platform)
         ins = ["i", "count"] if hasattr(dut, "count") else ["i"]
@@ -234,7 +237,9 @@ class WriteGuard(FormalTop):
 
         # ---- invariants: the unit's counters against the harness's ----------------------
         # (for the induction; the bounded run needs none)
-        if self.strobes == "buffer":
+        if self.strobes == "buffer" and self.fault is None:
+            # (a broken variant is held to the external properties only: the
+            # invariants describe the intact unit)
             self._invariants(m, frag, buf, active, t_addr, t_nb, t_fstrb, aw_beats, w_beats, acc,
                              AW, SH)
         self._covers(m, dut, w_hs, w_beats, t_nb, t_fstrb, MB)
@@ -306,28 +311,33 @@ class RoundTrip(FormalTop):
     codec : str
         ``"zvc"`` or ``"rle"``.
     max_elems : int
-        Largest chunk (65 at 4 lanes: three ZVC windows are started).
+        Largest chunk (default 40: a ZVC chunk of two windows).
+    lanes : int
+        Elements per beat (8-bit elements; the compressed side is as wide as the raw one).
+    stalls : bool
+        Free input gaps and output backpressure (default); ``False``: a
+        full-rate stream, which lets the bounded depth reach further.
     fault : str, optional
         ``"piece-flip"``: the compressor's packer flips a bit of the second unit
         of every piece of two units or more.
     """
 
-    def __init__(self, codec, max_elems=65, fault=None):
+    def __init__(self, codec, max_elems=40, lanes=8, stalls=True, fault=None):
         super().__init__()
         if codec not in ("zvc", "rle"):
             raise ValueError(f"codec must be 'zvc' or 'rle', not {codec!r}")
-        self.codec, self.max_elems, self.fault = codec, max_elems, fault
+        self.codec, self.max_elems, self.lanes, self.fault = codec, max_elems, lanes, fault
+        self.stalls = stalls
 
     def build(self, m, platform):
         from amaranth.asserts import AnyConst
         from amaranth.hdl import Cat, Mux
-        cfg = CODEC_CONFIG
-        E, L = cfg["elem_bits"], cfg["lanes"]
+        E, L = CODEC_CONFIG["elem_bits"], self.lanes
         if self.codec == "zvc":
             from hw.zvc import ZVCLoopback as Loop
         else:
             from hw.rle import RLELoopback as Loop
-        dut = Loop(E, L, cfg["beat_bytes"])
+        dut = Loop(E, L, L * E // 8)
         with patched(self.fault):
             self.elaborate_dut(m, dut, platform)
         rst = self.rst
@@ -357,6 +367,9 @@ class RoundTrip(FormalTop):
             with m.Else():
                 m.d.comb += Assume((i.p.keep == _thermo(rem, L)) & i.p.last)
         m.d.comb += Assume(~(dut.count.valid & count_taken))
+        if not self.stalls:
+            # a full-rate stream: the bounded depth then reaches further into it
+            m.d.comb += Assume((i.valid | in_done) & dut.o.ready & (dut.count.valid | count_taken))
         with m.If(dut.count.valid & dut.count.ready):
             m.d.sync += count_taken.eq(1)
         lanes_in = [i.p.data[k * E:(k + 1) * E] for k in range(L)]
@@ -415,3 +428,99 @@ def _pick(values, index):
     for k, v in enumerate(values[1:], 1):
         out = Mux(index == k, v, out)
     return out
+
+
+class HostileInput(FormalTop):
+    """A decompressor fed with any bytes and any counts: never more than ``count``.
+
+    Bytes (``i``) and counts (``count``) are free, with the stream rules
+    assumed and free output backpressure.  For an arbitrary chunk index ``p``
+    (``AnyConst``, the first few chunks), the ``p``-th output packet carries
+    at most the ``p``-th count's elements at every beat, every beat but its
+    last keeps all lanes, and it ends either with exactly ``count`` elements
+    and ``user`` = 0, or with ``user`` = 1 (the error flag); every ``error``
+    pulse comes with a documented code (ZVC: ``LENGTH_MISMATCH``,
+    ``BAD_MASK``; RLE: ``LENGTH_MISMATCH``, ``RUN_OVERSHOOT``).  No reset
+    after the first cycle.  Bounded: BMC.
+
+    Parameters
+    ----------
+    module : str
+        ``zvc-decompress`` or ``rle-decode``.
+    fault : str, optional
+        ``"count-plus-one"``: the decoder is given one more than the count the
+        harness holds it to (it emits an element too many).
+    **config
+        Overrides of :data:`CODEC_CONFIG`.
+    """
+
+    def __init__(self, module, fault=None, **config):
+        super().__init__()
+        if module not in ("zvc-decompress", "rle-decode"):
+            raise ValueError(f"module must be zvc-decompress or rle-decode, not {module!r}")
+        self.module, self.fault = module, fault
+        self.config = {**CODEC_CONFIG, **config}
+
+    def build(self, m, platform):
+        from amaranth.asserts import AnyConst
+        from amaranth.hdl import Mux
+        from golden import ErrorCode
+        cfg = self.config
+        L = cfg["lanes"]
+        dut = codec_block(self.module, **cfg)
+        self.elaborate_dut(m, dut, platform)
+        rst = self.rst
+        m.d.comb += Assume(~rst)
+        CB = cfg["count_bits"]
+        cnt = Signal(CB)
+        free(m, dut.i.valid, dut.i.payload, dut.count.valid, cnt, dut.o.ready)
+        extra = 1 if self.fault == "count-plus-one" else 0
+        # (the fault: the decoder sees count + 1, the harness holds it to count;
+        # counts are kept below the maximum so that + 1 does not wrap)
+        m.d.comb += dut.count.payload.eq(cnt + extra)
+        m.d.comb += Assume(cnt < (1 << CB) - 1)
+        count_ch = _Channel(dut.count.valid, dut.count.ready, cnt)
+        assume_stream_in(m, dut.i, rst, "i")
+        assume_stream_in(m, count_ch, rst, "count")
+
+        p = Signal(2)
+        m.d.comb += p.eq(AnyConst(2))
+        taken = Signal(3)                # counts taken so far
+        limit = Signal(CB)               # the p-th count
+        limit_valid = Signal()
+        with m.If(dut.count.valid & dut.count.ready):
+            m.d.sync += taken.eq(taken + (taken != 7))
+            with m.If(taken == p):
+                m.d.sync += [limit.eq(cnt), limit_valid.eq(1)]
+
+        o = dut.o
+        o_hs = o.valid & o.ready
+        packets = Signal(3)              # output packets closed so far
+        got = Signal(CB + 1)             # elements of the current packet so far
+        kept = Signal(range(L + 1))
+        m.d.comb += kept.eq(sum(o.p.keep[k] for k in range(L)))
+        mine = packets == p
+        with m.If(o.valid & mine):
+            m.d.comb += [
+                Assert(limit_valid, "output before its chunk's count was taken"),
+                Assert(got + kept <= limit, "more elements than the count"),
+                Assert(o.p.last | (o.p.keep == (1 << L) - 1), "a beat before the last is not full"),
+            ]
+            with m.If(o.p.last):
+                m.d.comb += Assert(o.p.user | (got + kept == limit),
+                                   "a short chunk without the error flag")
+        with m.If(o_hs):
+            m.d.sync += got.eq(Mux(o.p.last, 0, got + kept))
+            with m.If(o.p.last):
+                m.d.sync += packets.eq(packets + (packets != 7))
+        codes = ((ErrorCode.LENGTH_MISMATCH, ErrorCode.BAD_MASK) if self.module == "zvc-decompress"
+                 else (ErrorCode.LENGTH_MISMATCH, ErrorCode.RUN_OVERSHOOT))
+        with m.If(dut.error):
+            m.d.comb += Assert(sum((dut.error_code == int(c)) for c in codes) == 1,
+                               "undocumented error code")
+        ended = o_hs & o.p.last & mine
+        m.d.comb += [
+            Cover(ended & o.p.user & dut.error),
+            Cover(ended & o.p.user),
+            Cover(ended & ~o.p.user & (limit > L)),
+        ]

@@ -14,6 +14,7 @@ import dataclasses
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -173,12 +174,20 @@ def run_check(check: Check, root, *, fault: str | None = None, timeout: float = 
     env["PATH"] = os.pathsep.join([str(Path(tools["solver"]).parent), env.get("PATH", "")])
     cmd = [tools["sby"], "--yosys", tools["yosys"], "--smtbmc", tools["smtbmc"],
            "--witness", tools["witness"], "-f", "-d", str(work / "sby"), str(work / "task.sby")]
+    # its own process group: on a time-out (or Ctrl-C) SymbiYosys's children
+    # (yosys-smtbmc, the solver) are stopped with it instead of running on
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
-                              timeout=timeout)
-        out = proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        out, _ = proc.communicate(timeout=timeout)
+    except BaseException as exc:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        out, _ = proc.communicate()
+        if not isinstance(exc, subprocess.TimeoutExpired):
+            raise
         status = "timeout"
     else:
         m = re.search(r"DONE \((\w+), rc=\d+\)", out)
