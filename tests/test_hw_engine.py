@@ -489,3 +489,77 @@ def test_internal_streams_keep_the_rules(codec, chunks, banks, monkeypatch):
         assert never <= {"fetch.cmd", "parser.start", "writer.start", "writer.finish",
                          "writer.done", "enc1.i", "enc1.o", "rawpack.i", "dec1_0.count",
                          "dec1_1.count"}, never
+
+
+def test_writer_drops_beats_after_an_early_finish():
+    """Beats that come after `finish` (ok = 0) never reach the next transfer.
+
+    The formal write-guard proof found this (docs/FORMAL.md): such beats used
+    to wait in the write buffer and leave as the next transfer's first W beat,
+    with their own strobes, past the next range's end.
+    """
+    mb = 16
+    p = EngineParams(elem_bits=8, mem_bytes=mb, pcie_bytes=16)
+    dut = WriteUnit(p)
+    writes = []
+
+    async def ctrl(ctx):
+        for addr, length, early in ((0x1000, 4 * mb, True), (0x2000, 1, False)):
+            ctx.set(dut.done.ready, 0)
+            ctx.set(dut.start.valid, 1)
+            ctx.set(dut.start.p.addr, addr)
+            ctx.set(dut.start.p.length, length)
+            await ctx.tick().until(dut.start.ready)
+            ctx.set(dut.start.valid, 0)
+            if early:                    # an error: finish at once, then beats keep coming
+                ctx.set(dut.finish.valid, 1)
+                ctx.set(dut.finish.p.ok, 0)
+                await ctx.tick().until(dut.finish.ready)
+                ctx.set(dut.finish.valid, 0)
+                await ctx.tick().until(dut.done.valid)
+                ctx.set(dut.i.valid, 1)      # a beat while the unit waits in DONE
+                ctx.set(dut.i.p.data, 0xEE)
+                ctx.set(dut.i.p.strb, (1 << mb) - 1)
+                await ctx.tick().until(dut.i.ready)
+                ctx.set(dut.i.valid, 0)
+                ctx.set(dut.done.ready, 1)
+                await ctx.tick().until(dut.done.valid)
+            else:
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.p.data, 0x11)
+                ctx.set(dut.i.p.strb, (1 << mb) - 1)
+                await ctx.tick().until(dut.i.ready)
+                ctx.set(dut.i.valid, 0)
+                ctx.set(dut.finish.valid, 1)
+                ctx.set(dut.finish.p.ok, 1)
+                await ctx.tick().until(dut.finish.ready)
+                ctx.set(dut.finish.valid, 0)
+                ctx.set(dut.done.ready, 1)
+                await ctx.tick().until(dut.done.valid)
+            await ctx.tick()
+
+    async def mem(ctx):
+        ctx.set(dut.awready, 1)
+        ctx.set(dut.wready, 1)
+        owed = 0
+        aws = []
+        while True:
+            ctx.set(dut.bvalid, owed > 0)
+            _, _, awv, awa, wv, ws, wd, wl = await ctx.tick().sample(
+                dut.awvalid, dut.awaddr, dut.wvalid, dut.wstrb, dut.wdata, dut.wlast)
+            owed -= owed > 0
+            if awv:
+                aws.append(awa)
+            if wv:
+                writes.append((aws[0], ws, wd))
+                if wl:
+                    aws.pop(0)
+                    owed += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(ctrl)
+    sim.add_testbench(mem, background=True)
+    add_watchdog(sim, 10_000)
+    sim.run()
+    assert writes == [(0x2000, 0x0001, 0x11)], [(hex(a), hex(s), hex(d)) for a, s, d in writes]

@@ -43,6 +43,8 @@ class PropertySet:
         In the default test suite.
     what : str
         What the set shows.
+    memory_map : bool
+        See :class:`~cdma.formal.run.Check`.
     """
 
     name: str
@@ -54,19 +56,21 @@ class PropertySet:
     faults: dict = dataclasses.field(default_factory=dict)
     quick: bool = False
     what: str = ""
+    memory_map: bool = True
 
     def checks(self):
         """The proof task and the cover task."""
         faults = tuple(self.faults)
         return [Check(self.name, self.module, self.mode, self.depth, self.build, self.what,
-                      self.quick, faults),
+                      self.quick, faults, self.memory_map),
                 Check(f"{self.name} (cover)", self.module, "cover", self.cover_depth, self.build,
-                      f"covers of: {self.what}", self.quick, ())]
+                      f"covers of: {self.what}", self.quick, (), self.memory_map)]
 
     def fault_check(self, fault):
         """The BMC task that the broken variant ``fault`` must fail."""
         return Check(f"{self.name} [{fault}]", self.module, "bmc", self.faults[fault],
-                     self.build, f"broken variant {fault}", self.quick, (fault,))
+                     self.build, f"broken variant {fault}", self.quick, (fault,),
+                     self.memory_map)
 
 
 def _sets():
@@ -89,7 +93,7 @@ def _sets():
     out.append(PropertySet(
         "engine write-range guard", "engine", "prove", 3, 12,
         lambda fault=None: props.WriteGuard("buffer", fault=fault),
-        faults={"guard-off-by-one": 8}, quick=True,
+        faults={"guard-off-by-one": 8}, quick=True, memory_map=False,
         what="the write unit's AW bursts, W beats and buffered strobes stay inside "
              "[addr, addr + length)"))
     out.append(PropertySet(
@@ -97,27 +101,34 @@ def _sets():
         lambda fault=None: props.WriteGuard("w", fault=fault),
         faults={"guard-off-by-one": 8},
         what="the strobes on the W channel stay inside [addr, addr + length), end to end"))
-    for codec in ("zvc", "rle"):
+    for codec, (depth, cfg) in ROUND_TRIPS.items():
         out.append(PropertySet(
-            f"{codec} round trip", f"{codec}-loopback", "bmc", ROUND_TRIP_DEPTH[codec],
-            ROUND_TRIP_DEPTH[codec],
-            lambda fault=None, codec=codec: props.RoundTrip(codec, fault=fault),
-            faults={"piece-flip": ROUND_TRIP_DEPTH[codec]},
-            what="compressor into decompressor: element j comes out as it went in, exactly n "
-                 "elements"))
-    for mod in ("zvc-decompress", "rle-decode"):
+            f"{codec} round trip", f"{codec}-loopback", "bmc", depth, depth,
+            lambda fault=None, codec=codec, cfg=cfg: props.RoundTrip(codec, fault=fault, **cfg),
+            faults={"piece-flip": depth},
+            what=f"compressor into decompressor, {cfg['lanes']} lanes, full rate, n <= "
+                 f"{cfg['max_elems']}: element j comes out as it went in, exactly n elements"))
+    for mod, (depth, cfg) in HOSTILE.items():
         out.append(PropertySet(
-            f"{mod} hostile input", mod, "bmc", HOSTILE_DEPTH[mod], HOSTILE_DEPTH[mod],
-            lambda fault=None, mod=mod: props.HostileInput(mod, fault=fault),
-            faults={"count-plus-one": HOSTILE_DEPTH[mod]},
+            f"{mod} hostile input", mod, "bmc", depth, depth,
+            lambda fault=None, mod=mod, cfg=cfg: props.HostileInput(mod, fault=fault, **cfg),
+            faults={"count-plus-one": depth},
             what="any bytes, any counts: never more elements than the count; a short chunk "
                  "is flagged; documented error codes"))
     return out
 
 
-#: BMC depths of the round trips and of the hostile-input sets (cycles).
-ROUND_TRIP_DEPTH = {"zvc": 40, "rle": 40}
-HOSTILE_DEPTH = {"zvc-decompress": 14, "rle-decode": 24}
+#: Round trips: BMC depth (cycles; a cover at that depth sees the chunk's
+#: last element out) and configuration.
+ROUND_TRIPS = {
+    "zvc": (30, dict(lanes=16, max_elems=40, stalls=False)),
+    "rle": (38, dict(lanes=2, max_elems=6, stalls=False)),
+}
+#: Hostile-input sets: BMC depth and configuration overrides.
+HOSTILE = {
+    "zvc-decompress": (16, {}),
+    "rle-decode": (22, dict(lanes=2, beat_bytes=2)),
+}
 
 #: The property sets, in run order.
 SETS = _sets()

@@ -54,6 +54,9 @@ class Check:
         Part of the default test suite (seconds, not minutes).
     faults : tuple of str
         Broken variants ``build`` knows, each expected to fail this task.
+    memory_map : bool
+        Turn memories into flip-flops for the solver (see :func:`sby_text`);
+        off for large memories whose contents the properties do not read.
     """
 
     name: str
@@ -64,6 +67,7 @@ class Check:
     what: str = ""
     quick: bool = False
     faults: tuple = ()
+    memory_map: bool = True
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -110,8 +114,15 @@ def tool_paths() -> dict:
     return paths
 
 
-def sby_text(mode: str, depth: int, rtlil_file: str = "top.il") -> str:
-    """The ``.sby`` file of a task (one clock, so ``multiclock off``: every step is a cycle)."""
+def sby_text(mode: str, depth: int, rtlil_file: str = "top.il", *,
+             memory_map: bool = True) -> str:
+    """The ``.sby`` file of a task (one clock, so ``multiclock off``: every step is a cycle).
+
+    With ``memory_map`` the memories (the blocks' LUT-RAM FIFOs) become
+    flip-flops before the solver sees them: bit-vector state instead of SMT
+    arrays, about twice as fast for the deeper bounded runs here.
+    """
+    extra = "memory_map" if memory_map else ""
     return textwrap.dedent(f"""\
         [options]
         mode {mode}
@@ -124,6 +135,7 @@ def sby_text(mode: str, depth: int, rtlil_file: str = "top.il") -> str:
         [script]
         read_rtlil {rtlil_file}
         prep -top top
+        {extra}
 
         [files]
         {rtlil_file}
@@ -168,7 +180,8 @@ def run_check(check: Check, root, *, fault: str | None = None, timeout: float = 
         return Result(check.name, check.module, check.mode, check.depth, "error",
                       time.monotonic() - t0, f"harness: {type(exc).__name__}: {exc}", str(work))
     (work / "top.il").write_text(text)
-    (work / "task.sby").write_text(sby_text(check.mode, check.depth))
+    (work / "task.sby").write_text(sby_text(check.mode, check.depth,
+                                            memory_map=check.memory_map))
     env = dict(os.environ)
     # yosys-smtbmc finds the solver on PATH: put the venv's bin (yices-smt2) first
     env["PATH"] = os.pathsep.join([str(Path(tools["solver"]).parent), env.get("PATH", "")])

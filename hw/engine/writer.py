@@ -28,8 +28,9 @@ class WriteUnit(EngineUnit):
     """Write a stream of beats to ``[addr, addr + length)`` with AXI4 INCR bursts.
 
     The destination-range guard lives here: beats past ``ceil(length /
-    mem_bytes)`` are dropped and the strobes of the final beat are cut at
-    ``addr + length``, whatever the input says.  A burst (<= 256 beats, never
+    mem_bytes)``, and beats that arrive while no transfer runs or after one
+    was ended early, are dropped, and the strobes of the final beat are cut at
+    ``addr + length``, whatever the input says (proven: ``docs/FORMAL.md``).  A burst (<= 256 beats, never
     crossing 4 KiB) is issued only when all its data is in the write buffer, so
     a frame that stops early never leaves a burst half-written.
 
