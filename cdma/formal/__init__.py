@@ -99,7 +99,7 @@ def _sets():
     out.append(PropertySet(
         "engine write-range guard on W", "engine", "bmc", 10, 12,
         lambda fault=None: props.WriteGuard("w", fault=fault),
-        faults={"guard-off-by-one": 8},
+        faults={"guard-off-by-one": 8}, memory_map=False,
         what="the strobes on the W channel stay inside [addr, addr + length), end to end"))
     for codec, (depth, cfg) in ROUND_TRIPS.items():
         out.append(PropertySet(
@@ -121,8 +121,8 @@ def _sets():
 #: Round trips: BMC depth (cycles; a cover at that depth sees the chunk's
 #: last element out) and configuration.
 ROUND_TRIPS = {
-    "zvc": (30, dict(lanes=16, max_elems=40, stalls=False)),
-    "rle": (38, dict(lanes=2, max_elems=6, stalls=False)),
+    "zvc": (27, dict(lanes=16, max_elems=16, stalls=False)),
+    "rle": (37, dict(lanes=2, max_elems=4, stalls=False)),
 }
 #: Hostile-input sets: BMC depth and configuration overrides.
 HOSTILE = {

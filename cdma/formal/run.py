@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -142,6 +143,10 @@ def sby_text(mode: str, depth: int, rtlil_file: str = "top.il", *,
         """)
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _rtlil(harness) -> str:
     from amaranth.back import rtlil
     # the clock must be a port: undriven, it is a constant and nothing steps
@@ -191,6 +196,10 @@ def run_check(check: Check, root, *, fault: str | None = None, timeout: float = 
     # (yosys-smtbmc, the solver) are stopped with it instead of running on
     proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        # a SIGTERM to us (e.g. `timeout`) must reach the solver too
+        old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except BaseException as exc:
@@ -205,6 +214,9 @@ def run_check(check: Check, root, *, fault: str | None = None, timeout: float = 
     else:
         m = re.search(r"DONE \((\w+), rc=\d+\)", out)
         status = m[1].lower() if m else "error"
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     (work / "sby.log").write_text(out)
     seconds = time.monotonic() - t0
     detail = ""
