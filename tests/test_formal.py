@@ -108,3 +108,17 @@ def test_undriven_clock_would_be_caught(tmp_path):
 
     check = formal.Check("counter", "zvc-compress", "cover", 8, lambda fault=None: Counter())
     assert run_check(check, tmp_path).status == "pass"
+
+
+LONG = [s for s in formal.SETS if not s.quick]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pset,fault", [(s, f) for s in LONG for f in s.faults],
+                         ids=lambda x: getattr(x, "name", x))
+def test_long_broken_variant_fails(pset, fault, tmp_path):
+    """The broken variants of the `make formal` sets (make test-slow)."""
+    check = pset.fault_check(fault)
+    r = run_check(check, tmp_path, fault=fault)
+    assert r.status == "fail", f"{check.name}: expected a failure, got {r.status}\n{r.detail}"
+    assert "Assert failed" in r.detail
