@@ -9,7 +9,7 @@ proves, on which configuration, and what it leaves out.
 from __future__ import annotations
 
 from amaranth.asserts import AnyConst
-from amaranth.hdl import Assert, Assume, Cover, Signal
+from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal
 
 from .faults import patched
 from .harness import (FormalTop, assert_copies_equal, assert_stream_out, assume_stream_in,
@@ -89,7 +89,6 @@ class _Channel:
     """A valid/ready/payload view of an AXI channel, for the stream-rule helpers."""
 
     def __init__(self, valid, ready, *payload):
-        from amaranth.hdl import Cat
         self.valid, self.ready, self.payload = valid, ready, Cat(*payload)
 
 
@@ -138,7 +137,6 @@ class WriteGuard(FormalTop):
         self.strobes, self.fault = strobes, fault
 
     def build(self, m, platform):
-        from amaranth.hdl import Cat, Const, Mux
         from amaranth.lib.fifo import SyncFIFOBuffered
         from hw.engine.params import EngineParams
         from hw.engine.writer import WriteUnit
@@ -289,7 +287,6 @@ class WriteGuard(FormalTop):
 
 def _thermo(n, width):
     """``width`` bits, the lowest ``n`` set (``n`` may exceed ``width``)."""
-    from amaranth.hdl import Cat
     return Cat(*[n > k for k in range(width)])
 
 
@@ -333,8 +330,6 @@ class RoundTrip(FormalTop):
         self.stalls, self.two_values = stalls, two_values
 
     def build(self, m, platform):
-        from amaranth.asserts import AnyConst
-        from amaranth.hdl import Cat, Mux
         E, L = CODEC_CONFIG["elem_bits"], self.lanes
         if self.codec == "zvc":
             from hw.zvc import ZVCLoopback as Loop
@@ -436,7 +431,6 @@ class RoundTrip(FormalTop):
 
 def _pick(values, index):
     """``values[index]`` for a signal index (a multiplexer)."""
-    from amaranth.hdl import Mux
     out = values[0]
     for k, v in enumerate(values[1:], 1):
         out = Mux(index == k, v, out)
@@ -475,8 +469,6 @@ class HostileInput(FormalTop):
         self.config = {**CODEC_CONFIG, **config}
 
     def build(self, m, platform):
-        from amaranth.asserts import AnyConst
-        from amaranth.hdl import Mux
         from golden import ErrorCode
         cfg = self.config
         L = cfg["lanes"]
