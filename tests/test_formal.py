@@ -61,7 +61,7 @@ def test_acceptance_names():
     assert any("round trip" in n and "rle" in n for n in names)
     proved = {s.module for s in formal.SETS if s.mode == "prove"}
     assert {"zvc-compress", "zvc-decompress", "rle-encode", "rle-decode", "engine"} <= proved
-    from hw.generate import REGISTRY
+    from cdma.hw.generate import REGISTRY
     assert {c.module for c in formal.CHECKS.values()} <= set(REGISTRY)
 
 

@@ -15,8 +15,8 @@ from amaranth.hdl import Module, Mux, Signal
 
 from amaranth.lib import wiring
 
-from hw.fifo import WideFIFO
-from hw.packer import CreditedPacker
+from cdma.hw.fifo import WideFIFO
+from cdma.hw.packer import CreditedPacker
 
 __all__ = ["SlippingFIFO", "FlippingPacker", "patched"]
 
@@ -65,8 +65,8 @@ class FlippingPacker(CreditedPacker):
 
 #: Module attributes each fault replaces: (module, attribute, replacement).
 _PATCHES = {
-    "fifo-slip": [(mod, "WideFIFO", SlippingFIFO) for mod in ("hw.packer", "hw.zvc", "hw.rle")],
-    "piece-flip": [(mod, "CreditedPacker", FlippingPacker) for mod in ("hw.zvc", "hw.rle")],
+    "fifo-slip": [(mod, "WideFIFO", SlippingFIFO) for mod in ("cdma.hw.packer", "cdma.hw.zvc", "cdma.hw.rle")],
+    "piece-flip": [(mod, "CreditedPacker", FlippingPacker) for mod in ("cdma.hw.zvc", "cdma.hw.rle")],
 }
 
 

@@ -24,16 +24,16 @@ CODEC_CONFIG = dict(elem_bits=8, lanes=4, beat_bytes=4, count_bits=8)
 def codec_block(module, *, elem_bits=8, lanes=4, beat_bytes=4, count_bits=8):
     """The ``hw`` block behind a ``cdma generate`` codec name, at a proof configuration."""
     if module == "zvc-compress":
-        from hw.zvc import ZVCCompressor
+        from cdma.hw.zvc import ZVCCompressor
         return ZVCCompressor(elem_bits, lanes, beat_bytes)
     if module == "zvc-decompress":
-        from hw.zvc import ZVCDecompressor
+        from cdma.hw.zvc import ZVCDecompressor
         return ZVCDecompressor(elem_bits, lanes, beat_bytes, count_bits=count_bits)
     if module == "rle-encode":
-        from hw.rle import RLEEncoder
+        from cdma.hw.rle import RLEEncoder
         return RLEEncoder(elem_bits, lanes, beat_bytes)
     if module == "rle-decode":
-        from hw.rle import RLEDecoder
+        from cdma.hw.rle import RLEDecoder
         return RLEDecoder(elem_bits, lanes, beat_bytes, count_bits=count_bits)
     raise ValueError(f"no codec block {module!r}")
 
@@ -138,8 +138,8 @@ class WriteGuard(FormalTop):
 
     def build(self, m, platform):
         from amaranth.lib.fifo import SyncFIFOBuffered
-        from hw.engine.params import EngineParams
-        from hw.engine.writer import WriteUnit
+        from cdma.hw.engine.params import EngineParams
+        from cdma.hw.engine.writer import WriteUnit
 
         p = EngineParams(**WRITER_CONFIG)
         MB, AW = p.mem_bytes, p.addr_width
@@ -332,9 +332,9 @@ class RoundTrip(FormalTop):
     def build(self, m, platform):
         E, L = CODEC_CONFIG["elem_bits"], self.lanes
         if self.codec == "zvc":
-            from hw.zvc import ZVCLoopback as Loop
+            from cdma.hw.zvc import ZVCLoopback as Loop
         else:
-            from hw.rle import RLELoopback as Loop
+            from cdma.hw.rle import RLELoopback as Loop
         dut = Loop(E, L, L * E // 8)
         with patched(self.fault):
             self.elaborate_dut(m, dut, platform)
@@ -469,7 +469,7 @@ class HostileInput(FormalTop):
         self.config = {**CODEC_CONFIG, **config}
 
     def build(self, m, platform):
-        from golden import ErrorCode
+        from cdma.golden import ErrorCode
         cfg = self.config
         L = cfg["lanes"]
         dut = codec_block(self.module, **cfg)
