@@ -21,8 +21,8 @@ from cdma import golden
 from cdma.sim.stream_tb import StreamTB, bench_settings, random_pauses, report
 from cdma.sim.zvc.payloads import random_elements
 
-__all__ = ["codec_under_test", "start", "check_encoder", "check_decoder", "send_chunks",
-           "malformed_recovery", "round_trip", "throughput"]
+__all__ = ["codec_under_test", "start", "random_chunks", "check_encoder", "check_decoder",
+           "send_chunks", "malformed_recovery", "round_trip", "throughput"]
 
 
 def codec_under_test():
@@ -43,6 +43,13 @@ async def start(dut, idle=None, backpressure=None):
         tb.set_backpressure_generator(random_pauses(*backpressure))
     await tb.reset()
     return tb
+
+
+def random_chunks(tb, payloads, rng, count=40):
+    """``count`` short chunks of random elements (1 to 5 beats' worth, random
+    density) from ``payloads`` (the codec's stimulus module), for back-to-back runs."""
+    return [payloads.random_elements(int(rng.integers(1, 5 * tb.lanes)), float(rng.random()),
+                                     tb.elem_bits, rng) for _ in range(count)]
 
 
 def _names(chunks, names):

@@ -42,8 +42,7 @@ async def test_back_to_back(dut):
     """Short random chunks back to back at full rate."""
     tb = await checks.start(dut)
     rng = np.random.default_rng(10)
-    chunks = [payloads.random_elements(int(rng.integers(1, 5 * tb.lanes)), float(rng.random()),
-                                       tb.elem_bits, rng) for _ in range(40)]
+    chunks = checks.random_chunks(tb, payloads, rng)
     await checks.check_decoder(tb, CODEC, chunks)
 
 

@@ -31,8 +31,7 @@ async def test_back_to_back(dut):
     """Short random chunks back to back at full rate, then under heavy backpressure."""
     tb = await checks.start(dut)
     rng = np.random.default_rng(3)
-    chunks = [payloads.random_elements(int(rng.integers(1, 5 * tb.lanes)), float(rng.random()),
-                                       tb.elem_bits, rng) for _ in range(40)]
+    chunks = checks.random_chunks(tb, payloads, rng)
     await checks.check_encoder(tb, CODEC, chunks)
     tb.set_backpressure_generator(random_pauses(0.7, 4))
     await checks.check_encoder(tb, CODEC, chunks[::-1])
