@@ -674,7 +674,7 @@ class ZVCDecompressor(wiring.Component):
                 out = Mux(value >= k * N, value - k * N, out)
             return out
 
-        start = unp.start
+        win_start = unp.start             # the window's first unit in the ring
         if nb > 1:
             # Every candidate is computed from registers; the decision only picks
             # one.  (A step takes `need` units; the window's last step is
@@ -685,13 +685,14 @@ class ZVCDecompressor(wiring.Component):
             # the window's start again by then.)
             at_take = Signal(range(N + PW + 1))
             at_next = Signal(range(N + 2 * PW + 1))
-            m.d.comb += [at_take.eq(start + need), at_next.eq(start + need + pc_next)]
+            m.d.comb += [at_take.eq(win_start + need),
+                         at_next.eq(win_start + need + pc_next)]
             take_pm, next_pm = ring_mod(at_take, 2), ring_mod(at_next, 3)
             m.d.sync += pm.eq(Mux(step & (s == nb - 2), next_pm,
-                                  Mux(step | (live & (s == nb - 1)), take_pm, start)))
+                                  Mux(step | (live & (s == nb - 1)), take_pm, win_start)))
         else:                            # every step is a window's last: no head start
             at = Signal(range(N + 2 * PW + 1))
-            m.d.comb += at.eq(start + Mux(step, need, 0)
+            m.d.comb += at.eq(win_start + Mux(step, need, 0)
                               + Mux(fetch | prefetch, nneed, Mux(live, need, 0)))
             m.d.sync += pm.eq(ring_mod(at, 3))
 
