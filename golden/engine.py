@@ -13,7 +13,7 @@ import struct
 import numpy as np
 
 from .errors import ErrorCode, FormatError
-from .frame import HEADER_BYTES, Codec, decode_frame, encode_frame
+from .frame import HEADER_BYTES, MAGIC, VERSION, VERSION_CODECS, Codec, decode_frame, encode_frame
 
 __all__ = ["OFFLOAD", "PREFETCH", "DESCRIPTOR_BYTES", "STATUS_BYTES", "Descriptor", "Status",
            "EngineModel"]
@@ -80,7 +80,10 @@ class EngineModel:
     chunk_bytes : int
         Offload chunk size.
     codecs : int
-        Bit mask of the codecs built in (bit 0 raw, 1 ZVC, 2 RLE).
+        Bit mask of the codecs built in (bit 0 raw, 1 ZVC, 2 RLE).  The engine
+        knows the codecs of version-1 frames only: it writes version-1 frames
+        and reports ``BAD_VERSION`` for any other version (ZVCE, codec 3, comes
+        in version-2 frames and is not built into the engine yet).
     addr_width : int
         Address bits of the memory side: a descriptor's range must lie inside
         ``[0, 2**addr_width)``.
@@ -109,7 +112,7 @@ class EngineModel:
         ``memory`` is indexable by address (bytes, bytearray or uint8 array).
         """
         code = self._check(d)
-        if code is None and (d.codec not in (0, 1, 2) or not (self.codecs >> d.codec) & 1):
+        if code is None and (d.codec not in VERSION_CODECS[VERSION] or not (self.codecs >> d.codec) & 1):
             code = ErrorCode.DESC_CODEC
         if code is not None:
             return b"", Status(0, d.tag, int(code), OFFLOAD)
@@ -134,6 +137,9 @@ class EngineModel:
             err = None
         except FormatError as exc:
             decoded, err = None, exc
+        if len(frame) >= HEADER_BYTES and frame[:4] == MAGIC and frame[4] != VERSION:
+            # the engine reads version-1 frames only, whatever the golden decoder accepts
+            return None, Status(len(frame), d.tag, int(ErrorCode.BAD_VERSION), PREFETCH)
         if err is not None and err.offset < HEADER_BYTES:
             return None, Status(len(frame), d.tag, int(err.code), PREFETCH)
         elem_bits, log2c, codec = frame[5], frame[6], frame[7]

@@ -2,10 +2,14 @@
 
 Layout (normative text and worked examples in ``docs/FORMAT.md``)::
 
-    frame  = header(16) chunk*
+    frame  = header(16) [code table(16), version 2 only] chunk*
     header = magic "cDMA" | version u8 | elem_bits u8 | log2(chunk bytes) u8 | codec u8
              | raw length u64 LE
     chunk  = u32 LE (payload length << 0 | codec used << 24) | payload | zero pad to 4
+
+Version 1 frames carry codecs 0-2 (raw, ZVC, RLE); version 2 frames carry
+codec 3 (ZVCE) and its code table (:class:`golden.zvce.CodeTable`) right after
+the 16-byte header.  Version 1 frames are unchanged by the second version.
 
 A chunk whose compressed payload would not be smaller than its raw bytes is
 stored raw (codec 0), so dense data never grows beyond the headers.
@@ -14,23 +18,28 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import struct
 
 import numpy as np
 
-from . import rle, zvc
+from . import rle, zvc, zvce
 from .elements import ELEM_BITS, as_elements, elem_dtype, infer_elem_bits
 from .errors import ErrorCode, FormatError
 
-__all__ = ["MAGIC", "MAGIC_WORD", "VERSION", "HEADER_BYTES", "CHUNK_HEADER_BYTES",
-           "CHUNK_LENGTH_BITS", "Codec",
+__all__ = ["MAGIC", "MAGIC_WORD", "VERSION", "VERSION_TABLE", "VERSION_CODECS", "HEADER_BYTES",
+           "CHUNK_HEADER_BYTES", "CHUNK_LENGTH_BITS", "Codec", "header_bytes",
            "FrameHeader", "DecodedFrame", "encode_frame", "decode_frame",
            "chunk_payload_sizes", "frame_size", "CHUNK_BYTES", "DEFAULT_CHUNK_BYTES"]
 
 MAGIC = b"cDMA"
 #: The magic as the frame's first 32-bit little-endian word (what hardware compares).
 MAGIC_WORD = int.from_bytes(MAGIC, "little")
+#: Version of frames without a code table (codecs raw, ZVC, RLE): what the
+#: hardware engine writes and reads.
 VERSION = 1
+#: Version of frames whose header is followed by a ZVCE code table.
+VERSION_TABLE = 2
 HEADER_BYTES = 16
 CHUNK_HEADER_BYTES = 4
 #: Bits of the payload length in a chunk header word; the codec used is the byte above.
@@ -46,6 +55,8 @@ class Codec(enum.IntEnum):
     RAW = 0
     ZVC = 1
     RLE = 2
+    #: ZVC with an entropy-coded top byte (:mod:`golden.zvce`); version-2 frames only.
+    ZVCE = 3
 
     @classmethod
     def parse(cls, value) -> "Codec":
@@ -53,11 +64,16 @@ class Codec(enum.IntEnum):
             try:
                 return cls[value.upper()]
             except KeyError:
-                raise ValueError(f"codec must be one of raw, zvc, rle, not {value!r}") from None
+                raise ValueError(f"codec must be one of raw, zvc, rle, zvce, not {value!r}") from None
         try:
             return cls(value)
         except ValueError:
-            raise ValueError(f"codec must be one of 0 (raw), 1 (zvc), 2 (rle), not {value!r}") from None
+            raise ValueError(f"codec must be one of 0 (raw), 1 (zvc), 2 (rle), 3 (zvce), "
+                             f"not {value!r}") from None
+
+
+#: The frame codecs each version allows (a chunk may also be raw, codec 0).
+VERSION_CODECS = {VERSION: (Codec.RAW, Codec.ZVC, Codec.RLE), VERSION_TABLE: (Codec.ZVCE,)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,10 +82,27 @@ class FrameHeader:
     chunk_bytes: int
     codec: Codec
     raw_length: int
+    #: The ZVCE code table (version-2 frames), else None.
+    table: "zvce.CodeTable | None" = None
+
+    @property
+    def version(self) -> int:
+        return VERSION_TABLE if self.codec == Codec.ZVCE else VERSION
+
+    @property
+    def size(self) -> int:
+        """Bytes of the header, code table included."""
+        return header_bytes(self.codec)
 
     def pack(self) -> bytes:
-        return _HEADER.pack(MAGIC, VERSION, self.elem_bits, self.chunk_bytes.bit_length() - 1,
+        head = _HEADER.pack(MAGIC, self.version, self.elem_bits, self.chunk_bytes.bit_length() - 1,
                             int(self.codec), self.raw_length)
+        return head + (self.table.pack() if self.codec == Codec.ZVCE else b"")
+
+
+def header_bytes(codec) -> int:
+    """Frame header bytes for ``codec``: 16, or 32 with ZVCE's code table."""
+    return HEADER_BYTES + (zvce.TABLE_BYTES if Codec.parse(codec) == Codec.ZVCE else 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,58 +130,91 @@ def _chunk_raw_bytes(raw_length: int, chunk_bytes: int) -> np.ndarray:
     return sizes
 
 
-def _compressed_sizes(x: np.ndarray, codec: Codec, chunk_elems: int) -> np.ndarray:
+def _table_for(x: np.ndarray, codec: Codec, table):
+    """The code table a frame of ``x`` uses: ``table``, or the one built from ``x``."""
+    if codec != Codec.ZVCE:
+        if table is not None:
+            raise ValueError(f"a code table goes with codec zvce only, not {codec.name.lower()}")
+        return None
+    if x.dtype.itemsize * 8 not in zvce.ELEM_BITS:
+        raise ValueError(f"codec zvce needs 16- or 32-bit elements, not {x.dtype.itemsize * 8}-bit ones")
+    if table is None:
+        return zvce.build_table(x)
+    if not isinstance(table, zvce.CodeTable):
+        raise ValueError(f"table must be a golden.zvce.CodeTable, not {table!r}")
+    return table
+
+
+def _window_chunks(ws: np.ndarray, chunk_elems: int, raw: np.ndarray) -> np.ndarray:
+    """Per-chunk sums of per-window sizes (windows never straddle chunks)."""
+    return np.add.reduceat(ws, np.arange(0, ws.size, chunk_elems // zvc.WINDOW)) if ws.size else raw
+
+
+def _compressed_sizes(x: np.ndarray, codec: Codec, chunk_elems: int, table=None) -> np.ndarray:
     """Payload bytes of each chunk under ``codec``, from counts only."""
     eb = x.dtype.itemsize
     raw = _chunk_raw_bytes(x.size * eb, chunk_elems * eb)
     if codec == Codec.ZVC:
-        ws = zvc.window_sizes(x)
-        return np.add.reduceat(ws, np.arange(0, ws.size, chunk_elems // zvc.WINDOW)) if ws.size else raw
+        return _window_chunks(zvc.window_sizes(x), chunk_elems, raw)
+    if codec == Codec.ZVCE:
+        return _window_chunks(zvce.window_sizes(x, table), chunk_elems, raw)
     if codec == Codec.RLE:
         return rle.chunk_token_counts(x, chunk_elems) * (1 + eb)
     return raw
 
 
-def chunk_payload_sizes(data, codec="zvc", chunk_bytes=DEFAULT_CHUNK_BYTES, elem_bits=None):
+def chunk_payload_sizes(data, codec="zvc", chunk_bytes=DEFAULT_CHUNK_BYTES, elem_bits=None,
+                        table=None):
     """``(compressed payload bytes, raw bytes)`` of each chunk, without encoding."""
     codec = Codec.parse(codec)
     _check_chunk_bytes(chunk_bytes)
     x = as_elements(data, elem_bits)
+    table = _table_for(x, codec, table)
     chunk_elems = chunk_bytes // x.dtype.itemsize
-    return _compressed_sizes(x, codec, chunk_elems), _chunk_raw_bytes(x.size * x.dtype.itemsize, chunk_bytes)
+    return (_compressed_sizes(x, codec, chunk_elems, table),
+            _chunk_raw_bytes(x.size * x.dtype.itemsize, chunk_bytes))
 
 
-def frame_size(data, codec="zvc", chunk_bytes=DEFAULT_CHUNK_BYTES, elem_bits=None) -> int:
+def frame_size(data, codec="zvc", chunk_bytes=DEFAULT_CHUNK_BYTES, elem_bits=None,
+               table=None) -> int:
     """``len(encode_frame(...))`` computed from counts only."""
-    comp, raw = chunk_payload_sizes(data, codec, chunk_bytes, elem_bits)
+    comp, raw = chunk_payload_sizes(data, codec, chunk_bytes, elem_bits, table)
     used = np.where(comp < raw, comp, raw)
-    return HEADER_BYTES + int((CHUNK_HEADER_BYTES + ((used + 3) & ~3)).sum())
+    return header_bytes(codec) + int((CHUNK_HEADER_BYTES + ((used + 3) & ~3)).sum())
 
 
 def encode_frame(data, codec="zvc", chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-                 elem_bits: int | None = None) -> bytes:
+                 elem_bits: int | None = None, table=None) -> bytes:
     """Encode ``data`` as one frame.
 
     Parameters
     ----------
     data : numpy.ndarray or bytes
         The tensor; arrays are taken bit for bit in C order.
-    codec : {"zvc", "rle", "raw"} or Codec
+    codec : {"zvc", "rle", "raw", "zvce"} or Codec
     chunk_bytes : int
         Raw bytes per chunk, a power of two from 512 to 65536.
     elem_bits : int, optional
         8, 16 or 32; defaults to the array's itemsize (required for bytes).
+        ZVCE takes 16 and 32 only.
+    table : golden.zvce.CodeTable, optional
+        ZVCE only: the code table to use and carry in the header; defaults to
+        :func:`golden.zvce.build_table` of ``data``.
     """
     codec = Codec.parse(codec)
     _check_chunk_bytes(chunk_bytes)
     x = as_elements(data, elem_bits)
+    table = _table_for(x, codec, table)
     eb = x.dtype.itemsize
     chunk_elems = chunk_bytes // eb
     raw_bytes = x.view(np.uint8)
     raw_sizes = _chunk_raw_bytes(raw_bytes.size, chunk_bytes)
     if codec == Codec.ZVC:
         stream, ws = zvc.encode_stream(x)
-        comp = np.add.reduceat(ws, np.arange(0, ws.size, chunk_elems // zvc.WINDOW)) if ws.size else raw_sizes
+        comp = _window_chunks(ws, chunk_elems, raw_sizes)
+    elif codec == Codec.ZVCE:
+        stream, ws = zvce.encode_stream(x, table)
+        comp = _window_chunks(ws, chunk_elems, raw_sizes)
     elif codec == Codec.RLE:
         stream, comp = rle.encode_stream(x, chunk_elems)
     else:
@@ -156,10 +222,10 @@ def encode_frame(data, codec="zvc", chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     use_comp = comp < raw_sizes
     used = np.where(use_comp, comp, raw_sizes)
     padded = (used + 3) & ~3
-    out = np.zeros(HEADER_BYTES + int((CHUNK_HEADER_BYTES + padded).sum()), np.uint8)
-    out[:HEADER_BYTES] = np.frombuffer(
-        FrameHeader(eb * 8, chunk_bytes, codec, raw_bytes.size).pack(), np.uint8)
-    starts = HEADER_BYTES + np.cumsum(CHUNK_HEADER_BYTES + padded) - (CHUNK_HEADER_BYTES + padded)
+    head = FrameHeader(eb * 8, chunk_bytes, codec, raw_bytes.size, table).pack()
+    out = np.zeros(len(head) + int((CHUNK_HEADER_BYTES + padded).sum()), np.uint8)
+    out[:len(head)] = np.frombuffer(head, np.uint8)
+    starts = len(head) + np.cumsum(CHUNK_HEADER_BYTES + padded) - (CHUNK_HEADER_BYTES + padded)
     hdr = used | (np.where(use_comp, int(codec), 0) << CHUNK_LENGTH_BITS)
     out[starts[:, None] + np.arange(4)] = hdr.astype("<u4")[:, None].view(np.uint8)
     comp_off = np.cumsum(comp) - comp
@@ -178,18 +244,32 @@ def _parse_header(b: np.ndarray) -> FrameHeader:
     if n < HEADER_BYTES:
         raise FormatError(n, ErrorCode.TRUNCATED, f"input ends inside the {HEADER_BYTES}-byte frame header")
     _, version, elem_bits, log2c, codec, raw_length = _HEADER.unpack(b[:HEADER_BYTES].tobytes())
-    if version != VERSION:
-        raise FormatError(4, ErrorCode.BAD_VERSION, f"frame version {version}, this decoder reads {VERSION}")
+    if version not in VERSION_CODECS:
+        raise FormatError(4, ErrorCode.BAD_VERSION,
+                          f"frame version {version}, this decoder reads {VERSION} and {VERSION_TABLE}")
     if elem_bits not in ELEM_BITS:
         raise FormatError(5, ErrorCode.BAD_PARAMS, f"element width {elem_bits} bits, expected 8, 16 or 32")
     if not 9 <= log2c <= 16:
         raise FormatError(6, ErrorCode.BAD_PARAMS, f"log2 chunk size {log2c}, expected 9..16")
-    if codec not in Codec._value2member_map_:
-        raise FormatError(7, ErrorCode.BAD_PARAMS, f"codec id {codec}, expected 0, 1 or 2")
+    allowed = VERSION_CODECS[version]
+    if codec not in allowed:
+        raise FormatError(7, ErrorCode.BAD_PARAMS,
+                          f"codec id {codec}; a version-{version} frame takes "
+                          f"{', '.join(str(int(c)) for c in allowed)}")
+    if codec == Codec.ZVCE and elem_bits not in zvce.ELEM_BITS:
+        raise FormatError(7, ErrorCode.BAD_PARAMS,
+                          f"codec zvce with {elem_bits}-bit elements; it takes 16 or 32")
     if raw_length % (elem_bits // 8):
         raise FormatError(8, ErrorCode.BAD_PARAMS,
                           f"raw length {raw_length} is not a multiple of the {elem_bits // 8}-byte element")
-    return FrameHeader(elem_bits, 1 << log2c, Codec(codec), raw_length)
+    table = None
+    if version == VERSION_TABLE:
+        end = HEADER_BYTES + zvce.TABLE_BYTES
+        if n < end:
+            raise FormatError(n, ErrorCode.TRUNCATED, f"input ends inside the {end}-byte frame header "
+                              f"(16 bytes and the code table)")
+        table = zvce.CodeTable.unpack(b[HEADER_BYTES:end].tobytes(), HEADER_BYTES)
+    return FrameHeader(elem_bits, 1 << log2c, Codec(codec), raw_length, table)
 
 
 def decode_frame(buf) -> DecodedFrame:
@@ -212,7 +292,7 @@ def decode_frame(buf) -> DecodedFrame:
     last_raw = h.raw_length - (nch - 1) * h.chunk_bytes if nch else 0
     starts, lengths, codecs = [], [], []
     walk_err = None
-    off = HEADER_BYTES
+    off = h.size
     mv = memoryview(b)
     # One step per chunk; every step consumes at least 4 bytes of input, so a
     # header claiming 2^63 bytes costs at most len(buf) / 4 steps.
@@ -255,10 +335,12 @@ def decode_frame(buf) -> DecodedFrame:
         counts[-1] = last_raw // eb
     decoded = {}
     errors = [walk_err] if walk_err else []
-    for codec, module in ((Codec.ZVC, zvc), (Codec.RLE, rle)):
+    decoders = ((Codec.ZVC, zvc.decode_chunks), (Codec.RLE, rle.decode_chunks),
+                (Codec.ZVCE, functools.partial(zvce.decode_chunks, table=h.table)))
+    for codec, decode_chunks in decoders:
         sel = np.flatnonzero(codecs == codec)
         if sel.size:
-            elems, err = module.decode_chunks(b, starts[sel], lengths[sel], counts[sel], h.elem_bits)
+            elems, err = decode_chunks(b, starts[sel], lengths[sel], counts[sel], h.elem_bits)
             if err is not None:
                 errors.append(err)
             decoded[codec] = (sel, elems)

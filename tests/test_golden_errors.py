@@ -38,11 +38,14 @@ def test_bad_magic():
 
 def test_bad_version():
     f = frame(sparse())
-    f[4] = 2
-    check(f, ErrorCode.BAD_VERSION, 4)
+    for v in (0, 3, 255):
+        f[4] = v
+        check(f, ErrorCode.BAD_VERSION, 4)
+    f[4] = 2                 # version 2 exists, but carries codec 3 only (FORMAT.md)
+    check(f, ErrorCode.BAD_PARAMS, 7)
 
 
-@pytest.mark.parametrize("pos,value", [(5, 12), (5, 64), (6, 8), (6, 17), (7, 3)])
+@pytest.mark.parametrize("pos,value", [(5, 12), (5, 64), (6, 8), (6, 17), (7, 3), (7, 4)])
 def test_unsupported_header_params(pos, value):
     f = frame(sparse())
     f[pos] = value

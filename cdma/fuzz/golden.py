@@ -37,9 +37,18 @@ def make_frame(rng: np.random.Generator):
     x = rng.integers(1, 2**eb, n, dtype=np.uint64)
     x[rng.random(n) >= density] = 0
     x = x.astype(golden.elem_dtype(eb))
-    codec = str(rng.choice(["zvc", "rle", "raw"]))
+    codec = str(rng.choice(["zvc", "rle", "raw", "zvce"] if eb > 8 else ["zvc", "rle", "raw"]))
     chunk = int(rng.choice([512, 1024]))
-    return golden.encode_frame(x, codec, chunk), x.tobytes()
+    table = None
+    if codec == "zvce":
+        # ZVCE: top bytes from a small set, so most codes hit the table; the
+        # table built from the data or a random one
+        top = rng.choice(rng.integers(0, 256, 6), n).astype(np.uint64)
+        x = np.where(x != 0, (x & ((1 << (eb - 8)) - 1)) | (top << (eb - 8)) | 1, 0).astype(x.dtype)
+        if rng.random() < 0.3:
+            w = tuple(int(v) for v in rng.choice(golden.zvce.WIDTH_TRIPLES))
+            table = golden.zvce.CodeTable(w, tuple(rng.integers(0, 256, sum(1 << v for v in w)).tolist()))
+    return golden.encode_frame(x, codec, chunk, table=table), x.tobytes()
 
 
 def _flip(rng, b, other):
@@ -122,7 +131,8 @@ def run_case(buf: bytes, original: bytes, measure_memory: bool = False) -> str:
             # in a value byte): must re-encode to the very same bytes when the
             # mutation kept the encoder's choices; at least it must round-trip.
             again = golden.decode_frame(golden.encode_frame(out.elements(), out.header.codec,
-                                                            out.header.chunk_bytes))
+                                                            out.header.chunk_bytes,
+                                                            table=out.header.table))
             assert again.data.tobytes() == data, "decoded data does not round-trip"
     finally:
         if measure_memory:

@@ -8,16 +8,20 @@ from amaranth.lib import wiring
 
 from cdma.golden.errors import ErrorCode
 from cdma.golden.elements import ELEM_BITS
-from cdma.golden.frame import CHUNK_BYTES, Codec
+from cdma.golden.frame import CHUNK_BYTES, VERSION, VERSION_CODECS, Codec
 
 from ..streams import check_positive_int
 from .axi import AXIResp, max_burst_beats
 
 __all__ = ["EngineParams", "EngineError", "EngineUnit", "codec_blocks", "axi_error_code",
-           "CODEC_MASK_ALL", "LENGTH_BITS"]
+           "CODEC_MASK_ALL", "ENGINE_CODECS", "LENGTH_BITS"]
 
+#: The codecs the engine knows: those of version-1 frames (raw, ZVC, RLE).  The
+#: engine reads and writes version-1 frames only; ZVCE (codec 3, version-2
+#: frames) is not built yet, so a version-2 frame is BAD_VERSION to it.
+ENGINE_CODECS = VERSION_CODECS[VERSION]
 #: ``codecs`` bit mask with every codec built in.
-CODEC_MASK_ALL = sum(1 << c for c in Codec)
+CODEC_MASK_ALL = sum(1 << c for c in ENGINE_CODECS)
 #: Bits of a descriptor's raw length (and of every byte count derived from it).
 LENGTH_BITS = 32
 

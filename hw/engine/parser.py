@@ -6,18 +6,17 @@ from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from cdma.golden.elements import ELEM_BITS
-from cdma.golden.frame import (CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION,
-                               Codec)
+from cdma.golden.frame import CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION, Codec
 
 from ..streams import byte_stream
-from .params import LENGTH_BITS, EngineError, EngineUnit
+from .params import ENGINE_CODECS, LENGTH_BITS, EngineError, EngineUnit
 
 __all__ = ["FrameParser", "job_layout", "COUNT_BITS", "CODEC_BITS"]
 
 #: Bits of a chunk's element count (up to the largest chunk of one-byte elements).
 COUNT_BITS = max(CHUNK_BYTES).bit_length()
 #: Bits of a codec id inside the engine (the format's byte holds 0..2).
-CODEC_BITS = max(Codec).bit_length()
+CODEC_BITS = max(ENGINE_CODECS).bit_length()
 #: log2 of the chunk sizes the format allows.
 LOG2_CHUNK_MIN, LOG2_CHUNK_MAX = (c.bit_length() - 1 for c in (min(CHUNK_BYTES), max(CHUNK_BYTES)))
 #: Words the input buffer holds beyond two beats: a frame header must fit in it
@@ -153,7 +152,7 @@ class FrameParser(EngineUnit):
         # the raw length modulo the element size (must be 0)
         length_mod = Mux(hdr_ebits == 8, 0, Mux(hdr_ebits == 16, hdr_length[0], hdr_length[:2]))
         codec_built = Const(0, 1)
-        for c in Codec:
+        for c in ENGINE_CODECS:
             if c == Codec.RAW or p.codecs >> c & 1:
                 codec_built = codec_built | (hdr_codec == c)
 
@@ -194,7 +193,7 @@ class FrameParser(EngineUnit):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_VERSION)]
                 with m.Elif(~Cat(*[hdr_ebits == e for e in ELEM_BITS]).any()
                             | (hdr_log2c < LOG2_CHUNK_MIN) | (hdr_log2c > LOG2_CHUNK_MAX)
-                            | (hdr_codec > max(Codec)) | (length_mod != 0)):
+                            | (hdr_codec > max(ENGINE_CODECS)) | (length_mod != 0)):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PARAMS)]
                 with m.Elif(hdr_ebits != E):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_ELEM_BITS)]
