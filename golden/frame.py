@@ -9,7 +9,8 @@ Layout (normative text and worked examples in ``docs/FORMAT.md``)::
 
 Version 1 frames carry codecs 0-2 (raw, ZVC, RLE); version 2 frames carry
 codec 3 (ZVCE) and its code table (:class:`golden.zvce.CodeTable`) right after
-the 16-byte header.  Version 1 frames are unchanged by the second version.
+the 16-byte header, and their chunks are ZVCE, ZVC (when strictly smaller than
+ZVCE) or raw.  Version 1 frames are unchanged by the second version.
 
 A chunk whose compressed payload would not be smaller than its raw bytes is
 stored raw (codec 0), so dense data never grows beyond the headers.
@@ -28,7 +29,7 @@ from .elements import ELEM_BITS, as_elements, elem_dtype, infer_elem_bits
 from .errors import ErrorCode, FormatError
 
 __all__ = ["MAGIC", "MAGIC_WORD", "VERSION", "VERSION_TABLE", "VERSION_CODECS", "HEADER_BYTES",
-           "CHUNK_HEADER_BYTES", "CHUNK_LENGTH_BITS", "Codec", "header_bytes",
+           "CHUNK_HEADER_BYTES", "CHUNK_LENGTH_BITS", "Codec", "header_bytes", "chunk_codecs",
            "FrameHeader", "DecodedFrame", "encode_frame", "decode_frame",
            "chunk_payload_sizes", "frame_size", "CHUNK_BYTES", "DEFAULT_CHUNK_BYTES"]
 
@@ -100,6 +101,12 @@ class FrameHeader:
         return head + (self.table.pack() if self.codec == Codec.ZVCE else b"")
 
 
+def chunk_codecs(codec) -> tuple:
+    """Codec ids a chunk of a ``codec`` frame may carry: raw, the frame's, and ZVC in a ZVCE frame."""
+    codec = Codec.parse(codec)
+    return (0, int(codec), int(Codec.ZVC)) if codec == Codec.ZVCE else (0, int(codec)) if codec else (0,)
+
+
 def header_bytes(codec) -> int:
     """Frame header bytes for ``codec``: 16, or 32 with ZVCE's code table."""
     return HEADER_BYTES + (zvce.TABLE_BYTES if Codec.parse(codec) == Codec.ZVCE else 0)
@@ -150,28 +157,58 @@ def _window_chunks(ws: np.ndarray, chunk_elems: int, raw: np.ndarray) -> np.ndar
     return np.add.reduceat(ws, np.arange(0, ws.size, chunk_elems // zvc.WINDOW)) if ws.size else raw
 
 
-def _compressed_sizes(x: np.ndarray, codec: Codec, chunk_elems: int, table=None) -> np.ndarray:
-    """Payload bytes of each chunk under ``codec``, from counts only."""
+def _candidates(x: np.ndarray, codec: Codec, chunk_elems: int, table, encode: bool):
+    """The compressed forms a chunk may take, in order of preference:
+    ``[(codec id, payload bytes of each chunk, encoded stream or None)]``.
+
+    A ZVCE frame's chunks may also be ZVC (codec 1), so that a code table that
+    fits a chunk badly never costs more than ZVC would.
+    """
     eb = x.dtype.itemsize
     raw = _chunk_raw_bytes(x.size * eb, chunk_elems * eb)
-    if codec == Codec.ZVC:
-        return _window_chunks(zvc.window_sizes(x), chunk_elems, raw)
-    if codec == Codec.ZVCE:
-        return _window_chunks(zvce.window_sizes(x, table), chunk_elems, raw)
     if codec == Codec.RLE:
-        return rle.chunk_token_counts(x, chunk_elems) * (1 + eb)
-    return raw
+        if encode:
+            stream, comp = rle.encode_stream(x, chunk_elems)
+            return [(codec, comp, stream)]
+        return [(codec, rle.chunk_token_counts(x, chunk_elems) * (1 + eb), None)]
+    if codec == Codec.RAW:
+        return [(codec, raw, x.view(np.uint8) if encode else None)]
+    out = []
+    for c in ((Codec.ZVCE, Codec.ZVC) if codec == Codec.ZVCE else (Codec.ZVC,)):
+        if encode:
+            stream, ws = zvce.encode_stream(x, table) if c == Codec.ZVCE else zvc.encode_stream(x)
+        else:
+            stream, ws = None, zvce.window_sizes(x, table) if c == Codec.ZVCE else zvc.window_sizes(x)
+        out.append((c, _window_chunks(ws, chunk_elems, raw), stream))
+    return out
+
+
+def _choose(cands, raw: np.ndarray):
+    """Per chunk: ``(payload bytes, codec used, index of the candidate or -1 for raw)``.
+
+    The smallest candidate (the first on a tie), if strictly smaller than raw.
+    """
+    sizes = np.stack([comp for _, comp, _ in cands])
+    best = np.argmin(sizes, axis=0)
+    comp = sizes[best, np.arange(raw.size)]
+    use = comp < raw
+    ids = np.array([int(c) for c, _, _ in cands])
+    return np.where(use, comp, raw), np.where(use, ids[best], int(Codec.RAW)), np.where(use, best, -1)
 
 
 def chunk_payload_sizes(data, codec="zvc", chunk_bytes=DEFAULT_CHUNK_BYTES, elem_bits=None,
                         table=None):
-    """``(compressed payload bytes, raw bytes)`` of each chunk, without encoding."""
+    """``(compressed payload bytes, raw bytes)`` of each chunk, without encoding.
+
+    For ZVCE the compressed size is the smaller of the chunk's ZVCE and ZVC
+    payloads (what a ZVCE frame stores when it beats raw).
+    """
     codec = Codec.parse(codec)
     _check_chunk_bytes(chunk_bytes)
     x = as_elements(data, elem_bits)
     table = _table_for(x, codec, table)
-    chunk_elems = chunk_bytes // x.dtype.itemsize
-    return (_compressed_sizes(x, codec, chunk_elems, table),
+    cands = _candidates(x, codec, chunk_bytes // x.dtype.itemsize, table, encode=False)
+    return (np.min([comp for _, comp, _ in cands], axis=0),
             _chunk_raw_bytes(x.size * x.dtype.itemsize, chunk_bytes))
 
 
@@ -206,33 +243,24 @@ def encode_frame(data, codec="zvc", chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     x = as_elements(data, elem_bits)
     table = _table_for(x, codec, table)
     eb = x.dtype.itemsize
-    chunk_elems = chunk_bytes // eb
     raw_bytes = x.view(np.uint8)
     raw_sizes = _chunk_raw_bytes(raw_bytes.size, chunk_bytes)
-    if codec == Codec.ZVC:
-        stream, ws = zvc.encode_stream(x)
-        comp = _window_chunks(ws, chunk_elems, raw_sizes)
-    elif codec == Codec.ZVCE:
-        stream, ws = zvce.encode_stream(x, table)
-        comp = _window_chunks(ws, chunk_elems, raw_sizes)
-    elif codec == Codec.RLE:
-        stream, comp = rle.encode_stream(x, chunk_elems)
-    else:
-        stream, comp = raw_bytes, raw_sizes
-    use_comp = comp < raw_sizes
-    used = np.where(use_comp, comp, raw_sizes)
+    cands = _candidates(x, codec, chunk_bytes // eb, table, encode=True)
+    used, used_codec, which = _choose(cands, raw_sizes)
     padded = (used + 3) & ~3
     head = FrameHeader(eb * 8, chunk_bytes, codec, raw_bytes.size, table).pack()
     out = np.zeros(len(head) + int((CHUNK_HEADER_BYTES + padded).sum()), np.uint8)
     out[:len(head)] = np.frombuffer(head, np.uint8)
     starts = len(head) + np.cumsum(CHUNK_HEADER_BYTES + padded) - (CHUNK_HEADER_BYTES + padded)
-    hdr = used | (np.where(use_comp, int(codec), 0) << CHUNK_LENGTH_BITS)
+    hdr = used | (used_codec << CHUNK_LENGTH_BITS)
     out[starts[:, None] + np.arange(4)] = hdr.astype("<u4")[:, None].view(np.uint8)
-    comp_off = np.cumsum(comp) - comp
-    raw_off = np.arange(raw_sizes.size, dtype=np.int64) * chunk_bytes
-    for s, u, c, co, ro in zip((starts + 4).tolist(), used.tolist(), use_comp.tolist(),
-                               comp_off.tolist(), raw_off.tolist()):
-        out[s: s + u] = stream[co: co + u] if c else raw_bytes[ro: ro + u]
+    offs = [np.cumsum(comp) - comp for _, comp, _ in cands]
+    for c, (s, u, k) in enumerate(zip((starts + 4).tolist(), used.tolist(), which.tolist())):
+        if k < 0:
+            out[s: s + u] = raw_bytes[c * chunk_bytes: c * chunk_bytes + u]
+        else:
+            o = int(offs[k][c])
+            out[s: s + u] = cands[k][2][o: o + u]
     return out.tobytes()
 
 
@@ -294,6 +322,7 @@ def decode_frame(buf) -> DecodedFrame:
     walk_err = None
     off = h.size
     mv = memoryview(b)
+    allowed = chunk_codecs(h.codec)
     # One step per chunk; every step consumes at least 4 bytes of input, so a
     # header claiming 2^63 bytes costs at most len(buf) / 4 steps.
     for c in range(nch):
@@ -303,9 +332,10 @@ def decode_frame(buf) -> DecodedFrame:
         word = int.from_bytes(mv[off: off + 4], "little")
         plen, cc = word & ((1 << CHUNK_LENGTH_BITS) - 1), word >> CHUNK_LENGTH_BITS
         raw_c = h.chunk_bytes if c < nch - 1 else last_raw
-        if cc != Codec.RAW and cc != h.codec:
+        if cc not in allowed:
             walk_err = FormatError(off + 3, ErrorCode.BAD_CHUNK_CODEC,
-                                   f"chunk {c} codec id {cc}; a {h.codec.name.lower()} frame allows 0 or {int(h.codec)}")
+                                   f"chunk {c} codec id {cc}; a {h.codec.name.lower()} frame allows "
+                                   f"{', '.join(map(str, allowed))}")
             break
         if cc == Codec.RAW and plen != raw_c:
             walk_err = FormatError(off, ErrorCode.LENGTH_MISMATCH,
