@@ -91,6 +91,8 @@ def main() -> int:
         for link in ("gen3", "gen5"):
             step(["model", out / f"{net}_study.json", "--link", link, "--json",
                   out / f"{net}_model_{link}.json", "--plot", out / f"{net}_timeline_{link}.png"])
+            step(["model", out / f"{net}_study.json", "--link", link, "--codec", "frame_zvce",
+                  "--json", out / f"{net}_model_zvce_{link}.json"])
         step(["model", out / f"{net}_study.json", "--no-compression"])
     return 0
 

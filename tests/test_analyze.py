@@ -33,6 +33,14 @@ def test_sizes_equal_encoder_output(folder):
         assert row["bytes_rle"] == len(golden.rle.encode(x))
         assert row["bytes_frame"] == len(golden.encode_frame(x, "zvc", 512))
         assert row["bytes_zlib"] == len(zlib.compress(x.tobytes(), 6))
+        if x.dtype.itemsize == 1:
+            assert row["bytes_frame_zvce"] is None        # ZVCE codes 16- and 32-bit elements
+        else:
+            assert row["bytes_frame_zvce"] == len(golden.encode_frame(x, "zvce", 512))
+        # zlib-6 of each 512-byte chunk alone; a chunk stays raw unless that is strictly smaller
+        per_chunk = [x.tobytes()[i:i + 512] for i in range(0, x.nbytes, 512)]
+        used = [min(len(zlib.compress(c, 6)), len(c)) for c in per_chunk]
+        assert row["bytes_zlib_chunk"] == 16 + sum(4 + (u + 3) // 4 * 4 for u in used)
         assert row["density"] == np.count_nonzero(x) / x.size
         assert row["ratio_zvc"] == x.nbytes / row["bytes_zvc"]
 
@@ -65,7 +73,7 @@ def test_cli_writes_table_csv_json_png(folder, tmp_path, capsys):
                "--json", str(out / "a.json"), "--plot", str(out / "a.png"), "--no-progress"])
     assert rc == 0
     text = capsys.readouterr().out
-    for name in ("conv.npy", "deep.npy", "fc.npz:fc1", "fc.npz:ints", "TOTAL"):
+    for name in ("conv.npy", "deep.npy", "fc.npz:fc1", "fc.npz:ints", "TOTAL", "frame_zvce", "zlib_chunk"):
         assert name in text
     data = json.loads((out / "a.json").read_text())
     assert len(data["tensors"]) == 4
@@ -82,7 +90,8 @@ def test_cli_writes_table_csv_json_png(folder, tmp_path, capsys):
 
 def test_cli_reports_unavailable_baselines(folder, capsys, monkeypatch):
     monkeypatch.setattr(analyze, "available_baselines",
-                        lambda: {"zlib": lambda b: zlib.compress(b, 6), "zstd": None, "lz4": None})
+                        lambda: {"zlib": lambda b: zlib.compress(b, 6),
+                                 "zlib_chunk": lambda b: zlib.compress(b, 6), "zstd": None, "lz4": None})
     assert main(["analyze", str(folder), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "unavailable (not installed): zstd, lz4" in out

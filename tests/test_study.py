@@ -58,6 +58,15 @@ def test_ratios_equal_encoded_lengths_on_the_small_model(tmp_path):
             assert (row["bytes_zvc"], row["bytes_rle"], row["bytes_rle_nhwc"], row["bytes_frame"],
                     row["bytes_zlib"]) == (zvc, rle, nhwc, frame, zl)
             assert row["ratio_zvc"] == raw / zvc and row["ratio_frame"] == raw / frame
+            # ZVCE: each of the two inputs coded with the other's table (the previous input's;
+            # input 0 takes the last one's)
+            tables = [golden.zvce.build_table(x) for x in xs_enc]
+            assert row["bytes_frame_zvce"] == sum(
+                len(golden.encode_frame(x, "zvce", table=tables[k - 1])) for k, x in enumerate(xs_enc))
+            # zlib-6 per 4 KiB chunk in the frame's container: these tensors are one chunk each
+            assert all(x.nbytes <= 4096 for x in xs_enc)
+            assert row["bytes_zlib_chunk"] == sum(
+                16 + 4 + -(-min(len(zlib.compress(x.tobytes(), 6)), x.nbytes) // 4) * 4 for x in xs_enc)
             nz = sum(np.count_nonzero(x) for x in xs_enc)
             assert row["density"] == nz / sum(x.size for x in xs_enc)
             assert row["inputs"] == 2

@@ -2,7 +2,8 @@
 
 For every tensor in ``.npy``/``.npz`` files (or folders of them) a table row
 with its density and the compression ratio (raw bytes / compressed bytes) of
-ZVC, RLE, the cDMA frame and the software baselines (measured by
+ZVC, RLE, the cDMA frame (ZVC), the ZVCE frame and the software baselines,
+zlib per chunk among them (measured by
 :mod:`cdma.study.measure`), and a byte-weighted total; ``--by-layer`` runs the
 per-layer study of a ``cdma capture`` folder instead (:mod:`cdma.study.layers`).
 """
@@ -88,7 +89,7 @@ def add_arguments(p):
                    help="re-encode float tensors as 16-bit before measuring")
     p.add_argument("--chunk-bytes", type=int, default=golden.DEFAULT_CHUNK_BYTES,
                    help="frame chunk size in bytes (512..65536, power of two; default %(default)s)")
-    p.add_argument("--baselines", default="zlib,zstd,lz4",
+    p.add_argument("--baselines", default="zlib,zlib_chunk,zstd,lz4",
                    help="software compressors to run, comma-separated, or 'none' (default %(default)s)")
     p.add_argument("--csv", metavar="FILE", help="write the table as CSV")
     p.add_argument("--json", metavar="FILE", help="write rows, total and settings as JSON")
@@ -134,7 +135,9 @@ def run(args) -> int:
     mb = rows[-1]["raw_bytes"] / 2**20
     print(f"\n{len(rows) - 1} tensors, {mb:.1f} MiB in {time.perf_counter() - t0:.2f} s; "
           f"ratios are raw/compressed bytes; frame = ZVC chunks of {args.chunk_bytes} B with raw "
-          f"fallback and headers; layout {args.layout}"
+          f"fallback and headers; frame_zvce = the same with ZVCE chunks (code table built from "
+          f"each tensor; n/a for 8-bit elements); zlib_chunk = zlib-6 of each chunk alone, same "
+          f"container; layout {args.layout}"
           + (f"; re-encoded as {args.dtype}" if args.dtype else ""))
     if missing:
         print(f"unavailable (not installed): {', '.join(missing)}  (pip install 'cdma[compress]')")

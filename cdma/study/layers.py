@@ -10,7 +10,12 @@ layer, bytes are summed over inputs, so each layer's ratio is
 Per layer: density (fraction of elements whose bits are not all zero, the
 thing ZVC and RLE see), value density (fraction != 0.0, which differs when a
 layer emits ``-0.0``), and the ratio of ZVC, RLE in NCHW and NHWC order, the
-cDMA frame (ZVC chunks with raw fallback and headers) and zlib.  Per network:
+cDMA frame (ZVC chunks with raw fallback and headers), the ZVCE frame
+(``frame_zvce``: ZVCE chunks, each input coded with the table built from the
+*previous* input's activations of the same layer -- the first input takes the
+last one's -- as a driver would use the previous iteration's), zlib of the
+whole tensor and zlib-6 chunk by chunk in the frame's container
+(``zlib_chunk``, the comparison on equal terms).  Per network:
 the size-weighted ratio (total raw / total compressed) and the maximum and
 arithmetic mean over layers.  ``zvc_canon`` is a what-if: ZVC after turning
 ``-0.0`` into ``+0.0`` (exporters' hard-swish ``x * 0`` makes ``-0.0``, which
@@ -37,7 +42,7 @@ __all__ = ["load_layers", "study_layers", "summarize", "format_study", "plot_stu
 
 #: Codec columns of the study, in table order.  rle_nhwc is RLE measured in NHWC order;
 #: zvc_canon is ZVC after turning -0.0 into +0.0 (a what-if: the golden format keeps -0.0).
-STUDY_CODECS = ("zvc", "zvc_canon", "rle", "rle_nhwc", "frame", "zlib")
+STUDY_CODECS = ("zvc", "zvc_canon", "rle", "rle_nhwc", "frame", "frame_zvce", "zlib", "zlib_chunk")
 
 
 def load_layers(path) -> tuple[list[dict], dict]:
@@ -90,7 +95,7 @@ def study_layers(layers, *, dtype=None, chunk_bytes=golden.DEFAULT_CHUNK_BYTES, 
     """One row per layer: shape, bytes per codec summed over inputs, ratios, densities."""
     if baselines is None:
         found = measure.available_baselines()
-        baselines = {"zlib": found["zlib"]}
+        baselines = {"zlib": found["zlib"], "zlib_chunk": found["zlib_chunk"]}
     rows = []
     it = layers
     if progress:
@@ -100,33 +105,48 @@ def study_layers(layers, *, dtype=None, chunk_bytes=golden.DEFAULT_CHUNK_BYTES, 
         acc = {"raw_bytes": 0, "elements": 0, "nonzero": 0.0, "value_nonzero": 0}
         sizes: dict[str, int | None] = {c: 0 for c in STUDY_CODECS}
         shape, note = None, ""
-        for f in lay["files"]:
+        counts, first = [], None          # top-byte counts per input; input 0's elements
+        for i, f in enumerate(lay["files"]):
             try:
                 a = np.load(f, allow_pickle=False)
             except (ValueError, OSError, EOFError) as e:
                 raise ValueError(f"{f}: cannot read as a numpy array ({e})") from e
             if a.dtype.kind != "f":
                 raise ValueError(f"{f}: layer {lay['name']!r} is {a.dtype}, not a float activation")
-            r = measure.analyze_array(lay["name"], a, layout="nchw", dtype=dtype,
-                                  chunk_bytes=chunk_bytes, baselines=baselines)
+            x, xnote = measure.prepare_elements(a, dtype=dtype)
+            r = measure.measure_elements(lay["name"], a.shape, xnote, x, chunk_bytes=chunk_bytes,
+                                         baselines=baselines, zvce_table=None)
+            if sizes["frame_zvce"] is not None and x.dtype.itemsize * 8 in golden.zvce.ELEM_BITS:
+                counts.append(golden.zvce.top_byte_counts(x))
+                if i == 0:
+                    first = x
+                else:
+                    sizes["frame_zvce"] += golden.frame_size(
+                        x, "zvce", chunk_bytes, table=golden.zvce.build_table(counts=counts[i - 1]))
+            else:
+                sizes["frame_zvce"] = None
             if a.ndim == 4:
                 rn = measure.analyze_array(lay["name"], a, layout="nhwc", dtype=dtype,
-                                       chunk_bytes=chunk_bytes, baselines={})
+                                       chunk_bytes=chunk_bytes, baselines={}, zvce_table=None)
                 sizes["rle_nhwc"] += rn["bytes_rle"]
             else:
                 sizes["rle_nhwc"] += r["bytes_rle"]
             canon = np.where(a == 0, np.zeros((), a.dtype), a)      # -0.0 -> +0.0
             sizes["zvc_canon"] += measure.analyze_array(lay["name"], canon, dtype=dtype,
-                                                    chunk_bytes=chunk_bytes,
-                                                    baselines={})["bytes_zvc"]
+                                                    chunk_bytes=chunk_bytes, baselines={},
+                                                    zvce_table=None)["bytes_zvc"]
             shape, note = r["shape"], r["dtype"]
             acc["raw_bytes"] += r["raw_bytes"]
             acc["elements"] += r["elements"]
             acc["nonzero"] += r["density"] * r["elements"]
             acc["value_nonzero"] += int(np.count_nonzero(a))  # -0.0 == 0 here
-            for c in ("zvc", "rle", "frame", "zlib"):
+            for c in ("zvc", "rle", "frame", "zlib", "zlib_chunk"):
                 b = r.get(f"bytes_{c}")
                 sizes[c] = None if b is None or sizes[c] is None else sizes[c] + b
+        if sizes["frame_zvce"] is not None and first is not None:
+            # input 0 takes the last input's table (its own when it is the only one)
+            sizes["frame_zvce"] += golden.frame_size(
+                first, "zvce", chunk_bytes, table=golden.zvce.build_table(counts=counts[-1]))
         n = acc["elements"]
         row = {"name": lay["name"], "op_type": lay.get("op_type", ""), "order": lay["order"],
                "inputs": len(lay["files"]), "shape": shape, "dtype": note, "elements": n,
@@ -191,11 +211,12 @@ def plot_study(path, rows, summary, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    codecs = [c for c in ("zvc", "rle", "frame", "zlib") if summary.get(f"ratio_{c}") is not None]
+    codecs = [c for c in ("zvc", "rle", "frame", "frame_zvce", "zlib", "zlib_chunk")
+              if summary.get(f"ratio_{c}") is not None]
     xs = np.arange(len(rows))
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(7, 0.28 * len(rows) + 3), 6.5), sharex=True,
                                    gridspec_kw={"height_ratios": [3, 1.2]})
-    for c, m in zip(codecs, "o^sd"):
+    for c, m in zip(codecs, "o^sDdv"):
         ax1.plot(xs, [r[f"ratio_{c}"] or np.nan for r in rows], marker=m, ms=4, lw=1,
                  label=f"{c} (network {summary[f'ratio_{c}']:.2f}x, max {summary[f'max_{c}']:.1f}x)")
     ax1.axhline(1.0, color="k", lw=0.6)
@@ -227,13 +248,14 @@ def run_by_layer(args) -> int:
               f"(got {len(args.paths)} paths)", file=sys.stderr)
         return 2
     wanted = [] if args.baselines.strip() == "none" else [b.strip() for b in args.baselines.split(",")]
-    zlib_fn = measure.available_baselines()["zlib"] if "zlib" in wanted else None
-    codecs = [c for c in STUDY_CODECS if c != "zlib" or zlib_fn is not None]
+    found = measure.available_baselines()
+    baselines = {b: found[b] for b in ("zlib", "zlib_chunk") if b in wanted}
+    codecs = [c for c in STUDY_CODECS if c not in ("zlib", "zlib_chunk") or c in baselines]
     try:
         t0 = time.perf_counter()
         layers, meta = load_layers(args.paths[0])
         rows = study_layers(layers, dtype=args.dtype, chunk_bytes=args.chunk_bytes,
-                            baselines={"zlib": zlib_fn} if zlib_fn else {},
+                            baselines=baselines,
                             progress=not args.no_progress and sys.stderr.isatty())
     except (ValueError, FileNotFoundError) as e:
         print(f"cdma analyze: {e}", file=sys.stderr)
@@ -245,7 +267,9 @@ def run_by_layer(args) -> int:
     print(format_study(rows, summary, codecs))
     print(f"\nratios = raw / compressed bytes, summed over inputs; rle_nhwc = RLE of the same "
           f"tensors in NHWC order; frame = ZVC chunks of {args.chunk_bytes} B with raw fallback "
-          f"and headers; {time.perf_counter() - t0:.1f} s")
+          f"and headers; frame_zvce = the same with ZVCE chunks, each input coded with the previous "
+          f"input's table of the layer; zlib_chunk = zlib-6 per chunk in the same container; "
+          f"{time.perf_counter() - t0:.1f} s")
     settings = {"network": net, "model": meta.get("model"), "dtype": args.dtype,
                 "chunk_bytes": args.chunk_bytes, "codecs": codecs,
                 "inputs": [i.get("source") for i in meta.get("inputs", [])],

@@ -337,7 +337,7 @@ def add_arguments(p):
                    "optional row HEAD")
     p.add_argument("--bwd-factor", type=float, default=2.0,
                    help="backward compute = factor x forward (default 2)")
-    p.add_argument("--codec", default="frame", choices=("frame", "zvc", "zvc_canon", "rle", "rle_nhwc", "zlib"),
+    p.add_argument("--codec", default="frame", choices=("frame", "frame_zvce", "zvc", "zvc_canon", "rle", "rle_nhwc", "zlib", "zlib_chunk"),
                    help="whose compressed bytes cross the link (default frame: what cDMA sends)")
     p.add_argument("--no-compression", action="store_true",
                    help="cDMA with compression disabled (sanity check: speedup 1.0)")
