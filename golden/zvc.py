@@ -76,6 +76,76 @@ def encoded_size(data, elem_bits: int | None = None) -> int:
     return 4 * nwin + int(np.count_nonzero(x)) * x.dtype.itemsize
 
 
+class _Verdicts:
+    """The first error of each of ``n`` chunks decoded in lock-step, and which are still alive."""
+
+    def __init__(self, n: int):
+        self.alive = np.ones(n, bool)
+        self.offset = np.full(n, np.iinfo(np.int64).max, np.int64)
+        self.why: dict[int, tuple[ErrorCode, str]] = {}
+
+    def fail(self, idx, offsets, code, why):
+        """Chunks ``idx`` fail at ``offsets``; ``why(chunk, offset)`` is the message."""
+        for c, off in zip(idx.tolist(), np.broadcast_to(offsets, idx.shape).tolist()):
+            self.offset[c] = off
+            self.why[c] = (code, why(c, off))
+        self.alive[idx] = False
+
+    def reject(self, bad, idx, offsets, code, why, *arrays):
+        """Fail the chunks ``idx[bad]`` at ``offsets[bad]``; return ``idx`` and ``arrays`` without them."""
+        if not bad.any():
+            return (idx, *arrays)
+        self.fail(idx[bad], offsets[bad], code, why)
+        keep = ~bad
+        return (idx[keep], *(a[keep] for a in arrays))
+
+    def error(self):
+        """The error found earliest in the buffer, or None."""
+        if self.alive.all():
+            return None
+        c = int(np.argmin(self.offset))
+        code, msg = self.why[c]
+        return FormatError(int(self.offset[c]), code, msg)
+
+
+def _window_masks(v: _Verdicts, buf, idx, p, s, ln, counts, j):
+    """Window ``j``'s mask of chunks ``idx`` (payload at ``s``, ``p`` bytes read of ``ln``).
+
+    Checks that the mask is there (``LENGTH_MISMATCH`` at the payload end) and
+    marks no element past the chunk's count (``BAD_MASK`` at the mask); returns
+    ``idx, p, s, ln, mask`` of the chunks that pass.
+    """
+    idx, p, s, ln = v.reject(p + 4 > ln, idx, s + ln, ErrorCode.LENGTH_MISMATCH,
+                             lambda c, o: f"chunk payload ends before the mask of window {j}",
+                             p, s, ln)
+    m = buf[(s + p)[:, None] + np.arange(4)].view("<u4")[:, 0]
+    valid = np.minimum(WINDOW, counts[idx] - WINDOW * j)
+    beyond = (valid < WINDOW) & ((m.astype(np.uint64) >> valid.astype(np.uint64)) != 0)
+    return v.reject(beyond, idx, s + p, ErrorCode.BAD_MASK,
+                    lambda c, o: f"mask of window {j} marks elements past the chunk's "
+                                 f"{int(counts[c])} elements", p, s, ln, m)
+
+
+def _expand(masks: np.ndarray, items: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Scatter the nonzero ``items`` (in stream order) to where the window ``masks`` say.
+
+    ``masks`` is ``(chunks, windows)``, zero past each chunk's windows; the
+    result is every chunk's ``counts`` elements, concatenated.
+    """
+    nwin = -(-counts // WINDOW)
+    wsel = np.arange(masks.shape[1])[None, :] < nwin[:, None]
+    allmasks = np.ascontiguousarray(masks[wsel])
+    bits = np.unpackbits(allmasks.view(np.uint8).reshape(-1, 4), axis=1,
+                         bitorder="little").astype(bool)
+    elems = np.zeros((allmasks.size, WINDOW), items.dtype)
+    elems[bits] = items
+    if (counts % WINDOW == 0).all():
+        return elems.reshape(-1)
+    win_index = (np.arange(masks.shape[1])[None, :] * np.ones((counts.size, 1), np.int64))[wsel]
+    valid = np.minimum(WINDOW, np.repeat(counts, nwin) - WINDOW * win_index)
+    return elems[np.arange(WINDOW)[None, :] < valid[:, None]]
+
+
 def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int):
     """Decode several ZVC payloads of one buffer in lock-step.
 
@@ -106,63 +176,30 @@ def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int):
     maxw = int(nwin.max()) if nch else 0
     pos = np.zeros(nch, np.int64)
     masks = np.zeros((nch, maxw), np.uint32)
-    alive = np.ones(nch, bool)
-    err_off = np.full(nch, np.iinfo(np.int64).max, np.int64)
-    err_msg: dict[int, tuple[ErrorCode, str]] = {}
-
-    def fail(idx, offsets, code, why):
-        for c, off in zip(idx.tolist(), np.broadcast_to(offsets, idx.shape).tolist()):
-            err_off[c] = off
-            err_msg[c] = (code, why(c, off))
-        alive[idx] = False
-
-    lanes4 = np.arange(4)
+    v = _Verdicts(nch)
     for j in range(maxw):
-        idx = np.flatnonzero(alive & (nwin > j))
+        idx = np.flatnonzero(v.alive & (nwin > j))
         if idx.size == 0:
             break
-        p, s, ln = pos[idx], starts[idx], lengths[idx]
-        short = p + 4 > ln
-        if short.any():
-            fail(idx[short], (s + ln)[short], ErrorCode.LENGTH_MISMATCH,
-                 lambda c, o: f"chunk payload ends before the mask of window {j}")
-            idx, p, s, ln = idx[~short], p[~short], s[~short], ln[~short]
-        m = buf[(s + p)[:, None] + lanes4].view("<u4")[:, 0]
-        valid = np.minimum(WINDOW, counts[idx] - WINDOW * j)
-        beyond = (valid < WINDOW) & ((m.astype(np.uint64) >> valid.astype(np.uint64)) != 0)
-        if beyond.any():
-            fail(idx[beyond], (s + p)[beyond], ErrorCode.BAD_MASK,
-                 lambda c, o: f"mask of window {j} marks elements past the chunk's "
-                              f"{int(counts[c])} elements")
-            keep = ~beyond
-            idx, p, s, ln, m = idx[keep], p[keep], s[keep], ln[keep], m[keep]
+        idx, p, s, ln, m = _window_masks(v, buf, idx, pos[idx], starts[idx], lengths[idx], counts, j)
         newp = p + 4 + np.bitwise_count(m).astype(np.int64) * eb
-        over = newp > ln
-        if over.any():
-            fail(idx[over], (s + ln)[over], ErrorCode.LENGTH_MISMATCH,
-                 lambda c, o: f"chunk payload ends inside window {j}")
-            keep = ~over
-            idx, newp, m = idx[keep], newp[keep], m[keep]
+        idx, newp, m = v.reject(newp > ln, idx, s + ln, ErrorCode.LENGTH_MISMATCH,
+                                lambda c, o: f"chunk payload ends inside window {j}", newp, m)
         masks[idx, j] = m
         pos[idx] = newp
-    left = np.flatnonzero(alive & (pos != lengths))
+    left = np.flatnonzero(v.alive & (pos != lengths))
     if left.size:
-        fail(left, (starts + pos)[left], ErrorCode.LENGTH_MISMATCH,
-             lambda c, o: f"{int(lengths[c] - pos[c])} bytes left in the chunk payload "
-                          f"after its last window")
-    if not alive.all():
-        c = int(np.argmin(err_off))
-        code, msg = err_msg[c]
-        return None, FormatError(int(err_off[c]), code, msg)
+        v.fail(left, (starts + pos)[left], ErrorCode.LENGTH_MISMATCH,
+               lambda c, o: f"{int(lengths[c] - pos[c])} bytes left in the chunk payload "
+                            f"after its last window")
+    if (err := v.error()) is not None:
+        return None, err
 
     # All payloads are well formed.  Drop the mask items from the payload
     # stream, then scatter the remaining (nonzero) items to where the mask
     # bits say, in a zeroed window matrix.
     k = 4 // eb
-    wsel = np.arange(maxw)[None, :] < nwin[:, None]
-    allmasks = np.ascontiguousarray(masks[wsel])
-    bits = np.unpackbits(allmasks.view(np.uint8).reshape(-1, 4), axis=1,
-                         bitorder="little").astype(bool)
+    allmasks = masks[np.arange(maxw)[None, :] < nwin[:, None]]
     if nch == 1:
         items = buf[starts[0]: starts[0] + lengths[0]].view(dt)
     else:
@@ -171,14 +208,7 @@ def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int):
     mask_at = np.arange(allmasks.size, dtype=np.int64) * k + np.cumsum(pc) - pc
     is_data = np.ones(items.size, bool)
     is_data[(mask_at[:, None] + np.arange(k)).reshape(-1)] = False
-    elems = np.zeros((allmasks.size, WINDOW), dt)
-    elems[bits] = items[is_data]
-    if (counts % WINDOW == 0).all():
-        return elems.reshape(-1), None
-    win_index = (np.arange(maxw)[None, :] * np.ones((nch, 1), np.int64))[wsel]
-    win_count = np.repeat(counts, nwin)
-    valid = np.minimum(WINDOW, win_count - WINDOW * win_index)
-    return elems[np.arange(WINDOW)[None, :] < valid[:, None]], None
+    return _expand(masks, items[is_data], counts), None
 
 
 def decode(payload, count: int, elem_bits: int) -> np.ndarray:

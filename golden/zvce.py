@@ -36,7 +36,7 @@ import numpy as np
 
 from .elements import as_elements, decode_payload, elem_dtype
 from .errors import ErrorCode, FormatError
-from .zvc import WINDOW, _padded_windows
+from .zvc import WINDOW, _expand, _padded_windows, _Verdicts, _window_masks
 
 __all__ = ["WINDOW", "ELEM_BITS", "LITERAL", "TABLE_BYTES", "MAX_SYMBOLS", "MAX_FIELD_BITS", "WIDTH_TRIPLES",
            "CodeTable", "DEFAULT_TABLE", "build_table", "top_byte_counts", "encode", "decode",
@@ -312,94 +312,57 @@ def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int, tabl
     masks = np.zeros((nch, maxw), np.uint32)
     fstart = np.zeros((nch, maxw), np.int64)
     fbytes = np.zeros((nch, maxw), np.int64)
-    alive = np.ones(nch, bool)
-    err_off = np.full(nch, np.iinfo(np.int64).max, np.int64)
-    err_msg: dict[int, tuple[ErrorCode, str]] = {}
+    v = _Verdicts(nch)
     last = max(buf.size - 1, 0)
-
-    def fail(idx, offsets, code, why):
-        for c, off in zip(idx.tolist(), np.broadcast_to(offsets, idx.shape).tolist()):
-            err_off[c] = off
-            err_msg[c] = (code, why(c, off))
-        alive[idx] = False
-
-    lanes4, lanes8, slots = np.arange(4), np.arange(8), np.arange(WINDOW)
+    lanes8, slots = np.arange(8), np.arange(WINDOW)
     for j in range(maxw):
-        idx = np.flatnonzero(alive & (nwin > j))
+        idx = np.flatnonzero(v.alive & (nwin > j))
         if idx.size == 0:
             break
-        p, s, ln = pos[idx], starts[idx], lengths[idx]
-        short = p + 4 > ln
-        if short.any():
-            fail(idx[short], (s + ln)[short], ErrorCode.LENGTH_MISMATCH,
-                 lambda c, o: f"chunk payload ends before the mask of window {j}")
-            keep = ~short
-            idx, p, s, ln = idx[keep], p[keep], s[keep], ln[keep]
-        m = buf[(s + p)[:, None] + lanes4].view("<u4")[:, 0]
-        valid = np.minimum(WINDOW, counts[idx] - WINDOW * j)
-        beyond = (valid < WINDOW) & ((m.astype(np.uint64) >> valid.astype(np.uint64)) != 0)
-        if beyond.any():
-            fail(idx[beyond], (s + p)[beyond], ErrorCode.BAD_MASK,
-                 lambda c, o: f"mask of window {j} marks elements past the chunk's "
-                              f"{int(counts[c])} elements")
-            keep = ~beyond
-            idx, p, s, ln, m = idx[keep], p[keep], s[keep], ln[keep], m[keep]
+        idx, p, s, ln, m = _window_masks(v, buf, idx, pos[idx], starts[idx], lengths[idx], counts, j)
         k = np.bitwise_count(m).astype(np.int64)
-        f0 = p + 4                                       # code field, payload-relative
-        short = f0 + (2 * k + 7) // 8 > ln
-        if short.any():
-            fail(idx[short], (s + ln)[short], ErrorCode.LENGTH_MISMATCH,
-                 lambda c, o: f"chunk payload ends inside the heads of window {j}")
-            keep = ~short
-            idx, p, s, ln, m, k, f0 = idx[keep], p[keep], s[keep], ln[keep], m[keep], k[keep], f0[keep]
+        f0 = s + p + 4                                   # the code field, in the buffer
+        idx, s, ln, k, f0, m = v.reject(f0 + (2 * k + 7) // 8 > s + ln, idx, s + ln,
+                                        ErrorCode.LENGTH_MISMATCH,
+                                        lambda c, o: f"chunk payload ends inside the heads of window {j}",
+                                        s, ln, k, f0, m)
         # The heads: at most 64 bits; bytes past them (or past the buffer) read as 0.
-        hb = buf[np.minimum((s + f0)[:, None] + lanes8, last)].astype(np.uint64)
+        hb = buf[np.minimum(f0[:, None] + lanes8, last)].astype(np.uint64)
         hb[lanes8[None, :] >= ((2 * k + 7) // 8)[:, None]] = 0
         heads = (hb << (8 * lanes8).astype(np.uint64)).sum(axis=1, dtype=np.uint64)
         hv = ((heads[:, None] >> (2 * slots).astype(np.uint64)) & np.uint64(3)).astype(np.int64)
         nbits = 2 * k + np.where(slots[None, :] < k[:, None], hw[hv], 0).sum(axis=1)
         fb = (nbits + 7) // 8
-        short = f0 + fb > ln
-        if short.any():
-            fail(idx[short], (s + ln)[short], ErrorCode.LENGTH_MISMATCH,
-                 lambda c, o: f"chunk payload ends inside the code field of window {j}")
-            keep = ~short
-            idx, s, ln, k, f0, nbits, fb, m = (idx[keep], s[keep], ln[keep], k[keep], f0[keep],
-                                                nbits[keep], fb[keep], m[keep])
-        lastb = buf[np.minimum(s + f0 + fb - 1, last)].astype(np.int64)
-        pad = (nbits % 8 != 0) & ((lastb >> (nbits % 8)) != 0)
-        if pad.any():
-            fail(idx[pad], (s + f0 + fb - 1)[pad], ErrorCode.BAD_PADDING,
-                 lambda c, o: f"padding bits of the code field of window {j} are not 0")
-            keep = ~pad
-            idx, s, ln, k, f0, fb, m = idx[keep], s[keep], ln[keep], k[keep], f0[keep], fb[keep], m[keep]
-        newp = f0 + fb + k * (eb - 1)
-        over = newp > ln
-        if over.any():
-            fail(idx[over], (s + ln)[over], ErrorCode.LENGTH_MISMATCH,
-                 lambda c, o: f"chunk payload ends inside the low bytes of window {j}")
-            keep = ~over
-            idx, s, f0, fb, m, newp = idx[keep], s[keep], f0[keep], fb[keep], m[keep], newp[keep]
+        idx, s, ln, k, f0, nbits, fb, m = v.reject(
+            f0 + fb > s + ln, idx, s + ln, ErrorCode.LENGTH_MISMATCH,
+            lambda c, o: f"chunk payload ends inside the code field of window {j}",
+            s, ln, k, f0, nbits, fb, m)
+        lastb = buf[np.minimum(f0 + fb - 1, last)].astype(np.int64)
+        idx, s, ln, k, f0, fb, m = v.reject(
+            (nbits % 8 != 0) & ((lastb >> (nbits % 8)) != 0), idx, f0 + fb - 1, ErrorCode.BAD_PADDING,
+            lambda c, o: f"padding bits of the code field of window {j} are not 0",
+            s, ln, k, f0, fb, m)
+        newp = f0 + fb + k * (eb - 1) - s
+        idx, f0, fb, m, newp = v.reject(newp > ln, idx, s + ln, ErrorCode.LENGTH_MISMATCH,
+                                        lambda c, o: f"chunk payload ends inside the low bytes of window {j}",
+                                        f0, fb, m, newp)
         masks[idx, j] = m
-        fstart[idx, j] = s + f0
+        fstart[idx, j] = f0
         fbytes[idx, j] = fb
         pos[idx] = newp
-    left = np.flatnonzero(alive & (pos != lengths))
+    left = np.flatnonzero(v.alive & (pos != lengths))
     if left.size:
-        fail(left, (starts + pos)[left], ErrorCode.LENGTH_MISMATCH,
-             lambda c, o: f"{int(lengths[c] - pos[c])} bytes left in the chunk payload "
-                          f"after its last window")
-    if not alive.all():
-        c = int(np.argmin(err_off))
-        code, msg = err_msg[c]
-        return None, FormatError(int(err_off[c]), code, msg)
+        v.fail(left, (starts + pos)[left], ErrorCode.LENGTH_MISMATCH,
+               lambda c, o: f"{int(lengths[c] - pos[c])} bytes left in the chunk payload "
+                            f"after its last window")
+    if (err := v.error()) is not None:
+        return None, err
 
     # Every payload is well formed: decode all codes of all windows at once.
     wsel = np.arange(maxw)[None, :] < nwin[:, None]
-    allmasks = np.ascontiguousarray(masks[wsel])
     fs, fbs = fstart[wsel], fbytes[wsel]
-    k = np.bitwise_count(allmasks).astype(np.int64)
-    nw, ne = allmasks.size, int(k.sum())
+    k = np.bitwise_count(masks[wsel]).astype(np.int64)
+    nw, ne = k.size, int(k.sum())
     fbase = np.cumsum(fbs) - fbs                          # field start in the gathered bytes
     within = np.arange(int(fbs.sum()), dtype=np.int64) - np.repeat(fbase, fbs)
     fbits = np.concatenate([np.unpackbits(buf[np.repeat(fs, fbs) + within], bitorder="little"),
@@ -411,26 +374,16 @@ def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int, tabl
     head = fbits[b0 + 2 * j] | fbits[b0 + 2 * j + 1] << 1
     wid = hw[head]
     cs = np.cumsum(wid) - wid
-    toff = b0 + 2 * k[win_of] + cs - cs[first] if ne else cs
+    toff = b0 + 2 * k[win_of] + cs - cs[first]
     tail = np.zeros(ne, np.int64)
     for b in range(8):
         tail |= np.where(wid > b, fbits[toff + b], 0) << b
-    cls_sym = table.class_symbols()
-    top = np.where(head == LITERAL, tail, cls_sym[np.minimum(head, 2), np.minimum(tail, 7)])
+    top = np.where(head == LITERAL, tail,
+                   table.class_symbols()[np.minimum(head, 2), np.minimum(tail, 7)])
     item = np.empty((ne, eb), np.uint8)
-    lstart = (fs + fbs)[win_of] + j * (eb - 1)
-    item[:, : eb - 1] = buf[lstart[:, None] + np.arange(eb - 1)]
+    item[:, : eb - 1] = buf[((fs + fbs)[win_of] + j * (eb - 1))[:, None] + np.arange(eb - 1)]
     item[:, eb - 1] = top
-    bits = np.unpackbits(allmasks.view(np.uint8).reshape(-1, 4), axis=1,
-                         bitorder="little").astype(bool)
-    elems = np.zeros((nw, WINDOW), dt)
-    elems[bits] = item.view(dt)[:, 0]
-    if (counts % WINDOW == 0).all():
-        return elems.reshape(-1), None
-    win_index = (np.arange(maxw)[None, :] * np.ones((nch, 1), np.int64))[wsel]
-    win_count = np.repeat(counts, nwin)
-    valid = np.minimum(WINDOW, win_count - WINDOW * win_index)
-    return elems[np.arange(WINDOW)[None, :] < valid[:, None]], None
+    return _expand(masks, item.view(dt)[:, 0], counts), None
 
 
 def decode(payload, count: int, elem_bits: int, table: CodeTable) -> np.ndarray:
