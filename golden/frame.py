@@ -104,7 +104,11 @@ class FrameHeader:
 def chunk_codecs(codec) -> tuple:
     """Codec ids a chunk of a ``codec`` frame may carry: raw, the frame's, and ZVC in a ZVCE frame."""
     codec = Codec.parse(codec)
-    return (0, int(codec), int(Codec.ZVC)) if codec == Codec.ZVCE else (0, int(codec)) if codec else (0,)
+    if codec == Codec.RAW:
+        return (0,)
+    if codec == Codec.ZVCE:
+        return (0, int(Codec.ZVC), int(codec))
+    return (0, int(codec))
 
 
 def header_bytes(codec) -> int:
