@@ -99,6 +99,16 @@ class _Verdicts:
         keep = ~bad
         return (idx[keep], *(a[keep] for a in arrays))
 
+    def finish(self, starts, lengths, pos):
+        """After the last window: bytes left in a live payload (``pos`` of its ``lengths``
+        read) are ``LENGTH_MISMATCH`` at the first of them; then :meth:`error`."""
+        left = np.flatnonzero(self.alive & (pos != lengths))
+        if left.size:
+            self.fail(left, (starts + pos)[left], ErrorCode.LENGTH_MISMATCH,
+                      lambda c, o: f"{int(lengths[c] - pos[c])} bytes left in the chunk payload "
+                                   f"after its last window")
+        return self.error()
+
     def error(self):
         """The error found earliest in the buffer, or None."""
         if self.alive.all():
@@ -187,12 +197,7 @@ def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int):
                                 lambda c, o: f"chunk payload ends inside window {j}", newp, m)
         masks[idx, j] = m
         pos[idx] = newp
-    left = np.flatnonzero(v.alive & (pos != lengths))
-    if left.size:
-        v.fail(left, (starts + pos)[left], ErrorCode.LENGTH_MISMATCH,
-               lambda c, o: f"{int(lengths[c] - pos[c])} bytes left in the chunk payload "
-                            f"after its last window")
-    if (err := v.error()) is not None:
+    if (err := v.finish(starts, lengths, pos)) is not None:
         return None, err
 
     # All payloads are well formed.  Drop the mask items from the payload

@@ -350,12 +350,7 @@ def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int, tabl
         fstart[idx, j] = f0
         fbytes[idx, j] = fb
         pos[idx] = newp
-    left = np.flatnonzero(v.alive & (pos != lengths))
-    if left.size:
-        v.fail(left, (starts + pos)[left], ErrorCode.LENGTH_MISMATCH,
-               lambda c, o: f"{int(lengths[c] - pos[c])} bytes left in the chunk payload "
-                            f"after its last window")
-    if (err := v.error()) is not None:
+    if (err := v.finish(starts, lengths, pos)) is not None:
         return None, err
 
     # Every payload is well formed: decode all codes of all windows at once.
