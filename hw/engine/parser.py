@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, stream
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from cdma.golden.elements import ELEM_BITS
 from cdma.golden.frame import CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION, Codec
 
-from ..streams import byte_stream
+from ..skid import SkidBuffer
+from ..streams import byte_beat_layout, byte_stream
 from .params import ENGINE_CODECS, LENGTH_BITS, EngineError, EngineUnit
 
 __all__ = ["FrameParser", "job_layout", "COUNT_BITS", "CODEC_BITS"]
@@ -79,7 +80,15 @@ class FrameParser(EngineUnit):
         eshift = eb.bit_length() - 1
         KW = PB // 4                      # words per beat
         BUF = 2 * KW + HEADER_WORDS
-        h2c, pay, jobs = self.h2c, self.pay, self.jobs
+        h2c = self.h2c
+
+        # The outputs leave through register slices: their `ready` is a flip-flop,
+        # so no decision below waits on the decode stage's combinational ready.
+        m.submodules.pay_slice = pay_slice = SkidBuffer(byte_beat_layout(PB))
+        m.submodules.job_slice = job_slice = SkidBuffer(job_layout())
+        wiring.connect(m, pay_slice.o, wiring.flipped(self.pay))
+        wiring.connect(m, job_slice.o, wiring.flipped(self.jobs))
+        pay, jobs = pay_slice.i, job_slice.i
 
         buf = Signal(32 * BUF)
         level = Signal(range(BUF + 1))
@@ -88,43 +97,57 @@ class FrameParser(EngineUnit):
         in_ended = Signal()
         words = [buf[32 * k:32 * (k + 1)] for k in range(BUF)]
 
-        IDLE, HDR, CHDR, PAY, END, DRAIN, FINISH = range(7)
-        state = Signal(range(7))
+        IDLE, HDR, CALC, CHDR, PAY, END, DRAIN, FINISH = range(8)
+        state = Signal(range(8))
         length = Signal(LENGTH_BITS)
         code = Signal(8)
         frame_codec = Signal(CODEC_BITS)
         log2c = Signal(range(LOG2_CHUNK_MAX + 1))
-        raw_left = Signal(64)             # raw bytes of the frame not yet in a chunk job
+        # (a frame whose header length differs from the descriptor's is rejected,
+        # so what is left of an accepted one fits the descriptor's width)
+        raw_left = Signal(LENGTH_BITS)    # raw bytes of the frame not yet in a chunk job
+        raw_c = Signal(COUNT_BITS)        # raw bytes of the next chunk (a register)
         pay_left = Signal(CHUNK_LENGTH_BITS)   # payload bytes of this chunk left
+        pw_left = Signal(CHUNK_LENGTH_BITS)    # ... in words, padding included
+        pw_last = Signal()                # pw_left <= KW: the next payload beat is its last
+        pay_empty = Signal()              # the chunk has no payload at all
         accepted = Signal(32)
 
         # ---- input side ---------------------------------------------------------
-        consume = Signal(range(BUF + 1))
-        level_c = Signal(range(BUF + 1))
-        m.d.comb += level_c.eq(level - consume)
+        # `ready` comes from registers: room for a beat whatever is consumed now.
+        # A beat lands at `level` (a register) first, and the consumed words are
+        # shifted out after: the decision only picks among shifts of the same
+        # buffer computed in parallel, and never reaches the landing position.
+        consume_hdr = Signal()            # the header's words go
+        consume_chdr = Signal()           # a chunk header's word goes
+        consume_pay = Signal()            # a payload beat's words go
+        pay_words = Signal(range(KW + 1))  # (a register value: see PAY)
         nkeep = Signal(range(PB + 1))
         m.d.comb += nkeep.eq(sum(h2c.p.keep[k] for k in range(PB)))
         nwords = (nkeep + 3) >> 2
         discard = state == DRAIN
         m.d.comb += h2c.ready.eq((state != IDLE) & ~in_ended
-                                 & (discard | (level_c + KW <= BUF)))
+                                 & (discard | (level + KW <= BUF)))
         accept = h2c.valid & h2c.ready
         in_data = Cat(*[Mux(h2c.p.keep[k], h2c.p.data[8 * k:8 * k + 8], 0) for k in range(PB)])
+        landed = Signal(32 * BUF)
+        level_in = Signal(range(BUF + 1))
+        m.d.comb += [landed.eq(Mux(accept, buf | (in_data << (level * 32))[:32 * BUF], buf)),
+                     level_in.eq(level + Mux(accept, nwords, 0))]
         with m.If(accept):
             m.d.sync += self.nbytes.eq(self.nbytes + nkeep)
             with m.If(h2c.p.last):
-                m.d.sync += in_ended.eq(1)
+                m.d.sync += [in_ended.eq(1), short.eq(nkeep[:2] != 0), short_bytes.eq(nkeep[:2])]
         with m.If(discard):
             m.d.sync += [buf.eq(0), level.eq(0)]
+        with m.Elif(consume_pay):
+            m.d.sync += [buf.eq(landed >> (pay_words * 32)), level.eq(level_in - pay_words)]
+        with m.Elif(consume_chdr):
+            m.d.sync += [buf.eq(landed >> 32), level.eq(level_in - 1)]
+        with m.Elif(consume_hdr):
+            m.d.sync += [buf.eq(landed >> (32 * HEADER_WORDS)), level.eq(level_in - HEADER_WORDS)]
         with m.Else():
-            shifted = buf >> (consume * 32)
-            with m.If(accept):
-                m.d.sync += [buf.eq(shifted | (in_data << (level_c * 32))[:32 * BUF]),
-                             level.eq(level_c + nwords)]
-                with m.If(h2c.p.last):
-                    m.d.sync += [short.eq(nkeep[:2] != 0), short_bytes.eq(nkeep[:2])]
-            with m.Else():
-                m.d.sync += [buf.eq(shifted), level.eq(level_c)]
+            m.d.sync += [buf.eq(landed), level.eq(level_in)]
 
         # ---- parsing ----------------------------------------------------------------
         fail = Signal()
@@ -156,94 +179,128 @@ class FrameParser(EngineUnit):
             if c == Codec.RAW or p.codecs >> c & 1:
                 codec_built = codec_built | (hdr_codec == c)
 
-        chunk_bytes = Signal(COUNT_BITS)
-        m.d.comb += chunk_bytes.eq(C(1, COUNT_BITS) << log2c)
-        raw_c = Signal(COUNT_BITS)        # raw bytes of this chunk
-        m.d.comb += raw_c.eq(Mux(raw_left < chunk_bytes, raw_left[:COUNT_BITS], chunk_bytes))
+        # The header's verdict is computed from the buffer in one cycle and acted
+        # on in the next (the header words do not move while the parser waits in
+        # HDR, and the verdict of a cycle spent elsewhere is never used): the
+        # checks' chain of compares does not meet the buffer's shift.
+        H_WAIT, H_OK, H_FAIL, H_FAIL_EARLY = range(4)
+        hv = Signal(2)                    # the verdict of the previous cycle ...
+        hv_code = Signal(8)               # ... its error code ...
+        hv_live = Signal()                # ... and it was computed in HDR
+        hv_now = Signal(2)
+        hv_code_now = Signal(8)
+        with m.If((level >= 1) & ~magic_prefix_ok):
+            m.d.comb += [hv_now.eq(H_FAIL_EARLY), hv_code_now.eq(EngineError.BAD_MAGIC)]
+        with m.Elif(whole(HEADER_WORDS)):
+            m.d.comb += hv_now.eq(H_FAIL)
+            with m.If(~magic_ok):
+                m.d.comb += hv_code_now.eq(EngineError.BAD_MAGIC)
+            with m.Elif(hdr_version != VERSION):
+                m.d.comb += hv_code_now.eq(EngineError.BAD_VERSION)
+            with m.Elif(~Cat(*[hdr_ebits == e for e in ELEM_BITS]).any()
+                        | (hdr_log2c < LOG2_CHUNK_MIN) | (hdr_log2c > LOG2_CHUNK_MAX)
+                        | (hdr_codec > max(ENGINE_CODECS)) | (length_mod != 0)):
+                m.d.comb += hv_code_now.eq(EngineError.BAD_PARAMS)
+            with m.Elif(hdr_ebits != E):
+                m.d.comb += hv_code_now.eq(EngineError.FRAME_ELEM_BITS)
+            with m.Elif(~codec_built):
+                m.d.comb += hv_code_now.eq(EngineError.FRAME_CODEC)
+            with m.Elif(hdr_length != length):
+                m.d.comb += hv_code_now.eq(EngineError.FRAME_LENGTH)
+            with m.Else():
+                m.d.comb += hv_now.eq(H_OK)
+        with m.Elif(in_ended):
+            m.d.comb += [hv_now.eq(H_FAIL_EARLY), hv_code_now.eq(EngineError.TRUNCATED)]
+        m.d.sync += [hv.eq(hv_now), hv_code.eq(hv_code_now), hv_live.eq(state == HDR)]
+
+        # The next chunk's raw bytes, a register: raw_left and log2c change only
+        # when a chunk job or the header is taken, and the next chunk header is
+        # looked at no earlier than the cycle after (CALC after the header, PAY
+        # after a chunk header).
+        big = Signal()                    # raw_left >= 2 ** log2c
+        with m.Switch(log2c):
+            for lg in range(LOG2_CHUNK_MIN, LOG2_CHUNK_MAX + 1):
+                with m.Case(lg):
+                    m.d.comb += big.eq(raw_left[lg:].any())
+        m.d.sync += raw_c.eq(Mux(big, C(1, COUNT_BITS) << log2c, raw_left[:COUNT_BITS]))
         # the chunk header's fields
         plen, cc = w0[:CHUNK_LENGTH_BITS], w0[CHUNK_LENGTH_BITS:32]
+        plen_words = Signal(CHUNK_LENGTH_BITS)
+        m.d.comb += plen_words.eq((plen + 3) >> 2)
 
-        # payload beat
-        pwords_left = (pay_left + 3) >> 2
-        n_avail = Mux(level < KW, level, KW)
-        n_pay = Signal(range(KW + 1))
-        m.d.comb += n_pay.eq(Mux(pwords_left < n_avail, pwords_left, n_avail))
-        pay_last = n_pay == pwords_left
-        nbytes_pay = Mux(pay_left < n_pay * 4, pay_left, n_pay * 4)
+        # payload beat: a full beat of KW words, or the payload's last (pw_left words)
         pad_bad = Signal()
         lastw = Signal(32)
-        m.d.comb += lastw.eq(Mux(n_pay == 0, 0, (buf >> ((n_pay - 1).as_unsigned() * 32))[:32]))
+        with m.Switch(pw_left):
+            for n in range(1, KW + 1):
+                with m.Case(n):
+                    m.d.comb += lastw.eq(words[n - 1])
         m.d.comb += pad_bad.eq(Mux(pay_left[:2] == 1, lastw[8:32] != 0,
                                Mux(pay_left[:2] == 2, lastw[16:32] != 0,
                                    Mux(pay_left[:2] == 3, lastw[24:32] != 0, 0))))
-        load_ok = ~pay.valid | pay.ready
-        with m.If(pay.valid & pay.ready):
-            m.d.sync += pay.valid.eq(0)
-        job_push = Signal()
-        m.d.comb += jobs.valid.eq(job_push)
+        pay_bytes = Signal(range(PB + 1))
+        m.d.comb += pay_words.eq(Mux(pw_last, pw_left, KW))
+        m.d.comb += pay_bytes.eq(Mux(pw_last, pay_left, PB))
+        m.d.comb += [pay.p.data.eq(buf[:8 * PB]),
+                     pay.p.keep.eq(Cat(*[pay_bytes > k for k in range(PB)])),
+                     pay.p.last.eq(pw_last)]
 
         with m.If(state == HDR):
-            with m.If((level >= 1) & ~magic_prefix_ok):
-                m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_MAGIC)]
-            with m.Elif(whole(HEADER_WORDS)):
-                m.d.comb += consume.eq(HEADER_WORDS)
-                with m.If(~magic_ok):
-                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_MAGIC)]
-                with m.Elif(hdr_version != VERSION):
-                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_VERSION)]
-                with m.Elif(~Cat(*[hdr_ebits == e for e in ELEM_BITS]).any()
-                            | (hdr_log2c < LOG2_CHUNK_MIN) | (hdr_log2c > LOG2_CHUNK_MAX)
-                            | (hdr_codec > max(ENGINE_CODECS)) | (length_mod != 0)):
-                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PARAMS)]
-                with m.Elif(hdr_ebits != E):
-                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_ELEM_BITS)]
-                with m.Elif(~codec_built):
-                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_CODEC)]
-                with m.Elif(hdr_length != length):
-                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.FRAME_LENGTH)]
+            with m.If(hv_live & (hv == H_FAIL_EARLY)):
+                m.d.comb += [fail.eq(1), fail_code.eq(hv_code)]
+            with m.Elif(hv_live & (hv != H_WAIT)):
+                m.d.comb += consume_hdr.eq(1)
+                with m.If(hv == H_FAIL):
+                    m.d.comb += [fail.eq(1), fail_code.eq(hv_code)]
                 with m.Else():
                     m.d.sync += [frame_codec.eq(hdr_codec), log2c.eq(hdr_log2c),
                                  raw_left.eq(hdr_length),
-                                 state.eq(Mux(hdr_length == 0, END, CHDR))]
-            with m.Elif(in_ended):
-                m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
+                                 state.eq(Mux(hdr_length == 0, END, CALC))]
+        with m.Elif(state == CALC):
+            m.d.sync += state.eq(CHDR)
         with m.Elif(state == CHDR):
             with m.If(whole(1)):
+                # (the word goes whenever the job queue has room, whatever the
+                # checks say: after a failure the buffer is cleared anyway, and
+                # the shift does not wait for the compares)
+                m.d.comb += consume_chdr.eq(jobs.ready)
                 with m.If((cc != 0) & (cc != frame_codec)):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_CHUNK_CODEC)]
                 with m.Elif((cc == 0) & (plen != raw_c)):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.LENGTH_MISMATCH)]
                 with m.Else():
-                    m.d.comb += [job_push.eq(1), jobs.p.end.eq(0), jobs.p.codec.eq(cc),
+                    m.d.comb += [jobs.valid.eq(1), jobs.p.end.eq(0), jobs.p.codec.eq(cc),
                                  jobs.p.count.eq(raw_c >> eshift)]
                     with m.If(jobs.ready):
-                        m.d.comb += consume.eq(1)
-                        m.d.sync += [pay_left.eq(plen), raw_left.eq(raw_left - raw_c), state.eq(PAY)]
+                        m.d.sync += [pay_left.eq(plen), pw_left.eq(plen_words),
+                                     pw_last.eq(plen_words <= KW), pay_empty.eq(plen == 0),
+                                     raw_left.eq(raw_left - raw_c), state.eq(PAY)]
             with m.Elif(in_ended):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == PAY):
-            with m.If(load_ok):
-                with m.If(pay_left == 0):
-                    # empty payload: a null beat closes it
-                    m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1),
-                                 accepted.eq(accepted + 1),
-                                 state.eq(Mux(raw_left == 0, END, CHDR))]
-                # every beat of a payload but its last is full: the decompressors'
-                # unpackers (hw/packer.py) rely on it
-                with m.Elif(Mux(pay_last, (n_pay != 0) & whole(n_pay), n_pay == KW)):
-                    m.d.comb += consume.eq(n_pay)
-                    m.d.sync += [pay.valid.eq(1), pay.p.data.eq(buf[:8 * PB]),
-                                 pay.p.keep.eq(Cat(*[nbytes_pay > k for k in range(PB)])),
-                                 pay.p.last.eq(pay_last), pay_left.eq(pay_left - nbytes_pay)]
-                    with m.If(pay_last):
+            chunk_done = [accepted.eq(accepted + 1), state.eq(Mux(raw_left == 0, END, CHDR))]
+            with m.If(pay_empty):
+                # empty payload: a null beat closes it
+                m.d.comb += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
+                with m.If(pay.ready):
+                    m.d.sync += chunk_done
+            # every beat of a payload but its last is full: the decompressors'
+            # unpackers (hw/packer.py) rely on it
+            with m.Elif(Mux(pw_last, whole(pw_left), level >= KW)):
+                m.d.comb += pay.valid.eq(1)
+                with m.If(pay.ready):
+                    m.d.comb += consume_pay.eq(1)
+                    m.d.sync += [pay_left.eq(pay_left - PB), pw_left.eq(pw_left - KW),
+                                 pw_last.eq(pw_left <= 2 * KW)]
+                    with m.If(pw_last):
                         with m.If(pad_bad):
                             m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PADDING)]
                         with m.Else():
-                            m.d.sync += [accepted.eq(accepted + 1),
-                                         state.eq(Mux(raw_left == 0, END, CHDR))]
-                with m.Elif(in_ended & (level <= n_pay)):
-                    # the input ends inside the payload or its padding
-                    m.d.sync += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
+                            m.d.sync += chunk_done
+            with m.Elif(in_ended & Mux(pw_last, level <= pw_left, level <= KW)):
+                # the input ends inside the payload or its padding
+                m.d.comb += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
+                with m.If(pay.ready):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == END):
             with m.If(level != 0):
@@ -254,12 +311,10 @@ class FrameParser(EngineUnit):
             with m.If(in_ended):
                 m.d.sync += state.eq(FINISH)
         with m.Elif(state == FINISH):
-            m.d.comb += [job_push.eq(1), jobs.p.end.eq(1), jobs.p.code.eq(code),
+            m.d.comb += [jobs.valid.eq(1), jobs.p.end.eq(1), jobs.p.code.eq(code),
                          jobs.p.accepted.eq(accepted)]
             with m.If(jobs.ready):
                 m.d.sync += state.eq(IDLE)
-        with m.Else():          # IDLE and the unused code 7: wait
-            pass
         with m.If(fail):
             m.d.sync += [code.eq(fail_code), state.eq(DRAIN)]
         return m
