@@ -79,11 +79,14 @@ def test_unknown_fault_is_refused(tmp_path):
         run_check(proof, tmp_path, fault="nope")
 
 
-def test_cli_json_and_table(tmp_path, capsys):
+def test_cli_json_and_table(tmp_path, capsys, monkeypatch):
     from cdma.cli import main
     out = tmp_path / "formal.json"
+    # a work folder relative to the current directory, as `make formal` passes it
+    # (sby runs inside the work folder: a relative path once pointed nowhere)
+    monkeypatch.chdir(tmp_path)
     rc = main(["formal", "--only", "zvc-compress stream rules", "--json", str(out),
-               "--work", str(tmp_path / "work")])
+               "--work", "work"])
     text = capsys.readouterr().out
     assert rc == 0, text
     results = json.loads(out.read_text())["results"]

@@ -174,7 +174,7 @@ def run_check(check: Check, root, *, fault: str | None = None, timeout: float = 
                          f"known: {', '.join(check.faults) or 'none'}")
     tools = tool_paths()
     slug = re.sub(r"[^A-Za-z0-9]+", "_", check.name).strip("_") + (f"@{fault}" if fault else "")
-    work = Path(root) / slug
+    work = Path(root).resolve() / slug    # (absolute: sby runs inside it)
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
