@@ -244,11 +244,13 @@ class WriteGuard(FormalTop):
 
     def _invariants(self, m, frag, buf, active, t_addr, t_nb, t_fstrb, aw_beats, w_beats, acc,
                     AW, SH):
+        from cdma.hw.engine.axi import next_burst
         rst = self.rst
         sig = lambda name: find_signal(frag, name, ())
         u_addr, to_issue, to_accept = sig("addr"), sig("to_issue"), sig("to_accept")
         committed, state, final_strb = sig("committed"), sig("state"), sig("final_strb")
         aw_hold = sig("aw_hold")
+        burst, burst_ok = sig("burst_len"), sig("burst_ok")
         dut_awvalid, dut_awlen = self._dut.awvalid, self._dut.awlen
         nb27 = t_nb[:len(to_issue)]
         with m.If(active & ~rst):
@@ -269,6 +271,9 @@ class WriteGuard(FormalTop):
                 Assert((state == 1) | ((committed == 0) & ~aw_hold)),
                 Assert((state != 3) | (buf.level == 0)),
                 Assert((state != 1) | (buf.level == acc - w_beats)),
+                # the registered burst length, once settled, is that of addr/to_issue
+                Assert(~burst_ok | (burst == next_burst(m, u_addr, to_issue, 1 << SH))),
+                Assert(~aw_hold | burst_ok),
             ]
         with m.If(~active & ~rst):
             m.d.comb += Assert((state == 0) & (committed == 0) & (buf.level == 0) & ~aw_hold)

@@ -121,9 +121,15 @@ class CDMAEngine(wiring.Component):
         desc = Signal(descriptor_layout())
         d_valid = Signal()
         bad_valid = Signal()
+        # The checks (a 64-bit sum and compares) are registered in the cycle after
+        # the descriptor lands (`checked`), and only then is it dispatched: the
+        # carry chain does not meet the units' command registers.
+        checked = Signal()
         m.d.comb += self.s_axis_desc_tready.eq(~d_valid)
         with m.If(self.s_axis_desc_tvalid & ~d_valid):
-            m.d.sync += [desc.eq(self.s_axis_desc_tdata), d_valid.eq(1)]
+            m.d.sync += [desc.eq(self.s_axis_desc_tdata), d_valid.eq(1), checked.eq(0)]
+        with m.Elif(d_valid):
+            m.d.sync += checked.eq(1)
         # The descriptor's own checks, once for both directions (docs/ENGINE.md order).
         # The range [addr, addr + length) must lie inside [0, 2**addr_width): the units
         # see addr truncated to addr_width bits and would wrap to address 0 otherwise.
@@ -131,31 +137,33 @@ class CDMAEngine(wiring.Component):
         mshift = p.mem_bytes.bit_length() - 1
         eshift = (p.elem_bits // 8).bit_length() - 1
         end = Signal(DESC_ADDR_BITS + 1)     # addr + length, carry included
-        desc_code = Signal(8)
+        check_code = Signal(8)
+        desc_code = Signal(8)                # the verdict, registered
+        m.d.sync += desc_code.eq(check_code)
         m.d.comb += end.eq(desc.addr + desc.length)
         with m.If(desc.addr[:mshift] != 0):
-            m.d.comb += desc_code.eq(EngineError.DESC_ALIGN)
+            m.d.comb += check_code.eq(EngineError.DESC_ALIGN)
         with m.Elif(desc.length[:eshift] != 0 if eshift else 0):
-            m.d.comb += desc_code.eq(EngineError.DESC_LENGTH)
+            m.d.comb += check_code.eq(EngineError.DESC_LENGTH)
         with m.Elif((desc.addr[aw:].any() if aw < DESC_ADDR_BITS else 0) | (end > (1 << aw))):
-            m.d.comb += desc_code.eq(EngineError.DESC_RANGE)
+            m.d.comb += check_code.eq(EngineError.DESC_RANGE)
         m.d.comb += [off.cmd.p.addr.eq(desc.addr), off.cmd.p.length.eq(desc.length),
                      off.cmd.p.codec.eq(desc.codec), off.cmd.p.tag.eq(desc.tag),
                      off.cmd.p.code.eq(desc_code),
-                     off.cmd.valid.eq(d_valid & (desc.direction == OFFLOAD))]
+                     off.cmd.valid.eq(d_valid & checked & (desc.direction == OFFLOAD))]
         taken = Signal()
         m.d.comb += taken.eq(off.cmd.valid & off.cmd.ready)
         m.d.comb += [prefetch.cmd.p.addr.eq(desc.addr), prefetch.cmd.p.length.eq(desc.length),
                      prefetch.cmd.p.codec.eq(desc.codec), prefetch.cmd.p.tag.eq(desc.tag),
                      prefetch.cmd.p.code.eq(desc_code),
-                     prefetch.cmd.valid.eq(d_valid & (desc.direction == PREFETCH))]
+                     prefetch.cmd.valid.eq(d_valid & checked & (desc.direction == PREFETCH))]
         with m.If(prefetch.cmd.valid & prefetch.cmd.ready):
             m.d.comb += taken.eq(1)
         known = (desc.direction == OFFLOAD) | (desc.direction == PREFETCH)
         # Unknown direction: answered directly with DESC_DIRECTION.
         bad_tag = Signal(8)
         bad_dir = Signal(8)
-        with m.If(d_valid & ~known & ~bad_valid):
+        with m.If(d_valid & checked & ~known & ~bad_valid):
             m.d.comb += taken.eq(1)
             m.d.sync += [bad_valid.eq(1), bad_tag.eq(desc.tag), bad_dir.eq(desc.direction)]
         with m.If(taken):

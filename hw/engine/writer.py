@@ -5,7 +5,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream
 from amaranth.lib.wiring import In, Out
 
-from .axi import MAX_BURST_BEATS, next_burst, write_members
+from .axi import MAX_BURST_BEATS, max_burst_beats, next_burst, write_members
 from .params import LENGTH_BITS, EngineUnit
 
 __all__ = ["WriteUnit", "write_beat_layout"]
@@ -108,15 +108,23 @@ class WriteUnit(EngineUnit):
             m.d.sync += to_accept.eq(to_accept - 1)
 
         # AW
-        burst = next_burst(m, addr, to_issue, MB)
+        # The next burst's length is a register, computed from `addr` and
+        # `to_issue` in the cycle after they change (`burst_ok` is low then, so
+        # no AW goes with a stale length): the page and length compares do not
+        # meet the AW decision and the counters it updates in one cycle.
+        burst = Signal(range(max_burst_beats(MB) + 1), name="burst_len")
+        burst_ok = Signal()
+        start_hs = self.start.valid & self.start.ready
+        m.d.sync += burst.eq(next_burst(m, addr, to_issue, MB))
         m.d.comb += [
             self.awaddr.eq(addr), self.awlen.eq(burst - 1),
-            self.awvalid.eq(aw_hold | ((state == RUN) & (to_issue != 0) & ~(finishing & ~ok)
+            self.awvalid.eq(aw_hold | ((state == RUN) & burst_ok & (to_issue != 0)
+                                       & ~(finishing & ~ok)
                                        & (buf.level - committed >= burst) & lens.w_rdy
                                        & (outstanding != MAX_OPEN_BURSTS))),
         ]
         aw_hs = self.awvalid & self.awready
-        m.d.sync += aw_hold.eq(self.awvalid & ~self.awready)
+        m.d.sync += [aw_hold.eq(self.awvalid & ~self.awready), burst_ok.eq(~aw_hs & ~start_hs)]
         m.d.comb += [lens.w_data.eq(burst - 1), lens.w_en.eq(aw_hs)]
         with m.If(aw_hs):
             m.d.sync += [addr.eq(addr + (burst << shift)), to_issue.eq(to_issue - burst)]
