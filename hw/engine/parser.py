@@ -126,8 +126,8 @@ class FrameParser(EngineUnit):
         m.d.comb += nkeep.eq(sum(h2c.p.keep[k] for k in range(PB)))
         nwords = (nkeep + 3) >> 2
         discard = state == DRAIN
-        m.d.comb += h2c.ready.eq((state != IDLE) & ~in_ended
-                                 & (discard | (level + KW <= BUF)))
+        room = Signal(init=1)             # level + KW <= BUF, a register (see below)
+        m.d.comb += h2c.ready.eq((state != IDLE) & ~in_ended & (discard | room))
         accept = h2c.valid & h2c.ready
         in_data = Cat(*[Mux(h2c.p.keep[k], h2c.p.data[8 * k:8 * k + 8], 0) for k in range(PB)])
         landed = Signal(32 * BUF)
@@ -138,16 +138,26 @@ class FrameParser(EngineUnit):
             m.d.sync += self.nbytes.eq(self.nbytes + nkeep)
             with m.If(h2c.p.last):
                 m.d.sync += [in_ended.eq(1), short.eq(nkeep[:2] != 0), short_bytes.eq(nkeep[:2])]
+        # (the landing and the shift reach every bit of the buffer: `room` is a
+        # register so that `ready`, and the landing enable with it, are a gate or
+        # two from flip-flops)
+        level_next = Signal(range(BUF + 1))
         with m.If(discard):
-            m.d.sync += [buf.eq(0), level.eq(0)]
+            m.d.comb += level_next.eq(0)
+            m.d.sync += buf.eq(0)
         with m.Elif(consume_pay):
-            m.d.sync += [buf.eq(landed >> (pay_words * 32)), level.eq(level_in - pay_words)]
+            m.d.comb += level_next.eq(level_in - pay_words)
+            m.d.sync += buf.eq(landed >> (pay_words * 32))
         with m.Elif(consume_chdr):
-            m.d.sync += [buf.eq(landed >> 32), level.eq(level_in - 1)]
+            m.d.comb += level_next.eq(level_in - 1)
+            m.d.sync += buf.eq(landed >> 32)
         with m.Elif(consume_hdr):
-            m.d.sync += [buf.eq(landed >> (32 * HEADER_WORDS)), level.eq(level_in - HEADER_WORDS)]
+            m.d.comb += level_next.eq(level_in - HEADER_WORDS)
+            m.d.sync += buf.eq(landed >> (32 * HEADER_WORDS))
         with m.Else():
-            m.d.sync += [buf.eq(landed), level.eq(level_in)]
+            m.d.comb += level_next.eq(level_in)
+            m.d.sync += buf.eq(landed)
+        m.d.sync += [level.eq(level_next), room.eq(level_next + KW <= BUF)]
 
         # ---- parsing ----------------------------------------------------------------
         fail = Signal()
