@@ -13,6 +13,8 @@ SUBCOMMANDS = {
     "analyze": ("cdma.study.analyze", "compression study of .npy/.npz activations"),
     "bench": ("cdma.bench", "benchmarks: golden codecs, hardware blocks"),
     "generate": ("cdma.hw.generate", "Verilog for a block: zvc-compress, zvc-decompress, ...", "add_generate_arguments", "run_generate"),
+    "registers": ("cdma.hw.engine.csr", "the AXI4-Lite register map of engine-axil, as Markdown (docs/REGISTERS.md)",
+                  "add_registers_arguments", "run_registers"),
     "synth": ("cdma.eda.synth", "ECP5 area/Fmax and gate count of a generated module (yowasp tools)"),
     "fuzz": ("cdma.fuzz.golden", "mutation fuzzing of the golden frame decoder"),
     "formal": ("cdma.formal", "formal proofs (SymbiYosys): stream rules, round trips, write-range guard"),

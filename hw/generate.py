@@ -302,3 +302,16 @@ register("engine", "cdma.hw.engine:engine_top",
                "direction u8 (0 offload, 1 prefetch) | 0\n"
                "  status (m_axis_status, 8 B LE): length u32 | tag u8 | code u8 | direction u8 | 0"
                "   (codes: docs/FORMAT.md, docs/ENGINE.md)")
+
+
+_CSR_PARAMS = (Param("sub_depth", 4, "submission queue slots of the register front end (1..255)"),
+               Param("status_depth", 16, "status queue slots of the register front end (1..255)"))
+
+register("engine-axil", "cdma.hw.engine:engine_axil_top",
+         "cDMA engine behind an AXI4-Lite register front end (s_axil_*, irq; docs/REGISTERS.md)",
+         *_engine_params(), *_CSR_PARAMS,
+         notes="  registers (s_axil, 32-bit, 8-bit addresses): docs/REGISTERS.md "
+               "(`cdma registers` prints the map)")
+register("engine-csr", "cdma.hw.engine:engine_csr_top",
+         "the engine's AXI4-Lite register front end alone: s_axil_*, m_axis_desc, "
+         "s_axis_status, add_* byte counts, irq", *_engine_params(), *_CSR_PARAMS)

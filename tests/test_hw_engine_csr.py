@@ -1,0 +1,290 @@
+"""Amaranth-simulator tests of the register front end (``hw/engine/csr.py``).
+
+The AXI4-Lite accesses here are the few lines of :func:`_write`/:func:`_read`;
+the driver-style cocotb bench (``sim/engine/test_axil.py``) drives the same
+block with cocotbext-axi's ``AxiLiteMaster`` inside the whole engine.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from amaranth.sim import Simulator
+
+from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, Status
+from cdma.hw.engine import EngineParams
+from cdma.hw.engine.csr import (COUNTERS, CSR_ID, REGISTERS, EngineCSR, config_words, register,
+                                registers_markdown)
+
+ROOT = Path(__file__).resolve().parents[1]
+A = {r.name: r.offset for r in REGISTERS}
+OKAY, SLVERR = 0, 2
+
+
+def test_register_map_is_consistent():
+    """Offsets word-aligned, unique, inside the 8-bit map; fields inside 32 bits, disjoint."""
+    offsets = [r.offset for r in REGISTERS]
+    assert offsets == sorted(set(offsets))
+    assert all(o % 4 == 0 and o < 256 for o in offsets)
+    assert {r.access for r in REGISTERS} <= {"RO", "RW", "WO"}
+    for r in REGISTERS:
+        used = 0
+        for f in r.fields:
+            bits = ((1 << f.width) - 1) << f.lsb
+            assert bits < 1 << 32 and not used & bits, (r.name, f.name)
+            used |= bits
+    with pytest.raises(KeyError, match="NOPE"):
+        register("NOPE")
+
+
+def test_registers_md_is_generated_from_the_table():
+    """docs/REGISTERS.md is exactly what `cdma registers` writes (regenerate it if not)."""
+    text = (ROOT / "docs" / "REGISTERS.md").read_text()
+    assert text == registers_markdown() + "\n", "run: cdma registers -o docs/REGISTERS.md"
+    assert "REGISTERS.md" in (ROOT / "docs" / "ENGINE.md").read_text()
+
+
+def test_cli_writes_the_map(tmp_path):
+    from cdma.cli import main
+    out = tmp_path / "r.md"
+    assert main(["registers", "-o", str(out)]) == 0
+    assert out.read_text() == registers_markdown() + "\n"
+
+
+@pytest.mark.parametrize("kwargs, exc, text", [
+    (dict(sub_depth=0), ValueError, "sub_depth.*0"),
+    (dict(status_depth=256), ValueError, "status_depth.*256"),
+    (dict(sub_depth="4"), TypeError, "sub_depth.*'4'"),
+])
+def test_parameters_validated(kwargs, exc, text):
+    with pytest.raises(exc, match=text):
+        EngineCSR(EngineParams(), **kwargs)
+    with pytest.raises(TypeError, match="EngineParams"):
+        EngineCSR({"elem_bits": 32})
+
+
+# ---- simulation -----------------------------------------------------------------
+
+async def _write(ctx, dut, addr, value, strb=0xF):
+    """One AXI4-Lite write (AW and W together); returns BRESP."""
+    ctx.set(dut.s_axil_awaddr, addr)
+    ctx.set(dut.s_axil_wdata, value)
+    ctx.set(dut.s_axil_wstrb, strb)
+    ctx.set(dut.s_axil_awvalid, 1)
+    ctx.set(dut.s_axil_wvalid, 1)
+    ctx.set(dut.s_axil_bready, 1)
+    await ctx.tick().until(dut.s_axil_awready & dut.s_axil_wready)
+    ctx.set(dut.s_axil_awvalid, 0)
+    ctx.set(dut.s_axil_wvalid, 0)
+    if not ctx.get(dut.s_axil_bvalid):
+        await ctx.tick().until(dut.s_axil_bvalid)
+    resp = ctx.get(dut.s_axil_bresp)
+    await ctx.tick()
+    ctx.set(dut.s_axil_bready, 0)
+    return resp
+
+
+async def _read(ctx, dut, addr):
+    """One AXI4-Lite read; returns (RDATA, RRESP)."""
+    ctx.set(dut.s_axil_araddr, addr)
+    ctx.set(dut.s_axil_arvalid, 1)
+    ctx.set(dut.s_axil_rready, 1)
+    await ctx.tick().until(dut.s_axil_arready)
+    ctx.set(dut.s_axil_arvalid, 0)
+    if not ctx.get(dut.s_axil_rvalid):
+        await ctx.tick().until(dut.s_axil_rvalid)
+    out = ctx.get(dut.s_axil_rdata), ctx.get(dut.s_axil_rresp)
+    await ctx.tick()
+    ctx.set(dut.s_axil_rready, 0)
+    return out
+
+
+def _run(dut, bench):
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+async def _read_all(ctx, dut, skip=("STATUS_HI",)):
+    """Every readable register over the bus, except those whose read has an effect."""
+    out = {}
+    for r in REGISTERS:
+        if r.access != "WO" and r.name not in skip and not r.name.endswith("_LO"):
+            out[r.name] = await _read(ctx, dut, r.offset)
+    return out
+
+
+def test_identity_and_config():
+    p = EngineParams(elem_bits=16, mem_bytes=32, pcie_bytes=16, chunk_bytes=1024, codecs=3)
+    dut = EngineCSR(p, sub_depth=3, status_depth=5)
+    c0, c1 = config_words(p, 3, 5)
+
+    async def bench(ctx):
+        assert await _read(ctx, dut, A["ID"]) == (CSR_ID, OKAY)
+        assert await _read(ctx, dut, A["CONFIG0"]) == (16 | 32 << 8 | 16 << 16 | 10 << 24, OKAY)
+        assert await _read(ctx, dut, A["CONFIG0"]) == (c0, OKAY)
+        assert await _read(ctx, dut, A["CONFIG1"]) == (3 | 32 << 8 | 3 << 16 | 5 << 24, OKAY)
+        assert c1 == 3 | 32 << 8 | 3 << 16 | 5 << 24
+        assert await _read(ctx, dut, A["SUB_FREE"]) == (3, OKAY)
+        assert await _read(ctx, dut, A["IRQ_THRESHOLD"]) == (1, OKAY)
+    _run(dut, bench)
+
+
+def test_submission_queue_and_illegal_writes():
+    """Descriptors reach the stream in order; a doorbell on a full queue, RO writes,
+    partial strobes and bad values answer SLVERR and change nothing."""
+    dut = EngineCSR(EngineParams(), sub_depth=2, status_depth=4)
+    descs = [Descriptor(0x1000 * (k + 1) + (7 << 36), 100 + k, k & 1, 1, tag=k) for k in range(3)]
+
+    async def stage(ctx, d):
+        raw = d.pack()
+        for k, name in enumerate(("DESC_ADDR_LO", "DESC_ADDR_HI", "DESC_LENGTH", "DESC_CTRL")):
+            assert await _write(ctx, dut, A[name], int.from_bytes(raw[4 * k:4 * k + 4], "little")) \
+                == OKAY
+
+    async def submit(ctx, d):
+        await stage(ctx, d)
+        return await _write(ctx, dut, A["DOORBELL"], 1)
+
+    async def bench(ctx):
+        ctx.set(dut.desc.ready, 0)
+        assert await submit(ctx, descs[0]) == OKAY
+        assert await submit(ctx, descs[1]) == OKAY
+        assert await _read(ctx, dut, A["SUB_FREE"]) == (0, OKAY)
+        await stage(ctx, descs[2])
+        before = await _read_all(ctx, dut)
+        assert await _write(ctx, dut, A["DOORBELL"], 1) == SLVERR     # full: nothing queued
+        # illegal accesses
+        assert await _write(ctx, dut, A["SUB_FREE"], 5) == SLVERR          # read-only
+        assert await _write(ctx, dut, A["ID"], 5) == SLVERR
+        assert await _write(ctx, dut, 0x28, 5) == SLVERR                   # unmapped
+        assert await _write(ctx, dut, 0xFC, 5) == SLVERR
+        assert await _write(ctx, dut, A["IRQ_ENABLE"] + 1, 1) == SLVERR    # unaligned
+        assert await _write(ctx, dut, A["IRQ_ENABLE"], 1, strb=0b0001) == SLVERR  # partial
+        assert await _write(ctx, dut, A["IRQ_THRESHOLD"], 0) == SLVERR     # out of range
+        assert await _write(ctx, dut, A["IRQ_THRESHOLD"], 5) == SLVERR
+        assert await _write(ctx, dut, A["IRQ_TIMEOUT"], 1 << 16) == SLVERR
+        assert await _write(ctx, dut, A["IRQ_ENABLE"], 2) == SLVERR
+        assert await _write(ctx, dut, A["DESC_LENGTH"] + 2, 0xFFFF) == SLVERR
+        assert await _read(ctx, dut, 0x28) == (0, SLVERR)
+        assert await _read(ctx, dut, A["DOORBELL"]) == (0, SLVERR)         # write-only
+        assert await _read(ctx, dut, A["ID"] + 2) == (0, SLVERR)
+        assert await _read(ctx, dut, A["STATUS_LO"]) == (0, SLVERR)        # queue empty
+        assert await _read(ctx, dut, A["STATUS_HI"]) == (0, SLVERR)
+        after = await _read_all(ctx, dut)
+        assert after == before
+        # byte strobes on the descriptor words
+        assert await _write(ctx, dut, A["DESC_LENGTH"], 0xAABBCCDD) == OKAY
+        assert await _write(ctx, dut, A["DESC_LENGTH"], 0x11111111, strb=0b0100) == OKAY
+        assert await _read(ctx, dut, A["DESC_LENGTH"]) == (0xAA11CCDD, OKAY)
+        # drain: the two queued descriptors, in order, then room again
+        got = []
+        ctx.set(dut.desc.ready, 1)
+        for _ in range(10):
+            if ctx.get(dut.desc.valid):             # ready is high: taken at this edge
+                got.append(Descriptor.unpack(ctx.get(dut.desc.p).to_bytes(16, "little")))
+            await ctx.tick()
+        ctx.set(dut.desc.ready, 0)
+        assert got == descs[:2]
+        await ctx.tick()
+        assert await _read(ctx, dut, A["SUB_FREE"]) == (2, OKAY)
+    _run(dut, bench)
+
+
+def test_status_queue_irq_and_counters():
+    """Statuses are read word by word (HI pops); irq follows mask, threshold and
+    time-out; counters add the byte inputs and count statuses by direction."""
+    dut = EngineCSR(EngineParams(), sub_depth=2, status_depth=4)
+    sts = [Status(100, 1, 0, OFFLOAD), Status(200, 2, 19, OFFLOAD), Status(300, 3, 0, PREFETCH),
+           Status(400, 4, 7, PREFETCH), Status(500, 5, 24, 9)]
+
+    async def push(ctx, s):
+        ctx.set(dut.status.p, int.from_bytes(s.pack(), "little"))
+        ctx.set(dut.status.valid, 1)
+        await ctx.tick().until(dut.status.ready)
+        ctx.set(dut.status.valid, 0)
+
+    async def pop(ctx):
+        lo, r1 = await _read(ctx, dut, A["STATUS_LO"])
+        hi, r2 = await _read(ctx, dut, A["STATUS_HI"])
+        assert (r1, r2) == (OKAY, OKAY)
+        return Status.unpack((lo | hi << 32).to_bytes(8, "little"))
+
+    async def counter(ctx, name):
+        lo, r1 = await _read(ctx, dut, A[name + "_LO"])
+        hi, r2 = await _read(ctx, dut, A[name + "_HI"])
+        assert (r1, r2) == (OKAY, OKAY)
+        return lo | hi << 32
+
+    async def bench(ctx):
+        assert ctx.get(dut.irq) == 0
+        await push(ctx, sts[0])
+        await ctx.tick().repeat(2)
+        assert ctx.get(dut.irq) == 0                               # masked
+        assert await _read(ctx, dut, A["IRQ_PENDING"]) == (1, OKAY)
+        assert await _write(ctx, dut, A["IRQ_ENABLE"], 1) == OKAY
+        await ctx.tick()
+        assert ctx.get(dut.irq) == 1
+        assert await _read(ctx, dut, A["IRQ_PENDING"]) == (3, OKAY)
+        assert await _write(ctx, dut, A["IRQ_THRESHOLD"], 3) == OKAY   # coalesce 3
+        await ctx.tick()
+        assert ctx.get(dut.irq) == 0
+        await push(ctx, sts[1])
+        await ctx.tick().repeat(3)
+        assert ctx.get(dut.irq) == 0
+        await push(ctx, sts[2])
+        await ctx.tick().repeat(2)
+        assert ctx.get(dut.irq) == 1
+        assert await _read(ctx, dut, A["STATUS_COUNT"]) == (3, OKAY)
+        assert await pop(ctx) == sts[0]
+        await ctx.tick()
+        assert ctx.get(dut.irq) == 0                               # below the threshold
+        # time-out: 20 cycles after the pop the two left interrupt
+        assert await _write(ctx, dut, A["IRQ_TIMEOUT"], 20) == OKAY
+        for _ in range(10):
+            await ctx.tick()
+        assert ctx.get(dut.irq) == 0
+        await ctx.tick().repeat(15)
+        assert ctx.get(dut.irq) == 1
+        assert await pop(ctx) == sts[1]
+        await ctx.tick()
+        assert ctx.get(dut.irq) == 0                               # the pop restarts the timer
+        for s in sts[3:]:
+            await push(ctx, s)
+        assert [await pop(ctx) for _ in range(3)] == sts[2:]
+        assert await _read(ctx, dut, A["STATUS_COUNT"]) == (0, OKAY)
+        await ctx.tick().repeat(30)
+        assert ctx.get(dut.irq) == 0
+        # byte counters: large enough to carry into the high word
+        ctx.set(dut.add_off_raw, 200)
+        ctx.set(dut.add_pre_raw, 1)
+        await ctx.tick().repeat(1000)
+        ctx.set(dut.add_off_raw, 0)
+        ctx.set(dut.add_pre_raw, 0)
+        await ctx.tick()
+        want = {"OFF_RAW_BYTES": 200_000, "PRE_RAW_BYTES": 1000, "OFF_FRAME_BYTES": 0,
+                "OFF_DONE": 3, "OFF_ERRORS": 2, "PRE_DONE": 2, "PRE_ERRORS": 1}
+        for name, value in want.items():
+            assert await counter(ctx, name) == value, name
+        assert [n for n, _ in COUNTERS] == list(dict.fromkeys(n for n, _ in COUNTERS))
+    _run(dut, bench)
+
+
+def test_counter_snapshot():
+    """A _HI read returns the high word latched by the last _LO read, not the live one."""
+    dut = EngineCSR(EngineParams())
+    cnt = dut.counters["PRE_FRAME_BYTES"]
+
+    async def bench(ctx):
+        ctx.set(cnt, (1 << 32) - 40 * 255)
+        await ctx.tick()
+        ctx.set(dut.add_pre_frame, 255)
+        lo, _ = await _read(ctx, dut, A["PRE_FRAME_BYTES_LO"])   # before the carry
+        await ctx.tick().repeat(60)
+        assert ctx.get(cnt) >> 32 == 1                          # carried since
+        assert await _read(ctx, dut, A["PRE_FRAME_BYTES_HI"]) == (0, OKAY)
+        lo2, _ = await _read(ctx, dut, A["PRE_FRAME_BYTES_LO"])
+        assert await _read(ctx, dut, A["PRE_FRAME_BYTES_HI"]) == (1, OKAY)
+        assert lo > (1 << 31) and lo2 < 100 * 255
+    _run(dut, bench)
