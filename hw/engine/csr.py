@@ -8,8 +8,10 @@ driver-style bench (``sim/engine/driver.py``) takes its offsets from it.
 
 Every access answers in a fixed number of cycles (a write one cycle after both
 AW and W are valid, a read one cycle after AR): a full submission queue or an
-empty status queue is answered with SLVERR, never by holding the bus.  An
-access the map does not allow (unmapped or unaligned address, a write to a
+empty status queue is answered with SLVERR, never by holding the bus.  The
+two low address bits are ignored (AXI4-Lite's strobes say which bytes of the
+word a write carries; a read returns the whole word).  An
+access the map does not allow (unmapped address, a write to a
 read-only register, a read of a write-only one, partial strobes on a register
 that needs all four, a value out of a register's range) answers SLVERR and
 changes nothing.
@@ -195,8 +197,10 @@ def registers_markdown() -> str:
         "[ENGINE.md](ENGINE.md#axi4-lite-register-front-end-engine-axil).",
         "",
         f"32-bit registers, {CSR_ADDR_WIDTH}-bit byte addresses (`s_axil_awaddr`/`araddr`). "
-        "Every access is answered in one cycle; an access the table does not allow "
-        "answers SLVERR and changes nothing: an unmapped or unaligned address, a write to "
+        "Address bits 1..0 are ignored (the write strobes say which bytes a write "
+        "carries; a read returns the whole word). Every access is answered in one cycle; "
+        "an access the table does not allow answers SLVERR and changes nothing: an "
+        "unmapped address, a write to "
         "RO or a read of WO, partial strobes on a register that needs all four, a value "
         "out of range, a doorbell on a full submission queue, a status read on an empty "
         "status queue.",
@@ -407,8 +411,6 @@ class EngineCSR(wiring.Component):
         for k, (name, _) in enumerate(COUNTERS):
             with m.If(ar_word == reg[f"{name}_LO"].offset >> 2):
                 m.d.comb += [snap.eq(1), snap_src.eq(counters[k][32:])]
-        with m.If(self.s_axil_araddr[:2] != 0):
-            m.d.comb += rok.eq(0)
         rvalid = self.s_axil_rvalid
         m.d.comb += self.s_axil_arready.eq(~rvalid)
         with m.If(rvalid & self.s_axil_rready):
@@ -432,7 +434,6 @@ class EngineCSR(wiring.Component):
         full = wstrb == 0b1111
         wok = Signal()
         push = Signal()
-        aligned = self.s_axil_awaddr[:2] == 0
         aw_word = self.s_axil_awaddr[2:]
         for r in REGISTERS:
             if r.access == "RO":
@@ -441,7 +442,7 @@ class EngineCSR(wiring.Component):
             if r.byte_strobes:
                 with m.If(hit):
                     m.d.comb += wok.eq(1)
-                with m.If(go & hit & aligned):
+                with m.If(go & hit):
                     word = desc_words[r.name]
                     for b in range(4):
                         with m.If(wstrb[b]):
@@ -453,7 +454,7 @@ class EngineCSR(wiring.Component):
                   "IRQ_TIMEOUT": wdata[IRQ_TIMEOUT_BITS:] == 0}[r.name]
             with m.If(hit):
                 m.d.comb += wok.eq(full & ok)
-            with m.If(go & hit & full & ok & aligned):
+            with m.If(go & hit & full & ok):
                 if r.name == "DOORBELL":
                     m.d.comb += push.eq(1)
                 elif r.name == "IRQ_ENABLE":
@@ -464,6 +465,5 @@ class EngineCSR(wiring.Component):
                     m.d.sync += timeout.eq(wdata)
         m.d.comb += sub.w_en.eq(push)
         with m.If(go):
-            ok = wok & aligned
-            m.d.sync += [bvalid.eq(1), self.s_axil_bresp.eq(Mux(ok, OKAY, SLVERR))]
+            m.d.sync += [bvalid.eq(1), self.s_axil_bresp.eq(Mux(wok, OKAY, SLVERR))]
         return m

@@ -1,0 +1,137 @@
+"""Testbench plumbing of the ``engine-axil`` benches: clock, reset, memory, PCIe streams, host.
+
+The host is :class:`~cdma.sim.engine.driver.CDMADriver` on a cocotbext-axi
+``AxiLiteMaster``; the device memory an ``AxiRam``; C2H and H2C are
+``AxiStreamSink``/``AxiStreamSource``.  Beside them a monitor counts the bytes
+that actually cross the ports (R and W beats, C2H and H2C ``tkeep`` bytes): the
+engine's counters must equal these.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotbext.axi import (AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam, AxiStreamBus,
+                           AxiStreamFrame, AxiStreamSink, AxiStreamSource)
+
+from cdma.golden.engine import EngineModel
+from cdma.hw.engine.params import EngineParams
+from cdma.sim.runner import params_from_env
+from cdma.sim.stream_tb import random_pauses
+
+from .driver import CDMADriver
+
+__all__ = ["AxilTB"]
+
+#: Front-end parameters (not EngineParams fields) and their defaults.
+CSR_DEFAULTS = {"sub_depth": 4, "status_depth": 16}
+
+
+class AxilTB:
+    """Bus models, the driver and a byte monitor around a generated ``engine-axil`` top.
+
+    Parameters
+    ----------
+    dut : cocotb handle
+    mem_size : int
+        Bytes of device memory.
+
+    Attributes
+    ----------
+    params : dict
+        Engine parameters (``CDMA_PARAM_*`` over :class:`EngineParams`' defaults)
+        and the front end's ``sub_depth``/``status_depth``.
+    model : golden.engine.EngineModel
+    drv : CDMADriver
+    moved : dict
+        Bytes seen on the ports, under the counters' names.
+    """
+
+    def __init__(self, dut, mem_size=1 << 20):
+        self.dut = dut
+        self.log = logging.getLogger("cocotb.tb")
+        self.log.setLevel(logging.INFO)
+        env = params_from_env()
+        csr = {k: env.pop(k, v) for k, v in CSR_DEFAULTS.items()}
+        self.params = dict(dataclasses.asdict(EngineParams(**env)), **csr)
+        p = self.params
+        self.model = EngineModel(p["elem_bits"], p["mem_bytes"], p["chunk_bytes"], p["codecs"],
+                                 p["addr_width"])
+        dut.rst.value = 1
+        dut.s_axis_h2c_tvalid.value = 0
+        Clock(dut.clk, 4, unit="ns").start()
+        self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=mem_size)
+        self.c2h = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_c2h"), dut.clk, dut.rst)
+        self.h2c = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_h2c"), dut.clk, dut.rst)
+        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+        for model in (self.c2h, self.h2c, self.ram.read_if, self.ram.write_if,
+                      self.axil.write_if, self.axil.read_if):
+            model.log.setLevel(logging.WARNING)
+        self.drv = CDMADriver(self.axil, dut.irq, dut.clk)
+        self.cycle = 0
+        self.moved = dict.fromkeys(("OFF_RAW_BYTES", "OFF_FRAME_BYTES", "PRE_FRAME_BYTES",
+                                    "PRE_RAW_BYTES"), 0)
+        cocotb.start_soon(self._monitor())
+
+    async def _monitor(self):
+        dut = self.dut
+        mb = self.params["mem_bytes"]
+        edge = RisingEdge(dut.clk)
+        fire = lambda v, r: int(v.value) and int(r.value)
+        ones = lambda sig: bin(int(sig.value)).count("1")
+        while True:
+            await edge
+            self.cycle += 1
+            if fire(dut.m_axi_rvalid, dut.m_axi_rready):
+                self.moved["OFF_RAW_BYTES"] += mb
+            if fire(dut.m_axi_wvalid, dut.m_axi_wready):
+                self.moved["PRE_RAW_BYTES"] += ones(dut.m_axi_wstrb)
+            if fire(dut.m_axis_c2h_tvalid, dut.m_axis_c2h_tready):
+                self.moved["OFF_FRAME_BYTES"] += ones(dut.m_axis_c2h_tkeep)
+            if fire(dut.s_axis_h2c_tvalid, dut.s_axis_h2c_tready):
+                self.moved["PRE_FRAME_BYTES"] += ones(dut.s_axis_h2c_tkeep)
+
+    def set_error_range(self, lo, hi):
+        """Make the memory answer SLVERR for every access to ``[lo, hi)``."""
+        for iface, name in ((self.ram.read_if, "_read"), (self.ram.write_if, "_write")):
+            orig = getattr(type(iface), name).__get__(iface)
+
+            async def guarded(address, arg, _orig=orig):
+                if address < hi and address + (arg if isinstance(arg, int) else len(arg)) > lo:
+                    raise IndexError(f"access at {address:#x} in the error range")
+                return await _orig(address, arg)
+            setattr(iface, name, guarded)
+
+    def set_pauses(self, probability, seed=1):
+        """Random pauses on every AXI channel of the memory, on C2H/H2C and on the
+        host's AXI4-Lite channels (0 = none)."""
+        chans = [self.ram.read_if.ar_channel, self.ram.read_if.r_channel,
+                 self.ram.write_if.aw_channel, self.ram.write_if.w_channel,
+                 self.ram.write_if.b_channel, self.c2h, self.h2c,
+                 self.axil.write_if.aw_channel, self.axil.write_if.w_channel,
+                 self.axil.write_if.b_channel, self.axil.read_if.ar_channel,
+                 self.axil.read_if.r_channel]
+        for k, ch in enumerate(chans):
+            ch.set_pause_generator(random_pauses(probability, seed + k) if probability else None)
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 4)
+        self.dut.rst.value = 0
+        await ClockCycles(self.dut.clk, 2)
+
+    async def get_c2h_frame(self) -> bytes:
+        frame = await self.c2h.recv(compact=False)
+        return bytes(b for b, k in zip(frame.tdata, frame.tkeep) if k)
+
+    async def send_h2c_frame(self, data: bytes):
+        await self.h2c.send(AxiStreamFrame(data))
+
+    def write_mem(self, addr, data):
+        self.ram.write(addr, bytes(data))
+
+    def read_mem(self, addr, length) -> bytes:
+        return self.ram.read(addr, length)
