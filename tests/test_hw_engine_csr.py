@@ -126,16 +126,20 @@ def test_identity_and_config():
         assert await _read(ctx, dut, A["CONFIG0"]) == (c0, OKAY)
         assert await _read(ctx, dut, A["CONFIG1"]) == (3 | 32 << 8 | 3 << 16 | 5 << 24, OKAY)
         assert c1 == 3 | 32 << 8 | 3 << 16 | 5 << 24
-        assert await _read(ctx, dut, A["SUB_FREE"]) == (3, OKAY)
+        assert await _read(ctx, dut, A["SUB_FREE"]) == (3 | 3 << 8, OKAY)
         assert await _read(ctx, dut, A["IRQ_THRESHOLD"]) == (1, OKAY)
     _run(dut, bench)
 
 
-def test_submission_queue_and_illegal_writes():
-    """Descriptors reach the stream in order; a doorbell on a full queue, RO writes,
-    partial strobes and bad values answer SLVERR and change nothing."""
-    dut = EngineCSR(EngineParams(), sub_depth=2, status_depth=4)
-    descs = [Descriptor(0x1000 * (k + 1) + (7 << 36), 100 + k, k & 1, 1, tag=k) for k in range(3)]
+def test_submission_queues_and_illegal_writes():
+    """One queue per direction; a doorbell on a full queue, RO writes, partial
+    strobes and bad values answer SLVERR and change nothing; one descriptor per
+    direction is issued until its status comes back, so a stalled direction never
+    holds up the other."""
+    dut = EngineCSR(EngineParams(), sub_depth=2, status_depth=8)
+    off = [Descriptor(0x1000 * (k + 1) + (7 << 36), 100 + k, OFFLOAD, 1, tag=k) for k in range(4)]
+    pre = [Descriptor(0x9000 * (k + 1), 200 + k, PREFETCH, 0, tag=10 + k) for k in range(3)]
+    odd = Descriptor(0x100, 64, 3, 1, tag=20)           # unknown direction: the offload queue
 
     async def stage(ctx, d):
         raw = d.pack()
@@ -147,14 +151,35 @@ def test_submission_queue_and_illegal_writes():
         await stage(ctx, d)
         return await _write(ctx, dut, A["DOORBELL"], 1)
 
+    async def issued(ctx, cycles=6):
+        """Descriptors taken from ``desc`` (ready high) in ``cycles`` cycles."""
+        got = []
+        ctx.set(dut.desc.ready, 1)
+        for _ in range(cycles):
+            if ctx.get(dut.desc.valid):             # ready is high: taken at this edge
+                got.append(Descriptor.unpack(ctx.get(dut.desc.p).to_bytes(16, "little")))
+            await ctx.tick()
+        ctx.set(dut.desc.ready, 0)
+        return got
+
+    async def status(ctx, d):
+        ctx.set(dut.status.p, int.from_bytes(Status(0, d.tag, 0, d.direction).pack(), "little"))
+        ctx.set(dut.status.valid, 1)
+        await ctx.tick().until(dut.status.ready)
+        ctx.set(dut.status.valid, 0)
+
     async def bench(ctx):
         ctx.set(dut.desc.ready, 0)
-        assert await submit(ctx, descs[0]) == OKAY
-        assert await submit(ctx, descs[1]) == OKAY
+        for d in off[:3]:                   # one moves on to the output register
+            assert await submit(ctx, d) == OKAY
+        for d in pre[:2]:
+            assert await submit(ctx, d) == OKAY
         assert await _read(ctx, dut, A["SUB_FREE"]) == (0, OKAY)
-        await stage(ctx, descs[2])
+        await stage(ctx, pre[2])
+        assert await _write(ctx, dut, A["DOORBELL"], 1) == SLVERR     # prefetch queue full
+        await stage(ctx, off[3])
         before = await _read_all(ctx, dut)
-        assert await _write(ctx, dut, A["DOORBELL"], 1) == SLVERR     # full: nothing queued
+        assert await _write(ctx, dut, A["DOORBELL"], 1) == SLVERR     # offload queue full
         # illegal accesses
         assert await _write(ctx, dut, A["SUB_FREE"], 5) == SLVERR          # read-only
         assert await _write(ctx, dut, A["ID"], 5) == SLVERR
@@ -163,13 +188,14 @@ def test_submission_queue_and_illegal_writes():
         # the low address bits are ignored: 0x41 is IRQ_ENABLE, and 1 << 8 is out of its range
         assert await _write(ctx, dut, A["IRQ_ENABLE"] + 1, 1 << 8) == SLVERR
         assert await _write(ctx, dut, A["IRQ_ENABLE"], 1, strb=0b0001) == SLVERR  # partial
+        assert await _write(ctx, dut, A["DOORBELL"], 1, strb=0b0011) == SLVERR
         assert await _write(ctx, dut, A["IRQ_THRESHOLD"], 0) == SLVERR     # out of range
-        assert await _write(ctx, dut, A["IRQ_THRESHOLD"], 5) == SLVERR
+        assert await _write(ctx, dut, A["IRQ_THRESHOLD"], 9) == SLVERR
         assert await _write(ctx, dut, A["IRQ_TIMEOUT"], 1 << 16) == SLVERR
         assert await _write(ctx, dut, A["IRQ_ENABLE"], 2) == SLVERR
         assert await _read(ctx, dut, 0x28) == (0, SLVERR)
         assert await _read(ctx, dut, A["DOORBELL"]) == (0, SLVERR)         # write-only
-        assert await _read(ctx, dut, A["ID"] + 2) == (CSR_ID, OKAY)           # whole word
+        assert await _read(ctx, dut, A["ID"] + 2) == (CSR_ID, OKAY)        # whole word
         assert await _read(ctx, dut, A["STATUS_LO"]) == (0, SLVERR)        # queue empty
         assert await _read(ctx, dut, A["STATUS_HI"]) == (0, SLVERR)
         after = await _read_all(ctx, dut)
@@ -178,17 +204,23 @@ def test_submission_queue_and_illegal_writes():
         assert await _write(ctx, dut, A["DESC_LENGTH"], 0xAABBCCDD) == OKAY
         assert await _write(ctx, dut, A["DESC_LENGTH"], 0x11111111, strb=0b0100) == OKAY
         assert await _read(ctx, dut, A["DESC_LENGTH"]) == (0xAA11CCDD, OKAY)
-        # drain: the two queued descriptors, in order, then room again
-        got = []
-        ctx.set(dut.desc.ready, 1)
-        for _ in range(10):
-            if ctx.get(dut.desc.valid):             # ready is high: taken at this edge
-                got.append(Descriptor.unpack(ctx.get(dut.desc.p).to_bytes(16, "little")))
-            await ctx.tick()
-        ctx.set(dut.desc.ready, 0)
-        assert got == descs[:2]
-        await ctx.tick()
-        assert await _read(ctx, dut, A["SUB_FREE"]) == (2, OKAY)
+        # issue: one per direction until its status is back, each direction in order
+        assert await issued(ctx) == [off[0], pre[0]]
+        assert await _read(ctx, dut, A["SUB_FREE"]) == (0 | 1 << 8, OKAY)   # off[1:3] wait
+        await status(ctx, pre[0])
+        assert await issued(ctx) == [pre[1]]            # offload still busy: only prefetch
+        await status(ctx, off[0])
+        assert await issued(ctx) == [off[1]]
+        assert await submit(ctx, odd) == OKAY
+        await status(ctx, off[1])
+        assert await issued(ctx) == [off[2]]
+        await status(ctx, off[2])
+        assert await issued(ctx) == [odd]
+        await status(ctx, odd)                          # direction 3 ends the offload slot
+        assert await issued(ctx) == []
+        assert await submit(ctx, off[3]) == OKAY
+        assert await issued(ctx) == [off[3]]
+        assert await _read(ctx, dut, A["SUB_FREE"]) == (2 | 2 << 8, OKAY)
     _run(dut, bench)
 
 

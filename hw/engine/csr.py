@@ -113,7 +113,7 @@ def _registers() -> tuple:
         R("CONFIG1", 0x0C, "RO", "how the engine and this front end were generated",
           (F("codecs", 0, 8, "codecs built in: bit 0 raw, 1 ZVC, 2 RLE"),
            F("addr_width", 8, 8, "AXI4 address bits"),
-           F("sub_depth", 16, 8, "submission queue slots"),
+           F("sub_depth", 16, 8, "submission queue slots per direction"),
            F("status_depth", 24, 8, "status queue slots"))),
         R("DESC_ADDR_LO", 0x10, "RW", "descriptor being written: address bits 31..0",
           byte_strobes=True),
@@ -127,10 +127,14 @@ def _registers() -> tuple:
            F("direction", 16, 8, "0 offload, 1 prefetch"),
            F("reserved", 24, 8, "passed to the engine as written (write 0)")),
           byte_strobes=True),
-        R("DOORBELL", 0x20, "WO", "any value: the four DESC_ words go into the submission "
-          "queue as one descriptor (they keep their values). SLVERR when the queue is full: "
+        R("DOORBELL", 0x20, "WO", "any value: the four DESC_ words go as one descriptor "
+          "into the submission queue of its direction (prefetch for direction 1, offload "
+          "for every other); they keep their values. SLVERR when that queue is full: "
           "nothing is queued, retry after SUB_FREE says there is room"),
-        R("SUB_FREE", 0x24, "RO", "free slots of the submission queue"),
+        R("SUB_FREE", 0x24, "RO", "free slots of the submission queues",
+          (F("offload", 0, 8, "offload queue (descriptors of every direction but 1)"),
+           F("prefetch", 8, 8, "prefetch queue (direction 1)"),
+           F("reserved", 16, 16, "0"))),
         R("STATUS_LO", 0x30, "RO", "oldest status word, bits 31..0: the length (docs/ENGINE.md)."
           " SLVERR when the status queue is empty"),
         R("STATUS_HI", 0x34, "RO", "oldest status word, bits 63..32; reading it removes that "
@@ -282,7 +286,7 @@ class EngineCSR(wiring.Component):
     params : EngineParams
         The engine's configuration (reported in ``CONFIG0``/``CONFIG1``).
     sub_depth : int
-        Submission queue slots, 1..255.
+        Submission queue slots per direction, 1..255.
     status_depth : int
         Status queue slots, 1..255.
 
@@ -330,7 +334,8 @@ class EngineCSR(wiring.Component):
     params = property(lambda self: self._p, doc="The :class:`EngineParams`.")
     counters = property(lambda self: dict(self._counters),
                         doc="The counter registers by name (:data:`COUNTERS`), for tests.")
-    sub_depth = property(lambda self: self._sub_depth, doc="Submission queue slots.")
+    sub_depth = property(lambda self: self._sub_depth,
+                         doc="Submission queue slots per direction.")
     status_depth = property(lambda self: self._status_depth, doc="Status queue slots.")
 
     def __repr__(self):
@@ -342,10 +347,15 @@ class EngineCSR(wiring.Component):
         SD, QD = self._sub_depth, self._status_depth
         reg = {r.name: r for r in REGISTERS}
 
-        m.submodules.sub = sub = SyncFIFOBuffered(width=8 * DESCRIPTOR_BYTES, depth=SD)
+        # One submission queue per direction, and at most one descriptor of each
+        # direction inside the engine (issued, status not back yet): the engine's
+        # descriptor register then never holds a descriptor whose unit is busy,
+        # so a direction that is stalled (C2H backpressure, a slow H2C) never
+        # holds up the other one.  The engine's units take one descriptor at a
+        # time anyway; the cost is the few cycles from a status to the next issue.
+        m.submodules.sub_off = sub_off = SyncFIFOBuffered(width=8 * DESCRIPTOR_BYTES, depth=SD)
+        m.submodules.sub_pre = sub_pre = SyncFIFOBuffered(width=8 * DESCRIPTOR_BYTES, depth=SD)
         m.submodules.stq = stq = SyncFIFOBuffered(width=8 * STATUS_BYTES, depth=QD)
-        m.d.comb += [self.desc.p.eq(sub.r_data), self.desc.valid.eq(sub.r_rdy),
-                     sub.r_en.eq(self.desc.ready)]
         m.d.comb += [stq.w_data.eq(self.status.p), stq.w_en.eq(self.status.valid),
                      self.status.ready.eq(stq.w_rdy)]
 
@@ -358,7 +368,8 @@ class EngineCSR(wiring.Component):
         timer = Signal(IRQ_TIMEOUT_BITS)
         counters = list(self._counters.values())
         snap_hi = Signal(32)
-        m.d.comb += sub.w_data.eq(Cat(*desc_words.values()))
+        m.d.comb += [sub_off.w_data.eq(Cat(*desc_words.values())),
+                     sub_pre.w_data.eq(Cat(*desc_words.values()))]
 
         # ---- counters ------------------------------------------------------------
         adds = {"OFF_RAW_BYTES": self.add_off_raw, "OFF_FRAME_BYTES": self.add_off_frame,
@@ -376,6 +387,33 @@ class EngineCSR(wiring.Component):
         for (name, _), cnt in zip(COUNTERS, counters):
             m.d.sync += cnt.eq(cnt + adds[name])
 
+        # ---- issue: one descriptor in flight per direction, round robin -------------
+        busy_off, busy_pre = Signal(), Signal()
+        prefer_pre = Signal()
+        can_off = sub_off.r_rdy & ~busy_off
+        can_pre = sub_pre.r_rdy & ~busy_pre
+        pick_pre = Signal()
+        pick_off = Signal()
+        load = ~self.desc.valid | self.desc.ready     # the output register is free next cycle
+        m.d.comb += [pick_pre.eq(load & can_pre & (prefer_pre | ~can_off)),
+                     pick_off.eq(load & can_off & ~pick_pre)]
+        with m.If(self.desc.valid & self.desc.ready):
+            m.d.sync += self.desc.valid.eq(0)
+        with m.If(pick_off | pick_pre):
+            m.d.sync += [self.desc.valid.eq(1),
+                         self.desc.p.eq(Mux(pick_pre, sub_pre.r_data, sub_off.r_data)),
+                         prefer_pre.eq(pick_off)]
+            m.d.comb += [sub_pre.r_en.eq(pick_pre), sub_off.r_en.eq(pick_off)]
+        # a status of a direction ends its descriptor (unknown directions: offload's)
+        with m.If(pick_off):
+            m.d.sync += busy_off.eq(1)
+        with m.Elif(st_in & ~st_pre):
+            m.d.sync += busy_off.eq(0)
+        with m.If(pick_pre):
+            m.d.sync += busy_pre.eq(1)
+        with m.Elif(st_in & st_pre):
+            m.d.sync += busy_pre.eq(0)
+
         # ---- interrupt -----------------------------------------------------------
         count = stq.r_level
         popped = Signal()
@@ -390,6 +428,8 @@ class EngineCSR(wiring.Component):
 
         # ---- read channel ----------------------------------------------------------
         c0, c1 = config_words(self._p, SD, QD)
+        free_off, free_pre = Signal(8), Signal(8)
+        m.d.comb += [free_off.eq(SD - sub_off.level), free_pre.eq(SD - sub_pre.level)]
         ar_word = self.s_axil_araddr[2:]
         rdata = Signal(32)
         rok = Signal()
@@ -400,7 +440,7 @@ class EngineCSR(wiring.Component):
             "ID": Const(CSR_ID, 32), "VERSION": Const(CSR_VERSION, 32),
             "CONFIG0": Const(c0, 32), "CONFIG1": Const(c1, 32),
             **desc_words,
-            "SUB_FREE": SD - sub.level,
+            "SUB_FREE": Cat(free_off, free_pre),
             "STATUS_LO": stq.r_data[:32], "STATUS_HI": stq.r_data[32:],
             "STATUS_COUNT": count,
             "IRQ_ENABLE": irq_enable, "IRQ_PENDING": Cat(pending, self.irq),
@@ -461,7 +501,8 @@ class EngineCSR(wiring.Component):
                         with m.If(wstrb[b]):
                             m.d.sync += word[8 * b:8 * b + 8].eq(wdata[8 * b:8 * b + 8])
                 continue
-            ok = {"DOORBELL": sub.w_rdy,
+            to_pre = desc_words["DESC_CTRL"][16:24] == PREFETCH
+            ok = {"DOORBELL": Mux(to_pre, sub_pre.w_rdy, sub_off.w_rdy),
                   "IRQ_ENABLE": wdata[1:] == 0,
                   "IRQ_THRESHOLD": (wdata != 0) & (wdata <= QD),
                   "IRQ_TIMEOUT": wdata[IRQ_TIMEOUT_BITS:] == 0}[r.name]
@@ -476,7 +517,8 @@ class EngineCSR(wiring.Component):
                     m.d.sync += threshold.eq(wdata)
                 else:
                     m.d.sync += timeout.eq(wdata)
-        m.d.comb += sub.w_en.eq(push)
+        to_pre = desc_words["DESC_CTRL"][16:24] == PREFETCH
+        m.d.comb += [sub_off.w_en.eq(push & ~to_pre), sub_pre.w_en.eq(push & to_pre)]
         with m.If(go):
             m.d.sync += [bvalid.eq(1), self.s_axil_bresp.eq(Mux(wok, OKAY, SLVERR))]
         return m

@@ -14,7 +14,7 @@ import dataclasses
 from cocotb.triggers import ClockCycles, First, RisingEdge
 from cocotbext.axi import AxiResp
 
-from cdma.golden.engine import Descriptor, Status
+from cdma.golden.engine import PREFETCH, Descriptor, Status
 from cdma.hw.engine.csr import COUNTERS, CSR_ID, REGISTERS
 
 __all__ = ["CDMADriver", "DriverError", "EngineConfig", "REG"]
@@ -121,7 +121,7 @@ class CDMADriver:
         await self.write_ok("IRQ_ENABLE", int(enable))
 
     async def try_submit(self, d: Descriptor) -> bool:
-        """Write ``d`` and ring the doorbell once: False if the queue was full."""
+        """Write ``d`` and ring the doorbell once: False if its direction's queue was full."""
         raw = d.pack()
         for k, name in enumerate(("DESC_ADDR_LO", "DESC_ADDR_HI", "DESC_LENGTH", "DESC_CTRL")):
             await self.write_ok(name, int.from_bytes(raw[4 * k:4 * k + 4], "little"))
@@ -134,7 +134,8 @@ class CDMADriver:
         return True
 
     async def submit(self, d: Descriptor, backoff_cycles: int = 16, timeout_cycles=200_000):
-        """Submit ``d``; while the queue is full, wait ``backoff_cycles`` and poll ``SUB_FREE``."""
+        """Submit ``d``; while its direction's queue is full, wait ``backoff_cycles`` and
+        poll ``SUB_FREE``."""
         waited = 0
         while not await self.try_submit(d):
             while True:
@@ -142,7 +143,8 @@ class CDMADriver:
                 waited += backoff_cycles
                 if waited > timeout_cycles:
                     raise DriverError(f"submission queue full for {waited} cycles")
-                if await self.read_ok("SUB_FREE"):
+                free = await self.read_ok("SUB_FREE")
+                if (free >> 8 if d.direction == PREFETCH else free) & 0xFF:
                     break
 
     async def wait_irq(self, timeout_cycles: int = 200_000) -> bool:
