@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from amaranth.sim import Simulator
+from hwsim import add_rule_monitor
 
 from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, Status
 from cdma.hw.engine import EngineParams
@@ -100,10 +101,14 @@ async def _read(ctx, dut, addr):
 
 
 def _run(dut, bench):
+    """Run ``bench`` with the stream-rule monitor on the descriptor output."""
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
+    violations = []
+    add_rule_monitor(sim, dut.desc, violations)
     sim.run()
+    assert not violations, violations[:5]
 
 
 async def _read_all(ctx, dut, skip=("STATUS_HI",)):
