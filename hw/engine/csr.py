@@ -6,9 +6,9 @@ descriptor and status streams.  The register map is the table
 is generated from it (:func:`registers_markdown`, ``cdma registers``) and the
 driver-style bench (``sim/engine/driver.py``) takes its offsets from it.
 
-Every access answers in a fixed number of cycles (a write one cycle after both
-AW and W are valid, a read one cycle after AR): a full submission queue or an
-empty status queue is answered with SLVERR, never by holding the bus.  The
+Every access answers in a fixed number of cycles (a write's B two cycles after
+the cycle AW and W are taken, a read's R one cycle after AR): a full submission
+queue or an empty status queue is answered with SLVERR, never by holding the bus.  The
 two low address bits are ignored (AXI4-Lite's strobes say which bytes of the
 word a write carries; a read returns the whole word).  An
 access the map does not allow (unmapped address, a write to a
@@ -202,7 +202,8 @@ def registers_markdown() -> str:
         "",
         f"32-bit registers, {CSR_ADDR_WIDTH}-bit byte addresses (`s_axil_awaddr`/`araddr`). "
         "Address bits 1..0 are ignored (the write strobes say which bytes a write "
-        "carries; a read returns the whole word). Every access is answered in one cycle; "
+        "carries; a read returns the whole word). Every access is answered in a fixed "
+        "number of cycles (R one cycle after AR, B two after AW and W), never held; "
         "an access the table does not allow answers SLVERR and changes nothing: an "
         "unmapped address, a write to "
         "RO or a read of WO, partial strobes on a register that needs all four, a value "
@@ -477,17 +478,25 @@ class EngineCSR(wiring.Component):
                 m.d.sync += snap_hi.eq(snap_src)
 
         # ---- write channel ---------------------------------------------------------
+        # A write is taken into registers (word address, data, strobes) and carried
+        # out the next cycle from them: no path from the bus inputs into the decode,
+        # and the decode reaches the queues' write enables from flip-flops.
         bvalid = self.s_axil_bvalid
+        pend = Signal()
+        aw_word = Signal(CSR_ADDR_WIDTH - 2)
+        wdata, wstrb = Signal(32), Signal(4)
         go = Signal()
-        m.d.comb += go.eq(self.s_axil_awvalid & self.s_axil_wvalid & ~bvalid)
+        m.d.comb += go.eq(self.s_axil_awvalid & self.s_axil_wvalid & ~bvalid & ~pend)
         m.d.comb += [self.s_axil_awready.eq(go), self.s_axil_wready.eq(go)]
+        with m.If(go):
+            m.d.sync += [pend.eq(1), aw_word.eq(self.s_axil_awaddr[2:]),
+                         wdata.eq(self.s_axil_wdata), wstrb.eq(self.s_axil_wstrb)]
         with m.If(bvalid & self.s_axil_bready):
             m.d.sync += bvalid.eq(0)
-        wdata, wstrb = self.s_axil_wdata, self.s_axil_wstrb
         full = wstrb == 0b1111
         wok = Signal()
         push = Signal()
-        aw_word = self.s_axil_awaddr[2:]
+        to_pre = desc_words["DESC_CTRL"][16:24] == PREFETCH
         for r in REGISTERS:
             if r.access == "RO":
                 continue
@@ -495,20 +504,19 @@ class EngineCSR(wiring.Component):
             if r.byte_strobes:
                 with m.If(hit):
                     m.d.comb += wok.eq(1)
-                with m.If(go & hit):
+                with m.If(pend & hit):
                     word = desc_words[r.name]
                     for b in range(4):
                         with m.If(wstrb[b]):
                             m.d.sync += word[8 * b:8 * b + 8].eq(wdata[8 * b:8 * b + 8])
                 continue
-            to_pre = desc_words["DESC_CTRL"][16:24] == PREFETCH
             ok = {"DOORBELL": Mux(to_pre, sub_pre.w_rdy, sub_off.w_rdy),
                   "IRQ_ENABLE": wdata[1:] == 0,
                   "IRQ_THRESHOLD": (wdata != 0) & (wdata <= QD),
                   "IRQ_TIMEOUT": wdata[IRQ_TIMEOUT_BITS:] == 0}[r.name]
             with m.If(hit):
                 m.d.comb += wok.eq(full & ok)
-            with m.If(go & hit & full & ok):
+            with m.If(pend & hit & full & ok):
                 if r.name == "DOORBELL":
                     m.d.comb += push.eq(1)
                 elif r.name == "IRQ_ENABLE":
@@ -517,8 +525,7 @@ class EngineCSR(wiring.Component):
                     m.d.sync += threshold.eq(wdata)
                 else:
                     m.d.sync += timeout.eq(wdata)
-        to_pre = desc_words["DESC_CTRL"][16:24] == PREFETCH
         m.d.comb += [sub_off.w_en.eq(push & ~to_pre), sub_pre.w_en.eq(push & to_pre)]
-        with m.If(go):
-            m.d.sync += [bvalid.eq(1), self.s_axil_bresp.eq(Mux(wok, OKAY, SLVERR))]
+        with m.If(pend):
+            m.d.sync += [pend.eq(0), bvalid.eq(1), self.s_axil_bresp.eq(Mux(wok, OKAY, SLVERR))]
         return m
