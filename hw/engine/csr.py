@@ -481,26 +481,31 @@ class EngineCSR(wiring.Component):
         # A write is taken into registers (word address, data, strobes) and carried
         # out the next cycle from them: no path from the bus inputs into the decode,
         # and the decode reaches the queues' write enables from flip-flops.
+        # The address is decoded as it is taken: one flag per writable register.
         bvalid = self.s_axil_bvalid
         pend = Signal()
-        aw_word = Signal(CSR_ADDR_WIDTH - 2)
+        writable = [r for r in REGISTERS if r.access != "RO"]
+        hits = {r.name: Signal(name=f"whit_{r.name.lower()}") for r in writable}
         wdata, wstrb = Signal(32), Signal(4)
+        full = Signal()
         go = Signal()
         m.d.comb += go.eq(self.s_axil_awvalid & self.s_axil_wvalid & ~bvalid & ~pend)
         m.d.comb += [self.s_axil_awready.eq(go), self.s_axil_wready.eq(go)]
         with m.If(go):
-            m.d.sync += [pend.eq(1), aw_word.eq(self.s_axil_awaddr[2:]),
-                         wdata.eq(self.s_axil_wdata), wstrb.eq(self.s_axil_wstrb)]
+            m.d.sync += [pend.eq(1), wdata.eq(self.s_axil_wdata), wstrb.eq(self.s_axil_wstrb),
+                         full.eq(self.s_axil_wstrb == 0b1111)]
+            m.d.sync += [hits[r.name].eq(self.s_axil_awaddr[2:] == r.offset >> 2)
+                         for r in writable]
         with m.If(bvalid & self.s_axil_bready):
             m.d.sync += bvalid.eq(0)
-        full = wstrb == 0b1111
         wok = Signal()
         push = Signal()
-        to_pre = desc_words["DESC_CTRL"][16:24] == PREFETCH
-        for r in REGISTERS:
-            if r.access == "RO":
-                continue
-            hit = aw_word == r.offset >> 2
+        # the staged descriptor's queue, kept as a flag beside DESC_CTRL
+        to_pre = Signal()
+        with m.If(pend & hits["DESC_CTRL"] & wstrb[2]):
+            m.d.sync += to_pre.eq(wdata[16:24] == PREFETCH)
+        for r in writable:
+            hit = hits[r.name]
             if r.byte_strobes:
                 with m.If(hit):
                     m.d.comb += wok.eq(1)
@@ -516,10 +521,12 @@ class EngineCSR(wiring.Component):
                   "IRQ_TIMEOUT": wdata[IRQ_TIMEOUT_BITS:] == 0}[r.name]
             with m.If(hit):
                 m.d.comb += wok.eq(full & ok)
+            if r.name == "DOORBELL":
+                # a FIFO ignores a write while full, so the enable needs no w_rdy
+                m.d.comb += push.eq(pend & hit & full)
+                continue
             with m.If(pend & hit & full & ok):
-                if r.name == "DOORBELL":
-                    m.d.comb += push.eq(1)
-                elif r.name == "IRQ_ENABLE":
+                if r.name == "IRQ_ENABLE":
                     m.d.sync += irq_enable.eq(wdata[0])
                 elif r.name == "IRQ_THRESHOLD":
                     m.d.sync += threshold.eq(wdata)
