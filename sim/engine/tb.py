@@ -17,7 +17,7 @@ from cdma.hw.engine.params import EngineParams
 from cdma.sim.runner import params_from_env
 from cdma.sim.stream_tb import random_pauses
 
-__all__ = ["TB", "activations"]
+__all__ = ["TB", "activations", "set_error_range", "place_ranges"]
 
 
 def activations(n_elems, density, elem_bits, rng):
@@ -30,6 +30,30 @@ def activations(n_elems, density, elem_bits, rng):
     vals = rng.integers(1, 1 << elem_bits, size=n_elems, dtype=np.uint64).astype(dt)
     keep = rng.random(n_elems) < density
     return np.where(keep, vals, 0).astype(dt)
+
+
+def set_error_range(ram, lo, hi):
+    """Make :class:`~cocotbext.axi.AxiRam` ``ram`` answer SLVERR for every access
+    to ``[lo, hi)`` (reads and writes)."""
+    for iface, name in ((ram.read_if, "_read"), (ram.write_if, "_write")):
+        orig = getattr(type(iface), name).__get__(iface)
+
+        async def guarded(address, arg, _orig=orig):
+            if address < hi and address + (arg if isinstance(arg, int) else len(arg)) > lo:
+                raise IndexError(f"access at {address:#x} in the error range")
+            return await _orig(address, arg)
+        setattr(iface, name, guarded)
+
+
+def place_ranges(mem_bytes, rng, lengths, base=0x1000, gap=256):
+    """Aligned, non-overlapping addresses for ``lengths`` from ``base``, with
+    ``gap`` guard bytes between them and a random 4 KiB phase for each."""
+    addrs, a = [], base
+    for n in lengths:
+        a += int(rng.integers(0, 4)) * mem_bytes
+        addrs.append(a)
+        a += -(-n // mem_bytes) * mem_bytes + gap
+    return addrs
 
 
 class TB:
@@ -119,14 +143,7 @@ class TB:
 
     def set_error_range(self, lo, hi):
         """Make the memory answer SLVERR for every access to ``[lo, hi)``."""
-        for iface, name in ((self.ram.read_if, "_read"), (self.ram.write_if, "_write")):
-            orig = getattr(type(iface), name).__get__(iface)
-
-            async def guarded(address, arg, _orig=orig):
-                if address < hi and address + (arg if isinstance(arg, int) else len(arg)) > lo:
-                    raise IndexError(f"access at {address:#x} in the error range")
-                return await _orig(address, arg)
-            setattr(iface, name, guarded)
+        set_error_range(self.ram, lo, hi)
 
     def set_memory_pauses(self, probability, seed=1):
         """Random pauses on every AXI channel of the memory model (0 = none)."""

@@ -23,6 +23,7 @@ from cdma.sim.runner import params_from_env
 from cdma.sim.stream_tb import random_pauses
 
 from .driver import CDMADriver
+from .tb import set_error_range
 
 __all__ = ["AxilTB"]
 
@@ -96,14 +97,7 @@ class AxilTB:
 
     def set_error_range(self, lo, hi):
         """Make the memory answer SLVERR for every access to ``[lo, hi)``."""
-        for iface, name in ((self.ram.read_if, "_read"), (self.ram.write_if, "_write")):
-            orig = getattr(type(iface), name).__get__(iface)
-
-            async def guarded(address, arg, _orig=orig):
-                if address < hi and address + (arg if isinstance(arg, int) else len(arg)) > lo:
-                    raise IndexError(f"access at {address:#x} in the error range")
-                return await _orig(address, arg)
-            setattr(iface, name, guarded)
+        set_error_range(self.ram, lo, hi)
 
     def set_pauses(self, probability, seed=1):
         """Random pauses on every AXI channel of the memory, on C2H/H2C and on the

@@ -17,21 +17,10 @@ from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, Status
 from cdma.hw.engine.csr import COUNTERS, REGISTERS
 
 from .driver import REG, EngineConfig
-from .tb import activations
+from .tb import activations, place_ranges
 from .tb_axil import AxilTB
 
 GUARD = 0xA5
-
-
-def _place(tb, rng, lengths, base, gap=256):
-    """Aligned, non-overlapping addresses for ``lengths`` with guard gaps."""
-    mb = tb.params["mem_bytes"]
-    addrs, a = [], base
-    for n in lengths:
-        a += int(rng.integers(0, 4)) * mb
-        addrs.append(a)
-        a += -(-n // mb) * mb + gap
-    return addrs
 
 
 def _mem_bytes_read(tb, descs, statuses):
@@ -174,8 +163,9 @@ async def test_round_trip(dut):
     layers = [(3 * c // eb + 17, 0.45), (c // eb, 0.08), (2 * c // eb - 5, 0.7), (999, 0.25),
               (c // (2 * eb), 1.0), (c // eb + 3, 0.0), (77, 0.5), (2 * c // eb, 0.3)]
     sizes = [n * eb for n, _ in layers]
-    srcs = _place(tb, rng, sizes, 0x1000)
-    dsts = _place(tb, rng, sizes, srcs[-1] + sizes[-1] + 0x1000)
+    mb = tb.params["mem_bytes"]
+    srcs = place_ranges(mb, rng, sizes, 0x1000)
+    dsts = place_ranges(mb, rng, sizes, srcs[-1] + sizes[-1] + 0x1000)
     size = dsts[-1] + sizes[-1] + 512
     tb.write_mem(0, bytes([GUARD]) * size)
     tensors, offs = [], []

@@ -13,7 +13,7 @@ from cocotb.triggers import RisingEdge, with_timeout
 from cdma.golden import ErrorCode
 from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor
 
-from .tb import TB, activations
+from .tb import TB, activations, place_ranges
 
 CODECS = {"raw": 0, "zvc": 1, "rle": 2}
 #: Status codes after which the offload frame is still sent (AXI errors: cut short).
@@ -37,13 +37,7 @@ def _lengths(tb):
 
 def _place(tb, rng, lengths, base=0x1000, gap=256):
     """Aligned, non-overlapping addresses with guard gaps for ``lengths``."""
-    mb = tb.params["mem_bytes"]
-    addrs, a = [], base
-    for n in lengths:
-        a += rng.integers(0, 4) * mb          # vary the 4 KiB phase
-        addrs.append(int(a))
-        a += -(-n // mb) * mb + gap
-    return addrs
+    return place_ranges(tb.params["mem_bytes"], rng, lengths, base, gap)
 
 
 async def _run_offload(tb, descs, timeout_us=2000):
