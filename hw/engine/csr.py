@@ -89,11 +89,11 @@ COUNTERS = (
     ("OFF_FRAME_BYTES", "offload: frame bytes sent on C2H (`tkeep` bytes of every transfer)"),
     ("OFF_DONE", "status words of offload descriptors (direction 0, and descriptors of an "
                  "unknown direction)"),
-    ("OFF_ERRORS", "those of them with a nonzero code"),
+    ("OFF_ERRORS", "status words of OFF_DONE with a nonzero code"),
     ("PRE_FRAME_BYTES", "prefetch: bytes taken from H2C (`tkeep` bytes of every transfer)"),
     ("PRE_RAW_BYTES", "prefetch: bytes written to memory (`wstrb` bytes of every W beat)"),
     ("PRE_DONE", "status words of prefetch descriptors (direction 1)"),
-    ("PRE_ERRORS", "those of them with a nonzero code"),
+    ("PRE_ERRORS", "status words of PRE_DONE with a nonzero code"),
 )
 #: Offset of the first counter; counter k's low word is at COUNTER_BASE + 8 k.
 COUNTER_BASE = 0x80
@@ -130,7 +130,8 @@ def _registers() -> tuple:
         R("DOORBELL", 0x20, "WO", "any value: the four DESC_ words go as one descriptor "
           "into the submission queue of its direction (prefetch for direction 1, offload "
           "for every other); they keep their values. SLVERR when that queue is full: "
-          "nothing is queued, retry after SUB_FREE says there is room"),
+          "nothing is queued, retry after SUB_FREE says there is room. The engine gets one "
+          "descriptor of each direction at a time, the next when its status is back"),
         R("SUB_FREE", 0x24, "RO", "free slots of the submission queues",
           (F("offload", 0, 8, "offload queue (descriptors of every direction but 1)"),
            F("prefetch", 8, 8, "prefetch queue (direction 1)"),
