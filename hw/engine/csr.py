@@ -30,9 +30,10 @@ from cdma.golden.engine import DESCRIPTOR_BYTES, PREFETCH, STATUS_BYTES
 from ..streams import check_positive_int
 from .params import EngineParams
 
-__all__ = ["Field", "Register", "REGISTERS", "COUNTERS", "CSR_ADDR_WIDTH", "CSR_ID",
-           "CSR_VERSION", "IRQ_TIMEOUT_BITS", "EngineCSR", "axil_slave_members", "register",
-           "registers_markdown", "registers_verilog_header", "config_words", "add_registers_arguments", "run_registers"]
+__all__ = ["Field", "Register", "REGISTERS", "COUNTERS", "COUNTER_BASE", "ADD_BITS",
+           "CSR_ADDR_WIDTH", "CSR_ID", "CSR_VERSION", "IRQ_TIMEOUT_BITS", "EngineCSR",
+           "axil_slave_members", "register", "registers_markdown", "registers_verilog_header",
+           "config_words", "add_registers_arguments", "run_registers"]
 
 #: Address bits of the register map (256 bytes): ``s_axil_awaddr``/``araddr`` width.
 CSR_ADDR_WIDTH = 8
