@@ -232,6 +232,8 @@ class FrameParser(EngineUnit):
             for lg in range(LOG2_CHUNK_MIN, LOG2_CHUNK_MAX + 1):
                 with m.Case(lg):
                     m.d.comb += big.eq(raw_left[lg:].any())
+            with m.Default():                # (log2c is checked; a full case for lint)
+                m.d.comb += big.eq(0)
         m.d.sync += raw_c.eq(Mux(big, C(1, COUNT_BITS) << log2c, raw_left[:COUNT_BITS]))
         # the chunk header's fields
         plen, cc = w0[:CHUNK_LENGTH_BITS], w0[CHUNK_LENGTH_BITS:32]
