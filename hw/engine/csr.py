@@ -342,8 +342,11 @@ class EngineCSR(wiring.Component):
     status_depth = property(lambda self: self._status_depth, doc="Status queue slots.")
 
     def __repr__(self):
-        return (f"EngineCSR({self._p!r}, sub_depth={self._sub_depth}, "
-                f"status_depth={self._status_depth})")
+        # (getattr: Amaranth's unused-elaboratable warning calls repr even on an
+        # instance whose constructor refused its parameters)
+        return (f"EngineCSR({getattr(self, '_p', None)!r}, "
+                f"sub_depth={getattr(self, '_sub_depth', None)}, "
+                f"status_depth={getattr(self, '_status_depth', None)})")
 
     def elaborate(self, platform):
         m = Module()
