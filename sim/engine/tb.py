@@ -17,7 +17,7 @@ from cdma.hw.engine.params import EngineParams
 from cdma.sim.runner import params_from_env
 from cdma.sim.stream_tb import random_pauses
 
-__all__ = ["TB", "activations", "set_error_range", "place_ranges"]
+__all__ = ["EngineBusTB", "TB", "activations", "set_error_range", "place_ranges"]
 
 
 def activations(n_elems, density, elem_bits, rng):
@@ -56,7 +56,64 @@ def place_ranges(mem_bytes, rng, lengths, base=0x1000, gap=256):
     return addrs
 
 
-class TB:
+class EngineBusTB:
+    """What every engine bench shares: the golden model, clock, reset, the device
+    memory (an :class:`~cocotbext.axi.AxiRam` on ``m_axi_*``) and the PCIe streams
+    (``m_axis_c2h_*`` into an ``AxiStreamSink``, ``s_axis_h2c_*`` from an
+    ``AxiStreamSource``).  Subclasses add the host side (descriptor and status
+    streams, or a register front end).
+
+    Parameters
+    ----------
+    dut : cocotb handle
+    params : dict
+        The generator's parameters (at least :class:`EngineParams`' fields).
+    mem_size : int
+        Bytes of device memory.
+    """
+
+    def __init__(self, dut, params, mem_size):
+        self.dut = dut
+        self.log = logging.getLogger("cocotb.tb")
+        self.log.setLevel(logging.INFO)
+        self.params = p = params
+        self.model = EngineModel(p["elem_bits"], p["mem_bytes"], p["chunk_bytes"], p["codecs"],
+                                 p["addr_width"])
+        dut.rst.value = 1
+        dut.s_axis_h2c_tvalid.value = 0
+        Clock(dut.clk, 4, unit="ns").start()
+        self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=mem_size)
+        self.c2h = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_c2h"), dut.clk, dut.rst)
+        self.h2c = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_h2c"), dut.clk, dut.rst)
+        for model in (self.c2h, self.h2c, self.ram.read_if, self.ram.write_if):
+            model.log.setLevel(logging.WARNING)
+        self.cycle = 0
+
+    def set_error_range(self, lo, hi):
+        """Make the memory answer SLVERR for every access to ``[lo, hi)``."""
+        set_error_range(self.ram, lo, hi)
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 4)
+        self.dut.rst.value = 0
+        await ClockCycles(self.dut.clk, 2)
+
+    async def get_c2h_frame(self) -> bytes:
+        frame = await self.c2h.recv(compact=False)
+        return bytes(b for b, k in zip(frame.tdata, frame.tkeep) if k)
+
+    async def send_h2c_frame(self, data: bytes):
+        await self.h2c.send(AxiStreamFrame(data))
+
+    def write_mem(self, addr, data):
+        self.ram.write(addr, bytes(data))
+
+    def read_mem(self, addr, length) -> bytes:
+        return self.ram.read(addr, length)
+
+
+class TB(EngineBusTB):
     """Clock, reset and bus models around a generated ``engine`` top level.
 
     Parameters
@@ -80,32 +137,17 @@ class TB:
     """
 
     def __init__(self, dut, mem_size=1 << 21, read_latency=0):
-        self.dut = dut
-        self.log = logging.getLogger("cocotb.tb")
-        self.log.setLevel(logging.INFO)
-        # the generator's parameters, over EngineParams' defaults (written there only)
-        self.params = dataclasses.asdict(EngineParams(**params_from_env()))
-        p = self.params
-        self.model = EngineModel(p["elem_bits"], p["mem_bytes"], p["chunk_bytes"], p["codecs"],
-                                 p["addr_width"])
-        dut.rst.value = 1
         dut.s_axis_desc_tvalid.value = 0
-        dut.s_axis_h2c_tvalid.value = 0
-        Clock(dut.clk, 4, unit="ns").start()
-        self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=mem_size)
-        self.c2h = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_c2h"), dut.clk, dut.rst)
-        self.h2c = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_h2c"), dut.clk, dut.rst)
+        # the generator's parameters, over EngineParams' defaults (written there only)
+        super().__init__(dut, dataclasses.asdict(EngineParams(**params_from_env())), mem_size)
         self.desc = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_desc"), dut.clk, dut.rst)
         self.status = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_status"), dut.clk,
                                     dut.rst)
-        for model in (self.c2h, self.h2c, self.desc, self.status):
-            model.log.setLevel(logging.WARNING)
-        for model in (self.ram.read_if, self.ram.write_if):
+        for model in (self.desc, self.status):
             model.log.setLevel(logging.WARNING)
         self.read_latency = read_latency
         if read_latency:
             self._add_read_latency()
-        self.cycle = 0
         self.c2h_beats = self.h2c_beats = 0
         cocotb.start_soon(self._count())
 
@@ -141,10 +183,6 @@ class TB:
             if int(dut.s_axis_h2c_tvalid.value) and int(dut.s_axis_h2c_tready.value):
                 self.h2c_beats += 1
 
-    def set_error_range(self, lo, hi):
-        """Make the memory answer SLVERR for every access to ``[lo, hi)``."""
-        set_error_range(self.ram, lo, hi)
-
     def set_memory_pauses(self, probability, seed=1):
         """Random pauses on every AXI channel of the memory model (0 = none)."""
         ram = self.ram
@@ -161,28 +199,9 @@ class TB:
             model.set_pause_generator(random_pauses(probability, seed + k) if probability
                                       else None)
 
-    async def reset(self):
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 4)
-        self.dut.rst.value = 0
-        await ClockCycles(self.dut.clk, 2)
-
     async def submit(self, d: Descriptor):
         await self.desc.send(AxiStreamFrame(d.pack()))
 
     async def get_status(self) -> Status:
         frame = await self.status.recv()
         return Status.unpack(bytes(frame.tdata))
-
-    async def get_c2h_frame(self) -> bytes:
-        frame = await self.c2h.recv(compact=False)
-        return bytes(b for b, k in zip(frame.tdata, frame.tkeep) if k)
-
-    async def send_h2c_frame(self, data: bytes):
-        await self.h2c.send(AxiStreamFrame(data))
-
-    def write_mem(self, addr, data):
-        self.ram.write(addr, bytes(data))
-
-    def read_mem(self, addr, length) -> bytes:
-        return self.ram.read(addr, length)

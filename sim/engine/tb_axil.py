@@ -12,18 +12,15 @@ import dataclasses
 import logging
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
-from cocotbext.axi import (AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam, AxiStreamBus,
-                           AxiStreamFrame, AxiStreamSink, AxiStreamSource)
+from cocotb.triggers import RisingEdge
+from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
-from cdma.golden.engine import EngineModel
 from cdma.hw.engine.params import EngineParams
 from cdma.sim.runner import params_from_env
 from cdma.sim.stream_tb import random_pauses
 
 from .driver import CDMADriver
-from .tb import set_error_range
+from .tb import EngineBusTB
 
 __all__ = ["AxilTB"]
 
@@ -31,7 +28,7 @@ __all__ = ["AxilTB"]
 CSR_DEFAULTS = {"sub_depth": 4, "status_depth": 16}
 
 
-class AxilTB:
+class AxilTB(EngineBusTB):
     """Bus models, the driver and a byte monitor around a generated ``engine-axil`` top.
 
     Parameters
@@ -52,27 +49,13 @@ class AxilTB:
     """
 
     def __init__(self, dut, mem_size=1 << 20):
-        self.dut = dut
-        self.log = logging.getLogger("cocotb.tb")
-        self.log.setLevel(logging.INFO)
         env = params_from_env()
         csr = {k: env.pop(k, v) for k, v in CSR_DEFAULTS.items()}
-        self.params = dict(dataclasses.asdict(EngineParams(**env)), **csr)
-        p = self.params
-        self.model = EngineModel(p["elem_bits"], p["mem_bytes"], p["chunk_bytes"], p["codecs"],
-                                 p["addr_width"])
-        dut.rst.value = 1
-        dut.s_axis_h2c_tvalid.value = 0
-        Clock(dut.clk, 4, unit="ns").start()
-        self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=mem_size)
-        self.c2h = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_c2h"), dut.clk, dut.rst)
-        self.h2c = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_h2c"), dut.clk, dut.rst)
+        super().__init__(dut, dict(dataclasses.asdict(EngineParams(**env)), **csr), mem_size)
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
-        for model in (self.c2h, self.h2c, self.ram.read_if, self.ram.write_if,
-                      self.axil.write_if, self.axil.read_if):
+        for model in (self.axil.write_if, self.axil.read_if):
             model.log.setLevel(logging.WARNING)
         self.drv = CDMADriver(self.axil, dut.irq, dut.clk)
-        self.cycle = 0
         self.moved = dict.fromkeys(("OFF_RAW_BYTES", "OFF_FRAME_BYTES", "PRE_FRAME_BYTES",
                                     "PRE_RAW_BYTES"), 0)
         cocotb.start_soon(self._monitor())
@@ -95,10 +78,6 @@ class AxilTB:
             if fire(dut.s_axis_h2c_tvalid, dut.s_axis_h2c_tready):
                 self.moved["PRE_FRAME_BYTES"] += ones(dut.s_axis_h2c_tkeep)
 
-    def set_error_range(self, lo, hi):
-        """Make the memory answer SLVERR for every access to ``[lo, hi)``."""
-        set_error_range(self.ram, lo, hi)
-
     def set_pauses(self, probability, seed=1):
         """Random pauses on every AXI channel of the memory, on C2H/H2C and on the
         host's AXI4-Lite channels (0 = none)."""
@@ -110,22 +89,3 @@ class AxilTB:
                  self.axil.read_if.r_channel]
         for k, ch in enumerate(chans):
             ch.set_pause_generator(random_pauses(probability, seed + k) if probability else None)
-
-    async def reset(self):
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 4)
-        self.dut.rst.value = 0
-        await ClockCycles(self.dut.clk, 2)
-
-    async def get_c2h_frame(self) -> bytes:
-        frame = await self.c2h.recv(compact=False)
-        return bytes(b for b, k in zip(frame.tdata, frame.tkeep) if k)
-
-    async def send_h2c_frame(self, data: bytes):
-        await self.h2c.send(AxiStreamFrame(data))
-
-    def write_mem(self, addr, data):
-        self.ram.write(addr, bytes(data))
-
-    def read_mem(self, addr, length) -> bytes:
-        return self.ram.read(addr, length)
