@@ -486,6 +486,8 @@ class Unpacker(wiring.Component):
         The window's first unit in ``beats`` (a register): after a take it
         has moved on by ``take`` units (modulo :attr:`ring_units`), after a
         drop it is the first unit of the slot after the packet's last beat.
+    drop_start : Out(range(ring_units))
+        What ``start`` becomes after a drop this cycle (from registers).
 
     Raises
     ------
@@ -522,6 +524,7 @@ class Unpacker(wiring.Component):
             "beats": Out(self._nw * in_units * unit_bits),
             "beats_side": Out(max(1, self._nw * in_units * side_bits)),
             "start": Out(range(self._nw * in_units)),
+            "drop_start": Out(range(self._nw * in_units)),
         })
 
     unit_bits = property(lambda self: self._unit, doc="Bits per unit.")
@@ -719,8 +722,9 @@ class Unpacker(wiring.Component):
         start = Signal(range(N))
         start_take = Signal(range(N + PO + 1))
         m.d.comb += [self.start.eq(start), start_take.eq(start + self.take)]
+        m.d.comb += self.drop_start.eq(ring_add(head_c[0], beats) * IB)
         with m.If(drop0):
-            m.d.sync += start.eq(ring_add(head_c[0], beats) * IB)
+            m.d.sync += start.eq(self.drop_start)
         with m.Elif(take0):
             m.d.sync += start.eq(Mux(start_take >= N, start_take - N, start_take))
         return m

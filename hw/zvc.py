@@ -520,7 +520,19 @@ class ZVCDecompressor(wiring.Component):
         wrem_lo = Signal(5)              # elements left at the window's start, mod 32
         next_short = Signal()            # the next window has fewer than 32 elements
         code = Signal(4)
-        m.d.comb += [self.count.ready.eq(~active), self.error_code.eq(code)]
+        # The next chunk's count waits in a register (`pend`, with the facts the
+        # start needs already derived from it), so a chunk starts in the cycle
+        # its predecessor ends: back-to-back chunks lose one cycle (the first
+        # mask's fetch), not three.
+        pend = Signal()
+        pend_cnt = Signal(self._count_bits)
+        pend_zero, pend_fin, pend_short = Signal(), Signal(), Signal()
+        m.d.comb += [self.count.ready.eq(~pend), self.error_code.eq(code)]
+        with m.If(self.count.valid & ~pend):
+            cnt = self.count.p
+            m.d.sync += [pend.eq(1), pend_cnt.eq(cnt), pend_zero.eq(cnt == 0),
+                         pend_fin.eq(_at_most_pow2(cnt, L)),
+                         pend_short.eq(_below_pow2(cnt, WINDOW))]
         m.d.sync += [issued.eq(issued_next)]
         m.d.comb += nxt["room"].eq(issued_next < DEPTH)
 
@@ -618,13 +630,6 @@ class ZVCDecompressor(wiring.Component):
         for name in state_shapes:
             if name != "room":
                 m.d.comb += nxt[name].eq(r0[name])
-        start = self.count.valid & self.count.ready
-        cnt = self.count.p
-        with m.If(start):
-            m.d.comb += [nxt["active"].eq(1), nxt["failed"].eq(0), nxt["mv"].eq(0),
-                         nxt["s"].eq(0), nxt["zero"].eq(cnt == 0), nxt["fin"].eq(_at_most_pow2(cnt, L))]
-            m.d.sync += [rem.eq(cnt), code.eq(ZVCError.OK), wrem_lo.eq(cnt[:5]),
-                         next_short.eq(_below_pow2(cnt, WINDOW))]
         with m.If(fetch | prefetch):
             # A short window (the chunk's last, fewer than 32 elements) has its mask
             # checked in the next cycle (`chk`), off the fetch path; the others
@@ -660,12 +665,25 @@ class ZVCDecompressor(wiring.Component):
         with m.If(fail):
             m.d.comb += nxt["failed"].eq(1)
             m.d.sync += code.eq(fail_code)
+        # A chunk starts when nothing is decoded or in the cycle the current one
+        # ends (after the updates above: its assignments win).
+        start = Signal()
+        m.d.comb += start.eq(pend & (~active | finish | terminate))
+        with m.If(start):
+            m.d.comb += [nxt["active"].eq(1), nxt["failed"].eq(0), nxt["mv"].eq(0),
+                         nxt["s"].eq(0), nxt["zero"].eq(pend_zero), nxt["fin"].eq(pend_fin)]
+            m.d.sync += [pend.eq(0), rem.eq(pend_cnt), code.eq(ZVCError.OK),
+                         wrem_lo.eq(pend_cnt[:5]), next_short.eq(pend_short)]
         m.d.sync += self.error.eq(fail)
         # where the next mask read happens (see `pm` above)
         # (only while the chunk is being decoded: after a failure or between chunks
         # the mask registers are stale, and the next chunk's first mask is at the
         # window's start)
         live = active & ~failed & mv
+        # (after a drop the next chunk may start at once: its first mask is at
+        # the next packet's start)
+        drop = Signal()
+        m.d.comb += drop.eq(finish | fail)
 
         def ring_mod(value, most):
             """``value`` modulo the ring, for ``value`` < ``most`` * N."""
@@ -688,13 +706,13 @@ class ZVCDecompressor(wiring.Component):
             m.d.comb += [at_take.eq(win_start + need),
                          at_next.eq(win_start + need + pc_next)]
             take_pm, next_pm = ring_mod(at_take, 2), ring_mod(at_next, 3)
-            m.d.sync += pm.eq(Mux(step & (s == nb - 2), next_pm,
-                                  Mux(step | (live & (s == nb - 1)), take_pm, win_start)))
+            m.d.sync += pm.eq(Mux(drop, unp.drop_start, Mux(step & (s == nb - 2), next_pm,
+                                  Mux(step | (live & (s == nb - 1)), take_pm, win_start))))
         else:                            # every step is a window's last: no head start
             at = Signal(range(N + 2 * PW + 1))
             m.d.comb += at.eq(win_start + Mux(step, need, 0)
                               + Mux(fetch | prefetch, nneed, Mux(live, need, 0)))
-            m.d.sync += pm.eq(ring_mod(at, 3))
+            m.d.sync += pm.eq(Mux(drop, unp.drop_start, ring_mod(at, 3)))
 
         # ---- the step's beat: slots of the view, expanded to the lanes of the mask --
         # (Registering the window first and picking the slots a cycle later, to cut

@@ -30,10 +30,13 @@ class BenchFailed(RuntimeError):
 
 
 def measure(densities, kib=256, elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk_bytes=4096,
-            codec="zvc", latency=24, sim="icarus", *, baseline=True, min_share=0.95):
+            codec="zvc", latency=24, sim="icarus", *, baseline=True, min_share=0.95,
+            dec_instances=None):
     """Rows (dicts) of the engine bench: one per (direction, codec, density).
 
-    ``baseline`` adds the uncompressed DMA (codec raw) at each density.  The
+    ``baseline`` adds the uncompressed DMA (codec raw) at each density;
+    ``dec_instances`` (None: the generator's default) sets the prefetch
+    decompressors per codec.  The
     cocotb test fails when a point reaches less than ``min_share`` of its bound;
     then :class:`BenchFailed` is raised with the rows (outside pytest; under
     pytest the cocotb runner fails the calling test itself).
@@ -44,6 +47,8 @@ def measure(densities, kib=256, elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk
     from cdma.sim.runner import run_cocotb
     params = dict(elem_bits=elem_bits, mem_bytes=mem_bytes, pcie_bytes=pcie_bytes,
                   chunk_bytes=chunk_bytes)
+    if dec_instances is not None:
+        params["dec_instances"] = dec_instances
     # Parameters at the generator's defaults are left out of the build key, so the
     # bench shares its build directory with tests/test_sim_engine.py.
     default = EngineParams()
@@ -113,6 +118,9 @@ def add_arguments(p):
     p.add_argument("--pcie-bytes", type=int, default=32,
                    help="AXI4-Stream bytes/beat (default %(default)s)")
     p.add_argument("--chunk-bytes", type=int, default=4096, help="chunk size (default %(default)s)")
+    p.add_argument("--dec-instances", type=int, default=None, choices=(1, 2),
+                   help="prefetch decompressors per codec (default: the generator's, "
+                        "see `cdma generate engine --help`)")
     p.add_argument("--codec", default="zvc", choices=("zvc", "rle"),
                    help="compressing codec (default %(default)s)")
     p.add_argument("--latency", type=int, default=24,
@@ -142,11 +150,13 @@ def run(args) -> int:
     failed = None
     try:
         rows = measure(densities, args.kib, args.elem_bits, args.mem_bytes, args.pcie_bytes,
-                       args.chunk_bytes, args.codec, args.latency, min_share=args.min_share)
+                       args.chunk_bytes, args.codec, args.latency, min_share=args.min_share,
+                       dec_instances=args.dec_instances)
     except BenchFailed as exc:
         rows, failed = exc.rows, exc
+    dec = "" if args.dec_instances is None else f", {args.dec_instances} decompressor(s) per codec"
     print(f"cDMA engine, Icarus: E={args.elem_bits}, mem_bytes={args.mem_bytes}, "
-          f"pcie_bytes={args.pcie_bytes}, chunk {args.chunk_bytes} B, {args.kib} KiB transfers, "
+          f"pcie_bytes={args.pcie_bytes}{dec}, chunk {args.chunk_bytes} B, {args.kib} KiB transfers, "
           f"read latency {args.latency} cycles; {platform.machine()}, "
           f"{time.time() - t0:.0f} s")
     print(table(rows))
