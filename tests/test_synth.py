@@ -81,6 +81,27 @@ def test_sweep_goes_on_past_a_failed_configuration(tmp_path, monkeypatch, capsys
     assert "did not finish in 3600 s" in capsys.readouterr().err
 
 
+def test_sweep_max_bytes_keeps_the_narrow_configurations(tmp_path, monkeypatch, capsys):
+    """--max-bytes 16: the twelve codec configurations of 8-16 B/cycle and the
+    16 B/cycle engine, not the 32 x 16 blocks nor the 64 B/cycle engines."""
+    seen = []
+
+    def fake(module, params, workdir, **kw):
+        seen.append((module, dict(params)))
+        return dict(module=module, params=params, bytes_per_cycle=8, lut4=100, ff=10,
+                    ebr=0, dsp=0, fmax_mhz=50.0, ge=300.0)
+    monkeypatch.setattr(synth, "synth_module", fake)
+    rc = main(["synth", "--sweep", "--max-bytes", "16", "--build", str(tmp_path),
+               "--json", str(tmp_path / "r.json")])
+    assert rc == 0
+    codec = [(m, p) for m, p in seen if m != "engine"]
+    assert len(codec) == 12 and all(p["elem_bits"] * p["lanes"] <= 128 for _, p in codec)
+    assert [p for m, p in seen if m == "engine"] == [
+        {"mem_bytes": 16, "pcie_bytes": 16, "dec_instances": 1}]
+    assert main(["synth", "--max-bytes", "16", "rle-encode"]) == 2
+    assert "--max-bytes goes with --sweep" in capsys.readouterr().err
+
+
 def _fake_row(module, params, speed=(6, 8), failed8=False):
     """A result row shaped like synth_module's (two speed grades, critical-path keys)."""
     crit6 = dict(crit_from="inner.level_TRELLIS_FF_Q_2", crit_from_port="Q",

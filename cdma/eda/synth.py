@@ -282,6 +282,9 @@ def add_arguments(p):
                         "of SWEEP_ENGINES (16 B/cycle, raw+ZVC, defaults)")
     p.add_argument("--only", metavar="MODULE[,MODULE]",
                    help="with --sweep: only these modules' configurations (e.g. rle-encode,engine)")
+    p.add_argument("--max-bytes", type=int, default=None, metavar="N",
+                   help="with --sweep: only configurations of at most N raw bytes per cycle "
+                        "(e.g. 16: the twelve small codec configurations and the 16 B/cycle engine)")
     for flags, kw in SHARED_OPTIONS:
         p.add_argument(*flags, **kw)
     sub = p.add_subparsers(dest="module", metavar="MODULE")
@@ -317,6 +320,17 @@ def run(args) -> int:
                   file=sys.stderr)
             return 2
         configs = [(m, p) for m, p in configs if m in keep]
+    if args.max_bytes is not None:
+        if not args.sweep or args.max_bytes < 1:
+            print(f"cdma synth: --max-bytes goes with --sweep and is >= 1, not {args.max_bytes!r}",
+                  file=sys.stderr)
+            return 2
+        from cdma.hw.engine.params import EngineParams
+        default_width = EngineParams().mem_bytes
+
+        def width(module, params):
+            return _bytes_per_cycle(params) or (default_width if module == "engine" else 0)
+        configs = [(m, p) for m, p in configs if width(m, p) <= args.max_bytes]
     versions = eda.tool_versions()
     rows, failed = [], []
     for i, (module, params) in enumerate(configs, 1):
