@@ -61,6 +61,9 @@ def test_acceptance_names():
     assert any("round trip" in n and "rle" in n for n in names)
     proved = {s.module for s in formal.SETS if s.mode == "prove"}
     assert {"zvc-compress", "zvc-decompress", "rle-encode", "rle-decode", "engine"} <= proved
+    units = {s.name for s in formal.SETS if s.mode == "prove" and s.module == "engine"}
+    assert {f"engine {u} stream rules" for u in ("frame-parser", "fetch", "offload",
+                                                  "prefetch")} <= units
     from cdma.hw.generate import REGISTRY
     assert {c.module for c in formal.CHECKS.values()} <= set(REGISTRY)
 
@@ -71,6 +74,12 @@ def test_unknown_task_lists_valid_names(capsys):
     err = capsys.readouterr().err
     assert "unknown formal task 'no-such-proof'" in err
     assert "zvc-compress stream rules" in err and "engine write-range guard" in err
+
+
+def test_round_trip_refuses_bad_min_elems():
+    from cdma.formal.props import RoundTrip
+    with pytest.raises(ValueError, match="min_elems must be from 0 to max_elems"):
+        RoundTrip("zvc", max_elems=16, min_elems=17)
 
 
 def test_unknown_fault_is_refused(tmp_path):

@@ -74,7 +74,7 @@ class PropertySet:
 
 
 def _sets():
-    from . import props
+    from . import props, units
     out = []
     for mod in ("zvc-compress", "zvc-decompress", "rle-encode", "rle-decode"):
         out.append(PropertySet(
@@ -101,6 +101,11 @@ def _sets():
         lambda fault=None: props.WriteGuard("w", fault=fault),
         faults={"guard-off-by-one": 8}, memory_map=False,
         what="the strobes on the W channel stay inside [addr, addr + length), end to end"))
+    for name, (cls, cfg, cover, fault, fault_depth, quick, what) in UNIT_SETS.items():
+        out.append(PropertySet(
+            f"engine {name} stream rules", "engine", "prove", 3, cover,
+            lambda fault=None, cls=cls, cfg=cfg: getattr(units, cls)(fault=fault, **cfg),
+            faults={fault: fault_depth}, quick=quick, memory_map=False, what=what))
     for codec, (depth, cfg) in ROUND_TRIPS.items():
         out.append(PropertySet(
             f"{codec} round trip", f"{codec}-loopback", "bmc", depth, depth,
@@ -118,6 +123,24 @@ def _sets():
     return out
 
 
+#: Stream rules of the engine's units (``cdma.formal.units``, configuration
+#: ``units.UNIT_CONFIG``): harness class, overrides, cover depth, broken
+#: variant and the BMC depth at which it fails, quick, what.
+UNIT_SETS = {
+    "frame-parser": ("ParserRules", {}, 14, "skid-slip", 12, True,
+                     "FrameParser, 4-byte H2C beats: jobs and pay hold valid and payload until "
+                     "the transfer, no valid out of reset; pay beats before the last are full; "
+                     "H2C taken only inside a frame"),
+    "fetch": ("FetchRules", {}, 8, "buffer-slip", 12, True,
+              "FetchUnit, 16-byte beats, a legal AXI read slave: AR and o hold valid and "
+              "payload; RREADY high while beats are in flight"),
+    "offload": ("OffloadRules", {}, 18, "fifo-slip", 14, False,
+                "OffloadUnit (raw codec, 2 banks of 512 B): AR, C2H and the reader's stream "
+                "into the frame packer hold valid and payload; no valid out of reset"),
+    "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 22, "slip-behind-full-writer", 18, False,
+                 "PrefetchUnit (raw codec, 16-byte H2C beats): the stream into the write unit "
+                 "holds valid and payload; no valid out of reset"),
+}
 #: Round trips: BMC depth (cycles; a cover at that depth sees the chunk's
 #: last element out) and configuration.
 ROUND_TRIPS = {

@@ -15,10 +15,15 @@ from amaranth.hdl import Module, Mux, Signal
 
 from amaranth.lib import wiring
 
+import types
+
+from amaranth.lib.fifo import SyncFIFOBuffered
+
 from cdma.hw.fifo import WideFIFO
 from cdma.hw.packer import CreditedPacker
+from cdma.hw.skid import SkidBuffer
 
-__all__ = ["SlippingFIFO", "FlippingPacker", "patched"]
+__all__ = ["SlippingFIFO", "SlippingSyncFIFO", "SlippingSkid", "FlippingPacker", "patched"]
 
 
 class SlippingFIFO(WideFIFO):
@@ -38,6 +43,50 @@ class SlippingFIFO(WideFIFO):
             real.w_en.eq(self.w_en), real.w_data.eq(self.w_data), real.r_en.eq(self.r_en),
             self.r_valid.eq(real.r_valid), self.level.eq(real.level),
             self.r_data.eq(real.r_data ^ Mux(real.r_valid & ~self.r_en & toggle, 1, 0)),
+        ]
+        return m
+
+
+class SlippingSyncFIFO(SyncFIFOBuffered):
+    """Amaranth's ``SyncFIFOBuffered`` whose output does not hold while it is stalled
+    (bit 0 of ``r_data`` flips in every other cycle that a word waits unread)."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.real = real = SyncFIFOBuffered(width=self.width, depth=self.depth)
+        toggle = Signal()
+        m.d.sync += toggle.eq(~toggle)
+        m.d.comb += [
+            real.w_en.eq(self.w_en), real.w_data.eq(self.w_data), real.r_en.eq(self.r_en),
+            self.w_rdy.eq(real.w_rdy), self.r_rdy.eq(real.r_rdy), self.level.eq(real.level),
+            self.w_level.eq(real.level), self.r_level.eq(real.level),
+            self.r_data.eq(real.r_data ^ Mux(real.r_rdy & ~self.r_en & toggle, 1, 0)),
+        ]
+        return m
+
+
+def _small_sync_fifo(*, width, depth):
+    """Amaranth's ``SyncFIFOBuffered`` cut to 2 entries (a buffer that fills within
+    reach of a bounded run)."""
+    return SyncFIFOBuffered(width=width, depth=min(depth, 2))
+
+
+class SlippingSkid(SkidBuffer):
+    """A :class:`~hw.skid.SkidBuffer` whose output payload does not hold while it
+    is stalled (bit 0 flips in every other cycle that a beat waits)."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.real = real = SkidBuffer(self.shape, copies=self.copies)
+        toggle = Signal()
+        m.d.sync += toggle.eq(~toggle)
+        o_bits = self.o.payload.as_value() if hasattr(self.o.payload, "as_value") else self.o.payload
+        r_bits = real.o.payload.as_value() if hasattr(real.o.payload, "as_value") else real.o.payload
+        m.d.comb += [
+            real.i.valid.eq(self.i.valid), real.i.payload.eq(self.i.payload),
+            self.i.ready.eq(real.i.ready), self.ready_copies.eq(real.ready_copies),
+            self.o.valid.eq(real.o.valid), real.o.ready.eq(self.o.ready),
+            o_bits.eq(r_bits ^ Mux(real.o.valid & ~self.o.ready & toggle, 1, 0)),
         ]
         return m
 
@@ -66,6 +115,14 @@ class FlippingPacker(CreditedPacker):
 #: Module attributes each fault replaces: (module, attribute, replacement).
 _PATCHES = {
     "fifo-slip": [(mod, "WideFIFO", SlippingFIFO) for mod in ("cdma.hw.packer", "cdma.hw.zvc", "cdma.hw.rle")],
+    "skid-slip": [("cdma.hw.engine.parser", "SkidBuffer", SlippingSkid)],
+    "buffer-slip": [("cdma.hw.engine.fetch", "fifo", types.SimpleNamespace(
+        SyncFIFOBuffered=SlippingSyncFIFO))],
+    # the raw byte packer's FIFO slips, and the write unit's buffer is cut to 2
+    # beats so that its input stalls (a 256-beat buffer never fills within reach)
+    "slip-behind-full-writer": [("cdma.hw.packer", "WideFIFO", SlippingFIFO),
+                                ("cdma.hw.engine.writer", "fifo", types.SimpleNamespace(
+                                    SyncFIFOBuffered=_small_sync_fifo))],
     "piece-flip": [(mod, "CreditedPacker", FlippingPacker) for mod in ("cdma.hw.zvc", "cdma.hw.rle")],
 }
 

@@ -325,14 +325,21 @@ class RoundTrip(FormalTop):
     fault : str, optional
         ``"piece-flip"``: the compressor's packer flips a bit of the second unit
         of every piece of two units or more.
+    min_elems : int
+        Smallest chunk (default 0); e.g. ``lanes + 1`` for chunks that cross
+        from the first ZVC window into the second when a beat is a window.
     """
 
-    def __init__(self, codec, max_elems=40, lanes=8, stalls=True, two_values=True, fault=None):
+    def __init__(self, codec, max_elems=40, lanes=8, stalls=True, two_values=True, fault=None,
+                 min_elems=0):
         super().__init__()
         if codec not in ("zvc", "rle"):
             raise ValueError(f"codec must be 'zvc' or 'rle', not {codec!r}")
+        if not 0 <= min_elems <= max_elems:
+            raise ValueError(f"min_elems must be from 0 to max_elems ({max_elems}), "
+                             f"not {min_elems!r}")
         self.codec, self.max_elems, self.lanes, self.fault = codec, max_elems, lanes, fault
-        self.stalls, self.two_values = stalls, two_values
+        self.stalls, self.two_values, self.min_elems = stalls, two_values, min_elems
 
     def build(self, m, platform):
         E, L = CODEC_CONFIG["elem_bits"], self.lanes
@@ -350,7 +357,7 @@ class RoundTrip(FormalTop):
         n = Signal(CW)
         j = Signal(CW)
         m.d.comb += [n.eq(AnyConst(CW)), j.eq(AnyConst(CW))]
-        m.d.comb += Assume((n <= self.max_elems) & (j < n))
+        m.d.comb += Assume((n <= self.max_elems) & (n >= self.min_elems) & (j < n))
 
         # ---- input: one chunk of n elements ------------------------------------------------
         i = dut.i
