@@ -106,13 +106,21 @@ def _sets():
             f"engine {name} stream rules", "engine", "prove", 3, cover,
             lambda fault=None, cls=cls, cfg=cfg: getattr(units, cls)(fault=fault, **cfg),
             faults={fault: fault_depth}, quick=quick, memory_map=False, what=what))
-    for codec, (depth, cfg) in ROUND_TRIPS.items():
+    for name, (cls, cfg, depth, cover, fault, fault_depth, what) in UNIT_STATUS.items():
         out.append(PropertySet(
-            f"{codec} round trip", f"{codec}-loopback", "bmc", depth, depth,
+            f"engine {name} status stream rules", "engine", "bmc", depth, cover,
+            lambda fault=None, cls=cls, cfg=cfg: getattr(units, cls)(fault=fault, status=True,
+                                                                     **cfg),
+            faults={fault: fault_depth}, memory_map=False, what=what))
+    for name, (codec, depth, cfg, note) in ROUND_TRIPS.items():
+        lo = cfg.get("min_elems", 0)
+        out.append(PropertySet(
+            name, f"{codec}-loopback", "bmc", depth, depth,
             lambda fault=None, codec=codec, cfg=cfg: props.RoundTrip(codec, fault=fault, **cfg),
             faults={"piece-flip": depth},
-            what=f"compressor into decompressor, {cfg['lanes']} lanes, full rate, n <= "
-                 f"{cfg['max_elems']}: element j comes out as it went in, exactly n elements"))
+            what=f"compressor into decompressor, {cfg['lanes']} lanes, full rate, "
+                 + (f"{lo} <= " if lo else "") + f"n <= {cfg['max_elems']}{note}: "
+                 "element j comes out as it went in, exactly n elements"))
     for mod, (depth, cfg) in HOSTILE.items():
         out.append(PropertySet(
             f"{mod} hostile input", mod, "bmc", depth, depth,
@@ -141,11 +149,29 @@ UNIT_SETS = {
                  "PrefetchUnit (raw codec, 16-byte H2C beats): the stream into the write unit "
                  "holds valid and payload; no valid out of reset"),
 }
+#: The status outputs of the offload and prefetch units, bounded: their
+#: payload holds only because the frame's last beat has left the packer (or
+#: the parser's end job has been taken) before the status rises, and an
+#: induction would need invariants over the contents of the packer's FIFOs.
+#: Harness class, overrides, BMC depth, cover depth, broken variant and its
+#: depth, what.
+UNIT_STATUS = {
+    "offload": ("OffloadRules", {}, 20, 20, "fifo-slip", 14,
+                "the offload set with the status output too (bounded)"),
+    "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 24, 24, "slip-behind-full-writer", 18,
+                 "the prefetch set with the status output too (bounded)"),
+}
 #: Round trips: BMC depth (cycles; a cover at that depth sees the chunk's
 #: last element out) and configuration.
 ROUND_TRIPS = {
-    "zvc": (27, dict(lanes=16, max_elems=16, stalls=False)),
-    "rle": (37, dict(lanes=2, max_elems=4, stalls=False)),
+    "zvc round trip": ("zvc", 27, dict(lanes=16, max_elems=16, stalls=False), ""),
+    # one beat is one window of 32 elements: the chunk crosses into the second
+    # window; the first is a full window of ones (its mask and 32 elements),
+    # so the second window's mask straddles two compressed beats
+    "zvc round trip over two windows": (
+        "zvc", 30, dict(lanes=32, min_elems=33, max_elems=40, stalls=False, fixed_first=1),
+        ", first window all ones, j in the second"),
+    "rle round trip": ("rle", 37, dict(lanes=2, max_elems=4, stalls=False), ""),
 }
 #: Hostile-input sets: BMC depth and configuration overrides.
 HOSTILE = {

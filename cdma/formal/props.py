@@ -328,10 +328,18 @@ class RoundTrip(FormalTop):
     min_elems : int
         Smallest chunk (default 0); e.g. ``lanes + 1`` for chunks that cross
         from the first ZVC window into the second when a beat is a window.
+    fixed_first : int, optional
+        Every element of the first beat is this value (0 or 1) and ``j`` is
+        past the first beat: the check is on what follows a known first
+        beat (with 1 and 32 lanes of 8 bits: a full first ZVC window, mask
+        and 32 elements, so the second window's mask straddles two
+        compressed beats).
+    j_min : int
+        Smallest ``j`` (default 0; ``lanes`` with ``fixed_first``).
     """
 
     def __init__(self, codec, max_elems=40, lanes=8, stalls=True, two_values=True, fault=None,
-                 min_elems=0):
+                 min_elems=0, fixed_first=None, j_min=0):
         super().__init__()
         if codec not in ("zvc", "rle"):
             raise ValueError(f"codec must be 'zvc' or 'rle', not {codec!r}")
@@ -339,7 +347,10 @@ class RoundTrip(FormalTop):
             raise ValueError(f"min_elems must be from 0 to max_elems ({max_elems}), "
                              f"not {min_elems!r}")
         self.codec, self.max_elems, self.lanes, self.fault = codec, max_elems, lanes, fault
+        if fixed_first not in (None, 0, 1):
+            raise ValueError(f"fixed_first must be None, 0 or 1, not {fixed_first!r}")
         self.stalls, self.two_values, self.min_elems = stalls, two_values, min_elems
+        self.fixed_first, self.j_min = fixed_first, j_min
 
     def build(self, m, platform):
         E, L = CODEC_CONFIG["elem_bits"], self.lanes
@@ -391,10 +402,19 @@ class RoundTrip(FormalTop):
             for k in range(L):
                 with m.If(i.valid & ((sent + k) != j)):
                     m.d.comb += Assume(lanes_in[k][1:] == 0)
+        m.d.comb += Assume(j >= (L if self.fixed_first is not None else self.j_min))
+        if self.fixed_first is not None:
+            for k in range(L):
+                with m.If(i.valid & (sent == 0)):
+                    m.d.comb += Assume(lanes_in[k] == self.fixed_first)
         rec = Signal(E)
         rec_valid = Signal()
         here_in = (sent <= j) & (j < sent + L)
+        # nonzero elements before element j (saturating at 3)
+        nz_before = Signal(2)
+        nz_now = sum(((sent + k) < j) & lanes_in[k].any() for k in range(L))
         with m.If(i.valid & i.ready):
+            m.d.sync += nz_before.eq(Mux(nz_before + nz_now > 3, 3, nz_before + nz_now))
             m.d.sync += sent.eq(sent + Mux(i.p.last, rem, L))
             with m.If(i.p.last):
                 m.d.sync += in_done.eq(1)
@@ -437,6 +457,10 @@ class RoundTrip(FormalTop):
         # second window), and that chunk ends
         m.d.comb += [
             Cover(o_hs & here_out & (j == n - 1) & (n == self.max_elems)),
+            # element j nonzero after another nonzero one: (RLE) the value of a
+            # second token or later, checked
+            Cover(o_hs & here_out & (j == n - 1) & (n == self.max_elems) & (rec != 0)
+                  & (nz_before != 0)),
             Cover(o_hs & o.p.last & (n == self.max_elems)),
         ]
 

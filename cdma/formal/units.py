@@ -265,6 +265,8 @@ class OffloadRules(FormalTop):
         if self.fault is None:
             _fetch_invariants(m, frag, ("fetch",), rst, inflight, bursts, p.fetch_beats,
                               p.max_outstanding)
+        if self.status:
+            m.d.comb += Cover(_waited_then_left(m, dut.status, rst, "status"))
         c2h_hs = dut.c2h.valid & dut.c2h.ready & ~rst
         m.d.comb += [
             Cover(_waited_then_left(m, dut.c2h, rst, "c2h")),
@@ -319,6 +321,8 @@ class PrefetchRules(FormalTop):
         if self.status:
             assert_stream_out(m, dut.status, rst, "status")
         assert_copies_equal(m, frag, rst)
+        if self.status:
+            m.d.comb += Cover(_waited_then_left(m, dut.status, rst, "status"))
         m.d.comb += [
             # (the write buffer holds one longest burst, 256 beats: the write
             # unit's input cannot stall within reach of a cover)
