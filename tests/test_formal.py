@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Formal proofs (SymbiYosys via yowasp, yices): the quick property sets, their covers,
 and the broken variants that each set must catch.
 

@@ -340,15 +340,15 @@ class RoundTrip(FormalTop):
 
     def __init__(self, codec, max_elems=40, lanes=8, stalls=True, two_values=True, fault=None,
                  min_elems=0, fixed_first=None, j_min=0):
-        super().__init__()
         if codec not in ("zvc", "rle"):
             raise ValueError(f"codec must be 'zvc' or 'rle', not {codec!r}")
         if not 0 <= min_elems <= max_elems:
             raise ValueError(f"min_elems must be from 0 to max_elems ({max_elems}), "
                              f"not {min_elems!r}")
-        self.codec, self.max_elems, self.lanes, self.fault = codec, max_elems, lanes, fault
         if fixed_first not in (None, 0, 1):
             raise ValueError(f"fixed_first must be None, 0 or 1, not {fixed_first!r}")
+        super().__init__()
+        self.codec, self.max_elems, self.lanes, self.fault = codec, max_elems, lanes, fault
         self.stalls, self.two_values, self.min_elems = stalls, two_values, min_elems
         self.fixed_first, self.j_min = fixed_first, j_min
 
