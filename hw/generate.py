@@ -288,6 +288,42 @@ _register_codec("rle-loopback", "rle:RLELoopback",
                 "mid_bytes", "bytes per encoded beat (default: raw width)")
 
 
+def _zvce_top(block: str, beat_param: str):
+    """Generator factory of a ZVCE block: the codec tops' ports plus ``code_table[127:0]``
+    (``golden.zvce.CodeTable.pack()``, byte 0 in bits 7:0), sampled once per chunk."""
+    def factory(elem_bits=32, lanes=16, **beat):
+        from .axis import AXIStreamTop
+        from . import zvce
+        width = beat.get(beat_param)
+        dut = getattr(zvce, block)(elem_bits, lanes, width if width is not None
+                                   else lanes * elem_bits // 8)
+        if "count" not in dut.signature.members:
+            return AXIStreamTop(dut, {"i": "s_axis", "o": "m_axis"}, {"code_table": "code_table"})
+        return AXIStreamTop(dut, {"i": "s_axis", "count": "s_count", "o": "m_axis"},
+                            {"code_table": "code_table", "error": "error",
+                             "error_code": "error_code"})
+    return factory
+
+
+for _name, _block, _help, _beat, _beat_help in (
+        ("zvce-compress", "ZVCECompressor",
+         "ZVCE compressor: raw elements on s_axis, code table on code_table, ZVCE bytes on m_axis",
+         "out_bytes", "bytes per m_axis beat (default: input width)"),
+        ("zvce-decompress", "ZVCEDecompressor",
+         "ZVCE decompressor: ZVCE bytes on s_axis + element count on s_count + code table, "
+         "elements on m_axis", "in_bytes", "bytes per s_axis beat (default: output width)"),
+        ("zvce-loopback", "ZVCELoopback",
+         "ZVCE compressor into decompressor (round-trip test top)",
+         "mid_bytes", "bytes per compressed beat (default: raw width)")):
+    register(_name, _zvce_top(_block, _beat), _help,
+             Param("elem_bits", 32, "element width: 16 or 32 (8-bit elements: use zvc)"),
+             Param("lanes", 16, "elements per raw beat: a power of two, 1..32"),
+             Param(_beat, None, _beat_help),
+             notes="  code_table: the 16-byte code table (golden.zvce.CodeTable.pack(), byte 0 in "
+                   "bits 7:0), sampled with each chunk's first beat (compressor) or count "
+                   "(decompressor)")
+
+
 def _engine_params():
     # The engine's options are EngineParams' fields: defaults and help written once.
     from .engine.params import EngineParams

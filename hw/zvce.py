@@ -100,7 +100,7 @@ class ZVCECompressor(wiring.Component):
     ``out_bytes``-wide beats (``keep`` all ones but on the final beat).  A
     final input beat that keeps no element closes the chunk; a chunk without
     any element produces one null output beat (``keep`` = 0, ``last`` = 1).
-    ``table`` (the 16 bytes of ``CodeTable.pack()``, little-endian: byte 0 in
+    ``code_table`` (the 16 bytes of ``CodeTable.pack()``, little-endian: byte 0 in
     bits 0-7) is sampled with a chunk's first input beat and used for the
     whole chunk.
 
@@ -121,7 +121,7 @@ class ZVCECompressor(wiring.Component):
     -------
     i : In(stream.Signature(element_beat_layout(elem_bits, lanes)))
         Raw elements, one chunk per packet.
-    table : In(128)
+    code_table : In(128)
         The packed code table.
     o : Out(stream.Signature(byte_beat_layout(out_bytes)))
         ZVCE bytes.
@@ -139,7 +139,7 @@ class ZVCECompressor(wiring.Component):
             elem_bits, lanes, "out_bytes", out_bytes)
         super().__init__({
             "i": In(element_stream(elem_bits, lanes)),
-            "table": In(8 * TABLE_BYTES),
+            "code_table": In(8 * TABLE_BYTES),
             "o": Out(byte_stream(out_bytes)),
         })
         self._overrun = Signal()         # test hook: a window overwritten while pending
@@ -190,7 +190,7 @@ class ZVCECompressor(wiring.Component):
         with m.If(take):
             m.d.sync += in_chunk.eq(~i.p.last)
             with m.If(~in_chunk):
-                m.d.sync += table.eq(self.table)
+                m.d.sync += table.eq(self.code_table)
             with m.If(i.p.last | (bidx == nb - 1)):
                 m.d.sync += [bidx.eq(0), pace.eq(P - 1 - bidx)]
             with m.Else():
@@ -406,3 +406,451 @@ def _or_all(values, width):
     for v in values:
         out = out | v
     return out
+
+
+class ZVCEDecompressor(wiring.Component):
+    """ZVCE decompressor: one chunk's ZVCE bytes, its element count and its code
+    table in, elements out.
+
+    For every chunk the decompressor takes one element count from ``count``
+    (when it starts the chunk; the count may come before or after the chunk's
+    bytes) and samples ``code_table`` in the same cycle, then reads the chunk's bytes
+    from ``i`` up to the beat with ``last`` and emits ``count`` elements on
+    ``o`` (``lanes`` per beat, the final beat keeps a prefix and carries
+    ``last``).  A count of 0 expects an empty chunk (one null beat) and emits a
+    null beat.
+
+    Malformed input raises ``error`` for one cycle, sets ``error_code`` to the
+    golden decoder's code (kept until the next chunk starts), closes the output
+    packet with a null beat whose ``user`` bit is set and drops the rest of the
+    chunk's input up to its ``last`` beat: ``LENGTH_MISMATCH`` (the chunk ends
+    inside a mask, the heads, the code field or the low bytes of a window, or
+    bytes follow its last window), ``BAD_MASK`` (the last window's mask marks
+    elements past the count), ``BAD_PADDING`` (a code field's padding bits are
+    not zero) and ``BAD_PARAMS`` (the table is malformed: what
+    ``CodeTable.unpack`` refuses).  Checks run in the golden decoder's order.
+    No more than ``count`` elements are ever emitted for a chunk.
+
+    Throughput: a window takes ``32 / lanes + 4`` cycles when the input keeps
+    up (see ``docs/ZVCE.md``).
+
+    Parameters
+    ----------
+    elem_bits : int
+        Element width: 16 or 32.
+    lanes : int
+        Elements per output beat: a power of two from 1 to 32.
+    in_bytes : int
+        Bytes per input beat, 1 to 256.
+    count_bits : int
+        Width of the element count (default 32).
+
+    Members
+    -------
+    i : In(stream.Signature(byte_beat_layout(in_bytes)))
+        ZVCE bytes of one chunk per packet.
+    count : In(stream.Signature(count_bits))
+        One element count per chunk.
+    code_table : In(128)
+        The packed code table, sampled with the count.
+    o : Out(stream.Signature(element_beat_layout(elem_bits, lanes, user_bits=1)))
+        Decoded elements; ``user`` is set on the null beat that closes a
+        malformed chunk.
+    error : Out(1)
+        One-cycle pulse when malformed input is detected.
+    error_code : Out(4)
+        :class:`ZVCEError` of the current (or last finished) chunk.
+
+    Raises
+    ------
+    TypeError
+        A parameter is not an integer.
+    ValueError
+        A parameter is out of range (8-bit elements included: use ZVC).
+    """
+
+    def __init__(self, elem_bits: int, lanes: int, in_bytes: int, count_bits: int = 32):
+        self._elem_bits, self._lanes, self._in_bytes = _check_params(
+            elem_bits, lanes, "in_bytes", in_bytes, count_bits)
+        self._count_bits = count_bits
+        super().__init__({
+            "i": In(byte_stream(in_bytes)),
+            "count": In(stream.Signature(count_bits)),
+            "code_table": In(8 * TABLE_BYTES),
+            "o": Out(element_stream(elem_bits, lanes, user_bits=1)),
+            "error": Out(1),
+            "error_code": Out(4),
+        })
+
+    elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
+    lanes = property(lambda self: self._lanes, doc="Elements per output beat.")
+    in_bytes = property(lambda self: self._in_bytes, doc="Bytes per input beat.")
+    count_bits = property(lambda self: self._count_bits, doc="Width of the element count.")
+
+    def __repr__(self):
+        return (f"ZVCEDecompressor(elem_bits={self._elem_bits}, lanes={self._lanes}, "
+                f"in_bytes={self._in_bytes})")
+
+    def elaborate(self, platform):
+        m = Module()
+        E, L, IB = self._elem_bits, self._lanes, self._in_bytes
+        LOW = E - 8
+        LOWB = LOW // 8
+        nb = WINDOW // L
+        HB = 4 + 40                      # mask and the largest code field, in bytes
+        VW = max(HB, L * LOWB)           # the unpacker's window
+        FB = 8 * 40                      # code field bits
+        i, o = self.i, self.o
+
+        m.submodules.unp = unp = Unpacker(8, IB, VW)
+        m.d.comb += [
+            unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
+            unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(popcount([i.p.keep[k] for k in range(IB)])),
+            unp.i.p.last.eq(i.p.last),
+        ]
+        avail, ended, view = unp.level, unp.ended, unp.data
+
+        # ---- output FIFO and its credit (as the ZVC decompressor) ---------------------
+        DEPTH = 16
+        m.submodules.out = out = WideFIFO(L * E + L + 2, DEPTH, copies=max(1, L * E // 64))
+        issued = Signal(range(DEPTH + 1))
+        room = Signal(init=1)
+        emit = Signal()
+        o_take = Signal()
+        issued_next = Signal(range(DEPTH + 2))
+        m.d.comb += [
+            issued_next.eq(issued + emit - o_take),
+            o.valid.eq(out.r_valid), out.r_en.eq(o.ready), o_take.eq(o.valid & o.ready),
+            o.p.data.eq(out.r_data[:L * E]), o.p.keep.eq(out.r_data[L * E:L * E + L]),
+            o.p.last.eq(out.r_data[L * E + L]), o.p.user.eq(out.r_data[L * E + L + 1]),
+        ]
+        m.d.sync += [issued.eq(issued_next), room.eq(issued_next < DEPTH)]
+
+        # ---- chunk state ------------------------------------------------------------------
+        active, failed, zero, lows = Signal(), Signal(), Signal(), Signal()
+        rem = Signal(self._count_bits)   # elements still to emit
+        fin = Signal()                   # rem <= lanes (the chunk's last step)
+        s = Signal(range(max(nb, 2)))    # step of the window
+        code = Signal(4)
+        tbl = Signal(8 * TABLE_BYTES)    # the chunk's table
+        tbad = Signal()
+        m.d.comb += [self.count.ready.eq(~active), self.error_code.eq(code)]
+        start = Signal()
+        m.d.comb += start.eq(self.count.valid & self.count.ready)
+        hwid = [tbl[0:2], tbl[2:4], tbl[4:6], C(8, 4)]     # tail width of each head
+
+        # ---- the window's header, computed from the unpacker's window while it
+        #      stands still: A (registers of the bytes), B1 (popcount, widths),
+        #      B2 (field length, BAD_MASK) -----------------------------------------------
+        moved = Signal()                 # the window or the chunk state changes now
+        a_ok, b1_ok, b2_ok = Signal(), Signal(), Signal()
+        a_mask, a_field = Signal(WINDOW), Signal(FB)
+        a_lvl = Signal.like(avail)
+        m.d.sync += [a_ok.eq(~moved), a_mask.eq(view[:32]), a_field.eq(view[32:32 + FB]),
+                     a_lvl.eq(avail)]
+        b1_k = Signal(range(WINDOW + 1))
+        b1_w = [Signal(4, name=f"b1_w{j}") for j in range(WINDOW)]
+        b1_mask, b1_field = Signal(WINDOW), Signal(FB)
+        b1_lvl, b2_lvl = Signal.like(avail), Signal.like(avail)
+        m.d.sync += [b1_ok.eq(a_ok & ~moved), b1_k.eq(popcount(list(a_mask))), b1_lvl.eq(a_lvl),
+                     b2_lvl.eq(b1_lvl),
+                     b1_mask.eq(a_mask), b1_field.eq(a_field)]
+        for j in range(WINDOW):
+            h = a_field[2 * j:2 * j + 2]
+            m.d.sync += b1_w[j].eq(Mux(h[1], Mux(h[0], 8, hwid[2]), Mux(h[0], hwid[1], hwid[0])))
+        valid_heads = thermometer(b1_k, WINDOW)
+        b1_T = Signal(range(8 * WINDOW + 1))
+        m.d.comb += b1_T.eq(popcount_sum([Mux(valid_heads[j], b1_w[j], 0) for j in range(WINDOW)]))
+        nbits = Signal(range(10 * WINDOW + 1))
+        m.d.comb += nbits.eq(Cat(C(0, 1), b1_k) + b1_T)
+        b2_k = Signal(range(WINDOW + 1))
+        b2_hb = Signal(range(13))        # mask and heads, in bytes
+        b2_nb = Signal(range(HB + 1))    # mask and code field, in bytes
+        b2_r = Signal(3)                 # bits of the field's last byte used (0: all)
+        b2_bad = Signal()                # BAD_MASK (the chunk's last window)
+        b2_mask, b2_field = Signal(WINDOW), Signal(FB)
+        short = ~rem[5:].any()           # fewer than 32 elements left
+        m.d.sync += [
+            b2_ok.eq(b1_ok & ~moved), b2_k.eq(b1_k), b2_mask.eq(b1_mask), b2_field.eq(b1_field),
+            b2_hb.eq(4 + ((b1_k + 3) >> 2)), b2_nb.eq(4 + ((nbits + 7) >> 3)), b2_r.eq(nbits[:3]),
+            b2_bad.eq(short & (b1_mask & ~thermometer(rem[:5], WINDOW)).any()),
+        ]
+
+        # ---- the window's field, captured at the header step ---------------------------
+        w_field = Signal(FB)
+        w_k = Signal(range(WINDOW + 1))
+        w_nb = Signal(range(HB + 1))
+        w_r = Signal(3)
+        mask = Signal(WINDOW)            # shifted down `lanes` bits per step
+        need = Signal(range(L * LOWB + 1))
+        pchk = Signal()                  # the field's padding is being checked
+        pbad = Signal()
+        tops_tbl = Signal(8 * TABLE_BYTES)    # the table of the steps in flight
+
+        # ---- the step decision (from registers, `avail`/`ended` of the unpacker) ----------
+        step, head, finish, fail = Signal(), Signal(), Signal(), Signal()
+        fail_code = Signal(4)
+        LM = ZVCEError.LENGTH_MISMATCH
+
+        def failing(c):
+            return [fail.eq(1), fail_code.eq(c)]
+        with m.If(active & ~failed):
+            with m.If(tbad):
+                m.d.comb += failing(ZVCEError.BAD_PARAMS)
+            with m.Elif(zero):
+                with m.If(avail != 0):
+                    m.d.comb += failing(LM)
+                with m.Elif(ended & room):
+                    m.d.comb += finish.eq(1)
+            with m.Elif(~lows):
+                # a window's header: mask, BAD_MASK, heads, field
+                # (the header registers are used only for bytes that were there
+                # when they were taken: `b2_lvl`)
+                with m.If(avail < 4):
+                    with m.If(ended):
+                        m.d.comb += failing(LM)
+                with m.Elif(b2_ok & (b2_lvl >= 4)):
+                    with m.If(b2_bad):
+                        m.d.comb += failing(ZVCEError.BAD_MASK)
+                    with m.Elif(b2_lvl < b2_hb):
+                        with m.If(ended & (avail < b2_hb)):
+                            m.d.comb += failing(LM)
+                    with m.Elif(b2_lvl < b2_nb):
+                        with m.If(ended & (avail < b2_nb)):
+                            m.d.comb += failing(LM)
+                    with m.Else():
+                        m.d.comb += head.eq(1)
+            with m.Elif(pbad & ~pchk):
+                m.d.comb += failing(ZVCEError.BAD_PADDING)
+            with m.Elif(fin):
+                # (the chunk's last step waits for the padding verdict: it ends the chunk)
+                with m.If(pchk):
+                    pass
+                with m.Elif(avail > need):
+                    m.d.comb += failing(LM)
+                with m.Elif(ended & (avail < need)):
+                    m.d.comb += failing(LM)
+                with m.Elif(ended & room):
+                    m.d.comb += [step.eq(1), finish.eq(1)]
+            with m.Else():
+                # (steps go on while the padding is checked; failures wait for it)
+                with m.If(avail >= need):
+                    with m.If(room):
+                        m.d.comb += step.eq(1)
+                with m.Elif(ended & ~pchk):
+                    m.d.comb += failing(LM)
+        terminate = Signal()
+        m.d.comb += [
+            terminate.eq(active & failed & room),
+            emit.eq(step | (finish & zero) | terminate),
+            unp.take.eq(Mux(head, b2_nb, need)),
+            unp.take_en.eq(step | head),
+            unp.drop.eq(finish | fail),
+            moved.eq(step | head | finish | fail | start),
+        ]
+
+        # state updates
+        pc_next = Signal(range(L + 1))   # nonzeros of the window's next beat
+        m.d.comb += pc_next.eq(popcount([mask[L + k] for k in range(L)]) if nb > 1 else 0)
+        with m.If(start):
+            m.d.sync += [active.eq(1), failed.eq(0), lows.eq(0), zero.eq(self.count.p == 0),
+                         rem.eq(self.count.p), fin.eq(self.count.p <= L), code.eq(ZVCEError.OK),
+                         tbl.eq(self.code_table), tbad.eq(table_malformed(self.code_table)),
+                         pchk.eq(0), pbad.eq(0)]
+        with m.If(head):
+            m.d.sync += [lows.eq(1), s.eq(0), mask.eq(b2_mask), w_field.eq(b2_field),
+                         w_k.eq(b2_k), w_nb.eq(b2_nb), w_r.eq(b2_r), pchk.eq(1), pbad.eq(0),
+                         need.eq(popcount([b2_mask[k] for k in range(L)]) * LOWB),
+                         tops_tbl.eq(tbl)]
+        with m.If(pchk):
+            # the padding bits: the field's last byte above its r used bits
+            lastb = Signal(8)
+            lidx = Signal(range(64))
+            m.d.comb += lidx.eq(w_nb - 5)
+            with m.Switch(lidx):
+                for b in range(FB // 8):
+                    with (m.Case(b) if b < FB // 8 - 1 else m.Default()):
+                        m.d.comb += lastb.eq(w_field[8 * b:8 * (b + 1)])
+            m.d.sync += [pchk.eq(0), pbad.eq((w_r != 0) & (lastb >> w_r).any())]
+        with m.If(step):
+            rem_next = Signal.like(rem)
+            m.d.comb += rem_next.eq(rem - L)
+            m.d.sync += [rem.eq(rem_next), fin.eq(rem_next <= L), s.eq(s + 1),
+                         mask.eq(mask >> L), need.eq(pc_next * LOWB)]
+            with m.If(s == nb - 1):
+                m.d.sync += lows.eq(0)
+        with m.If(finish | terminate):
+            m.d.sync += active.eq(0)
+        with m.If(fail):
+            m.d.sync += [failed.eq(1), code.eq(fail_code)]
+        m.d.sync += self.error.eq(fail)
+
+        # ---- the step's beat: X1 (lows, heads of the step), X2 (widths, tails),
+        #      X3 (top bytes), then the expansion network ------------------------------
+        j0 = Signal(range(WINDOW + 1))   # nonzeros of the window before this step
+        with m.If(head):
+            m.d.sync += j0.eq(0)
+        with m.Elif(step):
+            m.d.sync += j0.eq(j0 + popcount([mask[k] for k in range(L)]))
+        x1_v, x1_first, x1_last, x1_user = Signal(), Signal(), Signal(), Signal()
+        x1_mask, x1_keep = Signal(L), Signal(L)
+        x1_heads = Signal(2 * L)
+        x1_k = Signal(range(WINDOW + 1))
+        x1_lows = [Signal(LOW, name=f"x1_low{l}") for l in range(L)]
+        m.d.sync += [
+            x1_v.eq(emit), x1_first.eq(s == 0), x1_last.eq(finish | terminate),
+            x1_user.eq(terminate), x1_mask.eq(Mux(step, mask[:L], 0)),
+            x1_keep.eq(Mux(step, thermometer(rem, L), 0)), x1_k.eq(w_k),
+            x1_heads.eq(w_field[:2 * WINDOW] >> Cat(C(0, 1), j0)),
+            *[x1_lows[l].eq(view[l * LOW:(l + 1) * LOW]) for l in range(L)],
+        ]
+        x1_cnt = popcount(list(x1_mask))
+        x1_h = [x1_heads[2 * l:2 * l + 2] for l in range(L)]
+        tt = tops_tbl
+        thw = [tt[0:2], tt[2:4], tt[4:6], C(8, 4)]
+        x1_w = [Signal(4, name=f"x1_w{l}") for l in range(L)]
+        for l in range(L):
+            h = x1_h[l]
+            m.d.comb += x1_w[l].eq(Mux(l < x1_cnt, Mux(h[1], Mux(h[0], 8, thw[2]),
+                                                        Mux(h[0], thw[1], thw[0])), 0))
+        tcur = Signal(range(10 * WINDOW + 1))    # bit of the field where this step's tails start
+        cur = Signal(range(10 * WINDOW + 1))
+        m.d.comb += cur.eq(Mux(x1_first, Cat(C(0, 1), x1_k), tcur))
+        with m.If(x1_v):
+            m.d.sync += tcur.eq(cur + popcount_sum(x1_w))
+        x2_v, x2_last, x2_user = Signal(), Signal(), Signal()
+        x2_mask, x2_keep = Signal(L), Signal(L)
+        x2_twin = Signal(8 * L)
+        x2_h = [Signal(2, name=f"x2_h{l}") for l in range(L)]
+        x2_w = [Signal(4, name=f"x2_w{l}") for l in range(L)]
+        x2_off = [Signal(range(8 * L + 1), name=f"x2_off{l}") for l in range(L)]
+        x2_lows = [Signal(LOW, name=f"x2_low{l}") for l in range(L)]
+        m.d.sync += [x2_v.eq(x1_v), x2_last.eq(x1_last), x2_user.eq(x1_user), x2_mask.eq(x1_mask),
+                     x2_keep.eq(x1_keep), x2_twin.eq(w_field >> cur),
+                     *[a.eq(b) for a, b in zip(x2_h, x1_h)], *[a.eq(b) for a, b in zip(x2_w, x1_w)],
+                     *[a.eq(b) for a, b in zip(x2_lows, x1_lows)]]
+        acc = C(0, 1)
+        for l in range(L):
+            m.d.sync += x2_off[l].eq(acc)
+            acc = acc + x1_w[l]
+        # X3: each lane's tail, then its top byte (a literal, or the table's symbol)
+        base = [C(0, 4), C(1, 4) << thw[0], (C(1, 4) << thw[0]) + (C(1, 4) << thw[1])]
+        syms = [tt[8 * (k + 1):8 * (k + 2)] for k in range(MAX_SYMBOLS)] + [C(0, 8)]
+        x3_v, x3_last, x3_user = Signal(), Signal(), Signal()
+        x3_mask, x3_keep = Signal(L), Signal(L)
+        x3_items = [Signal(E, name=f"x3_item{l}") for l in range(L)]
+        m.d.sync += [x3_v.eq(x2_v), x3_last.eq(x2_last), x3_user.eq(x2_user),
+                     x3_mask.eq(x2_mask), x3_keep.eq(x2_keep)]
+        for l in range(L):
+            raw = Signal(8, name=f"x2_raw{l}")
+            tail = Signal(8, name=f"x2_tail{l}")
+            m.d.comb += [raw.eq(x2_twin >> x2_off[l]),
+                         tail.eq(raw & ~(C(0xFF, 8) << x2_w[l])[:8])]
+            h = x2_h[l]
+            idx = Signal(4, name=f"x2_idx{l}")
+            m.d.comb += idx.eq(Mux(h[1], base[2], Mux(h[0], base[1], base[0])) + tail[:3])
+            sym = Signal(8, name=f"x2_sym{l}")
+            with m.Switch(idx):
+                for k in range(16):
+                    with m.Case(k):
+                        m.d.comb += sym.eq(syms[k])
+            m.d.sync += x3_items[l].eq(Cat(x2_lows[l], Mux(h == 3, tail, sym)))
+        # expansion by the beat's mask bits, two network levels per register stage
+        levels = expand_controls(m, x3_mask, "x_ctl")
+        side = [x3_v, x3_keep, x3_last, x3_user]
+        flags = [f for stay, came in levels for f in stay + came]
+        r_flags = [Signal(name=f"x4_f{k}") for k in range(len(flags))]
+        r_items = [Signal(E, name=f"x4_item{l}") for l in range(L)]
+        r_side = [Signal.like(x, name=f"x4_side{k}") for k, x in enumerate(side)]
+        m.d.sync += [r.eq(x) for r, x in zip(r_flags + r_items + r_side, flags + x3_items + side)]
+        nlev = len(levels)
+        flags_left = [(r_flags[2 * L * b:2 * L * b + L], r_flags[2 * L * b + L:2 * L * (b + 1)])
+                      for b in range(nlev)]
+        data, side = r_items, r_side
+        done = 0
+        for b in reversed(range(nlev)):
+            stay, came = flags_left[b]
+            data = expand_level(m, data, stay, came, b, f"x{b}")
+            done += 1
+            if done % 2 == 0 and b > 0:
+                regs_d = [Signal(E, name=f"x{b}_rd{j}") for j in range(L)]
+                lower = [f for lb in range(b) for f in flags_left[lb][0] + flags_left[lb][1]]
+                regs_f = [Signal(name=f"x{b}_rf{k}") for k in range(len(lower))]
+                regs_s = [Signal.like(x, name=f"x{b}_rs{k}") for k, x in enumerate(side)]
+                m.d.sync += [r.eq(x) for r, x in zip(regs_d + regs_f + regs_s, data + lower + side)]
+                data, side = regs_d, regs_s
+                it = iter(regs_f)
+                flags_left = [([next(it) for _ in range(L)], [next(it) for _ in range(L)])
+                              for _ in range(b)] + flags_left[b:]
+        x_valid, x_keep, x_last, x_user = side
+        m.d.comb += [out.w_en.eq(x_valid), out.w_data.eq(Cat(*data, x_keep, x_last, x_user))]
+        return m
+
+
+
+class ZVCELoopback(wiring.Component):
+    """A :class:`ZVCECompressor` feeding a :class:`ZVCEDecompressor`: a round-trip test top.
+
+    Both blocks see the same ``code_table``; change it only between chunks that
+    have left both.
+
+    Parameters
+    ----------
+    elem_bits : int
+        Element width: 16 or 32.
+    lanes : int
+        Elements per beat on both raw sides.
+    mid_bytes : int
+        Width of the compressed stream between the two blocks, in bytes.
+
+    Members
+    -------
+    i : In(stream.Signature(element_beat_layout(elem_bits, lanes)))
+        Raw elements, one chunk per packet.
+    count : In(stream.Signature(32))
+        The element count of each chunk, for the decompressor.
+    code_table : In(128)
+        The packed code table.
+    o : Out(stream.Signature(element_beat_layout(elem_bits, lanes, user_bits=1)))
+        The elements again.
+    error, error_code : Out(1), Out(4)
+        The decompressor's error outputs (never raised by a correct compressor).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As the two blocks.
+    """
+
+    def __init__(self, elem_bits: int, lanes: int, mid_bytes: int):
+        self.compressor = ZVCECompressor(elem_bits, lanes, mid_bytes)
+        self.decompressor = ZVCEDecompressor(elem_bits, lanes, mid_bytes)
+        self._elem_bits, self._lanes = elem_bits, lanes
+        super().__init__({
+            "i": In(element_stream(elem_bits, lanes)),
+            "count": In(stream.Signature(32)),
+            "code_table": In(8 * TABLE_BYTES),
+            "o": Out(element_stream(elem_bits, lanes, user_bits=1)),
+            "error": Out(1),
+            "error_code": Out(4),
+        })
+
+    elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
+    lanes = property(lambda self: self._lanes, doc="Elements per beat.")
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.compressor = c = self.compressor
+        m.submodules.decompressor = d = self.decompressor
+        wiring.connect(m, wiring.flipped(self.i), c.i)
+        wiring.connect(m, c.o, d.i)
+        wiring.connect(m, wiring.flipped(self.count), d.count)
+        wiring.connect(m, d.o, wiring.flipped(self.o))
+        m.d.comb += [c.code_table.eq(self.code_table), d.code_table.eq(self.code_table),
+                     self.error.eq(d.error), self.error_code.eq(d.error_code)]
+        return m
+
+
+def popcount_sum(values):
+    """Sum of small values as a balanced adder tree."""
+    return popcount(values)
