@@ -1,0 +1,1 @@
+"""cocotb benches of the ZVCE compressor, decompressor and their loopback."""
