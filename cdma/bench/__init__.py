@@ -13,6 +13,7 @@ import importlib
 KINDS = {
     "golden": ("cdma.bench.golden", "encode/decode MB/s of the golden codecs beside zlib"),
     "zvc": ("cdma.bench.zvc", "cycles per window and bytes/cycle of the ZVC blocks vs density and the bound"),
+    "zvce": ("cdma.bench.zvce", "cycles of the ZVCE blocks vs density and the bound (activations)"),
     "engine": ("cdma.bench.engine", "engine raw bytes/cycle per direction vs density, bound and plain DMA"),
     "rle": ("cdma.bench.rle", "cycles of the generated RLE encoder/decoder vs density, beside ZVC"),
 }
