@@ -21,7 +21,8 @@ from amaranth.lib.wiring import In, Out
 
 from .bits import compact_level, expand_controls, expand_level, popcount, prefix_counts, thermometer
 from .fifo import WideFIFO
-from .packer import CreditedPacker, Unpacker
+from .packer import CreditedPacker, Unpacker, shift_units
+from .skid import replicated
 from .streams import byte_stream, check_codec_params, element_stream
 
 __all__ = ["WINDOW", "ELEM_BITS", "TABLE_BYTES", "ZVCEError", "ZVCECompressor", "ZVCEDecompressor",
@@ -205,22 +206,35 @@ class ZVCECompressor(wiring.Component):
         beat_has = ~i.p.last | i.p.keep.any()
         beat = Cat(*[Mux(i.p.last & ~i.p.keep[l], 0, i.p.data[l * E:(l + 1) * E])
                      for l in range(L)])
+        # The lane registers load whether or not a beat is taken (their enables
+        # come from `bidx`, a register, not from the input handshake, whose
+        # fan-out to every lane bit was the critical path): a half loads while
+        # the next beat to take is its own, so it holds the beat taken last.  A
+        # super-beat of one beat (a chunk's last beat at an even index) has its
+        # upper half cleared in S1 (`single0`).
         if G == 1:
             m.d.sync += [v0.eq(take), last0.eq(i.p.last), has0.eq(beat_has),
-                         sidx0.eq(bidx)]
-            with m.If(take):
-                m.d.sync += lanes0.eq(beat)
+                         sidx0.eq(bidx), lanes0.eq(beat)]
+            single0 = C(0, 1)
         else:
             half = bidx[0]
             hold_has = Signal()
+            single0 = Signal()
             m.d.sync += [v0.eq(take & (half | i.p.last)), last0.eq(i.p.last),
-                         sidx0.eq(bidx >> 1), has0.eq(beat_has | (half & hold_has))]
+                         sidx0.eq(bidx >> 1), has0.eq(beat_has | (half & hold_has)),
+                         single0.eq(~half)]
             with m.If(take):
                 m.d.sync += hold_has.eq(beat_has)
-                with m.If(half):
-                    m.d.sync += lanes0[L * E:].eq(beat)
+            lo_c = replicated(m, "s0_lo", max(1, L * E // 64), reset=1)
+            # (the next beat to take is a lower half: after an odd beat or a
+            # chunk's last one, or while waiting for one)
+            m.d.sync += [c.eq(Mux(take, half | i.p.last, ~half)) for c in lo_c]
+            for k, c in enumerate(lo_c):
+                a, b = k * L * E // len(lo_c), (k + 1) * L * E // len(lo_c)
+                with m.If(c):
+                    m.d.sync += lanes0[a:b].eq(beat[a:b])
                 with m.Else():
-                    m.d.sync += [lanes0[:L * E].eq(beat), lanes0[L * E:].eq(0)]
+                    m.d.sync += lanes0[L * E + a:L * E + b].eq(beat[a:b])
 
         # ---- S1: top byte against the table (one match flag per entry) -------------
         entries = _table_entries(m, table, "tbl")
@@ -233,6 +247,8 @@ class ZVCECompressor(wiring.Component):
         m.d.sync += [v1.eq(v0), last1.eq(last0), has1.eq(has0), sidx1.eq(sidx0)]
         for l in range(GL):
             lane = lanes0[l * E:(l + 1) * E]
+            if l >= L:
+                lane = Mux(single0, 0, lane)
             m.d.sync += [nz1[l].eq(lane.any()), top1[l].eq(lane[LOW:]), low1[l].eq(lane[:LOW]),
                          match1[l].eq(Cat(*[valid & (lane[LOW:] == sym)
                                             for valid, _, _, _, sym in entries]))]
@@ -322,10 +338,15 @@ class ZVCECompressor(wiring.Component):
         cur_has, cur_last = Signal(), Signal()
         complete = Signal()
         m.d.comb += complete.eq(vc & (lastc | (sidxc == S - 1)))
+        # (log shifters whose levels are only as wide as what can reach them)
+        h_shifted = Cat(*shift_units(m, [heads[2 * j:2 * j + 2] for j in range(GL)],
+                                     kacc[:5], WINDOW, "col_h"))
+        t_shifted = Cat(*shift_units(m, [tbits[j] for j in range(len(tbits))],
+                                     tacc[:8], 8 * WINDOW, "col_t"))
         with m.If(vc):
             m.d.sync += [
-                cur_heads.eq(Mux(fresh, 0, cur_heads) | (heads << Cat(C(0, 1), kacc))),
-                cur_tails.eq(Mux(fresh, 0, cur_tails) | (tbits << tacc)),
+                cur_heads.eq(Mux(fresh, 0, cur_heads) | h_shifted),
+                cur_tails.eq(Mux(fresh, 0, cur_tails) | t_shifted),
                 kacc.eq(Mux(complete, 0, kacc + cntc)),
                 tacc.eq(Mux(complete, 0, tacc + tw)),
                 fresh.eq(complete),
@@ -390,7 +411,7 @@ class ZVCECompressor(wiring.Component):
             push.eq(win_left.any()),
             pc_data.eq(Mux(win_left == NP, w_p0, Mux(win_left == NP - 1, w_p1, w_lows[:GL * LOW]))),
             pc_n.eq(Mux(win_left == NP, w_n0,
-                        Mux(win_left == NP - 1, w_n1, w_cnt[:cbits] * LOWB))),
+                        Mux(win_left == NP - 1, w_n1, _times(w_cnt[:cbits], LOWB)))),
             pc_last.eq(w_last & (win_left == 1)),
         ]
         m.d.comb += [
@@ -660,7 +681,7 @@ class ZVCEDecompressor(wiring.Component):
         with m.If(head):
             m.d.sync += [lows.eq(1), s.eq(0), mask.eq(b2_mask), w_field.eq(b2_field),
                          w_k.eq(b2_k), w_nb.eq(b2_nb), w_r.eq(b2_r), pchk.eq(1), pbad.eq(0),
-                         need.eq(popcount([b2_mask[k] for k in range(L)]) * LOWB),
+                         need.eq(_times(popcount([b2_mask[k] for k in range(L)]), LOWB)),
                          tops_tbl.eq(tbl)]
         with m.If(pchk):
             # the padding bits: the field's last byte above its r used bits
@@ -676,7 +697,7 @@ class ZVCEDecompressor(wiring.Component):
             rem_next = Signal.like(rem)
             m.d.comb += rem_next.eq(rem - L)
             m.d.sync += [rem.eq(rem_next), fin.eq(rem_next <= L), s.eq(s + 1),
-                         mask.eq(mask >> L), need.eq(pc_next * LOWB)]
+                         mask.eq(mask >> L), need.eq(_times(pc_next, LOWB))]
             with m.If(s == nb - 1):
                 m.d.sync += lows.eq(0)
         with m.If(finish | terminate):
@@ -849,6 +870,15 @@ class ZVCELoopback(wiring.Component):
         m.d.comb += [c.code_table.eq(self.code_table), d.code_table.eq(self.code_table),
                      self.error.eq(d.error), self.error_code.eq(d.error_code)]
         return m
+
+
+def _times(value, k):
+    """``value * k`` for a small constant ``k``, as shifts and adds (no DSP block)."""
+    out = C(0, 1)
+    for b in range(k.bit_length()):
+        if k >> b & 1:
+            out = out + (value << b)
+    return out
 
 
 def popcount_sum(values):
