@@ -569,21 +569,41 @@ class ZVCEDecompressor(wiring.Component):
         a_lvl = Signal.like(avail)
         m.d.sync += [a_ok.eq(~moved), a_mask.eq(view[:32]), a_field.eq(view[32:32 + FB]),
                      a_lvl.eq(avail)]
+        # B1: the popcount of the mask, and per byte of heads (4 heads) the code
+        # bits (head + tail) of its first 1, 2, 3 and 4 heads; B2: the field's bits
+        # = the sum over the k heads, from the whole bytes below k // 4 and a
+        # partial byte (a short adder tree, no wide thermometer-and-sum).
         b1_k = Signal(range(WINDOW + 1))
-        b1_w = [Signal(4, name=f"b1_w{j}") for j in range(WINDOW)]
         b1_mask, b1_field = Signal(WINDOW), Signal(FB)
         b1_lvl, b2_lvl = Signal.like(avail), Signal.like(avail)
         m.d.sync += [b1_ok.eq(a_ok & ~moved), b1_k.eq(popcount(list(a_mask))), b1_lvl.eq(a_lvl),
-                     b2_lvl.eq(b1_lvl),
-                     b1_mask.eq(a_mask), b1_field.eq(a_field)]
-        for j in range(WINDOW):
-            h = a_field[2 * j:2 * j + 2]
-            m.d.sync += b1_w[j].eq(Mux(h[1], Mux(h[0], 8, hwid[2]), Mux(h[0], hwid[1], hwid[0])))
-        valid_heads = thermometer(b1_k, WINDOW)
-        b1_T = Signal(range(8 * WINDOW + 1))
-        m.d.comb += b1_T.eq(popcount_sum([Mux(valid_heads[j], b1_w[j], 0) for j in range(WINDOW)]))
+                     b2_lvl.eq(b1_lvl), b1_mask.eq(a_mask), b1_field.eq(a_field)]
+        NG = WINDOW // 4
+        b1_part = [[Signal(range(4 * 10 + 1), name=f"b1_p{g}_{q}") for q in range(4)]
+                   for g in range(NG)]
+        for g in range(NG):
+            acc = C(0, 1)
+            for q in range(4):
+                h = a_field[8 * g + 2 * q:8 * g + 2 * q + 2]
+                acc = acc + Mux(h[1], Mux(h[0], 8, hwid[2]), Mux(h[0], hwid[1], hwid[0])) + 2
+                m.d.sync += b1_part[g][q].eq(acc)
+        kq, kr = b1_k[2:], b1_k[:2]
+        whole = [Mux(kq > g, b1_part[g][3], 0) for g in range(NG)]
+        partial = Signal(range(4 * 10 + 1))
+        with m.Switch(kr):
+            for r in range(4):
+                with m.Case(r):
+                    if r == 0:
+                        m.d.comb += partial.eq(0)
+                    else:
+                        sel = Signal(range(4 * 10 + 1), name=f"b1_sel{r}")
+                        with m.Switch(kq):
+                            for g in range(NG):
+                                with m.Case(g):
+                                    m.d.comb += sel.eq(b1_part[g][r - 1])
+                        m.d.comb += partial.eq(sel)
         nbits = Signal(range(10 * WINDOW + 1))
-        m.d.comb += nbits.eq(Cat(C(0, 1), b1_k) + b1_T)
+        m.d.comb += nbits.eq(popcount_sum(whole + [partial]))
         b2_k = Signal(range(WINDOW + 1))
         b2_hb = Signal(range(13))        # mask and heads, in bytes
         b2_nb = Signal(range(HB + 1))    # mask and code field, in bytes
@@ -593,7 +613,7 @@ class ZVCEDecompressor(wiring.Component):
         short = ~rem[5:].any()           # fewer than 32 elements left
         m.d.sync += [
             b2_ok.eq(b1_ok & ~moved), b2_k.eq(b1_k), b2_mask.eq(b1_mask), b2_field.eq(b1_field),
-            b2_hb.eq(4 + ((b1_k + 3) >> 2)), b2_nb.eq(4 + ((nbits + 7) >> 3)), b2_r.eq(nbits[:3]),
+            b2_hb.eq(4 + ((b1_k + 3) >> 2)), b2_nb.eq((nbits + 39) >> 3), b2_r.eq(nbits[:3]),
             b2_bad.eq(short & (b1_mask & ~thermometer(rem[:5], WINDOW)).any()),
         ]
 
