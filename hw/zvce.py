@@ -106,8 +106,8 @@ class ZVCECompressor(wiring.Component):
     whole chunk.
 
     Throughput: one input beat per cycle while the output keeps up, for
-    ``lanes`` <= 8; a window takes ``max(32 / lanes, 2 + 16 / lanes)`` cycles
-    (3 at 16 lanes, 3 at 32), see ``docs/ZVCE.md``.
+    ``lanes`` <= 16; at 32 lanes a window (one beat) takes 2 cycles (see
+    ``docs/ZVCE.md``).
 
     Parameters
     ----------
@@ -154,8 +154,8 @@ class ZVCECompressor(wiring.Component):
     def window_cycles(self):
         """Cycles the pipeline spends per window (the input's pace)."""
         nb = WINDOW // self._lanes
-        g = 2 if nb >= 2 else 1
-        return max(nb, 2 + nb // g)
+        s = nb // (2 if nb >= 2 else 1)
+        return max(nb, 2 + s if 2 + s <= nb else 1 + s)
 
     def __repr__(self):
         return (f"ZVCECompressor(elem_bits={self._elem_bits}, lanes={self._lanes}, "
@@ -170,9 +170,13 @@ class ZVCECompressor(wiring.Component):
         G = 2 if nb >= 2 else 1          # input beats per super-beat
         GL = G * L                       # lanes of a super-beat
         S = nb // G                      # super-beats per window
-        NP = 2 + S                       # pieces per window: mask+heads, tails, S low slots
+        # Pieces per window: mask and heads, tails, S low slots; or, where that is
+        # more pieces than the window has input beats (16 and 32 lanes), the first
+        # two merged into one (a byte shifter over the tails piece).
+        MERGE = 2 + S > nb
+        NP = 1 + S if MERGE else 2 + S
         P = self.window_cycles           # input cycles per window (pace)
-        PI = max(12, 33, GL * LOWB)      # largest piece in bytes
+        PI = max(45 if MERGE else 33, GL * LOWB)     # largest piece in bytes
         LB = max(1, (GL - 1).bit_length())
         NLEV = LB if GL > 1 else 0       # compaction levels
         cbits = (GL + 1).bit_length()
@@ -386,12 +390,15 @@ class ZVCECompressor(wiring.Component):
         w_p1 = Signal(8 * 33)
         w_n1 = Signal(range(34))
         w_last = Signal()
+        w_q = Signal(4)
         q = fin_k[2:]                   # whole bytes of heads
         rn = Cat(C(0, 1), fin_k[:2])     # heads bits left over: 0, 2, 4, 6
         with m.If(load):
             m.d.sync += [
                 w_lows.eq(cur_lows), w_cnt.eq(cur_cnt), w_last.eq(cur_last),
-                w_p0.eq(Cat(cur_mask, cur_heads)),
+                w_p0.eq(Cat(cur_mask, *[Mux(q > b, cur_heads[8 * b:8 * (b + 1)], 0)
+                                        for b in range(8)])),
+                w_q.eq(q),
                 w_n0.eq(Mux(cur_has, 4 + q, 0)),
                 w_p1.eq((cur_heads >> Cat(C(0, 3), q))[:6] | (cur_tails << rn)),
                 w_n1.eq((rn + fin_t + 7) >> 3),
@@ -407,13 +414,23 @@ class ZVCECompressor(wiring.Component):
         pc_data = Signal(PI * 8)
         pc_n = Signal(range(PI + 1))
         pc_last = Signal()
-        m.d.sync += [
-            push.eq(win_left.any()),
-            pc_data.eq(Mux(win_left == NP, w_p0, Mux(win_left == NP - 1, w_p1, w_lows[:GL * LOW]))),
-            pc_n.eq(Mux(win_left == NP, w_n0,
-                        Mux(win_left == NP - 1, w_n1, _times(w_cnt[:cbits], LOWB)))),
-            pc_last.eq(w_last & (win_left == 1)),
-        ]
+        if MERGE:
+            # the field's second part after the whole bytes of the first
+            moved_p1 = Cat(*shift_units(m, [w_p1[8 * b:8 * (b + 1)] for b in range(33)], w_q,
+                                        41, "ser_p1"))
+            first = w_p0 | (moved_p1 << 32)
+            m.d.sync += [
+                pc_data.eq(Mux(win_left == NP, first, w_lows[:GL * LOW])),
+                pc_n.eq(Mux(win_left == NP, w_n0 + w_n1, _times(w_cnt[:cbits], LOWB))),
+            ]
+        else:
+            m.d.sync += [
+                pc_data.eq(Mux(win_left == NP, w_p0,
+                               Mux(win_left == NP - 1, w_p1, w_lows[:GL * LOW]))),
+                pc_n.eq(Mux(win_left == NP, w_n0,
+                            Mux(win_left == NP - 1, w_n1, _times(w_cnt[:cbits], LOWB)))),
+            ]
+        m.d.sync += [push.eq(win_left.any()), pc_last.eq(w_last & (win_left == 1))]
         m.d.comb += [
             packer.push.eq(push), packer.piece.data.eq(pc_data), packer.piece.n.eq(pc_n),
             packer.piece.last.eq(pc_last), self._overflow.eq(packer.overflow),
