@@ -191,11 +191,19 @@ class ZVCECompressor(wiring.Component):
         take = Signal()
         in_chunk = Signal()
         table = Signal(8 * TABLE_BYTES)
+        in_entries = _table_entries(m, self.code_table, "tbl_in")
+        ent = [(Signal(name=f"ent_v{k}"), Signal(2, name=f"ent_h{k}"), Signal(3, name=f"ent_t{k}"),
+                Signal(4, name=f"ent_w{k}")) for k in range(MAX_SYMBOLS)]
         m.d.comb += [i.ready.eq(packer.room & ~pace.any()), take.eq(i.valid & i.ready)]
         with m.If(take):
             m.d.sync += in_chunk.eq(~i.p.last)
             with m.If(~in_chunk):
                 m.d.sync += table.eq(self.code_table)
+                # (each entry's validity, head, tail and width are latched with
+                # the table, from the port: no adder between the table register
+                # and the match flags)
+                for (valid, h, t, w, _), (rv, rh, rt, rw) in zip(in_entries, ent):
+                    m.d.sync += [rv.eq(valid), rh.eq(h), rt.eq(t), rw.eq(w)]
             with m.If(i.p.last | (bidx == nb - 1)):
                 m.d.sync += [bidx.eq(0), pace.eq(P - 1 - bidx)]
             with m.Else():
@@ -241,7 +249,7 @@ class ZVCECompressor(wiring.Component):
                     m.d.sync += lanes0[L * E + a:L * E + b].eq(beat[a:b])
 
         # ---- S1: top byte against the table (one match flag per entry) -------------
-        entries = _table_entries(m, table, "tbl")
+        syms = [table[8 * (k + 1):8 * (k + 2)] for k in range(MAX_SYMBOLS)]
         v1, last1, has1 = Signal(), Signal(), Signal()
         sidx1 = Signal.like(sidx0)
         nz1 = Signal(GL)
@@ -255,13 +263,8 @@ class ZVCECompressor(wiring.Component):
                 lane = Mux(single0, 0, lane)
             m.d.sync += [nz1[l].eq(lane.any()), top1[l].eq(lane[LOW:]), low1[l].eq(lane[:LOW]),
                          match1[l].eq(Cat(*[valid & (lane[LOW:] == sym)
-                                            for valid, _, _, _, sym in entries]))]
+                                            for (valid, _, _, _), sym in zip(ent, syms)]))]
         # the entries' head/tail/width do not change within a chunk: registered copies
-        ent = []
-        for k, (_, h, t, w, _) in enumerate(entries):
-            rh, rt, rw = Signal(2, name=f"ent_h{k}"), Signal(3, name=f"ent_t{k}"), Signal(4, name=f"ent_w{k}")
-            m.d.sync += [rh.eq(h), rt.eq(t), rw.eq(w)]
-            ent.append((rh, rt, rw))
 
         # ---- S2: head, tail, width of every lane (first match; literal otherwise) --
         v2, last2, has2 = Signal(), Signal(), Signal()
@@ -279,9 +282,9 @@ class ZVCECompressor(wiring.Component):
             ht = Signal(3, name=f"s2_ht{l}")
             hw = Signal(4, name=f"s2_hw{l}")
             m.d.comb += [
-                hh.eq(_or_all([Mux(first[k], ent[k][0], 0) for k in range(MAX_SYMBOLS)], 2)),
-                ht.eq(_or_all([Mux(first[k], ent[k][1], 0) for k in range(MAX_SYMBOLS)], 3)),
-                hw.eq(_or_all([Mux(first[k], ent[k][2], 0) for k in range(MAX_SYMBOLS)], 4)),
+                hh.eq(_or_all([Mux(first[k], ent[k][1], 0) for k in range(MAX_SYMBOLS)], 2)),
+                ht.eq(_or_all([Mux(first[k], ent[k][2], 0) for k in range(MAX_SYMBOLS)], 3)),
+                hw.eq(_or_all([Mux(first[k], ent[k][3], 0) for k in range(MAX_SYMBOLS)], 4)),
             ]
             nz = nz1[l]
             m.d.sync += [
