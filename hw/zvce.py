@@ -250,6 +250,11 @@ class ZVCECompressor(wiring.Component):
 
         # ---- S1: top byte against the table (one match flag per entry) -------------
         syms = [table[8 * (k + 1):8 * (k + 2)] for k in range(MAX_SYMBOLS)]
+        # S2 reads the entries a cycle after S1: a copy a cycle behind, so a chunk's
+        # last super-beat still sees its own table when the next chunk has begun
+        ent2 = [tuple(Signal.like(x, name=f"{x.name}_s2") for x in e) for e in ent]
+        for e, e2 in zip(ent, ent2):
+            m.d.sync += [a.eq(b) for a, b in zip(e2, e)]
         v1, last1, has1 = Signal(), Signal(), Signal()
         sidx1 = Signal.like(sidx0)
         nz1 = Signal(GL)
@@ -282,9 +287,9 @@ class ZVCECompressor(wiring.Component):
             ht = Signal(3, name=f"s2_ht{l}")
             hw = Signal(4, name=f"s2_hw{l}")
             m.d.comb += [
-                hh.eq(_or_all([Mux(first[k], ent[k][1], 0) for k in range(MAX_SYMBOLS)], 2)),
-                ht.eq(_or_all([Mux(first[k], ent[k][2], 0) for k in range(MAX_SYMBOLS)], 3)),
-                hw.eq(_or_all([Mux(first[k], ent[k][3], 0) for k in range(MAX_SYMBOLS)], 4)),
+                hh.eq(_or_all([Mux(first[k], ent2[k][1], 0) for k in range(MAX_SYMBOLS)], 2)),
+                ht.eq(_or_all([Mux(first[k], ent2[k][2], 0) for k in range(MAX_SYMBOLS)], 3)),
+                hw.eq(_or_all([Mux(first[k], ent2[k][3], 0) for k in range(MAX_SYMBOLS)], 4)),
             ]
             nz = nz1[l]
             m.d.sync += [
