@@ -28,14 +28,14 @@ DUTS = {"compress": ("zvce-compress", "cdma.sim.zvce.test_zvce_compress", "out_b
 def add_arguments(p) -> None:
     """Declare the options of ``cdma bench zvce``."""
     add_common_arguments(p, DEFAULT_CONFIGS, "compressed")
-    p.set_defaults(densities=list(DENSITIES), nbytes=16 << 10)
+    p.set_defaults(densities=list(DENSITIES))
     p.add_argument("--idle", type=float, default=0.0, metavar="P",
                    help="probability of an idle cycle on the input stream (default 0)")
     p.add_argument("--backpressure", type=float, default=0.0, metavar="P",
                    help="probability of tready low on the output stream (default 0)")
 
 
-def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbytes=16 << 10,
+def measure(configs, duts=("compress", "decompress"), densities=DENSITIES, nbytes=64 << 10,
             chunk_bytes=0, sim="icarus", progress=None, *, idle=0.0, backpressure=0.0,
             build_root=None):
     """Run the ZVCE benches; one dict per (configuration, block, density)
