@@ -167,6 +167,19 @@ def test_generator():
         build("zvce-compress", elem_bits=8)
 
 
+def test_generate_cli(tmp_path, capsys):
+    from cdma.cli import main
+    out = tmp_path / "z.v"
+    assert main(["generate", "zvce-compress", "--elem-bits", "16", "--lanes", "4", "--out-bytes",
+                 "6", "--top", "zc", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "module zc(" in text and "input [127:0] code_table;" in text
+    assert "output [47:0] m_axis_tdata;" in text
+    assert main(["generate", "zvce-decompress", "--elem-bits", "8", "-o", str(out)]) == 2
+    assert ("cdma generate zvce-decompress: elem_bits must be one of (16, 32) for ZVCE, not 8 "
+            "(8-bit elements have no low bytes: use ZVC)" in capsys.readouterr().err)
+
+
 def test_repr():
     assert repr(ZVCECompressor(32, 4, 16)) == "ZVCECompressor(elem_bits=32, lanes=4, out_bytes=16)"
     assert repr(ZVCEDecompressor(16, 8, 8)) == "ZVCEDecompressor(elem_bits=16, lanes=8, in_bytes=8)"
