@@ -155,7 +155,7 @@ class ZVCECompressor(wiring.Component):
         """Cycles the pipeline spends per window (the input's pace)."""
         nb = WINDOW // self._lanes
         s = nb // (2 if nb >= 2 else 1)
-        return max(nb, 2 + s if 2 + s <= nb else 1 + s)
+        return max(nb, 3 + s if 3 + s <= nb else 2 + s if 2 + s <= nb else 1 + s)
 
     def __repr__(self):
         return (f"ZVCECompressor(elem_bits={self._elem_bits}, lanes={self._lanes}, "
@@ -173,10 +173,13 @@ class ZVCECompressor(wiring.Component):
         # Pieces per window: mask and heads, tails, S low slots; or, where that is
         # more pieces than the window has input beats (16 and 32 lanes), the first
         # two merged into one (a byte shifter over the tails piece).
+        # Where the window has input beats to spare (4 lanes or fewer), the tails
+        # piece leaves in two halves instead: a narrower piece FIFO and Packer.
         MERGE = 2 + S > nb
-        NP = 1 + S if MERGE else 2 + S
+        SPLIT = 3 + S <= nb
+        NP = 1 + S if MERGE else 3 + S if SPLIT else 2 + S
         P = self.window_cycles           # input cycles per window (pace)
-        PI = max(45 if MERGE else 33, GL * LOWB)     # largest piece in bytes
+        PI = max(45 if MERGE else 17 if SPLIT else 33, GL * LOWB)    # largest piece, bytes
         LB = max(1, (GL - 1).bit_length())
         NLEV = LB if GL > 1 else 0       # compaction levels
         cbits = (GL + 1).bit_length()
@@ -430,6 +433,18 @@ class ZVCECompressor(wiring.Component):
             m.d.sync += [
                 pc_data.eq(Mux(win_left == NP, first, w_lows[:GL * LOW])),
                 pc_n.eq(Mux(win_left == NP, w_n0 + w_n1, _times(w_cnt[:cbits], LOWB))),
+            ]
+        elif SPLIT:
+            lo_n = Mux(w_n1 > 17, 17, w_n1)
+            m.d.sync += [
+                pc_data.eq(Mux(win_left == NP, w_p0,
+                               Mux(win_left == NP - 1, w_p1[:17 * 8],
+                                   Mux(win_left == NP - 2, w_p1[17 * 8:],
+                                       w_lows[:GL * LOW])))),
+                pc_n.eq(Mux(win_left == NP, w_n0,
+                            Mux(win_left == NP - 1, lo_n,
+                                Mux(win_left == NP - 2, w_n1 - lo_n,
+                                    _times(w_cnt[:cbits], LOWB))))),
             ]
         else:
             m.d.sync += [
