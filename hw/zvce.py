@@ -604,10 +604,11 @@ class ZVCEDecompressor(wiring.Component):
         #      stands still: A (registers of the bytes), B1 (popcount, widths),
         #      B2 (field length, BAD_MASK) -----------------------------------------------
         moved = Signal()                 # the window or the chunk state changes now
-        # (B1 reads the unpacker's window directly: its bytes are a multiplexer of
-        # registers, and the cycle saved is a cycle of every window)
-        b1_ok, b2_ok = Signal(), Signal()
-        a_mask, a_field, a_lvl = view[:32], view[32:32 + FB], avail
+        a_ok, b1_ok, b2_ok = Signal(), Signal(), Signal()
+        a_mask, a_field = Signal(WINDOW), Signal(FB)
+        a_lvl = Signal.like(avail)
+        m.d.sync += [a_ok.eq(~moved), a_mask.eq(view[:32]), a_field.eq(view[32:32 + FB]),
+                     a_lvl.eq(avail)]
         # B1: the popcount of the mask, and per byte of heads (4 heads) the code
         # bits (head + tail) of its first 1, 2, 3 and 4 heads; B2: the field's bits
         # = the sum over the k heads, from the whole bytes below k // 4 and a
@@ -615,7 +616,7 @@ class ZVCEDecompressor(wiring.Component):
         b1_k = Signal(range(WINDOW + 1))
         b1_mask, b1_field = Signal(WINDOW), Signal(FB)
         b1_lvl, b2_lvl = Signal.like(avail), Signal.like(avail)
-        m.d.sync += [b1_ok.eq(~moved), b1_k.eq(popcount(list(a_mask))), b1_lvl.eq(a_lvl),
+        m.d.sync += [b1_ok.eq(a_ok & ~moved), b1_k.eq(popcount(list(a_mask))), b1_lvl.eq(a_lvl),
                      b2_lvl.eq(b1_lvl), b1_mask.eq(a_mask), b1_field.eq(a_field)]
         NG = WINDOW // 4
         b1_part = [[Signal(range(4 * 10 + 1), name=f"b1_p{g}_{q}") for q in range(4)]
