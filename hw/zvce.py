@@ -630,18 +630,19 @@ class ZVCEDecompressor(wiring.Component):
         kq, kr = b1_k[2:], b1_k[:2]
         whole = [Mux(kq > g, b1_part[g][3], 0) for g in range(NG)]
         partial = Signal(range(4 * 10 + 1))
+        # (the last value as the default: lint wants every value covered)
+        sels = []
+        for r in range(1, 4):
+            sel = Signal(range(4 * 10 + 1), name=f"b1_sel{r}")
+            with m.Switch(kq):
+                for g in range(NG):
+                    with (m.Case(g) if g < NG - 1 else m.Default()):
+                        m.d.comb += sel.eq(b1_part[g][r - 1])
+            sels.append(sel)
         with m.Switch(kr):
             for r in range(4):
-                with m.Case(r):
-                    if r == 0:
-                        m.d.comb += partial.eq(0)
-                    else:
-                        sel = Signal(range(4 * 10 + 1), name=f"b1_sel{r}")
-                        with m.Switch(kq):
-                            for g in range(NG):
-                                with m.Case(g):
-                                    m.d.comb += sel.eq(b1_part[g][r - 1])
-                        m.d.comb += partial.eq(sel)
+                with (m.Case(r) if r < 3 else m.Default()):
+                    m.d.comb += partial.eq(sels[r - 1] if r else 0)
         nbits = Signal(range(10 * WINDOW + 1))
         m.d.comb += nbits.eq(popcount_sum(whole + [partial]))
         b2_k = Signal(range(WINDOW + 1))
