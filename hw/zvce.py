@@ -158,8 +158,11 @@ class ZVCECompressor(wiring.Component):
         return max(nb, 3 + s if 3 + s <= nb else 2 + s if 2 + s <= nb else 1 + s)
 
     def __repr__(self):
-        return (f"ZVCECompressor(elem_bits={self._elem_bits}, lanes={self._lanes}, "
-                f"out_bytes={self._out_bytes})")
+        # (getattr: Amaranth's unused-elaboratable warning calls repr even on an
+        # instance whose constructor refused its parameters)
+        return (f"ZVCECompressor(elem_bits={getattr(self, '_elem_bits', None)}, "
+                f"lanes={getattr(self, '_lanes', None)}, "
+                f"out_bytes={getattr(self, '_out_bytes', None)})")
 
     def elaborate(self, platform):
         m = Module()
@@ -549,8 +552,11 @@ class ZVCEDecompressor(wiring.Component):
     count_bits = property(lambda self: self._count_bits, doc="Width of the element count.")
 
     def __repr__(self):
-        return (f"ZVCEDecompressor(elem_bits={self._elem_bits}, lanes={self._lanes}, "
-                f"in_bytes={self._in_bytes})")
+        # (getattr: Amaranth's unused-elaboratable warning calls repr even on an
+        # instance whose constructor refused its parameters)
+        return (f"ZVCEDecompressor(elem_bits={getattr(self, '_elem_bits', None)}, "
+                f"lanes={getattr(self, '_lanes', None)}, "
+                f"in_bytes={getattr(self, '_in_bytes', None)})")
 
     def elaborate(self, platform):
         m = Module()

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Amaranth-simulator tests of the register front end (``hw/engine/csr.py``).
 
 The AXI4-Lite accesses here are the few lines of :func:`_write`/:func:`_read`;
