@@ -136,6 +136,47 @@ def _window_masks(v: _Verdicts, buf, idx, p, s, ln, counts, j):
                                  f"{int(counts[c])} elements", p, s, ln, m)
 
 
+class _LockStep:
+    """Payloads of one buffer walked window by window in lock-step (ZVC and ZVCE).
+
+    Holds what every window-structured decoder keeps per chunk: the bytes read
+    (``pos``), each window's mask (``masks``, ``(chunks, windows)``), and the
+    :class:`_Verdicts`.  :meth:`windows` yields, for window ``j``, the chunks
+    still alive that have it and its mask, checked by :func:`_window_masks`;
+    the decoder checks the rest of the window, rejects through ``v`` and
+    records the mask and the new ``pos`` of the chunks that pass.
+    """
+
+    def __init__(self, buf, starts, lengths, counts):
+        self.buf = buf
+        self.starts = np.asarray(starts, np.int64)
+        self.lengths = np.asarray(lengths, np.int64)
+        self.counts = np.asarray(counts, np.int64)
+        self.nch = self.starts.size
+        self.nwin = -(-self.counts // WINDOW)
+        self.maxw = int(self.nwin.max()) if self.nch else 0
+        self.pos = np.zeros(self.nch, np.int64)
+        self.masks = np.zeros((self.nch, self.maxw), np.uint32)
+        self.v = _Verdicts(self.nch)
+
+    def windows(self):
+        """``(j, idx, p, s, ln, mask)`` per window index ``j`` (see :func:`_window_masks`)."""
+        for j in range(self.maxw):
+            idx = np.flatnonzero(self.v.alive & (self.nwin > j))
+            if idx.size == 0:
+                return
+            yield (j, *_window_masks(self.v, self.buf, idx, self.pos[idx], self.starts[idx],
+                                     self.lengths[idx], self.counts, j))
+
+    def finish(self):
+        """The earliest error (bytes left after a payload's last window included), or None."""
+        return self.v.finish(self.starts, self.lengths, self.pos)
+
+    def present(self):
+        """``(chunks, windows)`` booleans: the windows each chunk has."""
+        return np.arange(self.maxw)[None, :] < self.nwin[:, None]
+
+
 def _expand(masks: np.ndarray, items: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Scatter the nonzero ``items`` (in stream order) to where the window ``masks`` say.
 
@@ -178,34 +219,23 @@ def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int):
     """
     dt = elem_dtype(elem_bits)
     eb = dt.itemsize
-    starts = np.asarray(starts, np.int64)
-    lengths = np.asarray(lengths, np.int64)
-    counts = np.asarray(counts, np.int64)
-    nch = starts.size
-    nwin = -(-counts // WINDOW)
-    maxw = int(nwin.max()) if nch else 0
-    pos = np.zeros(nch, np.int64)
-    masks = np.zeros((nch, maxw), np.uint32)
-    v = _Verdicts(nch)
-    for j in range(maxw):
-        idx = np.flatnonzero(v.alive & (nwin > j))
-        if idx.size == 0:
-            break
-        idx, p, s, ln, m = _window_masks(v, buf, idx, pos[idx], starts[idx], lengths[idx], counts, j)
+    ls = _LockStep(buf, starts, lengths, counts)
+    for j, idx, p, s, ln, m in ls.windows():
         newp = p + 4 + np.bitwise_count(m).astype(np.int64) * eb
-        idx, newp, m = v.reject(newp > ln, idx, s + ln, ErrorCode.LENGTH_MISMATCH,
-                                lambda c, o: f"chunk payload ends inside window {j}", newp, m)
-        masks[idx, j] = m
-        pos[idx] = newp
-    if (err := v.finish(starts, lengths, pos)) is not None:
+        idx, newp, m = ls.v.reject(newp > ln, idx, s + ln, ErrorCode.LENGTH_MISMATCH,
+                                   lambda c, o: f"chunk payload ends inside window {j}", newp, m)
+        ls.masks[idx, j] = m
+        ls.pos[idx] = newp
+    if (err := ls.finish()) is not None:
         return None, err
+    starts, lengths, counts, masks = ls.starts, ls.lengths, ls.counts, ls.masks
 
     # All payloads are well formed.  Drop the mask items from the payload
     # stream, then scatter the remaining (nonzero) items to where the mask
     # bits say, in a zeroed window matrix.
     k = 4 // eb
-    allmasks = masks[np.arange(maxw)[None, :] < nwin[:, None]]
-    if nch == 1:
+    allmasks = masks[ls.present()]
+    if ls.nch == 1:
         items = buf[starts[0]: starts[0] + lengths[0]].view(dt)
     else:
         items = np.concatenate([buf[s: s + ln] for s, ln in zip(starts.tolist(), lengths.tolist())]).view(dt)

@@ -36,7 +36,7 @@ import numpy as np
 
 from .elements import as_elements, decode_payload, elem_dtype
 from .errors import ErrorCode, FormatError
-from .zvc import WINDOW, _expand, _padded_windows, _Verdicts, _window_masks
+from .zvc import WINDOW, _expand, _LockStep, _padded_windows
 
 __all__ = ["WINDOW", "ELEM_BITS", "LITERAL", "TABLE_BYTES", "MAX_SYMBOLS", "MAX_FIELD_BITS", "WIDTH_TRIPLES",
            "CodeTable", "DEFAULT_TABLE", "build_table", "top_byte_counts", "encode", "decode",
@@ -301,25 +301,14 @@ def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int, tabl
     _check_elem_bits(elem_bits)
     dt = elem_dtype(elem_bits)
     eb = dt.itemsize
-    starts = np.asarray(starts, np.int64)
-    lengths = np.asarray(lengths, np.int64)
-    counts = np.asarray(counts, np.int64)
-    nch = starts.size
-    nwin = -(-counts // WINDOW)
-    maxw = int(nwin.max()) if nch else 0
     hw = table.head_widths()
-    pos = np.zeros(nch, np.int64)
-    masks = np.zeros((nch, maxw), np.uint32)
-    fstart = np.zeros((nch, maxw), np.int64)
-    fbytes = np.zeros((nch, maxw), np.int64)
-    v = _Verdicts(nch)
+    ls = _LockStep(buf, starts, lengths, counts)
+    v = ls.v
+    fstart = np.zeros((ls.nch, ls.maxw), np.int64)
+    fbytes = np.zeros((ls.nch, ls.maxw), np.int64)
     last = max(buf.size - 1, 0)
     lanes8, slots = np.arange(8), np.arange(WINDOW)
-    for j in range(maxw):
-        idx = np.flatnonzero(v.alive & (nwin > j))
-        if idx.size == 0:
-            break
-        idx, p, s, ln, m = _window_masks(v, buf, idx, pos[idx], starts[idx], lengths[idx], counts, j)
+    for j, idx, p, s, ln, m in ls.windows():
         k = np.bitwise_count(m).astype(np.int64)
         f0 = s + p + 4                                   # the code field, in the buffer
         idx, s, ln, k, f0, m = v.reject(f0 + (2 * k + 7) // 8 > s + ln, idx, s + ln,
@@ -346,15 +335,16 @@ def decode_chunks(buf: np.ndarray, starts, lengths, counts, elem_bits: int, tabl
         idx, f0, fb, m, newp = v.reject(newp > ln, idx, s + ln, ErrorCode.LENGTH_MISMATCH,
                                         lambda c, o: f"chunk payload ends inside the low bytes of window {j}",
                                         f0, fb, m, newp)
-        masks[idx, j] = m
+        ls.masks[idx, j] = m
         fstart[idx, j] = f0
         fbytes[idx, j] = fb
-        pos[idx] = newp
-    if (err := v.finish(starts, lengths, pos)) is not None:
+        ls.pos[idx] = newp
+    if (err := ls.finish()) is not None:
         return None, err
 
     # Every payload is well formed: decode all codes of all windows at once.
-    wsel = np.arange(maxw)[None, :] < nwin[:, None]
+    masks, counts = ls.masks, ls.counts
+    wsel = ls.present()
     fs, fbs = fstart[wsel], fbytes[wsel]
     k = np.bitwise_count(masks[wsel]).astype(np.int64)
     nw, ne = k.size, int(k.sum())
