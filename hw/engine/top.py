@@ -1,39 +1,21 @@
 """``CDMAEngine``: the generated top level with AXI-named ports."""
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
-from amaranth.lib import data, wiring
+from amaranth.hdl import Module
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from cdma.golden.engine import DESCRIPTOR_BYTES, OFFLOAD, PREFETCH, STATUS_BYTES
+from cdma.golden.engine import DESCRIPTOR_BYTES, STATUS_BYTES
 
 from .axi import (AXI4Signature, BURST_INCR, CACHE_BUFFERABLE_MODIFIABLE, forward, read_members,
                   write_members)
+from .dispatch import DescriptorDispatch, StatusArbiter, descriptor_layout, status_word_layout
 from .offload import OffloadUnit
-from .params import LENGTH_BITS, EngineError, EngineParams
+from .params import EngineParams
 from .prefetch import PrefetchUnit
 
 __all__ = ["CDMAEngine", "descriptor_layout", "status_word_layout", "DESCRIPTOR_BYTES",
            "STATUS_BYTES"]
-
-#: Bits of a descriptor's memory address (the AXI side uses ``addr_width`` of them).
-DESC_ADDR_BITS = 64
-
-
-def descriptor_layout() -> data.StructLayout:
-    """The descriptor (``DESCRIPTOR_BYTES``, little-endian fields, see ``docs/ENGINE.md``)."""
-    layout = data.StructLayout({"addr": DESC_ADDR_BITS, "length": LENGTH_BITS, "tag": 8,
-                                "codec": 8, "direction": 8, "reserved": 8})
-    assert layout.size == 8 * DESCRIPTOR_BYTES      # the golden model packs the same bytes
-    return layout
-
-
-def status_word_layout() -> data.StructLayout:
-    """The status word (``STATUS_BYTES``, see ``docs/ENGINE.md``)."""
-    layout = data.StructLayout({"length": LENGTH_BITS, "tag": 8, "code": 8, "direction": 8,
-                                "reserved": 8})
-    assert layout.size == 8 * STATUS_BYTES
-    return layout
 
 
 class CDMAEngine(wiring.Component):
@@ -117,77 +99,19 @@ class CDMAEngine(wiring.Component):
                      self.m_axis_c2h_tlast.eq(c2h.p.last), self.m_axis_c2h_tvalid.eq(c2h.valid),
                      c2h.ready.eq(self.m_axis_c2h_tready)]
 
-        # Descriptors: a one-entry register, then dispatch by direction.
-        desc = Signal(descriptor_layout())
-        d_valid = Signal()
-        bad_valid = Signal()
-        # The checks (a 64-bit sum and compares) are registered in the cycle after
-        # the descriptor lands (`checked`), and only then is it dispatched: the
-        # carry chain does not meet the units' command registers.
-        checked = Signal()
-        m.d.comb += self.s_axis_desc_tready.eq(~d_valid)
-        with m.If(self.s_axis_desc_tvalid & ~d_valid):
-            m.d.sync += [desc.eq(self.s_axis_desc_tdata), d_valid.eq(1), checked.eq(0)]
-        with m.Elif(d_valid):
-            m.d.sync += checked.eq(1)
-        # The descriptor's own checks, once for both directions (docs/ENGINE.md order).
-        # The range [addr, addr + length) must lie inside [0, 2**addr_width): the units
-        # see addr truncated to addr_width bits and would wrap to address 0 otherwise.
-        aw = p.addr_width
-        mshift = p.mem_bytes.bit_length() - 1
-        eshift = (p.elem_bits // 8).bit_length() - 1
-        end = Signal(DESC_ADDR_BITS + 1)     # addr + length, carry included
-        check_code = Signal(8)
-        desc_code = Signal(8)                # the verdict, registered
-        m.d.sync += desc_code.eq(check_code)
-        m.d.comb += end.eq(desc.addr + desc.length)
-        with m.If(desc.addr[:mshift] != 0):
-            m.d.comb += check_code.eq(EngineError.DESC_ALIGN)
-        with m.Elif(desc.length[:eshift] != 0 if eshift else 0):
-            m.d.comb += check_code.eq(EngineError.DESC_LENGTH)
-        with m.Elif((desc.addr[aw:].any() if aw < DESC_ADDR_BITS else 0) | (end > (1 << aw))):
-            m.d.comb += check_code.eq(EngineError.DESC_RANGE)
-        m.d.comb += [off.cmd.p.addr.eq(desc.addr), off.cmd.p.length.eq(desc.length),
-                     off.cmd.p.codec.eq(desc.codec), off.cmd.p.tag.eq(desc.tag),
-                     off.cmd.p.code.eq(desc_code),
-                     off.cmd.valid.eq(d_valid & checked & (desc.direction == OFFLOAD))]
-        taken = Signal()
-        m.d.comb += taken.eq(off.cmd.valid & off.cmd.ready)
-        m.d.comb += [prefetch.cmd.p.addr.eq(desc.addr), prefetch.cmd.p.length.eq(desc.length),
-                     prefetch.cmd.p.codec.eq(desc.codec), prefetch.cmd.p.tag.eq(desc.tag),
-                     prefetch.cmd.p.code.eq(desc_code),
-                     prefetch.cmd.valid.eq(d_valid & checked & (desc.direction == PREFETCH))]
-        with m.If(prefetch.cmd.valid & prefetch.cmd.ready):
-            m.d.comb += taken.eq(1)
-        known = (desc.direction == OFFLOAD) | (desc.direction == PREFETCH)
-        # Unknown direction: answered directly with DESC_DIRECTION.
-        bad_tag = Signal(8)
-        bad_dir = Signal(8)
-        with m.If(d_valid & checked & ~known & ~bad_valid):
-            m.d.comb += taken.eq(1)
-            m.d.sync += [bad_valid.eq(1), bad_tag.eq(desc.tag), bad_dir.eq(desc.direction)]
-        with m.If(taken):
-            m.d.sync += d_valid.eq(0)
-
-        # Status: round-robin over the sources, one register.
-        st = Signal(status_word_layout())
-        sv = self.m_axis_status_tvalid
-        m.d.comb += self.m_axis_status_tdata.eq(st)
-        sources = [(off.status, OFFLOAD), (prefetch.status, PREFETCH)]
-        load_ok = ~sv | self.m_axis_status_tready
-        with m.If(sv & self.m_axis_status_tready):
-            m.d.sync += sv.eq(0)
-        prio = Signal()
-        with m.If(load_ok):
-            with m.If(bad_valid):
-                m.d.sync += [sv.eq(1), st.length.eq(0), st.tag.eq(bad_tag),
-                             st.code.eq(EngineError.DESC_DIRECTION), st.direction.eq(bad_dir),
-                             bad_valid.eq(0)]
-            for k, (s, direction) in enumerate(sources):
-                first = prio == k
-                with m.Elif(s.valid & (first | ~sources[(k + 1) % len(sources)][0].valid)):
-                    m.d.comb += s.ready.eq(1)
-                    m.d.sync += [sv.eq(1), st.length.eq(s.p.length), st.tag.eq(s.p.tag),
-                                 st.code.eq(s.p.code), st.direction.eq(direction),
-                                 prio.eq(~prio)]
+        # Descriptors: checked once, then dispatched by direction; statuses: one
+        # word per descriptor, from the units or (unknown direction) the dispatch.
+        m.submodules.dispatch = dispatch = DescriptorDispatch(p)
+        m.submodules.status = status = StatusArbiter(p)
+        m.d.comb += [dispatch.desc.p.eq(self.s_axis_desc_tdata),
+                     dispatch.desc.valid.eq(self.s_axis_desc_tvalid),
+                     self.s_axis_desc_tready.eq(dispatch.desc.ready)]
+        wiring.connect(m, dispatch.offload, off.cmd)
+        wiring.connect(m, dispatch.prefetch, prefetch.cmd)
+        wiring.connect(m, dispatch.rejected, status.rejected)
+        wiring.connect(m, off.status, status.offload)
+        wiring.connect(m, prefetch.status, status.prefetch)
+        m.d.comb += [self.m_axis_status_tdata.eq(status.status.p),
+                     self.m_axis_status_tvalid.eq(status.status.valid),
+                     status.status.ready.eq(self.m_axis_status_tready)]
         return m
