@@ -911,6 +911,9 @@ class ZVCELoopback(wiring.Component):
     """
 
     def __init__(self, elem_bits: int, lanes: int, mid_bytes: int):
+        # (checked before the blocks are built: a block whose constructor refuses
+        # its parameters would still warn that it was never elaborated)
+        _check_params(elem_bits, lanes, "mid_bytes", mid_bytes)
         self.compressor = ZVCECompressor(elem_bits, lanes, mid_bytes)
         self.decompressor = ZVCEDecompressor(elem_bits, lanes, mid_bytes)
         self._elem_bits, self._lanes = elem_bits, lanes
