@@ -15,7 +15,7 @@ from __future__ import annotations
 from amaranth.hdl import C, Cat, Mux, Signal
 
 __all__ = ["popcount", "prefix_counts", "compact_level", "expand_controls", "expand_level",
-           "thermometer"]
+           "expand_pipelined", "thermometer"]
 
 
 def popcount(bits):
@@ -139,3 +139,39 @@ def expand_level(m, data, stay, came, b, name):
         m.d.comb += s.eq(own | back)
         out.append(s)
     return out
+
+
+def expand_pipelined(m, mask, items, side, name):
+    """The expansion network as a pipeline: item *j* of ``items`` to the lane of
+    the *j*-th set bit of ``mask``, zeros elsewhere.
+
+    A first register stage holds the network's flags (:func:`expand_controls`
+    of ``mask``), ``items`` and the ``side`` signals (valid, keep, ... that
+    travel with the beat); then the levels run highest first, two per register
+    stage.  Returns the expanded lanes and the ``side`` signals of the same
+    cycle.  Latency: 1 + (levels - 1) // 2 cycles.
+    """
+    L = len(items)
+    levels = expand_controls(m, mask, f"{name}_ctl")
+    flags = [f for stay, came in levels for f in stay + came]
+    r_flags = [Signal(name=f"{name}_f{k}") for k in range(len(flags))]
+    r_items = [Signal(len(items[0]), name=f"{name}_item{l}") for l in range(L)]
+    r_side = [Signal.like(x, name=f"{name}_side{k}") for k, x in enumerate(side)]
+    m.d.sync += [r.eq(x) for r, x in zip(r_flags + r_items + r_side, flags + list(items) + side)]
+    flags_left = [(r_flags[2 * L * b:2 * L * b + L], r_flags[2 * L * b + L:2 * L * (b + 1)])
+                  for b in range(len(levels))]
+    data, side = r_items, r_side
+    for done, b in enumerate(reversed(range(len(levels))), 1):
+        stay, came = flags_left[b]
+        data = expand_level(m, data, stay, came, b, f"x{b}")
+        if done % 2 == 0 and b > 0:
+            regs_d = [Signal(len(items[0]), name=f"x{b}_rd{j}") for j in range(L)]
+            lower = [f for lb in range(b) for f in flags_left[lb][0] + flags_left[lb][1]]
+            regs_f = [Signal(name=f"x{b}_rf{k}") for k in range(len(lower))]
+            regs_s = [Signal.like(x, name=f"x{b}_rs{k}") for k, x in enumerate(side)]
+            m.d.sync += [r.eq(x) for r, x in zip(regs_d + regs_f + regs_s, data + lower + side)]
+            data, side = regs_d, regs_s
+            it = iter(regs_f)
+            flags_left = [([next(it) for _ in range(L)], [next(it) for _ in range(L)])
+                          for _ in range(b)] + flags_left[b:]
+    return data, side

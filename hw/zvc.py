@@ -16,7 +16,7 @@ from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, expand_controls, expand_level, popcount, prefix_counts, thermometer
+from .bits import compact_level, expand_pipelined, popcount, prefix_counts, thermometer
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
@@ -740,39 +740,9 @@ class ZVCDecompressor(wiring.Component):
             # path of the small configurations, level -> step -> slot.)
             *[r.eq(x) for r, x in zip(e_slots, slots)],
         ]
-        # stage 2: the expansion network's routing from the mask
-        levels = expand_controls(m, e_mask, "x_ctl")
-        side = [e_valid, e_keep, e_last, e_user]
-        flags = [f for stay, came in levels for f in stay + came]
-        r_flags = [Signal(name=f"x2_f{k}") for k in range(len(flags))]
-        r_slots = [Signal(E, name=f"x2_slot{l}") for l in range(L)]
-        r_side = [Signal.like(x, name=f"x2_side{k}") for k, x in enumerate(side)]
-        m.d.sync += [r.eq(x) for r, x in zip(r_flags + r_slots + r_side, flags + e_slots + side)]
-        nlev = len(levels)
-        routed = []
-        for b in range(nlev):
-            stay = r_flags[2 * L * b:2 * L * b + L]
-            came = r_flags[2 * L * b + L:2 * L * (b + 1)]
-            routed.append((stay, came))
-        # stages 3...: two network levels per register stage, highest level first
-        data = r_slots
-        flags_left = routed
-        side = r_side
-        done_levels = 0
-        for b in reversed(range(nlev)):
-            stay, came = flags_left[b]
-            data = expand_level(m, data, stay, came, b, f"x{b}")
-            done_levels += 1
-            if done_levels % 2 == 0 and b > 0:
-                regs_d = [Signal(E, name=f"x{b}_rd{j}") for j in range(L)]
-                lower = [f for lb in range(b) for f in flags_left[lb][0] + flags_left[lb][1]]
-                regs_f = [Signal(name=f"x{b}_rf{k}") for k in range(len(lower))]
-                regs_s = [Signal.like(x, name=f"x{b}_rs{k}") for k, x in enumerate(side)]
-                m.d.sync += [r.eq(x) for r, x in zip(regs_d + regs_f + regs_s, data + lower + side)]
-                data, side = regs_d, regs_s
-                it = iter(regs_f)
-                flags_left = [([next(it) for _ in range(L)], [next(it) for _ in range(L)])
-                              for _ in range(b)] + flags_left[b:]
+        # stage 2: the expansion network's routing from the mask; stages 3...: two
+        # network levels per register stage, highest level first
+        data, side = expand_pipelined(m, e_mask, e_slots, [e_valid, e_keep, e_last, e_user], "x2")
         x_valid, x_keep, x_last, x_user = side
         m.d.comb += [out.w_en.eq(x_valid), out.w_data.eq(Cat(*data, x_keep, x_last, x_user))]
         return m

@@ -19,7 +19,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, expand_controls, expand_level, popcount, prefix_counts, thermometer
+from .bits import compact_level, expand_pipelined, popcount, prefix_counts, thermometer
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker, shift_units
 from .skid import replicated
@@ -844,32 +844,7 @@ class ZVCEDecompressor(wiring.Component):
                         m.d.comb += sym.eq(syms[k])
             m.d.sync += x3_items[l].eq(Cat(x2_lows[l], Mux(h == 3, tail, sym)))
         # expansion by the beat's mask bits, two network levels per register stage
-        levels = expand_controls(m, x3_mask, "x_ctl")
-        side = [x3_v, x3_keep, x3_last, x3_user]
-        flags = [f for stay, came in levels for f in stay + came]
-        r_flags = [Signal(name=f"x4_f{k}") for k in range(len(flags))]
-        r_items = [Signal(E, name=f"x4_item{l}") for l in range(L)]
-        r_side = [Signal.like(x, name=f"x4_side{k}") for k, x in enumerate(side)]
-        m.d.sync += [r.eq(x) for r, x in zip(r_flags + r_items + r_side, flags + x3_items + side)]
-        nlev = len(levels)
-        flags_left = [(r_flags[2 * L * b:2 * L * b + L], r_flags[2 * L * b + L:2 * L * (b + 1)])
-                      for b in range(nlev)]
-        data, side = r_items, r_side
-        done = 0
-        for b in reversed(range(nlev)):
-            stay, came = flags_left[b]
-            data = expand_level(m, data, stay, came, b, f"x{b}")
-            done += 1
-            if done % 2 == 0 and b > 0:
-                regs_d = [Signal(E, name=f"x{b}_rd{j}") for j in range(L)]
-                lower = [f for lb in range(b) for f in flags_left[lb][0] + flags_left[lb][1]]
-                regs_f = [Signal(name=f"x{b}_rf{k}") for k in range(len(lower))]
-                regs_s = [Signal.like(x, name=f"x{b}_rs{k}") for k, x in enumerate(side)]
-                m.d.sync += [r.eq(x) for r, x in zip(regs_d + regs_f + regs_s, data + lower + side)]
-                data, side = regs_d, regs_s
-                it = iter(regs_f)
-                flags_left = [([next(it) for _ in range(L)], [next(it) for _ in range(L)])
-                              for _ in range(b)] + flags_left[b:]
+        data, side = expand_pipelined(m, x3_mask, x3_items, [x3_v, x3_keep, x3_last, x3_user], "x4")
         x_valid, x_keep, x_last, x_user = side
         m.d.comb += [out.w_en.eq(x_valid), out.w_data.eq(Cat(*data, x_keep, x_last, x_user))]
         return m
