@@ -17,7 +17,7 @@ from cocotbext.axi import AxiStreamFrame
 
 from cdma import golden
 from cdma.golden import zvce as gz
-from cdma.sim.codec_checks import send_chunks
+from cdma.sim.codec_checks import round_trip, send_chunks
 from cdma.sim.stream_tb import StreamTB, bench_settings, random_pauses, report
 from cdma.sim.zvce import payloads
 
@@ -102,22 +102,6 @@ async def malformed_recovery(tb, cases, rng):
     await ClockCycles(tb.dut.clk, 5)
     codes = [c for _, c, _ in expect if c is not None]
     assert tb.errors == codes, f"error codes {tb.errors}, golden {codes}"
-    tb.check_rules()
-
-
-async def round_trip(tb, cases):
-    """Every ``(name, elements)`` case through the loopback top restores it exactly."""
-    for _, x in cases:
-        tb.source.send_nowait(AxiStreamFrame(x.tobytes()))
-
-    async def counts():
-        for _, x in cases:
-            await tb.send_count(x.size)
-    cocotb.start_soon(counts())
-    for name, x in cases:
-        data, user = await tb.recv()
-        assert user == 0 and data == x.tobytes(), f"{name}: round trip differs"
-    assert tb.errors == []
     tb.check_rules()
 
 
