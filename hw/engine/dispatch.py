@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from cdma.golden.engine import DESCRIPTOR_BYTES, OFFLOAD, PREFETCH, STATUS_BYTES
 
 from .offload import offload_cmd_layout, status_layout
-from .params import LENGTH_BITS, EngineError, EngineParams
+from .params import LENGTH_BITS, EngineError, EngineParams, EngineUnit
 
 __all__ = ["DESC_ADDR_BITS", "descriptor_layout", "status_word_layout", "DescriptorDispatch",
            "StatusArbiter"]
@@ -33,13 +33,7 @@ def status_word_layout() -> data.StructLayout:
     return layout
 
 
-def _check_params(params):
-    if not isinstance(params, EngineParams):
-        raise TypeError(f"params must be an EngineParams, not {params!r}")
-    return params
-
-
-class DescriptorDispatch(wiring.Component):
+class DescriptorDispatch(EngineUnit):
     """Checks each descriptor once and hands it to its direction's unit.
 
     A descriptor lands in a one-entry register; in the next cycle its checks
@@ -71,12 +65,10 @@ class DescriptorDispatch(wiring.Component):
     """
 
     def __init__(self, params: EngineParams):
-        self._p = _check_params(params)
-        cmd = stream.Signature(offload_cmd_layout(params.addr_width))
-        super().__init__({
+        super().__init__(params, lambda p: {
             "desc": In(stream.Signature(descriptor_layout())),
-            "offload": Out(cmd),
-            "prefetch": Out(cmd),
+            "offload": Out(stream.Signature(offload_cmd_layout(p.addr_width))),
+            "prefetch": Out(stream.Signature(offload_cmd_layout(p.addr_width))),
             "rejected": Out(stream.Signature(status_word_layout())),
         })
 
@@ -134,7 +126,7 @@ class DescriptorDispatch(wiring.Component):
         return m
 
 
-class StatusArbiter(wiring.Component):
+class StatusArbiter(EngineUnit):
     """One status word per descriptor, from the dispatch and the two units, in one register.
 
     A rejected descriptor's status goes first; the units' alternate (round
@@ -160,8 +152,7 @@ class StatusArbiter(wiring.Component):
     """
 
     def __init__(self, params: EngineParams):
-        self._p = _check_params(params)
-        super().__init__({
+        super().__init__(params, lambda p: {
             "rejected": In(stream.Signature(status_word_layout())),
             "offload": In(stream.Signature(status_layout())),
             "prefetch": In(stream.Signature(status_layout())),
