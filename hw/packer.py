@@ -665,14 +665,22 @@ class Unpacker(wiring.Component):
         else:
             m.d.comb += off_take.eq(rest // AL)
         # drop: the packet's beats (through its last if it is here, else every beat)
-        n_in = Mux(lands, src.p.n, 0)
+        # The units that land, for the counters: a beat discarded by this
+        # cycle's drop (`drop0 & ~ended`) only ever meets a counter that the
+        # drop clears, so the counters add `n` whenever a beat lands unless an
+        # earlier drop is still `dropping` -- a condition from registers, which
+        # keeps the consumer's decision off the adders' inputs (it only picks
+        # among their results).
+        lands_nd = Signal()
+        m.d.comb += lands_nd.eq(src.valid & src.ready & ~dropping)
+        n_in = Mux(lands_nd, src.p.n, 0)
         with m.If(drop0):
             m.d.sync += [
                 off.eq(0),
                 level.eq(Mux(ended, n_level + n_in, 0)),
-                ended.eq(Mux(ended, n_ended | (lands & src.p.last), 0)),
+                ended.eq(Mux(ended, n_ended | (lands_nd & src.p.last), 0)),
                 ended_user.eq(Mux(ended & n_ended, n_user, src_user)),
-                beats.eq(Mux(ended, n_beats + lands, 0)),
+                beats.eq(Mux(ended, n_beats + lands_nd, 0)),
                 n_level.eq(0), n_ended.eq(0), n_beats.eq(0),
             ]
         with m.Else():
@@ -681,13 +689,13 @@ class Unpacker(wiring.Component):
             with m.If(take0):
                 m.d.sync += [off.eq(off_take),
                              level.eq(level - self.take + Mux(ended, 0, n_in)),
-                             beats.eq(beats - pops_take + (lands & ~ended))]
+                             beats.eq(beats - pops_take + (lands_nd & ~ended))]
             with m.Else():
                 m.d.sync += [level.eq(level + Mux(ended, 0, n_in)),
-                             beats.eq(beats + (lands & ~ended))]
+                             beats.eq(beats + (lands_nd & ~ended))]
             with m.If(~ended):
-                m.d.sync += [ended.eq(lands & src.p.last), ended_user.eq(src_user)]
-            with m.Elif(lands):
+                m.d.sync += [ended.eq(lands_nd & src.p.last), ended_user.eq(src_user)]
+            with m.Elif(lands_nd):
                 m.d.sync += [n_level.eq(n_level + src.p.n), n_beats.eq(n_beats + 1),
                              n_ended.eq(src.p.last), n_user.eq(src_user)]
         for g, oc in enumerate(off_c):

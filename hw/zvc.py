@@ -688,7 +688,7 @@ class ZVCDecompressor(wiring.Component):
         def ring_mod(value, most):
             """``value`` modulo the ring, for ``value`` < ``most`` * N."""
             out = value
-            for k in range(most - 1, 0, -1):
+            for k in range(1, most):     # (the largest multiple outermost)
                 out = Mux(value >= k * N, value - k * N, out)
             return out
 
