@@ -443,6 +443,10 @@ class Unpacker(wiring.Component):
         that factor.  Must divide ``in_units``.  Default 1.
     user_bits : int
         Width of an optional ``user`` field on the input beats (0: none).
+    lookahead : int
+        Units the ring keeps beyond the window (default 0), for a consumer
+        that reads ahead of the window through ``beats`` (from ``head``); a
+        ``take`` may then be up to ``out_units + lookahead``.
     side_bits : int
         Bits of an optional ``side`` field per unit (0: none), kept beside the
         units and shown in ``beats_side``, not in the window.
@@ -482,6 +486,9 @@ class Unpacker(wiring.Component):
         The ``side`` bits of the ring, unit for unit beside ``beats`` (per-unit
         facts a producer computed before the units entered, e.g. a popcount, so
         the consumer reads them instead of computing them late).
+    head : Out(range(ring_units // in_units))
+        The ring slot of the window's first unit (a register): ``start`` is
+        ``head * in_units`` plus the offset in that beat.
     start : Out(range(ring_units))
         The window's first unit in ``beats`` (a register): after a take it
         has moved on by ``take`` units (modulo :attr:`ring_units`), after a
@@ -497,7 +504,8 @@ class Unpacker(wiring.Component):
     """
 
     def __init__(self, unit_bits: int, in_units: int, out_units: int, *, align: int = 1,
-                 user_bits: int = 0, side_bits: int = 0, copies: int = 1):
+                 user_bits: int = 0, side_bits: int = 0, copies: int = 1, lookahead: int = 0):
+        self._look = check_positive_int("lookahead", lookahead, minimum=0)
         self._side = check_positive_int("side_bits", side_bits, minimum=0)
         self._unit = check_positive_int("unit_bits", unit_bits)
         self._in = check_positive_int("in_units", in_units)
@@ -511,18 +519,19 @@ class Unpacker(wiring.Component):
         # units of slack, so a beat can still land while the consumer waits for a
         # whole window (without it, input-bound streams lost up to 12 % of the
         # cycles: a beat lands only in a slot free at the start of a cycle).
-        self._nw = -(-(2 * in_units - 1 - align + out_units) // in_units)
+        self._nw = -(-(2 * in_units - 1 - align + out_units + lookahead) // in_units)
         super().__init__({
             "i": In(stream.Signature(piece_layout(unit_bits, in_units, user_bits, side_bits))),
             "data": Out(out_units * unit_bits),
             "level": Out(range(self._nw * in_units + 1)),
             "ended": Out(1),
             "ended_user": Out(max(1, user_bits)),
-            "take": In(range(out_units + 1)),
+            "take": In(range(out_units + lookahead + 1)),
             "take_en": In(self._copies),
             "drop": In(self._copies),
             "beats": Out(self._nw * in_units * unit_bits),
             "beats_side": Out(max(1, self._nw * in_units * side_bits)),
+            "head": Out(range(self._nw)),
             "start": Out(range(self._nw * in_units)),
             "drop_start": Out(range(self._nw * in_units)),
         })
@@ -646,7 +655,7 @@ class Unpacker(wiring.Component):
 
         # ---- three outcomes, each from registers; the consumer picks one ---------
         # take: whole beats consumed (never the packet's last beat: `drop` does that)
-        pos = Signal(range(OFFS * AL + PO + 1))
+        pos = Signal(range(OFFS * AL + PO + self._look + 1))
         m.d.comb += pos.eq(off * AL + self.take)
         pops_take = Signal(range(NW + 1))
         for k in range(1, NW + 1):
@@ -728,8 +737,8 @@ class Unpacker(wiring.Component):
         # packet's last beat by `drop`).
         N = NW * IB
         start = Signal(range(N))
-        start_take = Signal(range(N + PO + 1))
-        m.d.comb += [self.start.eq(start), start_take.eq(start + self.take)]
+        start_take = Signal(range(N + PO + self._look + 1))
+        m.d.comb += [self.start.eq(start), self.head.eq(head_c[0]), start_take.eq(start + self.take)]
         m.d.comb += self.drop_start.eq(ring_add(head_c[0], beats) * IB)
         with m.If(drop0):
             m.d.sync += start.eq(self.drop_start)

@@ -565,11 +565,16 @@ class ZVCEDecompressor(wiring.Component):
         LOWB = LOW // 8
         nb = WINDOW // L
         HB = 4 + 40                      # mask and the largest code field, in bytes
-        VW = max(HB, L * LOWB)           # the unpacker's window
+        VW = L * LOWB                    # the unpacker's window: a step's low bytes
         FB = 8 * 40                      # code field bits
+        # The framer reads the next window's header up to AH bytes past the
+        # window's start: the low bytes of the current window's last four steps
+        # (of all of it below 8 lanes), where it must start to be done in time.
+        AH = min(WINDOW, 4 * L) * LOWB
         i, o = self.i, self.o
 
-        m.submodules.unp = unp = Unpacker(8, IB, VW)
+        m.submodules.unp = unp = Unpacker(8, IB, VW, lookahead=AH + HB - VW)
+        NW = unp.ring_units // IB
         m.d.comb += [
             unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
             unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(popcount([i.p.keep[k] for k in range(IB)])),
@@ -606,15 +611,38 @@ class ZVCEDecompressor(wiring.Component):
         m.d.comb += start.eq(self.count.valid & self.count.ready)
         hwid = [tbl[0:2], tbl[2:4], tbl[4:6], C(8, 4)]     # tail width of each head
 
-        # ---- the window's header, computed from the unpacker's window while it
-        #      stands still: A (registers of the bytes), B1 (popcount, widths),
-        #      B2 (field length, BAD_MASK) -----------------------------------------------
-        moved = Signal()                 # the window or the chunk state changes now
+        # ---- the framer: the header of the window after the current one (or of
+        #      the current one, before its header step), read from the unpacker's
+        #      ring at its own position (`fslot`, `foff`; fixed until that header
+        #      step), `fa` bytes past the unpacker's window start.  A (registers of
+        #      the bytes), B1 (popcount, widths), B2 (field length, BAD_MASK) run
+        #      every cycle; their results are for the framer's position as long as
+        #      it has not moved (`moved`: a header step, a new chunk, its end) ----------
+        moved = Signal()                 # the framer's position or the chunk changes now
+        fslot = Signal(range(NW))
+        foff = Signal(range(IB))
+        fa = Signal(range(unp.ring_units + 1))
+        frem = Signal(self._count_bits)  # elements of the chunk from the framer's window on
+        FK = -(-(IB - 1 + HB) // IB)     # ring slots the framer's 44 bytes can touch
+        fbeats = []
+        for k in range(FK):
+            fb = Signal(8 * IB, name=f"f_beat{k}")
+            with m.Switch(fslot):
+                for h in range(NW):
+                    with (m.Case(h) if h < NW - 1 else m.Default()):
+                        m.d.comb += fb.eq(unp.beats[8 * IB * ((h + k) % NW):8 * IB * ((h + k) % NW + 1)])
+            fbeats.append(fb)
+        fcat = Cat(*fbeats)
+        fview = Signal(8 * HB)
+        with m.Switch(foff):
+            for o_ in range(IB):
+                with (m.Case(o_) if o_ < IB - 1 else m.Default()):
+                    m.d.comb += fview.eq(fcat[8 * o_:8 * (o_ + HB)])
         a_ok, b1_ok, b2_ok = Signal(), Signal(), Signal()
         a_mask, a_field = Signal(WINDOW), Signal(FB)
         a_lvl = Signal.like(avail)
-        m.d.sync += [a_ok.eq(~moved), a_mask.eq(view[:32]), a_field.eq(view[32:32 + FB]),
-                     a_lvl.eq(avail)]
+        m.d.sync += [a_ok.eq(~moved), a_mask.eq(fview[:32]), a_field.eq(fview[32:32 + FB]),
+                     a_lvl.eq(Mux(avail >= fa, avail - fa, 0))]
         # B1: the popcount of the mask, and per byte of heads (4 heads) the code
         # bits (head + tail) of its first 1, 2, 3 and 4 heads; B2: the field's bits
         # = the sum over the k heads, from the whole bytes below k // 4 and a
@@ -657,15 +685,20 @@ class ZVCEDecompressor(wiring.Component):
         b2_r = Signal(3)                 # bits of the field's last byte used (0: all)
         b2_bad = Signal()                # BAD_MASK (the chunk's last window)
         b2_mask, b2_field = Signal(WINDOW), Signal(FB)
-        short = ~rem[5:].any()           # fewer than 32 elements left
+        short = ~frem[5:].any()          # fewer than 32 elements left
         m.d.sync += [
             b2_ok.eq(b1_ok & ~moved), b2_k.eq(b1_k), b2_mask.eq(b1_mask), b2_field.eq(b1_field),
             b2_hb.eq(4 + ((b1_k + 3) >> 2)), b2_nb.eq((nbits + 39) >> 3), b2_r.eq(nbits[:3]),
-            b2_bad.eq(short & (b1_mask & ~thermometer(rem[:5], WINDOW)).any()),
+            b2_bad.eq(short & (b1_mask & ~thermometer(frem[:5], WINDOW)).any()),
         ]
 
-        # ---- the window's field, captured at the header step ---------------------------
+        # ---- the window's field, captured at the header step (two registers in
+        #      turn: X2 reads the previous window's while the header step of the
+        #      next one merges with its last step) ----------------------------------
+        wf = [Signal(FB, name=f"w_field{k}") for k in range(2)]
+        wsel = Signal()                  # the current window's field register
         w_field = Signal(FB)
+        m.d.comb += w_field.eq(Mux(wsel, wf[1], wf[0]))
         w_k = Signal(range(WINDOW + 1))
         w_nb = Signal(range(HB + 1))
         w_r = Signal(3)
@@ -725,31 +758,56 @@ class ZVCEDecompressor(wiring.Component):
                 with m.If(avail >= need):
                     with m.If(room):
                         m.d.comb += step.eq(1)
+                        # the window's last step: the next window's header step
+                        # merges with it when the framer has it complete (it is
+                        # then `need` bytes on, `fa`) and the padding verdict
+                        # of this window is in
+                        with m.If((s == nb - 1) & ~pchk & b2_ok & ~b2_bad & (b2_lvl >= b2_nb)):
+                            m.d.comb += head.eq(1)
                 with m.Elif(ended & ~pchk):
                     m.d.comb += failing(LM)
         terminate = Signal()
         m.d.comb += [
             terminate.eq(active & failed & room),
             emit.eq(step | (finish & zero) | terminate),
-            unp.take.eq(Mux(head, b2_nb, need)),
+            unp.take.eq(Mux(step, need, 0) + Mux(head, b2_nb, 0)),
             unp.take_en.eq(step | head),
             unp.drop.eq(finish | fail),
-            moved.eq(step | head | finish | fail | start),
+            moved.eq(head | finish | fail | start),
         ]
 
         # state updates
         pc_next = Signal(range(L + 1))   # nonzeros of the window's next beat
         m.d.comb += pc_next.eq(popcount([mask[L + k] for k in range(L)]) if nb > 1 else 0)
+        # the framer: to the chunk's first byte (the unpacker's window starts a
+        # ring slot after a drop), then past each window at its header step
+        FMAX = IB - 1 + HB + WINDOW * LOWB      # the largest foff + step of the framer
+        fnext = Signal(range(FMAX + 1))
+        m.d.comb += fnext.eq(foff + b2_nb + _times(b2_k, LOWB))
+        fq = Signal(range(FMAX // IB + 1))      # ring slots the framer moves on
+        frest = Signal(range(IB))               # and its offset in the slot then
+        m.d.comb += frest.eq(fnext)
+        for q in range(1, FMAX // IB + 1):
+            with m.If(fnext >= q * IB):
+                m.d.comb += [fq.eq(q), frest.eq(fnext - q * IB)]
+        fsum = Signal(range(NW + FMAX // IB))
+        m.d.comb += fsum.eq(fslot + fq)
+        fmod = Signal(range(NW))
+        for q in range((NW - 1 + FMAX // IB) // NW + 1):
+            with m.If(fsum >= q * NW):
+                m.d.comb += fmod.eq(fsum - q * NW)
+        with m.If(start):
+            m.d.sync += [fslot.eq(unp.head), foff.eq(0), fa.eq(0), frem.eq(self.count.p)]
+        with m.Elif(head):
+            m.d.sync += [fslot.eq(fmod), foff.eq(frest), fa.eq(_times(b2_k, LOWB)),
+                         frem.eq(frem - WINDOW)]
+        with m.Elif(step):
+            m.d.sync += fa.eq(fa - need)
         with m.If(start):
             m.d.sync += [active.eq(1), failed.eq(0), lows.eq(0), zero.eq(self.count.p == 0),
                          rem.eq(self.count.p), fin.eq(self.count.p <= L), code.eq(ZVCEError.OK),
                          tbl.eq(self.code_table), tbad.eq(table_malformed(self.code_table)),
                          pchk.eq(0), pbad.eq(0)]
-        with m.If(head):
-            m.d.sync += [lows.eq(1), s.eq(0), mask.eq(b2_mask), w_field.eq(b2_field),
-                         w_k.eq(b2_k), w_nb.eq(b2_nb), w_r.eq(b2_r), pchk.eq(1), pbad.eq(0),
-                         need.eq(_times(popcount([b2_mask[k] for k in range(L)]), LOWB)),
-                         tops_tbl.eq(tbl)]
         with m.If(pchk):
             # the padding bits: the field's last byte above its r used bits
             lastb = Signal(8)
@@ -767,6 +825,17 @@ class ZVCEDecompressor(wiring.Component):
                          mask.eq(mask >> L), need.eq(_times(pc_next, LOWB))]
             with m.If(s == nb - 1):
                 m.d.sync += lows.eq(0)
+        with m.If(head):
+            # (after the step's updates: a header step merged with a window's
+            # last step starts the next window)
+            m.d.sync += [lows.eq(1), s.eq(0), mask.eq(b2_mask), wsel.eq(~wsel),
+                         w_k.eq(b2_k), w_nb.eq(b2_nb), w_r.eq(b2_r), pchk.eq(1), pbad.eq(0),
+                         need.eq(_times(popcount([b2_mask[k] for k in range(L)]), LOWB)),
+                         tops_tbl.eq(tbl)]
+            with m.If(wsel):
+                m.d.sync += wf[0].eq(b2_field)
+            with m.Else():
+                m.d.sync += wf[1].eq(b2_field)
         with m.If(finish | terminate):
             m.d.sync += active.eq(0)
         with m.If(fail):
@@ -781,12 +850,13 @@ class ZVCEDecompressor(wiring.Component):
         with m.Elif(step):
             m.d.sync += j0.eq(j0 + popcount([mask[k] for k in range(L)]))
         x1_v, x1_first, x1_last, x1_user = Signal(), Signal(), Signal(), Signal()
+        x1_sel = Signal()
         x1_mask, x1_keep = Signal(L), Signal(L)
         x1_heads = Signal(2 * L)
         x1_k = Signal(range(WINDOW + 1))
         x1_lows = [Signal(LOW, name=f"x1_low{l}") for l in range(L)]
         m.d.sync += [
-            x1_v.eq(emit), x1_first.eq(s == 0), x1_last.eq(finish | terminate),
+            x1_v.eq(emit), x1_first.eq(s == 0), x1_sel.eq(wsel), x1_last.eq(finish | terminate),
             x1_user.eq(terminate), x1_mask.eq(Mux(step, mask[:L], 0)),
             x1_keep.eq(Mux(step, thermometer(rem, L), 0)), x1_k.eq(w_k),
             x1_heads.eq(w_field[:2 * WINDOW] >> Cat(C(0, 1), j0)),
@@ -814,7 +884,7 @@ class ZVCEDecompressor(wiring.Component):
         x2_off = [Signal(range(8 * L + 1), name=f"x2_off{l}") for l in range(L)]
         x2_lows = [Signal(LOW, name=f"x2_low{l}") for l in range(L)]
         m.d.sync += [x2_v.eq(x1_v), x2_last.eq(x1_last), x2_user.eq(x1_user), x2_mask.eq(x1_mask),
-                     x2_keep.eq(x1_keep), x2_twin.eq(w_field >> cur),
+                     x2_keep.eq(x1_keep), x2_twin.eq(Mux(x1_sel, wf[1], wf[0]) >> cur),
                      *[a.eq(b) for a, b in zip(x2_h, x1_h)], *[a.eq(b) for a, b in zip(x2_w, x1_w)],
                      *[a.eq(b) for a, b in zip(x2_lows, x1_lows)]]
         acc = C(0, 1)
