@@ -280,6 +280,143 @@ def test_decompressor_malformed(elem_bits, lanes, in_bytes):
     hwsim.check_decoded(chunks, expect, got, errors)
 
 
+def _window(kind, elem_bits, rng):
+    """One window (32 elements) of an extreme code-field length: no nonzero (F =
+    0), 32 literals (the longest field, 40 bytes), 32 two-bit codes (8 bytes),
+    one nonzero in its last element, or random ReLU values."""
+    dt = golden.elem_dtype(elem_bits)
+    top = elem_bits - 8
+    if kind == "zero":
+        return np.zeros(32, dt)
+    if kind == "literal":
+        return np.full(32, (1 << elem_bits) - 1, dt) ^ rng.integers(0, 255, 32).astype(dt)
+    if kind == "short":
+        return np.full(32, 0x3F << top, dt) | np.arange(1, 33, dtype=dt)
+    if kind == "last":
+        x = np.zeros(32, dt)
+        x[31] = (0x3E << top) | 5
+        return x
+    return relu(32, elem_bits, rng)
+
+
+KINDS = ("zero", "literal", "short", "last", "relu")
+
+
+def window_sequences(elem_bits, rng):
+    """Chunks of windows of extreme field lengths back to back: every ordered pair
+    of kinds, then random runs; lengths a multiple of 32 (the chunk ends right
+    after a window), one more and one less."""
+    pairs = [np.concatenate([_window(a, elem_bits, rng), _window(b, elem_bits, rng),
+                             _window(a, elem_bits, rng)]) for a in KINDS for b in KINDS]
+    runs = []
+    for extra in (0, 1, -1, 0, 17):
+        ws = [_window(KINDS[int(k)], elem_bits, rng) for k in rng.integers(0, len(KINDS), 9)]
+        x = np.concatenate(ws)
+        runs.append(x[:x.size + extra] if extra <= 0 else
+                    np.concatenate([x, relu(extra, elem_bits, rng)]))
+    return pairs + runs
+
+
+@pytest.mark.parametrize("elem_bits, lanes, in_bytes, gap",
+                         [(32, 4, 16, 0.0), (32, 8, 32, 0.0), (16, 4, 8, 0.0), (32, 16, 64, 0.0),
+                          (32, 4, 7, 0.3), (16, 2, 3, 0.0)])
+def test_decompressor_window_sequences(elem_bits, lanes, in_bytes, gap):
+    """The framer running a window ahead (docs/ZVCE.md): windows of every field
+    length after each other, headers straddling input beats, chunks ending right
+    after a window, at full rate (no gaps, no backpressure: the header steps
+    merge with the windows' last steps) and with gaps."""
+    rng = np.random.default_rng(lanes * 7 + in_bytes)
+    xs = window_sequences(elem_bits, rng)
+    table = gz.build_table(relu(2000, elem_bits, rng), elem_bits)
+    chunks = [(gz.encode(x, table, elem_bits), x.size) for x in xs]
+    got, errors = run_decompressor(ZVCEDecompressor(elem_bits, lanes, in_bytes), chunks,
+                                   [table] * len(chunks), seed=lanes, gap=gap, backpressure=gap)
+    assert errors == []
+    for x, (y, user) in zip(xs, got):
+        assert user == 0
+        np.testing.assert_array_equal(y, x)
+
+
+@pytest.mark.parametrize("elem_bits, lanes", [(32, 4), (32, 8)])
+def test_decompressor_malformed_later_window(elem_bits, lanes):
+    """Errors in a chunk's third window, whose header the framer reads while the
+    second window's steps run: the chunk cut inside its mask, heads, field or
+    low bytes, a padding bit set, a mask past the count; each followed by a good
+    chunk, at full rate."""
+    rng = np.random.default_rng(11)
+    table = gz.DEFAULT_TABLE
+    ws = [_window(k, elem_bits, rng) for k in ("literal", "short", "relu")]
+    x = np.concatenate(ws)
+    x[64:] = relu(32, elem_bits, rng)
+    x[64] = x[95] = 1                         # the field has padding bits; x[95]: BAD_MASK
+    enc = gz.encode(x, table, elem_bits)
+    sizes = [int(v) for v in gz.window_sizes(x, table)]
+    w2 = sizes[0] + sizes[1]                  # the third window's first byte
+    k2 = int(np.count_nonzero(x[64:]))
+    nbits = int(table.code_bits()[(x[64:][x[64:] != 0] >> (elem_bits - 8)).astype(np.int64)].sum())
+    fb = (nbits + 7) // 8
+    cases = [(enc[:w2 + 2], x.size), (enc[:w2 + 4 + (2 * k2) // 8 - 1], x.size),
+             (enc[:w2 + 4 + fb - 1], x.size), (enc[:-1], x.size), (enc, x.size - 1),
+             (enc + b"\0", x.size)]
+    if nbits % 8:
+        bad = bytearray(enc)
+        bad[w2 + 4 + fb - 1] |= 0x80
+        cases.append((bytes(bad), x.size))
+    chunks = []
+    for payload, count in cases:
+        ok = elements(70, 0.5, elem_bits, rng)
+        chunks += [(payload, count), (gz.encode(ok, table, elem_bits), ok.size)]
+    expect = []
+    for payload, count in chunks:
+        try:
+            expect.append(gz.decode(payload, count, elem_bits, table))
+        except golden.FormatError as exc:
+            expect.append(exc.code)
+    assert all(isinstance(e, golden.ErrorCode) for e in expect[::2])
+    assert golden.ErrorCode.BAD_MASK in expect[::2]
+    got, errors = run_decompressor(ZVCEDecompressor(elem_bits, lanes, 4 * lanes), chunks,
+                                   [table] * len(chunks), seed=5, gap=0.0, backpressure=0.0)
+    hwsim.check_decoded(chunks, expect, got, errors)
+
+
+@pytest.mark.parametrize("elem_bits, lanes", [(32, 4), (16, 4), (32, 8)])
+def test_decompressor_full_throughput(elem_bits, lanes):
+    """docs/ZVCE.md: with the input and the output keeping up, a window takes
+    32 / lanes cycles at 4 and 8 lanes (the header step merges with the last
+    step of the window before): one output beat per cycle after the first."""
+    rng = np.random.default_rng(6)
+    x = np.concatenate([_window(KINDS[k % len(KINDS)], elem_bits, rng) for k in range(20)])
+    enc = gz.encode(x, gz.DEFAULT_TABLE, elem_bits)
+    dut = ZVCEDecompressor(elem_bits, lanes, elem_bits // 8 * lanes)
+    cycles, packet = [], []
+
+    async def producer(ctx):
+        await put_beats(ctx, dut.i, byte_beats(enc, dut.in_bytes), rng, 0.0)
+
+    async def counts(ctx):
+        ctx.set(dut.code_table, _table_value(gz.DEFAULT_TABLE))
+        await put_beats(ctx, dut.count, [x.size], rng, 0.0)
+
+    async def consumer(ctx):
+        packet.extend(await get_packet(ctx, dut.o, rng, 0.0))
+
+    async def transfers(ctx):
+        cycle = 0
+        async for _, _, valid, ready in ctx.tick().sample(dut.o.valid, dut.o.ready):
+            cycle += 1
+            if valid and ready:
+                cycles.append(cycle)
+
+    simulate(dut, [producer, counts, consumer], [transfers], rules_on=[dut.o])
+    eb = elem_bits // 8
+    y = np.frombuffer(bytes_of(packet, lanes * eb, unit=eb), golden.elem_dtype(elem_bits))
+    np.testing.assert_array_equal(y, x)
+    beats = x.size // lanes
+    assert len(cycles) == beats
+    # (one cycle per window more would be 20 cycles; allow the first window's fill)
+    assert cycles[-1] - cycles[0] <= beats - 1 + 4, cycles
+
+
 def test_decompressor_bad_table():
     """A table golden's ``CodeTable.unpack`` refuses is BAD_PARAMS; the next chunk decodes."""
     bad = [bytes([0x3F]) + bytes(15), bytes([0x40]) + bytes(15),
