@@ -682,6 +682,8 @@ class ZVCEDecompressor(wiring.Component):
         b2_k = Signal(range(WINDOW + 1))
         b2_hb = Signal(range(13))        # mask and heads, in bytes
         b2_nb = Signal(range(HB + 1))    # mask and code field, in bytes
+        b2_mt = Signal(range(HB + L * LOWB + 1))  # and the current window's last step's
+        lastneed = Signal(range(L * LOWB + 1))    # low bytes of the window's last step
         b2_r = Signal(3)                 # bits of the field's last byte used (0: all)
         b2_bad = Signal()                # BAD_MASK (the chunk's last window)
         b2_mask, b2_field = Signal(WINDOW), Signal(FB)
@@ -689,6 +691,7 @@ class ZVCEDecompressor(wiring.Component):
         m.d.sync += [
             b2_ok.eq(b1_ok & ~moved), b2_k.eq(b1_k), b2_mask.eq(b1_mask), b2_field.eq(b1_field),
             b2_hb.eq(4 + ((b1_k + 3) >> 2)), b2_nb.eq((nbits + 39) >> 3), b2_r.eq(nbits[:3]),
+            b2_mt.eq(((nbits + 39) >> 3) + lastneed),
             b2_bad.eq(short & (b1_mask & ~thermometer(frem[:5], WINDOW)).any()),
         ]
 
@@ -770,7 +773,8 @@ class ZVCEDecompressor(wiring.Component):
         m.d.comb += [
             terminate.eq(active & failed & room),
             emit.eq(step | (finish & zero) | terminate),
-            unp.take.eq(Mux(step, need, 0) + Mux(head, b2_nb, 0)),
+            # (a header step merged with a last step takes both: `b2_mt`, a register)
+            unp.take.eq(Mux(head, Mux(step, b2_mt, b2_nb), need)),
             unp.take_en.eq(step | head),
             unp.drop.eq(finish | fail),
             moved.eq(head | finish | fail | start),
@@ -793,7 +797,8 @@ class ZVCEDecompressor(wiring.Component):
         fsum = Signal(range(NW + FMAX // IB))
         m.d.comb += fsum.eq(fslot + fq)
         fmod = Signal(range(NW))
-        for q in range((NW - 1 + FMAX // IB) // NW + 1):
+        m.d.comb += fmod.eq(fsum)
+        for q in range(1, (NW - 1 + FMAX // IB) // NW + 1):
             with m.If(fsum >= q * NW):
                 m.d.comb += fmod.eq(fsum - q * NW)
         with m.If(start):
@@ -830,6 +835,8 @@ class ZVCEDecompressor(wiring.Component):
             # last step starts the next window)
             m.d.sync += [lows.eq(1), s.eq(0), mask.eq(b2_mask), wsel.eq(~wsel),
                          w_k.eq(b2_k), w_nb.eq(b2_nb), w_r.eq(b2_r), pchk.eq(1), pbad.eq(0),
+                         lastneed.eq(_times(popcount([b2_mask[WINDOW - L + k] for k in range(L)]),
+                                            LOWB)),
                          need.eq(_times(popcount([b2_mask[k] for k in range(L)]), LOWB)),
                          tops_tbl.eq(tbl)]
             with m.If(wsel):
