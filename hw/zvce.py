@@ -624,20 +624,31 @@ class ZVCEDecompressor(wiring.Component):
         fa = Signal(range(unp.ring_units + 1))
         frem = Signal(self._count_bits)  # elements of the chunk from the framer's window on
         FK = -(-(IB - 1 + HB) // IB)     # ring slots the framer's 44 bytes can touch
+        # (copies of the position, each selecting 32 bits of the ring's beats or
+        # 2 bytes of the 44: one register reaching them all closed at 49 MHz)
+        CS, CO = -(-FK * 8 * IB // 32), HB // 2
+        fslot_c = replicated(m, "fslot", CS, width=len(fslot))
+        foff_c = replicated(m, "foff", CO, width=len(foff))
         fbeats = []
         for k in range(FK):
-            fb = Signal(8 * IB, name=f"f_beat{k}")
-            with m.Switch(fslot):
-                for h in range(NW):
-                    with (m.Case(h) if h < NW - 1 else m.Default()):
-                        m.d.comb += fb.eq(unp.beats[8 * IB * ((h + k) % NW):8 * IB * ((h + k) % NW + 1)])
-            fbeats.append(fb)
+            parts = []
+            for lo in range(0, 8 * IB, 32):
+                hi = min(lo + 32, 8 * IB)
+                fb = Signal(hi - lo, name=f"f_beat{k}_{lo}")
+                with m.Switch(fslot_c[(k * 8 * IB + lo) // 32]):
+                    for h in range(NW):
+                        with (m.Case(h) if h < NW - 1 else m.Default()):
+                            base = 8 * IB * ((h + k) % NW)
+                            m.d.comb += fb.eq(unp.beats[base + lo:base + hi])
+                parts.append(fb)
+            fbeats.append(Cat(*parts))
         fcat = Cat(*fbeats)
         fview = Signal(8 * HB)
-        with m.Switch(foff):
-            for o_ in range(IB):
-                with (m.Case(o_) if o_ < IB - 1 else m.Default()):
-                    m.d.comb += fview.eq(fcat[8 * o_:8 * (o_ + HB)])
+        for u in range(0, HB, 2):
+            with m.Switch(foff_c[u // 2]):
+                for o_ in range(IB):
+                    with (m.Case(o_) if o_ < IB - 1 else m.Default()):
+                        m.d.comb += fview[8 * u:8 * (u + 2)].eq(fcat[8 * (o_ + u):8 * (o_ + u + 2)])
         a_ok, b1_ok, b2_ok = Signal(), Signal(), Signal()
         a_mask, a_field = Signal(WINDOW), Signal(FB)
         a_lvl = Signal.like(avail)
@@ -802,10 +813,12 @@ class ZVCEDecompressor(wiring.Component):
             with m.If(fsum >= q * NW):
                 m.d.comb += fmod.eq(fsum - q * NW)
         with m.If(start):
-            m.d.sync += [fslot.eq(unp.head), foff.eq(0), fa.eq(0), frem.eq(self.count.p)]
+            m.d.sync += [fslot.eq(unp.head), foff.eq(0), fa.eq(0), frem.eq(self.count.p),
+                         *[c.eq(unp.head) for c in fslot_c], *[c.eq(0) for c in foff_c]]
         with m.Elif(head):
             m.d.sync += [fslot.eq(fmod), foff.eq(frest), fa.eq(_times(b2_k, LOWB)),
-                         frem.eq(frem - WINDOW)]
+                         frem.eq(frem - WINDOW),
+                         *[c.eq(fmod) for c in fslot_c], *[c.eq(frest) for c in foff_c]]
         with m.Elif(step):
             m.d.sync += fa.eq(fa - need)
         with m.If(start):
