@@ -495,8 +495,9 @@ class ZVCEDecompressor(wiring.Component):
     ``CodeTable.unpack`` refuses).  Checks run in the golden decoder's order.
     No more than ``count`` elements are ever emitted for a chunk.
 
-    Throughput: a window takes ``32 / lanes + 4`` cycles when the input keeps
-    up (see ``docs/ZVCE.md``).
+    Throughput: a window takes ``max(32 / lanes, 4)`` cycles when the input
+    keeps up (a framer reads the next window's header while the current one's
+    steps run; see ``docs/ZVCE.md``).
 
     Parameters
     ----------
@@ -688,21 +689,26 @@ class ZVCEDecompressor(wiring.Component):
             for r in range(4):
                 with (m.Case(r) if r < 3 else m.Default()):
                     m.d.comb += partial.eq(sels[r - 1] if r else 0)
-        nbits = Signal(range(10 * WINDOW + 1))
-        m.d.comb += nbits.eq(popcount_sum(whole + [partial]))
+        # (the field's bits + 39 and + 39 + 8 x the current window's last step's
+        # low bytes: the constant and that register a term of the adder tree, not
+        # an adder after it)
+        nbits39 = Signal(range(10 * WINDOW + 40))
+        mbits = Signal(range(10 * WINDOW + 40 + 8 * L * LOWB))
+        lastneed39 = Signal(range(8 * L * LOWB + 40))   # 39 + 8 x the last step's low bytes
+        m.d.comb += [nbits39.eq(popcount_sum(whole + [partial, C(39, 6)])),
+                     mbits.eq(popcount_sum(whole + [partial, lastneed39]))]
         b2_k = Signal(range(WINDOW + 1))
         b2_hb = Signal(range(13))        # mask and heads, in bytes
         b2_nb = Signal(range(HB + 1))    # mask and code field, in bytes
         b2_mt = Signal(range(HB + L * LOWB + 1))  # and the current window's last step's
-        lastneed = Signal(range(L * LOWB + 1))    # low bytes of the window's last step
         b2_r = Signal(3)                 # bits of the field's last byte used (0: all)
         b2_bad = Signal()                # BAD_MASK (the chunk's last window)
         b2_mask, b2_field = Signal(WINDOW), Signal(FB)
         short = ~frem[5:].any()          # fewer than 32 elements left
         m.d.sync += [
             b2_ok.eq(b1_ok & ~moved), b2_k.eq(b1_k), b2_mask.eq(b1_mask), b2_field.eq(b1_field),
-            b2_hb.eq(4 + ((b1_k + 3) >> 2)), b2_nb.eq((nbits + 39) >> 3), b2_r.eq(nbits[:3]),
-            b2_mt.eq(((nbits + 39) >> 3) + lastneed),
+            b2_hb.eq(4 + ((b1_k + 3) >> 2)), b2_nb.eq(nbits39 >> 3),
+            b2_r.eq(nbits39[:3] + 1), b2_mt.eq(mbits >> 3),
             b2_bad.eq(short & (b1_mask & ~thermometer(frem[:5], WINDOW)).any()),
         ]
 
@@ -848,8 +854,8 @@ class ZVCEDecompressor(wiring.Component):
             # last step starts the next window)
             m.d.sync += [lows.eq(1), s.eq(0), mask.eq(b2_mask), wsel.eq(~wsel),
                          w_k.eq(b2_k), w_nb.eq(b2_nb), w_r.eq(b2_r), pchk.eq(1), pbad.eq(0),
-                         lastneed.eq(_times(popcount([b2_mask[WINDOW - L + k] for k in range(L)]),
-                                            LOWB)),
+                         lastneed39.eq(39 + (_times(popcount([b2_mask[WINDOW - L + k]
+                                                              for k in range(L)]), LOWB) << 3)),
                          need.eq(_times(popcount([b2_mask[k] for k in range(L)]), LOWB)),
                          tops_tbl.eq(tbl)]
             with m.If(wsel):
