@@ -571,7 +571,10 @@ class ZVCEDecompressor(wiring.Component):
         # The framer reads the next window's header up to AH bytes past the
         # window's start: the low bytes of the current window's last four steps
         # (of all of it below 8 lanes), where it must start to be done in time.
-        AH = min(WINDOW, 4 * L) * LOWB
+        # At 4 lanes or fewer (8 steps or more per window) the framer has a cycle
+        # to spare: a register stage R between its slot and offset selections.
+        FR = 1 if nb >= 8 else 0
+        AH = min(WINDOW, (4 + FR) * L) * LOWB
         i, o = self.i, self.o
 
         m.submodules.unp = unp = Unpacker(8, IB, VW, lookahead=AH + HB - VW)
@@ -644,6 +647,13 @@ class ZVCEDecompressor(wiring.Component):
                 parts.append(fb)
             fbeats.append(Cat(*parts))
         fcat = Cat(*fbeats)
+        f_lvl = Mux(avail >= fa, avail - fa, 0)   # bytes there from the framer's position
+        if FR:
+            r_ok = Signal()
+            r_beats = Signal(len(fcat))
+            r_lvl = Signal.like(avail)
+            m.d.sync += [r_ok.eq(~moved), r_beats.eq(fcat), r_lvl.eq(f_lvl)]
+            fcat, f_lvl = r_beats, r_lvl
         fview = Signal(8 * HB)
         for u in range(0, HB, 2):
             with m.Switch(foff_c[u // 2]):
@@ -653,8 +663,8 @@ class ZVCEDecompressor(wiring.Component):
         a_ok, b1_ok, b2_ok = Signal(), Signal(), Signal()
         a_mask, a_field = Signal(WINDOW), Signal(FB)
         a_lvl = Signal.like(avail)
-        m.d.sync += [a_ok.eq(~moved), a_mask.eq(fview[:32]), a_field.eq(fview[32:32 + FB]),
-                     a_lvl.eq(Mux(avail >= fa, avail - fa, 0))]
+        m.d.sync += [a_ok.eq(~moved & (r_ok if FR else 1)), a_mask.eq(fview[:32]),
+                     a_field.eq(fview[32:32 + FB]), a_lvl.eq(f_lvl)]
         # B1: the popcount of the mask, and per byte of heads (4 heads) the code
         # bits (head + tail) of its first 1, 2, 3 and 4 heads; B2: the field's bits
         # = the sum over the k heads, from the whole bytes below k // 4 and a
