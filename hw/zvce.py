@@ -577,7 +577,11 @@ class ZVCEDecompressor(wiring.Component):
         AH = min(WINDOW, (4 + FR) * L) * LOWB
         i, o = self.i, self.o
 
-        m.submodules.unp = unp = Unpacker(8, IB, VW, lookahead=AH + HB - VW)
+        # (copies of the unpacker's head and offset, one per 32 bits of its
+        # window: one head reaching the whole window multiplexer closed at 52.5 MHz
+        # at 32 x 4, the path to X1's low slots)
+        UC = max(1, min(8 * IB, 8 * VW) // 32)
+        m.submodules.unp = unp = Unpacker(8, IB, VW, lookahead=AH + HB - VW, copies=UC)
         NW = unp.ring_units // IB
         m.d.comb += [
             unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
@@ -802,8 +806,8 @@ class ZVCEDecompressor(wiring.Component):
             emit.eq(step | (finish & zero) | terminate),
             # (a header step merged with a last step takes both: `b2_mt`, a register)
             unp.take.eq(Mux(head, Mux(step, b2_mt, b2_nb), need)),
-            unp.take_en.eq(step | head),
-            unp.drop.eq(finish | fail),
+            unp.take_en.eq(Mux(step | head, (1 << UC) - 1, 0)),
+            unp.drop.eq(Mux(finish | fail, (1 << UC) - 1, 0)),
             moved.eq(head | finish | fail | start),
         ]
 
