@@ -287,20 +287,24 @@ def _unit_streams(units):
     the decode stage and the write unit hand each other (not the ports the
     testbench drives)."""
     off, prefetch = units["offload"], units["prefetch"]
+    codec, decode = units["codec"], units["decode"]
     fetch, packer = off.submodules.fetch, off.submodules.packer
+    chunker, buffer = off.submodules.chunker, off.submodules.chunk_buffer
     parser, writer = prefetch.submodules.parser, prefetch.submodules.writer
-    rawpack = prefetch.submodules.rawpack
-    out = {"fetch.cmd": fetch.cmd, "fetch.o": fetch.o, "packer.i": packer.i,
+    rawpack = decode.submodules.rawpack
+    out = {"fetch.cmd": fetch.cmd, "fetch.o": fetch.o, "chunker.o": chunker.o,
+           "buffer.enc": buffer.enc, "buffer.comp": buffer.comp, "buffer.chunk": buffer.chunk,
+           "packer.i": packer.i,
            "packer.o": packer.o, "parser.start": parser.start, "parser.jobs": parser.jobs,
            "parser.pay": parser.pay, "rawpack.i": rawpack.i, "rawpack.o": rawpack.o,
            "writer.start": writer.start, "writer.i": writer.i, "writer.finish": writer.finish,
            "writer.done": writer.done}
     for cid in (1, 2):
-        enc = _submodule(off, f"enc{cid}")              # chunker -> compressor -> chunk buffer
+        enc = _submodule(codec, f"enc{cid}")            # chunk buffer -> compressor -> chunk buffer
         if enc is not None:
             out[f"enc{cid}.i"], out[f"enc{cid}.o"] = enc.i, enc.o
         for k in (0, 1):
-            dec = _submodule(prefetch, f"dec{cid}_{k}")  # decode stage -> decompressor
+            dec = _submodule(decode, f"dec{cid}_{k}")    # decode stage -> decompressor
             if dec is not None:
                 out.update({f"dec{cid}_{k}.i": dec.i, f"dec{cid}_{k}.count": dec.count,
                             f"dec{cid}_{k}.o": dec.o})
@@ -376,11 +380,14 @@ def test_internal_streams_keep_the_rules(codec, chunks, banks, monkeypatch):
     import numpy as np
 
     from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, EngineModel, Status
+    from cdma.hw.engine.compress_stage import CompressStage
+    from cdma.hw.engine.decode_stage import DecodeStage
     from cdma.hw.engine.offload import OffloadUnit
     from cdma.hw.engine.prefetch import PrefetchUnit
     from hwsim import add_rule_monitor
     units = {}
-    for cls, key in ((OffloadUnit, "offload"), (PrefetchUnit, "prefetch")):
+    for cls, key in ((OffloadUnit, "offload"), (PrefetchUnit, "prefetch"),
+                     (CompressStage, "codec"), (DecodeStage, "decode")):
         def elaborate(self, platform, original=cls.elaborate, key=key):
             m = original(self, platform)
             units[key] = m
@@ -484,11 +491,12 @@ def test_internal_streams_keep_the_rules(codec, chunks, banks, monkeypatch):
         # ... and, in the long case, was stalled (the "hold until the transfer" rule
         # was checked), but for these: one-beat control streams, the compressor's
         # input and output (it never stalls the chunker; the chunk buffer always
-        # has room for it) and the raw packer's input (it takes a beat a cycle)
+        # has room for it), the same streams at the chunk buffer's side of the
+        # codec stage, and the raw packer's input (it takes a beat a cycle)
         never = {n for n in streams if stalls[n] == 0}
         assert never <= {"fetch.cmd", "parser.start", "writer.start", "writer.finish",
-                         "writer.done", "enc1.i", "enc1.o", "rawpack.i", "dec1_0.count",
-                         "dec1_1.count"}, never
+                         "writer.done", "enc1.i", "enc1.o", "buffer.enc", "buffer.comp",
+                         "rawpack.i", "dec1_0.count", "dec1_1.count"}, never
 
 
 def test_writer_drops_beats_after_an_early_finish():

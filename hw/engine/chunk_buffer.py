@@ -1,0 +1,185 @@
+"""Chunk buffer of the offload path: each chunk raw and compressed, and the raw
+fallback (the shorter one is sent)."""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, stream
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..bits import popcount
+from ..streams import byte_stream, element_stream
+from .chunker import chunk_beat_layout
+from .params import EngineUnit
+
+__all__ = ["ChunkBuffer", "chunk_info_layout"]
+
+
+def chunk_info_layout(chunk_bytes: int) -> data.StructLayout:
+    """What the reader needs of a buffered chunk: payload ``length`` in bytes,
+    ``comp`` (send the compressed copy, else the raw one) and ``final`` (the
+    transfer's last chunk)."""
+    return data.StructLayout({"length": range(chunk_bytes + 1), "comp": 1, "final": 1})
+
+
+class ChunkBuffer(EngineUnit):
+    """``chunk_banks`` banks, each holding one chunk twice: raw (its half written
+    from the chunker's beats, the elements past the end zeroed) and compressed
+    (from the codec stage).  The beats from the chunker are forked to the raw
+    half and to ``enc``; a bank is written only when free, so the codec runs up
+    to ``chunk_banks - 1`` chunks ahead of the reader.
+
+    A chunk is ready (``chunk.valid``) once both halves are complete; the raw
+    fallback: the compressed copy is used only if it fits in the bank and is
+    shorter than the raw one.  With ``codec_on`` low (raw frames) the
+    compressed half of each chunk is marked complete and overflowed as the
+    raw half completes.
+
+    Parameters
+    ----------
+    params : EngineParams
+        The engine configuration (``elem_bits``, ``mem_bytes``, ``chunk_bytes``,
+        ``chunk_banks``).
+
+    Members
+    -------
+    codec_on : In(1)
+        The frame is compressed (held for the whole frame).
+    i : In(stream.Signature(chunk_beat_layout(elem_bits, mem_bytes)))
+        The chunker's beats.
+    enc : Out(element_stream(elem_bits, lanes))
+        The same beats to the codec stage (``data`` unmasked, ``keep``, ``last``).
+    comp : In(byte_stream(mem_bytes))
+        The codec stage's output, ``last`` at each chunk's end.
+    chunk : Out(stream.Signature(chunk_info_layout(chunk_bytes)))
+        The oldest complete chunk; taken when the reader has read all of it,
+        which frees its bank.
+    rd_addr : In(range(chunk_bytes // mem_bytes))
+        Beat of the oldest chunk to read.
+    rd_en : In(1)
+        Read: ``rd_raw`` and ``rd_comp`` hold that beat from the next cycle.
+    rd_raw, rd_comp : Out(8 * mem_bytes)
+        The beat of each half, read one cycle after ``rd_en``.
+    """
+
+    def __init__(self, params):
+        super().__init__(params, lambda p: {
+            "codec_on": In(1),
+            "i": In(stream.Signature(chunk_beat_layout(p.elem_bits, p.mem_bytes))),
+            "enc": Out(element_stream(p.elem_bits, 8 * p.mem_bytes // p.elem_bits)),
+            "comp": In(byte_stream(p.mem_bytes)),
+            "chunk": Out(stream.Signature(chunk_info_layout(p.chunk_bytes))),
+            "rd_addr": In(max(1, (p.chunk_bytes // p.mem_bytes - 1).bit_length())),
+            "rd_en": In(1),
+            "rd_raw": Out(8 * p.mem_bytes),
+            "rd_comp": Out(8 * p.mem_bytes),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self._p
+        E, MB = p.elem_bits, p.mem_bytes
+        chunk_bytes = p.chunk_bytes
+        eb = E // 8
+        lanes = MB // eb
+        chunk_beats = chunk_bytes // MB
+        mshift = MB.bit_length() - 1
+        eshift = eb.bit_length() - 1
+        cbits = max(1, (chunk_beats - 1).bit_length())
+        NB = p.chunk_banks
+        pbits = NB.bit_length() - 1
+
+        raw_done = [Signal(name=f"raw_done{b}") for b in range(NB)]
+        comp_done = [Signal(name=f"comp_done{b}") for b in range(NB)]
+        raw_final = [Signal(name=f"raw_final{b}") for b in range(NB)]
+        raw_len = [Signal(range(chunk_bytes + 1), name=f"raw_len{b}") for b in range(NB)]
+        comp_len = [Signal(range(chunk_bytes + MB + 1), name=f"comp_len{b}") for b in range(NB)]
+        comp_ovf = [Signal(name=f"comp_ovf{b}") for b in range(NB)]
+        wr_raw = Signal(pbits)
+        wr_comp = Signal(pbits)
+        rd = Signal(pbits)
+
+        def sel(regs, ptr):
+            value = regs[0]
+            for b in range(1, NB):
+                value = Mux(ptr == b, regs[b], value)
+            return value
+
+        m.submodules.raw_mem = raw_mem = Memory(shape=8 * MB, depth=NB * chunk_beats, init=[])
+        m.submodules.comp_mem = comp_mem = Memory(shape=8 * MB, depth=NB * chunk_beats, init=[])
+
+        # ---- raw half: fork of the chunker's beats ------------------------------------
+        src = self.i
+        keep = src.p.keep
+        masked = Cat(*[Mux(keep[k], src.p.data[k * E:(k + 1) * E], 0) for k in range(lanes)])
+        raw_ready = ~sel(raw_done, wr_raw)
+        m.d.comb += [self.enc.valid.eq(src.valid & raw_ready), self.enc.p.data.eq(src.p.data),
+                     self.enc.p.keep.eq(keep), self.enc.p.last.eq(src.p.last),
+                     src.ready.eq(raw_ready & self.enc.ready)]
+        fork = src.valid & src.ready
+        raw_w = raw_mem.write_port()
+        raw_idx = Signal(cbits + 1)
+        m.d.comb += [raw_w.addr.eq(Cat(raw_idx[:cbits], wr_raw)), raw_w.data.eq(masked),
+                     raw_w.en.eq(fork)]
+        with m.If(fork):
+            with m.If(src.p.last):
+                m.d.sync += raw_idx.eq(0)
+                for b in range(NB):
+                    with m.If(wr_raw == b):
+                        m.d.sync += [raw_done[b].eq(1), raw_final[b].eq(src.p.final),
+                                     raw_len[b].eq((raw_idx << mshift) + (src.p.n << eshift))]
+                        with m.If(~self.codec_on):
+                            m.d.sync += [comp_done[b].eq(1), comp_ovf[b].eq(1)]
+                m.d.sync += wr_raw.eq(wr_raw + 1)
+                with m.If(~self.codec_on):
+                    m.d.sync += wr_comp.eq(wr_comp + 1)
+            with m.Else():
+                m.d.sync += raw_idx.eq(raw_idx + 1)
+
+        # ---- compressed half ------------------------------------------------------------
+        comp_w = comp_mem.write_port()
+        cdata, ckeep, clast = self.comp.p.data, self.comp.p.keep, self.comp.p.last
+        comp_ready = ~sel(comp_done, wr_comp)
+        m.d.comb += self.comp.ready.eq(comp_ready)
+        comp_idx = Signal(cbits + 2)
+        comp_acc = Signal(range(chunk_bytes + MB + 1))
+        cur_ovf = Signal()
+        chs = self.comp.valid & comp_ready
+        cbytes = popcount([ckeep[k] for k in range(MB)])
+        fits = comp_idx < chunk_beats
+        m.d.comb += [
+            comp_w.addr.eq(Cat(comp_idx[:cbits], wr_comp)),
+            comp_w.data.eq(Cat(*[Mux(ckeep[k], cdata[8 * k:8 * k + 8], 0) for k in range(MB)])),
+            comp_w.en.eq(chs & fits),
+        ]
+        with m.If(chs):
+            with m.If(clast):
+                m.d.sync += [comp_idx.eq(0), comp_acc.eq(0), cur_ovf.eq(0), wr_comp.eq(wr_comp + 1)]
+                for b in range(NB):
+                    with m.If(wr_comp == b):
+                        m.d.sync += [comp_done[b].eq(1), comp_ovf[b].eq(cur_ovf | ~fits),
+                                     comp_len[b].eq(comp_acc + cbytes)]
+            with m.Else():
+                m.d.sync += [comp_idx.eq(Mux(fits, comp_idx + 1, comp_idx)),
+                             comp_acc.eq(Mux(fits, comp_acc + cbytes, comp_acc)),
+                             cur_ovf.eq(cur_ovf | ~fits)]
+
+        # ---- read side: the oldest complete chunk, raw fallback ---------------------------
+        raw_r = raw_mem.read_port(domain="sync")
+        comp_r = comp_mem.read_port(domain="sync")
+        m.d.comb += [raw_r.addr.eq(Cat(self.rd_addr, rd)), raw_r.en.eq(self.rd_en),
+                     comp_r.addr.eq(Cat(self.rd_addr, rd)), comp_r.en.eq(self.rd_en),
+                     self.rd_raw.eq(raw_r.data), self.rd_comp.eq(comp_r.data)]
+        use = ~sel(comp_ovf, rd) & (sel(comp_len, rd) < sel(raw_len, rd))
+        m.d.comb += [
+            self.chunk.valid.eq(sel(raw_done, rd) & sel(comp_done, rd)),
+            self.chunk.p.comp.eq(use),
+            self.chunk.p.length.eq(Mux(use, sel(comp_len, rd), sel(raw_len, rd))),
+            self.chunk.p.final.eq(sel(raw_final, rd)),
+        ]
+        with m.If(self.chunk.valid & self.chunk.ready):
+            for b in range(NB):
+                with m.If(rd == b):
+                    m.d.sync += [raw_done[b].eq(0), comp_done[b].eq(0)]
+            m.d.sync += rd.eq(rd + 1)
+        return m

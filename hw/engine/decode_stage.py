@@ -1,0 +1,220 @@
+"""Decode stage of the prefetch path: chunk jobs and payload -> decompressors or the
+raw byte packer -> restored beats in chunk order."""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import fifo, stream
+from amaranth.lib.wiring import In, Out
+
+from ..packer import Packer
+from ..streams import byte_stream
+from .params import EngineUnit, codec_blocks
+from .parser import COUNT_BITS, job_layout
+from .writer import write_beat_layout
+
+__all__ = ["DecodeStage", "ORDER_DEPTH", "ERROR_COUNT_BITS"]
+
+#: Order queue: the decoder slot of every chunk routed and not yet drained, so that
+#: the outputs are collected in chunk order.  When it is full the router waits for
+#: the oldest chunk to drain: the depth bounds how far the decoders run ahead,
+#: never what is written.
+ORDER_DEPTH = 8
+#: Width of the per-decoder counters of error pulses and error beats in a frame.
+ERROR_COUNT_BITS = 16
+
+
+class DecodeStage(EngineUnit):
+    """Route each chunk's payload to its decoder and collect the restored beats in
+    chunk order.
+
+    Decoder slots: 0 is the raw byte :class:`~cdma.hw.packer.Packer`, then
+    ``dec_instances`` decompressors per codec built in; consecutive chunks of
+    one codec alternate between its instances, so that one instance's
+    start-of-chunk cycles hide behind the other's work.  A job is routed when
+    the previous chunk's last payload beat goes; an order queue of
+    :data:`ORDER_DEPTH` slots keeps the outputs in chunk order.
+
+    Beats pass to ``o`` until the first decompressor error beat (a beat with
+    ``user`` set); from then on, and for beats without bytes, they are taken
+    and dropped.  ``code`` is the frame's verdict: the first decompressor
+    error if its chunk was accepted by the parser before the parser's own
+    error, else the parser's code from the end job.
+
+    Parameters
+    ----------
+    params : EngineParams
+        The engine configuration (``elem_bits``, ``mem_bytes``, ``pcie_bytes``,
+        ``codecs``, ``dec_instances``).
+
+    Members
+    -------
+    jobs : In(stream.Signature(job_layout()))
+        The parser's chunk jobs, then one ``end`` job per frame.
+    pay : In(byte_stream(pcie_bytes))
+        The chunks' payload bytes, ``last`` on each chunk's final beat.
+    o : Out(stream.Signature(write_beat_layout(mem_bytes)))
+        Restored beats in address order, for the write unit.
+    all_out : Out(1)
+        The end job has been taken and every routed chunk has left, with all
+        decompressor error pulses in.
+    code : Out(8)
+        The frame's status code so far (meaningful with ``all_out``).
+    clear : In(1)
+        The frame is over: forget its end job, counts and error (one cycle).
+    """
+
+    def __init__(self, params):
+        super().__init__(params, lambda p: {
+            "jobs": In(stream.Signature(job_layout())),
+            "pay": In(byte_stream(p.pcie_bytes)),
+            "o": Out(stream.Signature(write_beat_layout(p.mem_bytes))),
+            "all_out": Out(1),
+            "code": Out(8),
+            "clear": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self._p
+        E, MB, PB = p.elem_bits, p.mem_bytes, p.pcie_bytes
+        eb = E // 8
+        lanes = MB // eb
+
+        decs = {}                        # slot -> decompressor
+        codec_slots = {}                 # codec id -> its slots
+        for cid, (_, dec_cls) in codec_blocks(p.codecs).items():
+            for k in range(p.dec_instances):
+                slot = len(decs) + 1
+                decs[slot] = dec = dec_cls(E, lanes, PB)
+                m.submodules[f"dec{cid}_{k}"] = dec
+                codec_slots.setdefault(cid, []).append(slot)
+        m.submodules.rawpack = rawpack = Packer(8, PB, MB)
+        targets = [0, *decs]
+        sbits = max(1, len(targets).bit_length())
+
+        # ---- input routing ------------------------------------------------------------
+        jobs = self.jobs
+        m.submodules.order = order = fifo.SyncFIFOBuffered(width=sbits, depth=ORDER_DEPTH)
+        routing = Signal()                 # a chunk's payload is being routed
+        r_slot = Signal(sbits)
+        toggles = {cid: Signal(name=f"toggle{cid}") for cid in codec_slots}
+        job_slot = Signal(sbits)
+        for cid, sl in codec_slots.items():
+            with m.If(jobs.p.codec == cid):
+                m.d.comb += job_slot.eq(sl[0] if len(sl) == 1 else Mux(toggles[cid], sl[1], sl[0]))
+        count_sent = Signal()
+        chunks_in = Signal(32)
+        chunks_out = Signal(32)
+        end_seen = Signal()
+        end_code = Signal(8)
+        end_accepted = Signal(32)
+        pay = self.pay
+        pay_ready = Signal()
+        pay_done = Signal()              # the routed chunk's last payload beat goes now
+        m.d.comb += pay_done.eq(pay.valid & pay.ready & pay.p.last)
+        with m.If(pay_done):
+            m.d.sync += routing.eq(0)
+        job_count = Signal(COUNT_BITS)
+        with m.If((~routing | pay_done) & ~end_seen & jobs.valid):
+            with m.If(jobs.p.end):
+                m.d.comb += jobs.ready.eq(1)
+                m.d.sync += [end_seen.eq(1), end_code.eq(jobs.p.code),
+                             end_accepted.eq(jobs.p.accepted)]
+            with m.Elif(order.w_rdy):
+                m.d.comb += [jobs.ready.eq(1), order.w_en.eq(1), order.w_data.eq(job_slot)]
+                m.d.sync += [routing.eq(1), r_slot.eq(job_slot), count_sent.eq(0),
+                             chunks_in.eq(chunks_in + 1), job_count.eq(jobs.p.count)]
+                for cid, t in toggles.items():
+                    with m.If(jobs.p.codec == cid):
+                        m.d.sync += t.eq(~t)
+        m.d.comb += pay.ready.eq(routing & pay_ready)
+        for cid in targets:
+            sel = routing & (r_slot == cid)
+            if cid == 0:
+                m.d.comb += [rawpack.i.valid.eq(sel & pay.valid), rawpack.i.p.data.eq(pay.p.data),
+                             rawpack.i.p.n.eq(sum(pay.p.keep[k] for k in range(PB))),
+                             rawpack.i.p.last.eq(pay.p.last)]
+                with m.If(r_slot == 0):
+                    m.d.comb += pay_ready.eq(rawpack.i.ready)
+            else:
+                dec = decs[cid]
+                # A chunk's last payload beat waits for its count: routing must not
+                # end (and the next job start) before the decompressor has its count.
+                beat_may_go = count_sent | ~pay.p.last
+                m.d.comb += [dec.i.valid.eq(sel & pay.valid & beat_may_go), dec.i.p.eq(pay.p),
+                             dec.count.valid.eq(sel & ~count_sent), dec.count.p.eq(job_count)]
+                with m.If(dec.count.valid & dec.count.ready):
+                    m.d.sync += count_sent.eq(1)
+                with m.If(r_slot == cid):
+                    m.d.comb += pay_ready.eq(dec.i.ready & beat_may_go)
+
+        # ---- outputs in chunk order ----------------------------------------------------------
+        o_valid = Signal()
+        o_data = Signal(8 * MB)
+        o_strb = Signal(MB)
+        o_last = Signal()
+        o_err = Signal()
+        o_ready = Signal()
+        oc = order.r_data
+        for cid in targets:
+            with m.If(order.r_rdy & (oc == cid)):
+                if cid == 0:
+                    src = rawpack.o
+                    m.d.comb += [o_valid.eq(src.valid), o_data.eq(src.p.data),
+                                 o_strb.eq(src.p.keep), o_last.eq(src.p.last), o_err.eq(0),
+                                 src.ready.eq(o_ready)]
+                else:
+                    src = decs[cid].o
+                    m.d.comb += [o_valid.eq(src.valid), o_data.eq(src.p.data),
+                                 o_strb.eq(Cat(*[src.p.keep[k // eb] for k in range(MB)])),
+                                 o_last.eq(src.p.last), o_err.eq(src.p.user),
+                                 src.ready.eq(o_ready)]
+        # first decompressor error: its chunk index, then its code.  A decoder raises
+        # `error` (with `error_code`) around the time it closes the chunk with a
+        # `user` beat, in either order; per decoder the first pulse of the frame
+        # belongs to its first error beat, and the frame ends only once every
+        # error beat has had its pulse.
+        derr = Signal()
+        derr_idx = Signal(32)
+        derr_cid = Signal(sbits)
+        first_code = {}
+        npulse = {}
+        nbeat = {}
+        for cid, dec in decs.items():
+            first_code[cid] = code0 = Signal(len(dec.error_code), name=f"first_code{cid}")
+            npulse[cid] = n_p = Signal(ERROR_COUNT_BITS, name=f"npulse{cid}")
+            nbeat[cid] = Signal(ERROR_COUNT_BITS, name=f"nbeat{cid}")
+            with m.If(dec.error):
+                m.d.sync += n_p.eq(n_p + 1)
+                with m.If(n_p == 0):
+                    m.d.sync += code0.eq(dec.error_code)
+        # output: pass beats until the first error, drop afterwards
+        o_hs = o_valid & o_ready
+        m.d.comb += [self.o.p.data.eq(o_data), self.o.p.strb.eq(o_strb),
+                     self.o.valid.eq(o_valid & ~derr & ~o_err & (o_strb != 0))]
+        m.d.comb += o_ready.eq(Mux(derr | o_err | (o_strb == 0), 1, self.o.ready))
+        with m.If(o_hs & o_last):
+            m.d.comb += order.r_en.eq(1)
+            m.d.sync += chunks_out.eq(chunks_out + 1)
+        for cid in decs:
+            with m.If(o_hs & o_err & (oc == cid)):
+                m.d.sync += nbeat[cid].eq(nbeat[cid] + 1)
+        with m.If(o_hs & o_err & ~derr):
+            m.d.sync += [derr.eq(1), derr_idx.eq(chunks_out), derr_cid.eq(oc)]
+        derr_code = Signal(8)
+        pulses_in = 1
+        for cid in decs:
+            with m.If(derr_cid == cid):
+                m.d.comb += derr_code.eq(first_code[cid])
+            pulses_in = pulses_in & (npulse[cid] == nbeat[cid])
+
+        # ---- end of frame --------------------------------------------------------------------
+        m.d.comb += [
+            self.code.eq(Mux(derr & (derr_idx < end_accepted), derr_code, end_code)),
+            self.all_out.eq(end_seen & ~routing & (chunks_out == chunks_in) & ~order.r_rdy
+                            & pulses_in),
+        ]
+        with m.If(self.clear):
+            m.d.sync += [end_seen.eq(0), derr.eq(0), chunks_in.eq(0), chunks_out.eq(0),
+                         *[s.eq(0) for s in (*npulse.values(), *nbeat.values())]]
+        return m

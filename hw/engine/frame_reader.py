@@ -1,0 +1,149 @@
+"""Frame reader of the offload path: frame header, then per chunk its header word
+and payload from the chunk buffer -> the word packer."""
+from __future__ import annotations
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.lib import stream
+from amaranth.lib.wiring import In, Out
+
+from cdma.golden.frame import CHUNK_HEADER_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION
+
+from ..packer import piece_layout
+from .chunk_buffer import chunk_info_layout
+from .params import LENGTH_BITS, EngineUnit
+
+__all__ = ["FrameReader", "WORD_BYTES"]
+
+#: The packer and the frame work in 32-bit words: every header and padded payload
+#: of the frame is a whole number of them (docs/FORMAT.md).
+WORD_BYTES = 4
+WORD_SHIFT = WORD_BYTES.bit_length() - 1
+
+
+class FrameReader(EngineUnit):
+    """Emit one frame (docs/FORMAT.md) as pieces of 32-bit words: the 16-byte frame
+    header, then for every chunk of the :class:`~cdma.hw.engine.chunk_buffer.ChunkBuffer`
+    its header word (payload length, codec or 0 for raw) and its payload,
+    compressed or raw, zero-padded to whole words.
+
+    One piece leaves per cycle while ``o`` takes them; a chunk's payload beats
+    are read from the chunk buffer one cycle ahead (``rd_en`` is the piece
+    register's advance), so the payload streams with no gap between chunks
+    when the next chunk is ready.
+
+    Parameters
+    ----------
+    params : EngineParams
+        The engine configuration (``elem_bits``, ``mem_bytes``, ``chunk_bytes``).
+
+    Members
+    -------
+    start : In(1)
+        Start a frame of ``length`` raw bytes with ``codec`` (one cycle; the frame
+        header is the next piece).
+    clear : In(1)
+        ``nbytes`` to 0 (a new command).
+    length : In(LENGTH_BITS)
+    codec : In(8)
+        The frame's raw length and codec, held while the frame is read.
+    chunk : In(stream.Signature(chunk_info_layout(chunk_bytes)))
+        The oldest buffered chunk; taken when its last payload piece is issued.
+    rd_addr : Out(range(chunk_bytes // mem_bytes))
+    rd_en : Out(1)
+    rd_raw, rd_comp : In(8 * mem_bytes)
+        The chunk buffer's read port (data one cycle after ``rd_en``).
+    o : Out(stream.Signature(piece_layout(32, mem_bytes // 4)))
+        The frame's words, ``n`` words per piece, ``last`` on the frame's final piece.
+    nbytes : Out(LENGTH_BITS)
+        The frame's length in bytes so far: the header's, then each chunk's
+        header and padded payload added as its header is issued.
+    """
+
+    def __init__(self, params):
+        super().__init__(params, lambda p: {
+            "start": In(1),
+            "clear": In(1),
+            "length": In(LENGTH_BITS),
+            "codec": In(8),
+            "chunk": In(stream.Signature(chunk_info_layout(p.chunk_bytes))),
+            "rd_addr": Out(max(1, (p.chunk_bytes // p.mem_bytes - 1).bit_length())),
+            "rd_en": Out(1),
+            "rd_raw": In(8 * p.mem_bytes),
+            "rd_comp": In(8 * p.mem_bytes),
+            "o": Out(stream.Signature(piece_layout(8 * WORD_BYTES, p.mem_bytes // WORD_BYTES))),
+            "nbytes": Out(LENGTH_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self._p
+        E, MB = p.elem_bits, p.mem_bytes
+        chunk_bytes = p.chunk_bytes
+        chunk_beats = chunk_bytes // MB
+        MW = MB // WORD_BYTES               # words per memory beat
+        mshift = MB.bit_length() - 1
+        cbits = max(1, (chunk_beats - 1).bit_length())
+        length, codec, flen, o = self.length, self.codec, self.nbytes, self.o
+
+        R_IDLE, R_HDR, R_CHDR, R_PAY = range(4)
+        rstate = Signal(range(4))
+        s_valid = o.valid
+        s_pay = Signal()
+        s_comp = Signal()
+        s_hdr = Signal(8 * HEADER_BYTES)
+        advance = ~s_valid | o.ready
+        p_comp = Signal()
+        p_idx = Signal(cbits + 1)
+        p_lastidx = Signal(cbits + 1)
+        p_lastwords = Signal(range(MW + 1))
+        p_final = Signal()
+        m.d.comb += [self.rd_addr.eq(p_idx[:cbits]), self.rd_en.eq(advance)]
+        m.d.comb += o.p.data.eq(Mux(s_pay, Mux(s_comp, self.rd_comp, self.rd_raw), s_hdr))
+        log2c = chunk_bytes.bit_length() - 1
+        # docs/FORMAT.md: magic, version, element bits, log2 chunk bytes, codec, raw
+        # length as u64 (the descriptor's length is 32 bits: the top half is 0).
+        header = Cat(C(MAGIC_WORD, 32), C(VERSION, 8), C(E, 8), C(log2c, 8), codec,
+                     length, C(0, 64 - LENGTH_BITS))
+        assert len(header) == 8 * HEADER_BYTES
+        full = self.chunk.valid
+        use = self.chunk.p.comp
+        plen = self.chunk.p.length
+        issue = Signal()
+        with m.If(self.clear):
+            m.d.sync += flen.eq(0)
+        with m.If(self.start):
+            m.d.sync += [rstate.eq(R_HDR), flen.eq(HEADER_BYTES)]
+        with m.If(rstate == R_HDR):
+            m.d.comb += issue.eq(1)
+            with m.If(advance):
+                m.d.sync += [s_pay.eq(0), s_hdr.eq(header),
+                             o.p.n.eq(HEADER_BYTES // WORD_BYTES),
+                             o.p.last.eq(length == 0),
+                             rstate.eq(Mux(length == 0, R_IDLE, R_CHDR))]
+        with m.Elif(rstate == R_CHDR):
+            m.d.comb += issue.eq(full)
+            with m.If(advance & full):
+                m.d.sync += [s_pay.eq(0),
+                             s_hdr.eq(plen | (Mux(use, codec, 0) << CHUNK_LENGTH_BITS)),
+                             o.p.n.eq(CHUNK_HEADER_BYTES // WORD_BYTES),
+                             o.p.last.eq(0),
+                             p_comp.eq(use), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),
+                             p_lastwords.eq((((plen - 1) & (MB - 1)) >> WORD_SHIFT) + 1),
+                             p_final.eq(self.chunk.p.final), rstate.eq(R_PAY),
+                             flen.eq(flen + CHUNK_HEADER_BYTES
+                                     + (((plen + WORD_BYTES - 1) >> WORD_SHIFT) << WORD_SHIFT))]
+        with m.Elif(rstate == R_PAY):
+            m.d.comb += issue.eq(1)
+            is_last = p_idx == p_lastidx
+            with m.If(advance):
+                m.d.sync += [s_pay.eq(1), s_comp.eq(p_comp),
+                             o.p.n.eq(Mux(is_last, p_lastwords, MW)),
+                             o.p.last.eq(is_last & p_final), p_idx.eq(p_idx + 1)]
+                with m.If(is_last):
+                    m.d.comb += self.chunk.ready.eq(1)
+                    m.d.sync += rstate.eq(Mux(p_final, R_IDLE, R_CHDR))
+        with m.Else():          # R_IDLE: wait for the next frame
+            pass
+        with m.If(advance):
+            m.d.sync += s_valid.eq(issue)
+        return m
