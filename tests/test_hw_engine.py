@@ -287,7 +287,7 @@ def _unit_streams(units):
     the decode stage and the write unit hand each other (not the ports the
     testbench drives)."""
     off, prefetch = units["offload"], units["prefetch"]
-    codec, decode = units["codec"], units["decode"]
+    codec, decode = units["compress"], units["decode"]
     fetch, packer = off.submodules.fetch, off.submodules.packer
     chunker, buffer = off.submodules.chunker, off.submodules.chunk_buffer
     parser, writer = prefetch.submodules.parser, prefetch.submodules.writer
@@ -387,7 +387,7 @@ def test_internal_streams_keep_the_rules(codec, chunks, banks, monkeypatch):
     from hwsim import add_rule_monitor
     units = {}
     for cls, key in ((OffloadUnit, "offload"), (PrefetchUnit, "prefetch"),
-                     (CompressStage, "codec"), (DecodeStage, "decode")):
+                     (CompressStage, "compress"), (DecodeStage, "decode")):
         def elaborate(self, platform, original=cls.elaborate, key=key):
             m = original(self, platform)
             units[key] = m

@@ -85,7 +85,7 @@ class OffloadUnit(EngineUnit):
                                                buffer_beats=p.fetch_beats,
                                                max_outstanding=p.max_outstanding)
         m.submodules.chunker = chunker = Chunker(p)
-        m.submodules.codec = codec_stage = CompressStage(p)
+        m.submodules.compress = codec_stage = CompressStage(p)
         m.submodules.chunk_buffer = buffer = ChunkBuffer(p)
         m.submodules.reader = reader = FrameReader(p)
         m.submodules.packer = packer = Packer(8 * WORD_BYTES, MB // WORD_BYTES, PB // WORD_BYTES)
