@@ -215,3 +215,38 @@ def test_bad_speed_option_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["synth", "--build", str(tmp_path), "zvc-compress", "--speed", "6,9"])
     assert e.value.code == 2 and "speed grades" in capsys.readouterr().err
+
+
+def test_unit_areas_sums_the_hierarchy():
+    """Hand-made ``stat -json`` of top -> a (-> a.b, twice instantiated), top -> c."""
+    from cdma.eda.tools import unit_areas
+    stat = {"modules": {
+        "\\top": {"num_cells_by_type": {"LUT4": 1, "top.a": 1, "top.c": 1}},
+        "\\top.a": {"num_cells_by_type": {"LUT4": 10, "CCU2C": 2, "TRELLIS_FF": 3, "top.a.b": 2}},
+        "\\top.a.b": {"num_cells_by_type": {"LUT4": 100, "DP16KD": 1}},
+        "\\top.c": {"num_cells_by_type": {"TRELLIS_FF": 7, "TRELLIS_DPR16X4": 1}},
+    }}
+    rows = {r["unit"]: r for r in unit_areas(stat, "top")}
+    assert [(u, r["depth"]) for u, r in rows.items()] == [("", 0), ("a", 1), ("a.b", 2), ("c", 1)]
+    assert rows["a"]["own"]["lut4"] == 14 and rows["a"]["lut4"] == 214 and rows["a"]["ebr"] == 2
+    assert rows[""]["lut4"] == 215 and rows[""]["ff"] == 10 and rows[""]["lutram"] == 1
+    with pytest.raises(ValueError, match="not in the netlist"):
+        unit_areas(stat, "other")
+
+
+def test_per_unit_area_from_one_hierarchical_run(tmp_path, capsys):
+    rc = main(["synth", "--per-unit", "3", "--no-gates", "--json", "-", "--build", str(tmp_path),
+               "zvc-compress", "--elem-bits", "8", "--lanes", "1"])
+    assert rc == 0
+    (row,) = json.loads(capsys.readouterr().out)["results"]
+    assert row["fmax_mhz"] is None and "pnr_s" not in row        # synthesis only
+    units = {u["unit"]: u for u in row["units"]}
+    assert units[""]["lut4"] == row["lut4"] and units[""]["ff"] == row["ff"]
+    for name, u in units.items():                 # a unit = its own cells + its children
+        kids = [k for k in units if k.startswith(name + "." if name else "") and k != name
+                and units[k]["depth"] == u["depth"] + 1]
+        assert u["lut4"] == u["own"]["lut4"] + sum(units[k]["lut4"] for k in kids), name
+    assert any(u["lut4"] > 0 and u["depth"] >= 2 for u in units.values())    # really per unit
+    table = synth.unit_table(row, 1)
+    assert table.splitlines()[0] == "| unit | LUT4 | FF | EBR | own LUT4 | own FF |"
+    assert len(table.splitlines()) == 2 + sum(u["depth"] <= 1 for u in row["units"])

