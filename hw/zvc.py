@@ -447,8 +447,7 @@ class ZVCDecompressor(wiring.Component):
         g = _units(E, IB)
         U, UB, MU, EU = g.unit_bytes, g.unit_bits, g.mask_units, g.elem_units
         IU = IB // U                     # units per input beat
-        PW = MU + L * EU                 # units of one step at most (mask + a beat)
-        VW = PW + MU                     # window: a step and the next window's mask
+        PW = MU + L * EU                 # units of one take at most (a beat + a mask)
         nb = WINDOW // L                 # steps per window
         i, o = self.i, self.o
 
@@ -464,7 +463,13 @@ class ZVCDecompressor(wiring.Component):
         PFW = len(Signal(range(UB + 1))) if TF else 0
         PPW = len(Signal(range(TP + 1))) if TP else 0
         SB = PFW + PPW
-        m.submodules.unp = unp = Unpacker(UB, IU, VW, user_bits=1, side_bits=SB,
+        # The window shows a step's units; a window's last step also takes the
+        # next window's mask (read from the ring, see `pm`), and the ring keeps
+        # a mask's units more than that, so input keeps landing while a step
+        # waits for its last units (with a mask less, input-bound streams lost
+        # up to 3 % of their cycles): `lookahead`.
+        m.submodules.unp = unp = Unpacker(UB, IU, L * EU, lookahead=2 * MU, user_bits=1,
+                                          side_bits=SB,
                                           copies=self._copies)
         nbytes = popcount([i.p.keep[k] for k in range(IB)])
         side = []
@@ -505,7 +510,17 @@ class ZVCDecompressor(wiring.Component):
         # g decides for the g-th share of the unpacker's beats and of the output slots,
         # so the decision reaches them through NC small nets instead of one huge one.
         NC = self._copies
+        # The decision reads the state as one-hot mode flags (`md_*`, all clear
+        # while no chunk is decoded, after a failure and while a short window's
+        # mask is checked): an empty chunk (`zero`), the first mask to fetch
+        # (`fetch`), a BAD_MASK found (`bad`), the chunk's last step (`fin`), a
+        # window's last step, which prefetches the next mask (`last`), and any
+        # other step (`mid`).  Each flag's next value is picked per outcome
+        # from candidates computed from registers (below), so the decision is
+        # one comparison and two gates deep.
+        MODES = ("md_zero", "md_fetch", "md_bad", "md_fin", "md_last", "md_mid")
         state_shapes = dict(active=1, failed=1, zero=1, mv=1, bad=1, chk=1, fin=1, room=1,
+                            **{k: 1 for k in MODES},
                             s=len(Signal(range(max(nb, 2)))), need=len(Signal(range(PW + 1))),
                             need_mu=len(Signal(range(PW + MU + 1))))
         cp = {name: replicated(m, name, NC, width=w, reset=(1 if name == "room" else 0))
@@ -534,7 +549,11 @@ class ZVCDecompressor(wiring.Component):
                          pend_fin.eq(_at_most_pow2(cnt, L)),
                          pend_short.eq(_below_pow2(cnt, WINDOW))]
         m.d.sync += [issued.eq(issued_next)]
-        m.d.comb += nxt["room"].eq(issued_next < DEPTH)
+        # (room after this cycle, for either value of `emit`, from registers and
+        # `o_take`: the decision only picks one)
+        below, below1 = Signal(), Signal()
+        m.d.comb += [below.eq(issued < DEPTH), below1.eq(issued < DEPTH - 1),
+                     nxt["room"].eq(Mux(emit, below1 | (o_take & below), below | o_take))]
 
         # The mask of the window after this step's units (this window's when nothing
         # is taken), its first beat's units and its BAD_MASK check.
@@ -545,7 +564,8 @@ class ZVCDecompressor(wiring.Component):
         # units are known a step ahead), so the read is one multiplexer deep and
         # does not go through the window's rotation.
         N = unp.ring_units
-        pm = Signal(range(N))
+        pm = Signal(range(N))            # (a register)
+        pm_next = Signal(range(N))
         bunits = [unp.beats[k * UB:(k + 1) * UB] for k in range(N)]
         bside = [unp.beats_side[k * SB:(k + 1) * SB] for k in range(N)]
         nmask = Signal(WINDOW)
@@ -561,55 +581,42 @@ class ZVCDecompressor(wiring.Component):
                     m.d.comb += [nmask.eq(Cat(*[bunits[(t + j) % N] for j in range(MU)])),
                                  nsum.eq(sum(terms))]
         nneed = Signal(range(PW + 1))
-        m.d.comb += nneed.eq(MU + nsum * EU)
+        m.d.comb += nneed.eq(nsum * EU)   # (the mask itself is taken as it is read)
 
         def decide(g):
             """The step decision from copy ``g`` of the registers: a dict of
-            ``step``, ``prefetch``, ``fetch``, ``finish``, ``fail``, ``code``."""
+            ``step``, ``prefetch``, ``fetch``, ``finish``, ``fail``, ``code``.
+
+            The chunk's state enters only as one-hot mode flags (registers
+            set a cycle ahead, see below), so each outcome is a comparison of
+            the Unpacker's level with a register, gated by a flag and ``room``.
+            """
             r = {name: copies[g] for name, copies in cp.items()}
             d = {k: Signal(name=f"{k}_c{g}") for k in ("step", "prefetch", "fetch", "finish",
                                                         "fail")}
             d["code"] = Signal(4, name=f"fail_code_c{g}")
-
-            def failing(code):
-                return [d["fail"].eq(1), d["code"].eq(code)]
-            LM = ZVCError.LENGTH_MISMATCH
-            with m.If(r["active"] & ~r["failed"]):
-                # (a unit more than the chunk needs is an error at once: waiting for
-                # the chunk's end could wait forever behind the extra beats)
-                with m.If(r["zero"]):
-                    with m.If((avail != 0) | (ended & partial)):
-                        m.d.comb += failing(LM)
-                    with m.Elif(ended & r["room"]):
-                        m.d.comb += d["finish"].eq(1)
-                with m.Elif(~r["mv"]):
-                    with m.If(avail >= MU):
-                        m.d.comb += d["fetch"].eq(1)
-                    with m.Elif(ended):
-                        m.d.comb += failing(LM)
-                with m.Elif(r["chk"]):
-                    pass                 # (a short window's mask is being checked)
-                with m.Elif(r["bad"] & (r["s"] == 0)):
-                    m.d.comb += failing(ZVCError.BAD_MASK)
-                with m.Elif(r["fin"]):
-                    with m.If(ended & (avail < r["need"])):
-                        m.d.comb += failing(LM)
-                    with m.Elif((avail > r["need"]) | (ended & partial & (avail == r["need"]))):
-                        m.d.comb += failing(LM)
-                    with m.Elif(ended & r["room"]):
-                        m.d.comb += [d["step"].eq(1), d["finish"].eq(1)]
-                with m.Elif(r["s"] == nb - 1):
-                    with m.If(avail >= r["need_mu"]):
-                        with m.If(r["room"]):
-                            m.d.comb += [d["step"].eq(1), d["prefetch"].eq(1)]
-                    with m.Elif(ended):
-                        m.d.comb += failing(LM)
-                with m.Else():
-                    with m.If(avail >= r["need"]):
-                        with m.If(r["room"]):
-                            m.d.comb += d["step"].eq(1)
-                    with m.Elif(ended):
-                        m.d.comb += failing(LM)
+            ge_need, ge_need_mu = avail >= r["need"], avail >= r["need_mu"]
+            eq_need, gt_need = avail == r["need"], avail > r["need"]
+            has_mask, empty = avail >= MU, avail == 0
+            room = r["room"]
+            # (a unit more than the chunk needs is an error at once: waiting for
+            # the chunk's end could wait forever behind the extra beats)
+            m.d.comb += [
+                d["fetch"].eq(r["md_fetch"] & has_mask),
+                d["prefetch"].eq(r["md_last"] & ge_need_mu & room),
+                d["step"].eq(room & ((r["md_mid"] & ge_need) | (r["md_last"] & ge_need_mu)
+                                     | (r["md_fin"] & ended & eq_need & ~partial))),
+                d["finish"].eq(room & ended & ~partial
+                               & ((r["md_zero"] & empty) | (r["md_fin"] & eq_need))),
+                d["fail"].eq(r["md_bad"]
+                             | (r["md_zero"] & (~empty | (ended & partial)))
+                             | (r["md_fetch"] & ~has_mask & ended)
+                             | (r["md_fin"] & ((ended & ~eq_need) | gt_need
+                                               | (ended & partial & eq_need)))
+                             | (r["md_last"] & ~ge_need_mu & ended)
+                             | (r["md_mid"] & ~ge_need & ended)),
+                d["code"].eq(Mux(r["md_bad"], ZVCError.BAD_MASK, ZVCError.LENGTH_MISMATCH)),
+            ]
             return d
 
         dec = [decide(g) for g in range(NC)]
@@ -618,11 +625,15 @@ class ZVCDecompressor(wiring.Component):
         # (a plain expression, not an `If`: Icarus never runs an `always @*` block
         # whose inputs keep their initial values, which would leave this X)
         terminate = Signal()             # the malformed chunk's closing beat
+        take = Signal(range(PW + 1))     # units taken with a step or a fetch
         m.d.comb += [
             terminate.eq(active & failed & r0["room"]),
             emit.eq(step | (finish & r0["zero"]) | terminate),
-            unp.take.eq(need),
-            unp.take_en.eq(Cat(*[d["step"] for d in dec])),
+            # (a fetch takes the mask: `need` is MU then; a window's last step
+            # takes the next window's mask with its units)
+            take.eq(Mux(r0["md_last"], r0["need_mu"], need)),
+            unp.take.eq(take),
+            unp.take_en.eq(Cat(*[d["step"] | d["fetch"] for d in dec])),
             unp.drop.eq(Cat(*[d["finish"] | d["fail"] for d in dec])),
         ]
 
@@ -634,32 +645,44 @@ class ZVCDecompressor(wiring.Component):
             # A short window (the chunk's last, fewer than 32 elements) has its mask
             # checked in the next cycle (`chk`), off the fetch path; the others
             # cannot mark elements past the count.
-            m.d.comb += [nxt["need"].eq(nneed), nxt["need_mu"].eq(nneed + MU),
-                         nxt["bad"].eq(0), nxt["chk"].eq(next_short), nxt["mv"].eq(1),
+            m.d.comb += [nxt["bad"].eq(0), nxt["chk"].eq(next_short), nxt["mv"].eq(1),
                          nxt["s"].eq(0)]
-            m.d.sync += mask.eq(nmask)
+        bad_v = Signal()                 # the short window's mask marks too many
+        m.d.comb += bad_v.eq((mask & ~thermometer(wrem_lo, WINDOW)).any())
         with m.If(r0["chk"]):
-            m.d.comb += [nxt["chk"].eq(0),
-                         nxt["bad"].eq((mask & ~thermometer(wrem_lo, WINDOW)).any())]
+            m.d.comb += [nxt["chk"].eq(0), nxt["bad"].eq(bad_v)]
         with m.If(fetch):
             # `next_short` now describes the window after this one: count - 32 < 32
             m.d.sync += next_short.eq(_below_pow2(rem, 2 * WINDOW))
         # units of the window's next beat (its mask bits are the next L of `mask`)
         pc_next = Signal(range(PW + 1))
         m.d.comb += pc_next.eq(popcount([mask[L + k] for k in range(L)]) * EU if nb > 1 else 0)
+        # (`fin` means rem <= L; a step that does not finish leaves rem - L, so
+        # the chunk's last step comes next if rem <= 2 * L: no subtraction on
+        # the way)
+        fin_step = Signal()
+        m.d.comb += fin_step.eq(_at_most_pow2(rem, 2 * L))
         with m.If(step):
             rem_next = Signal.like(rem)
             m.d.comb += rem_next.eq(rem - L)
-            m.d.comb += nxt["fin"].eq(_at_most_pow2(rem_next, L))
+            m.d.comb += nxt["fin"].eq(fin_step)
             m.d.sync += rem.eq(rem_next)
             with m.If(~prefetch):
-                m.d.comb += [nxt["s"].eq(s + 1), nxt["need"].eq(pc_next),
-                             nxt["need_mu"].eq(pc_next + MU)]
-                m.d.sync += mask.eq(mask >> L)
+                m.d.comb += nxt["s"].eq(s + 1)
             with m.Else():
                 # the window that starts has rem_next elements left (same value mod
                 # 32 as the count): the one after it is short if rem_next < 64
                 m.d.sync += next_short.eq(_below_pow2(rem_next, 2 * WINDOW))
+        # The mask and the step's units move on a step or a mask read; which of
+        # the two it is follows from the mode alone (a window's last step reads
+        # the next mask, so does a fetch; other steps shift), so the decision
+        # only enables the registers and the multiplexers' selects are registers.
+        reads = r0["md_last"] | r0["md_fetch"]
+        with m.If(step | fetch):
+            nxt_need = Mux(reads, nneed, pc_next)
+            m.d.comb += [nxt["need"].eq(nxt_need), nxt["need_mu"].eq(nxt_need + MU)]
+            m.d.sync += mask.eq(Mux(reads, nmask, mask >> L))
+
         with m.If(finish | terminate):
             m.d.comb += nxt["active"].eq(0)
         with m.If(fail):
@@ -671,10 +694,42 @@ class ZVCDecompressor(wiring.Component):
         m.d.comb += start.eq(pend & (~active | finish | terminate))
         with m.If(start):
             m.d.comb += [nxt["active"].eq(1), nxt["failed"].eq(0), nxt["mv"].eq(0),
-                         nxt["s"].eq(0), nxt["zero"].eq(pend_zero), nxt["fin"].eq(pend_fin)]
+                         nxt["s"].eq(0), nxt["zero"].eq(pend_zero), nxt["fin"].eq(pend_fin),
+                         nxt["need"].eq(MU), nxt["need_mu"].eq(2 * MU)]   # (the fetch's take)
             m.d.sync += [pend.eq(0), rem.eq(pend_cnt), code.eq(ZVCError.OK),
                          wrem_lo.eq(pend_cnt[:5]), next_short.eq(pend_short)]
         m.d.sync += self.error.eq(fail)
+
+        # The mode flags move only when the chunk's state does (`adv`: a step, a
+        # mask fetch, the chunk's end, a short window's check, a start while
+        # idle) or on a failure (to none), and where they move depends on the
+        # mode alone: the next mode is picked from registers, and the decision
+        # only enables the move.
+        def window_mode(fin_v, last_v):
+            """The mode of a step: the chunk's last, a window's last, any other."""
+            return dict(md_fin=fin_v, md_last=~fin_v & last_v, md_mid=~fin_v & ~last_v)
+
+        def unless(cond, mode):
+            return {k: ~cond & v for k, v in mode.items()}
+        one_step = C(nb == 1, 1)         # (then every step is a window's last)
+        cands = [                        # (selected by, mode after the move)
+            # a step inside a window: the next is the chunk's last or the window's
+            (r0["md_mid"], window_mode(fin_step, s == nb - 2) if nb > 1 else {}),
+            # a mask read (a short window's mask is checked first)
+            (r0["md_last"], unless(next_short, window_mode(fin_step, one_step))),
+            (r0["md_fetch"], unless(next_short, window_mode(r0["fin"], one_step))),
+            (r0["chk"], dict(md_bad=bad_v, **unless(bad_v, window_mode(r0["fin"], one_step)))),
+            # the chunk's end (none if no count waits) or a start while idle
+            (pend & (r0["md_fin"] | r0["md_zero"] | ~active | failed),
+             dict(md_zero=pend_zero, md_fetch=~pend_zero)),
+        ]
+        adv = Signal()
+        m.d.comb += adv.eq(step | fetch | finish | terminate | r0["chk"] | (pend & ~active))
+        for k in MODES:
+            cand = Signal(name=f"{k}_cand")
+            terms = [sel & mode[k] for sel, mode in cands if k in mode]
+            m.d.comb += [cand.eq(Cat(*terms).any()),
+                         nxt[k].eq(Mux(fail, 0, Mux(adv, cand, r0[k])))]
         # where the next mask read happens (see `pm` above)
         # (only while the chunk is being decoded: after a failure or between chunks
         # the mask registers are stale, and the next chunk's first mask is at the
@@ -706,22 +761,25 @@ class ZVCDecompressor(wiring.Component):
             m.d.comb += [at_take.eq(win_start + need),
                          at_next.eq(win_start + need + pc_next)]
             take_pm, next_pm = ring_mod(at_take, 2), ring_mod(at_next, 3)
-            m.d.sync += pm.eq(Mux(drop, unp.drop_start, Mux(step & (s == nb - 2), next_pm,
-                                  Mux(step | (live & (s == nb - 1)), take_pm, win_start))))
+            # (the candidates are picked from registers; the decision only
+            # chooses between two of them, or the drop's)
+            pm_step, pm_hold = Signal(range(N)), Signal(range(N))
+            m.d.comb += [pm_step.eq(Mux(s == nb - 2, next_pm, take_pm)),
+                         pm_hold.eq(Mux(live & (s == nb - 1), take_pm, win_start)),
+                         pm_next.eq(Mux(drop, unp.drop_start, Mux(step, pm_step, pm_hold)))]
         else:                            # every step is a window's last: no head start
             at = Signal(range(N + 2 * PW + 1))
-            m.d.comb += at.eq(win_start + Mux(step, need, 0)
+            m.d.comb += at.eq(win_start + Mux(step | fetch, take, 0)
                               + Mux(fetch | prefetch, nneed, Mux(live, need, 0)))
-            m.d.sync += pm.eq(Mux(drop, unp.drop_start, ring_mod(at, 3)))
+            m.d.comb += pm_next.eq(Mux(drop, unp.drop_start, ring_mod(at, 3)))
+        m.d.sync += pm.eq(pm_next)
 
         # ---- the step's beat: slots of the view, expanded to the lanes of the mask --
         # (Registering the window first and picking the slots a cycle later, to cut
         # this path -- 45 MHz at 32 x 16 -- did not route in 30 minutes of router2.)
-        view = [unp.data[k * UB:(k + 1) * UB] for k in range(VW)]
-        # (each share of the slots reads its own copy of the step index)
-        first = [cp["s"][l * NC // L] == 0 for l in range(L)]
-        slots = [Mux(first[l], Cat(*view[MU + l * EU:MU + (l + 1) * EU]),
-                     Cat(*view[l * EU:(l + 1) * EU])) for l in range(L)]
+        # (the window starts at the step's units: a mask is taken when it is read)
+        view = [unp.data[k * UB:(k + 1) * UB] for k in range(L * EU)]
+        slots = [Cat(*view[l * EU:(l + 1) * EU]) for l in range(L)]
         # stage 1: the slots, the beat's mask bits, keep/last/user
         e_valid = Signal()
         e_slots = [Signal(E, name=f"x1_slot{l}") for l in range(L)]
