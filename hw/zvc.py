@@ -621,7 +621,17 @@ class ZVCDecompressor(wiring.Component):
 
         dec = [decide(g) for g in range(NC)]
         step, prefetch, fetch = dec[0]["step"], dec[0]["prefetch"], dec[0]["fetch"]
-        finish, fail, fail_code = dec[0]["finish"], dec[0]["fail"], dec[0]["code"]
+        finish = dec[0]["finish"]
+        # A failure acts a cycle after it is seen (`fail`, a register per copy):
+        # its conditions exclude every other outcome and hold while nothing
+        # moves, so the wide OR of them reaches only these flip-flops, not the
+        # decision's loads.  (`~fail_q`: the mode flags clear a cycle later.)
+        fail_q = replicated(m, "fail_q", NC)
+        fail_code = Signal(4)
+        for d, fq in zip(dec, fail_q):
+            m.d.sync += fq.eq(d["fail"] & ~fq)
+        m.d.sync += fail_code.eq(dec[0]["code"])
+        fail = fail_q[0]
         # (a plain expression, not an `If`: Icarus never runs an `always @*` block
         # whose inputs keep their initial values, which would leave this X)
         terminate = Signal()             # the malformed chunk's closing beat
@@ -634,7 +644,7 @@ class ZVCDecompressor(wiring.Component):
             take.eq(Mux(r0["md_last"], r0["need_mu"], need)),
             unp.take.eq(take),
             unp.take_en.eq(Cat(*[d["step"] | d["fetch"] for d in dec])),
-            unp.drop.eq(Cat(*[d["finish"] | d["fail"] for d in dec])),
+            unp.drop.eq(Cat(*[d["finish"] | fq for d, fq in zip(dec, fail_q)])),
         ]
 
         # next state (copy 0's decision; every copy registers the same value)
