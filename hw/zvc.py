@@ -519,7 +519,7 @@ class ZVCDecompressor(wiring.Component):
         # from candidates computed from registers (below), so the decision is
         # one comparison and two gates deep.
         MODES = ("md_zero", "md_fetch", "md_bad", "md_fin", "md_last", "md_mid")
-        state_shapes = dict(active=1, failed=1, zero=1, mv=1, bad=1, chk=1, fin=1, room=1,
+        state_shapes = dict(active=1, failed=1, zero=1, mv=1, chk=1, fin=1, room=1,
                             **{k: 1 for k in MODES},
                             s=len(Signal(range(max(nb, 2)))), need=len(Signal(range(PW + 1))),
                             need_mu=len(Signal(range(PW + MU + 1))))
@@ -655,12 +655,12 @@ class ZVCDecompressor(wiring.Component):
             # A short window (the chunk's last, fewer than 32 elements) has its mask
             # checked in the next cycle (`chk`), off the fetch path; the others
             # cannot mark elements past the count.
-            m.d.comb += [nxt["bad"].eq(0), nxt["chk"].eq(next_short), nxt["mv"].eq(1),
+            m.d.comb += [nxt["chk"].eq(next_short), nxt["mv"].eq(1),
                          nxt["s"].eq(0)]
         bad_v = Signal()                 # the short window's mask marks too many
         m.d.comb += bad_v.eq((mask & ~thermometer(wrem_lo, WINDOW)).any())
         with m.If(r0["chk"]):
-            m.d.comb += [nxt["chk"].eq(0), nxt["bad"].eq(bad_v)]
+            m.d.comb += nxt["chk"].eq(0)
         with m.If(fetch):
             # `next_short` now describes the window after this one: count - 32 < 32
             m.d.sync += next_short.eq(_below_pow2(rem, 2 * WINDOW))
