@@ -365,7 +365,8 @@ def _axi_memory(dut, mem, rng, stop, latency=6, w_ready=0.7):
     return serve
 
 
-# The fetch and write buffers hold at least 4 KiB (one longest burst) and the chunk
+# The fetch buffer holds at least 4 KiB (one longest burst), the write buffer at least
+# 1 KiB (one longest write burst, WRITE_BURST_BYTES) and the chunk
 # buffer two or four chunks: the ZVC case moves 6.5 KiB so that they fill up and the
 # fetch unit, the chunker and the write unit's input are stalled too, not only the
 # streams near the C2H/H2C ports; the RLE case is shorter.
@@ -397,7 +398,7 @@ def test_internal_streams_keep_the_rules(codec, chunks, banks, monkeypatch):
     rng, nrng = random.Random(int(codec)), np.random.default_rng(int(codec))
     p = EngineParams(elem_bits=32, mem_bytes=16, pcie_bytes=8, chunk_bytes=512,
                      codecs=1 | 1 << int(codec), dec_instances=2, chunk_banks=banks,
-                     fetch_beats=256, write_beats=256)     # the smallest: one longest burst
+                     fetch_beats=256, write_beats=64)      # the smallest: one longest burst
     model = EngineModel(32, 16, 512, p.codecs, p.addr_width)
     # sparse chunks, the fourth dense (stored raw), the last one partial
     n = chunks * 128 - 9

@@ -245,6 +245,7 @@ class WriteGuard(FormalTop):
     def _invariants(self, m, frag, buf, active, t_addr, t_nb, t_fstrb, aw_beats, w_beats, acc,
                     AW, SH):
         from cdma.hw.engine.axi import next_burst
+        from cdma.hw.engine.params import write_burst_beats
         rst = self.rst
         sig = lambda name: find_signal(frag, name, ())
         u_addr, to_issue, to_accept = sig("addr"), sig("to_issue"), sig("to_accept")
@@ -272,7 +273,8 @@ class WriteGuard(FormalTop):
                 Assert((state != 3) | (buf.level == 0)),
                 Assert((state != 1) | (buf.level == acc - w_beats)),
                 # the registered burst length, once settled, is that of addr/to_issue
-                Assert(~burst_ok | (burst == next_burst(m, u_addr, to_issue, 1 << SH))),
+                Assert(~burst_ok | (burst == next_burst(m, u_addr, to_issue, 1 << SH,
+                                                        write_burst_beats(1 << SH)))),
                 Assert(~aw_hold | burst_ok),
             ]
         with m.If(~active & ~rst):

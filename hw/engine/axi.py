@@ -46,11 +46,13 @@ def max_burst_beats(data_bytes: int) -> int:
     return min(MAX_BURST_BEATS, BOUNDARY_BYTES // data_bytes)
 
 
-def next_burst(m, addr, remaining, data_bytes: int):
+def next_burst(m, addr, remaining, data_bytes: int, longest=None):
     """Beats of the next burst from ``addr``: the beats ``remaining``, at most the
-    longest burst, never past the end of the 4 KiB page ``addr`` is in."""
+    longest burst (``longest``, default :func:`max_burst_beats`), never past the
+    end of the 4 KiB page ``addr`` is in."""
     shift = data_bytes.bit_length() - 1
-    longest = max_burst_beats(data_bytes)
+    if longest is None:
+        longest = max_burst_beats(data_bytes)
     to_page_end = Signal(range(BOUNDARY_BYTES // data_bytes + 1))
     burst = Signal(range(longest + 1))
     m.d.comb += [

@@ -5,8 +5,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream
 from amaranth.lib.wiring import In, Out
 
-from .axi import MAX_BURST_BEATS, max_burst_beats, next_burst, write_members
-from .params import LENGTH_BITS, EngineUnit
+from .axi import next_burst, write_members
+from .params import LENGTH_BITS, EngineUnit, write_burst_beats
 
 __all__ = ["WriteUnit", "write_beat_layout"]
 
@@ -30,9 +30,11 @@ class WriteUnit(EngineUnit):
     The destination-range guard lives here: beats past ``ceil(length /
     mem_bytes)``, and beats that arrive while no transfer runs or after one
     was ended early, are dropped, and the strobes of the final beat are cut at
-    ``addr + length``, whatever the input says (proven: ``docs/FORMAL.md``).  A burst (<= 256 beats, never
+    ``addr + length``, whatever the input says (proven: ``docs/FORMAL.md``).  A burst (at most
+    :func:`~cdma.hw.engine.params.write_burst_beats` beats, 1 KiB, never
     crossing 4 KiB) is issued only when all its data is in the write buffer, so
-    a frame that stops early never leaves a burst half-written.
+    a frame that stops early never leaves a burst half-written; short bursts
+    keep the wait for the transfer's last one short.
 
     ``finish`` ends the transfer: with ``ok`` set the unit waits for every beat
     to be written and acknowledged; otherwise it waits for the bursts already
@@ -65,7 +67,8 @@ class WriteUnit(EngineUnit):
         MB, D = p.mem_bytes, p.write_beats
         shift = MB.bit_length() - 1
         m.submodules.buf = buf = fifo.SyncFIFOBuffered(width=9 * MB, depth=D)
-        m.submodules.lens = lens = fifo.SyncFIFOBuffered(width=(MAX_BURST_BEATS - 1).bit_length(),
+        WB = write_burst_beats(MB)
+        m.submodules.lens = lens = fifo.SyncFIFOBuffered(width=max(1, (WB - 1).bit_length()),
                                                          depth=BURST_QUEUE_DEPTH)
 
         IDLE, RUN, FLUSH, DONE = range(4)
@@ -112,10 +115,10 @@ class WriteUnit(EngineUnit):
         # `to_issue` in the cycle after they change (`burst_ok` is low then, so
         # no AW goes with a stale length): the page and length compares do not
         # meet the AW decision and the counters it updates in one cycle.
-        burst = Signal(range(max_burst_beats(MB) + 1), name="burst_len")
+        burst = Signal(range(WB + 1), name="burst_len")
         burst_ok = Signal()
         start_hs = self.start.valid & self.start.ready
-        m.d.sync += burst.eq(next_burst(m, addr, to_issue, MB))
+        m.d.sync += burst.eq(next_burst(m, addr, to_issue, MB, WB))
         m.d.comb += [
             self.awaddr.eq(addr), self.awlen.eq(burst - 1),
             self.awvalid.eq(aw_hold | ((state == RUN) & burst_ok & (to_issue != 0)
