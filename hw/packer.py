@@ -550,7 +550,8 @@ class Unpacker(wiring.Component):
         U, IB, PO, AL, NW = self._unit, self._in, self._out, self._align, self._nw
         UBITS = max(1, self._user)
         SB = self._side
-        m.submodules.skid = skid = SkidBuffer(piece_layout(U, IB, self._user, SB))
+        m.submodules.skid = skid = SkidBuffer(piece_layout(U, IB, self._user, SB),
+                                              copies=self._copies)
         wiring.connect(m, wiring.flipped(self.i), skid.i)
         src = skid.o
         src_user = src.p.user if self._user else C(0, 1)
@@ -634,15 +635,23 @@ class Unpacker(wiring.Component):
         # `ready` comes from registers only.  A beat that belongs to a packet being
         # dropped is still taken, and written to the free slot, but not counted.
         drop0, take0 = self.drop[0], self.take_en[0]
+        # `src.ready` is itself a register (`rdy`, loaded with what
+        # `dropping | (free & ~(ended & n_ended))` is next cycle): the skid
+        # buffer's load enables then start at a flip-flop, not at three levels
+        # of logic on the packet counters (the RLE decoder's critical path).
         discard = Signal()               # it belongs to a dropped packet
         lands = Signal()
+        rdy = Signal(init=1)
+        dropping_nx, ended_nx, n_ended_nx = Signal(), Signal(), Signal()
         m.d.comb += [
-            src.ready.eq(dropping | (free_c[0] & ~(ended & n_ended))),
+            src.ready.eq(rdy),
             discard.eq(dropping | (drop0 & ~ended)),
             lands.eq(src.valid & src.ready & ~discard),
+            dropping_nx.eq(dropping), ended_nx.eq(ended), n_ended_nx.eq(n_ended),
         ]
+        m.d.sync += [dropping.eq(dropping_nx), ended.eq(ended_nx), n_ended.eq(n_ended_nx)]
         with m.If(discard):
-            m.d.sync += dropping.eq(~(src.valid & src.ready & src.p.last))
+            m.d.comb += dropping_nx.eq(~(src.valid & src.ready & src.p.last))
         for k in range(NW):
             for g in range(NC):
                 lo, hi = g * W // NC, (g + 1) * W // NC
@@ -687,11 +696,12 @@ class Unpacker(wiring.Component):
             m.d.sync += [
                 off.eq(0),
                 level.eq(Mux(ended, n_level + n_in, 0)),
-                ended.eq(Mux(ended, n_ended | (lands_nd & src.p.last), 0)),
                 ended_user.eq(Mux(ended & n_ended, n_user, src_user)),
                 beats.eq(Mux(ended, n_beats + lands_nd, 0)),
-                n_level.eq(0), n_ended.eq(0), n_beats.eq(0),
+                n_level.eq(0), n_beats.eq(0),
             ]
+            m.d.comb += [ended_nx.eq(Mux(ended, n_ended | (lands_nd & src.p.last), 0)),
+                         n_ended_nx.eq(0)]
         with m.Else():
             # a landing beat is the current packet's until its last is in, then the
             # next packet's
@@ -703,10 +713,12 @@ class Unpacker(wiring.Component):
                 m.d.sync += [level.eq(level + Mux(ended, 0, n_in)),
                              beats.eq(beats + (lands_nd & ~ended))]
             with m.If(~ended):
-                m.d.sync += [ended.eq(lands_nd & src.p.last), ended_user.eq(src_user)]
+                m.d.sync += ended_user.eq(src_user)
+                m.d.comb += ended_nx.eq(lands_nd & src.p.last)
             with m.Elif(lands_nd):
                 m.d.sync += [n_level.eq(n_level + src.p.n), n_beats.eq(n_beats + 1),
-                             n_ended.eq(src.p.last), n_user.eq(src_user)]
+                             n_user.eq(src_user)]
+                m.d.comb += n_ended_nx.eq(src.p.last)
         for g, oc in enumerate(off_c):
             m.d.sync += oc.eq(Mux(self.drop[g], 0, Mux(self.take_en[g], off_take, oc)))
 
@@ -717,7 +729,8 @@ class Unpacker(wiring.Component):
             m.d.comb += pops.eq(pops_take)
         count_next = Signal(range(NW + 2))
         m.d.comb += count_next.eq(count - pops + lands)
-        m.d.sync += [count.eq(count_next), *[f.eq(count_next < NW) for f in free_c]]
+        m.d.sync += [count.eq(count_next), *[f.eq(count_next < NW) for f in free_c],
+                     rdy.eq(dropping_nx | ((count_next < NW) & ~(ended_nx & n_ended_nx)))]
 
         def ring_add(value, inc):
             """(value + inc) mod NW, for value < NW and inc <= NW."""

@@ -440,7 +440,7 @@ class RLEDecoder(wiring.Component):
         # to buffer one more beat: the issue decision is made a cycle ahead and
         # cannot count the bytes that land meanwhile.  Synthesis drops the unread
         # window bytes' multiplexers.
-        NCF = max(1, min(8, IB // 8))   # (one copy per 8 bytes of each buffered beat)
+        NCF = max(2, min(8, IB // 4))   # (one copy per 4 bytes of each buffered beat)
         AL = math.gcd(GT, IB)
         WB = max(GT, -(-GT // IB) * IB + AL + 1)
         m.submodules.unp = unp = Unpacker(8, IB, WB, align=AL, copies=NCF)
@@ -494,18 +494,23 @@ class RLEDecoder(wiring.Component):
         # ---- A0: the group's tokens; which are whole --------------------------------
         # tv[j]: token j is whole (all of them but in a chunk's final group);
         # partial: the final group ends with 1..T-1 bytes that are not a token.
+        # The run bytes of tokens that are not whole are cleared as they are
+        # registered (a synchronous reset of their flip-flops), so the adders of
+        # A1 start at flip-flops, not behind a mask.
         hi_nz = (lambda x: x[KB:].any()) if CB > KB else (lambda x: C(0, 1))
+        whole = [level >= (j + 1) * T for j in range(L)]
         a = stage("a0_", [
-            issue, unp.data[:GT * 8], Cat(*[level >= (j + 1) * T for j in range(L)]), f_drop[0],
+            issue, unp.data[:GT * 8], Cat(*whole), f_drop[0],
             f_drop[0] & ~Cat(*[level == j * T for j in range(L + 1)]).any(), f_fresh, f_count,
             f_count == 0,
+            *[Mux(whole[j], unp.data[j * TW:j * TW + 8], 0) for j in range(L)],
         ])
-        av, atok, atv, afinal, apartial, afirst, acount, azero = a
+        av, atok, atv, afinal, apartial, afirst, acount, azero = a[:8]
         vals = [atok[j * TW + 8:(j + 1) * TW] for j in range(L)]
         side = [av, atv, afinal, apartial, afirst, acount, azero, *vals]
 
         # ---- A1...: runs of the whole tokens, prefix sums (two adder levels a stage) --
-        cur = [Mux(atv[j], atok[j * TW:j * TW + 8], 0) for j in range(L)]
+        cur = list(a[8:])
         lvl = 0
         while True:
             for _ in range(2):
@@ -638,13 +643,16 @@ class RLEDecoder(wiring.Component):
         # on registers.  cur's last beat also holds the next group's first
         # tokens (unless cur ends the chunk), so it waits for that group.  The
         # decision is made in NCE copies, each loading its share of `cur`.
-        NCE = max(1, min(8, GW // 96))
+        # Copy NCE steers `left` and `cb`, copy NCE + 1 the copies of `cb`: no
+        # decision net reaches more than one of these groups of registers.
+        NCE = max(2, min(8, GW // 64))
+        NDC = NCE + 2
         cur_bits = Signal(GW)
         c = unpack(cur_bits)
-        cur_v = replicated(m, "cur_v", NCE)
-        lz = replicated(m, "lz", NCE)
-        cfin = replicated(m, "cur_final", NCE)
-        room = replicated(m, "o_room", NCE, reset=1)
+        cur_v = replicated(m, "cur_v", NDC)
+        lz = replicated(m, "lz", NDC)
+        cfin = replicated(m, "cur_final", NDC)
+        room = replicated(m, "o_room", NDC, reset=1)
         left = Signal(OW)
         cb = Signal(OW)
         # copies of cb, one per two tokens' compares (`land`, `before` below: cb
@@ -652,7 +660,7 @@ class RLEDecoder(wiring.Component):
         NCB = max(1, L // 2)
         cb_c = replicated(m, "cb", NCB, width=OW)
         dec = []
-        for g in range(NCE):
+        for g in range(NDC):
             d = {k: Signal(name=f"{k}_c{g}") for k in ("need", "emit", "pop1", "pop2", "load")}
             m.d.comb += [
                 d["need"].eq(lz[g] & ~cfin[g]),
@@ -661,7 +669,7 @@ class RLEDecoder(wiring.Component):
                 d["pop2"].eq(d["pop1"] & ~cfin[g] & head["dz"]),
                 d["load"].eq(~cur_v[g] | (d["pop1"] & ~d["pop2"])),
             ]
-            lo_, hi_ = g * GW // NCE, (g + 1) * GW // NCE
+            lo_, hi_ = min(g, NCE) * GW // NCE, min(g + 1, NCE) * GW // NCE
             with m.If(d["load"]):
                 m.d.sync += [cur_bits[lo_:hi_].eq(gf.r_data[lo_:hi_]), cur_v[g].eq(nxt_v),
                              lz[g].eq(head["lz"]), cfin[g].eq(head["final"])]
@@ -671,11 +679,14 @@ class RLEDecoder(wiring.Component):
                 m.d.sync += lz[g].eq(left == 1)
             dec.append(d)
         need, emit, pop1, pop2, load = (dec[0][k] for k in ("need", "emit", "pop1", "pop2", "load"))
-        with m.If(load):
-            m.d.sync += [left.eq(head["dm1"]), cb.eq(head["qnz"]),
-                         *[r.eq(head["qnz"]) for r in cb_c]]
-        with m.Elif(emit):
-            m.d.sync += [left.eq(left - 1), cb.eq(cb + 1), *[r.eq(cb + 1) for r in cb_c]]
+        with m.If(dec[NCE]["load"]):
+            m.d.sync += [left.eq(head["dm1"]), cb.eq(head["qnz"])]
+        with m.Elif(dec[NCE]["emit"]):
+            m.d.sync += [left.eq(left - 1), cb.eq(cb + 1)]
+        with m.If(dec[NCE + 1]["load"]):
+            m.d.sync += [r.eq(head["qnz"]) for r in cb_c]
+        with m.Elif(dec[NCE + 1]["emit"]):
+            m.d.sync += [r.eq(cb + 1) for r in cb_c]
         # The FIFO is read when cur is loaded or dropped: (load | pop2) & nxt_v,
         # which reduces to "no cur, or cur's last beat goes out with room" -- one
         # gate on four registers instead of the emit decision's chain (need ->
@@ -701,7 +712,13 @@ class RLEDecoder(wiring.Component):
         regs = stage("p1_", [emit, last, last & Mux(pop2, head["err"], c["err"]), keep_n,
                              Cat(*land), Cat(*before), *c["val"], *head["val"],
                              *c["shift"], *head["shift"]])
-        pv, plast, puser, pkeep_n, pland, pbefore = regs[:6]
+        pv, plast, puser, pkeep_n, pland, _ = regs[:6]
+        # `before` in copies, one per four tokens' moves (P2 counts it and adds
+        # the count to every move: one net reached 2 * lanes adders, 86 %
+        # routing at 8 x 8)
+        NPB = max(1, L // 2)
+        pbefore = replicated(m, "p1_before", NPB, width=L)
+        m.d.sync += [r.eq(Cat(*before)) for r in pbefore]
         pval = regs[6:6 + 2 * L]
         pshift = regs[6 + 2 * L:]
 
@@ -721,12 +738,12 @@ class RLEDecoder(wiring.Component):
                         terms.append(t[lo_i] & (~t[hi_i] if hi_i < n else 1))
                 bits.append(Cat(*terms).any() if terms else C(0, 1))
             return Cat(*bits)
-        p = thermo_count(pbefore, L)
-        amounts = [lanes_of(pshift[j] + p) for j in range(2 * L)]
+        ps = [thermo_count(r, L) for r in pbefore]
+        amounts = [lanes_of(pshift[j] + ps[j * NPB // (2 * L)]) for j in range(2 * L)]
         # p steers every bit of the down shift: one copy per two positions of it
         NP = max(1, L // 2)
         pc = replicated(m, "p2_p", NP, width=LOG)
-        m.d.sync += [r.eq(p) for r in pc]
+        m.d.sync += [r.eq(ps[k * NPB // NP]) for k, r in enumerate(pc)]
         regs = stage("p2_", [pv, plast, puser, thermometer(pkeep_n, L), pland,
                              *pval, *amounts])
         pv, plast, puser, pkeep, pland = regs[:5]
@@ -767,7 +784,8 @@ class RLEDecoder(wiring.Component):
                     pn = replicated(m, f"p{n}_p", NP, width=LOG)
                     m.d.sync += [r.eq(x) for r, x in zip(pn, pc)]
                     pc = pn
-        data = [Mux(items[x][2], items[x][0], 0) for x in range(L)]
+        # (an up level already leaves 0 in a lane nothing lands in)
+        data = [items[x][0] if LOG else Mux(items[x][2], items[x][0], 0) for x in range(L)]
         ov, olast, ouser, okeep = side
 
         # ---- output FIFO ---------------------------------------------------------------
