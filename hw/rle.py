@@ -718,7 +718,9 @@ class RLEDecoder(wiring.Component):
         # routing at 8 x 8)
         NPB = max(1, L // 2)
         pbefore = replicated(m, "p1_before", NPB, width=L)
-        m.d.sync += [r.eq(Cat(*before)) for r in pbefore]
+        # (each copy from its own copy of cb: one compare net fed all copies)
+        m.d.sync += [r.eq(Cat(*[c["kept"][j] & (c["off"][j] < cb_c[k * NCB // NPB])
+                                for j in range(L)])) for k, r in enumerate(pbefore)]
         pval = regs[6:6 + 2 * L]
         pshift = regs[6 + 2 * L:]
 
