@@ -729,8 +729,31 @@ class Unpacker(wiring.Component):
             m.d.comb += pops.eq(pops_take)
         count_next = Signal(range(NW + 2))
         m.d.comb += count_next.eq(count - pops + lands)
-        m.d.sync += [count.eq(count_next), *[f.eq(count_next < NW) for f in free_c],
-                     rdy.eq(dropping_nx | ((count_next < NW) & ~(ended_nx & n_ended_nx)))]
+        m.d.sync += [count.eq(count_next), *[f.eq(count_next < NW) for f in free_c]]
+
+        # `rdy` after each of the consumer's outcomes (nothing, take, drop), each
+        # from registers: the decision only picks one.  (Computed from the
+        # next-state values instead, the decision went through `pops`, the beat
+        # count and a compare into `rdy`: the ZVC decompressor's critical path.)
+        got = src.valid & rdy & src.p.last        # a packet's last beat is taken
+        keep_nd = lands_nd                        # lands unless `dropping` (no drop now)
+        lands_d = src.valid & rdy & ~dropping & ended   # lands with a drop now
+        # without a drop: `dropping` ends with the last beat; `ended`/`n_ended`
+        # as the counters above
+        dropping_k = Mux(dropping, ~got, 0)
+        ended_k = ended | (keep_nd & src.p.last)
+        n_ended_k = Mux(ended & keep_nd, src.p.last, n_ended)
+        # with a drop: the rest of the packet is discarded up to its last beat
+        dropping_d = Mux(dropping | ~ended, ~got, dropping)
+        count_k = Signal(range(NW + 2))
+        count_t = Signal(range(NW + 2))
+        count_d = Signal(range(NW + 2))
+        m.d.comb += [count_k.eq(count + keep_nd), count_t.eq(count - pops_take + keep_nd),
+                     count_d.eq(count - beats + lands_d)]
+        rdy_k = dropping_k | ((count_k < NW) & ~(ended_k & n_ended_k))
+        rdy_t = dropping_k | ((count_t < NW) & ~(ended_k & n_ended_k))
+        rdy_d = dropping_d | (count_d < NW)     # (no next packet's end after a drop)
+        m.d.sync += rdy.eq(Mux(drop0, rdy_d, Mux(take0, rdy_t, rdy_k)))
 
         def ring_add(value, inc):
             """(value + inc) mod NW, for value < NW and inc <= NW."""
