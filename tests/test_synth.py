@@ -207,8 +207,31 @@ def test_options_before_or_after_the_module(before, after, tmp_path, monkeypatch
     assert module == "zvc-compress" and params["elem_bits"] == 8 and params["lanes"] == 8
     assert kw["speed"] == (7, 8) and kw["gates"] is False and kw["freq_mhz"] == 50.0
     assert kw["router"] == "router2" and kw["pnr_timeout"] == 1800        # defaults kept
+    assert kw["seed"] == 1
     assert workdir.parent == b
     assert json.loads(js.read_text())["results"][0]["fmax_by_speed"] == {"7": 115.0, "8": 130.4}
+
+
+def test_seed_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
+    """``--seed N`` reaches nextpnr's call and the table's header says which."""
+    calls = []
+
+    def fake(module, params, workdir, **kw):
+        calls.append(kw)
+        return _fake_row(module, params, kw["speed"])
+    monkeypatch.setattr(synth, "synth_module", fake)
+    rc = main(["synth", "--build", str(tmp_path), "zvc-compress", "--elem-bits", "8",
+               "--lanes", "8", "--seed", "3", "--speed", "6"])
+    assert rc == 0 and calls[0]["seed"] == 3
+    assert "seed 3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", ["0", "-2", "two"])
+def test_bad_seed_is_refused(seed, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["synth", "--build", str(tmp_path), "zvc-compress", "--seed", seed])
+    assert e.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
 
 
 def test_bad_speed_option_is_refused(tmp_path, capsys):

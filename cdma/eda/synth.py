@@ -66,7 +66,7 @@ def _bytes_per_cycle(params: dict) -> int | None:
 
 def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pnr=True,
                  gates=True, pnr_timeout=1800, router=eda.DEFAULT_ROUTER,
-                 synth_timeout=3600, speed=DEFAULT_SPEEDS, per_unit=False) -> dict:
+                 synth_timeout=3600, speed=DEFAULT_SPEEDS, per_unit=False, seed=1) -> dict:
     """Generate ``module`` with ``params`` and measure it.
 
     Parameters
@@ -78,7 +78,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     workdir : Path
         Verilog here, Yosys/nextpnr in ``ecp5/`` (nextpnr per grade in
         ``ecp5/speed<N>/``), the gate count in ``gates/``.
-    freq_mhz, pnr, pnr_timeout, router, synth_timeout, speed, per_unit
+    freq_mhz, pnr, pnr_timeout, router, synth_timeout, speed, per_unit, seed
         As for :func:`cdma.eda.tools.synth_ecp5` (place-and-route failures are kept
         in the row, not raised; ``per_unit``: the hierarchy kept, the area of
         every module in ``units``, no place-and-route).
@@ -105,7 +105,8 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     t = time.perf_counter()
     row.update(eda.synth_ecp5(src, top, workdir / "ecp5", freq_mhz=freq_mhz, pnr=pnr,
                               pnr_timeout=pnr_timeout, router=router, pnr_errors="keep",
-                              synth_timeout=synth_timeout, speed=speed, per_unit=per_unit))
+                              synth_timeout=synth_timeout, speed=speed, per_unit=per_unit,
+                              seed=seed))
     if gates:
         row.update(eda.gate_count(src, top, workdir / "gates"))
     row["seconds"] = round(time.perf_counter() - t, 1)
@@ -258,6 +259,17 @@ def _speed_list(text: str) -> tuple[int, ...]:
     return speeds
 
 
+def _seed(text: str) -> int:
+    """``--seed``: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive integer") from None
+    return value
+
+
 #: Options accepted before MODULE and after it: (flags, add_argument keywords).
 SHARED_OPTIONS = (
     (("--json",), dict(metavar="FILE", nargs="?", const="-",
@@ -286,6 +298,10 @@ SHARED_OPTIONS = (
                                    "(default %(default)s)")),
     (("--router",), dict(choices=("router1", "router2"), default=eda.DEFAULT_ROUTER,
                          help="nextpnr router (default %(default)s)")),
+    (("--seed",), dict(type=_seed, default=1,
+                       help="nextpnr placement seed, a positive integer (default %(default)s): "
+                            "placement alone moves Fmax by several MHz, so compare changes "
+                            "over a few seeds")),
     (("--build",), dict(default="build/synth", help="work folder (default %(default)s)")),
 )
 
@@ -361,7 +377,7 @@ def run(args) -> int:
                                pnr=not args.no_pnr, gates=not args.no_gates,
                                pnr_timeout=args.pnr_timeout, router=args.router,
                                synth_timeout=args.synth_timeout, speed=args.speed,
-                               per_unit=args.per_unit is not None)
+                               per_unit=args.per_unit is not None, seed=args.seed)
         except (eda.ToolMissing, ValueError, TypeError) as e:
             print(f"cdma synth: {e}", file=sys.stderr)
             return 2
@@ -387,7 +403,8 @@ def run(args) -> int:
     grades = ", ".join(map(str, args.speed))
     pnr_desc = ("synthesis only" if args.no_pnr else
                 "synthesis only, hierarchy kept (synth_ecp5 -noflatten)" if args.per_unit is not None else
-                f"nextpnr {args.router}, speed grade{'s' if len(args.speed) > 1 else ''} {grades}, "
+                f"nextpnr {args.router}, seed {args.seed}, "
+                f"speed grade{'s' if len(args.speed) > 1 else ''} {grades}, "
                 f"target {args.freq:g} MHz, {args.pnr_timeout} s limit per design and grade; "
                 f"critical paths at speed {args.speed[0]}")
     notes = [line for r in rows for line in _notes(r)] + failed
