@@ -642,16 +642,13 @@ class Unpacker(wiring.Component):
         discard = Signal()               # it belongs to a dropped packet
         lands = Signal()
         rdy = Signal(init=1)
-        dropping_nx, ended_nx, n_ended_nx = Signal(), Signal(), Signal()
         m.d.comb += [
             src.ready.eq(rdy),
             discard.eq(dropping | (drop0 & ~ended)),
             lands.eq(src.valid & src.ready & ~discard),
-            dropping_nx.eq(dropping), ended_nx.eq(ended), n_ended_nx.eq(n_ended),
         ]
-        m.d.sync += [dropping.eq(dropping_nx), ended.eq(ended_nx), n_ended.eq(n_ended_nx)]
         with m.If(discard):
-            m.d.comb += dropping_nx.eq(~(src.valid & src.ready & src.p.last))
+            m.d.sync += dropping.eq(~(src.valid & src.ready & src.p.last))
         for k in range(NW):
             for g in range(NC):
                 lo, hi = g * W // NC, (g + 1) * W // NC
@@ -696,12 +693,11 @@ class Unpacker(wiring.Component):
             m.d.sync += [
                 off.eq(0),
                 level.eq(Mux(ended, n_level + n_in, 0)),
+                ended.eq(Mux(ended, n_ended | (lands_nd & src.p.last), 0)),
                 ended_user.eq(Mux(ended & n_ended, n_user, src_user)),
                 beats.eq(Mux(ended, n_beats + lands_nd, 0)),
-                n_level.eq(0), n_beats.eq(0),
+                n_level.eq(0), n_ended.eq(0), n_beats.eq(0),
             ]
-            m.d.comb += [ended_nx.eq(Mux(ended, n_ended | (lands_nd & src.p.last), 0)),
-                         n_ended_nx.eq(0)]
         with m.Else():
             # a landing beat is the current packet's until its last is in, then the
             # next packet's
@@ -713,43 +709,34 @@ class Unpacker(wiring.Component):
                 m.d.sync += [level.eq(level + Mux(ended, 0, n_in)),
                              beats.eq(beats + (lands_nd & ~ended))]
             with m.If(~ended):
-                m.d.sync += ended_user.eq(src_user)
-                m.d.comb += ended_nx.eq(lands_nd & src.p.last)
+                m.d.sync += [ended.eq(lands_nd & src.p.last), ended_user.eq(src_user)]
             with m.Elif(lands_nd):
                 m.d.sync += [n_level.eq(n_level + src.p.n), n_beats.eq(n_beats + 1),
-                             n_user.eq(src_user)]
-                m.d.comb += n_ended_nx.eq(src.p.last)
+                             n_ended.eq(src.p.last), n_user.eq(src_user)]
         for g, oc in enumerate(off_c):
             m.d.sync += oc.eq(Mux(self.drop[g], 0, Mux(self.take_en[g], off_take, oc)))
 
-        pops = Signal(range(NW + 1))
-        with m.If(drop0):
-            m.d.comb += pops.eq(beats)
-        with m.Elif(take0):
-            m.d.comb += pops.eq(pops_take)
-        count_next = Signal(range(NW + 2))
-        m.d.comb += count_next.eq(count - pops + lands)
-        m.d.sync += [count.eq(count_next), *[f.eq(count_next < NW) for f in free_c]]
-
-        # `rdy` after each of the consumer's outcomes (nothing, take, drop), each
-        # from registers: the decision only picks one.  (Computed from the
-        # next-state values instead, the decision went through `pops`, the beat
-        # count and a compare into `rdy`: the ZVC decompressor's critical path.)
+        # The beat count, the `free` flags and `rdy` after each of the consumer's
+        # outcomes (nothing, take, drop), each from registers: the decision only
+        # picks one.  (Computed from the next-state values instead, the decision
+        # went through the popped beats, the count and a compare into `rdy`:
+        # the ZVC decompressor's critical path.)
         got = src.valid & rdy & src.p.last        # a packet's last beat is taken
-        keep_nd = lands_nd                        # lands unless `dropping` (no drop now)
-        lands_d = src.valid & rdy & ~dropping & ended   # lands with a drop now
+        lands_d = src.valid & rdy & ~dropping & ended   # a beat lands with a drop now
+        count_k = Signal(range(NW + 2))           # (a beat lands as `lands_nd` otherwise)
+        count_t = Signal(range(NW + 2))
+        count_d = Signal(range(NW + 2))
+        m.d.comb += [count_k.eq(count + lands_nd), count_t.eq(count - pops_take + lands_nd),
+                     count_d.eq(count - beats + lands_d)]
+        count_next = Mux(drop0, count_d, Mux(take0, count_t, count_k))
+        m.d.sync += [count.eq(count_next), *[f.eq(count_next < NW) for f in free_c]]
         # without a drop: `dropping` ends with the last beat; `ended`/`n_ended`
         # as the counters above
         dropping_k = Mux(dropping, ~got, 0)
-        ended_k = ended | (keep_nd & src.p.last)
-        n_ended_k = Mux(ended & keep_nd, src.p.last, n_ended)
+        ended_k = ended | (lands_nd & src.p.last)
+        n_ended_k = Mux(ended & lands_nd, src.p.last, n_ended)
         # with a drop: the rest of the packet is discarded up to its last beat
         dropping_d = Mux(dropping | ~ended, ~got, dropping)
-        count_k = Signal(range(NW + 2))
-        count_t = Signal(range(NW + 2))
-        count_d = Signal(range(NW + 2))
-        m.d.comb += [count_k.eq(count + keep_nd), count_t.eq(count - pops_take + keep_nd),
-                     count_d.eq(count - beats + lands_d)]
         rdy_k = dropping_k | ((count_k < NW) & ~(ended_k & n_ended_k))
         rdy_t = dropping_k | ((count_t < NW) & ~(ended_k & n_ended_k))
         rdy_d = dropping_d | (count_d < NW)     # (no next packet's end after a drop)
