@@ -519,7 +519,7 @@ class ZVCDecompressor(wiring.Component):
         # from candidates computed from registers (below), so the decision is
         # one comparison and two gates deep.
         MODES = ("md_zero", "md_fetch", "md_bad", "md_fin", "md_last", "md_mid")
-        state_shapes = dict(active=1, failed=1, zero=1, mv=1, chk=1, fin=1, room=1,
+        state_shapes = dict(active=1, failed=1, mv=1, chk=1, fin=1, room=1,
                             **{k: 1 for k in MODES},
                             s=len(Signal(range(max(nb, 2)))), need=len(Signal(range(PW + 1))),
                             need_mu=len(Signal(range(PW + MU + 1))))
@@ -638,7 +638,7 @@ class ZVCDecompressor(wiring.Component):
         take = Signal(range(PW + 1))     # units taken with a step or a fetch
         m.d.comb += [
             terminate.eq(active & failed & r0["room"]),
-            emit.eq(step | (finish & r0["zero"]) | terminate),
+            emit.eq(step | (finish & r0["md_zero"]) | terminate),
             # (a fetch takes the mask: `need` is MU then; a window's last step
             # takes the next window's mask with its units)
             take.eq(Mux(r0["md_last"], r0["need_mu"], need)),
@@ -704,7 +704,7 @@ class ZVCDecompressor(wiring.Component):
         m.d.comb += start.eq(pend & (~active | finish | terminate))
         with m.If(start):
             m.d.comb += [nxt["active"].eq(1), nxt["failed"].eq(0), nxt["mv"].eq(0),
-                         nxt["s"].eq(0), nxt["zero"].eq(pend_zero), nxt["fin"].eq(pend_fin),
+                         nxt["s"].eq(0), nxt["fin"].eq(pend_fin),
                          nxt["need"].eq(MU), nxt["need_mu"].eq(2 * MU)]   # (the fetch's take)
             m.d.sync += [pend.eq(0), rem.eq(pend_cnt), code.eq(ZVCError.OK),
                          wrem_lo.eq(pend_cnt[:5]), next_short.eq(pend_short)]
