@@ -123,17 +123,24 @@ def _fake_row(module, params, speed=(6, 8), failed8=False):
                 **({"pnr_error": first["pnr_error"]} if "pnr_error" in first else {}))
 
 
-def test_table_has_fmax_per_speed_grade_and_critical_path_notes(tmp_path, monkeypatch, capsys):
+def _record_synth(monkeypatch):
+    """Replace synth_module by a fake that returns :func:`_fake_row` and records
+    each call as (module, params, workdir, keywords); returns the list."""
     calls = []
 
     def fake(module, params, workdir, **kw):
-        calls.append(kw)
+        calls.append((module, params, workdir, kw))
         return _fake_row(module, params, kw["speed"])
     monkeypatch.setattr(synth, "synth_module", fake)
+    return calls
+
+
+def test_table_has_fmax_per_speed_grade_and_critical_path_notes(tmp_path, monkeypatch, capsys):
+    calls = _record_synth(monkeypatch)
     table, js = tmp_path / "t.md", tmp_path / "r.json"
     rc = main(["synth", "--table", str(table), "--json", str(js), "--build", str(tmp_path),
                "zvc-compress", "--elem-bits", "8", "--lanes", "8"])
-    assert rc == 0 and calls[0]["speed"] == (6, 8)
+    assert rc == 0 and calls[0][3]["speed"] == (6, 8)
     lines = table.read_text().splitlines()
     head = lines.index(synth.table_head((6, 8)).splitlines()[0])
     assert "| Fmax MHz (speed 6) | Fmax MHz (speed 8) | kGE |" in lines[head]
@@ -191,12 +198,7 @@ def test_no_pnr_row_has_no_fmax_and_no_critical_path():
 def test_options_before_or_after_the_module(before, after, tmp_path, monkeypatch):
     """Shared options work on either side of MODULE; one given before is not reset by
     the module's parser when it is not repeated after."""
-    calls = []
-
-    def fake(module, params, workdir, **kw):
-        calls.append((module, params, workdir, kw))
-        return _fake_row(module, params, kw["speed"])
-    monkeypatch.setattr(synth, "synth_module", fake)
+    calls = _record_synth(monkeypatch)
     js, b = tmp_path / "r.json", tmp_path / "b"
 
     def fill(args):
@@ -214,15 +216,10 @@ def test_options_before_or_after_the_module(before, after, tmp_path, monkeypatch
 
 def test_seed_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
     """``--seed N`` reaches nextpnr's call and the table's header says which."""
-    calls = []
-
-    def fake(module, params, workdir, **kw):
-        calls.append(kw)
-        return _fake_row(module, params, kw["speed"])
-    monkeypatch.setattr(synth, "synth_module", fake)
+    calls = _record_synth(monkeypatch)
     rc = main(["synth", "--build", str(tmp_path), "zvc-compress", "--elem-bits", "8",
                "--lanes", "8", "--seed", "3", "--speed", "6"])
-    assert rc == 0 and calls[0]["seed"] == 3
+    assert rc == 0 and calls[0][3]["seed"] == 3
     assert "seed 3" in capsys.readouterr().out
 
 

@@ -266,7 +266,7 @@ def _seed(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive integer") from None
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive integer")
     return value
 
 
