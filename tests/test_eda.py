@@ -1,4 +1,6 @@
 """The EDA tool runners work on a real Amaranth-generated module (PyPI tools only)."""
+import json
+
 import pytest
 from amaranth import Module
 from amaranth.back import verilog
@@ -68,7 +70,6 @@ def test_faster_speed_grade_gives_higher_fmax(fifo_ecp5):
 def test_critical_path_from_a_real_report(fifo_ecp5, grade):
     """Start and end points are cells of the synthesized netlist; the path is the
     one that sets Fmax and the one nextpnr's own log prints."""
-    import json
     import re
     r, d = fifo_ecp5
     t = r["timing"][grade]
@@ -141,6 +142,49 @@ def test_design_that_does_not_fit_has_no_fmax_at_any_grade(fifo_v, tmp_path, mon
     assert r["crit_from"] is None and not (tmp_path / "speed8").exists()
     with pytest.raises(eda.ToolFailed, match="does not fit"):
         eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6)
+
+
+def test_several_seeds_report_the_median_run(fifo_v, tmp_path):
+    """One nextpnr run per seed, each in its own folder; the grade reports the
+    median run (its Fmax and its own critical path) and keeps every seed's Fmax."""
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(3, 1, 2))
+    t = r["timing"]["6"]
+    by = t["fmax_by_seed"]
+    assert r["seeds"] == [3, 1, 2] and set(by) == {"1", "2", "3"}
+    assert all(v is not None for v in by.values())
+    assert r["fmax_mhz"] == t["fmax_mhz"] == sorted(by.values())[1]
+    assert by[str(t["seed"])] == t["fmax_mhz"] and r["crit_seed"] == t["seed"]
+    for sd in (1, 2, 3):
+        assert (tmp_path / "speed6" / f"seed{sd}" / "pnr_report.json").is_file()
+    rep = json.loads((tmp_path / "speed6" / f"seed{t['seed']}" / "pnr_report.json").read_text())
+    assert eda.critical_path(rep)["crit_ns"] == t["crit_ns"] == r["crit_ns"]
+
+
+def test_a_failed_seed_stops_the_place_and_route(fifo_v, tmp_path, monkeypatch):
+    """A nextpnr failure at one seed is the grade's error; later seeds and grades
+    are not run (each could take the whole time-out)."""
+    real, ran = eda._run, []
+
+    def run(cmd, cwd, what, **kw):
+        if "--seed" in cmd:
+            ran.append((cmd[cmd.index("--speed") + 1], cmd[cmd.index("--seed") + 1]))
+            if ran[-1] == ("6", "2"):
+                raise eda.ToolFailed(f"{what} failed (exit 1):\nERROR: no route")
+        return real(cmd, cwd, what, **kw)
+    monkeypatch.setattr(eda, "_run", run)
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=(6, 8), seed=(1, 2, 3), pnr_errors="keep")
+    assert ran == [("6", "1"), ("6", "2")]
+    assert r["fmax_mhz"] is None and r["pnr_error"] == "ERROR: no route"
+    assert r["timing"]["8"]["pnr_error"].startswith("not run")
+    with pytest.raises(eda.ToolFailed, match="no route"):
+        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(1, 2))
+
+
+@pytest.mark.parametrize("seed", [(1, 1), 0, (), (2, -1), "1"])
+def test_synth_ecp5_rejects_bad_seeds(fifo_v, tmp_path, seed):
+    with pytest.raises(ValueError, match="seeds"):
+        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, seed=seed)
+    assert not (tmp_path / "synth_stat.json").exists()      # refused before Yosys runs
 
 
 @pytest.mark.parametrize("speed", [(6, 6), 5, (), (6, 9)])

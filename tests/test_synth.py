@@ -209,7 +209,7 @@ def test_options_before_or_after_the_module(before, after, tmp_path, monkeypatch
     assert module == "zvc-compress" and params["elem_bits"] == 8 and params["lanes"] == 8
     assert kw["speed"] == (7, 8) and kw["gates"] is False and kw["freq_mhz"] == 50.0
     assert kw["router"] == "router2" and kw["pnr_timeout"] == 1800        # defaults kept
-    assert kw["seed"] == 1
+    assert kw["seed"] == (1,)
     assert workdir.parent == b
     assert json.loads(js.read_text())["results"][0]["fmax_by_speed"] == {"7": 115.0, "8": 130.4}
 
@@ -219,11 +219,35 @@ def test_seed_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
     calls = _record_synth(monkeypatch)
     rc = main(["synth", "--build", str(tmp_path), "zvc-compress", "--elem-bits", "8",
                "--lanes", "8", "--seed", "3", "--speed", "6"])
-    assert rc == 0 and calls[0][3]["seed"] == 3
+    assert rc == 0 and calls[0][3]["seed"] == (3,)
     assert "seed 3" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("seed", ["0", "-2", "two"])
+def test_several_seeds_give_the_median_and_the_range(tmp_path, monkeypatch, capsys):
+    """``--seed 1,2,3``: every seed reaches place-and-route, each Fmax cell is the
+    median run's with the range, the note names the median run's seed and the
+    header says how to read the cells."""
+    calls = []
+
+    def fake(module, params, workdir, **kw):
+        calls.append(kw["seed"])
+        row = _fake_row(module, params, kw["speed"])
+        row["seeds"], row["crit_seed"] = list(kw["seed"]), 2
+        row["timing"]["6"].update(seed=2, fmax_by_seed={"1": 97.0, "2": 101.2, "3": 109.9})
+        row["timing"]["8"].update(seed=1, fmax_by_seed={"1": 130.4, "2": 128.0, "3": 140.0})
+        return row
+    monkeypatch.setattr(synth, "synth_module", fake)
+    table = tmp_path / "t.md"
+    assert main(["synth", "--seed", "1,2,3", "--table", str(table), "--build", str(tmp_path),
+                 "zvc-compress", "--elem-bits", "8", "--lanes", "8"]) == 0
+    assert calls == [(1, 2, 3)]
+    text = table.read_text()
+    assert "| 101.2 (97.0-109.9) | 130.4 (128.0-140.0) | 0.3 |" in text
+    assert "seeds 1, 2, 3 (each Fmax the median run's" in text.splitlines()[0]
+    assert "5 logic levels, seed 2, the median run)" in text
+
+
+@pytest.mark.parametrize("seed", ["0", "-2", "two", "1,1", "1,,2", "2,0"])
 def test_bad_seed_is_refused(seed, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["synth", "--build", str(tmp_path), "zvc-compress", "--seed", seed])

