@@ -77,8 +77,62 @@ def test_sweep_goes_on_past_a_failed_configuration(tmp_path, monkeypatch, capsys
     text = table.read_text()
     assert text.count("| rle-encode |") == 2                       # 8 x 8 and 32 x 16
     assert "rle-encode elem_bits=16, lanes=4: no result, yosys synth_ecp5 did not finish" in text
+    assert "partial" not in text and "state" not in json.loads(js.read_text())
     assert len(json.loads(js.read_text())["results"]) == 2
     assert "did not finish in 3600 s" in capsys.readouterr().err
+
+
+def test_sweep_writes_as_it_goes_and_keeps_its_results_when_stopped(tmp_path, monkeypatch, capsys):
+    """The table and JSON are rewritten after every configuration; Ctrl-C during
+    the third keeps the two finished and names the ones not run."""
+    table, js = tmp_path / "t.md", tmp_path / "r.json"
+    seen = []
+
+    def fake(module, params, workdir, **kw):
+        seen.append(params)
+        if len(seen) == 2:            # what the first left on disk
+            assert "partial: 1 of 4 configurations done" in table.read_text()
+            assert table.read_text().count("| rle-encode |") == 1
+            assert json.loads(js.read_text())["state"].startswith("partial: 1 of 4")
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return _fake_row(module, params, kw["speed"])
+    monkeypatch.setattr(synth, "synth_module", fake)
+    rc = main(["synth", "--sweep", "--only", "rle-encode", "--table", str(table),
+               "--json", str(js), "--build", str(tmp_path)])
+    assert rc == 130 and len(seen) == 3
+    text = table.read_text()
+    assert "interrupted: 2 of 4 configurations done" in text and "partial" not in text
+    assert text.count("| rle-encode |") == 2
+    assert "- rle-encode elem_bits=32, lanes=4: not run (interrupted)" in text
+    assert "- rle-encode elem_bits=32, lanes=16: not run (interrupted)" in text
+    doc = json.loads(js.read_text())
+    assert len(doc["results"]) == 2 and doc["state"].startswith("interrupted")
+    assert "interrupted at configuration 3 of 4; the table and JSON keep the 2" in capsys.readouterr().err
+
+
+def test_sigterm_stops_a_sweep_like_ctrl_c(tmp_path, monkeypatch):
+    """A kill (or a CI time-out) keeps the finished results; the handler is put back."""
+    import os
+    import signal
+    import time
+    before = signal.getsignal(signal.SIGTERM)
+    seen = []
+
+    def fake(module, params, workdir, **kw):
+        seen.append(params)
+        if len(seen) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)             # the handler raises here
+            raise AssertionError("SIGTERM did not stop the run")
+        return _fake_row(module, params, kw["speed"])
+    monkeypatch.setattr(synth, "synth_module", fake)
+    table = tmp_path / "t.md"
+    rc = main(["synth", "--sweep", "--only", "rle-decode", "--table", str(table),
+               "--build", str(tmp_path)])
+    assert rc == 130 and len(seen) == 2
+    assert "interrupted: 1 of 4 configurations done" in table.read_text()
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_sweep_max_bytes_keeps_the_narrow_configurations(tmp_path, monkeypatch, capsys):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -351,6 +352,12 @@ def add_arguments(p):
             shared.add_argument(*flags, **kw)
 
 
+def _terminate(signum, frame):
+    """SIGTERM (a ``kill``, a CI job's time-out) stops a run as Ctrl-C does:
+    ``subprocess.run`` kills the tool that is running and what finished is written."""
+    raise KeyboardInterrupt
+
+
 def run(args) -> int:
     from cdma.hw.generate import REGISTRY
     if args.sweep == bool(args.module):
@@ -384,37 +391,6 @@ def run(args) -> int:
         configs = [(m, p) for m, p in configs if width(m, p) <= args.max_bytes]
     versions = eda.tool_versions()
     rows, failed = [], []
-    for i, (module, params) in enumerate(configs, 1):
-        tag = "-".join([module] + [f"{k}{v}" for k, v in params.items() if v is not None])
-        print(f"[{i}/{len(configs)}] {tag} ...", file=sys.stderr, flush=True)
-        try:
-            row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
-                               pnr=not args.no_pnr, gates=not args.no_gates,
-                               pnr_timeout=args.pnr_timeout, router=args.router,
-                               synth_timeout=args.synth_timeout, speed=args.speed,
-                               per_unit=args.per_unit is not None, seed=args.seed)
-        except (eda.ToolMissing, ValueError, TypeError) as e:
-            print(f"cdma synth: {e}", file=sys.stderr)
-            return 2
-        except eda.ToolFailed as e:
-            print(f"cdma synth: {tag}: {e}", file=sys.stderr, flush=True)
-            if not args.sweep:
-                return 1
-            # A sweep goes on: one configuration that Yosys cannot finish must
-            # not throw away the others; it is listed under the table.
-            failed.append(f"- {_describe(module, params)}: no result, {str(e).splitlines()[0]}")
-            continue
-        rows.append(row)
-        times = ", ".join(f"{k[:-2]} {row[k]} s" for k in ("synth_s", "pnr_s", "gates_s") if k in row)
-        print(f"      {_fmt(row, args.speed)}  ({times})", file=sys.stderr, flush=True)
-        crit = _crit_text(row)
-        if crit:
-            print(f"      {crit}", file=sys.stderr, flush=True)
-        if row.get("pnr_error"):
-            print(f"      no Fmax: {row['pnr_error']}", file=sys.stderr, flush=True)
-        for g, t in row.get("timing", {}).items():
-            if t.get("pnr_error") and not row.get("pnr_error"):
-                print(f"      no Fmax at speed {g}: {t['pnr_error']}", file=sys.stderr, flush=True)
     grades = ", ".join(map(str, args.speed))
     pnr_desc = ("synthesis only" if args.no_pnr else
                 "synthesis only, hierarchy kept (synth_ecp5 -noflatten)" if args.per_unit is not None else
@@ -422,21 +398,86 @@ def run(args) -> int:
                 f"speed grade{'s' if len(args.speed) > 1 else ''} {grades}, "
                 f"target {args.freq:g} MHz, {args.pnr_timeout} s limit per design and grade; "
                 f"critical paths at speed {args.speed[0]}")
-    notes = [line for r in rows for line in _notes(r)] + failed
-    text = (f"ECP5 LFE5U-85F out of context ({pnr_desc}), {time.strftime('%Y-%m-%d', time.gmtime())}; "
-            + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n\n"
-            + table_head(args.speed) + "\n" + "\n".join(_fmt(r, args.speed) for r in rows)
-            + ("\n\n" + "\n".join(notes) if notes else "")
-            + "".join(f"\n\nArea per unit, {_describe(r['module'], r['params'])}:\n\n"
-                      + unit_table(r, args.per_unit) for r in rows if "units" in r))
+
+    def report(state=""):
+        """The table and JSON of the rows so far.  A sweep writes them after every
+        configuration (``state`` then says how far it is), so an hours-long run that
+        is stopped or killed keeps every result it finished."""
+        notes = [line for r in rows for line in _notes(r)] + failed
+        text = (f"ECP5 LFE5U-85F out of context ({pnr_desc}), {time.strftime('%Y-%m-%d', time.gmtime())}; "
+                + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n\n"
+                + (f"**{state}**\n\n" if state else "")
+                + table_head(args.speed) + "\n" + "\n".join(_fmt(r, args.speed) for r in rows)
+                + ("\n\n" + "\n".join(notes) if notes else "")
+                + "".join(f"\n\nArea per unit, {_describe(r['module'], r['params'])}:\n\n"
+                          + unit_table(r, args.per_unit) for r in rows if "units" in r))
+        doc = json.dumps({"tools": versions, "results": rows, **({"state": state} if state else {})},
+                         indent=1)
+        if args.json and args.json != "-":
+            Path(args.json).write_text(doc)
+        if args.table:
+            Path(args.table).write_text(text + "\n")
+        return text, doc
+
+    interrupted = None
+    previous_term = signal.signal(signal.SIGTERM, _terminate)   # run() is called from main()
+    try:
+        for i, (module, params) in enumerate(configs, 1):
+            tag = "-".join([module] + [f"{k}{v}" for k, v in params.items() if v is not None])
+            print(f"[{i}/{len(configs)}] {tag} ...", file=sys.stderr, flush=True)
+            try:
+                row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
+                                   pnr=not args.no_pnr, gates=not args.no_gates,
+                                   pnr_timeout=args.pnr_timeout, router=args.router,
+                                   synth_timeout=args.synth_timeout, speed=args.speed,
+                                   per_unit=args.per_unit is not None, seed=args.seed)
+            except KeyboardInterrupt:
+                interrupted = i
+                break
+            except (eda.ToolMissing, ValueError, TypeError) as e:
+                print(f"cdma synth: {e}", file=sys.stderr)
+                return 2
+            except eda.ToolFailed as e:
+                print(f"cdma synth: {tag}: {e}", file=sys.stderr, flush=True)
+                if not args.sweep:
+                    return 1
+                # A sweep goes on: one configuration that Yosys cannot finish must
+                # not throw away the others; it is listed under the table.
+                failed.append(f"- {_describe(module, params)}: no result, {str(e).splitlines()[0]}")
+            else:
+                rows.append(row)
+                times = ", ".join(f"{k[:-2]} {row[k]} s" for k in ("synth_s", "pnr_s", "gates_s")
+                                  if k in row)
+                print(f"      {_fmt(row, args.speed)}  ({times})", file=sys.stderr, flush=True)
+                crit = _crit_text(row)
+                if crit:
+                    print(f"      {crit}", file=sys.stderr, flush=True)
+                if row.get("pnr_error"):
+                    print(f"      no Fmax: {row['pnr_error']}", file=sys.stderr, flush=True)
+                for g, t in row.get("timing", {}).items():
+                    if t.get("pnr_error") and not row.get("pnr_error"):
+                        print(f"      no Fmax at speed {g}: {t['pnr_error']}", file=sys.stderr, flush=True)
+            if len(configs) > 1 and i < len(configs):
+                report(f"partial: {i} of {len(configs)} configurations done, the run goes on")
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+    if interrupted is not None:
+        kept = ""
+        if len(configs) > 1:
+            failed += [f"- {_describe(m, p)}: not run (interrupted)" for m, p in configs[interrupted - 1:]]
+            report(f"interrupted: {interrupted - 1} of {len(configs)} configurations done")
+            if args.table or (args.json and args.json != "-"):
+                kept = f"; the table and JSON keep the {interrupted - 1} finished before it"
+            if args.plot and rows:
+                plot(rows, args.plot)
+        print(f"cdma synth: interrupted at configuration {interrupted} of {len(configs)}{kept}",
+              file=sys.stderr)
+        return 130
+    text, doc = report()
     if args.json == "-":
-        print(json.dumps({"tools": versions, "results": rows}, indent=1))
+        print(doc)
     else:
         print(text)
-        if args.json:
-            Path(args.json).write_text(json.dumps({"tools": versions, "results": rows}, indent=1))
-    if args.table:
-        Path(args.table).write_text(text + "\n")
     if args.plot and rows:
         plot(rows, args.plot)
     pnr_failed = rows and (rows[0].get("pnr_error")
