@@ -62,6 +62,11 @@ class ErrorCode(enum.IntEnum):
     #: Descriptor range ``[addr, addr + length)`` does not lie inside the engine's
     #: address space ``[0, 2**addr_width)`` (it would wrap or be truncated).
     DESC_RANGE = 25
+    #: An H2C beat before a frame's last does not carry all ``pcie_bytes`` bytes
+    #: (the engine takes frames as AXI4-Stream packets of full beats; only the
+    #: last may be partial).  A transport fault: a byte string has no beats, so
+    #: the golden decoder never reports it.
+    H2C_BEAT = 26
 
 
 class FormatError(ValueError):

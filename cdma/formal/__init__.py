@@ -135,7 +135,7 @@ def _sets():
 #: ``units.UNIT_CONFIG``): harness class, overrides, cover depth, broken
 #: variant and the BMC depth at which it fails, quick, what.
 UNIT_SETS = {
-    "frame-parser": ("ParserRules", {}, 14, "skid-slip", 12, True,
+    "frame-parser": ("ParserRules", {}, 18, "skid-slip", 12, True,
                      "FrameParser, 4-byte H2C beats: jobs and pay hold valid and payload until "
                      "the transfer, no valid out of reset; pay beats before the last are full; "
                      "H2C taken only inside a frame"),
@@ -145,7 +145,7 @@ UNIT_SETS = {
     "offload": ("OffloadRules", {}, 18, "fifo-slip", 14, False,
                 "OffloadUnit (raw codec, 2 banks of 512 B): AR, C2H and the reader's stream "
                 "into the frame packer hold valid and payload; no valid out of reset"),
-    "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 22, "slip-behind-full-writer", 18, False,
+    "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 25, "slip-behind-full-writer", 18, False,
                  "PrefetchUnit (raw codec, 16-byte H2C beats): the stream into the write unit "
                  "holds valid and payload; no valid out of reset"),
 }

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 from cdma.golden.elements import ELEM_BITS
 from cdma.golden.frame import CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION, Codec
 
+from ..packer import Unpacker
 from ..skid import SkidBuffer
 from ..streams import byte_beat_layout, byte_stream
 from .params import ENGINE_CODECS, LENGTH_BITS, EngineError, EngineUnit
@@ -79,12 +80,9 @@ class FrameParser(EngineUnit):
         eb = E // 8
         eshift = eb.bit_length() - 1
         KW = PB // 4                      # words per beat
-        # The input's `ready` is a register computed before the cycle's consumption
-        # is known, so the buffer needs a beat more than the two a word-exact
-        # `ready` needs: with 2 * KW + 4 words, the fill level could settle in a
-        # pattern that took a beat every other cycle (prefetch at density 0.5
-        # with the default engine fell from 84.9 to 59.7 % of its bound).
-        BUF = 3 * KW + HEADER_WORDS
+        # words the parser looks at in one cycle: a header, or a payload's last
+        # beat and the chunk header after it
+        OUT = max(KW + 1, HEADER_WORDS)
         h2c = self.h2c
 
         # The outputs leave through register slices: their `ready` is a flip-flop,
@@ -95,12 +93,25 @@ class FrameParser(EngineUnit):
         wiring.connect(m, job_slice.o, wiring.flipped(self.jobs))
         pay, jobs = pay_slice.i, job_slice.i
 
-        buf = Signal(32 * BUF)
-        level = Signal(range(BUF + 1))
-        short = Signal()                  # the last word in buf is incomplete
-        short_bytes = Signal(2)
-        in_ended = Signal()
-        words = [buf[32 * k:32 * (k + 1)] for k in range(BUF)]
+        # The frame's words sit in an Unpacker (hw/packer.py): beats land in a
+        # ring that only the input writes, and the parser's decisions (take the
+        # header's words, a chunk header's word, a payload beat's words; drop the
+        # rest of a failed frame) move the ring's head, never the words.  (A
+        # shifting buffer that landed each beat at the fill level and shifted the
+        # consumed words out put the decision -- fill level -> "enough words?" ->
+        # shift select -> every buffered bit -- on the 16 B engine's critical
+        # path, 19.5 ns at 51.3 MHz.)  The frame is one packet; the Unpacker
+        # wants every beat but a packet's last full, which an H2C frame's are
+        # (a beat that is not counts as full and fails the frame: H2C_BEAT).
+        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2)
+        level, ended = unp.level, unp.ended
+        # the frame's last word is incomplete (its last beat's bytes are not a
+        # multiple of four: the Unpacker keeps that beat's `user`)
+        short = Signal()
+        short_bytes = unp.ended_user
+        m.d.comb += short.eq(ended & (short_bytes != 0))
+        in_ended = Signal()               # the frame's last beat was taken from h2c
+        words = [unp.data[32 * k:32 * (k + 1)] for k in range(OUT)]
 
         IDLE, HDR, CALC, CHDR, PAY, END, DRAIN, FINISH = range(8)
         state = Signal(range(8))
@@ -113,78 +124,99 @@ class FrameParser(EngineUnit):
         raw_left = Signal(LENGTH_BITS)    # raw bytes of the frame not yet in a chunk job
         raw_c = Signal(COUNT_BITS)        # raw bytes of the next chunk (a register)
         pay_left = Signal(CHUNK_LENGTH_BITS)   # payload bytes of this chunk left
-        pw_left = Signal(CHUNK_LENGTH_BITS)    # ... in words, padding included
-        pw_last = Signal()                # pw_left <= KW: the next payload beat is its last
+        # The payload's last beat, fixed when the chunk header is taken: its bytes
+        # are the length's low bits (or a full beat), so every later beat only
+        # counts `pay_left` down, and nothing is added up from the window's word.
+        pw_last = Signal()                # pay_left <= PB: the next payload beat is its last
+        last_words = Signal(range(KW + 1))   # words in the last beat, padding included
+        last_bytes = Signal(range(PB + 1))   # bytes in the last beat
         pay_empty = Signal()              # the chunk has no payload at all
         accepted = Signal(32)
+        drop_pending = Signal()           # a failed frame's rest is still to be dropped
+        bad_beat = Signal()               # a beat before the frame's last was not full
 
         # ---- input side ---------------------------------------------------------
-        # `ready` comes from registers: room for a beat whatever is consumed now.
-        # A beat lands at `level` (a register) first, and the consumed words are
-        # shifted out after: the decision only picks among shifts of the same
-        # buffer computed in parallel, and never reaches the landing position.
-        consume_hdr = Signal()            # the header's words go
-        consume_chdr = Signal()           # a chunk header's word goes
-        consume_pay = Signal()            # a payload beat's words go
-        pay_words = Signal(range(KW + 1))  # (a register value: see PAY)
+        # h2c is taken only inside a frame (from `start` to its `last`), so the
+        # bytes counted and the beats in the ring are this frame's.
+        in_frame = Signal()
+        m.d.comb += in_frame.eq((state != IDLE) & ~in_ended)
         nkeep = Signal(range(PB + 1))
         m.d.comb += nkeep.eq(sum(h2c.p.keep[k] for k in range(PB)))
-        nwords = (nkeep + 3) >> 2
-        discard = state == DRAIN
-        room = Signal(init=1)             # level + KW <= BUF, a register (see below)
-        m.d.comb += h2c.ready.eq((state != IDLE) & ~in_ended & (discard | room))
-        accept = h2c.valid & h2c.ready
         in_data = Cat(*[Mux(h2c.p.keep[k], h2c.p.data[8 * k:8 * k + 8], 0) for k in range(PB)])
-        landed = Signal(32 * BUF)
-        level_in = Signal(range(BUF + 1))
-        m.d.comb += [landed.eq(Mux(accept, buf | (in_data << (level * 32))[:32 * BUF], buf)),
-                     level_in.eq(level + Mux(accept, nwords, 0))]
+        m.d.comb += [unp.i.valid.eq(h2c.valid & in_frame), h2c.ready.eq(unp.i.ready & in_frame),
+                     unp.i.p.data.eq(in_data), unp.i.p.last.eq(h2c.p.last),
+                     unp.i.p.n.eq(Mux(h2c.p.last, (nkeep + 3) >> 2, KW)),
+                     unp.i.p.user.eq(Mux(h2c.p.last, nkeep[:2], 0))]
+        accept = h2c.valid & h2c.ready
         with m.If(accept):
             m.d.sync += self.nbytes.eq(self.nbytes + nkeep)
             with m.If(h2c.p.last):
-                m.d.sync += [in_ended.eq(1), short.eq(nkeep[:2] != 0), short_bytes.eq(nkeep[:2])]
-        # (the landing and the shift reach every bit of the buffer: `room` is a
-        # register so that `ready`, and the landing enable with it, are a gate or
-        # two from flip-flops)
-        level_next = Signal(range(BUF + 1))
-        with m.If(discard):
-            m.d.comb += level_next.eq(0)
-            m.d.sync += buf.eq(0)
-        with m.Elif(consume_pay):
-            m.d.comb += level_next.eq(level_in - pay_words)
-            m.d.sync += buf.eq(landed >> (pay_words * 32))
-        with m.Elif(consume_chdr):
-            m.d.comb += level_next.eq(level_in - 1)
-            m.d.sync += buf.eq(landed >> 32)
-        with m.Elif(consume_hdr):
-            m.d.comb += level_next.eq(level_in - HEADER_WORDS)
-            m.d.sync += buf.eq(landed >> (32 * HEADER_WORDS))
-        with m.Else():
-            m.d.comb += level_next.eq(level_in)
-            m.d.sync += buf.eq(landed)
-        m.d.sync += [level.eq(level_next), room.eq(level_next + KW <= BUF)]
+                m.d.sync += in_ended.eq(1)
+            with m.Elif(~h2c.p.keep.all()):
+                m.d.sync += bad_beat.eq(1)
+
+        # What the parser takes from the window: a register or a constant per state.
+        consume_hdr = Signal()            # the header's words go
+        consume_chdr = Signal()           # a chunk header's word goes
+        consume_pay = Signal()            # a payload beat's words go
+        drop = Signal()                   # the rest of the frame goes
+        pay_words = Signal(range(KW + 1))
+        m.d.comb += [unp.take.eq(Mux(state == PAY, pay_words,
+                                     Mux(state == HDR, HEADER_WORDS, 1))),
+                     unp.take_en.eq(consume_hdr | consume_chdr | consume_pay),
+                     unp.drop.eq(drop)]
 
         # ---- parsing ----------------------------------------------------------------
         fail = Signal()
         fail_code = Signal(8)
+        # A payload's padding is checked from its last beat into a register and
+        # acted on in the next cycle (CHDR or END, which wait for it), and a chunk
+        # is counted in `accepted` a cycle after it was: neither the window's
+        # bytes nor the carry chain of `accepted` sit behind the parser's
+        # decisions.  (`accepted` is read in FINISH, two cycles after the last
+        # chunk at the earliest.)
+        pad_check = Signal()              # the last cycle took a payload's last beat ...
+        pad_bad_r = Signal()              # ... and its padding is not zero
+        pad_failed = Signal()
+        chunk_ok = Signal()               # the last cycle closed an empty payload
+        m.d.comb += pad_failed.eq(pad_check & pad_bad_r)
+        m.d.sync += [pad_check.eq(0), chunk_ok.eq(0),
+                     accepted.eq(accepted + (chunk_ok | (pad_check & ~pad_bad_r)))]
         m.d.comb += self.start.ready.eq(state == IDLE)
         with m.If(self.start.valid & self.start.ready):
             m.d.sync += [length.eq(self.start.p.length), code.eq(self.start.p.code),
-                         accepted.eq(0), in_ended.eq(0), short.eq(0), self.nbytes.eq(0),
+                         accepted.eq(0), in_ended.eq(0), bad_beat.eq(0), self.nbytes.eq(0),
+                         drop_pending.eq(self.start.p.code != 0),
                          state.eq(Mux(self.start.p.code != 0, DRAIN, HDR))]
 
-        # The last word present is "short" when the frame ended with a partial word.
         def whole(n):
             """The first ``n`` words are present and complete."""
-            return (level > n) | ((level == n) & ~(short & in_ended))
+            return (level > n) | ((level == n) & ~short)
 
-        w0, w1 = words[0], words[1]
+        # The header is checked in two steps, each into registers: the window's
+        # first words and what the ring holds (`hdr_*`), then the verdict from
+        # those (`hv`), acted on a cycle later.  The header's words do not move
+        # while the parser waits in HDR (nothing is taken there until the
+        # verdict says so), so a verdict from two HDR cycles back is current;
+        # the checks' chain of compares meets neither the window's multiplexers
+        # nor the parser's decisions.  (A cycle per frame.)
+        hdr_w = [Signal(32, name=f"hdr_w{k}") for k in range(HEADER_WORDS)]
+        hdr_whole = Signal()              # the header's words are all there
+        hdr_some = Signal()               # a word of it is there
+        hdr_short1 = Signal()             # ... only one, and incomplete (the frame ended)
+        hdr_ended = Signal()              # the frame's last beat is in the ring
+        hdr_short_bytes = Signal(2)
+        m.d.sync += [*(hdr_w[k].eq(words[k]) for k in range(HEADER_WORDS)),
+                     hdr_whole.eq(whole(HEADER_WORDS)), hdr_some.eq(level >= 1),
+                     hdr_short1.eq(short & (level == 1)), hdr_ended.eq(ended),
+                     hdr_short_bytes.eq(short_bytes)]
+        w0, w1 = hdr_w[0], hdr_w[1]
         # the frame header's fields (docs/FORMAT.md)
-        hdr_length = Cat(words[2], words[3])
+        hdr_length = Cat(hdr_w[2], hdr_w[3])
         hdr_version, hdr_ebits, hdr_log2c, hdr_codec = w1[0:8], w1[8:16], w1[16:24], w1[24:32]
         magic_ok = w0 == MAGIC_WORD
-        magic_mask = Mux(short & (level == 1), Cat(*[
-            Mux(short_bytes > k, C(0xFF, 8), C(0, 8)) if k < 3 else C(0, 8)
+        magic_mask = Mux(hdr_short1, Cat(*[
+            Mux(hdr_short_bytes > k, C(0xFF, 8), C(0, 8)) if k < 3 else C(0, 8)
             for k in range(4)]), C(0xFFFFFFFF, 32))
         magic_prefix_ok = (w0 & magic_mask) == (MAGIC_WORD & magic_mask)
         # the raw length modulo the element size (must be 0)
@@ -194,19 +226,17 @@ class FrameParser(EngineUnit):
             if c == Codec.RAW or p.codecs >> c & 1:
                 codec_built = codec_built | (hdr_codec == c)
 
-        # The header's verdict is computed from the buffer in one cycle and acted
-        # on in the next (the header words do not move while the parser waits in
-        # HDR, and the verdict of a cycle spent elsewhere is never used): the
-        # checks' chain of compares does not meet the buffer's shift.
         H_WAIT, H_OK, H_FAIL, H_FAIL_EARLY = range(4)
         hv = Signal(2)                    # the verdict of the previous cycle ...
         hv_code = Signal(8)               # ... its error code ...
-        hv_live = Signal()                # ... and it was computed in HDR
+        hv_live = Signal()                # ... and it is from HDR's window
+        in_hdr = Signal()                 # the previous cycle was in HDR
+        hv_empty = Signal()               # the header's raw length was 0
         hv_now = Signal(2)
         hv_code_now = Signal(8)
-        with m.If((level >= 1) & ~magic_prefix_ok):
+        with m.If(hdr_some & ~magic_prefix_ok):
             m.d.comb += [hv_now.eq(H_FAIL_EARLY), hv_code_now.eq(EngineError.BAD_MAGIC)]
-        with m.Elif(whole(HEADER_WORDS)):
+        with m.Elif(hdr_whole):
             m.d.comb += hv_now.eq(H_FAIL)
             with m.If(~magic_ok):
                 m.d.comb += hv_code_now.eq(EngineError.BAD_MAGIC)
@@ -224,9 +254,11 @@ class FrameParser(EngineUnit):
                 m.d.comb += hv_code_now.eq(EngineError.FRAME_LENGTH)
             with m.Else():
                 m.d.comb += hv_now.eq(H_OK)
-        with m.Elif(in_ended):
+        with m.Elif(hdr_ended):
             m.d.comb += [hv_now.eq(H_FAIL_EARLY), hv_code_now.eq(EngineError.TRUNCATED)]
-        m.d.sync += [hv.eq(hv_now), hv_code.eq(hv_code_now), hv_live.eq(state == HDR)]
+        m.d.sync += [hv.eq(hv_now), hv_code.eq(hv_code_now), in_hdr.eq(state == HDR),
+                     hv_live.eq((state == HDR) & in_hdr),
+                     hv_empty.eq(hdr_length == 0)]
 
         # The next chunk's raw bytes, a register: raw_left and log2c change only
         # when a chunk job or the header is taken, and the next chunk header is
@@ -239,26 +271,57 @@ class FrameParser(EngineUnit):
                     m.d.comb += big.eq(raw_left[lg:].any())
             with m.Default():                # (log2c is checked; a full case for lint)
                 m.d.comb += big.eq(0)
-        m.d.sync += raw_c.eq(Mux(big, C(1, COUNT_BITS) << log2c, raw_left[:COUNT_BITS]))
-        # the chunk header's fields
-        plen, cc = w0[:CHUNK_LENGTH_BITS], w0[CHUNK_LENGTH_BITS:32]
-        plen_words = Signal(CHUNK_LENGTH_BITS)
-        m.d.comb += plen_words.eq((plen + 3) >> 2)
+        raw_c_next = Signal(COUNT_BITS)
+        m.d.comb += raw_c_next.eq(Mux(big, C(1, COUNT_BITS) << log2c, raw_left[:COUNT_BITS]))
+        m.d.sync += raw_c.eq(raw_c_next)
+        # The chunk header CHDR acts on is a register: each cycle it is loaded
+        # from where the next chunk header will be once this cycle's take is done
+        # (after a payload's last beat, the word behind it; else the window's
+        # first), with whether it is there whole.  CHDR's checks and loads then
+        # start at flip-flops, not at the window's multiplexers, and a header
+        # that was in the ring behind a payload's last beat costs no cycle.
+        chw = Signal(32)                  # the next chunk header (a register) ...
+        chw_here = Signal()               # ... was in the ring, whole
+        hdr_at = Signal(range(KW + 1))    # where it follows the payload's last beat
+        nidx = Signal(range(KW + 1))
+        chw_next = Signal(32)
+        m.d.comb += nidx.eq(Mux(state == PAY, hdr_at, 0))
+        with m.Switch(nidx):
+            for n in range(KW + 1):
+                with (m.Case(n) if n < KW else m.Default()):
+                    m.d.comb += chw_next.eq(words[n])
+        # (its checks too: the frame's codec is set in HDR, and `raw_c` becomes
+        # what `raw_c_next` is now, two cycles after a chunk job at the latest,
+        # before any next chunk header is acted on)
+        n_plen, n_cc = chw_next[:CHUNK_LENGTH_BITS], chw_next[CHUNK_LENGTH_BITS:32]
+        chw_bad = Signal()
+        chw_code = Signal(8)
+        m.d.sync += [chw.eq(chw_next), chw_here.eq(whole(nidx + 1)),
+                     chw_bad.eq(((n_cc != 0) & (n_cc != frame_codec))
+                                | ((n_cc == 0) & (n_plen != raw_c_next))),
+                     chw_code.eq(Mux(n_cc != 0, EngineError.BAD_CHUNK_CODEC,
+                                     EngineError.LENGTH_MISMATCH))]
+        plen, cc = chw[:CHUNK_LENGTH_BITS], chw[CHUNK_LENGTH_BITS:32]
+        LGB = PB.bit_length() - 1         # log2(PB)
+        plen_lo = plen[:LGB]              # the payload's bytes in its last beat, mod PB
+        # plen <= PB, without a carry chain from the window's word
+        plen_one_beat = (plen[LGB:] == 0) | ((plen[LGB:] == 1) & (plen_lo == 0))
 
-        # payload beat: a full beat of KW words, or the payload's last (pw_left words)
+        # payload beat: a full beat of KW words, or the payload's last (last_words words)
         pad_bad = Signal()
         lastw = Signal(32)
-        with m.Switch(pw_left):
+        with m.Switch(last_words):
             for n in range(1, KW + 1):
-                with m.Case(n):
+                # (KW as the default: last_words is never 0, and lint wants it covered)
+                with (m.Case(n) if n < KW else m.Default()):
                     m.d.comb += lastw.eq(words[n - 1])
         m.d.comb += pad_bad.eq(Mux(pay_left[:2] == 1, lastw[8:32] != 0,
                                Mux(pay_left[:2] == 2, lastw[16:32] != 0,
                                    Mux(pay_left[:2] == 3, lastw[24:32] != 0, 0))))
         pay_bytes = Signal(range(PB + 1))
-        m.d.comb += pay_words.eq(Mux(pw_last, pw_left, KW))
-        m.d.comb += pay_bytes.eq(Mux(pw_last, pay_left, PB))
-        m.d.comb += [pay.p.data.eq(buf[:8 * PB]),
+        m.d.comb += pay_words.eq(Mux(pw_last, last_words, KW))
+        m.d.comb += pay_bytes.eq(Mux(pw_last, last_bytes, PB))
+        m.d.comb += [pay.p.data.eq(unp.data[:8 * PB]),
                      pay.p.keep.eq(Cat(*[pay_bytes > k for k in range(PB)])),
                      pay.p.last.eq(pw_last)]
 
@@ -272,49 +335,47 @@ class FrameParser(EngineUnit):
                 with m.Else():
                     m.d.sync += [frame_codec.eq(hdr_codec), log2c.eq(hdr_log2c),
                                  raw_left.eq(hdr_length),
-                                 state.eq(Mux(hdr_length == 0, END, CALC))]
+                                 state.eq(Mux(hv_empty, END, CALC))]
         with m.Elif(state == CALC):
             m.d.sync += state.eq(CHDR)
         with m.Elif(state == CHDR):
-            with m.If(whole(1)):
+            with m.If(chw_here & ~pad_failed):
                 # (the word goes whenever the job queue has room, whatever the
-                # checks say: after a failure the buffer is cleared anyway, and
-                # the shift does not wait for the compares)
+                # checks say: after a failure the ring is dropped anyway, and
+                # the take does not wait for the compares)
                 m.d.comb += consume_chdr.eq(jobs.ready)
-                with m.If((cc != 0) & (cc != frame_codec)):
-                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_CHUNK_CODEC)]
-                with m.Elif((cc == 0) & (plen != raw_c)):
-                    m.d.comb += [fail.eq(1), fail_code.eq(EngineError.LENGTH_MISMATCH)]
+                with m.If(chw_bad):
+                    m.d.comb += [fail.eq(1), fail_code.eq(chw_code)]
                 with m.Else():
                     m.d.comb += [jobs.valid.eq(1), jobs.p.end.eq(0), jobs.p.codec.eq(cc),
                                  jobs.p.count.eq(raw_c >> eshift)]
                     with m.If(jobs.ready):
-                        m.d.sync += [pay_left.eq(plen), pw_left.eq(plen_words),
-                                     pw_last.eq(plen_words <= KW), pay_empty.eq(plen == 0),
+                        m.d.sync += [pay_left.eq(plen), pw_last.eq(plen_one_beat),
+                                     last_words.eq(Mux(plen_lo == 0, KW, (plen_lo + 3) >> 2)),
+                                     last_bytes.eq(Mux(plen_lo == 0, PB, plen_lo)),
+                                     hdr_at.eq(Mux(plen == 0, 0,
+                                                   Mux(plen_lo == 0, KW, (plen_lo + 3) >> 2))),
+                                     pay_empty.eq(plen == 0),
                                      raw_left.eq(raw_left - raw_c), state.eq(PAY)]
-            with m.Elif(in_ended):
+            with m.Elif(ended):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == PAY):
-            chunk_done = [accepted.eq(accepted + 1), state.eq(Mux(raw_left == 0, END, CHDR))]
+            next_chunk = state.eq(Mux(raw_left == 0, END, CHDR))
             with m.If(pay_empty):
                 # empty payload: a null beat closes it
                 m.d.comb += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
                 with m.If(pay.ready):
-                    m.d.sync += chunk_done
+                    m.d.sync += [next_chunk, chunk_ok.eq(1)]
             # every beat of a payload but its last is full: the decompressors'
             # unpackers (hw/packer.py) rely on it
-            with m.Elif(Mux(pw_last, whole(pw_left), level >= KW)):
+            with m.Elif(Mux(pw_last, whole(last_words), level >= KW)):
                 m.d.comb += pay.valid.eq(1)
                 with m.If(pay.ready):
                     m.d.comb += consume_pay.eq(1)
-                    m.d.sync += [pay_left.eq(pay_left - PB), pw_left.eq(pw_left - KW),
-                                 pw_last.eq(pw_left <= 2 * KW)]
+                    m.d.sync += [pay_left.eq(pay_left - PB), pw_last.eq(pay_left <= 2 * PB)]
                     with m.If(pw_last):
-                        with m.If(pad_bad):
-                            m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PADDING)]
-                        with m.Else():
-                            m.d.sync += chunk_done
-            with m.Elif(in_ended & Mux(pw_last, level <= pw_left, level <= KW)):
+                        m.d.sync += [next_chunk, pad_check.eq(1), pad_bad_r.eq(pad_bad)]
+            with m.Elif(ended & Mux(pw_last, level <= last_words, level <= KW)):
                 # the input ends inside the payload or its padding
                 m.d.comb += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
                 with m.If(pay.ready):
@@ -322,16 +383,31 @@ class FrameParser(EngineUnit):
         with m.Elif(state == END):
             with m.If(level != 0):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRAILING_BYTES)]
-            with m.Elif(in_ended):
+            with m.Elif(ended & in_ended & ~pad_failed):
+                # the frame's last beat leaves the ring (`ended` implies
+                # `in_ended`; saying so keeps FINISH after the input's end
+                # evident to the proofs' induction)
+                m.d.comb += drop.eq(1)
                 m.d.sync += state.eq(FINISH)
         with m.Elif(state == DRAIN):
-            with m.If(in_ended):
+            # one drop discards what the ring holds of the frame and every beat
+            # still to come up to its last
+            with m.If(drop_pending):
+                m.d.comb += drop.eq(1)
+                m.d.sync += drop_pending.eq(0)
+            with m.Elif(in_ended):
                 m.d.sync += state.eq(FINISH)
         with m.Elif(state == FINISH):
             m.d.comb += [jobs.valid.eq(1), jobs.p.end.eq(1), jobs.p.code.eq(code),
                          jobs.p.accepted.eq(accepted)]
             with m.If(jobs.ready):
                 m.d.sync += state.eq(IDLE)
+        with m.If(pad_failed):
+            m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PADDING)]
+        # a beat before the frame's last that was not full: its words were counted
+        # as a whole beat, so nothing after it can be trusted
+        with m.If(bad_beat & (state != IDLE) & (state != DRAIN) & (state != FINISH)):
+            m.d.comb += [fail.eq(1), fail_code.eq(EngineError.H2C_BEAT)]
         with m.If(fail):
-            m.d.sync += [code.eq(fail_code), state.eq(DRAIN)]
+            m.d.sync += [code.eq(fail_code), state.eq(DRAIN), drop_pending.eq(1)]
         return m
