@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 
+import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
@@ -572,3 +573,58 @@ def test_writer_drops_beats_after_an_early_finish():
     add_watchdog(sim, 10_000)
     sim.run()
     assert writes == [(0x2000, 0x0001, 0x11)], [(hex(a), hex(s), hex(d)) for a, s, d in writes]
+
+
+# ---- frame parser ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("gap_beat", [None, 0, 1, 5])
+def test_parser_h2c_beat(gap_beat):
+    """A beat before a frame's last that is not full ends the frame with H2C_BEAT.
+
+    The parser counts every beat before the last as full (its Unpacker ring
+    relies on it), so a short one must fail the frame rather than shift the
+    words after it; the next frame, sent whole, is parsed as usual.  Without a
+    short beat (``None``) both frames are accepted, every chunk.
+    """
+    from cdma.hw.engine.parser import FrameParser
+    p = EngineParams(elem_bits=32, mem_bytes=16, pcie_bytes=16)
+    raw = np.random.default_rng(7).integers(0, 3, 2048, dtype=np.uint32).astype(np.uint32)
+    frame = golden.encode_frame(raw, "zvc", chunk_bytes=1024)
+    dut = FrameParser(p)
+    ends = []
+
+    async def bench(ctx):
+        ctx.set(dut.jobs.ready, 1)
+        ctx.set(dut.pay.ready, 1)
+        for k, short in enumerate((gap_beat, None)):
+            ctx.set(dut.start.p.length, raw.nbytes)
+            ctx.set(dut.start.p.code, 0)
+            ctx.set(dut.start.valid, 1)
+            await ctx.tick().until(dut.start.ready)
+            ctx.set(dut.start.valid, 0)
+            beats = [frame[i:i + 16] for i in range(0, len(frame), 16)]
+            for n, b in enumerate(beats):
+                keep = (1 << len(b)) - 1
+                if n == short:
+                    keep = 0x0FFF          # 12 of 16 bytes, not the frame's last beat
+                ctx.set(dut.h2c.p.data, int.from_bytes(b, "little"))
+                ctx.set(dut.h2c.p.keep, keep)
+                ctx.set(dut.h2c.p.last, n == len(beats) - 1)
+                ctx.set(dut.h2c.valid, 1)
+                await ctx.tick().until(dut.h2c.ready)
+            ctx.set(dut.h2c.valid, 0)
+            while len(ends) <= k:
+                _, _, v, end, code, acc = await ctx.tick().sample(
+                    dut.jobs.valid, dut.jobs.p.end, dut.jobs.p.code, dut.jobs.p.accepted)
+                if v and end:
+                    ends.append((code, acc))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    add_watchdog(sim, 4_000)
+    sim.run()
+    chunks = len(raw) * 4 // 1024
+    want_first = (0, chunks) if gap_beat is None else EngineError.H2C_BEAT
+    assert (ends[0] if gap_beat is None else ends[0][0]) == want_first
+    assert ends[1] == (0, chunks)
