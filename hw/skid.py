@@ -108,5 +108,10 @@ class SkidBuffer(wiring.Component):
                 with m.Else():
                     m.d.sync += [o_bits[lo:hi].eq(i_bits[lo:hi]), o_valid[k].eq(i.valid)]
             with m.Elif(i.valid & ~s_valid[k]):       # output stalled: park the transfer
-                m.d.sync += [s_bits[lo:hi].eq(i_bits[lo:hi]), s_valid[k].eq(1)]
+                m.d.sync += s_valid[k].eq(1)
+            # The skid register copies the input whenever it is free, whether or
+            # not a transfer is parked: its load enable is a flip-flop, and the
+            # input's `valid` (often a wide OR upstream) only sets `s_valid`.
+            with m.If(~s_valid[k]):
+                m.d.sync += s_bits[lo:hi].eq(i_bits[lo:hi])
         return m

@@ -118,9 +118,10 @@ _PATCHES = {
     "skid-slip": [("cdma.hw.engine.parser", "SkidBuffer", SlippingSkid)],
     "buffer-slip": [("cdma.hw.engine.fetch", "fifo", types.SimpleNamespace(
         SyncFIFOBuffered=SlippingSyncFIFO))],
-    # the raw byte packer's FIFO slips, and the write unit's buffer is cut to 2
-    # beats so that its input stalls (a 256-beat buffer never fills within reach)
-    "slip-behind-full-writer": [("cdma.hw.packer", "WideFIFO", SlippingFIFO),
+    # the decode stage's output slice slips, and the write unit's buffer is cut
+    # to 2 beats so that its input stalls (a 256-beat buffer never fills within
+    # reach)
+    "slip-behind-full-writer": [("cdma.hw.engine.decode_stage", "SkidBuffer", SlippingSkid),
                                 ("cdma.hw.engine.writer", "fifo", types.SimpleNamespace(
                                     SyncFIFOBuffered=_small_sync_fifo))],
     "piece-flip": [(mod, "CreditedPacker", FlippingPacker) for mod in ("cdma.hw.zvc", "cdma.hw.rle")],

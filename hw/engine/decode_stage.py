@@ -2,17 +2,27 @@
 raw byte packer -> restored beats in chunk order."""
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import fifo, stream
+from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packer import Packer
+from ..skid import SkidBuffer
 from ..streams import byte_stream
 from .params import EngineUnit, codec_blocks
 from .parser import COUNT_BITS, job_layout
 from .writer import write_beat_layout
 
 __all__ = ["DecodeStage", "ORDER_DEPTH", "ERROR_COUNT_BITS"]
+
+
+def _or_select(onehot, values):
+    """``values[k]`` for the set bit ``k`` of ``onehot`` (0 if none): an AND-OR,
+    the select lines straight from a register."""
+    out = 0
+    for k, v in enumerate(values):
+        out = out | Mux(onehot[k], v, 0)
+    return out
 
 #: Order queue: the decoder slot of every chunk routed and not yet drained, so that
 #: the outputs are collected in chunk order.  When it is full the router waits for
@@ -94,7 +104,7 @@ class DecodeStage(EngineUnit):
 
         # ---- input routing ------------------------------------------------------------
         jobs = self.jobs
-        m.submodules.order = order = fifo.SyncFIFOBuffered(width=sbits, depth=ORDER_DEPTH)
+        m.submodules.order = order = fifo.SyncFIFOBuffered(width=len(targets), depth=ORDER_DEPTH)
         routing = Signal()                 # a chunk's payload is being routed
         r_slot = Signal(sbits)
         toggles = {cid: Signal(name=f"toggle{cid}") for cid in codec_slots}
@@ -121,7 +131,8 @@ class DecodeStage(EngineUnit):
                 m.d.sync += [end_seen.eq(1), end_code.eq(jobs.p.code),
                              end_accepted.eq(jobs.p.accepted)]
             with m.Elif(order.w_rdy):
-                m.d.comb += [jobs.ready.eq(1), order.w_en.eq(1), order.w_data.eq(job_slot)]
+                m.d.comb += [jobs.ready.eq(1), order.w_en.eq(1),
+                             order.w_data.eq(Cat(*[job_slot == t for t in targets]))]
                 m.d.sync += [routing.eq(1), r_slot.eq(job_slot), count_sent.eq(0),
                              chunks_in.eq(chunks_in + 1), job_count.eq(jobs.p.count)]
                 for cid, t in toggles.items():
@@ -149,34 +160,54 @@ class DecodeStage(EngineUnit):
                     m.d.comb += pay_ready.eq(dec.i.ready & beat_may_go)
 
         # ---- outputs in chunk order ----------------------------------------------------------
-        o_valid = Signal()
-        o_data = Signal(8 * MB)
-        o_strb = Signal(MB)
-        o_last = Signal()
-        o_err = Signal()
-        o_ready = Signal()
-        oc = order.r_data
-        for cid in targets:
-            with m.If(order.r_rdy & (oc == cid)):
-                if cid == 0:
-                    src = rawpack.o
-                    m.d.comb += [o_valid.eq(src.valid), o_data.eq(src.p.data),
-                                 o_strb.eq(src.p.keep), o_last.eq(src.p.last), o_err.eq(0),
-                                 src.ready.eq(o_ready)]
-                else:
-                    src = decs[cid].o
-                    m.d.comb += [o_valid.eq(src.valid), o_data.eq(src.p.data),
-                                 o_strb.eq(Cat(*[src.p.keep[k // eb] for k in range(MB)])),
-                                 o_last.eq(src.p.last), o_err.eq(src.p.user),
-                                 src.ready.eq(o_ready)]
+        # The chunk being collected is a one-hot register (the order queue's
+        # output), each source's "drop this beat" (an error beat or one without
+        # bytes) is worked out beside its own output, and the beats leave
+        # through a register slice: the queue's read enable -- selected
+        # source's valid and last, and whether the beat may go -- is a few
+        # gates from registers, and the write unit's `ready` does not reach
+        # back into the decoders.  (Without them this loop, order queue ->
+        # output select -> `last`/`user` -> write buffer -> read enable, was
+        # the 16 B engine's critical path: 17.6 ns, 11 levels.)
+        m.submodules.o_slice = o_slice = SkidBuffer(write_beat_layout(MB), copies=max(1, MB // 8))
+        wiring.connect(m, o_slice.o, wiring.flipped(self.o))
+        sel = Signal(len(targets))       # the order queue's head, one-hot
+        m.d.comb += sel.eq(Mux(order.r_rdy, order.r_data, 0))
+        o_last = Signal()                # the collected beat is its chunk's last ...
+        o_err = Signal()                 # ... a decompressor's error beat ...
+        o_hs = Signal()                  # ... and it goes (on, or dropped)
+        derr = Signal()
+        srcs = {}
+        for k, cid in enumerate(targets):
+            if cid == 0:
+                src = rawpack.o
+                strb, err = src.p.keep, C(0, 1)
+            else:
+                src = decs[cid].o
+                strb, err = Cat(*[src.p.keep[j // eb] for j in range(MB)]), src.p.user
+            # (a beat that is not passed on: after the frame's first error, the
+            # error beat itself, or no bytes)
+            skip = Signal(name=f"skip{cid}")
+            m.d.comb += [skip.eq(derr | err | ~src.p.keep.any()),
+                         src.ready.eq(sel[k] & (skip | o_slice.i.ready))]
+            srcs[cid] = (src, strb, err, skip)
+        m.d.comb += [
+            o_last.eq(Cat(*[sel[k] & srcs[c][0].p.last for k, c in enumerate(targets)]).any()),
+            o_err.eq(Cat(*[sel[k] & srcs[c][2] for k, c in enumerate(targets)]).any()),
+            o_hs.eq(Cat(*[sel[k] & srcs[c][0].valid & srcs[c][0].ready
+                          for k, c in enumerate(targets)]).any()),
+            o_slice.i.valid.eq(Cat(*[sel[k] & srcs[c][0].valid & ~srcs[c][3]
+                                     for k, c in enumerate(targets)]).any()),
+            o_slice.i.p.data.eq(_or_select(sel, [srcs[c][0].p.data for c in targets])),
+            o_slice.i.p.strb.eq(_or_select(sel, [srcs[c][1] for c in targets])),
+        ]
         # first decompressor error: its chunk index, then its code.  A decoder raises
         # `error` (with `error_code`) around the time it closes the chunk with a
         # `user` beat, in either order; per decoder the first pulse of the frame
         # belongs to its first error beat, and the frame ends only once every
         # error beat has had its pulse.
-        derr = Signal()
         derr_idx = Signal(32)
-        derr_cid = Signal(sbits)
+        derr_sel = Signal(len(targets))   # the erring chunk's decoder, one-hot
         first_code = {}
         npulse = {}
         nbeat = {}
@@ -189,30 +220,26 @@ class DecodeStage(EngineUnit):
                 with m.If(n_p == 0):
                     m.d.sync += code0.eq(dec.error_code)
         # output: pass beats until the first error, drop afterwards
-        o_hs = o_valid & o_ready
-        m.d.comb += [self.o.p.data.eq(o_data), self.o.p.strb.eq(o_strb),
-                     self.o.valid.eq(o_valid & ~derr & ~o_err & (o_strb != 0))]
-        m.d.comb += o_ready.eq(Mux(derr | o_err | (o_strb == 0), 1, self.o.ready))
         with m.If(o_hs & o_last):
             m.d.comb += order.r_en.eq(1)
             m.d.sync += chunks_out.eq(chunks_out + 1)
-        for cid in decs:
-            with m.If(o_hs & o_err & (oc == cid)):
-                m.d.sync += nbeat[cid].eq(nbeat[cid] + 1)
+        for k, cid in enumerate(targets):
+            if cid in decs:
+                with m.If(o_hs & sel[k] & srcs[cid][2]):
+                    m.d.sync += nbeat[cid].eq(nbeat[cid] + 1)
         with m.If(o_hs & o_err & ~derr):
-            m.d.sync += [derr.eq(1), derr_idx.eq(chunks_out), derr_cid.eq(oc)]
+            m.d.sync += [derr.eq(1), derr_idx.eq(chunks_out), derr_sel.eq(sel)]
         derr_code = Signal(8)
+        m.d.comb += derr_code.eq(_or_select(derr_sel, [C(0, 8)] + [first_code[c] for c in decs]))
         pulses_in = 1
         for cid in decs:
-            with m.If(derr_cid == cid):
-                m.d.comb += derr_code.eq(first_code[cid])
             pulses_in = pulses_in & (npulse[cid] == nbeat[cid])
 
         # ---- end of frame --------------------------------------------------------------------
         m.d.comb += [
             self.code.eq(Mux(derr & (derr_idx < end_accepted), derr_code, end_code)),
             self.all_out.eq(end_seen & ~routing & (chunks_out == chunks_in) & ~order.r_rdy
-                            & pulses_in),
+                            & pulses_in & ~o_slice.o.valid),
         ]
         with m.If(self.clear):
             m.d.sync += [end_seen.eq(0), derr.eq(0), chunks_in.eq(0), chunks_out.eq(0),
