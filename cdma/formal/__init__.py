@@ -139,10 +139,10 @@ UNIT_SETS = {
                      "FrameParser, 4-byte H2C beats: jobs and pay hold valid and payload until "
                      "the transfer, no valid out of reset; pay beats before the last are full; "
                      "H2C taken only inside a frame"),
-    "fetch": ("FetchRules", {}, 8, "buffer-slip", 12, True,
+    "fetch": ("FetchRules", {}, 9, "buffer-slip", 12, True,
               "FetchUnit, 16-byte beats, a legal AXI read slave: AR and o hold valid and "
               "payload; RREADY high while beats are in flight"),
-    "offload": ("OffloadRules", {}, 18, "fifo-slip", 14, False,
+    "offload": ("OffloadRules", {}, 20, "fifo-slip", 14, False,
                 "OffloadUnit (raw codec, 2 banks of 512 B): AR, C2H and the reader's stream "
                 "into the frame packer hold valid and payload; no valid out of reset"),
     "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 25, "slip-behind-full-writer", 21, False,

@@ -77,16 +77,37 @@ def legal_read_slave(m, unit, rst, prefix="r"):
     return inflight, bursts
 
 
-def _fetch_invariants(m, frag, path, rst, inflight, bursts, depth, max_outstanding):
+def _fetch_invariants(m, frag, path, rst, inflight, bursts, depth, max_outstanding,
+                      data_bytes):
     """The fetch unit's books against the slave's (asserted: proven with the rest).
 
     ``reserved`` (beats requested and not yet popped) is what the buffer holds
     plus what is in flight; ``outstanding`` is the slave's open bursts.
     Without them an induction trace may start from a ``reserved`` below the
-    buffer's level, which wraps on the next pop and drops ``ARVALID``."""
+    buffer's level, which wraps on the next pop and drops ``ARVALID``.  The
+    registered issue checks: a waiting AR fits in the buffer and may be
+    outstanding; once settled, ``fits`` and ``may`` never claim more room
+    than there is, and ``blen`` is the next burst of ``addr`` and
+    ``remaining`` a cycle before that."""
     from amaranth.lib.fifo import SyncFIFOBuffered
+    from cdma.hw.engine.axi import next_burst
     sig = lambda name: find_signal(frag, name, path)
     reserved, outstanding = sig("reserved"), sig("outstanding")
+    arvalid, arlen, settle = sig("arvalid"), sig("arlen"), sig("settle")
+    blen, fits, may = sig("blen"), sig("fits"), sig("may")
+    with m.If(~rst):
+        m.d.comb += [
+            Assert(settle <= 2, "fetch: settle out of range"),
+            Assert(~arvalid | ((reserved + arlen + 1 <= depth) & (outstanding < max_outstanding)),
+                   "fetch: a waiting AR does not fit"),
+            Assert((settle != 0) | arvalid | ~fits | (reserved + blen <= depth),
+                   "fetch: fits claims room there is not"),
+            Assert((settle != 0) | arvalid | ~may | (outstanding < max_outstanding),
+                   "fetch: may claims a burst there is not"),
+            Assert((settle == 2) | (blen == next_burst(m, sig("addr"), sig("remaining"),
+                                                        data_bytes)),
+                   "fetch: blen is not the next burst"),
+        ]
     (_, buf), = [(p, b) for p, b in find_origin(frag, SyncFIFOBuffered, "buf")
                  if p == "/".join(path + ("buf",))]
     with m.If(~rst):
@@ -214,7 +235,7 @@ class FetchRules(FormalTop):
             m.d.comb += Assert(dut.rready, "rready low while beats are in flight")
         if self.fault is None:
             _fetch_invariants(m, frag, (), rst, inflight, bursts, p.fetch_beats,
-                              p.max_outstanding)
+                              p.max_outstanding, p.mem_bytes)
         m.d.comb += [
             Cover(_waited_then_left(m, ar, rst, "ar")),
             Cover(_waited_then_left(m, dut.o, rst, "o")),
@@ -264,7 +285,7 @@ class OffloadRules(FormalTop):
         assert_copies_equal(m, frag, rst)
         if self.fault is None:
             _fetch_invariants(m, frag, ("fetch",), rst, inflight, bursts, p.fetch_beats,
-                              p.max_outstanding)
+                              p.max_outstanding, p.mem_bytes)
         if self.status:
             m.d.comb += Cover(_waited_then_left(m, dut.status, rst, "status"))
         c2h_hs = dut.c2h.valid & dut.c2h.ready & ~rst
