@@ -103,7 +103,11 @@ class FrameParser(EngineUnit):
         # path, 19.5 ns at 51.3 MHz.)  The frame is one packet; the Unpacker
         # wants every beat but a packet's last full, which an H2C frame's are
         # (a beat that is not counts as full and fails the frame: H2C_BEAT).
-        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2)
+        # (two copies of the ring's head and offset, each selecting half of the
+        # window's bits: the parser alone at 16 B/cycle went from 61.6 to 69.3
+        # MHz, medians of seeds 1-3, and 369 LUT4 less)
+        UC = 2
+        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2, copies=UC)
         level, ended = unp.level, unp.ended
         # the frame's last word is incomplete (its last beat's bytes are not a
         # multiple of four: the Unpacker keeps that beat's `user`)
@@ -163,8 +167,8 @@ class FrameParser(EngineUnit):
         pay_words = Signal(range(KW + 1))
         m.d.comb += [unp.take.eq(Mux(state == PAY, pay_words,
                                      Mux(state == HDR, HEADER_WORDS, 1))),
-                     unp.take_en.eq(consume_hdr | consume_chdr | consume_pay),
-                     unp.drop.eq(drop)]
+                     unp.take_en.eq(Cat(*[consume_hdr | consume_chdr | consume_pay] * UC)),
+                     unp.drop.eq(Cat(*[drop] * UC))]
 
         # ---- parsing ----------------------------------------------------------------
         fail = Signal()
