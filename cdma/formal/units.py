@@ -95,8 +95,14 @@ def _fetch_invariants(m, frag, path, rst, inflight, bursts, depth, max_outstandi
     reserved, outstanding = sig("reserved"), sig("outstanding")
     arvalid, arlen, settle = sig("arvalid"), sig("arlen"), sig("settle")
     blen, fits, may = sig("blen"), sig("fits"), sig("may")
+    (_, buf), = [(p, b) for p, b in find_origin(frag, SyncFIFOBuffered, "buf")
+                 if p == "/".join(path + ("buf",))]
     with m.If(~rst):
         m.d.comb += [
+            Assert(reserved == buf.level + inflight, "fetch: reserved != buffered + in flight"),
+            Assert(reserved <= depth, "fetch: reserved past the buffer"),
+            Assert(outstanding == bursts, "fetch: outstanding != open bursts"),
+            Assert(outstanding <= max_outstanding, "fetch: too many bursts"),
             Assert(settle <= 2, "fetch: settle out of range"),
             Assert(~arvalid | ((reserved + arlen + 1 <= depth) & (outstanding < max_outstanding)),
                    "fetch: a waiting AR does not fit"),
@@ -107,15 +113,6 @@ def _fetch_invariants(m, frag, path, rst, inflight, bursts, depth, max_outstandi
             Assert((settle == 2) | (blen == next_burst(m, sig("addr"), sig("remaining"),
                                                         data_bytes)),
                    "fetch: blen is not the next burst"),
-        ]
-    (_, buf), = [(p, b) for p, b in find_origin(frag, SyncFIFOBuffered, "buf")
-                 if p == "/".join(path + ("buf",))]
-    with m.If(~rst):
-        m.d.comb += [
-            Assert(reserved == buf.level + inflight, "fetch: reserved != buffered + in flight"),
-            Assert(reserved <= depth, "fetch: reserved past the buffer"),
-            Assert(outstanding == bursts, "fetch: outstanding != open bursts"),
-            Assert(outstanding <= max_outstanding, "fetch: too many bursts"),
         ]
 
 

@@ -15,6 +15,14 @@ from .writer import write_beat_layout
 
 __all__ = ["DecodeStage", "ORDER_DEPTH", "ERROR_COUNT_BITS"]
 
+#: Order queue: the decoder slot of every chunk routed and not yet drained, so that
+#: the outputs are collected in chunk order.  When it is full the router waits for
+#: the oldest chunk to drain: the depth bounds how far the decoders run ahead,
+#: never what is written.
+ORDER_DEPTH = 8
+#: Width of the per-decoder counters of error pulses and error beats in a frame.
+ERROR_COUNT_BITS = 16
+
 
 def _or_select(onehot, values):
     """``values[k]`` for the set bit ``k`` of ``onehot`` (0 if none): an AND-OR,
@@ -23,14 +31,6 @@ def _or_select(onehot, values):
     for k, v in enumerate(values):
         out = out | Mux(onehot[k], v, 0)
     return out
-
-#: Order queue: the decoder slot of every chunk routed and not yet drained, so that
-#: the outputs are collected in chunk order.  When it is full the router waits for
-#: the oldest chunk to drain: the depth bounds how far the decoders run ahead,
-#: never what is written.
-ORDER_DEPTH = 8
-#: Width of the per-decoder counters of error pulses and error beats in a frame.
-ERROR_COUNT_BITS = 16
 
 
 class DecodeStage(EngineUnit):
@@ -173,11 +173,11 @@ class DecodeStage(EngineUnit):
         wiring.connect(m, o_slice.o, wiring.flipped(self.o))
         sel = Signal(len(targets))       # the order queue's head, one-hot
         m.d.comb += sel.eq(Mux(order.r_rdy, order.r_data, 0))
-        o_last = Signal()                # the collected beat is its chunk's last ...
-        o_err = Signal()                 # ... a decompressor's error beat ...
-        o_hs = Signal()                  # ... and it goes (on, or dropped)
-        derr = Signal()
-        srcs = {}
+        derr = Signal()                  # the frame has had a decompressor error
+        # per source (index k of `targets`): its output stream, strobes, error flag
+        # and whether its beat is dropped rather than passed on (after the
+        # frame's first error, the error beat itself, or a beat without bytes)
+        outs, strbs, errs, skips = [], [], [], []
         for k, cid in enumerate(targets):
             if cid == 0:
                 src = rawpack.o
@@ -185,21 +185,23 @@ class DecodeStage(EngineUnit):
             else:
                 src = decs[cid].o
                 strb, err = Cat(*[src.p.keep[j // eb] for j in range(MB)]), src.p.user
-            # (a beat that is not passed on: after the frame's first error, the
-            # error beat itself, or no bytes)
             skip = Signal(name=f"skip{cid}")
             m.d.comb += [skip.eq(derr | err | ~src.p.keep.any()),
                          src.ready.eq(sel[k] & (skip | o_slice.i.ready))]
-            srcs[cid] = (src, strb, err, skip)
+            outs.append(src)
+            strbs.append(strb)
+            errs.append(err)
+            skips.append(skip)
+        o_last = Signal()                # the collected beat is its chunk's last ...
+        o_err = Signal()                 # ... a decompressor's error beat ...
+        o_hs = Signal()                  # ... and it goes (on, or dropped)
         m.d.comb += [
-            o_last.eq(Cat(*[sel[k] & srcs[c][0].p.last for k, c in enumerate(targets)]).any()),
-            o_err.eq(Cat(*[sel[k] & srcs[c][2] for k, c in enumerate(targets)]).any()),
-            o_hs.eq(Cat(*[sel[k] & srcs[c][0].valid & srcs[c][0].ready
-                          for k, c in enumerate(targets)]).any()),
-            o_slice.i.valid.eq(Cat(*[sel[k] & srcs[c][0].valid & ~srcs[c][3]
-                                     for k, c in enumerate(targets)]).any()),
-            o_slice.i.p.data.eq(_or_select(sel, [srcs[c][0].p.data for c in targets])),
-            o_slice.i.p.strb.eq(_or_select(sel, [srcs[c][1] for c in targets])),
+            o_last.eq(_or_select(sel, [o.p.last for o in outs])),
+            o_err.eq(_or_select(sel, errs)),
+            o_hs.eq(_or_select(sel, [o.valid & o.ready for o in outs])),
+            o_slice.i.valid.eq(_or_select(sel, [o.valid & ~sk for o, sk in zip(outs, skips)])),
+            o_slice.i.p.data.eq(_or_select(sel, [o.p.data for o in outs])),
+            o_slice.i.p.strb.eq(_or_select(sel, strbs)),
         ]
         # first decompressor error: its chunk index, then its code.  A decoder raises
         # `error` (with `error_code`) around the time it closes the chunk with a
@@ -225,7 +227,7 @@ class DecodeStage(EngineUnit):
             m.d.sync += chunks_out.eq(chunks_out + 1)
         for k, cid in enumerate(targets):
             if cid in decs:
-                with m.If(o_hs & sel[k] & srcs[cid][2]):
+                with m.If(o_hs & sel[k] & errs[k]):
                     m.d.sync += nbeat[cid].eq(nbeat[cid] + 1)
         with m.If(o_hs & o_err & ~derr):
             m.d.sync += [derr.eq(1), derr_idx.eq(chunks_out), derr_sel.eq(sel)]
