@@ -686,13 +686,23 @@ class Unpacker(wiring.Component):
         # earlier drop is still `dropping` -- a condition from registers, which
         # keeps the consumer's decision off the adders' inputs (it only picks
         # among their results).
+        # The level's sums are formed for both cases of a landing beat and the
+        # landing picks one, so the input's `valid` meets a multiplexer after
+        # the carry chains, not their inputs (the RLE decoder's critical path at
+        # 32 x 4: the skid's `valid` -> landing -> `level - take + n` -> level).
         lands_nd = Signal()
         m.d.comb += lands_nd.eq(src.valid & src.ready & ~dropping)
-        n_in = Mux(lands_nd, src.p.n, 0)
+        add_n = Signal()                 # a beat of the current packet lands
+        m.d.comb += add_n.eq(lands_nd & ~ended)
+        lv = {}
+        for name, value in (("k", level), ("kn", level + src.p.n), ("t", level - self.take),
+                            ("tn", level - self.take + src.p.n), ("dn", n_level + src.p.n)):
+            lv[name] = Signal.like(level, name=f"level_{name}")
+            m.d.comb += lv[name].eq(value)
         with m.If(drop0):
             m.d.sync += [
                 off.eq(0),
-                level.eq(Mux(ended, n_level + n_in, 0)),
+                level.eq(Mux(ended, Mux(lands_nd, lv["dn"], n_level), 0)),
                 ended.eq(Mux(ended, n_ended | (lands_nd & src.p.last), 0)),
                 ended_user.eq(Mux(ended & n_ended, n_user, src_user)),
                 beats.eq(Mux(ended, n_beats + lands_nd, 0)),
@@ -703,11 +713,11 @@ class Unpacker(wiring.Component):
             # next packet's
             with m.If(take0):
                 m.d.sync += [off.eq(off_take),
-                             level.eq(level - self.take + Mux(ended, 0, n_in)),
-                             beats.eq(beats - pops_take + (lands_nd & ~ended))]
+                             level.eq(Mux(add_n, lv["tn"], lv["t"])),
+                             beats.eq(beats - pops_take + add_n)]
             with m.Else():
-                m.d.sync += [level.eq(level + Mux(ended, 0, n_in)),
-                             beats.eq(beats + (lands_nd & ~ended))]
+                m.d.sync += [level.eq(Mux(add_n, lv["kn"], lv["k"])),
+                             beats.eq(beats + add_n)]
             with m.If(~ended):
                 m.d.sync += [ended.eq(lands_nd & src.p.last), ended_user.eq(src_user)]
             with m.Elif(lands_nd):
