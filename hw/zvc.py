@@ -569,7 +569,12 @@ class ZVCDecompressor(wiring.Component):
         bunits = [unp.beats[k * UB:(k + 1) * UB] for k in range(N)]
         bside = [unp.beats_side[k * SB:(k + 1) * SB] for k in range(N)]
         nmask = Signal(WINDOW)
-        nsum = Signal(range(L + 1))      # set bits among the mask's first L
+        # the units of the window's first step (set bits among the mask's first
+        # L, times EU) and the same plus a mask, both formed per position before
+        # the multiplexer, so that `pm` reaches `need`/`need_mu` through the
+        # multiplexer alone (an adder behind it was the path at 32 x 4)
+        nneed = Signal(range(PW + 1))
+        nneed_mu = Signal(range(PW + MU + 1))
         with m.Switch(pm):
             for t in range(N):
                 # (the last position as the default: lint wants every value of
@@ -578,10 +583,10 @@ class ZVCDecompressor(wiring.Component):
                     terms = [bside[(t + j) % N][:PFW] for j in range(TF)]
                     if TP:
                         terms.append(bside[(t + TF) % N][PFW:])
+                    nsum = sum(terms)
                     m.d.comb += [nmask.eq(Cat(*[bunits[(t + j) % N] for j in range(MU)])),
-                                 nsum.eq(sum(terms))]
-        nneed = Signal(range(PW + 1))
-        m.d.comb += nneed.eq(nsum * EU)   # (the mask itself is taken as it is read)
+                                 nneed.eq(nsum * EU), nneed_mu.eq(nsum * EU + MU)]
+        # (the mask itself is taken as it is read)
 
         def decide(g):
             """The step decision from copy ``g`` of the registers: a dict of
@@ -666,7 +671,9 @@ class ZVCDecompressor(wiring.Component):
             m.d.sync += next_short.eq(_below_pow2(rem, 2 * WINDOW))
         # units of the window's next beat (its mask bits are the next L of `mask`)
         pc_next = Signal(range(PW + 1))
-        m.d.comb += pc_next.eq(popcount([mask[L + k] for k in range(L)]) * EU if nb > 1 else 0)
+        pc_next_mu = Signal(range(PW + MU + 1))
+        m.d.comb += [pc_next.eq(popcount([mask[L + k] for k in range(L)]) * EU if nb > 1 else 0),
+                     pc_next_mu.eq(pc_next + MU)]
         # (`fin` means rem <= L; a step that does not finish leaves rem - L, so
         # the chunk's last step comes next if rem <= 2 * L: no subtraction on
         # the way)
@@ -689,8 +696,8 @@ class ZVCDecompressor(wiring.Component):
         # only enables the registers and the multiplexers' selects are registers.
         reads = r0["md_last"] | r0["md_fetch"]
         with m.If(step | fetch):
-            nxt_need = Mux(reads, nneed, pc_next)
-            m.d.comb += [nxt["need"].eq(nxt_need), nxt["need_mu"].eq(nxt_need + MU)]
+            m.d.comb += [nxt["need"].eq(Mux(reads, nneed, pc_next)),
+                         nxt["need_mu"].eq(Mux(reads, nneed_mu, pc_next_mu))]
             m.d.sync += mask.eq(Mux(reads, nmask, mask >> L))
 
         with m.If(finish | terminate):
