@@ -251,7 +251,8 @@ class WriteGuard(FormalTop):
         u_addr, to_issue, to_accept = sig("addr"), sig("to_issue"), sig("to_accept")
         committed, state, final_strb = sig("committed"), sig("state"), sig("final_strb")
         aw_hold = sig("aw_hold")
-        burst, burst_ok = sig("burst_len"), sig("burst_ok")
+        burst, settle = sig("burst_len"), sig("settle")
+        uncommitted, may_issue = sig("uncommitted"), sig("may_issue")
         dut_awvalid, dut_awlen = self._dut.awvalid, self._dut.awlen
         nb27 = t_nb[:len(to_issue)]
         with m.If(active & ~rst):
@@ -272,10 +273,14 @@ class WriteGuard(FormalTop):
                 Assert((state == 1) | ((committed == 0) & ~aw_hold)),
                 Assert((state != 3) | (buf.level == 0)),
                 Assert((state != 1) | (buf.level == acc - w_beats)),
+                # the unit's own count of the buffered beats no AW covers yet
+                Assert((state != 1) | (uncommitted + committed == buf.level)),
                 # the registered burst length, once settled, is that of addr/to_issue
-                Assert(~burst_ok | (burst == next_burst(m, u_addr, to_issue, 1 << SH,
-                                                        write_burst_beats(1 << SH)))),
-                Assert(~aw_hold | burst_ok),
+                Assert((settle > 1) | (burst == next_burst(m, u_addr, to_issue, 1 << SH,
+                                                           write_burst_beats(1 << SH)))),
+                # the registered AW decision, once settled, is never too eager
+                Assert((settle != 0) | ~may_issue | ((burst != 0) & (uncommitted >= burst))),
+                Assert(~aw_hold | (settle == 0)),
             ]
         with m.If(~active & ~rst):
             m.d.comb += Assert((state == 0) & (committed == 0) & (buf.level == 0) & ~aw_hold)

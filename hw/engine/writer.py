@@ -107,30 +107,48 @@ class WriteUnit(EngineUnit):
         m.d.comb += [buf.w_data.eq(Cat(self.i.p.data, strb)),
                      buf.w_en.eq(self.i.valid & accepting),
                      self.i.ready.eq(~accepting | buf.w_rdy)]
-        with m.If(self.i.valid & self.i.ready & accepting):
+        buf_w = self.i.valid & self.i.ready & accepting
+        with m.If(buf_w):
             m.d.sync += to_accept.eq(to_accept - 1)
 
         # AW
-        # The next burst's length is a register, computed from `addr` and
-        # `to_issue` in the cycle after they change (`burst_ok` is low then, so
-        # no AW goes with a stale length): the page and length compares do not
-        # meet the AW decision and the counters it updates in one cycle.
+        # The AW decision reads registers only.  `burst`, the next burst's
+        # length, is computed from `addr` and `to_issue` in the cycle after they
+        # change, and `may_issue` from `burst` in the cycle after that: the
+        # burst's beats are buffered and not yet covered by an AW (counted in
+        # `uncommitted`), the burst queue has room and a burst more may be
+        # outstanding.  `settle` holds the AW back for those two cycles after an
+        # AW or a start (an AW every 3 cycles at most, against bursts of up to
+        # `WB` beats); otherwise `may_issue` is never too eager, as between AWs
+        # `uncommitted` only grows and the queue and `outstanding` only shrink.
+        # (`buf.level - committed >= burst` here, behind the FIFO's level adder
+        # and through AWVALID into the queue's level, was the 16 B engine's
+        # critical path: 15.7 ns at speed 6.)
         burst = Signal(range(WB + 1), name="burst_len")
-        burst_ok = Signal()
+        uncommitted = Signal(range(D + 1))  # beats in buf not covered by an AW
+        may_issue = Signal()
+        settle = Signal(2)                 # cycles until `burst`, `may_issue` are current
         start_hs = self.start.valid & self.start.ready
-        m.d.sync += burst.eq(next_burst(m, addr, to_issue, MB, WB))
+        # (a beat buffered in this cycle counts already, so an AW can go in the
+        # cycle after its last beat is buffered: both outcomes are compared
+        # from registers, and `buf_w` only picks one)
+        fits = (uncommitted >= burst) | (buf_w & (uncommitted + 1 >= burst))
+        # (`burst` is 0 only when `to_issue` is: a page has at least a beat left)
+        m.d.sync += [burst.eq(next_burst(m, addr, to_issue, MB, WB)),
+                     may_issue.eq((burst != 0) & fits & lens.w_rdy
+                                  & (outstanding != MAX_OPEN_BURSTS))]
         m.d.comb += [
             self.awaddr.eq(addr), self.awlen.eq(burst - 1),
-            self.awvalid.eq(aw_hold | ((state == RUN) & burst_ok & (to_issue != 0)
-                                       & ~(finishing & ~ok)
-                                       & (buf.level - committed >= burst) & lens.w_rdy
-                                       & (outstanding != MAX_OPEN_BURSTS))),
+            self.awvalid.eq(aw_hold | ((state == RUN) & (settle == 0) & may_issue
+                                       & ~(finishing & ~ok))),
         ]
         aw_hs = self.awvalid & self.awready
-        m.d.sync += [aw_hold.eq(self.awvalid & ~self.awready), burst_ok.eq(~aw_hs & ~start_hs)]
+        m.d.sync += [aw_hold.eq(self.awvalid & ~self.awready),
+                     settle.eq(Mux(aw_hs | start_hs, 2, Mux(settle != 0, settle - 1, 0)))]
         m.d.comb += [lens.w_data.eq(burst - 1), lens.w_en.eq(aw_hs)]
         with m.If(aw_hs):
             m.d.sync += [addr.eq(addr + (burst << shift)), to_issue.eq(to_issue - burst)]
+        m.d.sync += uncommitted.eq(Mux(start_hs, 0, uncommitted + buf_w - Mux(aw_hs, burst, 0)))
 
         # W
         # beats of the current burst written (not Signal.like(lens.r_data): the FIFO's
