@@ -466,20 +466,20 @@ class FrameParser(EngineUnit):
         start = unp.start
         cpos_next = Signal(range(RU))
         ppos_next = Signal(range(RU))     # (`cpos_next` - 1, each from its own sum)
+        # (after a chunk header: the positions for each possible `hdr_at_new`,
+        # from `start` alone; `hdr_at_new` only selects one)
+        c_sel = Signal(range(RU), name="cpos_chdr")
+        p_sel = Signal(range(RU), name="ppos_chdr")
+        with m.Switch(hdr_at_new):
+            for h in range(KW + 1):
+                with (m.Case(h) if h < KW else m.Default()):
+                    m.d.comb += [c_sel.eq(ring_add(start, (1 + h) % RU)),
+                                 p_sel.eq(ring_add(start, h))]
         with m.Switch(state):
             with m.Case(CALC):
                 m.d.comb += [cpos_next.eq(cpos[0]), ppos_next.eq(ppos)]
             with m.Case(CHDR):
                 # (the chunk header's word goes: the payload starts behind it)
-                # (the position for each possible `hdr_at_new`, from `start`
-                # alone; `hdr_at_new` only selects one)
-                after = [ring_add(start, (1 + h) % RU) for h in range(KW + 1)]
-                before = [ring_add(start, h) for h in range(KW + 1)]
-                c_sel, p_sel = Signal(range(RU)), Signal(range(RU))
-                with m.Switch(hdr_at_new):
-                    for h in range(KW + 1):
-                        with (m.Case(h) if h < KW else m.Default()):
-                            m.d.comb += [c_sel.eq(after[h]), p_sel.eq(before[h])]
                 m.d.comb += [cpos_next.eq(Mux(consume_chdr, c_sel, cpos[0])),
                              ppos_next.eq(Mux(consume_chdr, p_sel, ppos))]
             with m.Case(PAY):
