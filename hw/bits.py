@@ -15,7 +15,7 @@ from __future__ import annotations
 from amaranth.hdl import C, Cat, Mux, Signal
 
 __all__ = ["popcount", "prefix_counts", "compact_level", "expand_controls", "expand_level",
-           "expand_pipelined", "thermometer"]
+           "expand_pipelined", "thermometer", "wrap"]
 
 
 def popcount(bits):
@@ -34,6 +34,16 @@ def thermometer(count, width):
     never reach are constant 0, not a comparison that lint calls constant)."""
     top = (1 << len(count)) - 1
     return Cat(*[count > k if k < top else C(0, 1) for k in range(width)])
+
+
+def wrap(value, modulus, most):
+    """``value`` modulo ``modulus``, for ``0 <= value < most * modulus``: a ring
+    position past its end brought back by comparisons with constant multiples
+    (the largest outermost), no divider; ``modulus`` need not be a power of two."""
+    out = value
+    for k in range(1, most):
+        out = Mux(value >= k * modulus, value - k * modulus, out)
+    return out
 
 
 def prefix_counts(m, bits, name):

@@ -19,7 +19,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import thermometer
+from .bits import thermometer, wrap
 from .fifo import WideFIFO
 from .skid import SkidBuffer, replicated
 from .streams import check_positive_int
@@ -695,7 +695,7 @@ class Unpacker(wiring.Component):
         add_n = Signal()                 # a beat of the current packet lands
         m.d.comb += add_n.eq(lands_nd & ~ended)
         lv = {}
-        for name, value in (("k", level), ("kn", level + src.p.n), ("t", level - self.take),
+        for name, value in (("kn", level + src.p.n), ("t", level - self.take),
                             ("tn", level - self.take + src.p.n), ("dn", n_level + src.p.n)):
             lv[name] = Signal.like(level, name=f"level_{name}")
             m.d.comb += lv[name].eq(value)
@@ -716,7 +716,7 @@ class Unpacker(wiring.Component):
                              level.eq(Mux(add_n, lv["tn"], lv["t"])),
                              beats.eq(beats - pops_take + add_n)]
             with m.Else():
-                m.d.sync += [level.eq(Mux(add_n, lv["kn"], lv["k"])),
+                m.d.sync += [level.eq(Mux(add_n, lv["kn"], level)),
                              beats.eq(beats + add_n)]
             with m.If(~ended):
                 m.d.sync += [ended.eq(lands_nd & src.p.last), ended_user.eq(src_user)]
@@ -756,7 +756,7 @@ class Unpacker(wiring.Component):
             """(value + inc) mod NW, for value < NW and inc <= NW."""
             total = Signal(range(2 * NW + 1))
             m.d.comb += total.eq(value + inc)
-            return Mux(total >= NW, total - NW, total)[:SW_]
+            return wrap(total, NW, 2)[:SW_]
 
         # Each share's head follows its own copy of the decision.
         for g in range(NC):
@@ -776,5 +776,5 @@ class Unpacker(wiring.Component):
         with m.If(drop0):
             m.d.sync += start.eq(self.drop_start)
         with m.Elif(take0):
-            m.d.sync += start.eq(Mux(start_take >= N, start_take - N, start_take))
+            m.d.sync += start.eq(wrap(start_take, N, 2))
         return m

@@ -16,7 +16,7 @@ from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, expand_pipelined, popcount, prefix_counts, thermometer
+from .bits import compact_level, expand_pipelined, popcount, prefix_counts, thermometer, wrap
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
@@ -757,13 +757,6 @@ class ZVCDecompressor(wiring.Component):
         drop = Signal()
         m.d.comb += drop.eq(finish | fail)
 
-        def ring_mod(value, most):
-            """``value`` modulo the ring, for ``value`` < ``most`` * N."""
-            out = value
-            for k in range(1, most):     # (the largest multiple outermost)
-                out = Mux(value >= k * N, value - k * N, out)
-            return out
-
         win_start = unp.start             # the window's first unit in the ring
         if nb > 1:
             # Every candidate is computed from registers; the decision only picks
@@ -777,7 +770,7 @@ class ZVCDecompressor(wiring.Component):
             at_next = Signal(range(N + 2 * PW + 1))
             m.d.comb += [at_take.eq(win_start + need),
                          at_next.eq(win_start + need + pc_next)]
-            take_pm, next_pm = ring_mod(at_take, 2), ring_mod(at_next, 3)
+            take_pm, next_pm = wrap(at_take, N, 2), wrap(at_next, N, 3)
             # (the candidates are picked from registers; the decision only
             # chooses between two of them, or the drop's)
             pm_step, pm_hold = Signal(range(N)), Signal(range(N))
@@ -788,7 +781,7 @@ class ZVCDecompressor(wiring.Component):
             at = Signal(range(N + 2 * PW + 1))
             m.d.comb += at.eq(win_start + Mux(step | fetch, take, 0)
                               + Mux(fetch | prefetch, nneed, Mux(live, need, 0)))
-            m.d.comb += pm_next.eq(Mux(drop, unp.drop_start, ring_mod(at, 3)))
+            m.d.comb += pm_next.eq(Mux(drop, unp.drop_start, wrap(at, N, 3)))
         m.d.sync += pm.eq(pm_next)
 
         # ---- the step's beat: slots of the view, expanded to the lanes of the mask --

@@ -9,6 +9,7 @@ from cdma.golden.elements import ELEM_BITS
 from cdma.golden.frame import CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION, Codec
 
 from ..packer import Unpacker
+from ..bits import wrap
 from ..skid import SkidBuffer, replicated
 from ..streams import byte_beat_layout, byte_stream
 from .params import ENGINE_CODECS, LENGTH_BITS, EngineError, EngineUnit
@@ -312,13 +313,9 @@ class FrameParser(EngineUnit):
                     with (m.Case(k) if k < RU - 1 else m.Default()):
                         m.d.comb += chw_next[8 * b:8 * (b + 1)].eq(ring[k][8 * b:8 * (b + 1)])
 
-        def ring_add(*terms):
-            """The ring position ``sum(terms)``, each term below ``RU``."""
-            total = sum(terms)
-            out = total
-            for k in range(len(terms) - 1, 0, -1):   # (the largest multiple outermost)
-                out = Mux(total >= k * RU, total - k * RU, out)
-            return out
+        def ring_add(a, b):
+            """The ring position ``a + b``, each below ``RU``."""
+            return wrap(a + b, RU, 2)
         # (its checks too: the frame's codec is set in HDR, and `raw_c` becomes
         # what `raw_c_next` is now, two cycles after a chunk job at the latest,
         # before any next chunk header is acted on)
@@ -350,9 +347,10 @@ class FrameParser(EngineUnit):
 
         # where the next chunk header follows this one's payload, in words from
         # the window's start at the payload's last beat (0: no payload)
+        last_words_new = Signal(range(KW + 1))   # words of its last beat, padding included
         hdr_at_new = Signal(range(KW + 1))
-        m.d.comb += hdr_at_new.eq(Mux(~plen_nz.any(), 0,
-                                      Mux(plen_lo == 0, KW, (plen_lo + 3) >> 2)))
+        m.d.comb += [last_words_new.eq(Mux(plen_lo == 0, KW, (plen_lo + 3) >> 2)),
+                     hdr_at_new.eq(Mux(~plen_nz.any(), 0, last_words_new))]
 
         # payload beat: a full beat of KW words, or the payload's last (last_words words)
         # (a payload's last word is the one before the next chunk header: the
@@ -400,7 +398,7 @@ class FrameParser(EngineUnit):
                                  jobs.p.count.eq(raw_c >> eshift)]
                     with m.If(jobs.ready):
                         m.d.sync += [pay_left.eq(plen), pw_last.eq(plen_one_beat),
-                                     last_words.eq(Mux(plen_lo == 0, KW, (plen_lo + 3) >> 2)),
+                                     last_words.eq(last_words_new),
                                      last_bytes.eq(Mux(plen_lo == 0, PB, plen_lo)),
                                      hdr_at.eq(hdr_at_new),
                                      pay_empty.eq(~plen_nz.any()),
