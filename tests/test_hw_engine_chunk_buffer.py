@@ -45,7 +45,8 @@ def test_raw_fallback_and_payloads_vs_golden(banks):
         await put_beats(ctx, dut.i, _chunk_beats(x.tobytes()), rng, 0.2)
 
     async def codec(ctx):               # the compressor: takes beats, sends golden's ZVC bytes
-        beats = [b for _, comp, *_ in chunks for b in byte_beats(comp, MB)]
+        beats = [{"data": d, "keep": k, "last": last, "n": bin(k).count("1")}
+                 for _, comp, *_ in chunks for d, k, last in byte_beats(comp, MB)]
         await put_beats(ctx, dut.comp, beats, rng, 0.4)
 
     async def enc_sink(ctx):

@@ -26,15 +26,21 @@ def test_selected_compressor_vs_golden(codec, encode):
 
     async def producer(ctx):
         ctx.set(dut.codec, int(codec))
+        await ctx.tick()                # (the codec is set a cycle before the first beat)
         for x in chunks:
             await put_beats(ctx, dut.i, element_beats(x, 32, 4), rng, 0.3)
 
+    counts = []
+
     async def consumer(ctx):
         for _ in chunks:
-            got.append(bytes_of(await get_packet(ctx, dut.o, rng, 0.3), 16))
+            beats = await get_packet(ctx, dut.o, rng, 0.3)
+            counts.extend((b["n"], bin(b["keep"]).count("1")) for b in beats)
+            got.append(bytes_of(beats, 16))
 
     simulate(dut, [producer, consumer], rules_on=[dut.i, dut.o])
     assert got == [encode(c, 32) for c in chunks]
+    assert all(n == kept for n, kept in counts)          # each beat's count is its keep's
 
 
 def test_raw_takes_everything_and_sends_nothing():
@@ -43,6 +49,7 @@ def test_raw_takes_everything_and_sends_nothing():
 
     async def bench(ctx):
         ctx.set(dut.codec, 0)
+        await ctx.tick()
         await put_beats(ctx, dut.i, [(k, 0xF, k == 3) for k in range(4)],
                         np.random.default_rng(0), 0.0)
 

@@ -23,7 +23,7 @@ from cdma.hw.fifo import WideFIFO
 from cdma.hw.packer import CreditedPacker
 from cdma.hw.skid import SkidBuffer
 
-__all__ = ["SlippingFIFO", "SlippingSyncFIFO", "SlippingSkid", "FlippingPacker", "patched"]
+__all__ = ["SlippingFIFO", "SlippingSkid", "FlippingPacker", "patched"]
 
 
 class SlippingFIFO(WideFIFO):
@@ -43,24 +43,6 @@ class SlippingFIFO(WideFIFO):
             real.w_en.eq(self.w_en), real.w_data.eq(self.w_data), real.r_en.eq(self.r_en),
             self.r_valid.eq(real.r_valid), self.level.eq(real.level),
             self.r_data.eq(real.r_data ^ Mux(real.r_valid & ~self.r_en & toggle, 1, 0)),
-        ]
-        return m
-
-
-class SlippingSyncFIFO(SyncFIFOBuffered):
-    """Amaranth's ``SyncFIFOBuffered`` whose output does not hold while it is stalled
-    (bit 0 of ``r_data`` flips in every other cycle that a word waits unread)."""
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.real = real = SyncFIFOBuffered(width=self.width, depth=self.depth)
-        toggle = Signal()
-        m.d.sync += toggle.eq(~toggle)
-        m.d.comb += [
-            real.w_en.eq(self.w_en), real.w_data.eq(self.w_data), real.r_en.eq(self.r_en),
-            self.w_rdy.eq(real.w_rdy), self.r_rdy.eq(real.r_rdy), self.level.eq(real.level),
-            self.w_level.eq(real.level), self.r_level.eq(real.level),
-            self.r_data.eq(real.r_data ^ Mux(real.r_rdy & ~self.r_en & toggle, 1, 0)),
         ]
         return m
 
@@ -115,9 +97,9 @@ class FlippingPacker(CreditedPacker):
 #: Module attributes each fault replaces: (module, attribute, replacement).
 _PATCHES = {
     "fifo-slip": [(mod, "WideFIFO", SlippingFIFO) for mod in ("cdma.hw.packer", "cdma.hw.zvc", "cdma.hw.rle")],
-    "skid-slip": [("cdma.hw.engine.parser", "SkidBuffer", SlippingSkid)],
-    "buffer-slip": [("cdma.hw.engine.fetch", "fifo", types.SimpleNamespace(
-        SyncFIFOBuffered=SlippingSyncFIFO))],
+    # (the parser's output slices; the fetch unit's output slice)
+    "skid-slip": [(mod, "SkidBuffer", SlippingSkid)
+                  for mod in ("cdma.hw.engine.parser", "cdma.hw.engine.fetch")],
     # the decode stage's output slice slips, and the write unit's buffer is cut
     # to 2 beats so that its input stalls (a 256-beat buffer never fills within
     # reach)

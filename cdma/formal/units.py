@@ -206,7 +206,7 @@ class FetchRules(FormalTop):
     Parameters
     ----------
     fault : str, optional
-        ``"buffer-slip"``: the fetch buffer's output word changes while stalled.
+        ``"skid-slip"``: the output slice's word changes while stalled.
     """
 
     def __init__(self, fault=None, **config):

@@ -5,6 +5,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..skid import SkidBuffer
 from ..streams import check_positive_int
 from .axi import max_burst_beats, next_burst, read_members
 
@@ -43,7 +44,7 @@ class FetchUnit(wiring.Component):
     cmd : In(stream.Signature(span_layout(addr_width)))
         One range to read; taken when the previous one has been requested.
     o : Out(stream.Signature(8 * data_bytes))
-        The beats, in address order.
+        The beats, in address order, from a register slice after the buffer.
     ar_* / r_* : the read channels (see :class:`~cdma.hw.engine.axi.AXI4Signature`).
     rresp : Out(2)
         Worst ``RRESP`` seen since the last ``cmd``, sticky.
@@ -72,6 +73,10 @@ class FetchUnit(wiring.Component):
         DB, D = self._db, self._depth
         shift = DB.bit_length() - 1
         m.submodules.buf = buf = fifo.SyncFIFOBuffered(width=8 * DB, depth=D)
+        # The buffer (block RAM) is read through a register slice: a block RAM's
+        # output is slow to the fabric (DOB -> the chunker -> the compressors'
+        # first stage was the offload unit's critical path at 16 B, 13.1 ns).
+        m.submodules.o_slice = o_slice = SkidBuffer(8 * DB, copies=max(1, DB // 8))
         addr = Signal(self._aw)              # the next burst's start ...
         remaining = Signal(BEATS_BITS)       # ... and the beats still to request
         reserved = Signal(range(D + 1))      # beats requested and not yet popped
@@ -101,10 +106,13 @@ class FetchUnit(wiring.Component):
         ]
         ar_hs = self.arvalid & self.arready
         r_hs = self.rvalid & self.rready
-        pop = self.o.valid & self.o.ready
+        pop = buf.r_rdy & buf.r_en           # (a beat leaves the buffer for the slice)
         m.d.comb += [
             buf.w_data.eq(self.rdata), buf.w_en.eq(self.rvalid), self.rready.eq(buf.w_rdy),
-            self.o.payload.eq(buf.r_data), self.o.valid.eq(buf.r_rdy), buf.r_en.eq(self.o.ready),
+            o_slice.i.payload.eq(buf.r_data), o_slice.i.valid.eq(buf.r_rdy),
+            buf.r_en.eq(o_slice.i.ready),
+            self.o.payload.eq(o_slice.o.payload), self.o.valid.eq(o_slice.o.valid),
+            o_slice.o.ready.eq(self.o.ready),
             self.idle.eq((remaining == 0) & (outstanding == 0) & ~self.arvalid),
         ]
         # (`reserved` and `outstanding` count a burst once its AR is taken)
