@@ -532,7 +532,11 @@ class ZVCDecompressor(wiring.Component):
         active, failed, mv, s, need = r0["active"], r0["failed"], r0["mv"], r0["s"], r0["need"]
         mask = Signal(WINDOW)            # shifted down `lanes` bits per step
         rem = Signal(self._count_bits)   # elements still to emit
-        wrem_lo = Signal(5)              # elements left at the window's start, mod 32
+        # (the mask bits a short last window must leave clear: the elements past
+        # the count, mod 32, decoded as the count is taken, so the check is an
+        # AND and an OR; the decode in the check was the decode stage's path)
+        wrem_out = Signal(WINDOW)
+        pend_out = Signal(WINDOW)
         next_short = Signal()            # the next window has fewer than 32 elements
         code = Signal(4)
         # The next chunk's count waits in a register (`pend`, with the facts the
@@ -546,6 +550,7 @@ class ZVCDecompressor(wiring.Component):
         with m.If(self.count.valid & ~pend):
             cnt = self.count.p
             m.d.sync += [pend.eq(1), pend_cnt.eq(cnt), pend_zero.eq(cnt == 0),
+                         pend_out.eq(~thermometer(cnt[:5], WINDOW)),
                          pend_fin.eq(_at_most_pow2(cnt, L)),
                          pend_short.eq(_below_pow2(cnt, WINDOW))]
         m.d.sync += [issued.eq(issued_next)]
@@ -564,7 +569,12 @@ class ZVCDecompressor(wiring.Component):
         # units are known a step ahead), so the read is one multiplexer deep and
         # does not go through the window's rotation.
         N = unp.ring_units
-        pm = Signal(range(N))            # (a register)
+        # (`pm` is a register in WINDOW / 8 copies, each selecting 8 bits of the
+        # mask: one copy fanned out to the whole read was the decode stage's
+        # critical path at 16 B, 83 % of it routing)
+        PMC = WINDOW // 8
+        pms = replicated(m, "pm", PMC, width=len(Signal(range(N))))
+        pm = pms[0]
         pm_next = Signal(range(N))
         bunits = [unp.beats[k * UB:(k + 1) * UB] for k in range(N)]
         bside = [unp.beats_side[k * SB:(k + 1) * SB] for k in range(N)]
@@ -575,17 +585,21 @@ class ZVCDecompressor(wiring.Component):
         # multiplexer alone (an adder behind it was the path at 32 x 4)
         nneed = Signal(range(PW + 1))
         nneed_mu = Signal(range(PW + MU + 1))
-        with m.Switch(pm):
-            for t in range(N):
-                # (the last position as the default: lint wants every value of
-                # `pm` covered, and N need not be a power of two)
-                with (m.Case(t) if t < N - 1 else m.Default()):
-                    terms = [bside[(t + j) % N][:PFW] for j in range(TF)]
-                    if TP:
-                        terms.append(bside[(t + TF) % N][PFW:])
-                    nsum = sum(terms)
-                    m.d.comb += [nmask.eq(Cat(*[bunits[(t + j) % N] for j in range(MU)])),
-                                 nneed.eq(nsum * EU), nneed_mu.eq(nsum * EU + MU)]
+        for c, pmc in enumerate(pms):
+            lo, hi = 8 * c, 8 * (c + 1)
+            with m.Switch(pmc):
+                for t in range(N):
+                    # (the last position as the default: lint wants every value of
+                    # `pm` covered, and N need not be a power of two)
+                    with (m.Case(t) if t < N - 1 else m.Default()):
+                        m.d.comb += nmask[lo:hi].eq(
+                            Cat(*[bunits[(t + j) % N] for j in range(MU)])[lo:hi])
+                        if c == 0:
+                            terms = [bside[(t + j) % N][:PFW] for j in range(TF)]
+                            if TP:
+                                terms.append(bside[(t + TF) % N][PFW:])
+                            nsum = sum(terms)
+                            m.d.comb += [nneed.eq(nsum * EU), nneed_mu.eq(nsum * EU + MU)]
         # (the mask itself is taken as it is read)
 
         def decide(g):
@@ -663,7 +677,7 @@ class ZVCDecompressor(wiring.Component):
             m.d.comb += [nxt["chk"].eq(next_short), nxt["mv"].eq(1),
                          nxt["s"].eq(0)]
         bad_v = Signal()                 # the short window's mask marks too many
-        m.d.comb += bad_v.eq((mask & ~thermometer(wrem_lo, WINDOW)).any())
+        m.d.comb += bad_v.eq((mask & wrem_out).any())
         with m.If(r0["chk"]):
             m.d.comb += nxt["chk"].eq(0)
         with m.If(fetch):
@@ -714,7 +728,7 @@ class ZVCDecompressor(wiring.Component):
                          nxt["s"].eq(0), nxt["fin"].eq(pend_fin),
                          nxt["need"].eq(MU), nxt["need_mu"].eq(2 * MU)]   # (the fetch's take)
             m.d.sync += [pend.eq(0), rem.eq(pend_cnt), code.eq(ZVCError.OK),
-                         wrem_lo.eq(pend_cnt[:5]), next_short.eq(pend_short)]
+                         wrem_out.eq(pend_out), next_short.eq(pend_short)]
         m.d.sync += self.error.eq(fail)
 
         # The mode flags move only when the chunk's state does (`adv`: a step, a
@@ -782,7 +796,7 @@ class ZVCDecompressor(wiring.Component):
             m.d.comb += at.eq(win_start + Mux(step | fetch, take, 0)
                               + Mux(fetch | prefetch, nneed, Mux(live, need, 0)))
             m.d.comb += pm_next.eq(Mux(drop, unp.drop_start, wrap(at, N, 3)))
-        m.d.sync += pm.eq(pm_next)
+        m.d.sync += [p.eq(pm_next) for p in pms]
 
         # ---- the step's beat: slots of the view, expanded to the lanes of the mask --
         # (Registering the window first and picking the slots a cycle later, to cut

@@ -17,8 +17,8 @@ __all__ = ["DecodeStage", "ORDER_DEPTH", "ERROR_COUNT_BITS"]
 
 #: Order queue: the decoder slot of every chunk routed and not yet drained, so that
 #: the outputs are collected in chunk order.  When it is full the router waits for
-#: the oldest chunk to drain: the depth bounds how far the decoders run ahead,
-#: never what is written.
+#: the oldest chunk to drain: the depth (and the 2 entries of the head's register
+#: slice behind it) bounds how far the decoders run ahead, never what is written.
 ORDER_DEPTH = 8
 #: Width of the per-decoder counters of error pulses and error beats in a frame.
 ERROR_COUNT_BITS = 16
@@ -171,8 +171,19 @@ class DecodeStage(EngineUnit):
         # the 16 B engine's critical path: 17.6 ns, 11 levels.)
         m.submodules.o_slice = o_slice = SkidBuffer(write_beat_layout(MB), copies=max(1, MB // 8))
         wiring.connect(m, o_slice.o, wiring.flipped(self.o))
-        sel = Signal(len(targets))       # the order queue's head, one-hot
-        m.d.comb += sel.eq(Mux(order.r_rdy, order.r_data, 0))
+        # The queue's head is held in a register slice in NH copies (one per 64
+        # data bits): copy c selects its slice of the data and strobes (its value
+        # with no head does not matter there, `valid` is gated apart), copy 0
+        # the control.  (One copy fanned out to the whole data select was the
+        # decode stage's critical path at 16 B, 86 % of it routing.)
+        T = len(targets)
+        NH = max(1, MB // 8)
+        m.submodules.head = head = SkidBuffer(T * NH, copies=NH)
+        m.d.comb += [head.i.valid.eq(order.r_rdy), head.i.payload.eq(Cat(*[order.r_data] * NH)),
+                     order.r_en.eq(head.i.ready)]
+        heads = [head.o.payload[c * T:(c + 1) * T] for c in range(NH)]
+        sel = Signal(T)                  # the head, one-hot (0 with none)
+        m.d.comb += sel.eq(Mux(head.o.valid, heads[0], 0))
         derr = Signal()                  # the frame has had a decompressor error
         # per source (index k of `targets`): its output stream, strobes, error flag
         # and whether its beat is dropped rather than passed on (after the
@@ -186,7 +197,9 @@ class DecodeStage(EngineUnit):
                 src = decs[cid].o
                 strb, err = Cat(*[src.p.keep[j // eb] for j in range(MB)]), src.p.user
             skip = Signal(name=f"skip{cid}")
-            m.d.comb += [skip.eq(derr | err | ~src.p.keep.any()),
+            # (`keep` is a prefix, so a beat without bytes is one without its
+            # first: a wide OR here was on the order queue's read path)
+            m.d.comb += [skip.eq(derr | err | ~src.p.keep[0]),
                          src.ready.eq(sel[k] & (skip | o_slice.i.ready))]
             outs.append(src)
             strbs.append(strb)
@@ -200,9 +213,14 @@ class DecodeStage(EngineUnit):
             o_err.eq(_or_select(sel, errs)),
             o_hs.eq(_or_select(sel, [o.valid & o.ready for o in outs])),
             o_slice.i.valid.eq(_or_select(sel, [o.valid & ~sk for o, sk in zip(outs, skips)])),
-            o_slice.i.p.data.eq(_or_select(sel, [o.p.data for o in outs])),
-            o_slice.i.p.strb.eq(_or_select(sel, strbs)),
         ]
+        for c in range(NH):
+            dlo, dhi = c * 8 * MB // NH, (c + 1) * 8 * MB // NH
+            slo, shi = c * MB // NH, (c + 1) * MB // NH
+            m.d.comb += [
+                o_slice.i.p.data[dlo:dhi].eq(_or_select(heads[c], [o.p.data[dlo:dhi] for o in outs])),
+                o_slice.i.p.strb[slo:shi].eq(_or_select(heads[c], [st[slo:shi] for st in strbs])),
+            ]
         # first decompressor error: its chunk index, then its code.  A decoder raises
         # `error` (with `error_code`) around the time it closes the chunk with a
         # `user` beat, in either order; per decoder the first pulse of the frame
@@ -223,7 +241,7 @@ class DecodeStage(EngineUnit):
                     m.d.sync += code0.eq(dec.error_code)
         # output: pass beats until the first error, drop afterwards
         with m.If(o_hs & o_last):
-            m.d.comb += order.r_en.eq(1)
+            m.d.comb += head.o.ready.eq(1)
             m.d.sync += chunks_out.eq(chunks_out + 1)
         for k, cid in enumerate(targets):
             if cid in decs:
@@ -241,6 +259,7 @@ class DecodeStage(EngineUnit):
         m.d.comb += [
             self.code.eq(Mux(derr & (derr_idx < end_accepted), derr_code, end_code)),
             self.all_out.eq(end_seen & ~routing & (chunks_out == chunks_in) & ~order.r_rdy
+                            & ~head.o.valid
                             & pulses_in & ~o_slice.o.valid),
         ]
         with m.If(self.clear):
