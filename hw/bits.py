@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from amaranth.hdl import C, Cat, Mux, Signal
 
-__all__ = ["popcount", "prefix_counts", "compact_level", "expand_controls", "expand_level",
+__all__ = ["popcount", "prefix_length", "prefix_counts", "compact_level", "expand_controls", "expand_level",
            "expand_pipelined", "thermometer", "wrap"]
 
 
@@ -34,6 +34,20 @@ def thermometer(count, width):
     never reach are constant 0, not a comparison that lint calls constant)."""
     top = (1 << len(count)) - 1
     return Cat(*[count > k if k < top else C(0, 1) for k in range(width)])
+
+
+def prefix_length(mask):
+    """Number of set bits of ``mask``, a prefix (bits ``0 .. n-1`` set, the rest
+    clear): the one-hot edge ``mask[k] & ~mask[k + 1]`` ORed into ``k + 1``,
+    two gate levels and no carry chain, where :func:`popcount` needs adders.
+    Meaningless for a mask that is not a prefix."""
+    bits = list(mask)
+    width = len(bits)
+    out = C(0, max(1, width.bit_length()))
+    for k in range(width):
+        edge = bits[k] & ~bits[k + 1] if k + 1 < width else bits[k]
+        out = out | Mux(edge, k + 1, 0)
+    return out
 
 
 def wrap(value, modulus, most):

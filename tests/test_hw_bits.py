@@ -8,6 +8,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from cdma.hw.bits import (compact_level, expand_controls, expand_level, popcount, prefix_counts,
+                     prefix_length,
                      thermometer)
 
 
@@ -69,3 +70,22 @@ def test_compact_and_expand(n):
     sim.add_testbench(tb)
     sim.run()
     assert not failures, failures[:2]
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 7, 16, 32, 64])
+def test_prefix_length_counts_every_prefix(width):
+    m = Module()
+    mask = Signal(width)
+    n = Signal(range(width + 1))
+    m.d.comb += n.eq(prefix_length([mask[k] for k in range(width)]))
+    got = []
+
+    async def tb(ctx):
+        for count in range(width + 1):
+            ctx.set(mask, (1 << count) - 1)
+            got.append(ctx.get(n))
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    assert got == list(range(width + 1))

@@ -6,6 +6,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..bits import prefix_length
 from ..packer import Packer
 from ..skid import SkidBuffer
 from ..streams import byte_stream
@@ -142,8 +143,11 @@ class DecodeStage(EngineUnit):
         for cid in targets:
             sel = routing & (r_slot == cid)
             if cid == 0:
+                # (the parser's payload `keep` is a prefix: its bytes are counted
+                # without adders; a sum here, into the raw packer's control, was
+                # the 16 B engine's critical path, 15.2 ns with 4 carry steps)
                 m.d.comb += [rawpack.i.valid.eq(sel & pay.valid), rawpack.i.p.data.eq(pay.p.data),
-                             rawpack.i.p.n.eq(sum(pay.p.keep[k] for k in range(PB))),
+                             rawpack.i.p.n.eq(prefix_length(pay.p.keep[k] for k in range(PB))),
                              rawpack.i.p.last.eq(pay.p.last)]
                 with m.If(r_slot == 0):
                     m.d.comb += pay_ready.eq(rawpack.i.ready)
