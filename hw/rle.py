@@ -440,7 +440,7 @@ class RLEDecoder(wiring.Component):
         # to buffer one more beat: the issue decision is made a cycle ahead and
         # cannot count the bytes that land meanwhile.  Synthesis drops the unread
         # window bytes' multiplexers.
-        NCF = max(2, min(8, IB // 4))   # (one copy per 4 bytes of each buffered beat)
+        NCF = max(2, min(8, IB // 2))   # (one copy per 2 bytes of each buffered beat)
         AL = math.gcd(GT, IB)
         WB = max(GT, -(-GT // IB) * IB + AL + 1)
         m.submodules.unp = unp = Unpacker(8, IB, WB, align=AL, copies=NCF)
