@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from ..bits import prefix_length
 from ..packer import Packer
 from ..skid import SkidBuffer
-from ..streams import byte_stream
+from ..streams import byte_beat_layout, byte_stream
 from .params import EngineUnit, codec_blocks
 from .parser import COUNT_BITS, job_layout
 from .writer import write_beat_layout
@@ -119,7 +119,16 @@ class DecodeStage(EngineUnit):
         end_seen = Signal()
         end_code = Signal(8)
         end_accepted = Signal(32)
-        pay = self.pay
+        # The payload enters through a register slice: its `ready` toward the
+        # parser is a flip-flop, and the routing's ready (a chunk's last beat
+        # waits for its count, the decoder's `ready`) only reaches this slice's
+        # load enables, beside the decoders.  (Through the parser's own output
+        # slice that net crossed between the units: the 16 B engine's critical
+        # path at the chunk buffer's head change, 15.8 ns, 92 % routing.)
+        m.submodules.pay_slice = pay_slice = SkidBuffer(byte_beat_layout(PB),
+                                                        copies=max(1, PB // 8))
+        wiring.connect(m, wiring.flipped(self.pay), pay_slice.i)
+        pay = pay_slice.o
         pay_ready = Signal()
         pay_done = Signal()              # the routed chunk's last payload beat goes now
         m.d.comb += pay_done.eq(pay.valid & pay.ready & pay.p.last)
