@@ -104,7 +104,13 @@ class DecodeStage(EngineUnit):
         sbits = max(1, len(targets).bit_length())
 
         # ---- input routing ------------------------------------------------------------
-        jobs = self.jobs
+        # The jobs enter through a register slice too (as the payload, below):
+        # the routing's ready, which waits on the decoders' input, reached the
+        # parser's job slice (the 16 B engine's path at the payload slice's
+        # change, 12.1 ns, 84 % routing).
+        m.submodules.job_slice = job_slice = SkidBuffer(job_layout())
+        wiring.connect(m, wiring.flipped(self.jobs), job_slice.i)
+        jobs = job_slice.o
         m.submodules.order = order = fifo.SyncFIFOBuffered(width=len(targets), depth=ORDER_DEPTH)
         routing = Signal()                 # a chunk's payload is being routed
         r_slot = Signal(sbits)
