@@ -145,7 +145,7 @@ UNIT_SETS = {
     "offload": ("OffloadRules", {}, 23, "fifo-slip", 14, False,
                 "OffloadUnit (raw codec, 2 banks of 512 B): AR, C2H and the reader's stream "
                 "into the frame packer hold valid and payload; no valid out of reset"),
-    "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 25, "slip-behind-full-writer", 21, False,
+    "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 27, "slip-behind-full-writer", 21, False,
                  "PrefetchUnit (raw codec, 16-byte H2C beats): the stream into the write unit "
                  "holds valid and payload; no valid out of reset"),
 }
@@ -158,7 +158,7 @@ UNIT_SETS = {
 UNIT_STATUS = {
     "offload": ("OffloadRules", {}, 23, 23, "fifo-slip", 14,
                 "the offload set with the status output too (bounded)"),
-    "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 25, 25, "slip-behind-full-writer", 21,
+    "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 27, 27, "slip-behind-full-writer", 21,
                  "the prefetch set with the status output too (bounded)"),
 }
 #: Round trips: BMC depth (cycles; a cover at that depth sees the chunk's

@@ -73,6 +73,15 @@ class SlippingSkid(SkidBuffer):
         return m
 
 
+def _slipping_output_slice(shape, **kwargs):
+    """The decode stage's output slice (its one slice of write beats, with
+    ``strb``) as a :class:`SlippingSkid`; its input slices stay real: their
+    consumers' ``ready`` depends on their payload, a loop that a slipping
+    payload would close."""
+    members = getattr(shape, "members", {})
+    return (SlippingSkid if "strb" in members else SkidBuffer)(shape, **kwargs)
+
+
 class FlippingPacker(CreditedPacker):
     """A :class:`~hw.packer.CreditedPacker` that corrupts what it packs.
 
@@ -103,7 +112,7 @@ _PATCHES = {
     # the decode stage's output slice slips, and the write unit's buffer is cut
     # to 2 beats so that its input stalls (a 256-beat buffer never fills within
     # reach)
-    "slip-behind-full-writer": [("cdma.hw.engine.decode_stage", "SkidBuffer", SlippingSkid),
+    "slip-behind-full-writer": [("cdma.hw.engine.decode_stage", "SkidBuffer", _slipping_output_slice),
                                 ("cdma.hw.engine.writer", "fifo", types.SimpleNamespace(
                                     SyncFIFOBuffered=_small_sync_fifo))],
     "piece-flip": [(mod, "CreditedPacker", FlippingPacker) for mod in ("cdma.hw.zvc", "cdma.hw.rle")],
