@@ -574,7 +574,6 @@ class ZVCDecompressor(wiring.Component):
         # critical path at 16 B, 83 % of it routing)
         PMC = WINDOW // 8
         pms = replicated(m, "pm", PMC, width=len(Signal(range(N))))
-        pm = pms[0]
         pm_next = Signal(range(N))
         bunits = [unp.beats[k * UB:(k + 1) * UB] for k in range(N)]
         bside = [unp.beats_side[k * SB:(k + 1) * SB] for k in range(N)]

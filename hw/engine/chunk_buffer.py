@@ -190,9 +190,7 @@ class ChunkBuffer(EngineUnit):
         rd_inc = Signal(pbits)
         m.d.comb += rd_inc.eq(rd + 1)
         head = self.chunk
-        head_valid = Signal()
-        m.d.comb += head.valid.eq(head_valid)
-        for reg, per_bank in ((head_valid, ready_q), (head.p.comp, use_q),
+        for reg, per_bank in ((head.valid, ready_q), (head.p.comp, use_q),
                               (head.p.length, len_q), (head.p.final, raw_final)):
             m.d.sync += reg.eq(Mux(take, sel(per_bank, rd_inc), sel(per_bank, rd)))
         with m.If(take):
