@@ -107,7 +107,7 @@ class FrameParser(EngineUnit):
         # (two copies of the ring's head and offset, each selecting half of the
         # window's bits: the parser alone at 16 B/cycle went from 61.6 to 69.3
         # MHz, medians of seeds 1-3, and 369 LUT4 less)
-        UC = 2
+        UC = 4
         # Each word carries, computed as it enters, which of its bytes 1-3 are
         # nonzero (`side`): a payload's padding check reads those three bits of
         # its last word instead of the word through the window.
@@ -325,32 +325,44 @@ class FrameParser(EngineUnit):
         # in one cycle were the parser's path, 11.8 ns at 16 B/cycle)
         cc_zero = Signal()                # a raw chunk ...
         cc_bad = Signal()                 # ... or a codec other than the frame's
-        plen_ne = Signal(3)               # a byte of the raw length differs
+        # (the raw length is compared with both values `raw_c_next` can take,
+        # a whole chunk and the frame's last bytes, each a register, and `big`
+        # picks one in CHDR: a ring read and a compare with `raw_c_next`'s
+        # multiplexer in one cycle were the engine's path, 13.3 ns)
+        ne_whole = Signal(3)              # a byte of the raw length differs from 2 ** log2c ...
+        ne_left = Signal(3)               # ... from the frame's raw bytes left
+        big_r = Signal()                  # (which of the two `raw_c` is)
         plen_nz = Signal(3)               # a byte of the payload length is nonzero
-        raw_c_24 = Signal(CHUNK_LENGTH_BITS)
-        m.d.comb += raw_c_24.eq(raw_c_next)
+        whole_c = Signal(CHUNK_LENGTH_BITS)
+        m.d.comb += whole_c.eq(C(1, CHUNK_LENGTH_BITS) << log2c)
         m.d.sync += [chw.eq(chw_next), chw_here.eq(whole(nidx + 1)),
-                     cc_zero.eq(n_cc == 0), cc_bad.eq(n_cc != frame_codec),
-                     *(plen_ne[b].eq(n_plen[8 * b:8 * b + 8] != raw_c_24[8 * b:8 * b + 8])
+                     cc_zero.eq(n_cc == 0), cc_bad.eq(n_cc != frame_codec), big_r.eq(big),
+                     *(ne_whole[b].eq(n_plen[8 * b:8 * b + 8] != whole_c[8 * b:8 * b + 8])
+                       for b in range(3)),
+                     *(ne_left[b].eq(n_plen[8 * b:8 * b + 8] != raw_left[8 * b:8 * b + 8])
                        for b in range(3)),
                      *(plen_nz[b].eq(n_plen[8 * b:8 * b + 8].any()) for b in range(3))]
         chw_bad = Signal()
         chw_code = Signal(8)
-        m.d.comb += [chw_bad.eq(Mux(cc_zero, plen_ne.any(), cc_bad)),
+        m.d.comb += [chw_bad.eq(Mux(cc_zero, Mux(big_r, ne_whole.any(), ne_left.any()), cc_bad)),
                      chw_code.eq(Mux(cc_zero, EngineError.LENGTH_MISMATCH,
                                      EngineError.BAD_CHUNK_CODEC))]
         plen, cc = chw[:CHUNK_LENGTH_BITS], chw[CHUNK_LENGTH_BITS:32]
+        # What CHDR loads from the payload length is registered beside `chw`,
+        # from the same word: `hdr_at_new` selects the next `cpos`, and deriving
+        # it from `chw` in CHDR was the engine's path (13.9 ns at 16 B/cycle).
         LGB = PB.bit_length() - 1         # log2(PB)
-        plen_lo = plen[:LGB]              # the payload's bytes in its last beat, mod PB
-        # plen <= PB, without a carry chain from the window's word
-        plen_one_beat = (plen[LGB:] == 0) | ((plen[LGB:] == 1) & (plen_lo == 0))
-
+        n_lo = n_plen[:LGB]               # the payload's bytes in its last beat, mod PB
+        plen_one_beat = Signal()          # plen <= PB (without a carry chain)
+        last_bytes_new = Signal(range(PB + 1))
+        last_words_new = Signal(range(KW + 1))   # words of its last beat, padding included
+        m.d.sync += [plen_one_beat.eq((n_plen[LGB:] == 0) | ((n_plen[LGB:] == 1) & (n_lo == 0))),
+                     last_bytes_new.eq(Mux(n_lo == 0, PB, n_lo)),
+                     last_words_new.eq(Mux(n_lo == 0, KW, (n_lo + 3) >> 2))]
         # where the next chunk header follows this one's payload, in words from
         # the window's start at the payload's last beat (0: no payload)
-        last_words_new = Signal(range(KW + 1))   # words of its last beat, padding included
         hdr_at_new = Signal(range(KW + 1))
-        m.d.comb += [last_words_new.eq(Mux(plen_lo == 0, KW, (plen_lo + 3) >> 2)),
-                     hdr_at_new.eq(Mux(~plen_nz.any(), 0, last_words_new))]
+        m.d.comb += hdr_at_new.eq(Mux(~plen_nz.any(), 0, last_words_new))
 
         # payload beat: a full beat of KW words, or the payload's last (last_words words)
         # (a payload's last word is the one before the next chunk header: the
@@ -399,7 +411,7 @@ class FrameParser(EngineUnit):
                     with m.If(jobs.ready):
                         m.d.sync += [pay_left.eq(plen), pw_last.eq(plen_one_beat),
                                      last_words.eq(last_words_new),
-                                     last_bytes.eq(Mux(plen_lo == 0, PB, plen_lo)),
+                                     last_bytes.eq(last_bytes_new),
                                      hdr_at.eq(hdr_at_new),
                                      pay_empty.eq(~plen_nz.any()),
                                      raw_left.eq(raw_left - raw_c), state.eq(PAY)]
