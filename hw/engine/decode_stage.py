@@ -108,12 +108,15 @@ class DecodeStage(EngineUnit):
         # the routing's ready, which waits on the decoders' input, reached the
         # parser's job slice (the 16 B engine's path at the payload slice's
         # change, 12.1 ns, 84 % routing).
-        m.submodules.job_slice = job_slice = SkidBuffer(job_layout())
+        m.submodules.job_slice = job_slice = SkidBuffer(job_layout(), copies=2)
         wiring.connect(m, wiring.flipped(self.jobs), job_slice.i)
         jobs = job_slice.o
         m.submodules.order = order = fifo.SyncFIFOBuffered(width=len(targets), depth=ORDER_DEPTH)
         routing = Signal()                 # a chunk's payload is being routed
-        r_slot = Signal(sbits)
+        # (the routed slot one-hot: each target's share of `pay_ready` is one
+        # AND, not a compare in a priority chain; with the job slice's enable
+        # behind it, that chain was the prefetch unit's path, 12.2 ns, 7 levels)
+        r_oh = Signal(len(targets))
         toggles = {cid: Signal(name=f"toggle{cid}") for cid in codec_slots}
         job_slot = Signal(sbits)
         for cid, sl in codec_slots.items():
@@ -149,14 +152,16 @@ class DecodeStage(EngineUnit):
             with m.Elif(order.w_rdy):
                 m.d.comb += [jobs.ready.eq(1), order.w_en.eq(1),
                              order.w_data.eq(Cat(*[job_slot == t for t in targets]))]
-                m.d.sync += [routing.eq(1), r_slot.eq(job_slot), count_sent.eq(0),
+                m.d.sync += [routing.eq(1), r_oh.eq(Cat(*[job_slot == t for t in targets])),
+                             count_sent.eq(0),
                              chunks_in.eq(chunks_in + 1), job_count.eq(jobs.p.count)]
                 for cid, t in toggles.items():
                     with m.If(jobs.p.codec == cid):
                         m.d.sync += t.eq(~t)
         m.d.comb += pay.ready.eq(routing & pay_ready)
+        ready_terms = []
         for cid in targets:
-            sel = routing & (r_slot == cid)
+            sel = routing & r_oh[cid]
             if cid == 0:
                 # (the parser's payload `keep` is a prefix: its bytes are counted
                 # without adders; a sum here, into the raw packer's control, was
@@ -164,8 +169,7 @@ class DecodeStage(EngineUnit):
                 m.d.comb += [rawpack.i.valid.eq(sel & pay.valid), rawpack.i.p.data.eq(pay.p.data),
                              rawpack.i.p.n.eq(prefix_length(pay.p.keep[k] for k in range(PB))),
                              rawpack.i.p.last.eq(pay.p.last)]
-                with m.If(r_slot == 0):
-                    m.d.comb += pay_ready.eq(rawpack.i.ready)
+                ready_t = rawpack.i.ready
             else:
                 dec = decs[cid]
                 # A chunk's last payload beat waits for its count: routing must not
@@ -175,8 +179,9 @@ class DecodeStage(EngineUnit):
                              dec.count.valid.eq(sel & ~count_sent), dec.count.p.eq(job_count)]
                 with m.If(dec.count.valid & dec.count.ready):
                     m.d.sync += count_sent.eq(1)
-                with m.If(r_slot == cid):
-                    m.d.comb += pay_ready.eq(dec.i.ready & beat_may_go)
+                ready_t = dec.i.ready & beat_may_go
+            ready_terms.append(r_oh[cid] & ready_t)
+        m.d.comb += pay_ready.eq(Cat(*ready_terms).any())
 
         # ---- outputs in chunk order ----------------------------------------------------------
         # The chunk being collected is a one-hot register (the order queue's
