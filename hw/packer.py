@@ -211,8 +211,12 @@ class Packer(wiring.Component):
         flushing = Signal()              # the packet has ended; the tail follows
         c_mask = Signal(PI)              # units of the piece that are valid
         # one copy of the position per output unit of the shifter: each bit then
-        # drives one unit's multiplexers
+        # drives one unit's multiplexers.  They load from NC copies of `fill`'s
+        # low bits (a tree: `fill` itself reaching all A copies spread over the
+        # shifter was the 16 B offload unit's path, in the RLE encoder, most
+        # of it routing)
         c_pos = replicated(m, "c_pos", A, width=len(Signal(range(FMAX))))
+        pos_src = replicated(m, "fill_pos", NC, width=len(c_pos[0]))
         c_keep = Signal(range(PO + 1))
         c_last = Signal()
         c_data = Signal(PI * U)
@@ -261,7 +265,8 @@ class Packer(wiring.Component):
             drain.eq(drain_next), stop.eq(stop_next),
             c_emit.eq(c_emit_now), c_keep.eq(keep), c_last.eq(last),
             c_mask.eq(Mux(i_take, thermometer(i.p.n, PI), 0)),
-            *[p.eq(fill[:len(p)]) for p in c_pos],
+            *[q.eq(fill_next[:len(q)]) for q in pos_src],
+            *[q.eq(pos_src[min(j * NC // A, NC - 1)]) for j, q in enumerate(c_pos)],
         ]
         for k in range(PI):              # a piece, or zeros when no piece is taken
             m.d.sync += c_data[k * U:(k + 1) * U].eq(
