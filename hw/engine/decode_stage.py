@@ -41,9 +41,11 @@ class DecodeStage(EngineUnit):
     Decoder slots: 0 is the raw byte :class:`~cdma.hw.packer.Packer`, then
     ``dec_instances`` decompressors per codec built in; consecutive chunks of
     one codec alternate between its instances, so that one instance's
-    start-of-chunk cycles hide behind the other's work.  A job is routed when
-    the previous chunk's last payload beat goes; an order queue of
-    :data:`ORDER_DEPTH` slots keeps the outputs in chunk order.
+    start-of-chunk cycles hide behind the other's work.  A job is taken as
+    soon as its queues have room: its slot into a two-entry route queue (the
+    payload being routed and the next), its count into its decoder's
+    two-entry count queue; an order queue of :data:`ORDER_DEPTH` slots keeps
+    the outputs in chunk order.
 
     Beats pass to ``o`` until the first decompressor error beat (a beat with
     ``user`` set); from then on, and for beats without bytes, they are taken
@@ -112,53 +114,76 @@ class DecodeStage(EngineUnit):
         wiring.connect(m, wiring.flipped(self.jobs), job_slice.i)
         jobs = job_slice.o
         m.submodules.order = order = fifo.SyncFIFOBuffered(width=len(targets), depth=ORDER_DEPTH)
-        routing = Signal()                 # a chunk's payload is being routed
-        # (the routed slot one-hot: each target's share of `pay_ready` is one
-        # AND, not a compare in a priority chain; with the job slice's enable
-        # behind it, that chain was the prefetch unit's path, 12.2 ns, 7 levels)
-        r_oh = Signal(len(targets))
         toggles = {cid: Signal(name=f"toggle{cid}") for cid in codec_slots}
         job_slot = Signal(sbits)
         for cid, sl in codec_slots.items():
             with m.If(jobs.p.codec == cid):
                 m.d.comb += job_slot.eq(sl[0] if len(sl) == 1 else Mux(toggles[cid], sl[1], sl[0]))
-        count_sent = Signal()
         chunks_in = Signal(32)
         chunks_out = Signal(32)
         end_seen = Signal()
         end_code = Signal(8)
         end_accepted = Signal(32)
-        # The payload enters through a register slice: its `ready` toward the
-        # parser is a flip-flop, and the routing's ready (a chunk's last beat
-        # waits for its count, the decoder's `ready`) only reaches this slice's
-        # load enables, beside the decoders.  (Through the parser's own output
-        # slice that net crossed between the units: the 16 B engine's critical
-        # path at the chunk buffer's head change, 15.8 ns, 92 % routing.)
-        m.submodules.pay_slice = pay_slice = SkidBuffer(byte_beat_layout(PB),
-                                                        copies=max(1, PB // 8))
-        wiring.connect(m, wiring.flipped(self.pay), pay_slice.i)
-        pay = pay_slice.o
-        pay_ready = Signal()
-        pay_done = Signal()              # the routed chunk's last payload beat goes now
-        m.d.comb += pay_done.eq(pay.valid & pay.ready & pay.p.last)
-        with m.If(pay_done):
-            m.d.sync += routing.eq(0)
-        job_count = Signal(COUNT_BITS)
-        with m.If((~routing | pay_done) & ~end_seen & jobs.valid):
+        # A job is taken as soon as there is room for it, whatever the payload
+        # does: its decoder slot goes into the route queue (a register slice:
+        # the slot being routed and the next), its count into its decoder's
+        # count queue (another slice).  The take then waits only on those
+        # slices' registered `ready`s and the order queue; the payload's end,
+        # behind the decoders' input `ready`, only pops the route queue's few
+        # bits.  (Taking the job in the cycle the previous payload's last beat
+        # went put decoder input ready -> chunk end -> job take -> the job
+        # slice's enables on the prefetch unit's path, 12.2 ns, 7 levels.)  The
+        # counts travel in chunk order beside the payload, so a payload's last
+        # beat no longer waits for its count.
+        m.submodules.route = route = SkidBuffer(len(targets))
+        cqs = {}
+        for cid in decs:
+            m.submodules[f"count_q{cid}"] = cqs[cid] = cq = SkidBuffer(COUNT_BITS)
+            m.d.comb += [decs[cid].count.valid.eq(cq.o.valid), decs[cid].count.p.eq(cq.o.payload),
+                         cq.o.ready.eq(decs[cid].count.ready)]
+        room = Signal()                  # every queue the job enters has room
+        slot_room = Mux(job_slot == 0, 1, 0)
+        for cid, cq in cqs.items():
+            slot_room = slot_room | ((job_slot == cid) & cq.i.ready)
+        m.d.comb += room.eq(route.i.ready & order.w_rdy & slot_room)
+        take = Signal()
+        with m.If(~end_seen & jobs.valid):
             with m.If(jobs.p.end):
                 m.d.comb += jobs.ready.eq(1)
                 m.d.sync += [end_seen.eq(1), end_code.eq(jobs.p.code),
                              end_accepted.eq(jobs.p.accepted)]
-            with m.Elif(order.w_rdy):
-                m.d.comb += [jobs.ready.eq(1), order.w_en.eq(1),
-                             order.w_data.eq(Cat(*[job_slot == t for t in targets]))]
-                m.d.sync += [routing.eq(1), r_oh.eq(Cat(*[job_slot == t for t in targets])),
-                             count_sent.eq(0),
-                             chunks_in.eq(chunks_in + 1), job_count.eq(jobs.p.count)]
+            with m.Elif(room):
+                m.d.comb += [jobs.ready.eq(1), take.eq(1)]
+                m.d.sync += chunks_in.eq(chunks_in + 1)
                 for cid, t in toggles.items():
                     with m.If(jobs.p.codec == cid):
                         m.d.sync += t.eq(~t)
-        m.d.comb += pay.ready.eq(routing & pay_ready)
+        # (the queues' `valid`s do not wait for each other's `ready`s: each is
+        # the take's conditions but its own room, which `room` includes)
+        job_chunk = jobs.valid & ~jobs.p.end & ~end_seen
+        onehot = Cat(*[job_slot == t for t in targets])
+        m.d.comb += [route.i.valid.eq(job_chunk & order.w_rdy & slot_room),
+                     route.i.payload.eq(onehot),
+                     order.w_en.eq(take), order.w_data.eq(onehot)]
+        for cid, cq in cqs.items():
+            m.d.comb += [cq.i.valid.eq(job_chunk & route.i.ready & order.w_rdy & (job_slot == cid)),
+                         cq.i.payload.eq(jobs.p.count)]
+
+        # The payload enters through a register slice: its `ready` toward the
+        # parser is a flip-flop, and the routing's ready (the decoders' `ready`)
+        # only reaches this slice's load enables, beside the decoders.  (Through
+        # the parser's own output slice that net crossed between the units: the
+        # 16 B engine's critical path at the chunk buffer's head change, 15.8
+        # ns, 92 % routing.)
+        m.submodules.pay_slice = pay_slice = SkidBuffer(byte_beat_layout(PB),
+                                                        copies=max(1, PB // 8))
+        wiring.connect(m, wiring.flipped(self.pay), pay_slice.i)
+        pay = pay_slice.o
+        # The payload goes to the route queue's head slot (one-hot, a register:
+        # each target's share of `pay.ready` is one AND).
+        routing = route.o.valid
+        r_oh = route.o.payload
+        pay_ready = Signal()
         ready_terms = []
         for cid in targets:
             sel = routing & r_oh[cid]
@@ -172,16 +197,12 @@ class DecodeStage(EngineUnit):
                 ready_t = rawpack.i.ready
             else:
                 dec = decs[cid]
-                # A chunk's last payload beat waits for its count: routing must not
-                # end (and the next job start) before the decompressor has its count.
-                beat_may_go = count_sent | ~pay.p.last
-                m.d.comb += [dec.i.valid.eq(sel & pay.valid & beat_may_go), dec.i.p.eq(pay.p),
-                             dec.count.valid.eq(sel & ~count_sent), dec.count.p.eq(job_count)]
-                with m.If(dec.count.valid & dec.count.ready):
-                    m.d.sync += count_sent.eq(1)
-                ready_t = dec.i.ready & beat_may_go
+                m.d.comb += [dec.i.valid.eq(sel & pay.valid), dec.i.p.eq(pay.p)]
+                ready_t = dec.i.ready
             ready_terms.append(r_oh[cid] & ready_t)
-        m.d.comb += pay_ready.eq(Cat(*ready_terms).any())
+        m.d.comb += [pay_ready.eq(Cat(*ready_terms).any()),
+                     pay.ready.eq(routing & pay_ready),
+                     route.o.ready.eq(pay.valid & pay.p.last & pay_ready)]
 
         # ---- outputs in chunk order ----------------------------------------------------------
         # The chunk being collected is a one-hot register (the order queue's
