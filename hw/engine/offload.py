@@ -7,10 +7,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packer import Packer
+from ..skid import SkidBuffer
 from ..streams import byte_stream
 from .axi import forward, read_members
 from .chunk_buffer import ChunkBuffer
-from .chunker import Chunker
+from .chunker import Chunker, chunk_beat_layout
 from .compress_stage import CompressStage
 from .fetch import FetchUnit
 from .frame_reader import WORD_BYTES, FrameReader
@@ -91,7 +92,14 @@ class OffloadUnit(EngineUnit):
         m.submodules.packer = packer = Packer(8 * WORD_BYTES, MB // WORD_BYTES, PB // WORD_BYTES)
         forward(m, self, fetch, read_members(p.addr_width, MB))
         wiring.connect(m, fetch.o, chunker.i)
-        wiring.connect(m, chunker.o, buffer.i)
+        # (the chunker's beats reach the chunk buffer through a register slice:
+        # the command state's `run` gate and the chunker's flags in the same
+        # cycle as the buffer's fork -- both halves' `ready` -> the bank
+        # registers -- were the 16 B engine's path, 14.8 ns, 7 levels)
+        m.submodules.chunk_slice = chunk_slice = SkidBuffer(
+            chunk_beat_layout(p.elem_bits, MB), copies=max(1, MB // 8))
+        wiring.connect(m, chunker.o, chunk_slice.i)
+        wiring.connect(m, chunk_slice.o, buffer.i)
         wiring.connect(m, buffer.enc, codec_stage.i)
         wiring.connect(m, codec_stage.o, buffer.comp)
         wiring.connect(m, buffer.chunk, reader.chunk)
