@@ -744,7 +744,10 @@ class Unpacker(wiring.Component):
         m.d.comb += [count_k.eq(count + lands_nd), count_t.eq(count - pops_take + lands_nd),
                      count_d.eq(count - beats + lands_d)]
         count_next = Mux(drop0, count_d, Mux(take0, count_t, count_k))
-        m.d.sync += [count.eq(count_next), *[f.eq(count_next < NW) for f in free_c]]
+        # (`free` from a compare per outcome too: the decision picks a bit, not a
+        # count to compare; through the count it ended the 16 B parser's path)
+        free_next = Mux(drop0, count_d < NW, Mux(take0, count_t < NW, count_k < NW))
+        m.d.sync += [count.eq(count_next), *[f.eq(free_next) for f in free_c]]
         # without a drop: `dropping` ends with the last beat; `ended`/`n_ended`
         # as the counters above
         dropping_k = Mux(dropping, ~got, 0)
