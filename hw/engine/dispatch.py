@@ -82,8 +82,16 @@ class DescriptorDispatch(EngineUnit):
         d_valid = Signal()
         checked = Signal()               # the checks of `desc` are registered
         m.d.comb += self.desc.ready.eq(~d_valid)
+        # (the direction decoded as the descriptor is loaded: compared in the
+        # dispatch cycle it put the command's `valid` -> take -> `d_valid` on
+        # the 16 B engine's path, 13.0 ns, 6 levels)
+        is_dir = {OFFLOAD: Signal(name="is_offload"), PREFETCH: Signal(name="is_prefetch")}
+        unknown = Signal()
         with m.If(self.desc.valid & ~d_valid):
-            m.d.sync += [desc.eq(self.desc.p), d_valid.eq(1), checked.eq(0)]
+            d = self.desc.p
+            m.d.sync += [desc.eq(d), d_valid.eq(1), checked.eq(0),
+                         *(f.eq(d.direction == k) for k, f in is_dir.items()),
+                         unknown.eq((d.direction != OFFLOAD) & (d.direction != PREFETCH))]
         with m.Elif(d_valid):
             m.d.sync += checked.eq(1)
         # The range [addr, addr + length) must lie inside [0, 2**addr_width): the units
@@ -109,14 +117,13 @@ class DescriptorDispatch(EngineUnit):
             m.d.comb += [cmd.p.addr.eq(desc.addr), cmd.p.length.eq(desc.length),
                          cmd.p.codec.eq(desc.codec), cmd.p.tag.eq(desc.tag),
                          cmd.p.code.eq(desc_code),
-                         cmd.valid.eq(ready & (desc.direction == direction))]
+                         cmd.valid.eq(ready & is_dir[direction])]
             with m.If(cmd.valid & cmd.ready):
                 m.d.comb += taken.eq(1)
-        known = (desc.direction == OFFLOAD) | (desc.direction == PREFETCH)
         rej = self.rejected
         with m.If(rej.valid & rej.ready):
             m.d.sync += rej.valid.eq(0)
-        with m.If(ready & ~known & ~rej.valid):
+        with m.If(ready & unknown & ~rej.valid):
             m.d.comb += taken.eq(1)
             m.d.sync += [rej.valid.eq(1), rej.p.length.eq(0), rej.p.tag.eq(desc.tag),
                          rej.p.code.eq(EngineError.DESC_DIRECTION),
