@@ -250,7 +250,7 @@ class WriteGuard(FormalTop):
         sig = lambda name: find_signal(frag, name, ())
         u_addr, to_issue, to_accept = sig("addr"), sig("to_issue"), sig("to_accept")
         committed, state, final_strb = sig("committed"), sig("state"), sig("final_strb")
-        aw_hold = sig("aw_hold")
+        aw_hold, c_nz = sig("aw_hold"), sig("c_nz")
         burst, settle = sig("burst_len"), sig("settle")
         uncommitted, may_issue = sig("uncommitted"), sig("may_issue")
         dut_awvalid, dut_awlen = self._dut.awvalid, self._dut.awlen
@@ -263,6 +263,8 @@ class WriteGuard(FormalTop):
                 Assert(to_accept + acc[:len(to_accept)] == nb27),
                 Assert(acc <= nb27),
                 Assert(committed == aw_beats - w_beats),
+                # the registered `committed != 0`
+                Assert(c_nz == (committed != 0)),
                 Assert(state != 0),
                 Assert(final_strb == t_fstrb),
                 Assert(w_beats <= aw_beats),
@@ -283,7 +285,8 @@ class WriteGuard(FormalTop):
                 Assert(~aw_hold | (settle == 0)),
             ]
         with m.If(~active & ~rst):
-            m.d.comb += Assert((state == 0) & (committed == 0) & (buf.level == 0) & ~aw_hold)
+            m.d.comb += Assert((state == 0) & (committed == 0) & (buf.level == 0) & ~aw_hold
+                               & ~c_nz)
 
     def _covers(self, m, dut, w_hs, w_beats, t_nb, t_fstrb, MB):
         # a whole transfer with a cut last beat, an early finish

@@ -154,7 +154,13 @@ class WriteUnit(EngineUnit):
         # beats of the current burst written (not Signal.like(lens.r_data): the FIFO's
         # data output is reset-less, and this counter must restart at reset)
         wcount = Signal(len(lens.r_data))
-        m.d.comb += [self.wvalid.eq(buf.r_rdy & lens.r_rdy & (committed != 0)),
+        # `committed != 0` is a register, kept from the handshakes: an AW makes
+        # it nonzero (a burst is at least a beat, more than a W takes); a W
+        # alone leaves it nonzero if it was 2 or more.  (The compare in
+        # `wvalid`, into the buffer's read enable, was the 16 B engine's path
+        # at 328d901, seed 3, 12.4 ns, 7 levels.)
+        c_nz = Signal()
+        m.d.comb += [self.wvalid.eq(buf.r_rdy & lens.r_rdy & c_nz),
                      self.wdata.eq(buf.r_data[:8 * MB]), self.wstrb.eq(buf.r_data[8 * MB:]),
                      self.wlast.eq(wcount == lens.r_data)]
         w_hs = self.wvalid & self.wready
@@ -162,7 +168,8 @@ class WriteUnit(EngineUnit):
         m.d.comb += [buf.r_en.eq(w_hs | flush_pop), lens.r_en.eq(w_hs & self.wlast)]
         with m.If(w_hs):
             m.d.sync += wcount.eq(Mux(self.wlast, 0, wcount + 1))
-        m.d.sync += committed.eq(committed + Mux(aw_hs, burst, 0) - w_hs)
+        m.d.sync += [committed.eq(committed + Mux(aw_hs, burst, 0) - w_hs),
+                     c_nz.eq(aw_hs | Mux(w_hs, committed >= 2, c_nz))]
 
         # B
         m.d.comb += self.bready.eq(1)
