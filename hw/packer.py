@@ -746,7 +746,8 @@ class Unpacker(wiring.Component):
         count_next = Mux(drop0, count_d, Mux(take0, count_t, count_k))
         # (`free` from a compare per outcome too: the decision picks a bit, not a
         # count to compare; through the count it ended the 16 B parser's path)
-        free_next = Mux(drop0, count_d < NW, Mux(take0, count_t < NW, count_k < NW))
+        free_k, free_t, free_d = count_k < NW, count_t < NW, count_d < NW
+        free_next = Mux(drop0, free_d, Mux(take0, free_t, free_k))
         m.d.sync += [count.eq(count_next), *[f.eq(free_next) for f in free_c]]
         # without a drop: `dropping` ends with the last beat; `ended`/`n_ended`
         # as the counters above
@@ -755,9 +756,9 @@ class Unpacker(wiring.Component):
         n_ended_k = Mux(ended & lands_nd, src.p.last, n_ended)
         # with a drop: the rest of the packet is discarded up to its last beat
         dropping_d = Mux(dropping | ~ended, ~got, dropping)
-        rdy_k = dropping_k | ((count_k < NW) & ~(ended_k & n_ended_k))
-        rdy_t = dropping_k | ((count_t < NW) & ~(ended_k & n_ended_k))
-        rdy_d = dropping_d | (count_d < NW)     # (no next packet's end after a drop)
+        rdy_k = dropping_k | (free_k & ~(ended_k & n_ended_k))
+        rdy_t = dropping_k | (free_t & ~(ended_k & n_ended_k))
+        rdy_d = dropping_d | free_d     # (no next packet's end after a drop)
         m.d.sync += rdy.eq(Mux(drop0, rdy_d, Mux(take0, rdy_t, rdy_k)))
 
         def ring_add(value, inc):

@@ -2,10 +2,11 @@
 each chunk's end."""
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
+from ..bits import thermometer
 from .params import LENGTH_BITS, EngineUnit
 
 __all__ = ["Chunker", "chunk_beat_layout"]
@@ -89,7 +90,7 @@ class Chunker(EngineUnit):
             m.d.sync += [beats_left.eq((length + MB - 1) >> mshift), cbeat.eq(0),
                          final_beat.eq(length <= MB), cbeat_last.eq(chunk_beats == 1),
                          last_elems.eq(elems),
-                         last_keep.eq(Cat(*[elems > k for k in range(lanes)]))]
+                         last_keep.eq(thermometer(elems, lanes))]
         with m.Elif(xfer):
             m.d.sync += [beats_left.eq(beats_left - 1), cbeat.eq(Mux(chunk_end, 0, cbeat + 1)),
                          final_beat.eq(beats_left == 2),

@@ -141,10 +141,11 @@ class DecodeStage(EngineUnit):
             m.submodules[f"count_q{cid}"] = cqs[cid] = cq = SkidBuffer(COUNT_BITS)
             m.d.comb += [decs[cid].count.valid.eq(cq.o.valid), decs[cid].count.p.eq(cq.o.payload),
                          cq.o.ready.eq(decs[cid].count.ready)]
+        onehot = Cat(*[job_slot == t for t in targets])
         room = Signal()                  # every queue the job enters has room
-        slot_room = Mux(job_slot == 0, 1, 0)
+        slot_room = onehot[0]            # (the raw packer takes no count)
         for cid, cq in cqs.items():
-            slot_room = slot_room | ((job_slot == cid) & cq.i.ready)
+            slot_room = slot_room | (onehot[cid] & cq.i.ready)
         m.d.comb += room.eq(route.i.ready & order.w_rdy & slot_room)
         take = Signal()
         with m.If(~end_seen & jobs.valid):
@@ -161,12 +162,11 @@ class DecodeStage(EngineUnit):
         # (the queues' `valid`s do not wait for each other's `ready`s: each is
         # the take's conditions but its own room, which `room` includes)
         job_chunk = jobs.valid & ~jobs.p.end & ~end_seen
-        onehot = Cat(*[job_slot == t for t in targets])
         m.d.comb += [route.i.valid.eq(job_chunk & order.w_rdy & slot_room),
                      route.i.payload.eq(onehot),
                      order.w_en.eq(take), order.w_data.eq(onehot)]
         for cid, cq in cqs.items():
-            m.d.comb += [cq.i.valid.eq(job_chunk & route.i.ready & order.w_rdy & (job_slot == cid)),
+            m.d.comb += [cq.i.valid.eq(job_chunk & route.i.ready & order.w_rdy & onehot[cid]),
                          cq.i.payload.eq(jobs.p.count)]
 
         # The payload enters through a register slice: its `ready` toward the

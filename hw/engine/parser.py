@@ -361,13 +361,14 @@ class FrameParser(EngineUnit):
         up_zero = Signal(len(cuts) - 1)   # parts of the bits above PB's are zero
         pb_bit = Signal()                 # PB's bit
         lo_zero = Signal()                # the bits below it are zero
+        n_lo_zero = n_lo == 0
         m.d.sync += [*(up_zero[k].eq(n_plen[a:b] == 0) for k, (a, b) in enumerate(zip(cuts, cuts[1:]))),
-                     pb_bit.eq(n_plen[LGB]), lo_zero.eq(n_lo == 0)]
+                     pb_bit.eq(n_plen[LGB]), lo_zero.eq(n_lo_zero)]
         plen_one_beat = up_zero.all() & (~pb_bit | lo_zero)
         last_bytes_new = Signal(range(PB + 1))
         last_words_new = Signal(range(KW + 1))   # words of its last beat, padding included
-        m.d.sync += [last_bytes_new.eq(Mux(n_lo == 0, PB, n_lo)),
-                     last_words_new.eq(Mux(n_lo == 0, KW, (n_lo + 3) >> 2))]
+        m.d.sync += [last_bytes_new.eq(Mux(n_lo_zero, PB, n_lo)),
+                     last_words_new.eq(Mux(n_lo_zero, KW, (n_lo + 3) >> 2))]
         # where the next chunk header follows this one's payload, in words from
         # the window's start at the payload's last beat (0: no payload)
         hdr_at_new = Signal(range(KW + 1))
