@@ -316,8 +316,8 @@ SHARED_OPTIONS = (
     (("--router",), dict(choices=("router1", "router2"), default=eda.DEFAULT_ROUTER,
                          help="nextpnr router (default %(default)s)")),
     (("--placer",), dict(choices=eda.PLACERS, default=eda.DEFAULT_PLACER,
-                         help="nextpnr placer (default %(default)s; 'static' reached the same "
-                              "Fmax on the 16 B engine in half the time)")),
+                         help="nextpnr placer (default %(default)s; 'heap' is nextpnr's own "
+                              "default and the placer of the figures before 2026-12-04)")),
     (("--seed",), dict(type=_seed_list, default="1", metavar="N[,N]",
                        help="nextpnr placement seed(s), positive integers (default %(default)s): "
                             "placement alone moves Fmax by several MHz, so compare changes "

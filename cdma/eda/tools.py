@@ -81,10 +81,14 @@ ECP5_CAPACITY = {"12k": (12096, 32), "25k": (24288, 56), "45k": (43848, 108), "8
 #: are conservative; ``--router router1`` for the other.
 DEFAULT_ROUTER = "router2"
 
-#: nextpnr placer.  HeAP (analytic, nextpnr's default) is the yardstick every
-#: figure before 2026-12-04 came from; ``static`` (electrostatic) reached the
-#: same Fmax on the 16 B engine in half the time (docs/TIMING.md, section 5).
-DEFAULT_PLACER = "heap"
+#: nextpnr placer.  ``static`` (electrostatic) is the default since 2026-12-04:
+#: on the same netlists it placed the 16 B engine in half HeAP's time at a
+#: higher median Fmax (77.1 against 75.3 MHz, seeds 1-3), was ahead on 8 of
+#: the 12 small codec blocks (behind by 0.4-7.7 MHz on 4), and its placements of the
+#: 64 B/cycle codec blocks route in minutes where HeAP's did not route in 40
+#: (docs/TIMING.md, section 5).  HeAP (nextpnr's own default) is the placer of
+#: every figure before that day: ``--placer heap``.
+DEFAULT_PLACER = "static"
 PLACERS = ("heap", "static", "sa")
 
 
