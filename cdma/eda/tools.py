@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Sequence
 
 __all__ = ["ToolMissing", "ToolFailed", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
-           "DEFAULT_ROUTER", "DEFAULT_PLACER", "PLACERS", "SPEED_GRADES", "CRIT_KEYS", "critical_path", "unit_areas",
+           "DEFAULT_ROUTER", "DEFAULT_PLACER", "PLACERS", "SPEED_GRADES", "CRIT_KEYS",
+           "critical_path", "unit_areas",
            "verilator_root", "verilator_env", "lint_verilator", "lint_slang", "tool_versions"]
 
 
@@ -84,9 +85,9 @@ DEFAULT_ROUTER = "router2"
 #: nextpnr placer.  ``static`` (electrostatic) is the default since 2026-12-04:
 #: on the same netlists it placed the 16 B engine in half HeAP's time at a
 #: higher median Fmax (77.1 against 75.3 MHz, seeds 1-3), was ahead on 8 of
-#: the 12 small codec blocks (behind by 0.4-7.7 MHz on 4), and its placements of the
-#: 64 B/cycle codec blocks route in minutes where HeAP's did not route in 40
-#: (docs/TIMING.md, section 5).  HeAP (nextpnr's own default) is the placer of
+#: the 12 small codec blocks (behind by 0.4-7.7 MHz on 4), and its placements
+#: of the 64 B/cycle codec blocks route in minutes where HeAP's did not route
+#: in 40 minutes (docs/TIMING.md, section 5).  HeAP (nextpnr's own default) is the placer of
 #: every figure before that day: ``--placer heap``.
 DEFAULT_PLACER = "static"
 PLACERS = ("heap", "static", "sa")
