@@ -15,7 +15,7 @@ from __future__ import annotations
 from amaranth.hdl import C, Cat, Mux, Signal
 
 __all__ = ["popcount", "prefix_length", "prefix_counts", "compact_level", "expand_controls", "expand_level",
-           "expand_pipelined", "thermometer", "wrap"]
+           "expand_pipelined", "onehot_select", "thermometer", "wrap"]
 
 
 def popcount(bits):
@@ -34,6 +34,15 @@ def thermometer(count, width):
     never reach are constant 0, not a comparison that lint calls constant)."""
     top = (1 << len(count)) - 1
     return Cat(*[count > k if k < top else C(0, 1) for k in range(width)])
+
+
+def onehot_select(onehot, values):
+    """``values[k]`` for the set bit ``k`` of ``onehot`` (0 if none): an AND-OR,
+    no priority chain and no encoded index behind the select lines."""
+    out = 0
+    for k, v in enumerate(values):
+        out = out | Mux(onehot[k], v, 0)
+    return out
 
 
 def prefix_length(mask):

@@ -15,14 +15,11 @@ drive is a register.
 """
 from __future__ import annotations
 
-import functools
-import operator
-
 from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import thermometer, wrap
+from .bits import onehot_select, thermometer, wrap
 from .fifo import WideFIFO
 from .skid import SkidBuffer, replicated
 from .streams import check_positive_int
@@ -692,8 +689,7 @@ class Unpacker(wiring.Component):
         def by_pops(value, width):
             """``value(k)`` for the number k of beats the take pops (AND-OR)."""
             out = Signal(width)
-            terms = [Mux(pops_one[k], value(k), 0) for k in range(NW + 1)]
-            m.d.comb += out.eq(functools.reduce(operator.or_, terms))
+            m.d.comb += out.eq(onehot_select(pops_one, [value(k) for k in range(NW + 1)]))
             return out
 
         off_take = Signal.like(off)
@@ -724,6 +720,7 @@ class Unpacker(wiring.Component):
                             ("tn", level - self.take + src.p.n), ("dn", n_level + src.p.n)):
             lv[name] = Signal.like(level, name=f"level_{name}")
             m.d.comb += lv[name].eq(value)
+        beats_take = by_pops(lambda k: beats - k, len(beats))
         with m.If(drop0):
             m.d.sync += [
                 off.eq(0),
@@ -739,7 +736,7 @@ class Unpacker(wiring.Component):
             with m.If(take0):
                 m.d.sync += [off.eq(off_take),
                              level.eq(Mux(add_n, lv["tn"], lv["t"])),
-                             beats.eq(by_pops(lambda k: beats - k, len(beats)) + add_n)]
+                             beats.eq(beats_take + add_n)]
             with m.Else():
                 m.d.sync += [level.eq(Mux(add_n, lv["kn"], level)),
                              beats.eq(beats + add_n)]

@@ -6,7 +6,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..bits import prefix_length
+from ..bits import onehot_select, prefix_length
 from ..packer import Packer
 from ..skid import SkidBuffer
 from ..streams import byte_beat_layout, byte_stream
@@ -23,15 +23,6 @@ __all__ = ["DecodeStage", "ORDER_DEPTH", "ERROR_COUNT_BITS"]
 ORDER_DEPTH = 8
 #: Width of the per-decoder counters of error pulses and error beats in a frame.
 ERROR_COUNT_BITS = 16
-
-
-def _or_select(onehot, values):
-    """``values[k]`` for the set bit ``k`` of ``onehot`` (0 if none): an AND-OR,
-    the select lines straight from a register."""
-    out = 0
-    for k, v in enumerate(values):
-        out = out | Mux(onehot[k], v, 0)
-    return out
 
 
 class DecodeStage(EngineUnit):
@@ -254,17 +245,17 @@ class DecodeStage(EngineUnit):
         o_err = Signal()                 # ... a decompressor's error beat ...
         o_hs = Signal()                  # ... and it goes (on, or dropped)
         m.d.comb += [
-            o_last.eq(_or_select(sel, [o.p.last for o in outs])),
-            o_err.eq(_or_select(sel, errs)),
-            o_hs.eq(_or_select(sel, [o.valid & o.ready for o in outs])),
-            o_slice.i.valid.eq(_or_select(sel, [o.valid & ~sk for o, sk in zip(outs, skips)])),
+            o_last.eq(onehot_select(sel, [o.p.last for o in outs])),
+            o_err.eq(onehot_select(sel, errs)),
+            o_hs.eq(onehot_select(sel, [o.valid & o.ready for o in outs])),
+            o_slice.i.valid.eq(onehot_select(sel, [o.valid & ~sk for o, sk in zip(outs, skips)])),
         ]
         for c in range(NH):
             dlo, dhi = c * 8 * MB // NH, (c + 1) * 8 * MB // NH
             slo, shi = c * MB // NH, (c + 1) * MB // NH
             m.d.comb += [
-                o_slice.i.p.data[dlo:dhi].eq(_or_select(heads[c], [o.p.data[dlo:dhi] for o in outs])),
-                o_slice.i.p.strb[slo:shi].eq(_or_select(heads[c], [st[slo:shi] for st in strbs])),
+                o_slice.i.p.data[dlo:dhi].eq(onehot_select(heads[c], [o.p.data[dlo:dhi] for o in outs])),
+                o_slice.i.p.strb[slo:shi].eq(onehot_select(heads[c], [st[slo:shi] for st in strbs])),
             ]
         # first decompressor error: its chunk index, then its code.  A decoder raises
         # `error` (with `error_code`) around the time it closes the chunk with a
@@ -295,7 +286,7 @@ class DecodeStage(EngineUnit):
         with m.If(o_hs & o_err & ~derr):
             m.d.sync += [derr.eq(1), derr_idx.eq(chunks_out), derr_sel.eq(sel)]
         derr_code = Signal(8)
-        m.d.comb += derr_code.eq(_or_select(derr_sel, [C(0, 8)] + [first_code[c] for c in decs]))
+        m.d.comb += derr_code.eq(onehot_select(derr_sel, [C(0, 8)] + [first_code[c] for c in decs]))
         pulses_in = 1
         for cid in decs:
             pulses_in = pulses_in & (npulse[cid] == nbeat[cid])

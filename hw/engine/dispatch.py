@@ -86,12 +86,10 @@ class DescriptorDispatch(EngineUnit):
         # dispatch cycle it put the command's `valid` -> take -> `d_valid` on
         # the 16 B engine's path, 13.0 ns, 6 levels)
         is_dir = {OFFLOAD: Signal(name="is_offload"), PREFETCH: Signal(name="is_prefetch")}
-        unknown = Signal()
         with m.If(self.desc.valid & ~d_valid):
             d = self.desc.p
             m.d.sync += [desc.eq(d), d_valid.eq(1), checked.eq(0),
-                         *(f.eq(d.direction == k) for k, f in is_dir.items()),
-                         unknown.eq((d.direction != OFFLOAD) & (d.direction != PREFETCH))]
+                         *(f.eq(d.direction == k) for k, f in is_dir.items())]
         with m.Elif(d_valid):
             m.d.sync += checked.eq(1)
         # The range [addr, addr + length) must lie inside [0, 2**addr_width): the units
@@ -123,6 +121,7 @@ class DescriptorDispatch(EngineUnit):
         rej = self.rejected
         with m.If(rej.valid & rej.ready):
             m.d.sync += rej.valid.eq(0)
+        unknown = ~is_dir[OFFLOAD] & ~is_dir[PREFETCH]
         with m.If(ready & unknown & ~rej.valid):
             m.d.comb += taken.eq(1)
             m.d.sync += [rej.valid.eq(1), rej.p.length.eq(0), rej.p.tag.eq(desc.tag),

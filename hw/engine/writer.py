@@ -97,8 +97,9 @@ class WriteUnit(EngineUnit):
         m.d.comb += self.start.ready.eq(state == IDLE)
         with m.If(self.start.valid & self.start.ready):
             nb = (length + MB - 1) >> shift
+            some = length != 0           # (nb != 0; nb == 1 when 0 < length <= MB)
             m.d.sync += [addr.eq(self.start.p.addr), to_issue.eq(nb), to_accept.eq(nb),
-                         a_nz.eq(length != 0), a_one.eq((length != 0) & (length <= MB)),
+                         a_nz.eq(some), a_one.eq(some & (length <= MB)),
                          final_strb.eq(Mux(length[:shift] == 0, (1 << MB) - 1,
                                            Cat(*[length[:shift] > k for k in range(MB - 1)], 0))),
                          resp.eq(0), finishing.eq(0), state.eq(RUN)]
