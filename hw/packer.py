@@ -290,7 +290,11 @@ class Packer(wiring.Component):
             *[p.eq(c[PB // 2:]) for p, c in zip(h_pos, c_pos)],
             h_piece.eq(Cat(*shift_units(m, masked, c_pos, WH, "pk_shl", LO))),
         ]
-        s_emit = replicated(m, "s_emit", NC)
+        # (`s_emit` steers the merge's every unit: one copy per 32 bits of the
+        # partial beat; with one per 64 output bits, a copy -> the partial
+        # beat was the 32 x 16 ZVC compressor's path, 1 level, 93 % routing)
+        NE = max(NC, -(-AW * U // 32))
+        s_emit = replicated(m, "s_emit", NE)
         s_keep = Signal(PO)
         s_last = Signal()
         s_piece = Signal(A * U)
@@ -307,7 +311,7 @@ class Packer(wiring.Component):
         comb = Signal(A * U)
         m.d.comb += comb.eq(acc | s_piece)
         for k in range(AW):
-            sel = s_emit[min(k * NC // AW, NC - 1)]
+            sel = s_emit[min(k * NE // AW, NE - 1)]
             hi = comb[(k + PO) * U:(k + PO + 1) * U] if k + PO < A else C(0, U)
             m.d.sync += acc[k * U:(k + 1) * U].eq(Mux(sel, hi, comb[k * U:(k + 1) * U]))
         m.d.comb += [
@@ -455,6 +459,16 @@ class Unpacker(wiring.Component):
     side_bits : int
         Bits of an optional ``side`` field per unit (0: none), kept beside the
         units and shown in ``beats_side``, not in the window.
+    registered : bool
+        Show the window a cycle late (default ``False``): the ring rotated
+        by the head (the beats the window reads) and the offset are
+        registered, and ``data`` selects from those registers, so the
+        window's two multiplexer levels (ring slot, then offset) sit in two
+        cycles, not one.  ``data`` is then the window of the previous cycle:
+        what a take uses of it arrives a cycle after the take, and the
+        consumer delays what travels with it by one stage.  For a consumer
+        that only registers the window's units (a decoder's first pipeline
+        stage), never decides from them.
     copies : int
         Copies of the consumer's decision: ``take_en`` and ``drop`` are
         ``copies`` bits wide, all equal, each computed by the consumer from its
@@ -468,7 +482,7 @@ class Unpacker(wiring.Component):
     i : In(stream.Signature(piece_layout(unit_bits, in_units, user_bits)))
         Dense beats (``n`` valid units, ``last`` on a packet's final beat).
     data : Out(out_units * unit_bits)
-        The window.
+        The window (with ``registered``: the previous cycle's).
     level : Out(range(...))
         Units of the packet buffered from the window's start on (a register).
     ended : Out(1)
@@ -509,7 +523,11 @@ class Unpacker(wiring.Component):
     """
 
     def __init__(self, unit_bits: int, in_units: int, out_units: int, *, align: int = 1,
-                 user_bits: int = 0, side_bits: int = 0, copies: int = 1, lookahead: int = 0):
+                 user_bits: int = 0, side_bits: int = 0, copies: int = 1, lookahead: int = 0,
+                 registered: bool = False):
+        if not isinstance(registered, bool):
+            raise TypeError(f"registered must be a bool, not {registered!r}")
+        self._registered = registered
         self._look = check_positive_int("lookahead", lookahead, minimum=0)
         self._side = check_positive_int("side_bits", side_bits, minimum=0)
         self._unit = check_positive_int("unit_bits", unit_bits)
@@ -622,19 +640,59 @@ class Unpacker(wiring.Component):
         off_c = replicated(m, "off", NC, width=OFFW)
 
         # ---- the window: beats 0..NW-1 side by side, from `off` on ---------------
-        cat = Cat(*w_data)
+        # (only the beats a window from any offset reaches: the rest is lookahead
+        # and slack, read through `beats`)
+        WBEATS = ((OFFS - 1) * AL + PO - 1) // IB + 1
         m.d.comb += self.beats.eq(Cat(*r_data))
         if SB:
             m.d.comb += self.beats_side.eq(Cat(*r_side))
-        for u in range(PO):
-            g = u * NC // PO
-            with m.Switch(off_c[g]):
-                for o in range(OFFS):
-                    with m.Case(o):
-                        m.d.comb += self.data[u * U:(u + 1) * U].eq(
-                            cat[(o * AL + u) * U:(o * AL + u + 1) * U])
-                with m.Default():        # a last beat used up: nothing to show
-                    m.d.comb += self.data[u * U:(u + 1) * U].eq(0)
+        cat = Cat(*w_data[:WBEATS])
+
+        def unit(vec, k):
+            return vec[k * U:(k + 1) * U]
+
+        def offset_select(domain, sels, dst, groups, step, src, full=False):
+            """``dst[u]`` = unit ``o * step + u`` of ``src`` for a select in
+            ``groups[o]`` (share ``g`` of ``dst`` by ``sels[g]``); zero for
+            any other select value, or with ``full`` (the groups cover every
+            value) the last group as the default."""
+            for u, d in enumerate(dst):
+                with m.Switch(sels[min(u * NC // PO, NC - 1)]):
+                    for o, values in enumerate(groups):
+                        last = full and o == len(groups) - 1
+                        with (m.Default() if last else m.Case(*values)):
+                            domain += d.eq(unit(src, o * step + u))
+                    if not full:
+                        with m.Default():    # (a last beat used up: nothing to show)
+                            domain += d.eq(0)
+
+        data = [self.data[u * U:(u + 1) * U] for u in range(PO)]
+        if not self._registered:
+            offset_select(m.d.comb, off_c, data, [[o] for o in range(OFFS)], AL, cat)
+        else:
+            # The window in two cycles: first the ring rotated by the head and
+            # by the offset's high part (2**k offsets at a time) into registers
+            # `wx` (the window's units and the 2**k - 1 after them), then
+            # `data` from those by the offset's low part.  k balances the
+            # multiplexer levels of the two (the head's ceil(log2 NW), the
+            # offset's log2 OFFS); one multiplexer for all of it was the 32 x
+            # 16 decoders' critical path (head -> slot -> offset -> first
+            # stage), over 90 % of it routing.
+            ks = [k for k in range(OFFS.bit_length()) if OFFS % (1 << k) == 0]
+            k = min(ks, key=lambda k: (max((NW - 1).bit_length()
+                                           + ((OFFS >> k) - 1).bit_length(), k), k))
+            F = 1 << k
+            wx = [Signal(U, name=f"wx{u}") for u in range(PO + (F - 1) * AL)]
+            offset_select(m.d.sync, off_c, wx,
+                          [[oh * F + ol for ol in range(F)] for oh in range(OFFS // F)],
+                          F * AL, cat)
+            if k:
+                lo_q = replicated(m, "off_lo", NC, width=k)
+                m.d.sync += [q.eq(c[:k]) for q, c in zip(lo_q, off_c)]
+                offset_select(m.d.comb, lo_q, data, [[ol] for ol in range(F)], AL, Cat(*wx),
+                              full=True)
+            else:
+                m.d.comb += [d.eq(x) for d, x in zip(data, wx)]
 
         # ---- the input beat: written to the tail slot whenever one is free -------
         # `ready` comes from registers only.  A beat that belongs to a packet being

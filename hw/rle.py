@@ -342,8 +342,8 @@ class RLEDecoder(wiring.Component):
 
     Throughput: one output beat per cycle as long as compressed bytes arrive fast
     enough and the output is not back-pressured.  Latency: the first beat of a
-    chunk is valid 16 + max(1, ceil(log2(lanes) / 2)) + max(0, log2(lanes) - 1)
-    cycles (21 at 16 lanes) after the edge that took the input beat completing
+    chunk is valid 17 + max(1, ceil(log2(lanes) / 2)) + max(0, log2(lanes) - 1)
+    cycles (22 at 16 lanes) after the edge that took the input beat completing
     its first group, once the chunk's count is taken (see ``docs/RLE.md``).
 
     Parameters
@@ -443,7 +443,10 @@ class RLEDecoder(wiring.Component):
         NCF = max(2, min(8, IB // 2))   # (one copy per 2 bytes of each buffered beat)
         AL = math.gcd(GT, IB)
         WB = max(GT, -(-GT // IB) * IB + AL + 1)
-        m.submodules.unp = unp = Unpacker(8, IB, WB, align=AL, copies=NCF)
+        # (`registered`: a taken group's bytes reach A0 a cycle after the take,
+        # through two multiplexer levels in two cycles; the facts that go with
+        # them wait a stage, `p_`)
+        m.submodules.unp = unp = Unpacker(8, IB, WB, align=AL, copies=NCF, registered=True)
         m.d.comb += [
             unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
             unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(popcount(i.p.keep[k] for k in range(IB))),
@@ -498,11 +501,14 @@ class RLEDecoder(wiring.Component):
         # registered (a synchronous reset of their flip-flops), so the adders of
         # A1 start at flip-flops, not behind a mask.
         hi_nz = (lambda x: x[KB:].any()) if CB > KB else (lambda x: C(0, 1))
-        whole = [level >= (j + 1) * T for j in range(L)]
-        a = stage("a0_", [
-            issue, unp.data[:GT * 8], Cat(*whole), f_drop[0],
+        p = stage("p_", [
+            issue, Cat(*[level >= (j + 1) * T for j in range(L)]), f_drop[0],
             f_drop[0] & ~Cat(*[level == j * T for j in range(L + 1)]).any(), f_fresh, f_count,
             f_count == 0,
+        ])
+        pv, whole, *pfacts = p
+        a = stage("a0_", [
+            pv, unp.data[:GT * 8], whole, *pfacts,
             *[Mux(whole[j], unp.data[j * TW:j * TW + 8], 0) for j in range(L)],
         ])
         av, atok, atv, afinal, apartial, afirst, acount, azero = a[:8]
@@ -754,6 +760,19 @@ class RLEDecoder(wiring.Component):
         zero_item = (C(0, E), C(0, LOG), C(0, 1))
 
         levels = [("down", b) for b in reversed(range(LOG))] + [("up", b) for b in reversed(range(LOG))]
+        # Two levels per register stage, but a level that moves values 128
+        # bits or more across the beat has a stage of its own (at 32 x 16 two
+        # such levels in one stage were the critical path, 90 % routing; an
+        # up level alone as well, two LUTs deep, did not help at 32 x 4:
+        # 109.4 -> 105.4 MHz, the path moving into the unpacker).
+        wide = [(1 << b) * E >= 128 for _, b in levels]
+        cut, fill = [], 0
+        for n in range(len(levels)):
+            cost = 2 if wide[n] else 1
+            if fill + cost > 2:
+                cut.append(n - 1)
+                fill = 0
+            fill += cost
         for n, (kind, b) in enumerate(levels):
             d = 1 << b
             nxt = []
@@ -777,7 +796,7 @@ class RLEDecoder(wiring.Component):
                            for k, f in enumerate(it)) for x, it in enumerate(nxt)]
             for sig, it in zip(items, nxt):
                 m.d.comb += [s.eq(f) for s, f in zip(sig, it)]
-            if n % 2 == 1 and n < len(levels) - 1:
+            if n in set(cut):
                 flat = [f for it in items for f in it]
                 regs = stage(f"p{n}_", flat + side)
                 items = [tuple(regs[3 * x:3 * x + 3]) for x in range(len(items))]

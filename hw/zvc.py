@@ -12,11 +12,11 @@ import enum
 import math
 from typing import NamedTuple
 
-from amaranth.hdl import Array, C, Cat, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, expand_pipelined, popcount, prefix_counts, thermometer, wrap
+from .bits import compact_level, expand_pipelined, popcount, thermometer, wrap
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
@@ -54,66 +54,6 @@ def _units(elem_bits, beat_bytes):
     return _Units(ub, 8 * ub, 4 // ub, elem_bits // 8 // ub)
 
 
-def _equals(value, const):
-    """``value == const``; a comparison with 0 is written as a reduce-or so the
-    Verilog has no multi-bit logical not (which Verilator's lint flags)."""
-    return ~value.any() if const == 0 else value == const
-
-
-def _prefix_counts(m, bits, name):
-    """Comb signals ``p[i]`` = number of set bits of ``bits`` below bit ``i``
-    (i = 0..n), each its own adder tree so no count waits for a ripple chain."""
-    n = len(bits)
-    p = [C(0, 1)]
-    for i in range(1, n + 1):
-        s = Signal(range(i + 1), name=f"{name}{i}")
-        m.d.comb += s.eq(popcount([bits[k] for k in range(i)]))
-        p.append(s)
-    return p
-
-
-def _compact(m, elems, nz, name):
-    """Slot *j* = the *j*-th nonzero of ``elems`` (in index order), 0 past the last.
-
-    An AND-OR of the candidates ``k >= j`` whose prefix count is ``j``; a zero
-    element adds nothing to the OR, so ``nz[k]`` need not gate it.
-    """
-    p = _prefix_counts(m, nz, f"{name}_p")
-    slots = []
-    for j in range(len(elems)):
-        slot = Signal(len(elems[0]), name=f"{name}{j}")
-        # p[k] == 0 is written as "no nonzero below k" (a reduce-or rather than
-        # a multi-bit logical not, which Verilator's lint flags).
-        terms = [Mux(_equals(p[k], j) if j else ~nz[:k].any(), elems[k], 0)
-                 for k in range(j, len(elems))]
-        expr = terms[0]
-        for t in terms[1:]:
-            expr = expr | t
-        m.d.comb += slot.eq(expr)
-        slots.append(slot)
-    return slots
-
-
-def _expand(m, slots, mask, name):
-    """Element *k* = ``slots[popcount(mask below k)]`` if ``mask[k]`` else 0:
-    the inverse of :func:`_compact`."""
-    p = _prefix_counts(m, mask, f"{name}_p")
-    out = []
-    for k in range(len(slots)):
-        x = Signal(len(slots[0]), name=f"{name}{k}")
-        # p[k] <= k: index with just enough bits and a full power-of-two table
-        # (padded with zeros) so the generated case is complete.
-        if k == 0:
-            src = slots[0]
-        else:
-            ibits = k.bit_length()
-            table = slots[:k + 1] + [C(0, len(slots[0]))] * ((1 << ibits) - k - 1)
-            src = Array(table)[p[k][:ibits]]
-        m.d.comb += x.eq(Mux(mask[k], src, 0))
-        out.append(x)
-    return out
-
-
 # Comparisons of a wide count with a power of two, written as reductions of its
 # high bits rather than as `<`/`<=`: Yosys's opt_share merges two comparisons
 # that feed one multiplexer into one comparison of multiplexed operands, which
@@ -128,16 +68,6 @@ def _at_most_pow2(value, limit):
     """``value <= limit`` for ``limit`` a power of two."""
     k = limit.bit_length() - 1
     return ~value[k + 1:].any() & ~(value[k] & value[:k].any())
-
-
-def _bytes_shift_left(value, nbytes_amount):
-    """``value`` shifted left by a variable number of bytes."""
-    return value << Cat(C(0, 3), nbytes_amount)
-
-
-def _bytes_shift_right(value, nbytes_amount):
-    """``value`` shifted right by a variable number of bytes."""
-    return value >> Cat(C(0, 3), nbytes_amount)
 
 
 class ZVCCompressor(wiring.Component):
@@ -215,7 +145,11 @@ class ZVCCompressor(wiring.Component):
         # The stages up to the piece FIFO run free (no enables); the input is
         # accepted only while the FIFO has room for every piece that may still
         # be in flight, so nothing ever has to stop inside the pipeline.
-        INFLIGHT = 6 + 2 * nb + 2        # S1..S4, collector, serializer, piece reg, margin
+        # (S1, S2, two compaction stages, collector, serializer, piece reg,
+        # margin, and the scan's extra stages: one per two adder levels past
+        # the first two)
+        XS = max(0, -(-(L - 1).bit_length() // 2) - 1)
+        INFLIGHT = 6 + 2 * nb + 2 + XS
         m.submodules.packer = packer = CreditedPacker(UB, PI, PO, inflight=INFLIGHT)
         room = packer.room
         push = Signal()
@@ -246,33 +180,60 @@ class ZVCCompressor(wiring.Component):
             lane = Mux(i.p.last & ~i.p.keep[l], 0, i.p.data[l * E:(l + 1) * E])
             m.d.sync += [lanes1[l].eq(lane), nz1[l].eq(lane.any())]
 
-        # ---- S2: compaction amounts = empty lanes below each nonzero lane ---------
-        p = prefix_counts(m, [nz1[l] for l in range(L)], "s1_p")
-        v2, last2, has2 = Signal(), Signal(), Signal()
-        idx2 = Signal.like(bidx)
-        nz2 = Signal(L)
+        # ---- S2...: compaction amounts = empty lanes below each nonzero lane ------
+        # A Hillis-Steele scan of the empty lanes, two adder levels per register
+        # stage (the whole scan, a subtraction and the amounts' multiplexer in
+        # one stage were the 32 x 16 compressor's path, nz1 -> s2_amt, 6 levels).
+        # `cur[j]`: empty lanes at and below j, once the scan is done.
+        cur = [~nz1[l] for l in range(L)]
+        # (which collector slot the beat goes to, one-hot: see `col_en` below)
+        carry = [v1, last1, has1, idx1, nz1, Cat(*[v1 & (idx1 == k) for k in range(nb)]), *lanes1]
+        span, scan_stages = 1, 0
+        while True:
+            for _ in range(2):
+                if span < L:
+                    cur = cur[:span] + [(cur[j] + cur[j - span])[:cbits] for j in range(span, L)]
+                    span *= 2
+            if span >= L:
+                break
+            regs = [Signal(cbits, name=f"s2s{scan_stages}_idle{j}") for j in range(L)]
+            regs += [Signal.like(x, name=f"s2s{scan_stages}_c{k}") for k, x in enumerate(carry)]
+            m.d.sync += [r.eq(x) for r, x in zip(regs, cur + carry)]
+            cur, carry = regs[:L], regs[L:]
+            scan_stages += 1
+        assert scan_stages == XS
+        v2, last2, has2, idx2, nz2, at2 = [Signal.like(x, name=f"s2_{n}") for x, n in
+                                          zip(carry[:6], ("v", "last", "has", "idx", "nz", "at"))]
         cnt2 = Signal(cbits)
         lanes2 = [Signal(E, name=f"s2_lane{l}") for l in range(L)]
         amt2 = [Signal(LB, name=f"s2_amt{l}") for l in range(L)]
-        m.d.sync += [v2.eq(v1), last2.eq(last1), has2.eq(has1), idx2.eq(idx1), nz2.eq(nz1),
-                     cnt2.eq(p[L])]
+        m.d.sync += [v2.eq(carry[0]), last2.eq(carry[1]), has2.eq(carry[2]), idx2.eq(carry[3]),
+                     nz2.eq(carry[4]), at2.eq(carry[5]), cnt2.eq(L - cur[L - 1])]
         for l in range(L):
-            m.d.sync += [lanes2[l].eq(lanes1[l]),
-                         amt2[l].eq(Mux(nz1[l], l - p[l], 0)[:LB])]
+            below = cur[l - 1] if l else C(0, 1)
+            m.d.sync += [lanes2[l].eq(carry[6 + l]),
+                         amt2[l].eq(Mux(carry[4][l], below, 0)[:LB])]
 
         # ---- S3...: the compaction network, two levels per register stage ---------
         data, amts = lanes2, amt2
-        side = [v2, last2, has2, idx2, nz2, cnt2]
+        side = [v2, last2, has2, idx2, nz2, cnt2, at2]
         levels = LB if L > 1 else 0
+        # The collector's slot enables, one copy per 64 bits of a slot, loaded
+        # beside the network's last register stage (`vc & (idxc == slot)` to
+        # every slot's flip-flops was the 32 x 4 compressor's path, 88 % routing)
+        NCOL = max(1, L * E // 64)
+        col_en = replicated(m, "col_en", NCOL, width=nb) if levels else [at2] * NCOL
         for b in range(levels):
             data, amts = compact_level(m, data, amts, b, f"cmp{b}")
+            if b == levels - 1:
+                m.d.sync += [c.eq(side[-1]) for c in col_en]
             if b % 2 == 1 or b == levels - 1:
                 regs_d = [Signal(E, name=f"cmp{b}_rd{j}") for j in range(L)]
                 regs_a = [Signal(LB, name=f"cmp{b}_ra{j}") for j in range(L)]
                 regs_s = [Signal.like(x, name=f"cmp{b}_side{k}") for k, x in enumerate(side)]
                 m.d.sync += [r.eq(x) for r, x in zip(regs_d + regs_a + regs_s, data + amts + side)]
                 data, amts, side = regs_d, regs_a, regs_s
-        vc, lastc, hasc, idxc, nzc, cntc = side
+        vc, lastc, hasc, idxc, nzc, cntc, atc = side
         compacted = Cat(*data)
 
         # ---- collector: a window's compacted beats at their slots, and its mask ---
@@ -281,10 +242,14 @@ class ZVCCompressor(wiring.Component):
         cur_mask = Signal(WINDOW)
         cur_has, cur_last = Signal(), Signal()
         cur_beats = Signal(range(nb + 1))
+        SH = L * E // NCOL               # bits of a slot per copy of the enables
         for sidx in range(nb):
-            with m.If(vc & (idxc == sidx)):
-                m.d.sync += [cur_slots[sidx * L * E:(sidx + 1) * L * E].eq(compacted),
-                             cur_cnt[sidx * cbits:(sidx + 1) * cbits].eq(cntc),
+            for k, en in enumerate(col_en):
+                with m.If(en[sidx]):
+                    lo = sidx * L * E + k * SH
+                    m.d.sync += cur_slots[lo:lo + SH].eq(compacted[k * SH:(k + 1) * SH])
+            with m.If(atc[sidx]):
+                m.d.sync += [cur_cnt[sidx * cbits:(sidx + 1) * cbits].eq(cntc),
                              cur_last.eq(lastc), cur_beats.eq(sidx + 1)]
                 if sidx == 0:            # a new window: the rest of the mask is cleared
                     m.d.sync += [cur_mask.eq(nzc), cur_has.eq(hasc)]
@@ -325,15 +290,18 @@ class ZVCCompressor(wiring.Component):
             ]
         with m.Elif(win_left.any()):
             m.d.sync += [win_cnt.eq(win_cnt >> cbits), win_first.eq(0)]
+        # (each copy is the next cycle's `load` itself, formed once before the
+        # copies: with copies of `pending` and `win_left` and the compare behind
+        # them, the 32 x 4 compressor's path was ser_left -> <= 1 -> load -> slots)
         NS = max(1, nb * L * E // 64)
-        pend_c = replicated(m, "ser_pend", NS)
-        left_c = replicated(m, "ser_left", NS, width=len(win_left))
-        m.d.sync += [*[c.eq(pending_next) for c in pend_c], *[c.eq(left_next) for c in left_c]]
+        load_c = replicated(m, "ser_load", NS)
+        load_next = Signal()
+        m.d.comb += load_next.eq(pending_next & ((left_next <= 1) if nb > 1 else 1))
+        m.d.sync += [c.eq(load_next) for c in load_c]
         shifted = win_slots >> (L * E)
         for k in range(NS):
             lo, hi = k * len(win_slots) // NS, (k + 1) * len(win_slots) // NS
-            load_k = pend_c[k] & ((left_c[k] <= 1) if nb > 1 else 1)
-            m.d.sync += win_slots[lo:hi].eq(Mux(load_k, cur_slots[lo:hi], shifted[lo:hi]))
+            m.d.sync += win_slots[lo:hi].eq(Mux(load_c[k], cur_slots[lo:hi], shifted[lo:hi]))
         # (test hook: a beat reaching a collector that still holds a pending window)
         m.d.comb += self._overrun.eq(pending & ~self._ser_free & vc)
 
@@ -381,7 +349,7 @@ class ZVCDecompressor(wiring.Component):
 
     Throughput: one output beat per cycle as long as compressed bytes arrive at
     ``in_bytes`` per cycle and the output is not back-pressured.  Latency: the
-    output beat of a one-window chunk is valid 8 cycles (lanes <= 4) or 9
+    output beat of a one-window chunk is valid 9 cycles (lanes <= 4) or 10
     cycles (lanes >= 8) after the clock edge that transferred its input beat,
     once the chunk's count has been taken (see ``docs/ZVC.md``).
 
@@ -468,9 +436,11 @@ class ZVCDecompressor(wiring.Component):
         # a mask's units more than that, so input keeps landing while a step
         # waits for its last units (with a mask less, input-bound streams lost
         # up to 3 % of their cycles): `lookahead`.
+        # (`registered`: the step's units reach the first expansion stage a
+        # cycle after the step, through two multiplexer levels in two cycles)
         m.submodules.unp = unp = Unpacker(UB, IU, L * EU, lookahead=2 * MU, user_bits=1,
-                                          side_bits=SB,
-                                          copies=self._copies)
+                                          side_bits=SB, copies=self._copies,
+                                          registered=True)
         nbytes = popcount([i.p.keep[k] for k in range(IB)])
         side = []
         for u in range(IU):
@@ -798,12 +768,23 @@ class ZVCDecompressor(wiring.Component):
         m.d.sync += [p.eq(pm_next) for p in pms]
 
         # ---- the step's beat: slots of the view, expanded to the lanes of the mask --
-        # (Registering the window first and picking the slots a cycle later, to cut
-        # this path -- 45 MHz at 32 x 16 -- did not route in 30 minutes of router2.)
-        # (the window starts at the step's units: a mask is taken when it is read)
+        # (the window starts at the step's units: a mask is taken when it is read;
+        # the unpacker shows it a cycle after the step, `registered`)
         view = [unp.data[k * UB:(k + 1) * UB] for k in range(L * EU)]
         slots = [Cat(*view[l * EU:(l + 1) * EU]) for l in range(L)]
-        # stage 1: the slots, the beat's mask bits, keep/last/user
+        # stage 0: the beat's mask bits, keep/last/user (its units are in the
+        # unpacker's registered window meanwhile)
+        p_valid = Signal()
+        p_mask = Signal(L)
+        p_keep = Signal(L)
+        p_last = Signal()
+        p_user = Signal()
+        m.d.sync += [
+            p_valid.eq(emit), p_mask.eq(Mux(step, mask[:L], 0)),
+            p_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
+            p_last.eq(finish | terminate), p_user.eq(terminate),
+        ]
+        # stage 1: the slots beside them
         e_valid = Signal()
         e_slots = [Signal(E, name=f"x1_slot{l}") for l in range(L)]
         e_mask = Signal(L)
@@ -811,9 +792,8 @@ class ZVCDecompressor(wiring.Component):
         e_last = Signal()
         e_user = Signal()
         m.d.sync += [
-            e_valid.eq(emit), e_mask.eq(Mux(step, mask[:L], 0)),
-            e_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
-            e_last.eq(finish | terminate), e_user.eq(terminate),
+            e_valid.eq(p_valid), e_mask.eq(p_mask), e_keep.eq(p_keep),
+            e_last.eq(p_last), e_user.eq(p_user),
             # The slots load every cycle, whatever the decision: a beat that is
             # not a step has an all-zero mask, and the expansion drops every
             # slot past the mask's count, so its lanes come out zero anyway.

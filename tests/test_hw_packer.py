@@ -327,15 +327,17 @@ def _side_of(unit, side_bits):
 
 
 def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, early_drop=0.0,
-                 copies=1, side_bits=0):
+                 copies=1, side_bits=0, registered=False):
     """Feed ``packets`` (lists of units) as dense beats; a consumer takes random
     aligned amounts, checks the window against the reference at every step and
     drops at the end of each packet (or early, with probability ``early_drop``).
     It also checks that the ring ``beats`` from ``start`` on (wrapping around)
     is the window, that the ``side`` bits travel with their units, and that
-    ``start`` moves on by each take (modulo the ring)."""
+    ``start`` moves on by each take (modulo the ring).  With ``registered``
+    the window is checked a cycle late: ``data`` must show the units the
+    window held in the cycle before."""
     dut = Unpacker(unit_bits, in_units, out_units, align=align, copies=copies,
-                   side_bits=side_bits)
+                   side_bits=side_bits, registered=registered)
     rng = np.random.default_rng(seed)
     mask = (1 << unit_bits) - 1
     smask = (1 << side_bits) - 1
@@ -358,6 +360,7 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
 
     async def consumer(ctx):
         expect = {}
+        before = None                    # (registered) the window of the cycle before
         for units in packets:
             taken, stop = [], False
             while not stop:
@@ -369,11 +372,21 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                 if ended and level > out_units and level != len(units) - len(taken):
                     errors.append(("level", len(taken), level, len(units) - len(taken)))
                     return
-                window = [(ctx.get(dut.data) >> (k * unit_bits)) & mask for k in range(avail)]
                 pos = len(taken)
-                if window != units[pos:pos + avail]:
-                    errors.append(("window", pos, window, units[pos:pos + avail]))
-                    return
+                if registered:
+                    if before is not None:
+                        shown = [(ctx.get(dut.data) >> (k * unit_bits)) & mask
+                                 for k in range(len(before))]
+                        if shown != before:
+                            errors.append(("late window", pos, shown, before))
+                            return
+                    window = before = units[pos:pos + avail]
+                else:
+                    window = [(ctx.get(dut.data) >> (k * unit_bits)) & mask
+                              for k in range(avail)]
+                    if window != units[pos:pos + avail]:
+                        errors.append(("window", pos, window, units[pos:pos + avail]))
+                        return
                 start = ctx.get(dut.start)
                 if "start" in expect and start != expect.pop("start"):
                     errors.append(("start", pos, start))
@@ -461,9 +474,25 @@ def test_unpacker_window(unit_bits, in_units, out_units, align, gap, early_drop)
         assert got == packets
 
 
+@pytest.mark.parametrize("unit_bits, in_units, out_units, align", UNPACKER_CONFIGS)
+@pytest.mark.parametrize("copies", [1, 3])
+def test_unpacker_registered_window(unit_bits, in_units, out_units, align, copies):
+    """``registered``: every cycle's window shows up, whole, in the next."""
+    rng = np.random.default_rng(unit_bits + in_units * 5 + out_units)
+    lengths = [0, 1, in_units, in_units + 1, out_units, 3 * in_units - 1]
+    lengths += [int(v) for v in rng.integers(0, 6 * max(in_units, out_units), 25)]
+    packets = [[int(v) for v in rng.integers(0, 1 << unit_bits, n)] for n in lengths]
+    got = run_unpacker(unit_bits, in_units, out_units, align, packets, 4, 0.3, 0.05,
+                       copies=copies, registered=True)
+    for units, taken in zip(packets, got):
+        assert taken == units[:len(taken)]
+
+
 def test_unpacker_rejects():
     with pytest.raises(ValueError, match="3"):
         Unpacker(8, 16, 8, align=3)
+    with pytest.raises(TypeError, match="registered must be a bool, not 1"):
+        Unpacker(8, 16, 8, registered=1)
 
 
 @pytest.mark.parametrize("unit_bits, in_units, out_units", [(8, 4, 8), (32, 17, 16), (8, 66, 64)])
