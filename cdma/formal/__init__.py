@@ -164,14 +164,14 @@ UNIT_STATUS = {
 #: Round trips: BMC depth (cycles; a cover at that depth sees the chunk's
 #: last element out) and configuration.
 ROUND_TRIPS = {
-    "zvc round trip": ("zvc", 27, dict(lanes=16, max_elems=16, stalls=False), ""),
+    "zvc round trip": ("zvc", 29, dict(lanes=16, max_elems=16, stalls=False), ""),
     # one beat is one window of 32 elements: the chunk crosses into the second
     # window; the first is a full window of ones (its mask and 32 elements),
     # so the second window's mask straddles two compressed beats
     "zvc round trip over two windows": (
-        "zvc", 30, dict(lanes=32, min_elems=33, max_elems=40, stalls=False, fixed_first=1),
+        "zvc", 33, dict(lanes=32, min_elems=33, max_elems=40, stalls=False, fixed_first=1),
         ", first window all ones, j in the second"),
-    "rle round trip": ("rle", 37, dict(lanes=2, max_elems=4, stalls=False), ""),
+    "rle round trip": ("rle", 38, dict(lanes=2, max_elems=4, stalls=False), ""),
 }
 #: Hostile-input sets: BMC depth and configuration overrides.
 HOSTILE = {
