@@ -201,7 +201,15 @@ class Packer(wiring.Component):
         # emits too (one beat of the FIFO's depth is given up for it).
         issued_next = Signal(range(DEPTH + 2))
         m.d.comb += issued_next.eq(issued + c_emit - o_take)
-        m.d.sync += [issued.eq(issued_next), room.eq(issued_next + 2 <= DEPTH)]
+        # (`room` and `stop` also in one copy per 64 bits of a piece: each
+        # gates its share of the piece register, whose clear when no piece is
+        # taken reached all its flip-flops from one net, the 32 x 16 RLE
+        # encoder's path: room -> piece register reset, 87 % routing)
+        NT = max(1, self._in * U // 64)
+        room_c = replicated(m, "room", NT, reset=1)
+        stop_c = replicated(m, "stop", NT)
+        m.d.sync += [issued.eq(issued_next), room.eq(issued_next + 2 <= DEPTH),
+                     *[r.eq(issued_next + 2 <= DEPTH) for r in room_c]]
 
         # ---- control: where each piece lands, which op completes a beat -------------
         # `fill` counts the units pending after every op issued so far; `drain` =
@@ -262,15 +270,16 @@ class Packer(wiring.Component):
                          drain_next.eq(drain), stop_next.eq(stop)]
         m.d.sync += [
             fill.eq(fill_next), flushing.eq(flushing_next),
-            drain.eq(drain_next), stop.eq(stop_next),
+            drain.eq(drain_next), stop.eq(stop_next), *[c.eq(stop_next) for c in stop_c],
             c_emit.eq(c_emit_now), c_keep.eq(keep), c_last.eq(last),
             c_mask.eq(Mux(i_take, thermometer(i.p.n, PI), 0)),
             *[q.eq(fill_next[:len(q)]) for q in pos_src],
             *[q.eq(pos_src[min(j * NC // A, NC - 1)]) for j, q in enumerate(c_pos)],
         ]
         for k in range(PI):              # a piece, or zeros when no piece is taken
+            t = k * NT // PI
             m.d.sync += c_data[k * U:(k + 1) * U].eq(
-                Mux(i.valid & i.ready, i.p.data[k * U:(k + 1) * U], 0))
+                Mux(i.valid & room_c[t] & ~stop_c[t], i.p.data[k * U:(k + 1) * U], 0))
 
         # ---- shift: the piece (units >= n cleared) moved to its position -----------
         # Two register stages: the low half of the position's bits, then the high
