@@ -470,10 +470,10 @@ class Unpacker(wiring.Component):
         units and shown in ``beats_side``, not in the window.
     registered : bool
         Show the window a cycle late (default ``False``): the ring rotated
-        by the head (the beats the window reads) and the offset are
-        registered, and ``data`` selects from those registers, so the
-        window's two multiplexer levels (ring slot, then offset) sit in two
-        cycles, not one.  ``data`` is then the window of the previous cycle:
+        by the head and by the offset's high bits is registered, and
+        ``data`` selects from those registers by the offset's low bits (the
+        split balances the two multiplexers' levels), so the window's
+        selection sits in two cycles, not one.  ``data`` is then the window of the previous cycle:
         what a take uses of it arrives a cycle after the take, and the
         consumer delays what travels with it by one stage.  For a consumer
         that only registers the window's units (a decoder's first pipeline
@@ -575,7 +575,8 @@ class Unpacker(wiring.Component):
 
     def __repr__(self):
         return (f"Unpacker(unit_bits={self._unit}, in_units={self._in}, "
-                f"out_units={self._out}, align={self._align})")
+                f"out_units={self._out}, align={self._align}"
+                + (", registered=True)" if self._registered else ")"))
 
     def elaborate(self, platform):
         m = Module()
