@@ -766,11 +766,11 @@ class RLEDecoder(wiring.Component):
         # up level alone as well, two LUTs deep, did not help at 32 x 4:
         # 109.4 -> 105.4 MHz, the path moving into the unpacker).
         wide = [(1 << b) * E >= 128 for _, b in levels]
-        cut, fill = [], 0
+        cut, fill = set(), 0
         for n in range(len(levels)):
             cost = 2 if wide[n] else 1
             if fill + cost > 2:
-                cut.append(n - 1)
+                cut.add(n - 1)
                 fill = 0
             fill += cost
         for n, (kind, b) in enumerate(levels):
@@ -796,7 +796,7 @@ class RLEDecoder(wiring.Component):
                            for k, f in enumerate(it)) for x, it in enumerate(nxt)]
             for sig, it in zip(items, nxt):
                 m.d.comb += [s.eq(f) for s, f in zip(sig, it)]
-            if n in set(cut):
+            if n in cut:
                 flat = [f for it in items for f in it]
                 regs = stage(f"p{n}_", flat + side)
                 items = [tuple(regs[3 * x:3 * x + 3]) for x in range(len(items))]
