@@ -208,8 +208,10 @@ class Packer(wiring.Component):
         NT = max(1, self._in * U // 64)
         room_c = replicated(m, "room", NT, reset=1)
         stop_c = replicated(m, "stop", NT)
-        m.d.sync += [issued.eq(issued_next), room.eq(issued_next + 2 <= DEPTH),
-                     *[r.eq(issued_next + 2 <= DEPTH) for r in room_c]]
+        room_next = Signal()
+        m.d.comb += room_next.eq(issued_next + 2 <= DEPTH)
+        m.d.sync += [issued.eq(issued_next), room.eq(room_next),
+                     *[r.eq(room_next) for r in room_c]]
 
         # ---- control: where each piece lands, which op completes a beat -------------
         # `fill` counts the units pending after every op issued so far; `drain` =
