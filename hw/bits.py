@@ -69,11 +69,14 @@ def wrap(value, modulus, most):
     return out
 
 
-def prefix_counts(m, bits, name):
+def prefix_counts(m, bits, name, stage=None):
     """``p[k]`` = number of set bits of ``bits`` below bit ``k`` (k = 0..n).
 
     A Hillis-Steele scan: ``log2(n)`` levels of small adders, each level a
-    named combinational signal.
+    named combinational signal.  With ``stage`` (a function that registers a
+    list of values and returns the registers; the caller registers what it
+    carries beside them in the same call), the scan is cut after every two
+    levels that leave more to do: a pipeline of two adder levels a stage.
     """
     n = len(bits)
     cur = [b for b in bits]
@@ -85,6 +88,8 @@ def prefix_counts(m, bits, name):
             m.d.comb += s.eq(cur[j] + cur[j - d])
             nxt.append(s)
         cur, d, level = nxt, 2 * d, level + 1
+        if stage is not None and level % 2 == 0 and d < n:
+            cur = stage(cur)
     return [C(0, 1)] + cur
 
 

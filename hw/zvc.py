@@ -16,7 +16,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, expand_pipelined, popcount, thermometer, wrap
+from .bits import compact_level, expand_pipelined, popcount, prefix_counts, thermometer, wrap
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
@@ -184,23 +184,19 @@ class ZVCCompressor(wiring.Component):
         # A Hillis-Steele scan of the empty lanes, two adder levels per register
         # stage (the whole scan, a subtraction and the amounts' multiplexer in
         # one stage were the 32 x 16 compressor's path, nz1 -> s2_amt, 6 levels).
-        # `cur[j]`: empty lanes at and below j, once the scan is done.
-        cur = [~nz1[l] for l in range(L)]
         # (which collector slot the beat goes to, one-hot: see `col_en` below)
         carry = [v1, last1, has1, idx1, nz1, Cat(*[v1 & (idx1 == k) for k in range(nb)]), *lanes1]
-        span, scan_stages = 1, 0
-        while True:
-            for _ in range(2):
-                if span < L:
-                    cur = cur[:span] + [(cur[j] + cur[j - span])[:cbits] for j in range(span, L)]
-                    span *= 2
-            if span >= L:
-                break
-            regs = [Signal(cbits, name=f"s2s{scan_stages}_idle{j}") for j in range(L)]
-            regs += [Signal.like(x, name=f"s2s{scan_stages}_c{k}") for k, x in enumerate(carry)]
+        scan_stages = 0
+
+        def scan_stage(cur):
+            nonlocal carry, scan_stages
+            regs = [Signal.like(x, name=f"s2s{scan_stages}_{k}") for k, x in enumerate(cur + carry)]
             m.d.sync += [r.eq(x) for r, x in zip(regs, cur + carry)]
-            cur, carry = regs[:L], regs[L:]
             scan_stages += 1
+            carry = regs[len(cur):]
+            return regs[:len(cur)]
+        # idle[l]: empty lanes below lane l
+        idle = prefix_counts(m, [~nz1[l] for l in range(L)], "s2_idle", stage=scan_stage)
         assert scan_stages == XS
         v2, last2, has2, idx2, nz2, at2 = [Signal.like(x, name=f"s2_{n}") for x, n in
                                           zip(carry[:6], ("v", "last", "has", "idx", "nz", "at"))]
@@ -208,11 +204,10 @@ class ZVCCompressor(wiring.Component):
         lanes2 = [Signal(E, name=f"s2_lane{l}") for l in range(L)]
         amt2 = [Signal(LB, name=f"s2_amt{l}") for l in range(L)]
         m.d.sync += [v2.eq(carry[0]), last2.eq(carry[1]), has2.eq(carry[2]), idx2.eq(carry[3]),
-                     nz2.eq(carry[4]), at2.eq(carry[5]), cnt2.eq(L - cur[L - 1])]
+                     nz2.eq(carry[4]), at2.eq(carry[5]), cnt2.eq(L - idle[L])]
         for l in range(L):
-            below = cur[l - 1] if l else C(0, 1)
             m.d.sync += [lanes2[l].eq(carry[6 + l]),
-                         amt2[l].eq(Mux(carry[4][l], below, 0)[:LB])]
+                         amt2[l].eq(Mux(carry[4][l], idle[l], 0)[:LB])]
 
         # ---- S3...: the compaction network, two levels per register stage ---------
         data, amts = lanes2, amt2
