@@ -69,18 +69,28 @@ def wrap(value, modulus, most):
     return out
 
 
-def prefix_counts(m, bits, name, stage=None):
+def prefix_counts(m, bits, name, stage=None, cuts=None):
     """``p[k]`` = number of set bits of ``bits`` below bit ``k`` (k = 0..n).
 
-    A Hillis-Steele scan: ``log2(n)`` levels of small adders, each level a
-    named combinational signal.  With ``stage`` (a function that registers a
+    A Hillis-Steele scan: ``ceil(log2(n))`` levels of small adders, each level
+    a named combinational signal.  With ``stage`` (a function that registers a
     list of values and returns the registers; the caller registers what it
-    carries beside them in the same call), the scan is cut after every two
-    levels that leave more to do: a pipeline of two adder levels a stage.
+    carries beside them in the same call), the scan is registered after each
+    number of levels in ``cuts`` (0: its inputs, before any level); by default
+    after every two levels that leave more to do, a pipeline of two adder
+    levels a stage.
     """
     n = len(bits)
+    levels = (n - 1).bit_length()
+    if cuts is None:
+        cuts = range(2, levels, 2)
+    cuts = set(cuts)
+    if not cuts <= set(range(levels + 1)):
+        raise ValueError(f"cuts must be level counts from 0 to {levels}, not {sorted(cuts)!r}")
     cur = [b for b in bits]
     d, level = 1, 0
+    if stage is not None and 0 in cuts:
+        cur = stage(cur)
     while d < n:
         nxt = cur[:d]
         for j in range(d, n):
@@ -88,7 +98,7 @@ def prefix_counts(m, bits, name, stage=None):
             m.d.comb += s.eq(cur[j] + cur[j - d])
             nxt.append(s)
         cur, d, level = nxt, 2 * d, level + 1
-        if stage is not None and level % 2 == 0 and d < n:
+        if stage is not None and level in cuts:
             cur = stage(cur)
     return [C(0, 1)] + cur
 

@@ -19,7 +19,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, popcount, thermometer
+from .bits import compact_level, popcount, prefix_counts, thermometer
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
@@ -240,23 +240,14 @@ class RLEEncoder(wiring.Component):
         m.d.sync += [v4.eq(v3), last4.eq(last3), emit4.eq(emit3)]
         for k in range(L):
             m.d.sync += tok4[k].eq(Cat(Mux(emit3[k], run3[k], 0), lanes3[k]))
-        for lvl in range(nscan):
-            d = 1 << lvl
-            nxt = cur[:d]
-            for j in range(d, L):
-                sig = Signal(range(L + 1), name=f"s4_idle{lvl}_{j}")
-                m.d.comb += sig.eq(cur[j] + cur[j - d])
-                nxt.append(sig)
-            cur = nxt
-            if lvl == (nscan - 1) // 2:  # register half way
-                regs = [Signal(range(L + 1), name=f"s4_idle{j}") for j in range(L)]
-                m.d.sync += [r.eq(x) for r, x in zip(regs, cur)]
-                cur = regs
-        if nscan == 0:
-            reg = Signal(name="s4_idle0")
-            m.d.sync += reg.eq(cur[0])
-            cur = [reg]
-        q = [C(0, 1)] + cur              # q[k] = idle lanes below lane k
+
+        def scan_stage(cur):
+            regs = [Signal(range(L + 1), name=f"s4_idle{j}") for j in range(len(cur))]
+            m.d.sync += [r.eq(x) for r, x in zip(regs, cur)]
+            return regs
+        # q[k] = idle lanes below lane k (registered half way; with one lane,
+        # before the scan)
+        q = prefix_counts(m, cur, "s4_idle", stage=scan_stage, cuts={(nscan - 1) // 2 + 1})
         v5, last5 = Signal(), Signal()
         idle5 = Signal(range(L + 1))
         tok5 = [Signal(TW, name=f"s5_tok{k}") for k in range(L)]

@@ -89,3 +89,52 @@ def test_prefix_length_counts_every_prefix(width):
     sim.add_testbench(tb)
     sim.run()
     assert got == list(range(width + 1))
+
+
+@pytest.mark.parametrize("n,cuts", [(1, {0}), (2, {1}), (3, None), (8, {2}), (16, None),
+                                    (16, {0, 4}), (32, None), (32, {1, 3, 5})])
+def test_prefix_counts_staged(n, cuts):
+    """A scan registered after the levels in ``cuts`` gives the counts of the bits
+    that entered as many cycles before as it has stages."""
+    m = Module()
+    bits = Signal(n)
+    stages = []
+
+    def stage(values):
+        regs = [Signal.like(v, name=f"st{len(stages)}_{k}") for k, v in enumerate(values)]
+        m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
+        stages.append(regs)
+        return regs
+    p = prefix_counts(m, [bits[k] for k in range(n)], "p", stage=stage, cuts=cuts)
+    levels = (n - 1).bit_length()
+    want_stages = len(set(range(2, levels, 2) if cuts is None else cuts))
+    assert len(stages) == want_stages
+    rng = np.random.default_rng(n)
+    inputs = [int(v) for v in rng.integers(0, 1 << n, 40)]
+    mismatches = []
+
+    async def tb(ctx):
+        for t, value in enumerate(inputs + [0] * want_stages):
+            ctx.set(bits, value)
+            if t >= want_stages:
+                src = inputs[t - want_stages]
+                want = [bin(src & ((1 << k) - 1)).count("1") for k in range(n + 1)]
+                got = [ctx.get(x) for x in p]
+                if got != want:
+                    mismatches.append((t, got, want))
+            if stages:
+                await ctx.tick()
+            else:                        # (no register: no clock domain either)
+                await ctx.delay(1e-6)
+
+    sim = Simulator(m)
+    if stages:
+        sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    assert mismatches == []
+
+
+def test_prefix_counts_refuses_bad_cuts():
+    with pytest.raises(ValueError, match=r"cuts must be level counts from 0 to 3, not \[4\]"):
+        prefix_counts(Module(), [Signal() for _ in range(8)], "p", stage=lambda v: v, cuts={4})
