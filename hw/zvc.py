@@ -488,12 +488,19 @@ class ZVCDecompressor(wiring.Component):
                             **{k: 1 for k in MODES},
                             s=len(Signal(range(max(nb, 2)))), need=len(Signal(range(PW + 1))),
                             need_mu=len(Signal(range(PW + MU + 1))))
-        cp = {name: replicated(m, name, NC, width=w, reset=(1 if name == "room" else 0))
+        # (one copy more than the unpacker has, NC: copy NC decides for the
+        # chunk's own state -- mask, count, mode, `pm`, the output stage -- so
+        # the unpacker's level loop, level -> compare -> take -> level, drives
+        # only the unpacker's registers: with one copy for both, that net's
+        # fan-out made the loop the small decompressors' critical path, 73 %
+        # routing at 8 x 8)
+        ND = NC + 1
+        cp = {name: replicated(m, name, ND, width=w, reset=(1 if name == "room" else 0))
               for name, w in state_shapes.items()}
         nxt = {name: Signal(w, name=f"{name}_next") for name, w in state_shapes.items()}
         for name in state_shapes:
             m.d.sync += [c.eq(nxt[name]) for c in cp[name]]
-        r0 = {name: copies[0] for name, copies in cp.items()}
+        r0 = {name: copies[NC] for name, copies in cp.items()}
         active, failed, mv, s, need = r0["active"], r0["failed"], r0["mv"], r0["s"], r0["need"]
         mask = Signal(WINDOW)            # shifted down `lanes` bits per step
         rem = Signal(self._count_bits)   # elements still to emit
@@ -602,19 +609,19 @@ class ZVCDecompressor(wiring.Component):
             ]
             return d
 
-        dec = [decide(g) for g in range(NC)]
-        step, prefetch, fetch = dec[0]["step"], dec[0]["prefetch"], dec[0]["fetch"]
-        finish = dec[0]["finish"]
+        dec = [decide(g) for g in range(ND)]
+        step, prefetch, fetch = dec[NC]["step"], dec[NC]["prefetch"], dec[NC]["fetch"]
+        finish = dec[NC]["finish"]
         # A failure acts a cycle after it is seen (`fail`, a register per copy):
         # its conditions exclude every other outcome and hold while nothing
         # moves, so the wide OR of them reaches only these flip-flops, not the
         # decision's loads.  (`~fail_q`: the mode flags clear a cycle later.)
-        fail_q = replicated(m, "fail_q", NC)
+        fail_q = replicated(m, "fail_q", ND)
         fail_code = Signal(4)
         for d, fq in zip(dec, fail_q):
             m.d.sync += fq.eq(d["fail"] & ~fq)
-        m.d.sync += fail_code.eq(dec[0]["code"])
-        fail = fail_q[0]
+        m.d.sync += fail_code.eq(dec[NC]["code"])
+        fail = fail_q[NC]
         # (a plain expression, not an `If`: Icarus never runs an `always @*` block
         # whose inputs keep their initial values, which would leave this X)
         terminate = Signal()             # the malformed chunk's closing beat
@@ -624,10 +631,11 @@ class ZVCDecompressor(wiring.Component):
             emit.eq(step | (finish & r0["md_zero"]) | terminate),
             # (a fetch takes the mask: `need` is MU then; a window's last step
             # takes the next window's mask with its units)
-            take.eq(Mux(r0["md_last"], r0["need_mu"], need)),
+            # (from copy 0's registers, like the unpacker's decisions)
+            take.eq(Mux(cp["md_last"][0], cp["need_mu"][0], cp["need"][0])),
             unp.take.eq(take),
-            unp.take_en.eq(Cat(*[d["step"] | d["fetch"] for d in dec])),
-            unp.drop.eq(Cat(*[d["finish"] | fq for d, fq in zip(dec, fail_q)])),
+            unp.take_en.eq(Cat(*[d["step"] | d["fetch"] for d in dec[:NC]])),
+            unp.drop.eq(Cat(*[d["finish"] | fq for d, fq in zip(dec[:NC], fail_q)])),
         ]
 
         # next state (copy 0's decision; every copy registers the same value)
