@@ -245,8 +245,8 @@ class OffloadRules(FormalTop):
 
     ``cmd`` free with the rules assumed, a legal AXI read slave, free
     backpressure on ``c2h`` and ``status``.  AR, ``c2h`` and ``status`` keep the
-    rules (asserted), and so does the stream the reader feeds the word packer
-    with (internal).  Internal invariants: the fetch unit's (see
+    rules (asserted), and so do the reader's stream and the register slice's
+    into the word packer (internal).  Internal invariants: the fetch unit's (see
     :class:`FetchRules`), the replicated registers of the packer.  Covers: a
     C2H beat that waited and then left, a frame's last beat, a status with
     code 0.
@@ -262,6 +262,7 @@ class OffloadRules(FormalTop):
         self.fault, self.status, self.config = fault, status, config
 
     def build(self, m, platform):
+        from cdma.hw.engine.frame_reader import FrameReader
         from cdma.hw.engine.offload import OffloadUnit
         from cdma.hw.packer import Packer
         p = unit_params(**self.config)
@@ -277,8 +278,12 @@ class OffloadRules(FormalTop):
         assert_stream_out(m, dut.c2h, rst, "c2h")
         if self.status:
             assert_stream_out(m, dut.status, rst, "status")
+        # (the reader's stream, and the same after the register slice in front
+        # of the packer)
+        (_, reader), = find_origin(frag, FrameReader, "reader")
+        assert_stream_out(m, reader.o, rst, "reader")
         (_, packer), = find_origin(frag, Packer, "packer")
-        assert_stream_out(m, packer.i, rst, "reader")
+        assert_stream_out(m, packer.i, rst, "piece_slice")
         assert_copies_equal(m, frag, rst)
         if self.fault is None:
             _fetch_invariants(m, frag, ("fetch",), rst, inflight, bursts, p.fetch_beats,
