@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from cdma.golden import frame as gframe
@@ -83,3 +84,17 @@ def test_empty_frame_is_its_header():
     p = EngineParams(elem_bits=32, mem_bytes=MB, pcie_bytes=16, chunk_bytes=CHUNK)
     got = _run(FrameReader(p), 0, 1, [], 0)
     assert got == gframe.encode_frame(b"", "zvc", CHUNK, 32)
+
+
+@pytest.mark.parametrize("tail", [1, 3, 4, 5, 8, 9])
+def test_payload_lengths_around_a_beat(tail):
+    """A dense chunk, then a raw tail chunk of ``tail`` elements: payloads of 4,
+    12, 16, 20, 32 and 36 bytes around the 16-byte beat end on the right beat."""
+    p = EngineParams(elem_bits=32, mem_bytes=MB, pcie_bytes=16, chunk_bytes=CHUNK)
+    rng = np.random.default_rng(tail)
+    x = rng.integers(1, 1 << 32, CHUNK // 4 + tail).astype(np.uint32)
+    frame, chunks = golden_chunks(x)
+    assert [plen for _, _, plen, _, _ in chunks] == [CHUNK, 4 * tail]
+    got = _run(FrameReader(p), len(x) * 4, 1,
+               [(raw, comp, plen, use) for raw, comp, plen, use, _ in chunks], tail)
+    assert got == frame

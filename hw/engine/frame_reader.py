@@ -96,6 +96,10 @@ class FrameReader(EngineUnit):
         p_idx = Signal(cbits + 1)
         p_lastidx = Signal(cbits + 1)
         p_lastwords = Signal(range(MW + 1))
+        # (`p_idx == p_lastidx` as a register, kept a beat ahead: the compare in
+        # front of the chunk's take, which clears the chunk buffer's bank and
+        # moves its head registers, was on the 32 B engine's critical path)
+        p_at_last = Signal()
         p_final = Signal()
         m.d.comb += [self.rd_addr.eq(p_idx[:cbits]), self.rd_en.eq(advance)]
         m.d.comb += o.p.data.eq(Mux(s_pay, Mux(s_comp, self.rd_comp, self.rd_raw), s_hdr))
@@ -139,6 +143,7 @@ class FrameReader(EngineUnit):
                              o.p.n.eq(CHUNK_HEADER_BYTES // WORD_BYTES),
                              o.p.last.eq(0),
                              p_comp.eq(use), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),
+                             p_at_last.eq(plen <= MB),
                              p_lastwords.eq((((plen - 1) & (MB - 1)) >> WORD_SHIFT) + 1),
                              p_final.eq(self.chunk.p.final), rstate.eq(R_PAY),
                              flen_inc.eq(CHUNK_HEADER_BYTES
@@ -147,11 +152,12 @@ class FrameReader(EngineUnit):
                              flen_add.eq(1)]
         with m.Elif(rstate == R_PAY):
             m.d.comb += issue.eq(1)
-            is_last = p_idx == p_lastidx
+            is_last = p_at_last
             with m.If(advance):
                 m.d.sync += [s_pay.eq(1), s_comp.eq(p_comp),
                              o.p.n.eq(Mux(is_last, p_lastwords, MW)),
-                             o.p.last.eq(is_last & p_final), p_idx.eq(p_idx + 1)]
+                             o.p.last.eq(is_last & p_final), p_idx.eq(p_idx + 1),
+                             p_at_last.eq(p_idx + 1 == p_lastidx)]
                 with m.If(is_last):
                     m.d.comb += self.chunk.ready.eq(1)
                     m.d.sync += rstate.eq(Mux(p_final, R_IDLE, R_CHDR))
