@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """hw.bits networks against plain Python: compaction and its inverse, every mask
 of a few lanes and random masks of 16 and 32 lanes."""
 from __future__ import annotations
