@@ -476,9 +476,10 @@ class ZVCDecompressor(wiring.Component):
         ]
 
         # ---- chunk state ----------------------------------------------------------------
-        # The registers the step decision reads exist in NC copies (equal values): copy
-        # g decides for the g-th share of the unpacker's beats and of the output slots,
-        # so the decision reaches them through NC small nets instead of one huge one.
+        # The registers the step decision reads exist in NC + 1 copies (equal
+        # values): copy g < NC decides for the g-th share of the unpacker's
+        # beats, copy NC for the chunk's own state (below), so the decision
+        # reaches them through small nets instead of one huge one.
         NC = self._copies
         # The decision reads the state as one-hot mode flags (`md_*`, all clear
         # while no chunk is decoded, after a failure and while a short window's
@@ -643,7 +644,7 @@ class ZVCDecompressor(wiring.Component):
             unp.drop.eq(Cat(*[d["finish"] | fq for d, fq in zip(dec[:NC], fail_q)])),
         ]
 
-        # next state (copy 0's decision; every copy registers the same value)
+        # next state (copy NC's decision; every copy registers the same value)
         for name in state_shapes:
             if name != "room":
                 m.d.comb += nxt[name].eq(r0[name])
