@@ -423,14 +423,17 @@ class ZVCDecompressor(wiring.Component):
         # All beats of a chunk but its last are full.  A last beat whose bytes do not
         # fill a whole unit marks its chunk (`user`): those bytes are either missing
         # from the unit a window needs or left over, a LENGTH_MISMATCH either way.
-        # Every unit also carries, computed as it enters, the popcount of the bits
-        # that would be a mask's first beat if a mask started there: TF whole units
-        # and the low TP bits of the next one.  A mask read then yields its first
-        # step's units with a multiplexer and a small sum, no popcount.
+        # Every unit also carries, computed as it enters, the popcount of its
+        # bits (`FW` wide) and, when a step's mask bits end inside a unit, of
+        # its low TP bits: the popcounts of the bits that would be a mask's
+        # first step (TF whole units and the low TP bits of the next one) and
+        # of the whole mask, if a mask started there.  A mask read then yields
+        # its first step's units and its window's units with a multiplexer and
+        # a small sum, no popcount.
         TF, TP = L // UB, L % UB
-        PFW = len(Signal(range(UB + 1))) if TF else 0
+        FW = len(Signal(range(UB + 1)))
         PPW = len(Signal(range(TP + 1))) if TP else 0
-        SB = PFW + PPW
+        SB = FW + PPW
         # The window shows a step's units; a window's last step also takes the
         # next window's mask (read from the ring, see `pm`), and the ring keeps
         # a mask's units more than that, so input keeps landing while a step
@@ -438,15 +441,18 @@ class ZVCDecompressor(wiring.Component):
         # up to 3 % of their cycles): `lookahead`.
         # (`registered`: the step's units reach the first expansion stage a
         # cycle after the step, through two multiplexer levels in two cycles)
-        m.submodules.unp = unp = Unpacker(UB, IU, L * EU, lookahead=2 * MU, user_bits=1,
+        # (the registered mask read, below, in RS stages: RS steps' units more
+        # of lookahead, so that a mask is in the ring RS cycles before its step)
+        RS = 2 if nb >= 4 and MU >= 4 else 0
+        m.submodules.unp = unp = Unpacker(UB, IU, L * EU, lookahead=2 * MU + RS * L * EU,
+                                          user_bits=1,
                                           side_bits=SB, copies=self._copies,
                                           registered=True)
         nbytes = popcount([i.p.keep[k] for k in range(IB)])
         side = []
         for u in range(IU):
             unit = i.p.data[u * UB:(u + 1) * UB]
-            if TF:
-                side.append(popcount([unit[b] for b in range(UB)])[:PFW])
+            side.append(popcount([unit[b] for b in range(UB)])[:FW])
             if TP:
                 side.append(popcount([unit[b] for b in range(TP)])[:PPW])
         m.d.comb += [
@@ -538,46 +544,104 @@ class ZVCDecompressor(wiring.Component):
         m.d.comb += [below.eq(issued < DEPTH), below1.eq(issued < DEPTH - 1),
                      nxt["room"].eq(Mux(emit, below1 | (o_take & below), below | o_take))]
 
-        # The mask of the window after this step's units (this window's when nothing
-        # is taken), its first beat's units and its BAD_MASK check.
-        # (fetch reads at offset 0, a prefetch right after the step's units)
-        # The mask is read from the unpacker's ring at `pm` (ring units, wrapping
-        # around), a register that already holds the window's start plus the
-        # step's units when a prefetch can come (the last step of a window: its
-        # units are known a step ahead), so the read is one multiplexer deep and
-        # does not go through the window's rotation.
+        # The next window's mask, its first step's units and all its units are
+        # read from the unpacker's ring at `pm` (ring units, wrapping around),
+        # a register that holds where the next mask starts from the moment
+        # the mask before it is read: the position after the window's data is
+        # known then (the mask's set bits), a whole window ahead of the read.
+        # At E = 8 (a mask is four byte units, the ring a few dozen of them)
+        # with four or more steps per window the read is a pipeline of RS = 2
+        # register stages (`n*` at its end, loaded every cycle whatever the
+        # decision) and a window's last step or a fetch takes the mask from
+        # them.  Whether they hold the mask is `pres` (a register per copy of
+        # the decision, two stages late): the mask's units were in the ring
+        # when the read began, from `dist` (units from the window's start to
+        # the mask) and the level, and `pm` has not moved since.  So neither
+        # the ring's multiplexer nor a comparison with the level is on the way
+        # from the decision's registers to the mask, `need` and `pm`: those
+        # were the small decompressors' critical paths (pm -> ring -> need_mu
+        # at 8 x 8, level -> pm at 16 x 4, start -> pm at 32 x 4, 80 %
+        # routing), and the ring's multiplexer alone, one stage, was still
+        # 12.3 ns at 8 x 8.  A mask that arrives just in time is taken two
+        # cycles later; the ring's lookahead keeps input landing meanwhile.
+        # With two steps per window there is no time for it (`pm` is known a
+        # step before the read), with one none at all (the next mask's
+        # position depends on the mask just read), and at E = 16 and 32 the
+        # read is narrow and the ring's extra beats cost more than they buy:
+        # the read is then combinational, RS = 0.  (Measured at seeds 1-3:
+        # 16 x 4 99.1 MHz for 97.8 at 2,533 LUT4 for 1,896; 32 x 4 102.3 for
+        # 110.1 at seed 1, 3,553 LUT4 for 2,202; one registered stage at
+        # 32 x 16 66.0 for 63.6 at 2,257 LUT4 more.  8 x 8: 101.7 for 91.2,
+        # 3,061 LUT4 for 3,795.)
         N = unp.ring_units
         # (`pm` is a register in WINDOW / 8 copies, each selecting 8 bits of the
-        # mask: one copy fanned out to the whole read was the decode stage's
-        # critical path at 16 B, 83 % of it routing)
+        # mask, and one more for the arithmetic: one copy fanned out to the
+        # whole read was the decode stage's critical path at 16 B, 83 % of it
+        # routing)
         PMC = WINDOW // 8
-        pms = replicated(m, "pm", PMC, width=len(Signal(range(N))))
+        PB = len(Signal(range(N)))
+        pms = replicated(m, "pm", PMC + (1 if RS else 0), width=PB)
+        pm = pms[-1]
         pm_next = Signal(range(N))
-        bunits = [unp.beats[k * UB:(k + 1) * UB] for k in range(N)]
-        bside = [unp.beats_side[k * SB:(k + 1) * SB] for k in range(N)]
+        # the ring as (unit, side) pairs, and where the read's last multiplexer
+        # finds them: with two stages, first the 2**k + MU - 1 units from
+        # `pm` with its low k bits cleared, registered, then the read from
+        # those by the low k bits (`pm` holds meanwhile, or `pres` says so)
+        src = [(unp.beats[k * UB:(k + 1) * UB], unp.beats_side[k * SB:(k + 1) * SB])
+               for k in range(N)]
+        sels = pms[:PMC]
+        if RS == 2:
+            k = (PB + 1) // 2
+            span = 2 ** k + MU - 1
+            near = [(Signal(UB, name=f"pa{j}_unit"), Signal(SB, name=f"pa{j}_side"))
+                    for j in range(span)]
+            for j, (nu, ns) in enumerate(near):
+                with m.Switch(pms[j * PMC // span][k:]):
+                    for h in range(-(-N // 2 ** k)):
+                        last = h == -(-N // 2 ** k) - 1
+                        with (m.Default() if last else m.Case(h)):
+                            u, sd = src[(h * 2 ** k + j) % N]
+                            m.d.sync += [nu.eq(u), ns.eq(sd)]
+            src, sels = near, [p[:k] for p in sels]
+        r_mask = Signal(WINDOW)
+        # (the first step's units, the same plus a mask, and the window's set
+        # bits, formed per position before the multiplexer, so that `pm`
+        # reaches `need`/`need_mu` through the multiplexer alone: an adder
+        # behind it was the path at 32 x 4)
+        r_need = Signal(range(PW + 1))
+        r_need_mu = Signal(range(PW + MU + 1))
+        r_tot = Signal(range(WINDOW + 1))
+        NS = len(src) if RS == 2 else N
+        for c, sel in enumerate(sels):
+            lo, hi = 8 * c, 8 * (c + 1)
+            with m.Switch(sel):
+                for t in range(NS - MU + 1 if RS == 2 else N):
+                    # (the last position as the default: lint wants every value of
+                    # the select covered, and N need not be a power of two)
+                    last = t == (NS - MU if RS == 2 else N - 1)
+                    with (m.Default() if last else m.Case(t)):
+                        at = [src[(t + j) % NS] for j in range(MU)]
+                        m.d.comb += r_mask[lo:hi].eq(Cat(*[u for u, _ in at])[lo:hi])
+                        if c == 0:
+                            full = [sd[:FW] for _, sd in at]
+                            terms = full[:TF] + ([at[TF][1][FW:]] if TP else [])
+                            m.d.comb += [r_need.eq(sum(terms) * EU),
+                                         r_need_mu.eq(sum(terms) * EU + MU),
+                                         r_tot.eq(sum(full))]
         nmask = Signal(WINDOW)
-        # the units of the window's first step (set bits among the mask's first
-        # L, times EU) and the same plus a mask, both formed per position before
-        # the multiplexer, so that `pm` reaches `need`/`need_mu` through the
-        # multiplexer alone (an adder behind it was the path at 32 x 4)
         nneed = Signal(range(PW + 1))
         nneed_mu = Signal(range(PW + MU + 1))
-        for c, pmc in enumerate(pms):
-            lo, hi = 8 * c, 8 * (c + 1)
-            with m.Switch(pmc):
-                for t in range(N):
-                    # (the last position as the default: lint wants every value of
-                    # `pm` covered, and N need not be a power of two)
-                    with (m.Case(t) if t < N - 1 else m.Default()):
-                        m.d.comb += nmask[lo:hi].eq(
-                            Cat(*[bunits[(t + j) % N] for j in range(MU)])[lo:hi])
-                        if c == 0:
-                            terms = [bside[(t + j) % N][:PFW] for j in range(TF)]
-                            if TP:
-                                terms.append(bside[(t + TF) % N][PFW:])
-                            nsum = sum(terms)
-                            m.d.comb += [nneed.eq(nsum * EU), nneed_mu.eq(nsum * EU + MU)]
-        # (the mask itself is taken as it is read)
+        ntot = Signal(range(WINDOW + 1))
+        m.d["sync" if RS else "comb"] += [nmask.eq(r_mask), nneed.eq(r_need),
+                                          nneed_mu.eq(r_need_mu), ntot.eq(r_tot)]
+        if RS:
+            # units from the window's start to the next mask (`pm` = start + dist)
+            dist = Signal(range(WINDOW * EU + 1))
+            pres_now = Signal()
+            m.d.comb += pres_now.eq(dist + MU <= avail)
+            # (`pres`: the last of RS stages, a register per copy of the decision)
+            pres_st = [[pres_now] * ND] + [replicated(m, f"pres{j}", ND) for j in range(RS)]
+            pres = pres_st[-1]
 
         def decide(g):
             """The step decision from copy ``g`` of the registers: a dict of
@@ -595,12 +659,14 @@ class ZVCDecompressor(wiring.Component):
             eq_need, gt_need = avail == r["need"], avail > r["need"]
             has_mask, empty = avail >= MU, avail == 0
             room = r["room"]
+            # (the next mask is there: for a window's last step, for a fetch)
+            ready_last, ready_fetch = (pres[g], pres[g]) if RS else (ge_need_mu, has_mask)
             # (a unit more than the chunk needs is an error at once: waiting for
             # the chunk's end could wait forever behind the extra beats)
             m.d.comb += [
-                d["fetch"].eq(r["md_fetch"] & has_mask),
-                d["prefetch"].eq(r["md_last"] & ge_need_mu & room),
-                d["step"].eq(room & ((r["md_mid"] & ge_need) | (r["md_last"] & ge_need_mu)
+                d["fetch"].eq(r["md_fetch"] & ready_fetch),
+                d["prefetch"].eq(r["md_last"] & ready_last & room),
+                d["step"].eq(room & ((r["md_mid"] & ge_need) | (r["md_last"] & ready_last)
                                      | (r["md_fin"] & ended & eq_need & ~partial))),
                 d["finish"].eq(room & ended & ~partial
                                & ((r["md_zero"] & empty) | (r["md_fin"] & eq_need))),
@@ -750,14 +816,43 @@ class ZVCDecompressor(wiring.Component):
         m.d.comb += drop.eq(finish | fail)
 
         win_start = unp.start             # the window's first unit in the ring
-        if nb > 1:
-            # Every candidate is computed from registers; the decision only picks
-            # one.  (A step takes `need` units; the window's last step is
-            # prefetched at its start plus `need`; one step before it, the
-            # position is known once the step's units are: start + need + the
-            # next beat's units.  After a drop the value is never read: the
-            # next chunk's first fetch is at least two cycles away, and `pm` is
-            # the window's start again by then.)
+        if RS:
+            # A mask read (a fetch, or a window's last step) moves `pm` past the
+            # mask and the new window's units, known from the read (`ntot`); a
+            # step inside a window leaves it and takes `need` units of `dist`.
+            # While no window is decoded (before a chunk's first fetch, after a
+            # failure) `pm` follows the window's start, where the first mask is.
+            read = Signal()
+            m.d.comb += read.eq(fetch | prefetch)
+            at = Signal(range(N + MU + WINDOW * EU))
+            m.d.comb += [
+                at.eq(pm + MU + ntot * EU),
+                pm_next.eq(Mux(drop, unp.drop_start,
+                               Mux(read, wrap(at, N, -(-(N + MU + WINDOW * EU) // N)),
+                                   Mux(live, pm, win_start)))),
+            ]
+            with m.If(drop | (~live & ~read)):
+                m.d.sync += dist.eq(0)
+            with m.Elif(read):
+                m.d.sync += dist.eq(ntot * EU)
+            with m.Elif(step):
+                m.d.sync += dist.eq(dist - need)
+            # (`pm` moves on a read or a drop, and while no window is decoded
+            # when the window's start does)
+            moves = Signal()
+            m.d.comb += moves.eq(read | drop | (~live & (pm != win_start)))
+            for before, after in zip(pres_st, pres_st[1:]):
+                m.d.sync += [q.eq(p & ~moves) for p, q in zip(before, after)]
+        elif nb > 1:
+            # The read is combinational: `pm` holds the next mask's position
+            # a step ahead, from registers.  Every candidate is computed from
+            # registers; the decision only picks one.  (A step takes `need`
+            # units; the window's last step is prefetched at its start plus
+            # `need`; one step before it, the position is known once the
+            # step's units are: start + need + the next beat's units.  After a
+            # drop the value is never read: the next chunk's first fetch is at
+            # least two cycles away, and `pm` is the window's start again by
+            # then.)
             at_take = Signal(range(N + PW + 1))
             at_next = Signal(range(N + 2 * PW + 1))
             m.d.comb += [at_take.eq(win_start + need),
