@@ -350,7 +350,8 @@ class ZVCDecompressor(wiring.Component):
     Throughput: one output beat per cycle as long as compressed bytes arrive at
     ``in_bytes`` per cycle and the output is not back-pressured.  Latency: the
     output beat of a one-window chunk is valid 9 cycles (lanes <= 4) or 10
-    cycles (lanes >= 8) after the clock edge that transferred its input beat,
+    cycles (lanes >= 8), 2 more at 8-bit elements with <= 8 lanes (the next
+    mask's two-stage read), after the clock edge that transferred its input beat,
     once the chunk's count has been taken (see ``docs/ZVC.md``).
 
     Parameters
