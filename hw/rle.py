@@ -501,6 +501,8 @@ class RLEDecoder(wiring.Component):
                 if d:
                     with m.Case(flags):
                         m.d.sync += g_issued.eq(g_moved[d])
+            with m.Default():            # (no net move; lint wants every value covered)
+                m.d.sync += g_issued.eq(g_issued)
 
         # ---- A0: the group's tokens; which are whole --------------------------------
         # tv[j]: token j is whole (all of them but in a chunk's final group);
