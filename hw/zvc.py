@@ -596,11 +596,11 @@ class ZVCDecompressor(wiring.Component):
             span = 2 ** k + MU - 1
             near = [(Signal(UB, name=f"pa{j}_unit"), Signal(SB, name=f"pa{j}_side"))
                     for j in range(span)]
+            blocks = -(-N // 2 ** k)     # values of pm's high part
             for j, (nu, ns) in enumerate(near):
                 with m.Switch(pms[j * PMC // span][k:]):
-                    for h in range(-(-N // 2 ** k)):
-                        last = h == -(-N // 2 ** k) - 1
-                        with (m.Default() if last else m.Case(h)):
+                    for h in range(blocks):
+                        with (m.Default() if h == blocks - 1 else m.Case(h)):
                             u, sd = src[(h * 2 ** k + j) % N]
                             m.d.sync += [nu.eq(u), ns.eq(sd)]
             src, sels = near, [p[:k] for p in sels]
@@ -612,16 +612,17 @@ class ZVCDecompressor(wiring.Component):
         r_need = Signal(range(PW + 1))
         r_need_mu = Signal(range(PW + MU + 1))
         r_tot = Signal(range(WINDOW + 1))
-        NS = len(src) if RS == 2 else N
+        # (positions the last multiplexer selects: every ring unit, or the
+        # 2**k starts in the first stage's span)
+        starts = 2 ** k if RS == 2 else N
         for c, sel in enumerate(sels):
             lo, hi = 8 * c, 8 * (c + 1)
             with m.Switch(sel):
-                for t in range(NS - MU + 1 if RS == 2 else N):
+                for t in range(starts):
                     # (the last position as the default: lint wants every value of
                     # the select covered, and N need not be a power of two)
-                    last = t == (NS - MU if RS == 2 else N - 1)
-                    with (m.Default() if last else m.Case(t)):
-                        at = [src[(t + j) % NS] for j in range(MU)]
+                    with (m.Default() if t == starts - 1 else m.Case(t)):
+                        at = [src[(t + j) % len(src)] for j in range(MU)]
                         m.d.comb += r_mask[lo:hi].eq(Cat(*[u for u, _ in at])[lo:hi])
                         if c == 0:
                             full = [sd[:FW] for _, sd in at]
