@@ -294,17 +294,34 @@ def test_bad_ripup_margin_is_refused(pct, tmp_path, capsys):
     assert e.value.code == 2 and "percentage above 0 and at most 100" in capsys.readouterr().err
 
 
+RIPUP_ROW_TIMING = {"6": {
+    "fmax_mhz": 136.2, "ripup": {
+        "1": {"plain_mhz": 111.5, "plain_s": 28.4, "target_mhz": 128.2, "fmax_mhz": 135.7,
+              "s": 30.2, "kept": True},
+        "2": {"plain_mhz": 128.9, "plain_s": 27.0, "target_mhz": 148.2, "fmax_mhz": None,
+              "s": 108.0, "kept": False, "error": "nextpnr-ecp5 did not finish in 108 s"}}}}
+RIPUP_NOTE = ("speed 6, plain run -> rip-up run at its target: "
+              "seed 1 111.5 in 28 s -> 135.7 at 128.2 in 30 s, kept; "
+              "seed 2 128.9 in 27 s -> no result (nextpnr-ecp5 did not finish in 108 s) at 148.2 in 108 s")
+
+
 def test_ripup_runs_are_listed_under_the_table():
-    row = {"module": "rle-decode", "params": {"elem_bits": 8, "lanes": 8}, "timing": {"6": {
-        "fmax_mhz": 136.2, "ripup": {
-            "1": {"plain_mhz": 111.5, "plain_s": 28.4, "target_mhz": 128.2, "fmax_mhz": 135.7,
-                  "s": 30.2, "kept": True},
-            "2": {"plain_mhz": 128.9, "plain_s": 27.0, "target_mhz": 148.2, "fmax_mhz": None,
-                  "s": 108.0, "kept": False, "error": "nextpnr-ecp5 did not finish in 108 s"}}}}}
-    assert synth._notes(row) == [
-        "- rle-decode elem_bits=8, lanes=8: speed 6, plain run -> rip-up run at its target: "
-        "seed 1 111.5 in 28 s -> 135.7 at 128.2 in 30 s, kept; "
-        "seed 2 128.9 in 27 s -> no result (nextpnr-ecp5 did not finish in 108 s) at 148.2 in 108 s"]
+    row = {"module": "rle-decode", "params": {"elem_bits": 8, "lanes": 8}, "timing": RIPUP_ROW_TIMING}
+    assert synth._notes(row) == [f"- rle-decode elem_bits=8, lanes=8: {RIPUP_NOTE}"]
+
+
+def test_ripup_runs_are_in_the_progress_output(tmp_path, monkeypatch, capsys):
+    def fake(module, params, workdir, **kw):
+        row = _fake_row(module, params, kw["speed"])
+        row["timing"]["6"]["ripup"] = RIPUP_ROW_TIMING["6"]["ripup"]
+        return row
+    monkeypatch.setattr(synth, "synth_module", fake)
+    table = tmp_path / "t.md"
+    assert main(["synth", "--build", str(tmp_path), "--table", str(table), "rle-decode",
+                 "--ripup-margin", "15"]) == 0
+    assert f"      {RIPUP_NOTE}" in capsys.readouterr().err.splitlines()
+    assert any(ln.startswith("- rle-decode ") and ln.endswith(f": {RIPUP_NOTE}")
+               for ln in table.read_text().splitlines())
 
 
 def test_seed_goes_to_place_and_route(tmp_path, monkeypatch, capsys):

@@ -499,6 +499,8 @@ def run(args) -> int:
                 for g, t in row.get("timing", {}).items():
                     if t.get("pnr_error") and not row.get("pnr_error"):
                         print(f"      no Fmax at speed {g}: {t['pnr_error']}", file=sys.stderr, flush=True)
+                    if t.get("ripup"):
+                        print(f"      {_ripup_text(g, t['ripup'])}", file=sys.stderr, flush=True)
             if len(configs) > 1 and i < len(configs):
                 report(f"partial: {i} of {len(configs)} configurations done, the run goes on")
     finally:
