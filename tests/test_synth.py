@@ -287,11 +287,17 @@ def test_ripup_margin_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
     assert "router2, then --tmg-ripup at Fmax + 15 % (the faster routing kept)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("pct", ["0", "-5", "101", "lots"])
+def test_ripup_margin_zero_is_off(tmp_path, monkeypatch):
+    calls = _record_synth(monkeypatch)
+    assert main(["synth", "--build", str(tmp_path), "zvc-compress", "--ripup-margin", "0"]) == 0
+    assert calls[0][3]["ripup_margin"] is None
+
+
+@pytest.mark.parametrize("pct", ["-5", "101", "lots", "nan"])
 def test_bad_ripup_margin_is_refused(pct, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["synth", "--build", str(tmp_path), "zvc-compress", "--ripup-margin", pct])
-    assert e.value.code == 2 and "percentage above 0 and at most 100" in capsys.readouterr().err
+    assert e.value.code == 2 and "give a percentage from 0 (no rip-up run) to 100" in capsys.readouterr().err
 
 
 RIPUP_ROW_TIMING = {"6": {

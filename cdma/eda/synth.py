@@ -290,16 +290,16 @@ def _speed_list(text: str) -> tuple[int, ...]:
     return speeds
 
 
-def _percent(text: str) -> float:
-    """``--ripup-margin``: a percentage in (0, 100], returned as a fraction."""
+def _percent(text: str) -> float | None:
+    """``--ripup-margin``: a percentage from 0 to 100, returned as a fraction (0: None, off)."""
     try:
         pct = float(text)
     except ValueError:
         pct = None
-    if pct is None or not 0 < pct <= 100:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a percentage above 0 and at most 100 "
-                                         "(e.g. 15)")
-    return pct / 100
+    if pct is None or not 0 <= pct <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a percentage from 0 (no rip-up run) "
+                                         "to 100, e.g. 15")
+    return pct / 100 or None
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
@@ -348,9 +348,10 @@ SHARED_OPTIONS = (
     (("--ripup-margin",), dict(type=_percent, default=None, metavar="PCT",
                                help="after each nextpnr run (Fmax F), a second one with "
                                     "--tmg-ripup and the target F x (1 + PCT/100), keeping the "
-                                    "faster routing (off by default; 15 is a good margin: "
-                                    "docs/TIMING.md, section 9); that run may take 4x the "
-                                    "first's time (at least 60 s, at most --pnr-timeout)")),
+                                    "faster routing (0, the default: no second run; 15 is a "
+                                    "good margin: docs/TIMING.md, sections 9 and 10); that run "
+                                    "may take 4x the first's time (at least 60 s, at most "
+                                    "--pnr-timeout)")),
     (("--seed",), dict(type=_seed_list, default="1", metavar="N[,N]",
                        help="nextpnr placement seed(s), positive integers (default %(default)s): "
                             "placement alone moves Fmax by several MHz, so compare changes "
