@@ -202,8 +202,10 @@ def _ripup_text(grade, ripup: dict) -> str:
     """The rip-up runs of one grade (``ripup`` of :func:`cdma.eda.tools.synth_ecp5`):
     each seed's plain Fmax, the rip-up run's target and result, and which was kept."""
     def one(sd, r):
+        err = r.get("error") or ""
         got = (f"{r['fmax_mhz']:.1f}" if r.get("fmax_mhz") is not None
-               else f"no result ({r['error']})" if r.get("error") else "no Fmax")
+               else "stopped at its time limit" if "did not finish" in err
+               else f"no result ({err})" if err else "no Fmax")
         return (f"seed {sd} {r['plain_mhz']:.1f} in {r['plain_s']:.0f} s -> {got} at "
                 f"{r['target_mhz']:.1f} in {r['s']:.0f} s"
                 + (", kept" if r["kept"] else ""))
