@@ -263,7 +263,7 @@ def test_options_before_or_after_the_module(before, after, tmp_path, monkeypatch
     assert module == "zvc-compress" and params["elem_bits"] == 8 and params["lanes"] == 8
     assert kw["speed"] == (7, 8) and kw["gates"] is False and kw["freq_mhz"] == 50.0
     assert kw["router"] == "router2" and kw["pnr_timeout"] == 1800        # defaults kept
-    assert kw["placer"] == "static" and kw["ripup_margin"] is None
+    assert kw["placer"] == "static" and kw["ripup_margin"] == 0.15
     assert kw["seed"] == (1,)
     assert workdir.parent == b
     assert json.loads(js.read_text())["results"][0]["fmax_by_speed"] == {"7": 115.0, "8": 130.4}
@@ -279,18 +279,19 @@ def test_placer_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
 
 
 def test_ripup_margin_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
-    """``--ripup-margin 15`` reaches the place-and-route call as 0.15 and the table's header."""
+    """``--ripup-margin 25`` reaches the place-and-route call as 0.25 and the table's header."""
     calls = _record_synth(monkeypatch)
     rc = main(["synth", "--build", str(tmp_path), "zvc-compress", "--elem-bits", "8",
-               "--lanes", "8", "--ripup-margin", "15", "--speed", "6"])
-    assert rc == 0 and calls[0][3]["ripup_margin"] == 0.15
-    assert "router2, then --tmg-ripup at Fmax + 15 % (the faster routing kept)" in capsys.readouterr().out
+               "--lanes", "8", "--ripup-margin", "25", "--speed", "6"])
+    assert rc == 0 and calls[0][3]["ripup_margin"] == 0.25
+    assert "router2, then --tmg-ripup at Fmax + 25 % (the faster routing kept)" in capsys.readouterr().out
 
 
-def test_ripup_margin_zero_is_off(tmp_path, monkeypatch):
+def test_ripup_margin_zero_is_off(tmp_path, monkeypatch, capsys):
     calls = _record_synth(monkeypatch)
     assert main(["synth", "--build", str(tmp_path), "zvc-compress", "--ripup-margin", "0"]) == 0
     assert calls[0][3]["ripup_margin"] is None
+    assert "nextpnr router2, static placer" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("pct", ["-5", "101", "lots", "nan"])

@@ -347,13 +347,12 @@ SHARED_OPTIONS = (
     (("--placer",), dict(choices=eda.PLACERS, default=eda.DEFAULT_PLACER,
                          help="nextpnr placer (default %(default)s; 'heap' is nextpnr's own "
                               "default and the placer of the figures before 2026-12-04)")),
-    (("--ripup-margin",), dict(type=_percent, default=None, metavar="PCT",
-                               help="after each nextpnr run (Fmax F), a second one with "
-                                    "--tmg-ripup and the target F x (1 + PCT/100), keeping the "
-                                    "faster routing (0, the default: no second run; 15 is a "
-                                    "good margin: docs/TIMING.md, sections 9 and 10); that run "
-                                    "may take 4x the first's time (at least 60 s, at most "
-                                    "--pnr-timeout)")),
+    (("--ripup-margin",), dict(type=_percent, default="15", metavar="PCT",
+                               help="after each nextpnr run (Fmax F) a second one with its "
+                                    "timing-driven rip-up (--tmg-ripup) at the target "
+                                    "F x (1 + PCT/100), and the faster routing kept (default "
+                                    "%(default)s; 0: the first run only); the second may take 4x "
+                                    "the first's time (at least 60 s, at most --pnr-timeout)")),
     (("--seed",), dict(type=_seed_list, default="1", metavar="N[,N]",
                        help="nextpnr placement seed(s), positive integers (default %(default)s): "
                             "placement alone moves Fmax by several MHz, so compare changes "
