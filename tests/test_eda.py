@@ -330,8 +330,9 @@ def test_a_failed_ripup_run_leaves_the_plain_run(fifo_v, tmp_path, monkeypatch, 
     """A rip-up run that fails or runs out of time is not the design's failure, even
     with ``pnr_errors="raise"``: the plain run stands, and the reason is recorded."""
     def fake(cmd, cwd):
-        raise eda.ToolFailed("nextpnr-ecp5 did not finish in 60 s" if failure == "timeout"
-                             else "nextpnr-ecp5 failed (exit 1):\nInfo: x\nERROR: router2 gave up")
+        if failure == "timeout":
+            raise eda.ToolTimeout("nextpnr-ecp5 did not finish in 60 s")
+        raise eda.ToolFailed("nextpnr-ecp5 failed (exit 1):\nInfo: x\nERROR: router2 gave up")
     calls = _nextpnr_calls(monkeypatch, fake)
     r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, ripup_margin=0.2)
     rip = r["timing"]["6"]["ripup"]["1"]
@@ -339,6 +340,7 @@ def test_a_failed_ripup_run_leaves_the_plain_run(fifo_v, tmp_path, monkeypatch, 
     assert r["fmax_mhz"] == rip["plain_mhz"] > 0 and not rip["kept"] and rip["fmax_mhz"] is None
     assert rip["error"] == ("nextpnr-ecp5 did not finish in 60 s" if failure == "timeout"
                             else "ERROR: router2 gave up")
+    assert rip["timed_out"] is (failure == "timeout")
 
 
 @pytest.mark.parametrize("margin,exc,text", [

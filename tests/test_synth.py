@@ -306,9 +306,10 @@ RIPUP_ROW_TIMING = {"6": {
         "1": {"plain_mhz": 111.5, "plain_s": 28.4, "target_mhz": 128.2, "fmax_mhz": 135.7,
               "s": 30.2, "kept": True},
         "2": {"plain_mhz": 128.9, "plain_s": 27.0, "target_mhz": 148.2, "fmax_mhz": None,
-              "s": 108.0, "kept": False, "error": "nextpnr-ecp5 did not finish in 108 s"},
+              "s": 108.0, "kept": False, "error": "nextpnr-ecp5 did not finish in 108 s",
+              "timed_out": True},
         "3": {"plain_mhz": 120.0, "plain_s": 30.0, "target_mhz": 138.0, "fmax_mhz": None,
-              "s": 12.0, "kept": False, "error": "ERROR: router2 gave up"}}}}
+              "s": 12.0, "kept": False, "error": "ERROR: router2 gave up", "timed_out": False}}}}
 RIPUP_NOTE = ("speed 6, plain run -> rip-up run at its target: "
               "seed 1 111.5 in 28 s -> 135.7 at 128.2 in 30 s, kept; "
               "seed 2 128.9 in 27 s -> stopped at its time limit at 148.2 in 108 s; "

@@ -204,7 +204,7 @@ def _ripup_text(grade, ripup: dict) -> str:
     def one(sd, r):
         err = r.get("error") or ""
         got = (f"{r['fmax_mhz']:.1f}" if r.get("fmax_mhz") is not None
-               else "stopped at its time limit" if "did not finish" in err
+               else "stopped at its time limit" if r.get("timed_out")
                else f"no result ({err})" if err else "no Fmax")
         return (f"seed {sd} {r['plain_mhz']:.1f} in {r['plain_s']:.0f} s -> {got} at "
                 f"{r['target_mhz']:.1f} in {r['s']:.0f} s"

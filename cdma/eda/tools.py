@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["ToolMissing", "ToolFailed", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
+__all__ = ["ToolMissing", "ToolFailed", "ToolTimeout", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
            "DEFAULT_ROUTER", "DEFAULT_PLACER", "PLACERS", "SPEED_GRADES", "CRIT_KEYS",
            "RIPUP_TIME_FACTOR", "RIPUP_MIN_S",
            "critical_path", "unit_areas",
@@ -38,6 +38,10 @@ class ToolFailed(RuntimeError):
     pass
 
 
+class ToolTimeout(ToolFailed):
+    """The tool ran past its time limit (and was killed)."""
+
+
 def _bin(name: str, extra: str) -> str:
     cand = Path(sys.executable).parent / name
     path = str(cand) if cand.exists() else shutil.which(name)
@@ -50,7 +54,7 @@ def _run(cmd, cwd, what, env=None, timeout=3600):
     try:
         r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise ToolFailed(f"{what} did not finish in {timeout} s") from None
+        raise ToolTimeout(f"{what} did not finish in {timeout} s") from None
     if r.returncode != 0:
         tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-25:])
         raise ToolFailed(f"{what} failed (exit {r.returncode}):\n{tail}")
@@ -332,7 +336,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         (seed as a string -> MHz, the run kept), with ``ripup_margin`` also
         ``ripup`` (seed as a string -> ``plain_mhz``, ``plain_s``,
         ``target_mhz``, ``fmax_mhz`` (None when it did not finish), ``s``,
-        ``kept`` and, if it failed, ``error``) and, if it failed,
+        ``kept`` and, if it failed, ``error`` and ``timed_out``) and, if it failed,
         ``pnr_error``).  With
         ``pnr_errors="keep"`` a failed
         first grade leaves ``fmax_mhz`` None and its reason in ``pnr_error``.
@@ -452,7 +456,8 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
                                "plain_s": round(dt, 1), "kept": False}
             if failed is not None:
                 # not a failure of the design: the plain run is a complete routing
-                ripups[str(sd)]["error"] = first_error_line(failed)
+                ripups[str(sd)].update(error=first_error_line(failed),
+                                       timed_out=isinstance(failed, ToolTimeout))
             elif (rip["fmax_mhz"] or 0.0) > run["fmax_mhz"]:
                 runs[sd] = rip
                 ripups[str(sd)]["kept"] = True
