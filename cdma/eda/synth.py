@@ -352,7 +352,7 @@ SHARED_OPTIONS = (
                                     "timing-driven rip-up (--tmg-ripup) at the target "
                                     "F x (1 + PCT/100), and the faster routing kept (default "
                                     "%(default)s; 0: the first run only); the second may take 4x "
-                                    "the first's time (at least 60 s, at most --pnr-timeout)")),
+                                    "the first's time (at least 180 s, at most --pnr-timeout)")),
     (("--seed",), dict(type=_seed_list, default="1", metavar="N[,N]",
                        help="nextpnr placement seed(s), positive integers (default %(default)s): "
                             "placement alone moves Fmax by several MHz, so compare changes "
