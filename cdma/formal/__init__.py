@@ -142,7 +142,7 @@ UNIT_SETS = {
     "fetch": ("FetchRules", {}, 11, "skid-slip", 12, True,
               "FetchUnit, 16-byte beats, a legal AXI read slave: AR and o hold valid and "
               "payload; RREADY high while beats are in flight"),
-    "offload": ("OffloadRules", {}, 25, "fifo-slip", 14, False,
+    "offload": ("OffloadRules", {}, 27, "fifo-slip", 14, False,
                 "OffloadUnit (raw codec, 2 banks of 512 B): AR, C2H and the reader's stream "
                 "into the frame packer hold valid and payload; no valid out of reset"),
     "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 27, "slip-behind-full-writer", 21, False,
@@ -156,7 +156,7 @@ UNIT_SETS = {
 #: Harness class, overrides, BMC depth, cover depth, broken variant and its
 #: depth, what.
 UNIT_STATUS = {
-    "offload": ("OffloadRules", {}, 25, 25, "fifo-slip", 14,
+    "offload": ("OffloadRules", {}, 27, 27, "fifo-slip", 14,
                 "the offload set with the status output too (bounded)"),
     "prefetch": ("PrefetchRules", {"pcie_bytes": 16}, 27, 27, "slip-behind-full-writer", 21,
                  "the prefetch set with the status output too (bounded)"),

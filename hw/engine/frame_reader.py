@@ -26,10 +26,16 @@ class FrameReader(EngineUnit):
     its header word (payload length, codec or 0 for raw) and its payload,
     compressed or raw, zero-padded to whole words.
 
-    One piece leaves per cycle while ``o`` takes them; a chunk's payload beats
-    are read from the chunk buffer one cycle ahead (``rd_en`` is the piece
-    register's advance), so the payload streams with no gap between chunks
-    when the next chunk is ready.
+    One piece leaves per cycle while ``o`` takes them; the pieces pass two
+    register stages in lockstep (both move when ``o`` takes a piece or holds
+    none).  A payload piece reads its beat of the chunk buffer as it enters
+    the first stage (``rd_en`` is the stages' advance), and the read port's
+    output -- both halves -- is registered, with nothing in between, as the
+    piece moves to the second: the block RAM's clock-to-out (5.8 ns on the
+    ECP5, no output register in Yosys' mapping) then reaches a flip-flop
+    directly, and the raw/compressed/header select sits behind it.  So the
+    payload streams with no gap between chunks when the next chunk is ready,
+    one cycle later than with one stage.
 
     Parameters
     ----------
@@ -87,11 +93,20 @@ class FrameReader(EngineUnit):
 
         R_IDLE, R_HDR, R_CHDR, R_PAY = range(4)
         rstate = Signal(range(4))
-        s_valid = o.valid
+        # first stage: the piece being read
+        s_valid = Signal()
         s_pay = Signal()
         s_comp = Signal()
         s_hdr = Signal(8 * HEADER_BYTES)
-        advance = ~s_valid | o.ready
+        s_n = Signal.like(o.p.n)
+        s_last = Signal()
+        # second stage (`o`): the same, and the read port's output
+        t_pay = Signal()
+        t_comp = Signal()
+        t_hdr = Signal(8 * HEADER_BYTES)
+        raw_q = Signal(8 * MB)
+        comp_q = Signal(8 * MB)
+        advance = ~o.valid | o.ready
         p_comp = Signal()
         p_idx = Signal(cbits + 1)
         p_lastidx = Signal(cbits + 1)
@@ -102,7 +117,11 @@ class FrameReader(EngineUnit):
         p_at_last = Signal()
         p_final = Signal()
         m.d.comb += [self.rd_addr.eq(p_idx[:cbits]), self.rd_en.eq(advance)]
-        m.d.comb += o.p.data.eq(Mux(s_pay, Mux(s_comp, self.rd_comp, self.rd_raw), s_hdr))
+        m.d.comb += o.p.data.eq(Mux(t_pay, Mux(t_comp, comp_q, raw_q), t_hdr))
+        with m.If(advance):
+            m.d.sync += [o.valid.eq(s_valid), t_pay.eq(s_pay), t_comp.eq(s_comp),
+                         t_hdr.eq(s_hdr), o.p.n.eq(s_n), o.p.last.eq(s_last),
+                         raw_q.eq(self.rd_raw), comp_q.eq(self.rd_comp)]
         log2c = chunk_bytes.bit_length() - 1
         # docs/FORMAT.md: magic, version, element bits, log2 chunk bytes, codec, raw
         # length as u64 (the descriptor's length is 32 bits: the top half is 0).
@@ -132,16 +151,16 @@ class FrameReader(EngineUnit):
             m.d.comb += issue.eq(1)
             with m.If(advance):
                 m.d.sync += [s_pay.eq(0), s_hdr.eq(header),
-                             o.p.n.eq(HEADER_BYTES // WORD_BYTES),
-                             o.p.last.eq(length == 0),
+                             s_n.eq(HEADER_BYTES // WORD_BYTES),
+                             s_last.eq(length == 0),
                              rstate.eq(Mux(length == 0, R_IDLE, R_CHDR))]
         with m.Elif(rstate == R_CHDR):
             m.d.comb += issue.eq(full)
             with m.If(advance & full):
                 m.d.sync += [s_pay.eq(0),
                              s_hdr.eq(plen | (Mux(use, codec, 0) << CHUNK_LENGTH_BITS)),
-                             o.p.n.eq(CHUNK_HEADER_BYTES // WORD_BYTES),
-                             o.p.last.eq(0),
+                             s_n.eq(CHUNK_HEADER_BYTES // WORD_BYTES),
+                             s_last.eq(0),
                              p_comp.eq(use), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),
                              p_at_last.eq(plen <= MB),
                              p_lastwords.eq((((plen - 1) & (MB - 1)) >> WORD_SHIFT) + 1),
@@ -155,8 +174,8 @@ class FrameReader(EngineUnit):
             is_last = p_at_last
             with m.If(advance):
                 m.d.sync += [s_pay.eq(1), s_comp.eq(p_comp),
-                             o.p.n.eq(Mux(is_last, p_lastwords, MW)),
-                             o.p.last.eq(is_last & p_final), p_idx.eq(p_idx + 1),
+                             s_n.eq(Mux(is_last, p_lastwords, MW)),
+                             s_last.eq(is_last & p_final), p_idx.eq(p_idx + 1),
                              p_at_last.eq(p_idx + 1 == p_lastidx)]
                 with m.If(is_last):
                     m.d.comb += self.chunk.ready.eq(1)

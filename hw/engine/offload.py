@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..packer import Packer, piece_layout
 from ..skid import SkidBuffer
-from ..streams import byte_stream
+from ..streams import byte_stream, element_beat_layout
 from .axi import forward, read_members
 from .chunk_buffer import ChunkBuffer
 from .chunker import Chunker, chunk_beat_layout
@@ -100,7 +100,14 @@ class OffloadUnit(EngineUnit):
             chunk_beat_layout(p.elem_bits, MB), copies=max(1, MB // 8))
         wiring.connect(m, chunker.o, chunk_slice.i)
         wiring.connect(m, chunk_slice.o, buffer.i)
-        wiring.connect(m, buffer.enc, codec_stage.i)
+        # (and its fork to the codec stage through another: the compressor's
+        # `ready` in the same cycle as the fork's other half -- raw bank free
+        # -> both halves' `ready` -> the bank registers -- was the 16 B
+        # engine's path at seed 3, 14.4 ns, half of it two long wires)
+        m.submodules.enc_slice = enc_slice = SkidBuffer(
+            element_beat_layout(p.elem_bits, 8 * MB // p.elem_bits), copies=max(1, MB // 8))
+        wiring.connect(m, buffer.enc, enc_slice.i)
+        wiring.connect(m, enc_slice.o, codec_stage.i)
         wiring.connect(m, codec_stage.o, buffer.comp)
         wiring.connect(m, buffer.chunk, reader.chunk)
         m.d.comb += [buffer.rd_addr.eq(reader.rd_addr), buffer.rd_en.eq(reader.rd_en),
@@ -108,7 +115,8 @@ class OffloadUnit(EngineUnit):
         # (the reader's pieces reach the packer through a register slice: the
         # chunk buffer's block RAM output -- its clock-to-out and routing --
         # through the reader's raw/compressed/header select into the packer's
-        # piece register was the 16 B engine's path, 12.1 ns, 48 % routing)
+        # piece register was the 16 B engine's path, 12.1 ns, 48 % routing;
+        # the reader now also registers the RAM's output before that select)
         m.submodules.piece_slice = piece_slice = SkidBuffer(
             piece_layout(8 * WORD_BYTES, MB // WORD_BYTES), copies=max(1, MB // 8))
         wiring.connect(m, reader.o, piece_slice.i)

@@ -139,6 +139,7 @@ class FrameParser(EngineUnit):
         last_words = Signal(range(KW + 1))   # words in the last beat, padding included
         last_bytes = Signal(range(PB + 1))   # bytes in the last beat
         pay_empty = Signal()              # the chunk has no payload at all
+        pay_trunc = Signal()              # the input ended inside it (a cycle ago)
         accepted = Signal(32)
         drop_pending = Signal()           # a failed frame's rest is still to be dropped
         bad_beat = Signal()               # a beat before the frame's last was not full
@@ -394,6 +395,7 @@ class FrameParser(EngineUnit):
                      pay.p.keep.eq(Cat(*[pay_bytes > k for k in range(PB)])),
                      pay.p.last.eq(pw_last)]
 
+        m.d.sync += pay_trunc.eq(0)       # (outside PAY; see there)
         with m.If(state == HDR):
             with m.If(hv_live & (hv == H_FAIL_EARLY)):
                 m.d.comb += [fail.eq(1), fail_code.eq(hv_code)]
@@ -429,6 +431,16 @@ class FrameParser(EngineUnit):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == PAY):
             next_chunk = state.eq(Mux(raw_left == 0, END, CHDR))
+            # (a truncated payload is acted on a cycle after it is seen, from
+            # `pay_trunc`, a register: with the level's compares deciding
+            # between a data beat and the null beat, they reached the payload
+            # slice's `keep` -- the 16 B engine's path at seed 2, parser level
+            # -> pay keep, 12.2 ns, 8 levels)
+            # (held until the null beat is taken: the state then leaves PAY)
+            m.d.sync += pay_trunc.eq(pay_trunc
+                                     | (~pay_empty & ~Mux(pw_last, whole(last_words), level >= KW)
+                                        & ended
+                                        & Mux(pw_last, level <= last_words, level <= KW)))
             with m.If(pay_empty):
                 # empty payload: a null beat closes it
                 m.d.comb += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
@@ -443,8 +455,10 @@ class FrameParser(EngineUnit):
                     m.d.sync += [pay_left.eq(pay_left - PB), pw_last.eq(pay_left <= 2 * PB)]
                     with m.If(pw_last):
                         m.d.sync += [next_chunk, pad_check.eq(1), pad_bad_r.eq(pad_bad)]
-            with m.Elif(ended & Mux(pw_last, level <= last_words, level <= KW)):
-                # the input ends inside the payload or its padding
+            with m.Elif(pay_trunc):
+                # the input ended inside the payload or its padding (seen a
+                # cycle ago; nothing has moved since: the ring cannot fill up
+                # after its last beat, and nothing was taken)
                 m.d.comb += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
                 with m.If(pay.ready):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
