@@ -288,6 +288,9 @@ class WriteGuard(FormalTop):
         with m.If(~rst):
             # the registered `to_accept != 0` and `to_accept == 1`
             m.d.comb += [Assert(a_nz == (to_accept != 0)), Assert(a_one == (to_accept == 1))]
+            # the registered `accepting`: running, beats left, not ended early
+            accepting, finishing, ok = sig("accepting"), sig("finishing"), sig("ok")
+            m.d.comb += Assert(accepting == ((state == 1) & a_nz & ~(finishing & ~ok)))
         with m.If(~active & ~rst):
             m.d.comb += Assert((state == 0) & (committed == 0) & (buf.level == 0) & ~aw_hold
                                & ~c_nz)

@@ -110,7 +110,13 @@ class WriteUnit(EngineUnit):
         # FLUSH, DONE and IDLE and went out as the next transfer's first beats, with
         # the old transfer's strobes: past the new range's end.  Found by the formal
         # write-guard proof, docs/FORMAL.md.)
-        accepting = (state == RUN) & a_nz & ~(finishing & ~ok)
+        # (`accepting` = RUN & `to_accept != 0` & not ended early, kept as a
+        # register of its own beside those it follows: a start sets it from the
+        # length, a buffered beat from `a_one`, an early `finish` clears it;
+        # formed from `state` and the flags it put the write unit's `state` ->
+        # input `ready` -> the decode stage's output slice on the 16 B
+        # engine's path, 13.1 ns)
+        accepting = Signal()
         last_beat = a_one
         strb = Mux(last_beat, self.i.p.strb & final_strb, self.i.p.strb)
         m.d.comb += [buf.w_data.eq(Cat(self.i.p.data, strb)),
@@ -118,8 +124,10 @@ class WriteUnit(EngineUnit):
                      self.i.ready.eq(~accepting | buf.w_rdy)]
         buf_w = self.i.valid & self.i.ready & accepting
         with m.If(buf_w):
-            m.d.sync += [to_accept.eq(to_accept - 1), a_nz.eq(~a_one),
+            m.d.sync += [to_accept.eq(to_accept - 1), a_nz.eq(~a_one), accepting.eq(~a_one),
                          a_one.eq(to_accept == 2)]
+        with m.If(self.start.valid & self.start.ready):
+            m.d.sync += accepting.eq(length != 0)
 
         # AW
         # The AW decision reads registers only.  `burst`, the next burst's
@@ -192,6 +200,8 @@ class WriteUnit(EngineUnit):
         m.d.comb += self.finish.ready.eq((state == RUN) & ~finishing)
         with m.If(self.finish.valid & self.finish.ready):
             m.d.sync += [finishing.eq(1), ok.eq(self.finish.p.ok)]
+            with m.If(~self.finish.p.ok):
+                m.d.sync += accepting.eq(0)
         # An AW already presented must complete (AXI: AWVALID stays up until AWREADY)
         # and its W beats and B follow before the transfer ends: otherwise the burst
         # would be accepted after `done` and take the next frame's first beats.
