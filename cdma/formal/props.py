@@ -251,7 +251,7 @@ class WriteGuard(FormalTop):
         u_addr, to_issue, to_accept = sig("addr"), sig("to_issue"), sig("to_accept")
         committed, state, final_strb = sig("committed"), sig("state"), sig("final_strb")
         aw_hold, c_nz = sig("aw_hold"), sig("c_nz")
-        a_nz, a_one = sig("a_nz"), sig("a_one")
+        a_one = sig("a_one")
         burst, settle = sig("burst_len"), sig("settle")
         uncommitted, may_issue = sig("uncommitted"), sig("may_issue")
         dut_awvalid, dut_awlen = self._dut.awvalid, self._dut.awlen
@@ -286,11 +286,12 @@ class WriteGuard(FormalTop):
                 Assert(~aw_hold | (settle == 0)),
             ]
         with m.If(~rst):
-            # the registered `to_accept != 0` and `to_accept == 1`
-            m.d.comb += [Assert(a_nz == (to_accept != 0)), Assert(a_one == (to_accept == 1))]
-            # the registered `accepting`: running, beats left, not ended early
+            # the registered `to_accept == 1`, and `accepting`: running, beats
+            # left, not ended early
             accepting, finishing, ok = sig("accepting"), sig("finishing"), sig("ok")
-            m.d.comb += Assert(accepting == ((state == 1) & a_nz & ~(finishing & ~ok)))
+            m.d.comb += [Assert(a_one == (to_accept == 1)),
+                         Assert(accepting == ((state == 1) & (to_accept != 0)
+                                              & ~(finishing & ~ok)))]
         with m.If(~active & ~rst):
             m.d.comb += Assert((state == 0) & (committed == 0) & (buf.level == 0) & ~aw_hold
                                & ~c_nz)

@@ -79,13 +79,13 @@ class WriteUnit(EngineUnit):
         to_issue = Signal(range(max_beats + 1))   # beats not yet covered by an AW
         to_accept = Signal(range(max_beats + 1))  # beats the guard still lets in
         final_strb = Signal(MB)
-        # `to_accept != 0` and `to_accept == 1` are registers kept beside the
-        # count (a start sets them from the length, a buffered beat moves them
-        # on), so the input's `ready` and the last beat's strobes do not wait
-        # for a 28-bit compare.  (`to_accept != 0` -> `ready` -> the decode
-        # stage's output slice enables was the 16 B engine's path at d7551f8,
-        # seed 1, 13.1 ns.)
-        a_nz, a_one = Signal(name="a_nz"), Signal(name="a_one")
+        # `to_accept == 1` is a register kept beside the count (a start sets it
+        # from the length, a buffered beat moves it on), and so is `to_accept
+        # != 0` inside `accepting` (below), so the input's `ready` and the last
+        # beat's strobes do not wait for a 28-bit compare.  (`to_accept != 0`
+        # -> `ready` -> the decode stage's output slice enables was the 16 B
+        # engine's path at d7551f8, seed 1, 13.1 ns.)
+        a_one = Signal(name="a_one")
         committed = Signal(range(D + 1))  # beats in buf covered by an AW, not yet sent
         outstanding = Signal(range(MAX_OPEN_BURSTS + 1))  # bursts without B
         resp = Signal(2)
@@ -99,7 +99,7 @@ class WriteUnit(EngineUnit):
             nb = (length + MB - 1) >> shift
             some = length != 0           # (nb != 0; nb == 1 when 0 < length <= MB)
             m.d.sync += [addr.eq(self.start.p.addr), to_issue.eq(nb), to_accept.eq(nb),
-                         a_nz.eq(some), a_one.eq(some & (length <= MB)),
+                         a_one.eq(some & (length <= MB)),
                          final_strb.eq(Mux(length[:shift] == 0, (1 << MB) - 1,
                                            Cat(*[length[:shift] > k for k in range(MB - 1)], 0))),
                          resp.eq(0), finishing.eq(0), state.eq(RUN)]
@@ -124,7 +124,7 @@ class WriteUnit(EngineUnit):
                      self.i.ready.eq(~accepting | buf.w_rdy)]
         buf_w = self.i.valid & self.i.ready & accepting
         with m.If(buf_w):
-            m.d.sync += [to_accept.eq(to_accept - 1), a_nz.eq(~a_one), accepting.eq(~a_one),
+            m.d.sync += [to_accept.eq(to_accept - 1), accepting.eq(~a_one),
                          a_one.eq(to_accept == 2)]
         with m.If(self.start.valid & self.start.ready):
             m.d.sync += accepting.eq(length != 0)
