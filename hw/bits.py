@@ -15,7 +15,7 @@ from __future__ import annotations
 from amaranth.hdl import C, Cat, Mux, Signal
 
 __all__ = ["popcount", "prefix_length", "prefix_counts", "compact_level", "expand_controls", "expand_level",
-           "expand_pipelined", "onehot_select", "thermometer", "wrap"]
+           "expand_pipelined", "onehot_select", "room_after", "thermometer", "wrap"]
 
 
 def popcount(bits):
@@ -57,6 +57,17 @@ def prefix_length(mask):
         edge = bits[k] & ~bits[k + 1] if k + 1 < width else bits[k]
         out = out | Mux(edge, k + 1, 0)
     return out
+
+
+def room_after(m, issued, depth, emit, take):
+    """``issued + emit - take < depth`` (an output FIFO's room for one more beat
+    after this cycle), for ``issued <= depth``, with ``emit`` and ``take`` only
+    picking among compares of the register ``issued`` with constants (signals
+    of their own, ``below`` and ``below1``): a late ``take`` (the consumer's
+    ``ready``) meets a multiplexer, not an adder and a compare."""
+    below, below1 = Signal(), Signal()
+    m.d.comb += [below.eq(issued < depth), below1.eq(issued < depth - 1)]
+    return Mux(emit, below1 | (take & below), below | take)
 
 
 def wrap(value, modulus, most):

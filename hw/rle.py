@@ -19,7 +19,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, popcount, prefix_counts, thermometer
+from .bits import compact_level, popcount, prefix_counts, room_after, thermometer
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
@@ -719,13 +719,12 @@ class RLEDecoder(wiring.Component):
         # 11.8 ns, 3 ns of it one wire)
         o_issued = Signal(range(ODEPTH + 1))
         o_take = Signal()
-        below, below1 = Signal(), Signal()
+        o_room = Signal()
         m.d.comb += [o_take.eq(o.valid & o.ready),
-                     below.eq(o_issued < ODEPTH), below1.eq(o_issued < ODEPTH - 1)]
+                     o_room.eq(room_after(m, o_issued, ODEPTH, emit, o_take))]
         m.d.sync += [o_issued.eq(Mux(o_take, Mux(emit, o_issued, o_issued - 1),
                                      Mux(emit, o_issued + 1, o_issued))),
-                     *[r.eq(Mux(emit, below1 | (o_take & below), below | o_take))
-                       for r in room]]
+                     *[r.eq(o_room) for r in room]]
 
         # ---- P1: which tokens of cur and of the next group land in this beat --------
         last = pop1 & (cfin[0] | pop2)

@@ -16,7 +16,8 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, expand_pipelined, popcount, prefix_counts, thermometer, wrap
+from .bits import (compact_level, expand_pipelined, popcount, prefix_counts, room_after,
+                   thermometer, wrap)
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
@@ -541,9 +542,7 @@ class ZVCDecompressor(wiring.Component):
         m.d.sync += [issued.eq(issued_next)]
         # (room after this cycle, for either value of `emit`, from registers and
         # `o_take`: the decision only picks one)
-        below, below1 = Signal(), Signal()
-        m.d.comb += [below.eq(issued < DEPTH), below1.eq(issued < DEPTH - 1),
-                     nxt["room"].eq(Mux(emit, below1 | (o_take & below), below | o_take))]
+        m.d.comb += nxt["room"].eq(room_after(m, issued, DEPTH, emit, o_take))
 
         # The next window's mask, its first step's units and all its units are
         # read from the unpacker's ring at `pm` (ring units, wrapping around),

@@ -9,7 +9,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from cdma.hw.bits import (compact_level, expand_controls, expand_level, popcount, prefix_counts,
-                     prefix_length,
+                     prefix_length, room_after,
                      thermometer)
 
 
@@ -139,3 +139,29 @@ def test_prefix_counts_staged(n, cuts):
 def test_prefix_counts_refuses_bad_cuts():
     with pytest.raises(ValueError, match=r"cuts must be level counts from 0 to 3, not \[4\]"):
         prefix_counts(Module(), [Signal() for _ in range(8)], "p", stage=lambda v: v, cuts={4})
+
+
+@pytest.mark.parametrize("depth", [2, 3, 16])
+def test_room_after_is_the_count_compare(depth):
+    """room_after = issued + emit - take < depth, for every issued <= depth (a
+    take only ever follows an issued beat: issued >= take)."""
+    m = Module()
+    issued = Signal(range(depth + 1))
+    emit, take, room = Signal(), Signal(), Signal()
+    m.d.comb += room.eq(room_after(m, issued, depth, emit, take))
+    got, want = [], []
+
+    async def tb(ctx):
+        for i in range(depth + 1):
+            for e in (0, 1):
+                for t in (0, 1) if i else (0,):
+                    ctx.set(issued, i)
+                    ctx.set(emit, e)
+                    ctx.set(take, t)
+                    got.append(ctx.get(room))
+                    want.append(int(i + e - t < depth))
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    assert got == want
