@@ -95,9 +95,10 @@ class Packer(wiring.Component):
     whether a beat completes; it takes a piece whenever fewer than ``2 *
     out_units`` units are pending, also with a whole beat pending (that op
     emits the beat and appends the piece above it); two *shift* stages move the
-    piece to its position (the low half of the position's bits, then the high
-    half); a *merge* stage ORs it into the partial beat and writes a
-    completed beat into an output :class:`~hw.fifo.WideFIFO`.  Shift and merge
+    piece to its position within a beat (the low half of the position's bits,
+    then the high half); a *merge* stage ORs it into the partial beat, before
+    or after the completed beat leaves, and writes that beat into an output
+    :class:`~hw.fifo.WideFIFO`.  Shift and merge
     run free; the control stage issues a beat only while the FIFO has room for
     every beat already issued (``room``, a register), so ``i.ready`` is a
     function of registers only and ``o.ready`` reaches nothing but the FIFO.
@@ -167,9 +168,9 @@ class Packer(wiring.Component):
         # above it): with pieces at one per cycle, an op that only emits would
         # be a lost piece slot (input-bound streams lost up to 9 % that way).
         FMAX = 2 * PO
-        A = FMAX - 1 + PI                # pending units + a piece: the widest merge
-        AW = A - PO                      # what stays after a beat leaves
-        FILL = range(A + 1)
+        A = PO - 1 + PI                  # a piece at any position in a beat
+        AW = FMAX - 1 + PI - PO          # what stays after a beat leaves
+        FILL = range(FMAX + PI)           # (`total`: pending units + a piece)
         i, o = self.i, self.o
         NC = self._copies
 
@@ -220,13 +221,18 @@ class Packer(wiring.Component):
         fill = Signal(FILL)
         flushing = Signal()              # the packet has ended; the tail follows
         c_mask = Signal(PI)              # units of the piece that are valid
-        # one copy of the position per output unit of the shifter: each bit then
-        # drives one unit's multiplexers.  They load from NC copies of `fill`'s
-        # low bits (a tree: `fill` itself reaching all A copies spread over the
-        # shifter was the 16 B offload unit's path, in the RLE encoder, most
-        # of it routing)
-        c_pos = replicated(m, "c_pos", A, width=len(Signal(range(FMAX))))
-        pos_src = replicated(m, "fill_pos", NC, width=len(c_pos[0]))
+        # The piece lands at `fill` mod out_units, and a flag (`c_pre`: a whole
+        # beat was pending before the op) says in which frame: the partial
+        # beat after the op's beat has left (a beat pending: it leaves as it
+        # is), or before (the piece completes the beat).  So the shifter spans
+        # one beat's positions, not two.  One copy of the position per output
+        # unit of the shifter: each bit then drives one unit's multiplexers.
+        # They load from NC copies of `fill`'s low bits (a tree: `fill`
+        # itself reaching all A copies spread over the shifter was the 16 B
+        # offload unit's path, in the RLE encoder, most of it routing)
+        c_pos = replicated(m, "c_pos", A, width=len(Signal(range(PO))))
+        pos_src = replicated(m, "fill_pos", NC, width=len(Signal(range(FMAX))))
+        c_pre = Signal()
         c_keep = Signal(range(PO + 1))
         c_last = Signal()
         c_data = Signal(PI * U)
@@ -275,8 +281,10 @@ class Packer(wiring.Component):
             drain.eq(drain_next), stop.eq(stop_next), *[c.eq(stop_next) for c in stop_c],
             c_emit.eq(c_emit_now), c_keep.eq(keep), c_last.eq(last),
             c_mask.eq(Mux(i_take, thermometer(i.p.n, PI), 0)),
+            c_pre.eq(f_ge1),
             *[q.eq(fill_next[:len(q)]) for q in pos_src],
-            *[q.eq(pos_src[min(j * NC // A, NC - 1)]) for j, q in enumerate(c_pos)],
+            *[q.eq(Mux(s >= PO, s - PO, s)[:len(q)])
+              for q, s in ((q, pos_src[min(j * NC // A, NC - 1)]) for j, q in enumerate(c_pos))],
         ]
         for k in range(PI):              # a piece, or zeros when no piece is taken
             t = k * NT // PI
@@ -290,7 +298,7 @@ class Packer(wiring.Component):
         PB = len(c_pos[0])
         LO = range(PB // 2)
         HI = range(PB // 2, PB)
-        h_emit, h_keep, h_last = Signal(), Signal(PO), Signal()
+        h_emit, h_pre, h_keep, h_last = Signal(), Signal(), Signal(PO), Signal()
         h_pos = replicated(m, "h_pos", A, width=len(HI))   # the high bits only
         WH = min(A, PI + (1 << len(LO)) - 1)     # units the low half can reach
         h_piece = Signal(WH * U)
@@ -298,14 +306,20 @@ class Packer(wiring.Component):
                   for k, u in enumerate(_lanes_of(c_data, U, PI))]
         m.d.sync += [
             h_keep.eq(thermometer(c_keep, PO)), h_last.eq(c_last), h_emit.eq(c_emit),
+            h_pre.eq(c_pre),
             *[p.eq(c[PB // 2:]) for p, c in zip(h_pos, c_pos)],
             h_piece.eq(Cat(*shift_units(m, masked, c_pos, WH, "pk_shl", LO))),
         ]
         # (`s_emit` steers the merge's every unit: one copy per 32 bits of the
         # partial beat; with one per 64 output bits, a copy -> the partial
-        # beat was the 32 x 16 ZVC compressor's path, 1 level, 93 % routing)
+        # beat was the 32 x 16 ZVC compressor's path, 1 level, 93 % routing;
+        # `s_late`, the piece in the frame before the beat leaves, likewise,
+        # and `s_pre` per 32 bits of the output beat)
         NE = max(NC, -(-AW * U // 32))
+        NP = max(1, -(-PO * U // 32))
         s_emit = replicated(m, "s_emit", NE)
+        s_late = replicated(m, "s_late", NE)
+        s_pre = replicated(m, "s_pre", NP)
         s_keep = Signal(PO)
         s_last = Signal()
         s_piece = Signal(A * U)
@@ -314,20 +328,31 @@ class Packer(wiring.Component):
         m.d.sync += [
             s_keep.eq(h_keep), s_last.eq(h_last),
             *[e.eq(h_emit) for e in s_emit],
+            *[e.eq(h_emit & ~h_pre) for e in s_late],
+            *[e.eq(h_pre) for e in s_pre],
             s_piece.eq(Cat(*shifted)),
         ]
 
         # ---- merge: OR into the partial beat; a completed beat leaves ------------
+        # Three cases (see `c_pre`): no beat leaves (the piece ORed in at its
+        # position); a whole beat was pending (it leaves as it is, the rest
+        # moves down a beat and the piece is ORed in at its position); the
+        # piece completes the beat (ORed in, then the beat leaves and the rest
+        # moves down, the piece's high part with it).
         acc = Signal(AW * U)             # units at and above the fill are zero
-        comb = Signal(A * U)
-        m.d.comb += comb.eq(acc | s_piece)
+
+        def unit(vec, k, n):
+            return vec[k * U:(k + 1) * U] if k < n else C(0, U)
         for k in range(AW):
-            sel = s_emit[min(k * NE // AW, NE - 1)]
-            hi = comb[(k + PO) * U:(k + PO + 1) * U] if k + PO < A else C(0, U)
-            m.d.sync += acc[k * U:(k + 1) * U].eq(Mux(sel, hi, comb[k * U:(k + 1) * U]))
+            g = min(k * NE // AW, NE - 1)
+            kept = Mux(s_emit[g], unit(acc, k + PO, AW), unit(acc, k, AW))
+            piece = Mux(s_late[g], unit(s_piece, k + PO, A), unit(s_piece, k, A))
+            m.d.sync += acc[k * U:(k + 1) * U].eq(kept | piece)
+        beat = [Mux(s_pre[k * NP // PO], unit(acc, k, AW), unit(acc, k, AW) | unit(s_piece, k, A))
+                for k in range(PO)]
         m.d.comb += [
             out.w_en.eq(s_emit[0]),
-            out.w_data.eq(Cat(comb[:PO * U], s_keep, s_last)),
+            out.w_data.eq(Cat(*beat, s_keep, s_last)),
         ]
         return m
 
