@@ -507,8 +507,11 @@ class ZVCDecompressor(wiring.Component):
         # the unpacker's level loop, level -> compare -> take -> level, drives
         # only the unpacker's registers: with one copy for both, that net's
         # fan-out made the loop the small decompressors' critical path, 73 %
-        # routing at 8 x 8)
-        ND = NC + 1
+        # routing at 8 x 8; copy NC + 1 decides for the wide datapath
+        # registers -- the mask, the count, the output stage's first beat --
+        # so copy NC's outcome reaches the mode and the step's units only)
+        DP = NC + 1
+        ND = NC + 2
         cp = {name: replicated(m, name, ND, width=w, reset=(1 if name == "room" else 0))
               for name, w in state_shapes.items()}
         nxt = {name: Signal(w, name=f"{name}_next") for name, w in state_shapes.items()}
@@ -685,6 +688,8 @@ class ZVCDecompressor(wiring.Component):
         dec = [decide(g) for g in range(ND)]
         step, prefetch, fetch = dec[NC]["step"], dec[NC]["prefetch"], dec[NC]["fetch"]
         finish = dec[NC]["finish"]
+        d_step, d_prefetch, d_fetch = dec[DP]["step"], dec[DP]["prefetch"], dec[DP]["fetch"]
+        d_finish = dec[DP]["finish"]
         # A failure acts a cycle after it is seen (`fail`, a register per copy):
         # its conditions exclude every other outcome and hold while nothing
         # moves, so the wide OR of them reaches only these flip-flops, not the
@@ -725,7 +730,7 @@ class ZVCDecompressor(wiring.Component):
         m.d.comb += bad_v.eq((mask & wrem_out).any())
         with m.If(r0["chk"]):
             m.d.comb += nxt["chk"].eq(0)
-        with m.If(fetch):
+        with m.If(d_fetch):
             # `next_short` now describes the window after this one: count - 32 < 32
             m.d.sync += next_short.eq(_below_pow2(rem, 2 * WINDOW))
         # units of the window's next beat (its mask bits are the next L of `mask`)
@@ -738,14 +743,15 @@ class ZVCDecompressor(wiring.Component):
         # the way)
         fin_step = Signal()
         m.d.comb += fin_step.eq(_at_most_pow2(rem, 2 * L))
+        rem_next = Signal.like(rem)
+        m.d.comb += rem_next.eq(rem - L)
         with m.If(step):
-            rem_next = Signal.like(rem)
-            m.d.comb += rem_next.eq(rem - L)
             m.d.comb += nxt["fin"].eq(fin_step)
-            m.d.sync += rem.eq(rem_next)
             with m.If(~prefetch):
                 m.d.comb += nxt["s"].eq(s + 1)
-            with m.Else():
+        with m.If(d_step):
+            m.d.sync += rem.eq(rem_next)
+            with m.If(d_prefetch):
                 # the window that starts has rem_next elements left (same value mod
                 # 32 as the count): the one after it is short if rem_next < 64
                 m.d.sync += next_short.eq(_below_pow2(rem_next, 2 * WINDOW))
@@ -757,6 +763,7 @@ class ZVCDecompressor(wiring.Component):
         with m.If(step | fetch):
             m.d.comb += [nxt["need"].eq(Mux(reads, nneed, pc_next)),
                          nxt["need_mu"].eq(Mux(reads, nneed_mu, pc_next_mu))]
+        with m.If(d_step | d_fetch):
             m.d.sync += mask.eq(Mux(reads, nmask, mask >> L))
 
         with m.If(finish | terminate):
@@ -772,8 +779,9 @@ class ZVCDecompressor(wiring.Component):
             m.d.comb += [nxt["active"].eq(1), nxt["failed"].eq(0), nxt["mv"].eq(0),
                          nxt["s"].eq(0), nxt["fin"].eq(pend_fin),
                          nxt["need"].eq(MU), nxt["need_mu"].eq(2 * MU)]   # (the fetch's take)
-            m.d.sync += [pend.eq(0), rem.eq(pend_cnt), code.eq(ZVCError.OK),
-                         wrem_out.eq(pend_out), next_short.eq(pend_short)]
+            m.d.sync += [pend.eq(0), code.eq(ZVCError.OK)]
+        with m.If(pend & (~active | d_finish | terminate)):
+            m.d.sync += [rem.eq(pend_cnt), wrem_out.eq(pend_out), next_short.eq(pend_short)]
         m.d.sync += self.error.eq(fail)
 
         # The mode flags move only when the chunk's state does (`adv`: a step, a
@@ -885,8 +893,8 @@ class ZVCDecompressor(wiring.Component):
         p_last = Signal()
         p_user = Signal()
         m.d.sync += [
-            p_valid.eq(emit), p_mask.eq(Mux(step, mask[:L], 0)),
-            p_keep.eq(Mux(step, Cat(*[rem > l for l in range(L)]), 0)),
+            p_valid.eq(emit), p_mask.eq(Mux(d_step, mask[:L], 0)),
+            p_keep.eq(Mux(d_step, Cat(*[rem > l for l in range(L)]), 0)),
             p_last.eq(finish | terminate), p_user.eq(terminate),
         ]
         # stage 1: the slots beside them
