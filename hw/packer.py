@@ -694,7 +694,7 @@ class Unpacker(wiring.Component):
             any other select value, or with ``full`` (the groups cover every
             value) the last group as the default."""
             for u, d in enumerate(dst):
-                with m.Switch(sels[min(u * len(sels) // PO, len(sels) - 1)]):
+                with m.Switch(sels[min(u * NC // PO, NC - 1)]):
                     for o, values in enumerate(groups):
                         last = full and o == len(groups) - 1
                         with (m.Default() if last else m.Case(*values)):
@@ -724,12 +724,8 @@ class Unpacker(wiring.Component):
                           [[oh * F + ol for ol in range(F)] for oh in range(OFFS // F)],
                           F * AL, cat)
             if k:
-                # (one copy per 32 bits of the window at least: with a single
-                # copy fanned out to the whole last multiplexer it was the
-                # 32 x 4 ZVC decompressor's path, 87 % routing, 3 levels)
-                NL = max(NC, -(-PO * U // 32))
-                lo_q = replicated(m, "off_lo", NL, width=k)
-                m.d.sync += [q.eq(off_c[j * NC // NL][:k]) for j, q in enumerate(lo_q)]
+                lo_q = replicated(m, "off_lo", NC, width=k)
+                m.d.sync += [q.eq(c[:k]) for q, c in zip(lo_q, off_c)]
                 offset_select(m.d.comb, lo_q, data, [[ol] for ol in range(F)], AL, Cat(*wx),
                               full=True)
             else:
