@@ -170,7 +170,7 @@ class Packer(wiring.Component):
         FMAX = 2 * PO
         A = PO - 1 + PI                  # a piece at any position in a beat
         AW = FMAX - 1 + PI - PO          # what stays after a beat leaves
-        FILL = range(FMAX + PI)           # (`total`: pending units + a piece)
+        FILL = range(FMAX + PI)          # (`total`: pending units + a piece)
         i, o = self.i, self.o
         NC = self._copies
 
@@ -227,12 +227,16 @@ class Packer(wiring.Component):
         # is), or before (the piece completes the beat).  So the shifter spans
         # one beat's positions, not two.  One copy of the position per output
         # unit of the shifter: each bit then drives one unit's multiplexers.
-        # They load from NC copies of `fill`'s low bits (a tree: `fill`
+        # They load (modulo a beat) from NC copies of `fill` (a tree: `fill`
         # itself reaching all A copies spread over the shifter was the 16 B
         # offload unit's path, in the RLE encoder, most of it routing)
         c_pos = replicated(m, "c_pos", A, width=len(Signal(range(PO))))
         pos_src = replicated(m, "fill_pos", NC, width=len(Signal(range(FMAX))))
         c_pre = Signal()
+
+        def in_beat(v):
+            """``v`` modulo a beat, for ``v`` < 2 beats."""
+            return Mux(v >= PO, v - PO, v)
         c_keep = Signal(range(PO + 1))
         c_last = Signal()
         c_data = Signal(PI * U)
@@ -283,8 +287,8 @@ class Packer(wiring.Component):
             c_mask.eq(Mux(i_take, thermometer(i.p.n, PI), 0)),
             c_pre.eq(f_ge1),
             *[q.eq(fill_next[:len(q)]) for q in pos_src],
-            *[q.eq(Mux(s >= PO, s - PO, s)[:len(q)])
-              for q, s in ((q, pos_src[min(j * NC // A, NC - 1)]) for j, q in enumerate(c_pos))],
+            *[q.eq(in_beat(pos_src[min(j * NC // A, NC - 1)])[:len(q)])
+              for j, q in enumerate(c_pos)],
         ]
         for k in range(PI):              # a piece, or zeros when no piece is taken
             t = k * NT // PI
