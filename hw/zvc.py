@@ -780,7 +780,10 @@ class ZVCDecompressor(wiring.Component):
                          nxt["s"].eq(0), nxt["fin"].eq(pend_fin),
                          nxt["need"].eq(MU), nxt["need_mu"].eq(2 * MU)]   # (the fetch's take)
             m.d.sync += [pend.eq(0), code.eq(ZVCError.OK)]
-        with m.If(pend & (~active | d_finish | terminate)):
+        # (the same start, from the datapath copy's decision)
+        d_start = Signal()
+        m.d.comb += d_start.eq(pend & (~active | d_finish | terminate))
+        with m.If(d_start):
             m.d.sync += [rem.eq(pend_cnt), wrem_out.eq(pend_out), next_short.eq(pend_short)]
         m.d.sync += self.error.eq(fail)
 
