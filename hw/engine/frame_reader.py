@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from cdma.golden.frame import CHUNK_HEADER_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION
 
 from ..packer import piece_layout
+from ..skid import SkidBuffer, replicated
 from .chunk_buffer import chunk_info_layout
 from .params import LENGTH_BITS, EngineUnit
 
@@ -27,8 +28,13 @@ class FrameReader(EngineUnit):
     compressed or raw, zero-padded to whole words.
 
     One piece leaves per cycle while ``o`` takes them; the pieces pass two
-    register stages in lockstep (both move when ``o`` takes a piece or holds
-    none).  A payload piece reads its beat of the chunk buffer as it enters
+    register stages in lockstep (both move when the output slice takes a piece
+    or the second holds none), then an output register slice (a
+    :class:`~cdma.hw.skid.SkidBuffer`: ``o`` is registered, ``o.ready``
+    reaches only its flip-flops).  The stages' wide registers move in shares
+    of 64 bits, each with its own copy of the second stage's ``valid`` and of
+    the slice's ``ready`` (one enable for all of them, from the slice's
+    ``ready``, was the 16 B engine's path at seed 1, 14.3 ns).  A payload piece reads its beat of the chunk buffer as it enters
     the first stage (``rd_en`` is the stages' advance), and the read port's
     output -- both halves -- is registered, with nothing in between, as the
     piece moves to the second: the block RAM's clock-to-out (5.8 ns on the
@@ -100,13 +106,24 @@ class FrameReader(EngineUnit):
         s_hdr = Signal(8 * HEADER_BYTES)
         s_n = Signal.like(o.p.n)
         s_last = Signal()
-        # second stage (`o`): the same, and the read port's output
+        # second stage: the same, and the read port's output, into the output
+        # slice; its wide registers in NS shares, each moved by its own copy
+        # of `advance` (a copy of the stage's `valid`, a copy of the slice's
+        # `ready`)
+        NS = max(1, MB // 8)
+        m.submodules.out = out = SkidBuffer(o.p.shape(), copies=NS)
+        m.d.comb += [o.valid.eq(out.o.valid), o.p.eq(out.o.p), out.o.ready.eq(o.ready)]
+        t_valid = replicated(m, "t_valid", NS)
+        adv = Signal(NS)
+        m.d.comb += adv.eq(Cat(*[~v | r for v, r in zip(t_valid, out.ready_copies)]))
+        advance = adv[0]
         t_pay = Signal()
         t_comp = Signal()
+        t_n = Signal.like(o.p.n)
+        t_last = Signal()
         t_hdr = Signal(8 * HEADER_BYTES)
         raw_q = Signal(8 * MB)
         comp_q = Signal(8 * MB)
-        advance = ~o.valid | o.ready
         p_comp = Signal()
         p_idx = Signal(cbits + 1)
         p_lastidx = Signal(cbits + 1)
@@ -117,11 +134,26 @@ class FrameReader(EngineUnit):
         p_at_last = Signal()
         p_final = Signal()
         m.d.comb += [self.rd_addr.eq(p_idx[:cbits]), self.rd_en.eq(advance)]
-        m.d.comb += o.p.data.eq(Mux(t_pay, Mux(t_comp, comp_q, raw_q), t_hdr))
+        m.d.comb += [out.i.valid.eq(t_valid[0]),
+                     out.i.p.data.eq(Mux(t_pay, Mux(t_comp, comp_q, raw_q), t_hdr)),
+                     out.i.p.n.eq(t_n), out.i.p.last.eq(t_last)]
+
+        def shares(dst, src, cond=C(1, 1)):
+            """``dst`` loads ``src`` share by share, each with its own
+            ``advance`` copy (and ``cond``)."""
+            w = len(dst)
+            for k in range(NS):
+                lo, hi = k * w // NS, (k + 1) * w // NS
+                with m.If(adv[k] & cond):
+                    m.d.sync += dst[lo:hi].eq(src[lo:hi])
         with m.If(advance):
-            m.d.sync += [o.valid.eq(s_valid), t_pay.eq(s_pay), t_comp.eq(s_comp),
-                         t_hdr.eq(s_hdr), o.p.n.eq(s_n), o.p.last.eq(s_last),
-                         raw_q.eq(self.rd_raw), comp_q.eq(self.rd_comp)]
+            m.d.sync += [t_pay.eq(s_pay), t_comp.eq(s_comp), t_n.eq(s_n), t_last.eq(s_last)]
+        for k in range(NS):
+            with m.If(adv[k]):
+                m.d.sync += t_valid[k].eq(s_valid)
+        shares(t_hdr, s_hdr)
+        shares(raw_q, self.rd_raw)
+        shares(comp_q, self.rd_comp)
         log2c = chunk_bytes.bit_length() - 1
         # docs/FORMAT.md: magic, version, element bits, log2 chunk bytes, codec, raw
         # length as u64 (the descriptor's length is 32 bits: the top half is 0).
@@ -132,6 +164,10 @@ class FrameReader(EngineUnit):
         use = self.chunk.p.comp
         plen = self.chunk.p.length
         issue = Signal()
+        # (the frame header, or a chunk's header word, into `s_hdr` in shares)
+        in_hdr, in_chdr = rstate == R_HDR, rstate == R_CHDR
+        shares(s_hdr, Mux(in_hdr, header, plen | (Mux(use, codec, 0) << CHUNK_LENGTH_BITS)),
+               in_hdr | (in_chdr & full))
         # A chunk's bytes are added to the frame's length a cycle after its
         # header goes (`flen_inc`): the chunk buffer's length select and the
         # 32-bit add are not in one cycle (together they were the 16 B
@@ -150,7 +186,7 @@ class FrameReader(EngineUnit):
         with m.If(rstate == R_HDR):
             m.d.comb += issue.eq(1)
             with m.If(advance):
-                m.d.sync += [s_pay.eq(0), s_hdr.eq(header),
+                m.d.sync += [s_pay.eq(0),
                              s_n.eq(HEADER_BYTES // WORD_BYTES),
                              s_last.eq(length == 0),
                              rstate.eq(Mux(length == 0, R_IDLE, R_CHDR))]
@@ -158,7 +194,6 @@ class FrameReader(EngineUnit):
             m.d.comb += issue.eq(full)
             with m.If(advance & full):
                 m.d.sync += [s_pay.eq(0),
-                             s_hdr.eq(plen | (Mux(use, codec, 0) << CHUNK_LENGTH_BITS)),
                              s_n.eq(CHUNK_HEADER_BYTES // WORD_BYTES),
                              s_last.eq(0),
                              p_comp.eq(use), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),

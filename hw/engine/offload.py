@@ -6,7 +6,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..packer import Packer, piece_layout
+from ..packer import Packer
 from ..skid import SkidBuffer
 from ..streams import byte_stream, element_beat_layout
 from .axi import forward, read_members
@@ -112,15 +112,12 @@ class OffloadUnit(EngineUnit):
         wiring.connect(m, buffer.chunk, reader.chunk)
         m.d.comb += [buffer.rd_addr.eq(reader.rd_addr), buffer.rd_en.eq(reader.rd_en),
                      reader.rd_raw.eq(buffer.rd_raw), reader.rd_comp.eq(buffer.rd_comp)]
-        # (the reader's pieces reach the packer through a register slice: the
+        # (the reader's pieces leave through its own register slice: the
         # chunk buffer's block RAM output -- its clock-to-out and routing --
         # through the reader's raw/compressed/header select into the packer's
         # piece register was the 16 B engine's path, 12.1 ns, 48 % routing;
-        # the reader now also registers the RAM's output before that select)
-        m.submodules.piece_slice = piece_slice = SkidBuffer(
-            piece_layout(8 * WORD_BYTES, MB // WORD_BYTES), copies=max(1, MB // 8))
-        wiring.connect(m, reader.o, piece_slice.i)
-        wiring.connect(m, piece_slice.o, packer.i)
+        # the reader also registers the RAM's output before that select)
+        wiring.connect(m, reader.o, packer.i)
 
         # ---- command / status -----------------------------------------------------
         IDLE, CHECK, START, RUN, STATUS = range(5)
