@@ -730,9 +730,16 @@ class ZVCDecompressor(wiring.Component):
         m.d.comb += bad_v.eq((mask & wrem_out).any())
         with m.If(r0["chk"]):
             m.d.comb += nxt["chk"].eq(0)
+        # (the wide registers of a chunk's start, `rem` and `wrem_out`, load
+        # a cycle after it, from `pend_cnt`/`pend_out`, which hold until then:
+        # the chunk's end -> start -> their 64 enables was the 16 B engine's
+        # path at seed 3, 12.4 ns; a fetch in that cycle reads the count from
+        # `pend_cnt`, the first step and the short window's check come later)
+        started = Signal()
+        rem_now = Mux(started, pend_cnt, rem)
         with m.If(d_fetch):
             # `next_short` now describes the window after this one: count - 32 < 32
-            m.d.sync += next_short.eq(_below_pow2(rem, 2 * WINDOW))
+            m.d.sync += next_short.eq(_below_pow2(rem_now, 2 * WINDOW))
         # units of the window's next beat (its mask bits are the next L of `mask`)
         pc_next = Signal(range(PW + 1))
         pc_next_mu = Signal(range(PW + MU + 1))
@@ -783,8 +790,11 @@ class ZVCDecompressor(wiring.Component):
         # (the same start, from the datapath copy's decision)
         d_start = Signal()
         m.d.comb += d_start.eq(pend & (~active | d_finish | terminate))
+        m.d.sync += started.eq(d_start)
         with m.If(d_start):
-            m.d.sync += [rem.eq(pend_cnt), wrem_out.eq(pend_out), next_short.eq(pend_short)]
+            m.d.sync += next_short.eq(pend_short)
+        with m.If(started):
+            m.d.sync += [rem.eq(pend_cnt), wrem_out.eq(pend_out)]
         m.d.sync += self.error.eq(fail)
 
         # The mode flags move only when the chunk's state does (`adv`: a step, a
