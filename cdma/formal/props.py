@@ -239,15 +239,28 @@ class WriteGuard(FormalTop):
             # (a broken variant is held to the external properties only: the
             # invariants describe the intact unit)
             self._invariants(m, frag, buf, active, t_addr, t_nb, t_fstrb, aw_beats, w_beats, acc,
-                             AW, SH)
+                             owed, AW, SH)
         self._covers(m, dut, w_hs, w_beats, t_nb, t_fstrb, MB)
 
     def _invariants(self, m, frag, buf, active, t_addr, t_nb, t_fstrb, aw_beats, w_beats, acc,
-                    AW, SH):
+                    owed, AW, SH):
         from cdma.hw.engine.axi import next_burst
         from cdma.hw.engine.params import write_burst_beats
+        from amaranth.lib.fifo import SyncFIFOBuffered
+        from cdma.hw.engine.writer import MAX_OPEN_BURSTS
+        from cdma.hw.skid import SkidBuffer
         rst = self.rst
         sig = lambda name: find_signal(frag, name, ())
+        # (the unit's W beats are counted as they enter its W register slice:
+        # those that left on W plus those it holds)
+        assert_copies_equal(m, frag, rst)
+        (w_path, w_slice), = find_origin(frag, SkidBuffer, "w_slice")
+        held = w_slice.o.valid + ~w_slice.i.ready
+        # (the slice's bursts ends: its beats with `last`, the parked one's in
+        # the skid register's top bit)
+        s_last = find_signal(frag, "s_bits", tuple(w_path.split("/")))[-1]
+        held_last = (w_slice.o.valid & w_slice.o.p.last) + (~w_slice.i.ready & s_last)
+        w_beats = w_beats + held
         u_addr, to_issue, to_accept = sig("addr"), sig("to_issue"), sig("to_accept")
         committed, state, final_strb = sig("committed"), sig("state"), sig("final_strb")
         aw_hold, c_nz = sig("aw_hold"), sig("c_nz")
@@ -294,7 +307,27 @@ class WriteGuard(FormalTop):
                                               & ~(finishing & ~ok)))]
         with m.If(~active & ~rst):
             m.d.comb += Assert((state == 0) & (committed == 0) & (buf.level == 0) & ~aw_hold
-                               & ~c_nz)
+                               & ~c_nz & (held == 0))
+        # the bursts without a B that the slave does not owe one yet (their
+        # last W beat has not left): those whose last beat has not entered the
+        # W slice (a length in `lens`) and those whose last beat is in it
+        (_, lens), = find_origin(frag, SyncFIFOBuffered, "lens")
+        outstanding = sig("outstanding")
+        with m.If(~rst):
+            m.d.comb += [Assert(owed <= outstanding),
+                         Assert(outstanding - owed == lens.level + held_last),
+                         # (an AW is presented only with room for its length and
+                         # below the limit of open bursts)
+                         Assert(~self._dut.awvalid | ((lens.level < lens.depth)
+                                                      & (outstanding < MAX_OPEN_BURSTS))),
+                         # a beat in the slice that does not end its burst: the
+                         # burst's length is still queued (or its last beat is
+                         # parked behind it)
+                         Assert(~(w_slice.o.valid & ~w_slice.o.p.last) | (lens.level != 0)
+                                | (~w_slice.i.ready & s_last)),
+                         Assert(~(~w_slice.i.ready & ~s_last) | (lens.level != 0)),
+                         # nothing in the slice once the transfer winds down
+                         Assert((state == 1) | (held == 0))]
 
     def _covers(self, m, dut, w_hs, w_beats, t_nb, t_fstrb, MB):
         # a whole transfer with a cut last beat, an early finish

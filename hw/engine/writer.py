@@ -5,6 +5,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream
 from amaranth.lib.wiring import In, Out
 
+from ..skid import SkidBuffer
 from .axi import next_burst, write_members
 from .params import LENGTH_BITS, EngineUnit, write_burst_beats
 
@@ -34,7 +35,10 @@ class WriteUnit(EngineUnit):
     :func:`~cdma.hw.engine.params.write_burst_beats` beats, 1 KiB, never
     crossing 4 KiB) is issued only when all its data is in the write buffer, so
     a frame that stops early never leaves a burst half-written; short bursts
-    keep the wait for the transfer's last one short.
+    keep the wait for the transfer's last one short.  The W beats leave
+    through a register slice (``WVALID`` and the payload are flip-flops,
+    ``WREADY`` reaches only the slice), a beat entering it once its burst's
+    AW has been issued.
 
     ``finish`` ends the transfer: with ``ok`` set the unit waits for every beat
     to be written and acknowledged; otherwise it waits for the bursts already
@@ -178,14 +182,26 @@ class WriteUnit(EngineUnit):
         # `wvalid`, into the buffer's read enable, was the 16 B engine's path
         # at 328d901, seed 3, 12.4 ns, 7 levels.)
         c_nz = Signal()
-        m.d.comb += [self.wvalid.eq(buf.r_rdy & lens.r_rdy & c_nz),
-                     self.wdata.eq(buf.r_data[:8 * MB]), self.wstrb.eq(buf.r_data[8 * MB:]),
-                     self.wlast.eq(wcount == lens.r_data)]
-        w_hs = self.wvalid & self.wready
+        # The beats leave through a register slice on the W channel: `WREADY`
+        # reaches only its flip-flops.  (`WREADY` -> the buffer's read enable
+        # -> its level and output registers was the 16 B engine's path at
+        # seed 3, 12.4 ns, 88 % routing.)  A beat enters it once its burst's
+        # AW is issued, as it went out on W before; `committed` counts it
+        # there, and `outstanding` (no B yet) covers a beat still in the slice.
+        m.submodules.w_slice = w_slice = SkidBuffer(
+            data.StructLayout({"data": 8 * MB, "strb": MB, "last": 1}), copies=max(1, MB // 8))
+        w = w_slice.i
+        m.d.comb += [w.valid.eq(buf.r_rdy & lens.r_rdy & c_nz),
+                     w.p.data.eq(buf.r_data[:8 * MB]), w.p.strb.eq(buf.r_data[8 * MB:]),
+                     w.p.last.eq(wcount == lens.r_data),
+                     self.wvalid.eq(w_slice.o.valid), self.wdata.eq(w_slice.o.p.data),
+                     self.wstrb.eq(w_slice.o.p.strb), self.wlast.eq(w_slice.o.p.last),
+                     w_slice.o.ready.eq(self.wready)]
+        w_hs = w.valid & w.ready
         flush_pop = (state == FLUSH) & buf.r_rdy
-        m.d.comb += [buf.r_en.eq(w_hs | flush_pop), lens.r_en.eq(w_hs & self.wlast)]
+        m.d.comb += [buf.r_en.eq(w_hs | flush_pop), lens.r_en.eq(w_hs & w.p.last)]
         with m.If(w_hs):
-            m.d.sync += wcount.eq(Mux(self.wlast, 0, wcount + 1))
+            m.d.sync += wcount.eq(Mux(w.p.last, 0, wcount + 1))
         m.d.sync += [committed.eq(committed + Mux(aw_hs, burst, 0) - w_hs),
                      c_nz.eq(aw_hs | Mux(w_hs, committed >= 2, c_nz))]
 
