@@ -69,16 +69,22 @@ class PrefetchUnit(EngineUnit):
         tag = Signal(8)
         code = Signal(8)
         pre_code = Signal(8)
+        # (the write unit's length, 0 for a refused descriptor, a register of
+        # its own: its zero test behind `pre_code`'s multiplexer, in the cycle
+        # of the start handshake, was on the 16 B engine's path into the
+        # write unit's `accepting`)
+        w_length = Signal(LENGTH_BITS)
         m.d.comb += self.cmd.ready.eq(state == IDLE)
         with m.If(self.cmd.valid & self.cmd.ready):
             m.d.sync += [addr.eq(self.cmd.p.addr), length.eq(self.cmd.p.length),
+                         w_length.eq(Mux(self.cmd.p.code != 0, 0, self.cmd.p.length)),
                          tag.eq(self.cmd.p.tag), state.eq(START), pre_code.eq(self.cmd.p.code)]
         started = Signal(2)
         with m.If(state == START):
             m.d.comb += [parser.start.valid.eq(~started[0]), parser.start.p.length.eq(length),
                          parser.start.p.code.eq(pre_code),
                          writer.start.valid.eq(~started[1]), writer.start.p.addr.eq(addr),
-                         writer.start.p.length.eq(Mux(pre_code != 0, 0, length))]
+                         writer.start.p.length.eq(w_length)]
             s0 = started[0] | parser.start.ready
             s1 = started[1] | writer.start.ready
             m.d.sync += started.eq(Cat(s0, s1))
