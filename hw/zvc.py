@@ -351,8 +351,10 @@ class ZVCDecompressor(wiring.Component):
     Throughput: one output beat per cycle as long as compressed bytes arrive at
     ``in_bytes`` per cycle and the output is not back-pressured.  Latency: the
     output beat of a one-window chunk is valid 9 cycles (lanes <= 4) or 10
-    cycles (lanes >= 8), 2 more at 8-bit elements with <= 8 lanes (the next
-    mask's two-stage read), after the clock edge that transferred its input beat,
+    cycles (lanes >= 8), plus the next mask's registered read at <= 8 lanes:
+    2 more where the unit is a byte (8-bit elements, or a beat of an odd
+    number of bytes), 1 more where it is two bytes (16-bit elements), after
+    the clock edge that transferred its input beat,
     once the chunk's count has been taken (see ``docs/ZVC.md``).
 
     Parameters
@@ -445,7 +447,7 @@ class ZVCDecompressor(wiring.Component):
         # cycle after the step, through two multiplexer levels in two cycles)
         # (the registered mask read, below, in RS stages: RS steps' units more
         # of lookahead, so that a mask is in the ring RS cycles before its step)
-        RS = 2 if nb >= 4 and MU >= 4 else 0
+        RS = (2 if MU >= 4 else 1 if MU == 2 else 0) if nb >= 4 else 0
         m.submodules.unp = unp = Unpacker(UB, IU, L * EU, lookahead=2 * MU + RS * L * EU,
                                           user_bits=1,
                                           side_bits=SB, copies=self._copies,
@@ -569,13 +571,17 @@ class ZVCDecompressor(wiring.Component):
         # cycles later; the ring's lookahead keeps input landing meanwhile.
         # With two steps per window there is no time for it (`pm` is known a
         # step before the read), with one none at all (the next mask's
-        # position depends on the mask just read), and at E = 16 and 32 the
-        # read is narrow and the ring's extra beats cost more than they buy:
-        # the read is then combinational, RS = 0.  (Measured at seeds 1-3:
-        # 16 x 4 99.1 MHz for 97.8 at 2,533 LUT4 for 1,896; 32 x 4 102.3 for
-        # 110.1 at seed 1, 3,553 LUT4 for 2,202; one registered stage at
-        # 32 x 16 66.0 for 63.6 at 2,257 LUT4 more.  8 x 8: 101.7 for 91.2,
-        # 3,061 LUT4 for 3,795.)
+        # position depends on the mask just read).  At E = 16 (a mask is two
+        # units) the read is one register stage, RS = 1; at E = 32 (one unit)
+        # it is narrow and the ring's extra beat costs more than it buys: the
+        # read is then combinational, RS = 0.  (Plain runs, seeds 1-3,
+        # 2026-12-05, medians: RS = 1 at 16 x 4 107.3 MHz (102.4-109.6) for
+        # 97.0 (94.8-99.0), 2,620 LUT4 for 2,154; at 32 x 4 92.9 (91.0-96.3)
+        # for 103.8 (95.4-107.3), 3,200 LUT4 for 2,319, and the 16 B engine
+        # with it 76.6 for 82.4.  Earlier, RS = 2 at 16 x 4 99.1 for 97.8 at
+        # 2,533 LUT4 for 1,896; one registered stage at 32 x 16 66.0 for 63.6
+        # at 2,257 LUT4 more.  8 x 8, RS = 2: 101.7 for 91.2, 3,061 LUT4 for
+        # 3,795.)
         N = unp.ring_units
         # (`pm` is a register in WINDOW / 8 copies, each selecting 8 bits of the
         # mask, and one more for the arithmetic: one copy fanned out to the

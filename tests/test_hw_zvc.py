@@ -289,7 +289,8 @@ def test_documented_latency(elem_bits, lanes):
     levels per stage) + max(0, ceil(log2(lanes) / 2) - 1) (the scan's stages
     past the first); decompressor, for a chunk of one short window with its
     count already taken, 9 cycles at <= 4 lanes and 10 at >= 8 lanes, plus
-    the mask read's two register stages at E = 8 and <= 8 lanes."""
+    the mask read's register stages at <= 8 lanes (two where the unit is a
+    byte, E = 8; one where it is two bytes, E = 16; none at E = 32)."""
     async def nothing(ctx):
         await ctx.tick()
     n = latency(ZVCCompressor(elem_bits, lanes, 32), (5, (1 << lanes) - 1, 1), nothing)
@@ -305,7 +306,7 @@ def test_documented_latency(elem_bits, lanes):
         ctx.set(dec.count.valid, 0)
     payload = gzvc.encode(np.array([7] + [0] * (lanes - 1), golden.elem_dtype(elem_bits)))
     beat = (int.from_bytes(payload, "little"), (1 << len(payload)) - 1, 1)
-    read_stages = 2 if elem_bits == 8 and lanes <= 8 else 0
+    read_stages = {8: 2, 16: 1, 32: 0}[elem_bits] if lanes <= 8 else 0
     assert latency(dec, beat, give_count) == (9 if lanes <= 4 else 10) + read_stages
 
 
