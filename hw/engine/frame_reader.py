@@ -34,10 +34,11 @@ class FrameReader(EngineUnit):
     reaches only its flip-flops).  The stages' wide registers move in shares
     of 64 bits, each with its own copy of the second stage's ``valid`` and of
     the slice's ``ready`` (one enable for all of them, from the slice's
-    ``ready``, was the 16 B engine's path at seed 1, 14.3 ns).  A payload piece reads its beat of the chunk buffer as it enters
-    the first stage (``rd_en`` is the stages' advance), and the read port's
-    output -- both halves -- is registered, with nothing in between, as the
-    piece moves to the second: the block RAM's clock-to-out (5.8 ns on the
+    ``ready``, was the 16 B engine's path at seed 1, 14.3 ns).  A payload
+    piece reads its beat of the chunk buffer as it enters the first stage
+    (``rd_en`` is the stages' advance), and the read port's output -- both
+    halves -- is registered, with nothing in between, as the piece moves to
+    the second: the block RAM's clock-to-out (5.8 ns on the
     ECP5, no output register in Yosys' mapping) then reaches a flip-flop
     directly, and the raw/compressed/header select sits behind it.  So the
     payload streams with no gap between chunks when the next chunk is ready,
