@@ -244,9 +244,9 @@ class WriteGuard(FormalTop):
 
     def _invariants(self, m, frag, buf, active, t_addr, t_nb, t_fstrb, aw_beats, w_beats, acc,
                     owed, AW, SH):
+        from amaranth.lib.fifo import SyncFIFOBuffered
         from cdma.hw.engine.axi import next_burst
         from cdma.hw.engine.params import write_burst_beats
-        from amaranth.lib.fifo import SyncFIFOBuffered
         from cdma.hw.engine.writer import MAX_OPEN_BURSTS
         from cdma.hw.skid import SkidBuffer
         rst = self.rst
@@ -256,8 +256,8 @@ class WriteGuard(FormalTop):
         assert_copies_equal(m, frag, rst)
         (w_path, w_slice), = find_origin(frag, SkidBuffer, "w_slice")
         held = w_slice.o.valid + ~w_slice.i.ready
-        # (the slice's bursts ends: its beats with `last`, the parked one's in
-        # the skid register's top bit)
+        # (the slice's beats that end a burst: those with `last`; the parked
+        # beat's `last` is the skid register's top bit)
         s_last = find_signal(frag, "s_bits", tuple(w_path.split("/")))[-1]
         held_last = (w_slice.o.valid & w_slice.o.p.last) + (~w_slice.i.ready & s_last)
         w_beats = w_beats + held

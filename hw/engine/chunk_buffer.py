@@ -119,16 +119,19 @@ class ChunkBuffer(EngineUnit):
         raw_ready = Signal(init=1)
         comp_ready = Signal(init=1)
 
-        def free_after(done, ptr, moves, sets):
+        def free_after(done, ptr, moves, other=None):
             """``~done[ptr']`` after this cycle, ``ptr'`` = ``ptr`` + ``moves``,
-            with the banks ``sets`` (enable, bank) marked done and the one the
-            reader takes cleared."""
+            the bank the reader takes cleared and ``other`` (enable, bank), a
+            bank another pointer marks done, set.  (A half marks its own
+            pointer's bank only as the pointer moves off it, so that mark
+            never reaches ``ptr'``.)"""
             nxt = Signal(pbits)
             m.d.comb += nxt.eq(ptr + 1)
 
             def free(b):
                 marked = sel(done, b)
-                for en, bank in sets:
+                if other is not None:
+                    en, bank = other
                     marked = marked | (en & (bank == b))
                 return ~marked | (take & (rd == b))
             return Mux(moves, free(nxt), free(ptr))
@@ -212,10 +215,11 @@ class ChunkBuffer(EngineUnit):
         m.d.comb += rd_inc.eq(rd + 1)
         raw_moves = fork & src.p.last
         raw_only = raw_moves & ~self.codec_on
-        m.d.sync += [raw_ready.eq(free_after(raw_done, wr_raw, raw_moves,
-                                             [(raw_moves, wr_raw)])),
+        # (with the codec off, the raw half's chunk end marks the compressed
+        # half's bank at the raw pointer)
+        m.d.sync += [raw_ready.eq(free_after(raw_done, wr_raw, raw_moves)),
                      comp_ready.eq(free_after(comp_done, wr_comp, (chs & clast) | raw_only,
-                                              [(chs & clast, wr_comp), (raw_only, wr_raw)]))]
+                                              (raw_only, wr_raw)))]
         head = self.chunk
         for reg, per_bank in ((head.valid, ready_q), (head.p.comp, use_q),
                               (head.p.length, len_q), (head.p.final, raw_final)):
