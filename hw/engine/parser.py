@@ -298,6 +298,12 @@ class FrameParser(EngineUnit):
         # select (14.6 ns, 68.4 MHz for the parser alone at 16 B/cycle).
         chw = Signal(32)                  # the next chunk header (a register) ...
         chw_here = Signal()               # ... was in the ring, whole
+        # (and the frame's last beat was in the ring then: without the word, a
+        # truncated frame.  The current `ended` would be a cycle ahead of
+        # `chw_here`: a last beat that brought the word and landed in the cycle
+        # before read as a truncation -- a valid 24-byte frame at 16 B/cycle,
+        # its second beat late, was TRUNCATED)
+        chw_ended = Signal()
         hdr_at = Signal(range(KW + 1))    # where it follows the payload's last beat
         nidx = Signal(range(KW + 1))
         chw_next = Signal(32)
@@ -336,7 +342,7 @@ class FrameParser(EngineUnit):
         plen_nz = Signal(3)               # a byte of the payload length is nonzero
         whole_c = Signal(CHUNK_LENGTH_BITS)
         m.d.comb += whole_c.eq(C(1, CHUNK_LENGTH_BITS) << log2c)
-        m.d.sync += [chw.eq(chw_next), chw_here.eq(whole(nidx + 1)),
+        m.d.sync += [chw.eq(chw_next), chw_here.eq(whole(nidx + 1)), chw_ended.eq(ended),
                      cc_zero.eq(n_cc == 0), cc_bad.eq(n_cc != frame_codec), big_r.eq(big),
                      *(ne_whole[b].eq(n_plen[8 * b:8 * b + 8] != whole_c[8 * b:8 * b + 8])
                        for b in range(3)),
@@ -427,7 +433,7 @@ class FrameParser(EngineUnit):
                                      hdr_at.eq(hdr_at_new),
                                      pay_empty.eq(~plen_nz.any()),
                                      raw_left.eq(raw_left - raw_c), state.eq(PAY)]
-            with m.Elif(ended):
+            with m.Elif(chw_ended):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == PAY):
             next_chunk = state.eq(Mux(raw_left == 0, END, CHDR))
