@@ -13,7 +13,7 @@ import struct
 import numpy as np
 
 from .errors import ErrorCode, FormatError
-from .frame import HEADER_BYTES, MAGIC, VERSION, VERSION_CODECS, Codec, decode_frame, encode_frame
+from .frame import HEADER_BYTES, VERSION, VERSION_CODECS, Codec, decode_frame, encode_frame
 
 __all__ = ["OFFLOAD", "PREFETCH", "DESCRIPTOR_BYTES", "STATUS_BYTES", "Descriptor", "Status",
            "EngineModel"]
@@ -80,10 +80,10 @@ class EngineModel:
     chunk_bytes : int
         Offload chunk size.
     codecs : int
-        Bit mask of the codecs built in (bit 0 raw, 1 ZVC, 2 RLE).  The engine
-        knows the codecs of version-1 frames only: it writes version-1 frames
-        and reports ``BAD_VERSION`` for any other version (ZVCE, codec 3, comes
-        in version-2 frames and is not built into the engine yet).
+        Bit mask of the codecs built in (bit 0 raw, 1 ZVC, 2 RLE, 3 ZVCE).  The
+        engine writes version-1 frames only (an offload asking for ZVCE is
+        ``DESC_CODEC``) and reads versions 1 and 2: a ZVCE frame (version 2)
+        when ZVCE is not built in is ``FRAME_CODEC``.
     addr_width : int
         Address bits of the memory side: a descriptor's range must lie inside
         ``[0, 2**addr_width)``.
@@ -137,9 +137,6 @@ class EngineModel:
             err = None
         except FormatError as exc:
             decoded, err = None, exc
-        if len(frame) >= HEADER_BYTES and frame[:4] == MAGIC and frame[4] != VERSION:
-            # the engine reads version-1 frames only, whatever the golden decoder accepts
-            return None, Status(len(frame), d.tag, int(ErrorCode.BAD_VERSION), PREFETCH)
         if err is not None and err.offset < HEADER_BYTES:
             return None, Status(len(frame), d.tag, int(err.code), PREFETCH)
         elem_bits, log2c, codec = frame[5], frame[6], frame[7]

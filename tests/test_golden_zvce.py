@@ -269,10 +269,21 @@ def test_payload_errors_single_payload_offsets():
     assert (e.value.code, e.value.offset) == (ErrorCode.BAD_MASK, 15)
 
 
-def test_engine_model_reads_version_1_only():
-    model = EngineModel(elem_bits=32, mem_bytes=64, chunk_bytes=512)
+def test_engine_model_reads_zvce_when_built():
+    """The engine reads ZVCE frames (version 2) when ZVCE is built in, else
+    FRAME_CODEC; it never writes them (an offload asking for ZVCE: DESC_CODEC)."""
     f = bytes(frame(EX))
-    _, st = model.prefetch(Descriptor(0, 16, PREFETCH), f)
-    assert st.code == ErrorCode.BAD_VERSION
-    _, st = model.offload(np.zeros(4096, np.uint8), Descriptor(0, 64, OFFLOAD, 3))
-    assert st.code == ErrorCode.DESC_CODEC
+    without = EngineModel(elem_bits=32, mem_bytes=64, chunk_bytes=512)
+    _, st = without.prefetch(Descriptor(0, 16, PREFETCH), f)
+    assert st.code == ErrorCode.FRAME_CODEC
+    model = EngineModel(elem_bits=32, mem_bytes=64, chunk_bytes=512, codecs=0b1111)
+    data, st = model.prefetch(Descriptor(0, 16, PREFETCH), f)
+    assert (st.code, data) == (ErrorCode.OK, EX.tobytes())
+    # the table's checks come after the engine's own (offset >= 16)
+    bad = bytearray(f)
+    bad[16] |= 0x40
+    assert model.prefetch(Descriptor(0, 16, PREFETCH), bytes(bad))[1].code == ErrorCode.BAD_PARAMS
+    assert model.prefetch(Descriptor(0, 20, PREFETCH), bytes(bad))[1].code == ErrorCode.FRAME_LENGTH
+    for m in (without, model):
+        _, st = m.offload(np.zeros(4096, np.uint8), Descriptor(0, 64, OFFLOAD, 3))
+        assert st.code == ErrorCode.DESC_CODEC

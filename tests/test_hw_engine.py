@@ -33,7 +33,11 @@ from hwsim import add_watchdog, put_beats, simulate
     (dict(pcie_bytes=2), "pcie_bytes must be a power of two from 4 to 128, not 2"),
     (dict(chunk_bytes=1000), "chunk_bytes must be a power of two from 512 to 65536, not 1000"),
     (dict(addr_width=70), "addr_width must be from 12 to 64, not 70"),
-    (dict(codecs=9), "codecs must be a mask of bits 0..2, not 9"),
+    (dict(codecs=17), "codecs must be a mask of bits 0..3, not 17"),
+    (dict(codecs=9), "codecs with ZVCE (bit 3) need ZVC (bit 1) too: a ZVCE frame's chunks "
+                     "may be ZVC; not 9"),
+    (dict(elem_bits=8, mem_bytes=32, codecs=11),
+     "codecs with ZVCE (bit 3) need elem_bits 16 or 32, not 8"),
     (dict(fetch_beats=8), "fetch_beats must be an integer >= 64, not 8"),
     (dict(chunk_banks=3), "chunk_banks must be 2 or 4, not 3"),
     (dict(dec_instances=3), "dec_instances must be 1 or 2, not 3"),

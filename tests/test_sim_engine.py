@@ -30,6 +30,15 @@ def test_engine(elem_bits, sim):
                testcase=ALL_TESTS, sim=sim)
 
 
+def test_engine_zvce(sim):
+    """ZVCE built in (prefetch of version-2 frames) in a 16 B/cycle engine: prefetch,
+    malformed frames (the code table's checks too), and offload, which refuses it."""
+    run_cocotb("engine", dict(elem_bits=32, mem_bytes=16, pcie_bytes=16, codecs=0b1011),
+               "cdma.sim.engine.test_engine",
+               testcase=PREFETCH_TESTS + ["test_offload_bad_descriptors", "test_round_trip"],
+               sim=sim)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("elem_bits, mem_bytes, pcie_bytes, chunk_bytes",
                          [(8, 32, 32, 512), (32, 32, 64, 1024), (16, 16, 4, 512)])

@@ -41,6 +41,14 @@ def test_engine_faults():
                testcase=ENGINE_TESTS, extra_env=_env(40, 1))
 
 
+def test_engine_faults_zvce():
+    """Prefetch fuzz of a 16 B/cycle engine with every codec, ZVCE too: version-2 frames
+    among the mutated ones (code table, ZVCE chunks), golden verdicts, recovery."""
+    run_cocotb("engine", dict(elem_bits=32, mem_bytes=16, pcie_bytes=16, codecs=0b1111),
+               "cdma.sim.faults.test_engine_faults", testcase="test_prefetch_fuzz",
+               extra_env=_env(40, 1))
+
+
 @pytest.mark.slow
 def test_long_campaign(tmp_path):
     """The long campaign: thousands of cases, zero findings, counts by outcome."""

@@ -21,8 +21,11 @@ __all__ = ["DEC_CONFIGS", "ENGINE_CONFIGS", "ENGINE_TESTS", "campaign", "add_arg
 #: (module, elem_bits, lanes) of the decompressor campaigns.
 DEC_CONFIGS = [("zvc-decompress", 32, 8), ("zvc-decompress", 16, 16), ("zvc-decompress", 8, 16),
                ("rle-decode", 32, 8), ("rle-decode", 16, 16), ("rle-decode", 8, 16)]
-#: Engine element widths.
-ENGINE_CONFIGS = [32, 16]
+#: Engine configurations (``EngineParams`` keywords): the default widths at 32 and
+#: 16 bits, and a 16 B/cycle engine with every codec, ZVCE too (prefetch of version-2
+#: frames).  (The campaign's good frames use every codec but ZVCE.)
+ENGINE_CONFIGS = [dict(elem_bits=32), dict(elem_bits=16),
+                  dict(elem_bits=32, mem_bytes=16, pcie_bytes=16, codecs=0b1111)]
 ENGINE_TESTS = ["test_prefetch_fuzz", "test_hostile_descriptors", "test_address_width",
                 "test_axi_decerr", "test_reset_midway"]
 
@@ -40,7 +43,7 @@ def campaign(dec_cases, engine_cases, seed=1, dec_configs=None, engine_configs=N
     failures = []
     runs = [(m, dict(elem_bits=e, lanes=l), "cdma.sim.faults.test_dec_faults", None, dec_cases)
             for m, e, l in dec_configs if dec_cases]
-    runs += [("engine", dict(elem_bits=e), "cdma.sim.faults.test_engine_faults", ENGINE_TESTS,
+    runs += [("engine", dict(e), "cdma.sim.faults.test_engine_faults", ENGINE_TESTS,
               engine_cases) for e in engine_configs if engine_cases]
     for module, params, test_module, tests, cases in runs:
         log = tmp / f"{module}-{'-'.join(f'{k}{v}' for k, v in params.items())}.log"

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from ..bits import prefix_length
 from ..skid import SkidBuffer
 from ..streams import element_stream
-from .params import EngineUnit, codec_blocks
+from .params import OFFLOAD_CODEC_MASK, EngineUnit, codec_blocks
 
 __all__ = ["CompressStage", "counted_byte_layout"]
 
@@ -22,7 +22,8 @@ def counted_byte_layout(nbytes: int) -> data.StructLayout:
 
 
 class CompressStage(EngineUnit):
-    """One compressor per codec built in (``codecs``); ``codec`` picks the one
+    """One compressor per offload codec built in (``codecs``, ZVCE aside: the
+    engine reads ZVCE frames only); ``codec`` picks the one
     that takes ``i`` and feeds ``o``.  With ``codec`` 0 (raw) or a codec not
     built in, ``i`` is taken (when it is 0) or stalls, and ``o`` stays empty.
 
@@ -67,7 +68,7 @@ class CompressStage(EngineUnit):
         m.d.sync += raw.eq(~self.codec.any())
         with m.If(raw):
             m.d.comb += self.i.ready.eq(1)
-        for cid, (enc_cls, _) in codec_blocks(p.codecs).items():
+        for cid, (enc_cls, _) in codec_blocks(p.codecs & OFFLOAD_CODEC_MASK).items():
             m.submodules[f"enc{cid}"] = enc = enc_cls(E, lanes, MB)
             sel = Signal(name=f"sel{cid}")
             m.d.sync += sel.eq(self.codec == cid)

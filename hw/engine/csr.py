@@ -112,7 +112,7 @@ def _registers() -> tuple:
            F("pcie_bytes", 16, 8, "C2H/H2C bytes per beat (Wp)"),
            F("log2_chunk", 24, 8, "log2 of the offload chunk size in bytes"))),
         R("CONFIG1", 0x0C, "RO", "how the engine and this front end were generated",
-          (F("codecs", 0, 8, "codecs built in: bit 0 raw, 1 ZVC, 2 RLE"),
+          (F("codecs", 0, 8, "codecs built in: bit 0 raw, 1 ZVC, 2 RLE, 3 ZVCE (prefetch only)"),
            F("addr_width", 8, 8, "AXI4 address bits"),
            F("sub_depth", 16, 8, "submission queue slots per direction"),
            F("status_depth", 24, 8, "status queue slots"))),

@@ -10,8 +10,10 @@ from ..bits import onehot_select, prefix_length
 from ..packer import Packer
 from ..skid import SkidBuffer
 from ..streams import byte_beat_layout, byte_stream
+from cdma.golden.frame import Codec
+
 from .params import EngineUnit, codec_blocks
-from .parser import COUNT_BITS, job_layout
+from .parser import COUNT_BITS, TABLE_BYTES, job_layout
 from .writer import write_beat_layout
 
 __all__ = ["DecodeStage", "ORDER_DEPTH", "ERROR_COUNT_BITS"]
@@ -65,6 +67,9 @@ class DecodeStage(EngineUnit):
         The frame's status code so far (meaningful with ``all_out``).
     clear : In(1)
         The frame is over: forget its end job, counts and error (one cycle).
+    code_table : In(8 * TABLE_BYTES)
+        The frame's ZVCE code table (the parser's), for the ZVCE decompressors,
+        which sample it as they start a chunk.
     """
 
     def __init__(self, params):
@@ -75,6 +80,7 @@ class DecodeStage(EngineUnit):
             "all_out": Out(1),
             "code": Out(8),
             "clear": In(1),
+            "code_table": In(8 * TABLE_BYTES),
         })
 
     def elaborate(self, platform):
@@ -91,6 +97,8 @@ class DecodeStage(EngineUnit):
                 slot = len(decs) + 1
                 decs[slot] = dec = dec_cls(E, lanes, PB)
                 m.submodules[f"dec{cid}_{k}"] = dec
+                if cid == Codec.ZVCE:
+                    m.d.comb += dec.code_table.eq(self.code_table)
                 codec_slots.setdefault(cid, []).append(slot)
         m.submodules.rawpack = rawpack = Packer(8, PB, MB)
         targets = [0, *decs]

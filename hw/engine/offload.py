@@ -15,7 +15,8 @@ from .chunker import Chunker, chunk_beat_layout
 from .compress_stage import CompressStage
 from .fetch import FetchUnit
 from .frame_reader import WORD_BYTES, FrameReader
-from .params import LENGTH_BITS, EngineError, EngineUnit, axi_error_code, codec_blocks
+from .params import (LENGTH_BITS, OFFLOAD_CODEC_MASK, EngineError, EngineUnit, axi_error_code,
+                     codec_blocks)
 
 __all__ = ["OffloadUnit", "offload_cmd_layout", "status_layout"]
 
@@ -132,7 +133,8 @@ class OffloadUnit(EngineUnit):
         m.d.comb += [self.status.valid.eq(state == STATUS), self.status.p.length.eq(reader.nbytes),
                      self.status.p.tag.eq(tag), self.status.p.code.eq(code)]
         codec_ok = ~codec.any()
-        for cid in codec_blocks(p.codecs):
+        # (the frames the engine writes are version 1: ZVCE is DESC_CODEC here)
+        for cid in codec_blocks(p.codecs & OFFLOAD_CODEC_MASK):
             codec_ok = codec_ok | (codec == cid)
         m.d.comb += [chunker.length.eq(length), chunker.run.eq(state == RUN),
                      codec_stage.codec.eq(codec), buffer.codec_on.eq(codec != 0),

@@ -8,21 +8,28 @@ from amaranth.lib import wiring
 
 from cdma.golden.errors import ErrorCode
 from cdma.golden.elements import ELEM_BITS
-from cdma.golden.frame import CHUNK_BYTES, VERSION, VERSION_CODECS, Codec
+from cdma.golden.frame import CHUNK_BYTES, VERSION, VERSION_CODECS, VERSION_TABLE, Codec
+from cdma.golden.zvce import ELEM_BITS as ZVCE_ELEM_BITS
 
 from ..streams import check_positive_int
 from .axi import AXIResp, max_burst_beats
 
 __all__ = ["EngineParams", "EngineError", "EngineUnit", "codec_blocks", "axi_error_code",
-           "CODEC_MASK_ALL", "ENGINE_CODECS", "LENGTH_BITS", "WRITE_BURST_BYTES",
-           "write_burst_beats"]
+           "CODEC_MASK_ALL", "CODEC_MASK_DEFAULT", "ENGINE_CODECS", "OFFLOAD_CODEC_MASK",
+           "LENGTH_BITS", "WRITE_BURST_BYTES", "write_burst_beats"]
 
-#: The codecs the engine knows: those of version-1 frames (raw, ZVC, RLE).  The
-#: engine reads and writes version-1 frames only; ZVCE (codec 3, version-2
-#: frames) is not built yet, so a version-2 frame is BAD_VERSION to it.
-ENGINE_CODECS = VERSION_CODECS[VERSION]
+#: The codecs the engine knows: raw, ZVC and RLE (version-1 frames) and ZVCE
+#: (codec 3, version-2 frames, which carry its code table).  The engine reads
+#: both versions; it writes version-1 frames only, so ZVCE is a prefetch codec:
+#: an offload descriptor asking for it is DESC_CODEC.
+ENGINE_CODECS = tuple(sorted({*VERSION_CODECS[VERSION], *VERSION_CODECS[VERSION_TABLE]}))
 #: ``codecs`` bit mask with every codec built in.
 CODEC_MASK_ALL = sum(1 << c for c in ENGINE_CODECS)
+#: The default ``codecs``: raw, ZVC and RLE (ZVCE's decompressor is several
+#: times a ZVC decompressor's area, docs/ZVCE.md; build it in with bit 3).
+CODEC_MASK_DEFAULT = sum(1 << c for c in VERSION_CODECS[VERSION])
+#: The codecs an offload can ask for (the frames the engine writes are version 1).
+OFFLOAD_CODEC_MASK = CODEC_MASK_DEFAULT
 #: Bits of a descriptor's raw length (and of every byte count derived from it).
 LENGTH_BITS = 32
 #: Longest write burst of the prefetch path, in bytes.  The write unit issues a
@@ -57,6 +64,9 @@ def codec_blocks(mask: int) -> dict:
     if mask & (1 << Codec.RLE):
         from ..rle import RLEDecoder, RLEEncoder
         out[int(Codec.RLE)] = (RLEEncoder, RLEDecoder)
+    if mask & (1 << Codec.ZVCE):
+        from ..zvce import ZVCECompressor, ZVCEDecompressor
+        out[int(Codec.ZVCE)] = (ZVCECompressor, ZVCEDecompressor)
     return out
 
 
@@ -91,8 +101,10 @@ class EngineParams:
     addr_width : int
         AXI address bits, 12..64.
     codecs : int
-        Bit mask of the compressing codecs built in: bit 1 ZVC, bit 2 RLE (raw
-        is always there).
+        Bit mask of the compressing codecs built in: bit 1 ZVC, bit 2 RLE, bit 3
+        ZVCE (raw is always there).  ZVCE is read only (prefetch of version-2
+        frames, whose chunks may also be ZVC): it needs 16- or 32-bit elements
+        and ZVC built in too.
     fetch_beats : int or None
         Fetch buffer depth in beats (default: 4 longest bursts).
     max_outstanding : int
@@ -125,7 +137,8 @@ class EngineParams:
     pcie_bytes: int = _field(32, "AXI4-Stream bytes per beat on the PCIe side (Wp)")
     chunk_bytes: int = _field(4096, "raw bytes per offload chunk")
     addr_width: int = _field(32, "AXI address bits")
-    codecs: int = _field(CODEC_MASK_ALL, "bit mask of codecs built in: 1 raw, 2 ZVC, 4 RLE")
+    codecs: int = _field(CODEC_MASK_DEFAULT, "bit mask of codecs built in: 1 raw, 2 ZVC, 4 RLE, "
+                                             "8 ZVCE (prefetch only; needs ZVC)")
     fetch_beats: int | None = _field(None, "fetch buffer beats (default: 4 longest bursts)")
     max_outstanding: int = _field(8, "AXI read bursts in flight")
     write_beats: int | None = _field(None, "write buffer beats (default: 2 longest write bursts, 2 KiB)")
@@ -147,7 +160,14 @@ class EngineParams:
             raise ValueError(f"addr_width must be from 12 to 64, not {self.addr_width!r}")
         check_positive_int("codecs", self.codecs, minimum=0)
         if self.codecs & ~CODEC_MASK_ALL:
-            raise ValueError(f"codecs must be a mask of bits 0..2, not {self.codecs!r}")
+            raise ValueError(f"codecs must be a mask of bits 0..3, not {self.codecs!r}")
+        if self.codecs >> Codec.ZVCE & 1:
+            if self.elem_bits not in ZVCE_ELEM_BITS:
+                raise ValueError(f"codecs with ZVCE (bit 3) need elem_bits 16 or 32, "
+                                 f"not {self.elem_bits!r}")
+            if not self.codecs >> Codec.ZVC & 1:
+                raise ValueError(f"codecs with ZVCE (bit 3) need ZVC (bit 1) too: a ZVCE frame's "
+                                 f"chunks may be ZVC; not {self.codecs!r}")
         burst = max_burst_beats(self.mem_bytes)
         if self.fetch_beats is None:
             object.__setattr__(self, "fetch_beats", 4 * burst)

@@ -6,7 +6,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from cdma.golden.elements import ELEM_BITS
-from cdma.golden.frame import CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION, Codec
+from cdma.golden.frame import (CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION,
+                               VERSION_CODECS, VERSION_TABLE, Codec)
+from cdma.golden.zvce import MAX_SYMBOLS, TABLE_BYTES
 
 from ..packer import Unpacker
 from ..bits import wrap
@@ -18,13 +20,16 @@ __all__ = ["FrameParser", "job_layout", "COUNT_BITS", "CODEC_BITS"]
 
 #: Bits of a chunk's element count (up to the largest chunk of one-byte elements).
 COUNT_BITS = max(CHUNK_BYTES).bit_length()
-#: Bits of a codec id inside the engine (the format's byte holds 0..2).
+#: Bits of a codec id inside the engine (the format's byte holds 0..3).
 CODEC_BITS = max(ENGINE_CODECS).bit_length()
 #: log2 of the chunk sizes the format allows.
 LOG2_CHUNK_MIN, LOG2_CHUNK_MAX = (c.bit_length() - 1 for c in (min(CHUNK_BYTES), max(CHUNK_BYTES)))
 #: Words the input buffer holds beyond three beats: a frame header must fit in it
 #: whole, whatever the beat width.
 HEADER_WORDS = HEADER_BYTES // 4
+#: Words of a version-2 frame's code table (read after the header, as many words).
+TABLE_WORDS = TABLE_BYTES // 4
+assert TABLE_WORDS == HEADER_WORDS
 
 
 def job_layout() -> data.StructLayout:
@@ -45,9 +50,9 @@ class FrameParser(EngineUnit):
     Works on 32-bit words (every field of a valid frame is word-aligned).  For
     each frame started by ``start`` it checks the header (the ``docs/FORMAT.md``
     checks in the golden order, then the engine's: element width, codec built
-    in, raw length = ``length``), then every chunk header (codec, raw payload
-    length) and padding, and that the frame ends (``tlast``) right after the
-    last chunk.  A chunk's payload goes out on ``pay`` (one packet per chunk, every
+    in, raw length = ``length``), a version-2 frame's code table (ZVCE), then
+    every chunk header (codec, raw payload length) and padding, and that the
+    frame ends (``tlast``) right after the last chunk.  A chunk's payload goes out on ``pay`` (one packet per chunk, every
     beat full but the packet's last,
     closed early by a null beat if the input ends inside it).  On the first
     problem the parser records the code, drains the input up to ``tlast`` and
@@ -63,6 +68,10 @@ class FrameParser(EngineUnit):
     pay : Out(byte_stream(pcie_bytes))
     nbytes : Out(32)
         Bytes of the current/last frame taken from ``h2c``.
+    code_table : Out(8 * TABLE_BYTES)
+        The code table of the last version-2 frame (``golden.zvce.CodeTable.pack``,
+        byte 0 in bits 7:0), set before its first chunk job and held until the
+        next frame's table: the ZVCE decompressors sample it per chunk.
     """
 
     def __init__(self, params):
@@ -72,6 +81,7 @@ class FrameParser(EngineUnit):
             "jobs": Out(stream.Signature(job_layout())),
             "pay": Out(byte_stream(p.pcie_bytes)),
             "nbytes": Out(LENGTH_BITS),
+            "code_table": Out(8 * TABLE_BYTES),
         })
 
     def elaborate(self, platform):
@@ -121,8 +131,9 @@ class FrameParser(EngineUnit):
         in_ended = Signal()               # the frame's last beat was taken from h2c
         words = [unp.data[32 * k:32 * (k + 1)] for k in range(OUT)]
 
-        IDLE, HDR, CALC, CHDR, PAY, END, DRAIN, FINISH = range(8)
-        state = Signal(range(8))
+        IDLE, HDR, CALC, CHDR, PAY, END, DRAIN, FINISH, TBL = range(9)
+        has_zvce = bool(p.codecs >> Codec.ZVCE & 1)
+        state = Signal(range(9 if has_zvce else 8))
         length = Signal(LENGTH_BITS)
         code = Signal(8)
         frame_codec = Signal(CODEC_BITS)
@@ -167,13 +178,15 @@ class FrameParser(EngineUnit):
                 m.d.sync += bad_beat.eq(1)
 
         # What the parser takes from the window: a register or a constant per state.
-        consume_hdr = Signal()            # the header's words go
+        consume_hdr = Signal()            # the header's words (or the code table's) go
         consume_chdr = Signal()           # a chunk header's word goes
         consume_pay = Signal()            # a payload beat's words go
         drop = Signal()                   # the rest of the frame goes
         pay_words = Signal(range(KW + 1))
+        # (HDR takes the header's four words, TBL the code table's four)
+        four_words = ((state == HDR) | (state == TBL)) if has_zvce else state == HDR
         m.d.comb += [unp.take.eq(Mux(state == PAY, pay_words,
-                                     Mux(state == HDR, HEADER_WORDS, 1))),
+                                     Mux(four_words, HEADER_WORDS, 1))),
                      unp.take_en.eq(Cat(*[consume_hdr | consume_chdr | consume_pay] * UC)),
                      unp.drop.eq(Cat(*[drop] * UC))]
 
@@ -236,6 +249,10 @@ class FrameParser(EngineUnit):
         for c in ENGINE_CODECS:
             if c == Codec.RAW or p.codecs >> c & 1:
                 codec_built = codec_built | (hdr_codec == c)
+        # a codec of another version (version 1: raw, ZVC, RLE; 2: ZVCE), or
+        # ZVCE with 8-bit elements (the golden checks at offset 7)
+        codec_bad = Mux(hdr_version == VERSION, hdr_codec > max(VERSION_CODECS[VERSION]),
+                        (hdr_codec != Codec.ZVCE) | (hdr_ebits == 8))
 
         H_WAIT, H_OK, H_FAIL, H_FAIL_EARLY = range(4)
         hv = Signal(2)                    # the verdict of the previous cycle ...
@@ -251,11 +268,11 @@ class FrameParser(EngineUnit):
             m.d.comb += hv_now.eq(H_FAIL)
             with m.If(~magic_ok):
                 m.d.comb += hv_code_now.eq(EngineError.BAD_MAGIC)
-            with m.Elif(hdr_version != VERSION):
+            with m.Elif((hdr_version != VERSION) & (hdr_version != VERSION_TABLE)):
                 m.d.comb += hv_code_now.eq(EngineError.BAD_VERSION)
             with m.Elif(~Cat(*[hdr_ebits == e for e in ELEM_BITS]).any()
                         | (hdr_log2c < LOG2_CHUNK_MIN) | (hdr_log2c > LOG2_CHUNK_MAX)
-                        | (hdr_codec > max(ENGINE_CODECS)) | (length_mod != 0)):
+                        | codec_bad | (length_mod != 0)):
                 m.d.comb += hv_code_now.eq(EngineError.BAD_PARAMS)
             with m.Elif(hdr_ebits != E):
                 m.d.comb += hv_code_now.eq(EngineError.FRAME_ELEM_BITS)
@@ -270,6 +287,29 @@ class FrameParser(EngineUnit):
         m.d.sync += [hv.eq(hv_now), hv_code.eq(hv_code_now), in_hdr.eq(state == HDR),
                      hv_live.eq((state == HDR) & in_hdr),
                      hv_empty.eq(hdr_length == 0)]
+
+        # A version-2 frame's code table (ZVCE) follows the header: TBL checks
+        # it as `CodeTable.unpack` does (widths byte bits 6-7 clear, at most 15
+        # symbols, zero bytes after them) from `hdr_w`, which then holds the
+        # table's words, into a register (`tv`), and takes it.  `hdr_w` holds
+        # words from two cycles back, so the verdict counts from the third
+        # TBL cycle (`tbl_age`: the window has not moved since the header
+        # went).  (Built only with ZVCE: without it a version-2 frame is
+        # FRAME_CODEC at the header.)
+        tbl_empty = Signal()              # the frame's raw length is 0 (from HDR)
+        if has_zvce:
+            tbytes = [hdr_w[k // 4][8 * (k % 4):8 * (k % 4) + 8] for k in range(TABLE_BYTES)]
+            wb = tbytes[0]
+            nsym = Signal(range(3 * 8 + 1))
+            m.d.comb += nsym.eq(sum(C(1, 4) << wb[2 * j:2 * j + 2] for j in range(3)))
+            tbl_bad_now = (wb[6:8] != 0) | (nsym > MAX_SYMBOLS) | Cat(*[
+                (tbytes[k] != 0) & (nsym < k) for k in range(1, TABLE_BYTES)]).any()
+            tbl_age = Signal(range(3))
+            tv_bad = Signal()             # the table's verdict ...
+            tv_whole = Signal()           # ... on its words, all there ...
+            tv_ended = Signal()           # ... or not, and the frame ended
+            m.d.sync += [tv_bad.eq(tbl_bad_now), tv_whole.eq(hdr_whole), tv_ended.eq(hdr_ended),
+                         tbl_age.eq(Mux(state == TBL, Mux(tbl_age == 2, 2, tbl_age + 1), 0))]
 
         # The next chunk's raw bytes, a register: raw_left and log2c change only
         # when a chunk job or the header is taken, and the next chunk header is
@@ -332,6 +372,10 @@ class FrameParser(EngineUnit):
         # in one cycle were the parser's path, 11.8 ns at 16 B/cycle)
         cc_zero = Signal()                # a raw chunk ...
         cc_bad = Signal()                 # ... or a codec other than the frame's
+        cc_bad_next = n_cc != frame_codec
+        if has_zvce:
+            # (a ZVCE frame's chunks may also be ZVC: `golden.frame`)
+            cc_bad_next = cc_bad_next & ~((frame_codec == Codec.ZVCE) & (n_cc == Codec.ZVC))
         # (the raw length is compared with both values `raw_c_next` can take,
         # a whole chunk and the frame's last bytes, each a register, and `big`
         # picks one in CHDR: a ring read and a compare with `raw_c_next`'s
@@ -343,7 +387,7 @@ class FrameParser(EngineUnit):
         whole_c = Signal(CHUNK_LENGTH_BITS)
         m.d.comb += whole_c.eq(C(1, CHUNK_LENGTH_BITS) << log2c)
         m.d.sync += [chw.eq(chw_next), chw_here.eq(whole(nidx + 1)), chw_ended.eq(ended),
-                     cc_zero.eq(n_cc == 0), cc_bad.eq(n_cc != frame_codec), big_r.eq(big),
+                     cc_zero.eq(n_cc == 0), cc_bad.eq(cc_bad_next), big_r.eq(big),
                      *(ne_whole[b].eq(n_plen[8 * b:8 * b + 8] != whole_c[8 * b:8 * b + 8])
                        for b in range(3)),
                      *(ne_left[b].eq(n_plen[8 * b:8 * b + 8] != raw_left[8 * b:8 * b + 8])
@@ -411,8 +455,23 @@ class FrameParser(EngineUnit):
                     m.d.comb += [fail.eq(1), fail_code.eq(hv_code)]
                 with m.Else():
                     m.d.sync += [frame_codec.eq(hdr_codec), log2c.eq(hdr_log2c),
-                                 raw_left.eq(hdr_length),
+                                 raw_left.eq(hdr_length), tbl_empty.eq(hv_empty),
                                  state.eq(Mux(hv_empty, END, CALC))]
+                    if has_zvce:
+                        with m.If(hdr_version == VERSION_TABLE):
+                            m.d.sync += state.eq(TBL)
+        if has_zvce:
+            with m.Elif(state == TBL):
+                with m.If(tbl_age == 2):
+                    with m.If(tv_whole):
+                        m.d.comb += consume_hdr.eq(1)
+                        with m.If(tv_bad):
+                            m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PARAMS)]
+                        with m.Else():
+                            m.d.sync += [self.code_table.eq(Cat(*hdr_w)),
+                                         state.eq(Mux(tbl_empty, END, CALC))]
+                    with m.Elif(tv_ended):
+                        m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == CALC):
             m.d.sync += state.eq(CHDR)
         with m.Elif(state == CHDR):

@@ -60,6 +60,7 @@ class PrefetchUnit(EngineUnit):
         wiring.connect(m, parser.jobs, decode.jobs)
         wiring.connect(m, parser.pay, decode.pay)
         wiring.connect(m, decode.o, writer.i)
+        m.d.comb += decode.code_table.eq(parser.code_table)
 
         # ---- command / status ---------------------------------------------------------
         IDLE, START, RUN, STATUS = range(4)

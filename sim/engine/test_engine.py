@@ -10,20 +10,42 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge, with_timeout
 
-from cdma.golden import ErrorCode
+from cdma.golden import ErrorCode, encode_frame
+from cdma.golden import zvce as gz
 from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor
+from cdma.sim.zvce.payloads import activations as relu_activations
 
 from .tb import TB, activations, place_ranges
 
-CODECS = {"raw": 0, "zvc": 1, "rle": 2}
+CODECS = {"raw": 0, "zvc": 1, "rle": 2, "zvce": 3}
+ZVCE = CODECS["zvce"]
 #: Status codes after which the offload frame is still sent (AXI errors: cut short).
 FRAME_SENT = (ErrorCode.OK, ErrorCode.AXI_SLVERR, ErrorCode.AXI_DECERR)
 
 
-def _codecs(tb):
-    """Codec ids built into the DUT (``codecs`` mask), optionally narrowed by CDMA_CODECS."""
-    names = os.environ.get("CDMA_CODECS", "raw,zvc,rle").split(",")
-    return [CODECS[n] for n in names if (tb.params["codecs"] >> CODECS[n]) & 1]
+def _codecs(tb, offload=False):
+    """Codec ids built into the DUT (``codecs`` mask), optionally narrowed by
+    CDMA_CODECS; with ``offload``, only those an offload can ask for (not ZVCE,
+    which the engine reads only)."""
+    names = os.environ.get("CDMA_CODECS", "raw,zvc,rle,zvce").split(",")
+    return [CODECS[n] for n in names if (tb.params["codecs"] >> CODECS[n]) & 1
+            and not (offload and CODECS[n] == ZVCE)]
+
+
+def _elements(tb, n, density, codec, rng):
+    """``n`` test elements: random bit patterns, or for ZVCE, whose code table
+    fits activations, ReLU-like ones (so that its chunks are ZVCE, not ZVC)."""
+    E = tb.params["elem_bits"]
+    return (relu_activations if codec == ZVCE else activations)(n, density, E, rng)
+
+
+def _frame(tb, x, codec):
+    """The frame of elements ``x`` for a prefetch: the engine's own offload frame
+    (the golden model's), or for ZVCE, which the engine does not write, the
+    golden encoder's (the code table built from ``x``)."""
+    if codec == ZVCE:
+        return encode_frame(x, "zvce", tb.params["chunk_bytes"], tb.params["elem_bits"])
+    return tb.model.offload(x.view(np.uint8), Descriptor(0, x.nbytes, OFFLOAD, codec))[0]
 
 
 def _lengths(tb):
@@ -57,7 +79,7 @@ async def _run_offload(tb, descs, timeout_us=2000):
     return frames, statuses
 
 
-async def _case(dut, mem_pause, pcie_pause, seed, latency=0):
+async def _case(dut, mem_pause, pcie_pause, seed, latency=0, offload=False):
     """A reset bench with random memory and PCIe pauses, and the case's transfers:
     ``[(index, address, length, codec, elements)]`` (densities 0 to 1 in turn) laid
     out in memory, and the bytes of memory they span."""
@@ -67,15 +89,15 @@ async def _case(dut, mem_pause, pcie_pause, seed, latency=0):
     await tb.reset()
     rng = np.random.default_rng(seed)
     E = tb.params["elem_bits"]
-    places, size = _layout(tb, rng, _lengths(tb), _codecs(tb))
+    places, size = _layout(tb, rng, _lengths(tb), _codecs(tb, offload))
     transfers = [(k, a, n, codec,
-                  activations(n // (E // 8), [0.0, 0.1, 0.5, 0.9, 1.0][k % 5], E, rng))
+                  _elements(tb, n // (E // 8), [0.0, 0.1, 0.5, 0.9, 1.0][k % 5], codec, rng))
                  for k, a, n, codec in places]
     return tb, transfers, size
 
 
 async def _offload_case(dut, mem_pause, pcie_pause, latency, seed):
-    tb, transfers, size = await _case(dut, mem_pause, pcie_pause, seed, latency)
+    tb, transfers, size = await _case(dut, mem_pause, pcie_pause, seed, latency, offload=True)
     descs = []
     for k, a, n, codec, x in transfers:
         tb.write_mem(a, x.tobytes())
@@ -206,8 +228,7 @@ async def _prefetch_case(dut, mem_pause, pcie_pause, seed):
     tb, transfers, size = await _case(dut, mem_pause, pcie_pause, seed)
     jobs = []
     for k, a, n, codec, x in transfers:
-        frame, _ = tb.model.offload(x.view(np.uint8), Descriptor(0, n, OFFLOAD, codec))
-        jobs.append((Descriptor(a, n, PREFETCH, codec, tag=k & 0xFF), frame))
+        jobs.append((Descriptor(a, n, PREFETCH, codec, tag=k & 0xFF), _frame(tb, x, codec)))
     statuses = await _run_prefetch(tb, jobs)
     _check_prefetch(tb, jobs, statuses, size)
     tb.log.info("prefetch: %d frames restored byte-exact in %d cycles", len(jobs), tb.cycle)
@@ -244,8 +265,7 @@ async def test_prefetch_tiny_chunks(dut):
         x = np.zeros(n // eb, {8: np.uint8, 16: np.uint16, 32: np.uint32}[E])
         if k % 2:
             x[::c // eb] = 7                 # one nonzero per chunk
-        frame, _ = tb.model.offload(x.view(np.uint8), Descriptor(0, n, OFFLOAD, codec))
-        jobs.append((Descriptor(a, n, PREFETCH, 0, tag=k), frame))
+        jobs.append((Descriptor(a, n, PREFETCH, 0, tag=k), _frame(tb, x, codec)))
     statuses = await _run_prefetch(tb, jobs, timeout_us=200)
     _check_prefetch(tb, jobs, statuses, size)
 
@@ -286,6 +306,27 @@ def _malformed(tb, rng):
         f = bytearray(z); f[h2 + 4 + 3] |= 0x80; cases.append(("mask past end", n, bytes(f)))
     cases.append(("frame length", n + eb * 8, bytes(z)))
     f = bytearray(z); f[5] = 16 if E != 16 else 8; cases.append(("elem bits", n, bytes(f)))
+    f = bytearray(z); f[7] = 3; cases.append(("v1 codec 3", n, bytes(f)))
+    # a version-2 frame of ZVC chunks (a ZVCE frame's chunks may be ZVC):
+    # restored where ZVCE is built in, FRAME_CODEC where it is not (BAD_PARAMS
+    # with 8-bit elements)
+    v2 = bytearray(z[:16]) + gz.DEFAULT_TABLE.pack() + z[16:]
+    v2[4], v2[7] = 2, 3
+    cases.append(("v2 zvc chunks", n, bytes(v2)))
+    if tb.params["codecs"] >> ZVCE & 1:
+        q = bytearray(encode_frame(relu_activations(n // eb, 0.4, E, rng), "zvce", c, E))
+        assert q[35] == ZVCE, "the ZVCE frame's first chunk should be ZVCE"
+        cases.append(("zvce", n, bytes(q)))
+        f = bytearray(q); f[7] = 1; cases.append(("v2 codec 1", n, bytes(f)))
+        f = bytearray(q); f[16] |= 0x80; cases.append(("table bits 6-7", n, bytes(f)))
+        f = bytearray(q); f[16] = 0x3F; cases.append(("table 24 symbols", n, bytes(f)))
+        f = bytearray(q); f[16] = 0; f[20] = 0x5A; cases.append(("table tail byte", n, bytes(f)))
+        cases.append(("trunc table", n, bytes(q[:26])))
+        cases.append(("trunc table end", n, bytes(q[:32])))
+        f = bytearray(q); f[35] = 2; cases.append(("zvce chunk codec", n, bytes(f)))
+        for k in (36, 40, 44):
+            f = bytearray(q); f[k] ^= 0xC3; cases.append((f"zvce byte {k}", n, bytes(f)))
+        f = bytearray(q); f[36:40] = b"\xff\xff\xff\xff"; cases.append(("zvce mask", n, bytes(f)))
     if tb.params["codecs"] & 4:
         r = bytearray(enc(2))
         pr = int.from_bytes(r[16:19], "little")
@@ -329,7 +370,7 @@ async def test_round_trip(dut):
     E = tb.params["elem_bits"]
     eb = E // 8
     c = tb.params["chunk_bytes"]
-    codecs = _codecs(tb)
+    codecs = _codecs(tb, offload=True)
     # layers: (elements, density), like conv activations after ReLU
     layers = [(3 * c // eb + 17, 0.45), (c // eb, 0.08), (2 * c // eb - 5, 0.7), (999, 0.25),
               (c // (2 * eb), 1.0)]
@@ -411,6 +452,26 @@ async def test_throughput(dut):
         tb.write_mem(src, raw)
         for name in codec_names:
             codec = CODECS[name]
+            if codec == ZVCE:
+                # the engine reads ZVCE only: the prefetch of the golden encoder's
+                # frame of ReLU-like elements (which the code table fits)
+                xz = relu_activations(nbytes // eb, density, E, rng)
+                frame = _frame(tb, xz, codec)
+                ratio = nbytes / len(frame)
+                bound = min(MB, PB * ratio)
+                tb.write_mem(dst, bytes(nbytes))
+                cyc, st, _ = await _timed(tb, Descriptor(dst, nbytes, PREFETCH, 0, tag=2), frame)
+                assert st.code == 0, f"prefetch {name} {density}: {st}"
+                assert tb.read_mem(dst, nbytes) == xz.tobytes(), f"prefetch {name} {density}"
+                rows.append(dict(direction="prefetch", codec=name, density=density, bytes=nbytes,
+                                 cycles=cyc, ratio=ratio, raw_per_cycle=nbytes / cyc, bound=bound,
+                                 efficiency=nbytes / cyc / bound, mem_bytes=MB, pcie_bytes=PB,
+                                 elem_bits=E))
+                r = rows[-1]
+                tb.log.info("prefetch zvce density %.2f: ratio %.2f, %6.2f B/cycle, bound %6.2f "
+                            "(%.1f %%)", density, ratio, r["raw_per_cycle"], bound,
+                            100 * r["efficiency"])
+                continue
             d = Descriptor(src, nbytes, OFFLOAD, codec, tag=1)
             want, _ = tb.model.offload(raw if src == 0 else bytes(src) + raw, d)
             cyc, st, frame = await _timed(tb, d)

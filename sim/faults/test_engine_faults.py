@@ -41,6 +41,7 @@ from cdma import golden
 from cdma.fuzz.golden import mutate
 from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, Status
 from cdma.sim.engine.tb import TB, activations
+from cdma.sim.zvce.payloads import activations as relu_activations
 
 from .common import Campaign, settings
 
@@ -104,10 +105,13 @@ def _marker(addr, n):
                  for a in range(addr, addr + n))
 
 
-def _random_frame(rng, elem_bits):
+def _random_frame(rng, elem_bits, zvce=False):
+    """A random golden frame and its raw bytes; with ``zvce``, a quarter of them
+    ZVCE frames (version 2) of ReLU-like elements, which its code table fits."""
     n = int(rng.choice([0, 1, 7, 32, 33, 100, 257, 700, 1100]))
-    x = activations(n, float(rng.choice([0.0, 0.05, 0.3, 0.8, 1.0])), elem_bits, rng)
-    codec = str(rng.choice(["zvc", "rle", "raw"]))
+    density = float(rng.choice([0.0, 0.05, 0.3, 0.8, 1.0]))
+    codec = str(rng.choice(["zvc", "rle", "raw", "zvce"] if zvce else ["zvc", "rle", "raw"]))
+    x = (relu_activations if codec == "zvce" else activations)(n, density, elem_bits, rng)
     chunk = int(rng.choice([512, 1024]))
     return golden.encode_frame(x, codec, chunk, elem_bits), x.tobytes()
 
@@ -127,11 +131,12 @@ async def test_prefetch_fuzz(dut):
     p = tb.params
     E, mb = p["elem_bits"], p["mem_bytes"]
     eb = E // 8
-    camp = Campaign(f"engine-prefetch-e{E}", seed, out, tb.log)
+    zvce = bool(p["codecs"] >> golden.Codec.ZVCE & 1)
+    camp = Campaign(f"engine-prefetch-e{E}" + ("-zvce" if zvce else ""), seed, out, tb.log)
     rng = np.random.default_rng(seed)
     tb.set_pcie_pauses(0.2, seed + 3)
     tb.set_memory_pauses(0.1, seed + 4)
-    pool = [_random_frame(rng, E) for _ in range(12)]
+    pool = [_random_frame(rng, E, zvce) for _ in range(12)]
     # frames of other element widths once in a while (FRAME_ELEM_BITS)
     pool += [_random_frame(rng, w) for w in (8, 16, 32) if w != E]
     start = int(os.environ.get("CDMA_FAULT_START", "0"))
@@ -153,7 +158,7 @@ async def test_prefetch_fuzz(dut):
             # replay from a later case / only some cases: same random draws, no simulation
             rng.integers(0, 8)                                  # gdst
             if case % 50 == 49:
-                pool[int(rng.integers(12))] = _random_frame(rng, E)
+                pool[int(rng.integers(12))] = _random_frame(rng, E, zvce)
             continue
         d = Descriptor(dst, n, PREFETCH, 0, tag=case & 0xFF)
         want, want_s = tb.model.prefetch(d, frame)
@@ -209,7 +214,7 @@ async def test_prefetch_fuzz(dut):
         else:
             camp.outcome(golden.ErrorCode(want_s.code).name)
         if case % 50 == 49:
-            pool[int(rng.integers(12))] = _random_frame(rng, E)
+            pool[int(rng.integers(12))] = _random_frame(rng, E, zvce)
     camp.finish(elem_bits=E)
 
 
