@@ -17,7 +17,7 @@ from cdma.sim.runner import run_cocotb
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 
 DEC_SHORT = [("zvc-decompress", 32, 8), ("zvc-decompress", 8, 16), ("rle-decode", 16, 8),
-             ("rle-decode", 8, 16)]
+             ("rle-decode", 8, 16), ("zvce-decompress", 32, 4)]
 
 
 def _env(cases, seed, out=None):

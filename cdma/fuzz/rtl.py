@@ -20,7 +20,8 @@ __all__ = ["DEC_CONFIGS", "ENGINE_CONFIGS", "ENGINE_TESTS", "campaign", "add_arg
 
 #: (module, elem_bits, lanes) of the decompressor campaigns.
 DEC_CONFIGS = [("zvc-decompress", 32, 8), ("zvc-decompress", 16, 16), ("zvc-decompress", 8, 16),
-               ("rle-decode", 32, 8), ("rle-decode", 16, 16), ("rle-decode", 8, 16)]
+               ("rle-decode", 32, 8), ("rle-decode", 16, 16), ("rle-decode", 8, 16),
+               ("zvce-decompress", 32, 4), ("zvce-decompress", 16, 8)]
 #: Engine configurations (``EngineParams`` keywords): the default widths at 32 and
 #: 16 bits, and a 16 B/cycle engine with every codec, ZVCE too (prefetch of version-2
 #: frames).  (The campaign's good frames use every codec but ZVCE.)

@@ -1,4 +1,5 @@
-"""Fault campaign of the chunk decompressors (``zvc-decompress`` and ``rle-decode``).
+"""Fault campaign of the chunk decompressors (``zvc-decompress``, ``rle-decode`` and
+``zvce-decompress``).
 
 Each case takes a golden encoding of random elements, applies one or two
 mutations (bit flip, byte overwrite, truncation = ``tlast`` early, extension =
@@ -6,9 +7,9 @@ mutations (bit flip, byte overwrite, truncation = ``tlast`` early, extension =
 payload) and sends it followed by a good chunk.  Checks per case:
 
 - verdict: the packet's ``tuser`` error flag and the ``error_code`` pulses equal
-  the golden decoder's (``golden.zvc.decode`` / ``golden.rle.decode`` raising
-  ``golden.FormatError`` with ``.code``); a mutation golden accepts must decode
-  to golden's output exactly;
+  the golden decoder's (``golden.zvc.decode`` / ``golden.rle.decode`` /
+  ``golden.zvce.decode`` raising ``golden.FormatError`` with ``.code``); a
+  mutation golden accepts must decode to golden's output exactly;
 - the packet never has more than ``count`` elements;
 - the next good chunk decodes exactly, with no error;
 - watchdog: both packets come out within a cycle bound linear in the input
@@ -35,16 +36,39 @@ from .common import Campaign, settings
 CLOCK_NS = 4
 
 
-def _codec():
+class _ZVCE:
+    """``golden.zvce`` with one code table, in the ``encode``/``decode`` shape of
+    the other codecs (the table: built from ReLU-like activations, which
+    :func:`_elements` also gives, so that most top bytes are coded)."""
+
+    def __init__(self, elem_bits):
+        from cdma.sim.zvce.payloads import activations
+        self.table = golden.zvce.build_table(activations(4000, 0.5, elem_bits,
+                                                         np.random.default_rng(0)), elem_bits)
+
+    def encode(self, x, elem_bits):
+        return golden.zvce.encode(x, self.table, elem_bits)
+
+    def decode(self, payload, count, elem_bits):
+        return golden.zvce.decode(payload, count, elem_bits, self.table)
+
+
+def _codec(elem_bits):
     module = os.environ.get("CDMA_MODULE", "zvc-decompress")
     if module == "zvc-decompress":
         return golden.zvc, "zvc"
     if module == "rle-decode":
         return golden.rle, "rle"
+    if module == "zvce-decompress":
+        return _ZVCE(elem_bits), "zvce"
     raise ValueError(f"no decompressor fault campaign for {module!r}")
 
 
-def _elements(n, density, elem_bits, rng):
+def _elements(n, density, elem_bits, rng, cname="zvc"):
+    """Random bit patterns, or for ZVCE, ReLU-like activations half of the time."""
+    if cname == "zvce" and rng.random() < 0.5:
+        from cdma.sim.zvce.payloads import activations
+        return activations(n, density, elem_bits, rng)
     dt = golden.elem_dtype(elem_bits)
     x = rng.integers(1, 1 << elem_bits, n, dtype=np.uint64)
     x[rng.random(n) >= density] = 0
@@ -94,9 +118,11 @@ def _frame(payload):
 @cocotb.test(timeout_time=2000, timeout_unit="ms")
 async def test_fault_campaign(dut):
     """Mutated chunks then a good one: golden verdict, count bound, recovery, watchdog."""
-    codec, cname = _codec()
     tb = StreamTB(dut)
     elem_bits, lanes = tb.elem_bits, tb.lanes
+    codec, cname = _codec(elem_bits)
+    if cname == "zvce":
+        dut.code_table.value = int.from_bytes(codec.table.pack(), "little")
     in_bytes = tb.params.get("in_bytes") or lanes * elem_bits // 8
     eb = elem_bits // 8
     cases, seed, out = settings(60)
@@ -109,8 +135,8 @@ async def test_fault_campaign(dut):
     tb.sink.set_pause_generator(random_pauses(0.25, seed + 2))
     for case in range(cases):
         n = int(rng.choice([0, 1, 5, 31, 32, 33, 64, 100, 257, 600]))
-        x = _elements(n, float(rng.choice([0.0, 0.05, 0.3, 0.7, 1.0])), elem_bits, rng)
-        y = _elements(int(rng.integers(1, 80)), 0.5, elem_bits, rng)
+        x = _elements(n, float(rng.choice([0.0, 0.05, 0.3, 0.7, 1.0])), elem_bits, rng, cname)
+        y = _elements(int(rng.integers(1, 80)), 0.5, elem_bits, rng, cname)
         payload, other = codec.encode(x, elem_bits), codec.encode(y, elem_bits)
         names = []
         count = n
@@ -122,7 +148,7 @@ async def test_fault_campaign(dut):
             code = 0
         except golden.FormatError as exc:
             want, code = None, int(exc.code)
-        good = _elements(int(rng.integers(1, 3 * lanes)), 0.6, elem_bits, rng)
+        good = _elements(int(rng.integers(1, 3 * lanes)), 0.6, elem_bits, rng, cname)
         # watchdog: input beats + output beats + per-window/token slack
         bound = 64 + 4 * (len(payload) // in_bytes + 1) + 4 * (min(count, 1 << 16) // lanes + 1) \
             + 4 * (len(payload) // (1 + eb) + 1) + 8 * good.size
