@@ -583,42 +583,35 @@ def test_writer_drops_beats_after_an_early_finish():
 
 # ---- frame parser ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("gap_beat", [None, 0, 1, 5])
-def test_parser_h2c_beat(gap_beat):
-    """A beat before a frame's last that is not full ends the frame with H2C_BEAT.
-
-    The parser counts every beat before the last as full (its Unpacker ring
-    relies on it), so a short one must fail the frame rather than shift the
-    words after it; the next frame, sent whole, is parsed as usual.  Without a
-    short beat (``None``) both frames are accepted, every chunk.
-    """
+def _run_parser(p, frames, *, gap=0, cycles=4_000):
+    """Feed ``frames`` (``[(descriptor length, frame bytes, {beat: keep})]``) to a
+    FrameParser of ``p`` at ``pcie_bytes`` per beat, ``gap`` idle cycles before
+    each beat, jobs and payload always taken; returns each frame's end job
+    ``(code, accepted)``."""
     from cdma.hw.engine.parser import FrameParser
-    p = EngineParams(elem_bits=32, mem_bytes=16, pcie_bytes=16)
-    raw = np.random.default_rng(7).integers(0, 3, 2048, dtype=np.uint32).astype(np.uint32)
-    frame = golden.encode_frame(raw, "zvc", chunk_bytes=1024)
     dut = FrameParser(p)
+    pb = p.pcie_bytes
     ends = []
 
     async def bench(ctx):
         ctx.set(dut.jobs.ready, 1)
         ctx.set(dut.pay.ready, 1)
-        for k, short in enumerate((gap_beat, None)):
-            ctx.set(dut.start.p.length, raw.nbytes)
+        for k, (length, frame, keeps) in enumerate(frames):
+            ctx.set(dut.start.p.length, length)
             ctx.set(dut.start.p.code, 0)
             ctx.set(dut.start.valid, 1)
             await ctx.tick().until(dut.start.ready)
             ctx.set(dut.start.valid, 0)
-            beats = [frame[i:i + 16] for i in range(0, len(frame), 16)]
+            beats = [frame[i:i + pb] for i in range(0, len(frame), pb)]
             for n, b in enumerate(beats):
-                keep = (1 << len(b)) - 1
-                if n == short:
-                    keep = 0x0FFF          # 12 of 16 bytes, not the frame's last beat
+                for _ in range(gap):
+                    await ctx.tick()
                 ctx.set(dut.h2c.p.data, int.from_bytes(b, "little"))
-                ctx.set(dut.h2c.p.keep, keep)
+                ctx.set(dut.h2c.p.keep, keeps.get(n, (1 << len(b)) - 1))
                 ctx.set(dut.h2c.p.last, n == len(beats) - 1)
                 ctx.set(dut.h2c.valid, 1)
                 await ctx.tick().until(dut.h2c.ready)
-            ctx.set(dut.h2c.valid, 0)
+                ctx.set(dut.h2c.valid, 0)
             while len(ends) <= k:
                 _, _, v, end, code, acc = await ctx.tick().sample(
                     dut.jobs.valid, dut.jobs.p.end, dut.jobs.p.code, dut.jobs.p.accepted)
@@ -628,8 +621,26 @@ def test_parser_h2c_beat(gap_beat):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
-    add_watchdog(sim, 4_000)
+    add_watchdog(sim, cycles)
     sim.run()
+    return ends
+
+
+@pytest.mark.parametrize("gap_beat", [None, 0, 1, 5])
+def test_parser_h2c_beat(gap_beat):
+    """A beat before a frame's last that is not full ends the frame with H2C_BEAT.
+
+    The parser counts every beat before the last as full (its Unpacker ring
+    relies on it), so a short one must fail the frame rather than shift the
+    words after it; the next frame, sent whole, is parsed as usual.  Without a
+    short beat (``None``) both frames are accepted, every chunk.
+    """
+    p = EngineParams(elem_bits=32, mem_bytes=16, pcie_bytes=16)
+    raw = np.random.default_rng(7).integers(0, 3, 2048, dtype=np.uint32).astype(np.uint32)
+    frame = golden.encode_frame(raw, "zvc", chunk_bytes=1024)
+    # (12 of 16 bytes in beat `gap_beat`, not the frame's last)
+    short = {} if gap_beat is None else {gap_beat: 0x0FFF}
+    ends = _run_parser(p, [(raw.nbytes, frame, short), (raw.nbytes, frame, {})])
     chunks = len(raw) * 4 // 1024
     want_first = (0, chunks) if gap_beat is None else EngineError.H2C_BEAT
     assert (ends[0] if gap_beat is None else ends[0][0]) == want_first
@@ -645,46 +656,12 @@ def test_parser_late_last_beat(gap):
     frame whose last beat brought its chunk header in the cycle before read as
     TRUNCATED (a 24-byte frame at 16 B/cycle in the engine's stress test).
     """
-    from cdma.hw.engine.parser import FrameParser
     p = EngineParams(elem_bits=32, mem_bytes=16, pcie_bytes=16)
     rng = np.random.default_rng(gap)
     frames = []
     for n in (1, 2, 3, 5, 7, 11, 300):
         raw = (rng.integers(0, 3, n, dtype=np.uint32) * rng.integers(1, 1 << 31, n)).astype(np.uint32)
         for codec in ("zvc", "raw", "rle"):
-            frames.append((raw.nbytes, golden.encode_frame(raw, codec, chunk_bytes=512)))
-    dut = FrameParser(p)
-    ends = []
-
-    async def bench(ctx):
-        ctx.set(dut.jobs.ready, 1)
-        ctx.set(dut.pay.ready, 1)
-        for k, (length, frame) in enumerate(frames):
-            ctx.set(dut.start.p.length, length)
-            ctx.set(dut.start.p.code, 0)
-            ctx.set(dut.start.valid, 1)
-            await ctx.tick().until(dut.start.ready)
-            ctx.set(dut.start.valid, 0)
-            beats = [frame[i:i + 16] for i in range(0, len(frame), 16)]
-            for n, b in enumerate(beats):
-                for _ in range(gap):
-                    await ctx.tick()
-                ctx.set(dut.h2c.p.data, int.from_bytes(b, "little"))
-                ctx.set(dut.h2c.p.keep, (1 << len(b)) - 1)
-                ctx.set(dut.h2c.p.last, n == len(beats) - 1)
-                ctx.set(dut.h2c.valid, 1)
-                await ctx.tick().until(dut.h2c.ready)
-                ctx.set(dut.h2c.valid, 0)
-            while len(ends) <= k:
-                _, _, v, end, code, acc = await ctx.tick().sample(
-                    dut.jobs.valid, dut.jobs.p.end, dut.jobs.p.code, dut.jobs.p.accepted)
-                if v and end:
-                    ends.append((code, acc))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    add_watchdog(sim, 40_000)
-    sim.run()
-    want = [(0, len(golden.decode_frame(f).chunk_codecs)) for _, f in frames]
-    assert ends == want
+            frames.append((raw.nbytes, golden.encode_frame(raw, codec, chunk_bytes=512), {}))
+    ends = _run_parser(p, frames, gap=gap, cycles=40_000)
+    assert ends == [(0, len(golden.decode_frame(f).chunk_codecs)) for _, f, _ in frames]
