@@ -40,6 +40,16 @@ def test_engine_zvce(sim):
 
 
 @pytest.mark.slow
+def test_engine_zvce_bf16(sim):
+    """ZVCE at 16-bit elements (8 lanes), every codec, 1 KiB chunks, an 8 B PCIe side."""
+    run_cocotb("engine", dict(elem_bits=16, mem_bytes=16, pcie_bytes=8, codecs=0b1111,
+                              chunk_bytes=1024),
+               "cdma.sim.engine.test_engine",
+               testcase=PREFETCH_TESTS + ["test_offload_bad_descriptors", "test_round_trip"],
+               sim=sim)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("elem_bits, mem_bytes, pcie_bytes, chunk_bytes",
                          [(8, 32, 32, 512), (32, 32, 64, 1024), (16, 16, 4, 512)])
 def test_other_widths(elem_bits, mem_bytes, pcie_bytes, chunk_bytes, sim):
