@@ -32,50 +32,6 @@ TABLE_WORDS = TABLE_BYTES // 4
 assert TABLE_WORDS == HEADER_WORDS
 
 
-def word_facts_layout(pcie_bytes: int) -> data.StructLayout:
-    """What the parser needs of a ring word, computed as the word enters (the
-    Unpacker's ``side`` bits), so that reading it at a ring position is a
-    multiplexer with no logic behind it: ``nz`` its bytes 1-3 are nonzero (a
-    payload's padding), and as a chunk header: ``pnz`` the payload length is
-    nonzero, ``one`` it is at most a beat, ``hat`` the words of its last beat
-    (0 without payload: where the next chunk header follows), ``lby`` the bytes
-    of its last beat, ``ccz`` the codec byte is 0, ``cid`` its low two bits,
-    ``chi`` it is 4 or more, ``p2``/``p2j`` the length is ``2 ** (9 + p2j)``
-    (a whole chunk of some size)."""
-    kw = pcie_bytes // 4
-    return data.StructLayout({
-        "nz": 3, "pnz": 1, "one": 1, "hat": range(kw + 1), "lby": range(pcie_bytes + 1),
-        "ccz": 1, "cid": 2, "chi": 1, "p2": 1, "p2j": range(LOG2_CHUNK_MAX - LOG2_CHUNK_MIN + 1)})
-
-
-def word_facts(word, pcie_bytes: int):
-    """The :func:`word_facts_layout` bits of a 32-bit word."""
-    kw = pcie_bytes // 4
-    lgb = pcie_bytes.bit_length() - 1
-    plen, cc = word[:CHUNK_LENGTH_BITS], word[CHUNK_LENGTH_BITS:32]
-    n_lo = plen[:lgb]                  # the payload's bytes in its last beat, mod PB
-    lo_zero = n_lo == 0
-    pnz = plen.any()
-    oh = plen[LOG2_CHUNK_MIN:LOG2_CHUNK_MAX + 1]
-    p2j = Const(0, range(len(oh)))
-    for j in range(len(oh)):
-        p2j = p2j | Mux(oh[j], j, 0)
-    fields = {
-        "nz": Cat(*[word[8 * b:8 * b + 8].any() for b in (1, 2, 3)]),
-        "pnz": pnz,
-        "one": (plen[lgb + 1:] == 0) & (~plen[lgb] | lo_zero),
-        "hat": Mux(pnz, Mux(lo_zero, kw, (n_lo + 3) >> 2), 0),
-        "lby": Mux(lo_zero, pcie_bytes, n_lo),
-        "ccz": cc == 0, "cid": cc[:2], "chi": cc[2:].any(),
-        "p2": (plen[:LOG2_CHUNK_MIN] == 0) & (plen[LOG2_CHUNK_MAX + 1:] == 0) & oh.any()
-              & ((oh & (oh - 1)) == 0),
-        "p2j": p2j,
-    }
-    # (each field at its width, in the layout's order)
-    return Cat(*[Cat(fields[name], C(0, field.width))[:field.width]
-                 for name, field in word_facts_layout(pcie_bytes)])
-
-
 def job_layout() -> data.StructLayout:
     """One entry of the parser's job queue.
 
@@ -162,14 +118,10 @@ class FrameParser(EngineUnit):
         # window's bits: the parser alone at 16 B/cycle went from 61.6 to 69.3
         # MHz, medians of seeds 1-3, and 369 LUT4 less)
         UC = 4
-        # Each word carries, computed as it enters, what the parser needs of it
-        # (`side`, word_facts_layout): which of its bytes 1-3 are nonzero (a
-        # payload's padding check reads those three bits of its last word
-        # instead of the word through the window), and what a chunk header says
-        # (CHDR's checks and loads read them at a ring position: a multiplexer
-        # with nothing behind it).
-        FL = word_facts_layout(PB)
-        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2, side_bits=FL.size, copies=UC)
+        # Each word carries, computed as it enters, which of its bytes 1-3 are
+        # nonzero (`side`): a payload's padding check reads those three bits of
+        # its last word instead of the word through the window.
+        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2, side_bits=3, copies=UC)
         level, ended = unp.level, unp.ended
         # the frame's last word is incomplete (its last beat's bytes are not a
         # multiple of four: the Unpacker keeps that beat's `user`)
@@ -186,7 +138,6 @@ class FrameParser(EngineUnit):
         code = Signal(8)
         frame_codec = Signal(CODEC_BITS)
         log2c = Signal(range(LOG2_CHUNK_MAX + 1))
-        lgc = Signal(range(LOG2_CHUNK_MAX - LOG2_CHUNK_MIN + 1))   # log2c - 9
         # (a frame whose header length differs from the descriptor's is rejected,
         # so what is left of an accepted one fits the descriptor's width)
         raw_left = Signal(LENGTH_BITS)    # raw bytes of the frame not yet in a chunk job
@@ -216,8 +167,8 @@ class FrameParser(EngineUnit):
                      unp.i.p.data.eq(in_data), unp.i.p.last.eq(h2c.p.last),
                      unp.i.p.n.eq(Mux(h2c.p.last, (nkeep + 3) >> 2, KW)),
                      unp.i.p.user.eq(Mux(h2c.p.last, nkeep[:2], 0)),
-                     unp.i.p.side.eq(Cat(*[word_facts(in_data[32 * k:32 * (k + 1)], PB)
-                                           for k in range(KW)]))]
+                     unp.i.p.side.eq(Cat(*[in_data[32 * k + 8 * b:32 * k + 8 * b + 8].any()
+                                           for k in range(KW) for b in (1, 2, 3)]))]
         accept = h2c.valid & h2c.ready
         with m.If(accept):
             m.d.sync += self.nbytes.eq(self.nbytes + nkeep)
@@ -415,74 +366,80 @@ class FrameParser(EngineUnit):
         m.d.comb += nidx.eq(Mux(state == PAY, hdr_at, 0))
         RU = unp.ring_units
         ring = [unp.beats[32 * k:32 * (k + 1)] for k in range(RU)]
-        # (in copies, one per byte of the word and two for its facts: its
-        # fan-out is 8 x RU multiplexer inputs per copy)
-        cpos = replicated(m, "cpos", 6, width=range(RU))
-        for b, cp in enumerate(cpos[:4]):
+        # (in copies, one per byte of the word: its fan-out is 8 x RU multiplexer
+        # inputs per copy)
+        cpos = replicated(m, "cpos", 4, width=range(RU))
+        for b, cp in enumerate(cpos):
             with m.Switch(cp):
                 for k in range(RU):
                     # (the last slot as the default: lint wants every value covered)
                     with (m.Case(k) if k < RU - 1 else m.Default()):
                         m.d.comb += chw_next[8 * b:8 * (b + 1)].eq(ring[k][8 * b:8 * (b + 1)])
-        facts = Signal(FL)                # the next chunk header's facts (ring side bits)
-        fsplit = FL.size // 2
-        for c, (lo, hi) in enumerate(((0, fsplit), (fsplit, FL.size))):
-            with m.Switch(cpos[4 + c]):
-                for k in range(RU):
-                    with (m.Case(k) if k < RU - 1 else m.Default()):
-                        m.d.comb += facts.as_value()[lo:hi].eq(
-                            unp.beats_side[FL.size * k + lo:FL.size * k + hi])
 
         def ring_add(a, b):
             """The ring position ``a + b``, each below ``RU``."""
             return wrap(a + b, RU, 2)
-        # CHDR's checks, registered beside `chw` from its facts: a raw chunk
-        # (`cc_zero`), a codec other than the frame's (`cc_bad`; its checks too:
-        # the frame's codec is set in HDR), a raw length other than a whole
-        # chunk's (`ne_whole`, for every chunk but a frame's last).  (A ring read
-        # followed by the compares on the word's bytes were the engine's paths:
-        # `cpos` -> ring -> `ne_left` / `plen_nz`, 13.1 and 15.0 ns at 32
-        # B/cycle, 7-9 levels; 11.7 ns at 16 B/cycle.)
+        # (its checks too: the frame's codec is set in HDR, and `raw_c` becomes
+        # what `raw_c_next` is now, two cycles after a chunk job at the latest,
+        # before any next chunk header is acted on)
+        n_plen, n_cc = chw_next[:CHUNK_LENGTH_BITS], chw_next[CHUNK_LENGTH_BITS:32]
+        # (registered as partial verdicts, one per byte of the word, combined
+        # by a gate in CHDR: the ring read, a 24-bit compare and the combination
+        # in one cycle were the parser's path, 11.8 ns at 16 B/cycle)
         cc_zero = Signal()                # a raw chunk ...
         cc_bad = Signal()                 # ... or a codec other than the frame's
-        cc_bad_next = facts.chi | (facts.cid != frame_codec)
+        cc_bad_next = n_cc != frame_codec
         if has_zvce:
             # (a ZVCE frame's chunks may also be ZVC: `golden.frame`)
-            cc_bad_next = cc_bad_next & ~((frame_codec == Codec.ZVCE) & (facts.cid == Codec.ZVC))
-        ne_whole = Signal()               # the raw length differs from 2 ** log2c
+            cc_bad_next = cc_bad_next & ~((frame_codec == Codec.ZVCE) & (n_cc == Codec.ZVC))
+        # (the raw length is compared with both values `raw_c_next` can take,
+        # a whole chunk and the frame's last bytes, each a register, and `big`
+        # picks one in CHDR: a ring read and a compare with `raw_c_next`'s
+        # multiplexer in one cycle were the engine's path, 13.3 ns)
+        ne_whole = Signal(3)              # a byte of the raw length differs from 2 ** log2c ...
+        ne_left = Signal(3)               # ... from the frame's raw bytes left
         big_r = Signal()                  # (which of the two `raw_c` is)
-        plen_nz = Signal()                # the payload length is nonzero
+        plen_nz = Signal(3)               # a byte of the payload length is nonzero
+        whole_c = Signal(CHUNK_LENGTH_BITS)
+        m.d.comb += whole_c.eq(C(1, CHUNK_LENGTH_BITS) << log2c)
         m.d.sync += [chw.eq(chw_next), chw_here.eq(whole(nidx + 1)), chw_ended.eq(ended),
-                     cc_zero.eq(facts.ccz), cc_bad.eq(cc_bad_next), big_r.eq(big),
-                     ne_whole.eq(~facts.p2 | (facts.p2j != lgc)),
-                     plen_nz.eq(facts.pnz)]
-        # The frame's last chunk (`big` clear) compares its raw length with the
-        # frame's raw bytes left: from `chw`, into a register, so a raw last
-        # chunk waits a cycle in CHDR for it (`lchk`: CHDR has held this word
-        # for a cycle; `chw` and `raw_left` are the same then).  One cycle per
-        # frame at most.
-        ne_left = Signal()
-        lchk = Signal()
-        m.d.sync += [ne_left.eq(chw[:CHUNK_LENGTH_BITS] != raw_left[:CHUNK_LENGTH_BITS]),
-                     lchk.eq((state == CHDR) & chw_here & ~consume_chdr)]
+                     cc_zero.eq(n_cc == 0), cc_bad.eq(cc_bad_next), big_r.eq(big),
+                     *(ne_whole[b].eq(n_plen[8 * b:8 * b + 8] != whole_c[8 * b:8 * b + 8])
+                       for b in range(3)),
+                     *(ne_left[b].eq(n_plen[8 * b:8 * b + 8] != raw_left[8 * b:8 * b + 8])
+                       for b in range(3)),
+                     *(plen_nz[b].eq(n_plen[8 * b:8 * b + 8].any()) for b in range(3))]
         chw_bad = Signal()
         chw_code = Signal(8)
-        m.d.comb += [chw_bad.eq(Mux(cc_zero, Mux(big_r, ne_whole, ne_left), cc_bad)),
+        m.d.comb += [chw_bad.eq(Mux(cc_zero, Mux(big_r, ne_whole.any(), ne_left.any()), cc_bad)),
                      chw_code.eq(Mux(cc_zero, EngineError.LENGTH_MISMATCH,
                                      EngineError.BAD_CHUNK_CODEC))]
         plen, cc = chw[:CHUNK_LENGTH_BITS], chw[CHUNK_LENGTH_BITS:32]
         # What CHDR loads from the payload length is registered beside `chw`,
-        # from the same word's facts: `hdr_at_new` selects the next `cpos`, and
-        # deriving it from `chw` in CHDR was the engine's path (13.9 ns at 16
-        # B/cycle).
-        plen_one_beat = Signal()          # the payload is at most a beat
+        # from the same word: `hdr_at_new` selects the next `cpos`, and deriving
+        # it from `chw` in CHDR was the engine's path (13.9 ns at 16 B/cycle).
+        LGB = PB.bit_length() - 1         # log2(PB)
+        n_lo = n_plen[:LGB]               # the payload's bytes in its last beat, mod PB
+        # plen <= PB, i.e. the bits above PB's are zero and PB's bit is clear
+        # or the bits below it are: registered as per-byte parts, combined by
+        # a gate in CHDR (one 20-bit compare behind the ring read was the
+        # prefetch unit's path, 11.6 ns, 8 levels)
+        cuts = sorted({LGB + 1, *range(8 * (LGB // 8 + 1), CHUNK_LENGTH_BITS, 8), CHUNK_LENGTH_BITS})
+        up_zero = Signal(len(cuts) - 1)   # parts of the bits above PB's are zero
+        pb_bit = Signal()                 # PB's bit
+        lo_zero = Signal()                # the bits below it are zero
+        n_lo_zero = n_lo == 0
+        m.d.sync += [*(up_zero[k].eq(n_plen[a:b] == 0) for k, (a, b) in enumerate(zip(cuts, cuts[1:]))),
+                     pb_bit.eq(n_plen[LGB]), lo_zero.eq(n_lo_zero)]
+        plen_one_beat = up_zero.all() & (~pb_bit | lo_zero)
         last_bytes_new = Signal(range(PB + 1))
+        last_words_new = Signal(range(KW + 1))   # words of its last beat, padding included
+        m.d.sync += [last_bytes_new.eq(Mux(n_lo_zero, PB, n_lo)),
+                     last_words_new.eq(Mux(n_lo_zero, KW, (n_lo + 3) >> 2))]
         # where the next chunk header follows this one's payload, in words from
-        # the window's start at the payload's last beat (0: no payload); with a
-        # payload, the words of its last beat, padding included
+        # the window's start at the payload's last beat (0: no payload)
         hdr_at_new = Signal(range(KW + 1))
-        m.d.sync += [plen_one_beat.eq(facts.one), last_bytes_new.eq(facts.lby),
-                     hdr_at_new.eq(facts.hat)]
+        m.d.comb += hdr_at_new.eq(Mux(~plen_nz.any(), 0, last_words_new))
 
         # payload beat: a full beat of KW words, or the payload's last (last_words words)
         # (a payload's last word is the one before the next chunk header: the
@@ -493,7 +450,7 @@ class FrameParser(EngineUnit):
         with m.Switch(ppos):
             for k in range(RU):
                 with (m.Case(k) if k < RU - 1 else m.Default()):
-                    m.d.comb += lastnz.eq(unp.beats_side[FL.size * k:FL.size * k + 3])
+                    m.d.comb += lastnz.eq(unp.beats_side[3 * k:3 * k + 3])
         m.d.comb += pad_bad.eq(Mux(pay_left[:2] == 1, lastnz.any(),
                                Mux(pay_left[:2] == 2, lastnz[1:].any(),
                                    Mux(pay_left[:2] == 3, lastnz[2], 0))))
@@ -514,7 +471,6 @@ class FrameParser(EngineUnit):
                     m.d.comb += [fail.eq(1), fail_code.eq(hv_code)]
                 with m.Else():
                     m.d.sync += [frame_codec.eq(hdr_codec), log2c.eq(hdr_log2c),
-                                 lgc.eq(hdr_log2c - LOG2_CHUNK_MIN),
                                  raw_left.eq(hdr_length), tbl_empty.eq(hv_empty),
                                  state.eq(Mux(hv_empty, END, CALC))]
                     if has_zvce:
@@ -536,26 +492,22 @@ class FrameParser(EngineUnit):
             m.d.sync += state.eq(CHDR)
         with m.Elif(state == CHDR):
             with m.If(chw_here & ~pad_failed):
-                # (a raw last chunk waits a cycle for `ne_left`, see there)
-                with m.If(big_r | ~cc_zero | lchk):
-                    # (the word goes whenever the job queue has room, whatever the
-                    # checks say: after a failure the ring is dropped anyway, and
-                    # the take does not wait for the compares)
-                    m.d.comb += consume_chdr.eq(jobs.ready)
-                    with m.If(chw_bad):
-                        m.d.comb += [fail.eq(1), fail_code.eq(chw_code)]
-                    with m.Else():
-                        m.d.comb += [jobs.valid.eq(1), jobs.p.end.eq(0), jobs.p.codec.eq(cc),
-                                     jobs.p.count.eq(raw_c >> eshift)]
-                        with m.If(jobs.ready):
-                            # (with a payload its last beat's words are `hdr_at`;
-                            # without one they are not used)
-                            m.d.sync += [pay_left.eq(plen), pw_last.eq(plen_one_beat),
-                                         last_words.eq(hdr_at_new),
-                                         last_bytes.eq(last_bytes_new),
-                                         hdr_at.eq(hdr_at_new),
-                                         pay_empty.eq(~plen_nz),
-                                         raw_left.eq(raw_left - raw_c), state.eq(PAY)]
+                # (the word goes whenever the job queue has room, whatever the
+                # checks say: after a failure the ring is dropped anyway, and
+                # the take does not wait for the compares)
+                m.d.comb += consume_chdr.eq(jobs.ready)
+                with m.If(chw_bad):
+                    m.d.comb += [fail.eq(1), fail_code.eq(chw_code)]
+                with m.Else():
+                    m.d.comb += [jobs.valid.eq(1), jobs.p.end.eq(0), jobs.p.codec.eq(cc),
+                                 jobs.p.count.eq(raw_c >> eshift)]
+                    with m.If(jobs.ready):
+                        m.d.sync += [pay_left.eq(plen), pw_last.eq(plen_one_beat),
+                                     last_words.eq(last_words_new),
+                                     last_bytes.eq(last_bytes_new),
+                                     hdr_at.eq(hdr_at_new),
+                                     pay_empty.eq(~plen_nz.any()),
+                                     raw_left.eq(raw_left - raw_c), state.eq(PAY)]
             with m.Elif(chw_ended):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == PAY):
