@@ -6,12 +6,12 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from cdma.golden.frame import Codec
+
 from ..bits import onehot_select, prefix_length
 from ..packer import Packer
 from ..skid import SkidBuffer
 from ..streams import byte_beat_layout, byte_stream
-from cdma.golden.frame import Codec
-
 from .params import EngineUnit, codec_blocks
 from .parser import COUNT_BITS, TABLE_BYTES, job_layout
 from .writer import write_beat_layout

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from cdma.golden.elements import ELEM_BITS
 from cdma.golden.frame import (CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION,
                                VERSION_CODECS, VERSION_TABLE, Codec)
-from cdma.golden.zvce import MAX_SYMBOLS, TABLE_BYTES
+from cdma.golden.zvce import TABLE_BYTES
 
 from ..packer import Unpacker
 from ..bits import wrap
@@ -52,9 +52,9 @@ class FrameParser(EngineUnit):
     checks in the golden order, then the engine's: element width, codec built
     in, raw length = ``length``), a version-2 frame's code table (ZVCE), then
     every chunk header (codec, raw payload length) and padding, and that the
-    frame ends (``tlast``) right after the last chunk.  A chunk's payload goes out on ``pay`` (one packet per chunk, every
-    beat full but the packet's last,
-    closed early by a null beat if the input ends inside it).  On the first
+    frame ends (``tlast``) right after the last chunk.  A chunk's payload goes
+    out on ``pay`` (one packet per chunk, every beat full but the packet's
+    last, closed early by a null beat if the input ends inside it).  On the first
     problem the parser records the code, drains the input up to ``tlast`` and
     ends the frame; it never waits for anything but input and queue space.
 
@@ -305,26 +305,22 @@ class FrameParser(EngineUnit):
                      hv_empty.eq(hdr_length == 0)]
 
         # A version-2 frame's code table (ZVCE) follows the header: TBL checks
-        # it as `CodeTable.unpack` does (widths byte bits 6-7 clear, at most 15
-        # symbols, zero bytes after them) from `hdr_w`, which then holds the
-        # table's words, into a register (`tv`), and takes it.  `hdr_w` holds
+        # it as `CodeTable.unpack` does (`hw.zvce.table_malformed`, the ZVCE
+        # decompressor's own check) from `hdr_w`, which then holds the table's
+        # words, into a register (`tv`), and takes it.  `hdr_w` holds
         # words from two cycles back, so the verdict counts from the third
         # TBL cycle (`tbl_age`: the window has not moved since the header
         # went).  (Built only with ZVCE: without it a version-2 frame is
         # FRAME_CODEC at the header.)
-        tbl_empty = Signal()              # the frame's raw length is 0 (from HDR)
         if has_zvce:
-            tbytes = [hdr_w[k // 4][8 * (k % 4):8 * (k % 4) + 8] for k in range(TABLE_BYTES)]
-            wb = tbytes[0]
-            nsym = Signal(range(3 * 8 + 1))
-            m.d.comb += nsym.eq(sum(C(1, 4) << wb[2 * j:2 * j + 2] for j in range(3)))
-            tbl_bad_now = (wb[6:8] != 0) | (nsym > MAX_SYMBOLS) | Cat(*[
-                (tbytes[k] != 0) & (nsym < k) for k in range(1, TABLE_BYTES)]).any()
+            from ..zvce import table_malformed
+            tbl_empty = Signal()          # the frame's raw length is 0 (from HDR)
             tbl_age = Signal(range(3))
             tv_bad = Signal()             # the table's verdict ...
             tv_whole = Signal()           # ... on its words, all there ...
             tv_ended = Signal()           # ... or not, and the frame ended
-            m.d.sync += [tv_bad.eq(tbl_bad_now), tv_whole.eq(hdr_whole), tv_ended.eq(hdr_ended),
+            m.d.sync += [tv_bad.eq(table_malformed(Cat(*hdr_w))), tv_whole.eq(hdr_whole),
+                         tv_ended.eq(hdr_ended),
                          tbl_age.eq(Mux(state == TBL, Mux(tbl_age == 2, 2, tbl_age + 1), 0))]
 
         # The next chunk's raw bytes, a register: raw_left and log2c change only
@@ -471,9 +467,10 @@ class FrameParser(EngineUnit):
                     m.d.comb += [fail.eq(1), fail_code.eq(hv_code)]
                 with m.Else():
                     m.d.sync += [frame_codec.eq(hdr_codec), log2c.eq(hdr_log2c),
-                                 raw_left.eq(hdr_length), tbl_empty.eq(hv_empty),
+                                 raw_left.eq(hdr_length),
                                  state.eq(Mux(hv_empty, END, CALC))]
                     if has_zvce:
+                        m.d.sync += tbl_empty.eq(hv_empty)
                         with m.If(hdr_version == VERSION_TABLE):
                             m.d.sync += state.eq(TBL)
         if has_zvce:

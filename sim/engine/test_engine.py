@@ -452,44 +452,34 @@ async def test_throughput(dut):
         tb.write_mem(src, raw)
         for name in codec_names:
             codec = CODECS[name]
+            new = len(rows)
+
+            def row(direction, cyc, frame):
+                ratio = nbytes / len(frame)
+                bound = min(MB, PB * ratio)
+                return dict(direction=direction, codec=name, density=density, bytes=nbytes,
+                            cycles=cyc, ratio=ratio, raw_per_cycle=nbytes / cyc, bound=bound,
+                            efficiency=nbytes / cyc / bound, mem_bytes=MB, pcie_bytes=PB,
+                            elem_bits=E)
             if codec == ZVCE:
                 # the engine reads ZVCE only: the prefetch of the golden encoder's
                 # frame of ReLU-like elements (which the code table fits)
                 xz = relu_activations(nbytes // eb, density, E, rng)
-                frame = _frame(tb, xz, codec)
-                ratio = nbytes / len(frame)
-                bound = min(MB, PB * ratio)
-                tb.write_mem(dst, bytes(nbytes))
-                cyc, st, _ = await _timed(tb, Descriptor(dst, nbytes, PREFETCH, 0, tag=2), frame)
-                assert st.code == 0, f"prefetch {name} {density}: {st}"
-                assert tb.read_mem(dst, nbytes) == xz.tobytes(), f"prefetch {name} {density}"
-                rows.append(dict(direction="prefetch", codec=name, density=density, bytes=nbytes,
-                                 cycles=cyc, ratio=ratio, raw_per_cycle=nbytes / cyc, bound=bound,
-                                 efficiency=nbytes / cyc / bound, mem_bytes=MB, pcie_bytes=PB,
-                                 elem_bits=E))
-                r = rows[-1]
-                tb.log.info("prefetch zvce density %.2f: ratio %.2f, %6.2f B/cycle, bound %6.2f "
-                            "(%.1f %%)", density, ratio, r["raw_per_cycle"], bound,
-                            100 * r["efficiency"])
-                continue
-            d = Descriptor(src, nbytes, OFFLOAD, codec, tag=1)
-            want, _ = tb.model.offload(raw if src == 0 else bytes(src) + raw, d)
-            cyc, st, frame = await _timed(tb, d)
-            assert st.code == 0 and frame == want, f"offload {name} {density}: {st}"
-            ratio = nbytes / len(frame)
-            bound = min(MB, PB * ratio)
-            rows.append(dict(direction="offload", codec=name, density=density, bytes=nbytes,
-                             cycles=cyc, ratio=ratio, raw_per_cycle=nbytes / cyc, bound=bound,
-                             efficiency=nbytes / cyc / bound, mem_bytes=MB, pcie_bytes=PB,
-                             elem_bits=E))
+                want_raw, frame = xz.tobytes(), _frame(tb, xz, codec)
+            else:
+                d = Descriptor(src, nbytes, OFFLOAD, codec, tag=1)
+                want, _ = tb.model.offload(raw if src == 0 else bytes(src) + raw, d)
+                cyc, st, frame = await _timed(tb, d)
+                assert st.code == 0 and frame == want, f"offload {name} {density}: {st}"
+                rows.append(row("offload", cyc, frame))
+                want_raw = raw
             tb.write_mem(dst, bytes(nbytes))
             d = Descriptor(dst, nbytes, PREFETCH, 0, tag=2)
             cyc, st, _ = await _timed(tb, d, frame)
             assert st.code == 0, f"prefetch {name} {density}: {st}"
-            assert tb.read_mem(dst, nbytes) == raw, f"prefetch {name} {density}: memory differs"
-            rows.append(dict(rows[-1], direction="prefetch", cycles=cyc,
-                             raw_per_cycle=nbytes / cyc, efficiency=nbytes / cyc / bound))
-            for r in rows[-2:]:
+            assert tb.read_mem(dst, nbytes) == want_raw, f"prefetch {name} {density}: memory differs"
+            rows.append(row("prefetch", cyc, frame))
+            for r in rows[new:]:
                 tb.log.info("%-8s %-4s density %.2f: ratio %.2f, %6.2f B/cycle, bound %6.2f "
                             "(%.1f %%)", r["direction"], r["codec"], density, r["ratio"],
                             r["raw_per_cycle"], r["bound"], 100 * r["efficiency"])
