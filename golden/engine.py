@@ -13,7 +13,8 @@ import struct
 import numpy as np
 
 from .errors import ErrorCode, FormatError
-from .frame import HEADER_BYTES, VERSION, VERSION_CODECS, Codec, decode_frame, encode_frame
+from .frame import HEADER_BYTES, Codec, decode_frame, encode_frame
+from .zvce import TABLE_BYTES, CodeTable
 
 __all__ = ["OFFLOAD", "PREFETCH", "DESCRIPTOR_BYTES", "STATUS_BYTES", "Descriptor", "Status",
            "EngineModel"]
@@ -80,13 +81,19 @@ class EngineModel:
     chunk_bytes : int
         Offload chunk size.
     codecs : int
-        Bit mask of the codecs built in (bit 0 raw, 1 ZVC, 2 RLE, 3 ZVCE).  The
-        engine writes version-1 frames only (an offload asking for ZVCE is
-        ``DESC_CODEC``) and reads versions 1 and 2: a ZVCE frame (version 2)
-        when ZVCE is not built in is ``FRAME_CODEC``.
+        Bit mask of the codecs built in (bit 0 raw, 1 ZVC, 2 RLE, 3 ZVCE).  An
+        offload asking for a codec not built in is ``DESC_CODEC``; a frame
+        whose codec is not built in (a ZVCE frame, version 2, without ZVCE)
+        is ``FRAME_CODEC``.
     addr_width : int
         Address bits of the memory side: a descriptor's range must lie inside
         ``[0, 2**addr_width)``.
+    zvce_table : bytes
+        The engine's ``zvce_table`` input: the packed code table (16 bytes,
+        :meth:`golden.zvce.CodeTable.pack`) its ZVCE offloads encode with and
+        carry in their frame header.  A malformed table makes them
+        ``BAD_PARAMS`` (no frame).  The default, 16 zero bytes, is a valid
+        table (three classes of one symbol, 0x00).
     """
 
     elem_bits: int = 32
@@ -94,6 +101,16 @@ class EngineModel:
     chunk_bytes: int = 4096
     codecs: int = 0b111
     addr_width: int = 32
+    zvce_table: bytes = bytes(TABLE_BYTES)
+
+    def __post_init__(self):
+        table = bytes(self.zvce_table)
+        if len(table) != TABLE_BYTES:
+            raise ValueError(f"zvce_table must be {TABLE_BYTES} bytes, not {len(table)}")
+        object.__setattr__(self, "zvce_table", table)
+        if self.codecs >> Codec.ZVCE & 1 and self.elem_bits not in (16, 32):
+            raise ValueError(f"codecs with ZVCE (bit 3) need elem_bits 16 or 32, "
+                             f"not {self.elem_bits!r}")
 
     def _check(self, d: Descriptor):
         """The descriptor's own error code, or None; checked in this order."""
@@ -112,12 +129,18 @@ class EngineModel:
         ``memory`` is indexable by address (bytes, bytearray or uint8 array).
         """
         code = self._check(d)
-        if code is None and (d.codec not in VERSION_CODECS[VERSION] or not (self.codecs >> d.codec) & 1):
+        if code is None and (d.codec not in set(Codec) or not (self.codecs >> d.codec) & 1):
             code = ErrorCode.DESC_CODEC
+        table = None
+        if code is None and d.codec == Codec.ZVCE:
+            try:
+                table = CodeTable.unpack(self.zvce_table)
+            except FormatError as exc:
+                code = exc.code
         if code is not None:
             return b"", Status(0, d.tag, int(code), OFFLOAD)
         raw = bytes(memory[d.addr:d.addr + d.length])
-        frame = encode_frame(raw, Codec(d.codec), self.chunk_bytes, self.elem_bits)
+        frame = encode_frame(raw, Codec(d.codec), self.chunk_bytes, self.elem_bits, table)
         return frame, Status(len(frame), d.tag, 0, OFFLOAD)
 
     def prefetch(self, d: Descriptor, frame: bytes):

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from cdma import golden
 from cdma.golden import ErrorCode, FormatError, zvce
-from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, EngineModel
+from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, EngineModel, Status
 
 #: The table of FORMAT.md's examples: widths (0, 1, 2), classes {3F}, {3E, 40}, {3D, 3C, 41, 42}.
 T = zvce.CodeTable((0, 1, 2), (0x3F, 0x3E, 0x40, 0x3D, 0x3C, 0x41, 0x42))
@@ -269,9 +269,9 @@ def test_payload_errors_single_payload_offsets():
     assert (e.value.code, e.value.offset) == (ErrorCode.BAD_MASK, 15)
 
 
-def test_engine_model_reads_zvce_when_built():
-    """The engine reads ZVCE frames (version 2) when ZVCE is built in, else
-    FRAME_CODEC; it never writes them (an offload asking for ZVCE: DESC_CODEC)."""
+def test_engine_model_zvce_when_built():
+    """The engine reads and writes ZVCE frames (version 2) when ZVCE is built in;
+    without it a ZVCE frame is FRAME_CODEC and a ZVCE offload DESC_CODEC."""
     f = bytes(frame(EX))
     without = EngineModel(elem_bits=32, mem_bytes=64, chunk_bytes=512)
     _, st = without.prefetch(Descriptor(0, 16, PREFETCH), f)
@@ -284,6 +284,21 @@ def test_engine_model_reads_zvce_when_built():
     bad[16] |= 0x40
     assert model.prefetch(Descriptor(0, 16, PREFETCH), bytes(bad))[1].code == ErrorCode.BAD_PARAMS
     assert model.prefetch(Descriptor(0, 20, PREFETCH), bytes(bad))[1].code == ErrorCode.FRAME_LENGTH
-    for m in (without, model):
-        _, st = m.offload(np.zeros(4096, np.uint8), Descriptor(0, 64, OFFLOAD, 3))
-        assert st.code == ErrorCode.DESC_CODEC
+    mem = np.zeros(4096, np.uint8)
+    mem[:EX.nbytes] = EX.view(np.uint8)
+    d = Descriptor(0, EX.nbytes, OFFLOAD, 3, tag=7)
+    assert without.offload(mem, d) == (b"", Status(0, 7, ErrorCode.DESC_CODEC, OFFLOAD))
+    # the offload encodes with the engine's table (zvce_table), not one built from the data
+    table = T.pack()
+    f, st = EngineModel(32, 64, 512, 0b1111, zvce_table=table).offload(mem, d)
+    assert f == golden.encode_frame(EX, "zvce", 512, table=T) and f[16:32] == table
+    assert st == Status(len(f), 7, ErrorCode.OK, OFFLOAD)
+    for k, v in ((0, 0x40), (0, 0x3F), (15, 1)):       # widths bits 6-7, 24 symbols, filler
+        bad = bytearray(table)
+        bad[k] = v
+        got = EngineModel(32, 64, 512, 0b1111, zvce_table=bytes(bad)).offload(mem, d)
+        assert got == (b"", Status(0, 7, ErrorCode.BAD_PARAMS, OFFLOAD)), k
+    with pytest.raises(ValueError, match="zvce_table must be 16 bytes"):
+        EngineModel(zvce_table=bytes(15))
+    with pytest.raises(ValueError, match="need elem_bits 16 or 32"):
+        EngineModel(elem_bits=8, mem_bytes=16, codecs=0b1111)

@@ -10,7 +10,7 @@ import pytest
 
 from cdma.hw.engine.chunk_buffer import ChunkBuffer
 from cdma.hw.engine.params import EngineParams
-from engine_chunks import CHUNK, MB, golden_chunks, transfer
+from engine_chunks import CHUNK, MB, golden_chunks, golden_chunks_zvce, transfer, transfer_zvce
 from hwsim import byte_beats, put_beats, simulate
 
 
@@ -30,10 +30,11 @@ def _chunk_beats(raw):
     return out
 
 
-@pytest.mark.parametrize("banks", [2, 4])
-def test_raw_fallback_and_payloads_vs_golden(banks):
+@pytest.mark.parametrize("banks, codecs", [(2, 0b111), (4, 0b111), (4, 0b1011)])
+def test_raw_fallback_and_payloads_vs_golden(banks, codecs):
+    """A ZVC frame (with ZVCE built in too: its ZVC-copy half stays off)."""
     p = EngineParams(elem_bits=32, mem_bytes=MB, pcie_bytes=16, chunk_bytes=CHUNK,
-                     chunk_banks=banks)
+                     chunk_banks=banks, codecs=codecs)
     dut = ChunkBuffer(p)
     x = transfer(banks)
     _, chunks = golden_chunks(x)
@@ -42,6 +43,8 @@ def test_raw_fallback_and_payloads_vs_golden(banks):
 
     async def chunker(ctx):
         ctx.set(dut.codec_on, 1)
+        if codecs >> 3 & 1:
+            ctx.set(dut.alt_on, 0)
         await put_beats(ctx, dut.i, _chunk_beats(x.tobytes()), rng, 0.2)
 
     async def codec(ctx):               # the compressor: takes beats, sends golden's ZVC bytes
@@ -61,6 +64,7 @@ def test_raw_fallback_and_payloads_vs_golden(banks):
                 if ctx.get(dut.chunk.valid) and rng.random() < 0.5:
                     break
             info = {f: ctx.get(getattr(dut.chunk.p, f)) for f in ("length", "comp", "final")}
+            assert not ctx.get(dut.chunk.p.alt)
             data = bytearray()
             for beat in range(-(-info["length"] // MB)):
                 ctx.set(dut.rd_addr, beat)
@@ -79,3 +83,64 @@ def test_raw_fallback_and_payloads_vs_golden(banks):
                 for k, (_, _, length, comp, payload) in enumerate(chunks)]
     assert got == expected
     assert [info["comp"] for info, _ in expected] == [1, 0, 1, 1]       # the dense one raw
+
+
+def _counted(data):
+    return [{"data": d, "keep": k, "last": last, "n": bin(k).count("1")}
+            for d, k, last in byte_beats(data, MB)]
+
+
+def test_zvce_frame_takes_the_shortest_copy():
+    """With ZVCE, each chunk comes in three times (raw, ZVCE, ZVC, each from its
+    own producer with its own gaps); the buffer sends the copy golden's frame
+    holds: ZVCE, ZVCE on a tie with ZVC, ZVC, raw, ZVCE."""
+    p = EngineParams(elem_bits=32, mem_bytes=MB, pcie_bytes=16, chunk_bytes=CHUNK,
+                     codecs=0b1011)
+    dut = ChunkBuffer(p)
+    x, table = transfer_zvce(5)
+    _, chunks = golden_chunks_zvce(x, table)
+    rng = random.Random(5)
+    got = []
+
+    async def chunker(ctx):
+        ctx.set(dut.codec_on, 1)
+        ctx.set(dut.alt_on, 1)
+        await put_beats(ctx, dut.i, _chunk_beats(x.tobytes()), rng, 0.2)
+
+    async def zvce(ctx):
+        await put_beats(ctx, dut.comp, [b for c in chunks for b in _counted(c[1])], rng, 0.5)
+
+    async def zvc(ctx):
+        await put_beats(ctx, dut.alt, [b for c in chunks for b in _counted(c[2])], rng, 0.3)
+
+    async def enc_sink(ctx):
+        while True:
+            ctx.set(dut.enc.ready, rng.random() < 0.7)
+            await ctx.tick()
+
+    async def reader(ctx):
+        for _ in chunks:
+            while True:
+                await ctx.tick()
+                if ctx.get(dut.chunk.valid) and rng.random() < 0.5:
+                    break
+            info = {f: ctx.get(getattr(dut.chunk.p, f)) for f in ("length", "comp", "alt")}
+            port = dut.rd_comp if info["comp"] else dut.rd_alt if info["alt"] else dut.rd_raw
+            data = bytearray()
+            for beat in range(-(-info["length"] // MB)):
+                ctx.set(dut.rd_addr, beat)
+                ctx.set(dut.rd_en, 1)
+                await ctx.tick()
+                ctx.set(dut.rd_en, 0)
+                data += ctx.get(port).to_bytes(MB, "little")
+            ctx.set(dut.chunk.ready, 1)
+            await ctx.tick()
+            ctx.set(dut.chunk.ready, 0)
+            got.append((info, bytes(data[:info["length"]])))
+
+    simulate(dut, [chunker, zvce, zvc, reader], [enc_sink],
+             rules_on=[dut.i, dut.comp, dut.alt, dut.enc])
+    expected = [({"length": length, "comp": int(codec == 3), "alt": int(codec == 1)}, payload)
+                for _, _, _, length, codec, payload in chunks]
+    assert got == expected
+    assert [codec for *_, codec, _ in chunks] == [3, 3, 1, 0, 3]

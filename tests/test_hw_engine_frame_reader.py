@@ -11,13 +11,14 @@ import pytest
 from cdma.golden import frame as gframe
 from cdma.hw.engine.frame_reader import FrameReader
 from cdma.hw.engine.params import EngineParams
-from engine_chunks import CHUNK, MB, golden_chunks, transfer
+from engine_chunks import CHUNK, MB, golden_chunks, golden_chunks_zvce, transfer, transfer_zvce
 from hwsim import simulate
 
 
-def _run(dut, length, codec, chunks, seed, backpressure=0.3):
-    """Start a frame, offer ``chunks`` = [(raw, comp, length, comp?)] on ``chunk``
-    with the read port served from them, and collect ``o`` up to ``last``."""
+def _run(dut, length, codec, chunks, seed, backpressure=0.3, table=None):
+    """Start a frame, offer ``chunks`` = [(raw, comp, length, comp?)] or, in a
+    ZVCE frame, [(raw, comp, length, comp?, alt, alt?)] on ``chunk`` with the
+    read port served from them, and collect ``o`` up to ``last``."""
     rng = random.Random(seed)
     words = bytearray()
     nbytes = []
@@ -25,6 +26,8 @@ def _run(dut, length, codec, chunks, seed, backpressure=0.3):
     async def bench(ctx):
         ctx.set(dut.length, length)
         ctx.set(dut.codec, codec)
+        if table is not None:
+            ctx.set(dut.code_table, int.from_bytes(table.pack(), "little"))
         ctx.set(dut.clear, 1)
         await ctx.tick()
         ctx.set(dut.clear, 0)
@@ -36,10 +39,11 @@ def _run(dut, length, codec, chunks, seed, backpressure=0.3):
         while True:
             if k < len(chunks) and (offered or rng.random() < 0.5):   # chunks arrive late too
                 offered = True
-                raw, comp, plen, use = chunks[k]
+                raw, comp, plen, use, *alt = chunks[k]
                 ctx.set(dut.chunk.valid, 1)
                 ctx.set(dut.chunk.p.length, plen)
                 ctx.set(dut.chunk.p.comp, use)
+                ctx.set(dut.chunk.p.alt, alt[1] if alt else 0)
                 ctx.set(dut.chunk.p.final, k == len(chunks) - 1)
             else:
                 ctx.set(dut.chunk.valid, 0)
@@ -51,8 +55,11 @@ def _run(dut, length, codec, chunks, seed, backpressure=0.3):
                 piece = (ctx.get(dut.o.p.data), ctx.get(dut.o.p.n), ctx.get(dut.o.p.last))
             await ctx.tick()
             if en and k < len(chunks):       # the chunk buffer's read port: data next cycle
-                raw, comp = chunks[k][0], chunks[k][1]
-                for port, src in ((dut.rd_raw, raw), (dut.rd_comp, comp)):
+                raw, comp, _, _, *alt = chunks[k]
+                ports = [(dut.rd_raw, raw), (dut.rd_comp, comp)]
+                if alt:
+                    ports.append((dut.rd_alt, alt[0]))
+                for port, src in ports:
                     beat = src[addr * MB:(addr + 1) * MB]
                     ctx.set(port, int.from_bytes(beat.ljust(MB, b"\0"), "little"))
             if taken:
@@ -80,6 +87,19 @@ def test_frame_vs_golden(seed):
     assert got == frame
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_zvce_frame_vs_golden(seed):
+    """A ZVCE frame: version 2, its code table after the header, and chunks that
+    are ZVCE (codec 3), ZVC (1, the buffer's third copy) or raw."""
+    p = EngineParams(elem_bits=32, mem_bytes=MB, pcie_bytes=16, chunk_bytes=CHUNK, codecs=0b1011)
+    x, table = transfer_zvce(seed)
+    frame, chunks = golden_chunks_zvce(x, table)
+    got = _run(FrameReader(p), len(x) * 4, 3,
+               [(raw, ce, plen, codec == 3, cz, codec == 1) for raw, ce, cz, plen, codec, _ in chunks],
+               seed, table=table)
+    assert got == frame
+
+
 def test_empty_frame_is_its_header():
     p = EngineParams(elem_bits=32, mem_bytes=MB, pcie_bytes=16, chunk_bytes=CHUNK)
     got = _run(FrameReader(p), 0, 1, [], 0)
@@ -98,3 +118,10 @@ def test_payload_lengths_around_a_beat(tail):
     got = _run(FrameReader(p), len(x) * 4, 1,
                [(raw, comp, plen, use) for raw, comp, plen, use, _ in chunks], tail)
     assert got == frame
+
+
+def test_empty_zvce_frame_is_its_header_and_table():
+    p = EngineParams(elem_bits=32, mem_bytes=MB, pcie_bytes=16, chunk_bytes=CHUNK, codecs=0b1011)
+    _, table = transfer_zvce(0)
+    got = _run(FrameReader(p), 0, 3, [], 0, table=table)
+    assert got == gframe.encode_frame(np.zeros(0, np.uint32), "zvce", CHUNK, 32, table)

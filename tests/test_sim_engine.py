@@ -31,12 +31,11 @@ def test_engine(elem_bits, sim):
 
 
 def test_engine_zvce(sim):
-    """ZVCE built in (prefetch of version-2 frames) in a 16 B/cycle engine: prefetch,
-    malformed frames (the code table's checks too), and offload, which refuses it."""
+    """ZVCE built in (frames of version 2 written and read) in a 16 B/cycle engine:
+    every test, the code table's checks among the malformed frames and the bad
+    descriptors."""
     run_cocotb("engine", dict(elem_bits=32, mem_bytes=16, pcie_bytes=16, codecs=0b1011),
-               "cdma.sim.engine.test_engine",
-               testcase=PREFETCH_TESTS + ["test_offload_bad_descriptors", "test_round_trip"],
-               sim=sim)
+               "cdma.sim.engine.test_engine", testcase=ALL_TESTS, sim=sim)
 
 
 @pytest.mark.slow
@@ -44,9 +43,7 @@ def test_engine_zvce_bf16(sim):
     """ZVCE at 16-bit elements (8 lanes), every codec, 1 KiB chunks, an 8 B PCIe side."""
     run_cocotb("engine", dict(elem_bits=16, mem_bytes=16, pcie_bytes=8, codecs=0b1111,
                               chunk_bytes=1024),
-               "cdma.sim.engine.test_engine",
-               testcase=PREFETCH_TESTS + ["test_offload_bad_descriptors", "test_round_trip"],
-               sim=sim)
+               "cdma.sim.engine.test_engine", testcase=ALL_TESTS, sim=sim)
 
 
 @pytest.mark.slow

@@ -16,9 +16,10 @@ from cdma.sim.runner import run_cocotb
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
 
-#: The bench's engine: fp32, 32-byte memory beats, 16-byte PCIe beats, 1 KiB chunks.
+#: The bench's engine: fp32, 32-byte memory beats, 16-byte PCIe beats, 1 KiB chunks,
+#: every codec (ZVCE's code table through its registers).
 PARAMS = dict(elem_bits=32, mem_bytes=32, pcie_bytes=16, chunk_bytes=1024, dec_instances=1,
-              sub_depth=4, status_depth=8)
+              codecs=0b1111, sub_depth=4, status_depth=8)
 TESTS = ["test_identity_and_illegal_accesses", "test_round_trip", "test_irq_mask_and_coalescing",
          "test_errors_and_full_queue"]
 

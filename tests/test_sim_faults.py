@@ -42,10 +42,13 @@ def test_engine_faults():
 
 
 def test_engine_faults_zvce():
-    """Prefetch fuzz of a 16 B/cycle engine with every codec, ZVCE too: version-2 frames
-    among the mutated ones (code table, ZVCE chunks), golden verdicts, recovery."""
+    """A 16 B/cycle engine with every codec, ZVCE too: prefetch fuzz with version-2
+    frames among the mutated ones (code table, ZVCE chunks), hostile descriptors
+    (ZVCE offloads among them) and resets during ZVCE offloads; golden verdicts,
+    recovery."""
     run_cocotb("engine", dict(elem_bits=32, mem_bytes=16, pcie_bytes=16, codecs=0b1111),
-               "cdma.sim.faults.test_engine_faults", testcase="test_prefetch_fuzz",
+               "cdma.sim.faults.test_engine_faults",
+               testcase=["test_prefetch_fuzz", "test_hostile_descriptors", "test_reset_midway"],
                extra_env=_env(40, 1))
 
 

@@ -7,6 +7,8 @@ from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from cdma.golden.frame import Codec
+
 from ..streams import element_stream
 from .chunker import chunk_beat_layout
 from .compress_stage import counted_byte_layout
@@ -17,23 +19,26 @@ __all__ = ["ChunkBuffer", "chunk_info_layout"]
 
 def chunk_info_layout(chunk_bytes: int) -> data.StructLayout:
     """What the reader needs of a buffered chunk: payload ``length`` in bytes,
-    ``comp`` (send the compressed copy, else the raw one) and ``final`` (the
-    transfer's last chunk)."""
-    return data.StructLayout({"length": range(chunk_bytes + 1), "comp": 1, "final": 1})
+    ``comp`` (send the compressed copy), ``alt`` (send the ZVC copy of a ZVCE
+    frame's chunk; raw when neither is set) and ``final`` (the transfer's last
+    chunk)."""
+    return data.StructLayout({"length": range(chunk_bytes + 1), "comp": 1, "alt": 1, "final": 1})
 
 
 class ChunkBuffer(EngineUnit):
     """``chunk_banks`` banks, each holding one chunk twice: raw (its half written
     from the chunker's beats, the elements past the end zeroed) and compressed
-    (from the codec stage).  The beats from the chunker are forked to the raw
-    half and to ``enc``; a bank is written only when free, so the codec runs up
-    to ``chunk_banks - 1`` chunks ahead of the reader.
+    (from the codec stage), and with ZVCE built in three times: also the ZVC
+    copy of a ZVCE frame's chunk (``alt``).  The beats from the chunker are
+    forked to the raw half and to ``enc``; a bank is written only when free, so
+    the codec runs up to ``chunk_banks - 1`` chunks ahead of the reader.
 
-    A chunk is ready (``chunk.valid``, a register) 2 cycles after both halves are complete; the raw
-    fallback: the compressed copy is used only if it fits in the bank and is
-    shorter than the raw one.  With ``codec_on`` low (raw frames) the
-    compressed half of each chunk is marked complete and overflowed as the
-    raw half completes.
+    A chunk is ready (``chunk.valid``, a register) 2 cycles after all its halves
+    are complete; the raw fallback: a compressed copy is used only if it fits in
+    the bank and is shorter than the raw one, and of two (ZVCE's and ZVC's) the
+    shorter, ZVCE's on a tie (``golden.frame``'s choice).  A half whose input is
+    off (``codec_on`` low: raw frames; ``alt_on`` low: not ZVCE) is marked
+    complete and overflowed as the raw half completes each chunk.
 
     Parameters
     ----------
@@ -61,6 +66,12 @@ class ChunkBuffer(EngineUnit):
         Read: ``rd_raw`` and ``rd_comp`` hold that beat from the next cycle.
     rd_raw, rd_comp : Out(8 * mem_bytes)
         The beat of each half, read one cycle after ``rd_en``.
+    alt_on : In(1)
+        With ZVCE only: the frame is ZVCE (held for the whole frame).
+    alt : In(stream.Signature(counted_byte_layout(mem_bytes)))
+        With ZVCE only: the ZVC copy of a ZVCE frame's chunks.
+    rd_alt : Out(8 * mem_bytes)
+        With ZVCE only: the beat of the ZVC copy, read with the others.
     """
 
     def __init__(self, params):
@@ -74,6 +85,9 @@ class ChunkBuffer(EngineUnit):
             "rd_en": In(1),
             "rd_raw": Out(8 * p.mem_bytes),
             "rd_comp": Out(8 * p.mem_bytes),
+            **({"alt_on": In(1),
+                "alt": In(stream.Signature(counted_byte_layout(p.mem_bytes))),
+                "rd_alt": Out(8 * p.mem_bytes)} if p.codecs >> Codec.ZVCE & 1 else {}),
         })
 
     def elaborate(self, platform):
@@ -90,14 +104,13 @@ class ChunkBuffer(EngineUnit):
         NB = p.chunk_banks
         pbits = NB.bit_length() - 1
 
-        raw_done = [Signal(name=f"raw_done{b}") for b in range(NB)]
-        comp_done = [Signal(name=f"comp_done{b}") for b in range(NB)]
-        raw_final = [Signal(name=f"raw_final{b}") for b in range(NB)]
-        raw_len = [Signal(range(chunk_bytes + 1), name=f"raw_len{b}") for b in range(NB)]
-        comp_len = [Signal(range(chunk_bytes + MB + 1), name=f"comp_len{b}") for b in range(NB)]
-        comp_ovf = [Signal(name=f"comp_ovf{b}") for b in range(NB)]
+        zvce = p.codecs >> Codec.ZVCE & 1
+
+        def bank_regs(name, shape=1):
+            return [Signal(shape, name=f"{name}{b}") for b in range(NB)]
+        raw_done, raw_final = bank_regs("raw_done"), bank_regs("raw_final")
+        raw_len = bank_regs("raw_len", range(chunk_bytes + 1))
         wr_raw = Signal(pbits)
-        wr_comp = Signal(pbits)
         rd = Signal(pbits)
 
         def sel(regs, ptr):
@@ -106,8 +119,22 @@ class ChunkBuffer(EngineUnit):
                 value = Mux(ptr == b, regs[b], value)
             return value
 
+        class Half:
+            """A compressed half: its input stream, whether it is on, its
+            memory and per-bank verdicts (done, overflowed, length)."""
+            def __init__(self, name, port, on):
+                self.name, self.port, self.on = name, port, on
+                self.done = bank_regs(f"{name}_done")
+                self.ovf = bank_regs(f"{name}_ovf")
+                self.len = bank_regs(f"{name}_len", range(chunk_bytes + MB + 1))
+                self.wr = Signal(pbits, name=f"wr_{name}")
+                self.ready = Signal(init=1, name=f"{name}_ready")
+                m.submodules[f"{name}_mem"] = self.mem = Memory(shape=8 * MB,
+                                                                depth=NB * chunk_beats, init=[])
+        halves = [Half("comp", self.comp, self.codec_on)]
+        if zvce:
+            halves.append(Half("alt", self.alt, self.alt_on))
         m.submodules.raw_mem = raw_mem = Memory(shape=8 * MB, depth=NB * chunk_beats, init=[])
-        m.submodules.comp_mem = comp_mem = Memory(shape=8 * MB, depth=NB * chunk_beats, init=[])
 
         # Whether the bank each half writes next is free, as registers (`~done`
         # of the bank at the write pointer), formed from the cases of this
@@ -117,7 +144,6 @@ class ChunkBuffer(EngineUnit):
         # 16 B engine's path at seed 2, 11.5 ns, 9 levels.)
         take = self.chunk.valid & self.chunk.ready
         raw_ready = Signal(init=1)
-        comp_ready = Signal(init=1)
 
         def free_after(done, ptr, moves, other=None):
             """``~done[ptr']`` after this cycle, ``ptr'`` = ``ptr`` + ``moves``,
@@ -148,6 +174,7 @@ class ChunkBuffer(EngineUnit):
         raw_idx = Signal(cbits + 1)
         m.d.comb += [raw_w.addr.eq(Cat(raw_idx[:cbits], wr_raw)), raw_w.data.eq(masked),
                      raw_w.en.eq(fork)]
+        raw_moves = fork & src.p.last
         with m.If(fork):
             with m.If(src.p.last):
                 m.d.sync += raw_idx.eq(0)
@@ -155,48 +182,57 @@ class ChunkBuffer(EngineUnit):
                     with m.If(wr_raw == b):
                         m.d.sync += [raw_done[b].eq(1), raw_final[b].eq(src.p.final),
                                      raw_len[b].eq((raw_idx << mshift) + (src.p.n << eshift))]
-                        with m.If(~self.codec_on):
-                            m.d.sync += [comp_done[b].eq(1), comp_ovf[b].eq(1)]
                 m.d.sync += wr_raw.eq(wr_raw + 1)
-                with m.If(~self.codec_on):
-                    m.d.sync += wr_comp.eq(wr_comp + 1)
             with m.Else():
                 m.d.sync += raw_idx.eq(raw_idx + 1)
+        m.d.sync += raw_ready.eq(free_after(raw_done, wr_raw, raw_moves))
 
-        # ---- compressed half ------------------------------------------------------------
-        comp_w = comp_mem.write_port()
-        cdata, ckeep, clast = self.comp.p.data, self.comp.p.keep, self.comp.p.last
-        m.d.comb += self.comp.ready.eq(comp_ready)
-        comp_idx = Signal(cbits + 2)
-        comp_acc = Signal(range(chunk_bytes + MB + 1))
-        cur_ovf = Signal()
-        chs = self.comp.valid & comp_ready
-        cbytes = self.comp.p.n             # (counted before the codec stage's slice)
-        fits = comp_idx < chunk_beats
-        m.d.comb += [
-            comp_w.addr.eq(Cat(comp_idx[:cbits], wr_comp)),
-            comp_w.data.eq(Cat(*[Mux(ckeep[k], cdata[8 * k:8 * k + 8], 0) for k in range(MB)])),
-            comp_w.en.eq(chs & fits),
-        ]
-        with m.If(chs):
-            with m.If(clast):
-                m.d.sync += [comp_idx.eq(0), comp_acc.eq(0), cur_ovf.eq(0), wr_comp.eq(wr_comp + 1)]
+        # ---- compressed halves ----------------------------------------------------------
+        for h in halves:
+            comp_w = h.mem.write_port()
+            cdata, ckeep, clast = h.port.p.data, h.port.p.keep, h.port.p.last
+            m.d.comb += h.port.ready.eq(h.ready)
+            comp_idx = Signal(cbits + 2, name=f"{h.name}_idx")
+            comp_acc = Signal(range(chunk_bytes + MB + 1), name=f"{h.name}_acc")
+            cur_ovf = Signal(name=f"{h.name}_cur_ovf")
+            chs = h.port.valid & h.ready
+            cbytes = h.port.p.n             # (counted before the codec stage's slice)
+            fits = comp_idx < chunk_beats
+            m.d.comb += [
+                comp_w.addr.eq(Cat(comp_idx[:cbits], h.wr)),
+                comp_w.data.eq(Cat(*[Mux(ckeep[k], cdata[8 * k:8 * k + 8], 0) for k in range(MB)])),
+                comp_w.en.eq(chs & fits),
+            ]
+            with m.If(chs):
+                with m.If(clast):
+                    m.d.sync += [comp_idx.eq(0), comp_acc.eq(0), cur_ovf.eq(0), h.wr.eq(h.wr + 1)]
+                    for b in range(NB):
+                        with m.If(h.wr == b):
+                            m.d.sync += [h.done[b].eq(1), h.ovf[b].eq(cur_ovf | ~fits),
+                                         h.len[b].eq(comp_acc + cbytes)]
+                with m.Else():
+                    m.d.sync += [comp_idx.eq(Mux(fits, comp_idx + 1, comp_idx)),
+                                 comp_acc.eq(Mux(fits, comp_acc + cbytes, comp_acc)),
+                                 cur_ovf.eq(cur_ovf | ~fits)]
+            # (with its input off, the raw half's chunk end marks this half's
+            # bank at the raw pointer, complete and overflowed)
+            off = raw_moves & ~h.on
+            with m.If(off):
                 for b in range(NB):
-                    with m.If(wr_comp == b):
-                        m.d.sync += [comp_done[b].eq(1), comp_ovf[b].eq(cur_ovf | ~fits),
-                                     comp_len[b].eq(comp_acc + cbytes)]
-            with m.Else():
-                m.d.sync += [comp_idx.eq(Mux(fits, comp_idx + 1, comp_idx)),
-                             comp_acc.eq(Mux(fits, comp_acc + cbytes, comp_acc)),
-                             cur_ovf.eq(cur_ovf | ~fits)]
+                    with m.If(wr_raw == b):
+                        m.d.sync += [h.done[b].eq(1), h.ovf[b].eq(1)]
+                m.d.sync += h.wr.eq(h.wr + 1)
+            m.d.sync += h.ready.eq(free_after(h.done, h.wr, (chs & clast) | off, (off, wr_raw)))
 
         # ---- read side: the oldest complete chunk, raw fallback ---------------------------
         raw_r = raw_mem.read_port(domain="sync")
-        comp_r = comp_mem.read_port(domain="sync")
         m.d.comb += [raw_r.addr.eq(Cat(self.rd_addr, rd)), raw_r.en.eq(self.rd_en),
-                     comp_r.addr.eq(Cat(self.rd_addr, rd)), comp_r.en.eq(self.rd_en),
-                     self.rd_raw.eq(raw_r.data), self.rd_comp.eq(comp_r.data)]
-        # Each bank's verdict (complete, compressed copy used, payload length) is
+                     self.rd_raw.eq(raw_r.data)]
+        for h in halves:
+            comp_r = h.mem.read_port(domain="sync")
+            m.d.comb += [comp_r.addr.eq(Cat(self.rd_addr, rd)), comp_r.en.eq(self.rd_en),
+                         getattr(self, f"rd_{h.name}").eq(comp_r.data)]
+        # Each bank's verdict (complete, which copy is used, payload length) is
         # a register formed a cycle after the bank completes, and the oldest
         # chunk's is copied into head registers a cycle later (the next bank's
         # as the oldest is taken): the reader's sums start at flip-flops.  (The
@@ -204,29 +240,36 @@ class ChunkBuffer(EngineUnit):
         # reader's header sums were the offload unit's critical path, 14.1 ns at
         # 16 B; the bank select alone in front of them still was the 16 B
         # engine's, 12.3 ns.)
-        ready_q = [Signal(name=f"ready_q{b}") for b in range(NB)]
-        use_q = [Signal(name=f"use_q{b}") for b in range(NB)]
-        len_q = [Signal(range(chunk_bytes + 1), name=f"len_q{b}") for b in range(NB)]
+        ready_q, use_q, alt_q = bank_regs("ready_q"), bank_regs("use_q"), bank_regs("alt_q")
+        len_q = bank_regs("len_q", range(chunk_bytes + 1))
         for b in range(NB):
-            use = ~comp_ovf[b] & (comp_len[b] < raw_len[b])
-            m.d.sync += [ready_q[b].eq(raw_done[b] & comp_done[b] & ~(take & (rd == b))),
-                         use_q[b].eq(use), len_q[b].eq(Mux(use, comp_len[b], raw_len[b]))]
+            comp, *alt = halves
+            use = ~comp.ovf[b] & (comp.len[b] < raw_len[b])
+            length = Mux(use, comp.len[b], raw_len[b])
+            pick_alt = 0
+            if alt:
+                # the ZVC copy when it beats raw and (if that does too) ZVCE's
+                a = alt[0]
+                pick_alt = (~a.ovf[b] & (a.len[b] < raw_len[b])
+                            & ~(use & (comp.len[b] <= a.len[b])))
+                use = use & ~pick_alt
+                length = Mux(pick_alt, a.len[b], length)
+            done = raw_done[b]
+            for h in halves:
+                done = done & h.done[b]
+            m.d.sync += [ready_q[b].eq(done & ~(take & (rd == b))),
+                         use_q[b].eq(use), alt_q[b].eq(pick_alt), len_q[b].eq(length)]
         rd_inc = Signal(pbits)
         m.d.comb += rd_inc.eq(rd + 1)
-        raw_moves = fork & src.p.last
-        raw_only = raw_moves & ~self.codec_on
-        # (with the codec off, the raw half's chunk end marks the compressed
-        # half's bank at the raw pointer)
-        m.d.sync += [raw_ready.eq(free_after(raw_done, wr_raw, raw_moves)),
-                     comp_ready.eq(free_after(comp_done, wr_comp, (chs & clast) | raw_only,
-                                              (raw_only, wr_raw)))]
         head = self.chunk
-        for reg, per_bank in ((head.valid, ready_q), (head.p.comp, use_q),
+        for reg, per_bank in ((head.valid, ready_q), (head.p.comp, use_q), (head.p.alt, alt_q),
                               (head.p.length, len_q), (head.p.final, raw_final)):
             m.d.sync += reg.eq(Mux(take, sel(per_bank, rd_inc), sel(per_bank, rd)))
         with m.If(take):
             for b in range(NB):
                 with m.If(rd == b):
-                    m.d.sync += [raw_done[b].eq(0), comp_done[b].eq(0)]
+                    m.d.sync += raw_done[b].eq(0)
+                    for h in halves:
+                        m.d.sync += h.done[b].eq(0)
             m.d.sync += rd.eq(rd_inc)
         return m

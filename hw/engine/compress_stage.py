@@ -1,14 +1,17 @@
 """Codec stage of the offload path: the compressors built in, one selected per frame."""
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
+
+from cdma.golden.frame import Codec
+from cdma.golden.zvce import TABLE_BYTES
 
 from ..bits import prefix_length
 from ..skid import SkidBuffer
 from ..streams import element_stream
-from .params import OFFLOAD_CODEC_MASK, EngineUnit, codec_blocks
+from .params import EngineUnit, codec_blocks
 
 __all__ = ["CompressStage", "counted_byte_layout"]
 
@@ -22,16 +25,19 @@ def counted_byte_layout(nbytes: int) -> data.StructLayout:
 
 
 class CompressStage(EngineUnit):
-    """One compressor per offload codec built in (``codecs``, ZVCE aside: the
-    engine reads ZVCE frames only); ``codec`` picks the one
+    """One compressor per codec built in (``codecs``); ``codec`` picks the one
     that takes ``i`` and feeds ``o``.  With ``codec`` 0 (raw) or a codec not
     built in, ``i`` is taken (when it is 0) or stalls, and ``o`` stays empty.
+    With ZVCE built in and ``codec`` 3, each beat goes to both the ZVCE and the
+    ZVC compressor (each takes it in its own cycle: a beat leaves ``i`` once
+    both have it), the ZVCE bytes to ``o`` and the ZVC bytes to ``alt``: a ZVCE
+    frame's chunk is whichever is shorter (docs/FORMAT.md).
 
     The choice is a registered one-hot copy of ``codec`` (the compare is off
     the compressors' ``valid`` and ``ready`` paths), so ``codec`` must be set a
-    cycle before the frame's first beat; ``o`` leaves through a register slice
-    that also carries the beat's byte count (the chunk buffer's length sum
-    starts at flip-flops).
+    cycle before the frame's first beat; ``o`` (and ``alt``) leave through a
+    register slice that also carries the beat's byte count (the chunk buffer's
+    length sum starts at flip-flops).
 
     Parameters
     ----------
@@ -47,13 +53,21 @@ class CompressStage(EngineUnit):
         Element beats, ``last`` at each chunk's end.
     o : Out(stream.Signature(counted_byte_layout(mem_bytes)))
         The selected compressor's output, ``last`` at each chunk's end.
+    code_table : In(128)
+        With ZVCE only: the packed code table of a ZVCE frame (held while it
+        is compressed).
+    alt : Out(stream.Signature(counted_byte_layout(mem_bytes)))
+        With ZVCE only: a ZVCE frame's chunks compressed with ZVC.
     """
 
     def __init__(self, params):
+        zvce = params.codecs >> Codec.ZVCE & 1
         super().__init__(params, lambda p: {
             "codec": In(8),
             "i": In(element_stream(p.elem_bits, 8 * p.mem_bytes // p.elem_bits)),
             "o": Out(stream.Signature(counted_byte_layout(p.mem_bytes))),
+            **({"code_table": In(8 * TABLE_BYTES),
+                "alt": Out(stream.Signature(counted_byte_layout(p.mem_bytes)))} if zvce else {}),
         })
 
     def elaborate(self, platform):
@@ -61,31 +75,55 @@ class CompressStage(EngineUnit):
         p = self._p
         E, MB = p.elem_bits, p.mem_bytes
         lanes = 8 * MB // E
-        # The slice's control flip-flops are copied per 64 payload bits (fan-out).
-        m.submodules.o_slice = o_slice = SkidBuffer(counted_byte_layout(MB),
-                                                    copies=max(1, MB // 8))
+
+        def out_slice(name, port):
+            # (the slice's control flip-flops are copied per 64 payload bits: fan-out)
+            m.submodules[name] = slc = SkidBuffer(counted_byte_layout(MB), copies=max(1, MB // 8))
+            m.d.comb += [port.valid.eq(slc.o.valid), port.p.eq(slc.o.p), slc.o.ready.eq(port.ready)]
+            return slc
+
+        def feed(slc, enc):
+            m.d.comb += [slc.i.valid.eq(enc.o.valid),
+                         slc.i.p.data.eq(enc.o.p.data),
+                         slc.i.p.keep.eq(enc.o.p.keep),
+                         slc.i.p.last.eq(enc.o.p.last),
+                         # (each compressor's `keep` is a prefix: counted
+                         # without adders, before the selection; a population
+                         # count behind it was the 16 B engine's path at seed
+                         # 2 of 618fc72, `sel2` -> the slice's count, 12.8 ns)
+                         slc.i.p.n.eq(prefix_length(enc.o.p.keep[k] for k in range(MB))),
+                         enc.o.ready.eq(slc.i.ready)]
+
+        o_slice = out_slice("o_slice", self.o)
         raw = Signal(init=1)
         m.d.sync += raw.eq(~self.codec.any())
         with m.If(raw):
             m.d.comb += self.i.ready.eq(1)
-        for cid, (enc_cls, _) in codec_blocks(p.codecs & OFFLOAD_CODEC_MASK).items():
-            m.submodules[f"enc{cid}"] = enc = enc_cls(E, lanes, MB)
-            sel = Signal(name=f"sel{cid}")
+        encs, sels = {}, {}
+        for cid, (enc_cls, _) in codec_blocks(p.codecs).items():
+            m.submodules[f"enc{cid}"] = encs[cid] = enc = enc_cls(E, lanes, MB)
+            sels[cid] = sel = Signal(name=f"sel{cid}")
             m.d.sync += sel.eq(self.codec == cid)
-            m.d.comb += [enc.i.valid.eq(self.i.valid & sel), enc.i.p.eq(self.i.p)]
+            m.d.comb += enc.i.p.eq(self.i.p)
+            if cid == Codec.ZVCE:
+                continue
             with m.If(sel):
-                m.d.comb += [self.i.ready.eq(enc.i.ready),
-                             o_slice.i.valid.eq(enc.o.valid),
-                             o_slice.i.p.data.eq(enc.o.p.data),
-                             o_slice.i.p.keep.eq(enc.o.p.keep),
-                             o_slice.i.p.last.eq(enc.o.p.last),
-                             # (each compressor's `keep` is a prefix: counted
-                             # without adders, before the selection; a
-                             # population count behind it was the 16 B
-                             # engine's path at seed 2 of 618fc72, `sel2` ->
-                             # the slice's count, 12.8 ns)
-                             o_slice.i.p.n.eq(prefix_length(enc.o.p.keep[k] for k in range(MB))),
-                             enc.o.ready.eq(o_slice.i.ready)]
-        m.d.comb += [self.o.valid.eq(o_slice.o.valid), self.o.p.eq(o_slice.o.p),
-                     o_slice.o.ready.eq(self.o.ready)]
+                m.d.comb += [enc.i.valid.eq(self.i.valid), self.i.ready.eq(enc.i.ready)]
+                feed(o_slice, enc)
+        if Codec.ZVCE in encs:
+            # The fork of a ZVCE frame's beats: `sent` marks the compressor
+            # that has taken the current beat while the other has not yet.
+            both = (encs[Codec.ZVCE], encs[Codec.ZVC])
+            alt_slice = out_slice("alt_slice", self.alt)
+            m.d.comb += both[0].code_table.eq(self.code_table)
+            sent = Signal(2)
+            took = Cat(*[s | enc.i.ready for s, enc in zip(sent, both)])
+            with m.If(sels[Codec.ZVCE]):
+                m.d.comb += [both[0].i.valid.eq(self.i.valid & ~sent[0]),
+                             both[1].i.valid.eq(self.i.valid & ~sent[1]),
+                             self.i.ready.eq(took.all())]
+                with m.If(self.i.valid):
+                    m.d.sync += sent.eq(Mux(took.all(), 0, took))
+                feed(o_slice, both[0])
+                feed(alt_slice, both[1])
         return m

@@ -26,6 +26,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from cdma.golden.engine import DESCRIPTOR_BYTES, PREFETCH, STATUS_BYTES
+from cdma.golden.zvce import TABLE_BYTES
 
 from ..streams import check_positive_int
 from .params import EngineParams
@@ -40,7 +41,7 @@ CSR_ADDR_WIDTH = 8
 #: Value of the ``ID`` register: the bytes ``cDMA`` read as a little-endian word.
 CSR_ID = int.from_bytes(b"cDMA", "little")
 #: Register map version (``VERSION``): major in bits 15..8, minor in bits 7..0.
-CSR_VERSION = 0x0100
+CSR_VERSION = 0x0101
 #: Bits of ``IRQ_TIMEOUT``.
 IRQ_TIMEOUT_BITS = 16
 #: AXI response codes.
@@ -98,6 +99,9 @@ COUNTERS = (
 )
 #: Offset of the first counter; counter k's low word is at COUNTER_BASE + 8 k.
 COUNTER_BASE = 0x80
+#: Offset and words of ``ZVCE_TABLE0..3``.
+ZVCE_TABLE_BASE = 0x50
+ZVCE_TABLE_WORDS = TABLE_BYTES // 4
 
 
 def _registers() -> tuple:
@@ -105,14 +109,14 @@ def _registers() -> tuple:
     regs = [
         R("ID", 0x00, "RO", f"`{CSR_ID:#010x}`: the bytes `cDMA` as a little-endian word"),
         R("VERSION", 0x04, "RO", "register map version",
-          (F("minor", 0, 8, "0"), F("major", 8, 8, "1"))),
+          (F("minor", 0, 8, "1 (1.1: ZVCE_TABLE0..3)"), F("major", 8, 8, "1"))),
         R("CONFIG0", 0x08, "RO", "how the engine was generated",
           (F("elem_bits", 0, 8, "element width: 8, 16 or 32"),
            F("mem_bytes", 8, 8, "AXI4 data bytes per beat (Wm)"),
            F("pcie_bytes", 16, 8, "C2H/H2C bytes per beat (Wp)"),
            F("log2_chunk", 24, 8, "log2 of the offload chunk size in bytes"))),
         R("CONFIG1", 0x0C, "RO", "how the engine and this front end were generated",
-          (F("codecs", 0, 8, "codecs built in: bit 0 raw, 1 ZVC, 2 RLE, 3 ZVCE (prefetch only)"),
+          (F("codecs", 0, 8, "codecs built in: bit 0 raw, 1 ZVC, 2 RLE, 3 ZVCE"),
            F("addr_width", 8, 8, "AXI4 address bits"),
            F("sub_depth", 16, 8, "submission queue slots per direction"),
            F("status_depth", 24, 8, "status queue slots"))),
@@ -124,7 +128,7 @@ def _registers() -> tuple:
           byte_strobes=True),
         R("DESC_CTRL", 0x1C, "RW", "descriptor being written: the rest of it (docs/ENGINE.md)",
           (F("tag", 0, 8, "returned in the status"),
-           F("codec", 8, 8, "offload codec: 0 raw, 1 ZVC, 2 RLE"),
+           F("codec", 8, 8, "offload codec: 0 raw, 1 ZVC, 2 RLE, 3 ZVCE"),
            F("direction", 16, 8, "0 offload, 1 prefetch"),
            F("reserved", 24, 8, "passed to the engine as written (write 0)")),
           byte_strobes=True),
@@ -157,6 +161,15 @@ def _registers() -> tuple:
           f"{(1 << IRQ_TIMEOUT_BITS) - 1}: a status waits at most this long below the "
           "threshold; larger values answer SLVERR"),
     ]
+    for k in range(ZVCE_TABLE_WORDS):
+        regs.append(R(f"ZVCE_TABLE{k}", ZVCE_TABLE_BASE + 4 * k, "RW",
+                      f"code table of ZVCE offloads, bytes {4 * k + 3}..{4 * k} (the 16 bytes of "
+                      "`golden.zvce.CodeTable.pack()`, byte 0 in bits 7..0 of ZVCE_TABLE0; "
+                      "reset: 0, a valid table). Sampled as each offload descriptor starts; a "
+                      "malformed table makes its ZVCE offloads BAD_PARAMS. Unused without ZVCE "
+                      "(CONFIG1.codecs bit 3)" if k == 0 else
+                      f"code table of ZVCE offloads, bytes {4 * k + 3}..{4 * k} (ZVCE_TABLE0)",
+                      byte_strobes=True))
     for k, (name, what) in enumerate(COUNTERS):
         off = COUNTER_BASE + 8 * k
         regs.append(R(f"{name}_LO", off, "RO", f"counter: {what}; bits 31..0. Reading it "
@@ -306,6 +319,8 @@ class EngineCSR(wiring.Component):
         ``PRE_FRAME_BYTES`` and ``PRE_RAW_BYTES``.
     irq : Out(1)
         Level interrupt (a register): ``IRQ_ENABLE.status`` and ``IRQ_PENDING.status``.
+    zvce_table : Out(128)
+        ``ZVCE_TABLE3..0``: the engine's ``zvce_table`` input.
 
     Raises
     ------
@@ -330,6 +345,7 @@ class EngineCSR(wiring.Component):
             "add_off_raw": In(ADD_BITS), "add_off_frame": In(ADD_BITS),
             "add_pre_frame": In(ADD_BITS), "add_pre_raw": In(ADD_BITS),
             "irq": Out(1),
+            "zvce_table": Out(8 * TABLE_BYTES),
         })
         super().__init__(members)
         self._counters = {name: Signal(64, name=f"cnt_{name.lower()}") for name, _ in COUNTERS}
@@ -368,6 +384,11 @@ class EngineCSR(wiring.Component):
         # ---- state ---------------------------------------------------------------
         desc_words = {n: Signal(32, name=n.lower()) for n in
                       ("DESC_ADDR_LO", "DESC_ADDR_HI", "DESC_LENGTH", "DESC_CTRL")}
+        table_words = {f"ZVCE_TABLE{k}": Signal(32, name=f"zvce_table{k}")
+                       for k in range(ZVCE_TABLE_WORDS)}
+        # (the registers written byte by byte)
+        strobed = {**desc_words, **table_words}
+        m.d.comb += self.zvce_table.eq(Cat(*table_words.values()))
         irq_enable = Signal()
         threshold = Signal(range(QD + 1), init=1)
         timeout = Signal(IRQ_TIMEOUT_BITS)
@@ -445,7 +466,7 @@ class EngineCSR(wiring.Component):
         values = {
             "ID": Const(CSR_ID, 32), "VERSION": Const(CSR_VERSION, 32),
             "CONFIG0": Const(c0, 32), "CONFIG1": Const(c1, 32),
-            **desc_words,
+            **strobed,
             "SUB_FREE": Cat(free_off, free_pre),
             "STATUS_LO": stq.r_data[:32], "STATUS_HI": stq.r_data[32:],
             "STATUS_COUNT": count,
@@ -515,7 +536,7 @@ class EngineCSR(wiring.Component):
                 with m.If(hit):
                     m.d.comb += wok.eq(1)
                 with m.If(pend & hit):
-                    word = desc_words[r.name]
+                    word = strobed[r.name]
                     for b in range(4):
                         with m.If(wstrb[b]):
                             m.d.sync += word[8 * b:8 * b + 8].eq(wdata[8 * b:8 * b + 8])

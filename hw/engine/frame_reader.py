@@ -6,7 +6,9 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
-from cdma.golden.frame import CHUNK_HEADER_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION
+from cdma.golden.frame import (CHUNK_HEADER_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAGIC_WORD, VERSION,
+                               VERSION_TABLE, Codec)
+from cdma.golden.zvce import TABLE_BYTES
 
 from ..packer import piece_layout
 from ..skid import SkidBuffer, replicated
@@ -23,9 +25,11 @@ WORD_SHIFT = WORD_BYTES.bit_length() - 1
 
 class FrameReader(EngineUnit):
     """Emit one frame (docs/FORMAT.md) as pieces of 32-bit words: the 16-byte frame
-    header, then for every chunk of the :class:`~cdma.hw.engine.chunk_buffer.ChunkBuffer`
+    header (a ZVCE frame: version 2, then its code table, a second piece), then
+    for every chunk of the :class:`~cdma.hw.engine.chunk_buffer.ChunkBuffer`
     its header word (payload length, codec or 0 for raw) and its payload,
-    compressed or raw, zero-padded to whole words.
+    compressed (or the ZVC copy of a ZVCE frame's chunk) or raw, zero-padded to
+    whole words.
 
     One piece leaves per cycle while ``o`` takes them; the pieces pass two
     register stages in lockstep (both move when the output slice takes a piece
@@ -70,6 +74,10 @@ class FrameReader(EngineUnit):
     nbytes : Out(LENGTH_BITS)
         The frame's length in bytes so far: the header's, then each chunk's
         header and padded payload added a cycle after its header is issued.
+    code_table : In(128)
+        With ZVCE only: a ZVCE frame's packed code table (held while it is read).
+    rd_alt : In(8 * mem_bytes)
+        With ZVCE only: the chunk buffer's ZVC copy, read with the others.
     """
 
     def __init__(self, params):
@@ -85,6 +93,8 @@ class FrameReader(EngineUnit):
             "rd_comp": In(8 * p.mem_bytes),
             "o": Out(stream.Signature(piece_layout(8 * WORD_BYTES, p.mem_bytes // WORD_BYTES))),
             "nbytes": Out(LENGTH_BITS),
+            **({"code_table": In(8 * TABLE_BYTES), "rd_alt": In(8 * p.mem_bytes)}
+               if p.codecs >> Codec.ZVCE & 1 else {}),
         })
 
     def elaborate(self, platform):
@@ -98,12 +108,16 @@ class FrameReader(EngineUnit):
         cbits = max(1, (chunk_beats - 1).bit_length())
         length, codec, flen, o = self.length, self.codec, self.nbytes, self.o
 
-        R_IDLE, R_HDR, R_CHDR, R_PAY = range(4)
-        rstate = Signal(range(4))
+        zvce = p.codecs >> Codec.ZVCE & 1
+        # (`codec` is held for the frame: the compare sits before registers only)
+        zvce_frame = (codec == Codec.ZVCE) if zvce else C(0, 1)
+        R_IDLE, R_HDR, R_TBL, R_CHDR, R_PAY = range(5)
+        rstate = Signal(range(5))
         # first stage: the piece being read
         s_valid = Signal()
         s_pay = Signal()
         s_comp = Signal()
+        s_alt = Signal()
         s_hdr = Signal(8 * HEADER_BYTES)
         s_n = Signal.like(o.p.n)
         s_last = Signal()
@@ -120,12 +134,15 @@ class FrameReader(EngineUnit):
         advance = adv[0]
         t_pay = Signal()
         t_comp = Signal()
+        t_alt = Signal()
         t_n = Signal.like(o.p.n)
         t_last = Signal()
         t_hdr = Signal(8 * HEADER_BYTES)
         raw_q = Signal(8 * MB)
         comp_q = Signal(8 * MB)
+        alt_q = Signal(8 * MB)
         p_comp = Signal()
+        p_alt = Signal()
         p_idx = Signal(cbits + 1)
         p_lastidx = Signal(cbits + 1)
         p_lastwords = Signal(range(MW + 1))
@@ -136,7 +153,8 @@ class FrameReader(EngineUnit):
         p_final = Signal()
         m.d.comb += [self.rd_addr.eq(p_idx[:cbits]), self.rd_en.eq(advance)]
         m.d.comb += [out.i.valid.eq(t_valid[0]),
-                     out.i.p.data.eq(Mux(t_pay, Mux(t_comp, comp_q, raw_q), t_hdr)),
+                     out.i.p.data.eq(Mux(t_pay, Mux(t_comp, comp_q, Mux(t_alt, alt_q, raw_q)),
+                                         t_hdr)),
                      out.i.p.n.eq(t_n), out.i.p.last.eq(t_last)]
 
         def shares(dst, src, cond=C(1, 1)):
@@ -148,27 +166,37 @@ class FrameReader(EngineUnit):
                 with m.If(adv[k] & cond):
                     m.d.sync += dst[lo:hi].eq(src[lo:hi])
         with m.If(advance):
-            m.d.sync += [t_pay.eq(s_pay), t_comp.eq(s_comp), t_n.eq(s_n), t_last.eq(s_last)]
+            m.d.sync += [t_pay.eq(s_pay), t_comp.eq(s_comp), t_alt.eq(s_alt), t_n.eq(s_n),
+                         t_last.eq(s_last)]
         for k in range(NS):
             with m.If(adv[k]):
                 m.d.sync += t_valid[k].eq(s_valid)
         shares(t_hdr, s_hdr)
         shares(raw_q, self.rd_raw)
         shares(comp_q, self.rd_comp)
+        if zvce:
+            shares(alt_q, self.rd_alt)
         log2c = chunk_bytes.bit_length() - 1
         # docs/FORMAT.md: magic, version, element bits, log2 chunk bytes, codec, raw
         # length as u64 (the descriptor's length is 32 bits: the top half is 0).
-        header = Cat(C(MAGIC_WORD, 32), C(VERSION, 8), C(E, 8), C(log2c, 8), codec,
-                     length, C(0, 64 - LENGTH_BITS))
-        assert len(header) == 8 * HEADER_BYTES
+        header = Cat(C(MAGIC_WORD, 32), Mux(zvce_frame, C(VERSION_TABLE, 8), C(VERSION, 8)), C(E, 8),
+                     C(log2c, 8), codec, length, C(0, 64 - LENGTH_BITS))
+        assert len(header) == 8 * HEADER_BYTES == 8 * TABLE_BYTES
         full = self.chunk.valid
         use = self.chunk.p.comp
+        use_alt = self.chunk.p.alt
         plen = self.chunk.p.length
         issue = Signal()
-        # (the frame header, or a chunk's header word, into `s_hdr` in shares)
+        # (the frame header, its code table, or a chunk's header word, into
+        # `s_hdr` in shares)
         in_hdr, in_chdr = rstate == R_HDR, rstate == R_CHDR
-        shares(s_hdr, Mux(in_hdr, header, plen | (Mux(use, codec, 0) << CHUNK_LENGTH_BITS)),
-               in_hdr | (in_chdr & full))
+        chunk_codec = Mux(use, codec, Mux(use_alt, Codec.ZVC, 0))
+        word = Mux(in_hdr, header, plen | (chunk_codec << CHUNK_LENGTH_BITS))
+        in_tbl = C(0, 1)
+        if zvce:
+            in_tbl = rstate == R_TBL
+            word = Mux(in_tbl, self.code_table, word)
+        shares(s_hdr, word, in_hdr | in_tbl | (in_chdr & full))
         # A chunk's bytes are added to the frame's length a cycle after its
         # header goes (`flen_inc`): the chunk buffer's length select and the
         # 32-bit add are not in one cycle (together they were the 16 B
@@ -183,12 +211,20 @@ class FrameReader(EngineUnit):
         with m.If(self.clear):
             m.d.sync += flen.eq(0)
         with m.If(self.start):
-            m.d.sync += [rstate.eq(R_HDR), flen.eq(HEADER_BYTES)]
+            m.d.sync += [rstate.eq(R_HDR),
+                         flen.eq(Mux(zvce_frame, HEADER_BYTES + TABLE_BYTES, HEADER_BYTES))]
         with m.If(rstate == R_HDR):
             m.d.comb += issue.eq(1)
             with m.If(advance):
                 m.d.sync += [s_pay.eq(0),
                              s_n.eq(HEADER_BYTES // WORD_BYTES),
+                             s_last.eq((length == 0) & ~zvce_frame),
+                             rstate.eq(Mux(zvce_frame, R_TBL, Mux(length == 0, R_IDLE, R_CHDR)))]
+        with m.Elif(rstate == R_TBL):
+            m.d.comb += issue.eq(1)
+            with m.If(advance):
+                m.d.sync += [s_pay.eq(0),
+                             s_n.eq(TABLE_BYTES // WORD_BYTES),
                              s_last.eq(length == 0),
                              rstate.eq(Mux(length == 0, R_IDLE, R_CHDR))]
         with m.Elif(rstate == R_CHDR):
@@ -197,7 +233,7 @@ class FrameReader(EngineUnit):
                 m.d.sync += [s_pay.eq(0),
                              s_n.eq(CHUNK_HEADER_BYTES // WORD_BYTES),
                              s_last.eq(0),
-                             p_comp.eq(use), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),
+                             p_comp.eq(use), p_alt.eq(use_alt), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),
                              p_at_last.eq(plen <= MB),
                              p_lastwords.eq((((plen - 1) & (MB - 1)) >> WORD_SHIFT) + 1),
                              p_final.eq(self.chunk.p.final), rstate.eq(R_PAY),
@@ -209,7 +245,7 @@ class FrameReader(EngineUnit):
             m.d.comb += issue.eq(1)
             is_last = p_at_last
             with m.If(advance):
-                m.d.sync += [s_pay.eq(1), s_comp.eq(p_comp),
+                m.d.sync += [s_pay.eq(1), s_comp.eq(p_comp), s_alt.eq(p_alt),
                              s_n.eq(Mux(is_last, p_lastwords, MW)),
                              s_last.eq(is_last & p_final), p_idx.eq(p_idx + 1),
                              p_at_last.eq(p_idx + 1 == p_lastidx)]

@@ -6,8 +6,12 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from cdma.golden.frame import Codec
+from cdma.golden.zvce import TABLE_BYTES
+
 from ..packer import Packer
 from ..skid import SkidBuffer
+from ..zvce import table_malformed
 from ..streams import byte_stream, element_beat_layout
 from .axi import forward, read_members
 from .chunk_buffer import ChunkBuffer
@@ -15,8 +19,7 @@ from .chunker import Chunker, chunk_beat_layout
 from .compress_stage import CompressStage
 from .fetch import FetchUnit
 from .frame_reader import WORD_BYTES, FrameReader
-from .params import (LENGTH_BITS, OFFLOAD_CODEC_MASK, EngineError, EngineUnit, axi_error_code,
-                     codec_blocks)
+from .params import LENGTH_BITS, EngineError, EngineUnit, axi_error_code, codec_blocks
 
 __all__ = ["OffloadUnit", "offload_cmd_layout", "status_layout"]
 
@@ -42,7 +45,8 @@ class OffloadUnit(EngineUnit):
     ``last`` at each chunk end) -> :class:`~cdma.hw.engine.chunk_buffer.ChunkBuffer`,
     which forks the beats to its raw half and to the
     :class:`~cdma.hw.engine.compress_stage.CompressStage` (the selected
-    compressor), whose output fills its compressed half ->
+    compressor; for ZVCE both the ZVCE and the ZVC compressor), whose output
+    fills its compressed half (and the ZVC copy its third) ->
     :class:`~cdma.hw.engine.frame_reader.FrameReader`, which emits the frame
     header, then per chunk its header word and either the compressed or the
     raw payload (raw fallback when compression does not shrink the chunk) ->
@@ -65,6 +69,11 @@ class OffloadUnit(EngineUnit):
     status : Out(stream.Signature(status_layout()))
     c2h : Out(byte_stream(pcie_bytes))
         The frame, ``last`` on its final beat.
+    code_table : In(128)
+        With ZVCE only: the packed code table (``golden.zvce.CodeTable.pack()``,
+        byte 0 in bits 7..0) of ZVCE frames, sampled as a command is taken; a
+        malformed one makes a ZVCE command BAD_PARAMS (after the descriptor's
+        and the codec's checks), as ``golden.engine.EngineModel`` says.
     araddr, arlen, arvalid, arready, rdata, rresp, rlast, rvalid, rready
         The AXI4 read channels.
     """
@@ -75,6 +84,7 @@ class OffloadUnit(EngineUnit):
             "status": Out(stream.Signature(status_layout())),
             "c2h": Out(byte_stream(p.pcie_bytes)),
             **read_members(p.addr_width, p.mem_bytes),
+            **({"code_table": In(8 * TABLE_BYTES)} if p.codecs >> Codec.ZVCE & 1 else {}),
         })
 
     def elaborate(self, platform):
@@ -110,6 +120,10 @@ class OffloadUnit(EngineUnit):
         wiring.connect(m, buffer.enc, enc_slice.i)
         wiring.connect(m, enc_slice.o, codec_stage.i)
         wiring.connect(m, codec_stage.o, buffer.comp)
+        zvce = p.codecs >> Codec.ZVCE & 1
+        if zvce:
+            wiring.connect(m, codec_stage.alt, buffer.alt)
+            m.d.comb += reader.rd_alt.eq(buffer.rd_alt)
         wiring.connect(m, buffer.chunk, reader.chunk)
         m.d.comb += [buffer.rd_addr.eq(reader.rd_addr), buffer.rd_en.eq(reader.rd_en),
                      reader.rd_raw.eq(buffer.rd_raw), reader.rd_comp.eq(buffer.rd_comp)]
@@ -133,12 +147,17 @@ class OffloadUnit(EngineUnit):
         m.d.comb += [self.status.valid.eq(state == STATUS), self.status.p.length.eq(reader.nbytes),
                      self.status.p.tag.eq(tag), self.status.p.code.eq(code)]
         codec_ok = ~codec.any()
-        # (the frames the engine writes are version 1: ZVCE is DESC_CODEC here)
-        for cid in codec_blocks(p.codecs & OFFLOAD_CODEC_MASK):
+        for cid in codec_blocks(p.codecs):
             codec_ok = codec_ok | (codec == cid)
         m.d.comb += [chunker.length.eq(length), chunker.run.eq(state == RUN),
                      codec_stage.codec.eq(codec), buffer.codec_on.eq(codec != 0),
                      reader.length.eq(length), reader.codec.eq(codec)]
+        # ZVCE: the command's code table, and its verdict, registered as it is taken
+        table = Signal(8 * TABLE_BYTES)
+        table_bad = Signal()
+        if zvce:
+            m.d.comb += [codec_stage.code_table.eq(table), reader.code_table.eq(table),
+                         buffer.alt_on.eq(codec == Codec.ZVCE)]
 
         with m.If(state == IDLE):
             with m.If(self.cmd.valid):
@@ -146,11 +165,16 @@ class OffloadUnit(EngineUnit):
                 m.d.sync += [addr.eq(self.cmd.p.addr), length.eq(self.cmd.p.length),
                              codec.eq(self.cmd.p.codec), tag.eq(self.cmd.p.tag),
                              desc_code.eq(self.cmd.p.code), state.eq(CHECK)]
+                if zvce:
+                    m.d.sync += [table.eq(self.code_table),
+                                 table_bad.eq(table_malformed(self.code_table))]
         with m.Elif(state == CHECK):
             with m.If(desc_code != 0):
                 m.d.sync += [code.eq(desc_code), state.eq(STATUS)]
             with m.Elif(~codec_ok):
                 m.d.sync += [code.eq(EngineError.DESC_CODEC), state.eq(STATUS)]
+            with m.Elif((codec == Codec.ZVCE) & table_bad):
+                m.d.sync += [code.eq(EngineError.BAD_PARAMS), state.eq(STATUS)]
             with m.Else():
                 m.d.sync += [code.eq(0), state.eq(START)]
         with m.Elif(state == START):

@@ -15,21 +15,17 @@ from ..streams import check_positive_int
 from .axi import AXIResp, max_burst_beats
 
 __all__ = ["EngineParams", "EngineError", "EngineUnit", "codec_blocks", "axi_error_code",
-           "CODEC_MASK_ALL", "CODEC_MASK_DEFAULT", "ENGINE_CODECS", "OFFLOAD_CODEC_MASK",
+           "CODEC_MASK_ALL", "CODEC_MASK_DEFAULT", "ENGINE_CODECS",
            "LENGTH_BITS", "WRITE_BURST_BYTES", "write_burst_beats"]
 
 #: The codecs the engine knows: raw, ZVC and RLE (version-1 frames) and ZVCE
-#: (codec 3, version-2 frames, which carry its code table).  The engine reads
-#: both versions; it writes version-1 frames only, so ZVCE is a prefetch codec:
-#: an offload descriptor asking for it is DESC_CODEC.
+#: (codec 3, version-2 frames, which carry its code table).
 ENGINE_CODECS = tuple(sorted({*VERSION_CODECS[VERSION], *VERSION_CODECS[VERSION_TABLE]}))
 #: ``codecs`` bit mask with every codec built in.
 CODEC_MASK_ALL = sum(1 << c for c in ENGINE_CODECS)
-#: The default ``codecs``: raw, ZVC and RLE (ZVCE's decompressor is several
-#: times a ZVC decompressor's area, docs/ZVCE.md; build it in with bit 3).
+#: The default ``codecs``: raw, ZVC and RLE (ZVCE's blocks are several times
+#: ZVC's area, docs/ZVCE.md; build them in with bit 3).
 CODEC_MASK_DEFAULT = sum(1 << c for c in VERSION_CODECS[VERSION])
-#: The codecs an offload can ask for (the frames the engine writes are version 1).
-OFFLOAD_CODEC_MASK = CODEC_MASK_DEFAULT
 #: Bits of a descriptor's raw length (and of every byte count derived from it).
 LENGTH_BITS = 32
 #: Longest write burst of the prefetch path, in bytes.  The write unit issues a
@@ -102,9 +98,9 @@ class EngineParams:
         AXI address bits, 12..64.
     codecs : int
         Bit mask of the compressing codecs built in: bit 1 ZVC, bit 2 RLE, bit 3
-        ZVCE (raw is always there).  ZVCE is read only (prefetch of version-2
-        frames, whose chunks may also be ZVC): it needs 16- or 32-bit elements
-        and ZVC built in too.
+        ZVCE (raw is always there).  ZVCE needs 16- or 32-bit elements and ZVC
+        built in too: a ZVCE frame's chunks may be ZVC (the offload compresses
+        each chunk both ways and sends the shorter).
     fetch_beats : int or None
         Fetch buffer depth in beats (default: 4 longest bursts).
     max_outstanding : int
@@ -114,7 +110,7 @@ class EngineParams:
         :func:`write_burst_beats`).
     chunk_banks : int
         Banks of the offload chunk buffer (each holds a chunk raw and
-        compressed): 2 or 4.
+        compressed, and with ZVCE, ZVC-compressed too): 2 or 4.
     dec_instances : int
         Decompressors per codec on the prefetch path (1 or 2; default 1):
         with 2, consecutive chunks alternate between them, hiding each one's
@@ -138,7 +134,7 @@ class EngineParams:
     chunk_bytes: int = _field(4096, "raw bytes per offload chunk")
     addr_width: int = _field(32, "AXI address bits")
     codecs: int = _field(CODEC_MASK_DEFAULT, "bit mask of codecs built in: 1 raw, 2 ZVC, 4 RLE, "
-                                             "8 ZVCE (prefetch only; needs ZVC)")
+                                             "8 ZVCE (needs ZVC)")
     fetch_beats: int | None = _field(None, "fetch buffer beats (default: 4 longest bursts)")
     max_outstanding: int = _field(8, "AXI read bursts in flight")
     write_beats: int | None = _field(None, "write buffer beats (default: 2 longest write bursts, 2 KiB)")

@@ -6,6 +6,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from cdma.golden.engine import DESCRIPTOR_BYTES, STATUS_BYTES
+from cdma.golden.frame import Codec
+from cdma.golden.zvce import TABLE_BYTES
 
 from .axi import (AXI4Signature, BURST_INCR, CACHE_BUFFERABLE_MODIFIABLE, forward, read_members,
                   write_members)
@@ -31,6 +33,9 @@ class CDMAEngine(wiring.Component):
       descriptor (``tlast`` closes it).
     * ``s_axis_desc_*`` -- 128-bit descriptors; ``m_axis_status_*`` -- 64-bit
       status words, one per descriptor.
+    * ``zvce_table`` -- with ZVCE built in (``codecs`` bit 3) only: the code
+      table of the ZVCE frames the engine writes (``golden.zvce.CodeTable.pack()``,
+      byte 0 in bits 7..0), sampled as each offload descriptor starts.
 
     Parameters
     ----------
@@ -66,6 +71,8 @@ class CDMAEngine(wiring.Component):
             "m_axis_status_tdata": Out(8 * STATUS_BYTES), "m_axis_status_tvalid": Out(1),
             "m_axis_status_tready": In(1),
         })
+        if params.codecs >> Codec.ZVCE & 1:
+            ports["zvce_table"] = In(8 * TABLE_BYTES)
         super().__init__(ports)
 
     params = property(lambda self: self._p, doc="The :class:`EngineParams`.")
@@ -81,6 +88,8 @@ class CDMAEngine(wiring.Component):
 
         # AXI read side <- offload
         forward(m, self, off, read_members(p.addr_width, p.mem_bytes), prefix="m_axi_")
+        if "zvce_table" in self.signature.members:
+            m.d.comb += off.code_table.eq(self.zvce_table)
         size = p.mem_bytes.bit_length() - 1
         m.d.comb += [self.m_axi_arsize.eq(size), self.m_axi_arburst.eq(BURST_INCR),
                      self.m_axi_awsize.eq(size), self.m_axi_awburst.eq(BURST_INCR),

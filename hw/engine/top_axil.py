@@ -12,8 +12,9 @@ from .top import CDMAEngine
 
 __all__ = ["CDMAEngineAXIL"]
 
-#: Ports of the engine that the register front end replaces.
-_QUEUE_PORTS = ("s_axis_desc_", "m_axis_status_")
+#: Ports of the engine that the register front end replaces (the queues, and
+#: with ZVCE the code table: ``ZVCE_TABLE0..3``).
+_FRONT_END_PORTS = ("s_axis_desc_", "m_axis_status_", "zvce_table")
 
 
 class CDMAEngineAXIL(wiring.Component):
@@ -43,7 +44,7 @@ class CDMAEngineAXIL(wiring.Component):
         self._engine = CDMAEngine(params)
         self._csr = EngineCSR(params, sub_depth=sub_depth, status_depth=status_depth)
         ports = {name: member for name, member in self._engine.signature.members.items()
-                 if not name.startswith(_QUEUE_PORTS)}
+                 if not name.startswith(_FRONT_END_PORTS)}
         ports.update(axil_slave_members())
         ports["irq"] = Out(1)
         super().__init__(ports)
@@ -58,7 +59,7 @@ class CDMAEngineAXIL(wiring.Component):
         m.submodules.engine = eng = self._engine
         m.submodules.csr = csr = self._csr
         for name, member in eng.signature.members.items():
-            if name.startswith(_QUEUE_PORTS):
+            if name.startswith(_FRONT_END_PORTS):
                 continue
             outer, inner = getattr(self, name), getattr(eng, name)
             m.d.comb += outer.eq(inner) if member.flow == Out else inner.eq(outer)
@@ -71,6 +72,8 @@ class CDMAEngineAXIL(wiring.Component):
                      csr.status.p.eq(eng.m_axis_status_tdata),
                      csr.status.valid.eq(eng.m_axis_status_tvalid),
                      eng.m_axis_status_tready.eq(csr.status.ready)]
+        if "zvce_table" in eng.signature.members:
+            m.d.comb += eng.zvce_table.eq(csr.zvce_table)
 
         # Byte counts of the transfers on the data ports, registered (the strobe and
         # keep popcounts stay off the engine's paths).

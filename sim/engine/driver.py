@@ -120,6 +120,13 @@ class CDMADriver:
         await self.write_ok("IRQ_TIMEOUT", timeout)
         await self.write_ok("IRQ_ENABLE", int(enable))
 
+    async def set_zvce_table(self, table: bytes):
+        """The code table of ZVCE offloads (16 bytes, ``CodeTable.pack()``)."""
+        if len(table) != 16:
+            raise DriverError(f"a ZVCE code table is 16 bytes, not {len(table)}")
+        for k in range(4):
+            await self.write_ok(f"ZVCE_TABLE{k}", int.from_bytes(table[4 * k:4 * k + 4], "little"))
+
     async def try_submit(self, d: Descriptor) -> bool:
         """Write ``d`` and ring the doorbell once: False if its direction's queue was full."""
         raw = d.pack()

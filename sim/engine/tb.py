@@ -13,9 +13,12 @@ from cocotbext.axi import (AxiBus, AxiRam, AxiStreamBus, AxiStreamFrame, AxiStre
                            AxiStreamSource)
 
 from cdma.golden.engine import Descriptor, EngineModel, Status
+from cdma.golden.frame import Codec
+from cdma.golden.zvce import TABLE_BYTES, build_table
 from cdma.hw.engine.params import EngineParams
 from cdma.sim.runner import params_from_env
 from cdma.sim.stream_tb import random_pauses
+from cdma.sim.zvce.payloads import activations as relu_activations
 
 __all__ = ["EngineBusTB", "TB", "activations", "set_error_range", "place_ranges"]
 
@@ -70,6 +73,14 @@ class EngineBusTB:
         The generator's parameters (at least :class:`EngineParams`' fields).
     mem_size : int
         Bytes of device memory.
+
+    Attributes
+    ----------
+    zvce_table : bytes
+        With ZVCE built in: the code table the engine's ZVCE offloads use (the
+        model's ``zvce_table``), built from ReLU-like activations
+        (:func:`cdma.sim.zvce.payloads.activations`) so that it fits the
+        benches' ZVCE data; the subclass gives it to the engine.
     """
 
     def __init__(self, dut, params, mem_size):
@@ -77,8 +88,12 @@ class EngineBusTB:
         self.log = logging.getLogger("cocotb.tb")
         self.log.setLevel(logging.INFO)
         self.params = p = params
+        self.zvce_table = bytes(TABLE_BYTES)
+        if p["codecs"] >> Codec.ZVCE & 1:
+            sample = relu_activations(1 << 14, 0.5, p["elem_bits"], np.random.default_rng(0))
+            self.zvce_table = build_table(sample).pack()
         self.model = EngineModel(p["elem_bits"], p["mem_bytes"], p["chunk_bytes"], p["codecs"],
-                                 p["addr_width"])
+                                 p["addr_width"], self.zvce_table)
         dut.rst.value = 1
         dut.s_axis_h2c_tvalid.value = 0
         Clock(dut.clk, 4, unit="ns").start()
@@ -140,6 +155,8 @@ class TB(EngineBusTB):
         dut.s_axis_desc_tvalid.value = 0
         # the generator's parameters, over EngineParams' defaults (written there only)
         super().__init__(dut, dataclasses.asdict(EngineParams(**params_from_env())), mem_size)
+        if self.params["codecs"] >> Codec.ZVCE & 1:
+            self.set_zvce_table(self.zvce_table)
         self.desc = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis_desc"), dut.clk, dut.rst)
         self.status = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis_status"), dut.clk,
                                     dut.rst)
@@ -198,6 +215,13 @@ class TB(EngineBusTB):
         for k, model in enumerate(models):
             model.set_pause_generator(random_pauses(probability, seed + k) if probability
                                       else None)
+
+    def set_zvce_table(self, table: bytes):
+        """Drive the engine's ``zvce_table`` input with ``table`` (16 bytes) and
+        tell the model."""
+        self.dut.zvce_table.value = int.from_bytes(table, "little")
+        self.zvce_table = bytes(table)
+        self.model = dataclasses.replace(self.model, zvce_table=self.zvce_table)
 
     async def submit(self, d: Descriptor):
         await self.desc.send(AxiStreamFrame(d.pack()))

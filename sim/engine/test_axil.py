@@ -15,6 +15,7 @@ from cocotbext.axi import AxiResp
 from cdma.golden import ErrorCode
 from cdma.golden.engine import OFFLOAD, PREFETCH, Descriptor, Status
 from cdma.hw.engine.csr import COUNTERS, REGISTERS
+from cdma.sim.zvce.payloads import activations as relu_activations
 
 from .driver import REG, EngineConfig
 from .tb import activations, place_ranges
@@ -87,7 +88,7 @@ async def test_identity_and_illegal_accesses(dut):
     assert cfg == EngineConfig(p["elem_bits"], p["mem_bytes"], p["pcie_bytes"],
                                p["chunk_bytes"], p["codecs"] | 1, p["addr_width"],
                                p["sub_depth"], p["status_depth"]), cfg
-    assert await drv.read_ok("VERSION") == 0x0100
+    assert await drv.read_ok("VERSION") == 0x0101
     await drv.write_ok("DESC_LENGTH", 0x12345678)
     await drv.write_ok("IRQ_THRESHOLD", 2)
 
@@ -169,11 +170,15 @@ async def test_round_trip(dut):
     size = dsts[-1] + sizes[-1] + 512
     tb.write_mem(0, bytes([GUARD]) * size)
     tensors, offs = [], []
-    codecs = [k for k in (0, 1, 2) if tb.params["codecs"] >> k & 1]
+    codecs = [k for k in (0, 1, 2, 3) if tb.params["codecs"] >> k & 1]
+    if 3 in codecs:         # ZVCE: its code table through ZVCE_TABLE0..3, ReLU-like data
+        await drv.set_zvce_table(tb.zvce_table)
     for k, ((n, dens), a) in enumerate(zip(layers, srcs)):
-        tensors.append(activations(n, dens, E, rng).tobytes())
+        codec = codecs[(k + 1) % len(codecs)]
+        x = (relu_activations if codec == 3 else activations)(n, dens, E, rng)
+        tensors.append(x.tobytes())
         tb.write_mem(a, tensors[-1])
-        offs.append(Descriptor(a, n * eb, OFFLOAD, codecs[(k + 1) % len(codecs)], tag=k))
+        offs.append(Descriptor(a, n * eb, OFFLOAD, codec, tag=k))
     mem = tb.read_mem(0, size)
     statuses, frames = await _host_run(tb, offs)
     for d, f, s in zip(offs, frames, statuses):

@@ -23,26 +23,24 @@ ZVCE = CODECS["zvce"]
 FRAME_SENT = (ErrorCode.OK, ErrorCode.AXI_SLVERR, ErrorCode.AXI_DECERR)
 
 
-def _codecs(tb, offload=False):
+def _codecs(tb):
     """Codec ids built into the DUT (``codecs`` mask), optionally narrowed by
-    CDMA_CODECS; with ``offload``, only those an offload can ask for (not ZVCE,
-    which the engine reads only)."""
+    CDMA_CODECS."""
     names = os.environ.get("CDMA_CODECS", "raw,zvc,rle,zvce").split(",")
-    return [CODECS[n] for n in names if (tb.params["codecs"] >> CODECS[n]) & 1
-            and not (offload and CODECS[n] == ZVCE)]
+    return [CODECS[n] for n in names if (tb.params["codecs"] >> CODECS[n]) & 1]
 
 
 def _elements(tb, n, density, codec, rng):
-    """``n`` test elements: random bit patterns, or for ZVCE, whose code table
-    fits activations, ReLU-like ones (so that its chunks are ZVCE, not ZVC)."""
+    """``n`` test elements: random bit patterns, or for ZVCE, whose code tables
+    fit activations, ReLU-like ones (so that its chunks are ZVCE, not ZVC)."""
     E = tb.params["elem_bits"]
     return (relu_activations if codec == ZVCE else activations)(n, density, E, rng)
 
 
 def _frame(tb, x, codec):
     """The frame of elements ``x`` for a prefetch: the engine's own offload frame
-    (the golden model's), or for ZVCE, which the engine does not write, the
-    golden encoder's (the code table built from ``x``)."""
+    (the golden model's), or for ZVCE the golden encoder's with the code table
+    built from ``x`` (so the parser meets other tables than the engine's own)."""
     if codec == ZVCE:
         return encode_frame(x, "zvce", tb.params["chunk_bytes"], tb.params["elem_bits"])
     return tb.model.offload(x.view(np.uint8), Descriptor(0, x.nbytes, OFFLOAD, codec))[0]
@@ -79,7 +77,7 @@ async def _run_offload(tb, descs, timeout_us=2000):
     return frames, statuses
 
 
-async def _case(dut, mem_pause, pcie_pause, seed, latency=0, offload=False):
+async def _case(dut, mem_pause, pcie_pause, seed, latency=0):
     """A reset bench with random memory and PCIe pauses, and the case's transfers:
     ``[(index, address, length, codec, elements)]`` (densities 0 to 1 in turn) laid
     out in memory, and the bytes of memory they span."""
@@ -89,7 +87,7 @@ async def _case(dut, mem_pause, pcie_pause, seed, latency=0, offload=False):
     await tb.reset()
     rng = np.random.default_rng(seed)
     E = tb.params["elem_bits"]
-    places, size = _layout(tb, rng, _lengths(tb), _codecs(tb, offload))
+    places, size = _layout(tb, rng, _lengths(tb), _codecs(tb))
     transfers = [(k, a, n, codec,
                   _elements(tb, n // (E // 8), [0.0, 0.1, 0.5, 0.9, 1.0][k % 5], codec, rng))
                  for k, a, n, codec in places]
@@ -97,7 +95,7 @@ async def _case(dut, mem_pause, pcie_pause, seed, latency=0, offload=False):
 
 
 async def _offload_case(dut, mem_pause, pcie_pause, latency, seed):
-    tb, transfers, size = await _case(dut, mem_pause, pcie_pause, seed, latency, offload=True)
+    tb, transfers, size = await _case(dut, mem_pause, pcie_pause, seed, latency)
     descs = []
     for k, a, n, codec, x in transfers:
         tb.write_mem(a, x.tobytes())
@@ -127,21 +125,37 @@ async def test_offload_stress(dut):
 
 @cocotb.test()
 async def test_offload_bad_descriptors(dut):
-    """Misaligned address, odd length and unknown codec are reported; the engine goes on."""
+    """Misaligned address, odd length, unknown codec (ZVCE when it is not built
+    in) and, with ZVCE, a malformed code table are reported; the engine goes on."""
     tb = TB(dut)
     await tb.reset()
     mb, eb = tb.params["mem_bytes"], tb.params["elem_bits"] // 8
     tb.write_mem(0x2000, bytes(range(256)) * 4)
-    descs = [Descriptor(0x2000 + mb // 2, 64, OFFLOAD, 1, 1),
-             Descriptor(0x2000, 64 + 1, OFFLOAD, 1, 2) if eb > 1 else
-             Descriptor(0x2000, 64, OFFLOAD, 9, 2),
-             Descriptor(0x2000, 64, OFFLOAD, 3, 3),
-             Descriptor(0x2000, 1024, OFFLOAD, 0, 4)]
     mem = tb.read_mem(0, 0x3000)
-    frames, statuses = await _run_offload(tb, descs)
-    for d, f, s in zip(descs, frames, statuses):
-        want_f, want_s = tb.model.offload(mem, d)
-        assert (f, s) == (want_f, want_s), f"{d}: {s} vs golden {want_s}"
+
+    async def check(descs):
+        frames, statuses = await _run_offload(tb, descs)
+        for d, f, s in zip(descs, frames, statuses):
+            want_f, want_s = tb.model.offload(mem, d)
+            assert (f, s) == (want_f, want_s), f"{d}: {s} vs golden {want_s}"
+        return statuses
+    await check([Descriptor(0x2000 + mb // 2, 64, OFFLOAD, 1, 1),
+                 Descriptor(0x2000, 64 + 1, OFFLOAD, 1, 2) if eb > 1 else
+                 Descriptor(0x2000, 64, OFFLOAD, 9, 2),
+                 Descriptor(0x2000, 64, OFFLOAD, 3, 3),
+                 Descriptor(0x2000, 64, OFFLOAD, 4, 4),
+                 Descriptor(0x2000, 1024, OFFLOAD, 0, 5)])
+    if tb.params["codecs"] >> ZVCE & 1:
+        good = tb.zvce_table
+        for k, v in ((0, 0x40), (0, 0x3F), (15, 1)):     # widths bits 6-7, 24 symbols, filler
+            bad = bytearray(good)
+            bad[k] = v
+            tb.set_zvce_table(bytes(bad))
+            st = await check([Descriptor(0x2000, 64, OFFLOAD, ZVCE, 6),
+                              Descriptor(0x2000, 1024, OFFLOAD, 1, 7)])
+            assert st[0].code == ErrorCode.BAD_PARAMS, st
+        tb.set_zvce_table(good)
+        await check([Descriptor(0x2000, 1024, OFFLOAD, ZVCE, 8)])
 
 
 @cocotb.test()
@@ -370,7 +384,7 @@ async def test_round_trip(dut):
     E = tb.params["elem_bits"]
     eb = E // 8
     c = tb.params["chunk_bytes"]
-    codecs = _codecs(tb, offload=True)
+    codecs = _codecs(tb)
     # layers: (elements, density), like conv activations after ReLU
     layers = [(3 * c // eb + 17, 0.45), (c // eb, 0.08), (2 * c // eb - 5, 0.7), (999, 0.25),
               (c // (2 * eb), 1.0)]
@@ -382,10 +396,10 @@ async def test_round_trip(dut):
     tensors = []
     offs = []
     for k, ((n, dens), a) in enumerate(zip(layers, srcs)):
-        x = activations(n, dens, E, rng)
-        tensors.append(x.tobytes())
+        codec = codecs[(k + 1) % len(codecs)]
+        tensors.append(_elements(tb, n, dens, codec, rng).tobytes())
         tb.write_mem(a, tensors[-1])
-        offs.append(Descriptor(a, n * eb, OFFLOAD, codecs[(k + 1) % len(codecs)], tag=k))
+        offs.append(Descriptor(a, n * eb, OFFLOAD, codec, tag=k))
     mem = tb.read_mem(0, size)
     frames, statuses = await _run_offload(tb, offs)
     for d, f, s in zip(offs, frames, statuses):
@@ -449,7 +463,6 @@ async def test_throughput(dut):
     for density in densities:
         x = activations(nbytes // eb, density, E, rng)
         raw = x.tobytes()
-        tb.write_mem(src, raw)
         for name in codec_names:
             codec = CODECS[name]
             new = len(rows)
@@ -461,18 +474,15 @@ async def test_throughput(dut):
                             cycles=cyc, ratio=ratio, raw_per_cycle=nbytes / cyc, bound=bound,
                             efficiency=nbytes / cyc / bound, mem_bytes=MB, pcie_bytes=PB,
                             elem_bits=E)
-            if codec == ZVCE:
-                # the engine reads ZVCE only: the prefetch of the golden encoder's
-                # frame of ReLU-like elements (which the code table fits)
-                xz = relu_activations(nbytes // eb, density, E, rng)
-                want_raw, frame = xz.tobytes(), _frame(tb, xz, codec)
-            else:
-                d = Descriptor(src, nbytes, OFFLOAD, codec, tag=1)
-                want, _ = tb.model.offload(raw if src == 0 else bytes(src) + raw, d)
-                cyc, st, frame = await _timed(tb, d)
-                assert st.code == 0 and frame == want, f"offload {name} {density}: {st}"
-                rows.append(row("offload", cyc, frame))
-                want_raw = raw
+            # (ZVCE: ReLU-like elements, which the engine's code table fits)
+            want_raw = _elements(tb, nbytes // eb, density, codec, rng).tobytes() \
+                if codec == ZVCE else raw
+            tb.write_mem(src, want_raw)
+            d = Descriptor(src, nbytes, OFFLOAD, codec, tag=1)
+            want, _ = tb.model.offload(bytes(src) + want_raw, d)
+            cyc, st, frame = await _timed(tb, d)
+            assert st.code == 0 and frame == want, f"offload {name} {density}: {st}"
+            rows.append(row("offload", cyc, frame))
             tb.write_mem(dst, bytes(nbytes))
             d = Descriptor(dst, nbytes, PREFETCH, 0, tag=2)
             cyc, st, _ = await _timed(tb, d, frame)

@@ -249,8 +249,9 @@ async def test_hostile_descriptors(dut):
                 Descriptor(src + mb // 2, 256, OFFLOAD, 1, 3),       # misaligned
                 Descriptor(src + 4, 0, OFFLOAD, 1, 4),              # misaligned, empty
                 Descriptor(src, 3, OFFLOAD, 0, 5) if eb > 1 else Descriptor(src, 3, OFFLOAD, 7, 5),
-                Descriptor(src, 256, OFFLOAD, 3, 6),                # unknown codecs
-                Descriptor(src, 256, OFFLOAD, 255, 7)]
+                Descriptor(src, 256, OFFLOAD, 3, 6),                # ZVCE (unknown without it)
+                Descriptor(src, 0, OFFLOAD, 3, 8),                  # ZVCE, header and table only
+                Descriptor(src, 256, OFFLOAD, 255, 7)]              # unknown codec
     for d in offloads:
         watch.clear()
         want_f, want_s = tb.model.offload(mem, d)
@@ -445,6 +446,8 @@ async def test_reset_midway(dut):
     cases = max(2, cases // 3)
     E = tb.params["elem_bits"]
     eb = E // 8
+    # (with ZVCE built in, every other case offloads ZVCE frames)
+    zvce = bool(tb.params["codecs"] >> golden.Codec.ZVCE & 1)
     camp = Campaign(f"engine-reset-e{E}", seed, out, tb.log)
     rng = np.random.default_rng(seed + 100)
     tb.set_memory_pauses(0.2, seed)
@@ -455,7 +458,8 @@ async def test_reset_midway(dut):
         y = activations(n // eb, 0.3, E, rng)
         tb.write_mem(0x1000, x.tobytes())
         frame = golden.encode_frame(y, str(rng.choice(["zvc", "rle", "raw"])), 1024, E)
-        cocotb.start_soon(tb.submit(Descriptor(0x1000, n, OFFLOAD, 1, 1)))
+        cocotb.start_soon(tb.submit(Descriptor(0x1000, n, OFFLOAD, 3 if zvce and case % 2 else 1,
+                                               1)))
         cocotb.start_soon(tb.submit(Descriptor(0x6000, n, PREFETCH, 0, 2)))
         tb.h2c.send_nowait(AxiStreamFrame(frame))
         at = int(rng.integers(1, 400))
@@ -473,7 +477,7 @@ async def test_reset_midway(dut):
         # the next transfers are exact (destination filled with a marker first)
         tb.write_mem(0xB000, _marker(0xB000, n + 64))
         mem = tb.read_mem(0, MEM)
-        d = Descriptor(0x1000, n, OFFLOAD, 2, 3)
+        d = Descriptor(0x1000, n, OFFLOAD, 3 if zvce and not case % 2 else 2, 3)
         s, f = await _offload(tb, d, 20000)
         problems = []
         if (f, s) != tb.model.offload(mem, d):
