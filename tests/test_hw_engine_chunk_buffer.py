@@ -30,6 +30,45 @@ def _chunk_beats(raw):
     return out
 
 
+def _counted(data):
+    """The codec stage's beats of ``data`` bytes, each with its byte count."""
+    return [{"data": d, "keep": k, "last": last, "n": bin(k).count("1")}
+            for d, k, last in byte_beats(data, MB)]
+
+
+def _benches(dut, nchunks, rng, got, fields):
+    """The codec stage's side of ``enc`` (random ``ready``), and a reader that
+    takes ``nchunks`` chunks at random times, reads each one's payload from the
+    port its verdict names and appends ``(verdict fields, payload)`` to ``got``."""
+    async def enc_sink(ctx):
+        while True:
+            ctx.set(dut.enc.ready, rng.random() < 0.7)
+            await ctx.tick()
+
+    async def reader(ctx):
+        for _ in range(nchunks):
+            while True:
+                await ctx.tick()
+                if ctx.get(dut.chunk.valid) and rng.random() < 0.5:
+                    break
+            info = {f: ctx.get(getattr(dut.chunk.p, f)) for f in fields}
+            alt = ctx.get(dut.chunk.p.alt)
+            port = dut.rd_comp if ctx.get(dut.chunk.p.comp) else dut.rd_alt if alt else dut.rd_raw
+            length = ctx.get(dut.chunk.p.length)
+            data = bytearray()
+            for beat in range(-(-length // MB)):
+                ctx.set(dut.rd_addr, beat)
+                ctx.set(dut.rd_en, 1)
+                await ctx.tick()
+                ctx.set(dut.rd_en, 0)
+                data += ctx.get(port).to_bytes(MB, "little")
+            ctx.set(dut.chunk.ready, 1)
+            await ctx.tick()
+            ctx.set(dut.chunk.ready, 0)
+            got.append((info, bytes(data[:length])))
+    return enc_sink, reader
+
+
 @pytest.mark.parametrize("banks, codecs", [(2, 0b111), (4, 0b111), (4, 0b1011)])
 def test_raw_fallback_and_payloads_vs_golden(banks, codecs):
     """A ZVC frame (with ZVCE built in too: its ZVC-copy half stays off)."""
@@ -48,46 +87,16 @@ def test_raw_fallback_and_payloads_vs_golden(banks, codecs):
         await put_beats(ctx, dut.i, _chunk_beats(x.tobytes()), rng, 0.2)
 
     async def codec(ctx):               # the compressor: takes beats, sends golden's ZVC bytes
-        beats = [{"data": d, "keep": k, "last": last, "n": bin(k).count("1")}
-                 for _, comp, *_ in chunks for d, k, last in byte_beats(comp, MB)]
-        await put_beats(ctx, dut.comp, beats, rng, 0.4)
+        await put_beats(ctx, dut.comp, [b for _, comp, *_ in chunks for b in _counted(comp)],
+                        rng, 0.4)
 
-    async def enc_sink(ctx):
-        while True:
-            ctx.set(dut.enc.ready, rng.random() < 0.7)
-            await ctx.tick()
-
-    async def reader(ctx):
-        for _ in chunks:
-            while True:
-                await ctx.tick()
-                if ctx.get(dut.chunk.valid) and rng.random() < 0.5:
-                    break
-            info = {f: ctx.get(getattr(dut.chunk.p, f)) for f in ("length", "comp", "final")}
-            assert not ctx.get(dut.chunk.p.alt)
-            data = bytearray()
-            for beat in range(-(-info["length"] // MB)):
-                ctx.set(dut.rd_addr, beat)
-                ctx.set(dut.rd_en, 1)
-                await ctx.tick()
-                ctx.set(dut.rd_en, 0)
-                data += (ctx.get(dut.rd_comp if info["comp"] else dut.rd_raw)
-                         ).to_bytes(MB, "little")
-            ctx.set(dut.chunk.ready, 1)
-            await ctx.tick()
-            ctx.set(dut.chunk.ready, 0)
-            got.append((info, bytes(data[:info["length"]])))
-
+    enc_sink, reader = _benches(dut, len(chunks), rng, got, ("length", "comp", "alt", "final"))
     simulate(dut, [chunker, codec, reader], [enc_sink], rules_on=[dut.i, dut.comp, dut.enc])
-    expected = [({"length": length, "comp": int(comp), "final": int(k == len(chunks) - 1)}, payload)
+    expected = [({"length": length, "comp": int(comp), "alt": 0,
+                  "final": int(k == len(chunks) - 1)}, payload)
                 for k, (_, _, length, comp, payload) in enumerate(chunks)]
     assert got == expected
     assert [info["comp"] for info, _ in expected] == [1, 0, 1, 1]       # the dense one raw
-
-
-def _counted(data):
-    return [{"data": d, "keep": k, "last": last, "n": bin(k).count("1")}
-            for d, k, last in byte_beats(data, MB)]
 
 
 def test_zvce_frame_takes_the_shortest_copy():
@@ -113,30 +122,7 @@ def test_zvce_frame_takes_the_shortest_copy():
     async def zvc(ctx):
         await put_beats(ctx, dut.alt, [b for c in chunks for b in _counted(c[2])], rng, 0.3)
 
-    async def enc_sink(ctx):
-        while True:
-            ctx.set(dut.enc.ready, rng.random() < 0.7)
-            await ctx.tick()
-
-    async def reader(ctx):
-        for _ in chunks:
-            while True:
-                await ctx.tick()
-                if ctx.get(dut.chunk.valid) and rng.random() < 0.5:
-                    break
-            info = {f: ctx.get(getattr(dut.chunk.p, f)) for f in ("length", "comp", "alt")}
-            port = dut.rd_comp if info["comp"] else dut.rd_alt if info["alt"] else dut.rd_raw
-            data = bytearray()
-            for beat in range(-(-info["length"] // MB)):
-                ctx.set(dut.rd_addr, beat)
-                ctx.set(dut.rd_en, 1)
-                await ctx.tick()
-                ctx.set(dut.rd_en, 0)
-                data += ctx.get(port).to_bytes(MB, "little")
-            ctx.set(dut.chunk.ready, 1)
-            await ctx.tick()
-            ctx.set(dut.chunk.ready, 0)
-            got.append((info, bytes(data[:info["length"]])))
+    enc_sink, reader = _benches(dut, len(chunks), rng, got, ("length", "comp", "alt"))
 
     simulate(dut, [chunker, zvce, zvc, reader], [enc_sink],
              rules_on=[dut.i, dut.comp, dut.alt, dut.enc])

@@ -95,7 +95,8 @@ def test_zvce_frame_vs_golden(seed):
     x, table = transfer_zvce(seed)
     frame, chunks = golden_chunks_zvce(x, table)
     got = _run(FrameReader(p), len(x) * 4, 3,
-               [(raw, ce, plen, codec == 3, cz, codec == 1) for raw, ce, cz, plen, codec, _ in chunks],
+               [(raw, ce, plen, codec == 3, cz, codec == 1)
+                for raw, ce, cz, plen, codec, _ in chunks],
                seed, table=table)
     assert got == frame
 

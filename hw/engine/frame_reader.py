@@ -179,8 +179,9 @@ class FrameReader(EngineUnit):
         log2c = chunk_bytes.bit_length() - 1
         # docs/FORMAT.md: magic, version, element bits, log2 chunk bytes, codec, raw
         # length as u64 (the descriptor's length is 32 bits: the top half is 0).
-        header = Cat(C(MAGIC_WORD, 32), Mux(zvce_frame, C(VERSION_TABLE, 8), C(VERSION, 8)), C(E, 8),
-                     C(log2c, 8), codec, length, C(0, 64 - LENGTH_BITS))
+        version = Mux(zvce_frame, C(VERSION_TABLE, 8), C(VERSION, 8))
+        header = Cat(C(MAGIC_WORD, 32), version, C(E, 8), C(log2c, 8), codec, length,
+                     C(0, 64 - LENGTH_BITS))
         assert len(header) == 8 * HEADER_BYTES == 8 * TABLE_BYTES
         full = self.chunk.valid
         use = self.chunk.p.comp
@@ -233,7 +234,8 @@ class FrameReader(EngineUnit):
                 m.d.sync += [s_pay.eq(0),
                              s_n.eq(CHUNK_HEADER_BYTES // WORD_BYTES),
                              s_last.eq(0),
-                             p_comp.eq(use), p_alt.eq(use_alt), p_idx.eq(0), p_lastidx.eq((plen - 1) >> mshift),
+                             p_comp.eq(use), p_alt.eq(use_alt), p_idx.eq(0),
+                             p_lastidx.eq((plen - 1) >> mshift),
                              p_at_last.eq(plen <= MB),
                              p_lastwords.eq((((plen - 1) & (MB - 1)) >> WORD_SHIFT) + 1),
                              p_final.eq(self.chunk.p.final), rstate.eq(R_PAY),

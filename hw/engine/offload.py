@@ -11,8 +11,8 @@ from cdma.golden.zvce import TABLE_BYTES
 
 from ..packer import Packer
 from ..skid import SkidBuffer
-from ..zvce import table_malformed
 from ..streams import byte_stream, element_beat_layout
+from ..zvce import table_malformed
 from .axi import forward, read_members
 from .chunk_buffer import ChunkBuffer
 from .chunker import Chunker, chunk_beat_layout
