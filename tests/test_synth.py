@@ -33,8 +33,12 @@ def test_synth_usage_errors(argv, message, tmp_path, capsys):
 
 def test_sweep_covers_every_codec_block():
     modules = {m for m, _ in synth.SWEEP}
-    assert modules == {"zvc-compress", "zvc-decompress", "rle-encode", "rle-decode"}
+    assert modules == {"zvc-compress", "zvc-decompress", "rle-encode", "rle-decode",
+                       "zvce-compress", "zvce-decompress"}
     assert {p["elem_bits"] for _, p in synth.SWEEP} == {8, 16, 32}
+    # every ZVCE configuration beside the ZVC one of the same width
+    zvce = [(m[:3] + m[4:], p) for m, p in synth.SWEEP if m.startswith("zvce")]
+    assert zvce and all(c in synth.SWEEP for c in zvce)
 
 
 def test_sweep_engines_are_valid_configurations():
@@ -136,8 +140,9 @@ def test_sigterm_stops_a_sweep_like_ctrl_c(tmp_path, monkeypatch):
 
 
 def test_sweep_max_bytes_keeps_the_narrow_configurations(tmp_path, monkeypatch, capsys):
-    """--max-bytes 16: the twelve codec configurations of 8-16 B/cycle and the
-    16 B/cycle engine, not the 32 x 16 blocks nor the 64 B/cycle engines."""
+    """--max-bytes 16: the sixteen codec configurations of 8-16 B/cycle (twelve
+    ZVC/RLE, four ZVCE) and the 16 B/cycle engine, not the 32 x 16 blocks nor the
+    64 B/cycle engines."""
     seen = []
 
     def fake(module, params, workdir, **kw):
@@ -149,7 +154,7 @@ def test_sweep_max_bytes_keeps_the_narrow_configurations(tmp_path, monkeypatch, 
                "--json", str(tmp_path / "r.json")])
     assert rc == 0
     codec = [(m, p) for m, p in seen if m != "engine"]
-    assert len(codec) == 12 and all(p["elem_bits"] * p["lanes"] <= 128 for _, p in codec)
+    assert len(codec) == 16 and all(p["elem_bits"] * p["lanes"] <= 128 for _, p in codec)
     assert [p for m, p in seen if m == "engine"] == [
         {"mem_bytes": 16, "pcie_bytes": 16, "dec_instances": 1}]
     assert main(["synth", "--max-bytes", "16", "rle-encode"]) == 2

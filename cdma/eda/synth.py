@@ -42,11 +42,17 @@ DEFAULT_SPEEDS = (6, 8)
 
 #: Configurations of ``--sweep``: (module, parameters).  8 to 64 raw bytes per
 #: cycle; 32 x 16 is the engine's default codec width.  Each places in minutes
-#: with the WebAssembly nextpnr on a 2-core machine.
+#: with the WebAssembly nextpnr on a 2-core machine.  The ZVCE blocks come in the
+#: widths of the ZVC ones they are compared with, less E = 8 (ZVCE codes 16- and
+#: 32-bit elements only).
 SWEEP = tuple(
     (module, {"elem_bits": eb, "lanes": lanes})
     for module in ("zvc-compress", "zvc-decompress", "rle-encode", "rle-decode")
     for eb, lanes in ((8, 8), (16, 4), (32, 4), (32, 16))
+) + tuple(
+    (module, {"elem_bits": eb, "lanes": lanes})
+    for module in ("zvce-compress", "zvce-decompress")
+    for eb, lanes in ((16, 4), (32, 4), (32, 16))
 )
 #: Engine configurations that ``--sweep`` runs after the codec blocks: all
 #: codecs at 16 B/cycle and raw+ZVC at the default 64 B/cycle, which fit the
