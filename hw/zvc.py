@@ -753,9 +753,10 @@ class ZVCDecompressor(wiring.Component):
                      pc_next_mu.eq(pc_next + MU)]
         # (`fin` means rem <= L; a step that does not finish leaves rem - L, so
         # the chunk's last step comes next if rem <= 2 * L: no subtraction on
-        # the way)
-        fin_step = Signal()
-        m.d.comb += fin_step.eq(_at_most_pow2(rem, 2 * L))
+        # the way.  That verdict is a register, loaded with `rem`: from the
+        # 32-bit `rem` through the mode's next value it was the 16 B engine's
+        # path at seed 3 of 4861950, `rem` -> `md_last`, 13.5 ns, 8 levels)
+        fin_step = Signal(init=1)        # (rem resets to 0)
         rem_next = Signal.like(rem)
         m.d.comb += rem_next.eq(rem - L)
         with m.If(step):
@@ -763,7 +764,8 @@ class ZVCDecompressor(wiring.Component):
             with m.If(~prefetch):
                 m.d.comb += nxt["s"].eq(s + 1)
         with m.If(d_step):
-            m.d.sync += rem.eq(rem_next)
+            # rem_next <= 2 L, rem_next = rem - L (wrapping, as the subtraction)
+            m.d.sync += [rem.eq(rem_next), fin_step.eq((rem >= L) & (rem <= 3 * L))]
             with m.If(d_prefetch):
                 # the window that starts has rem_next elements left (same value mod
                 # 32 as the count): the one after it is short if rem_next < 64
@@ -800,7 +802,8 @@ class ZVCDecompressor(wiring.Component):
         with m.If(d_start):
             m.d.sync += next_short.eq(pend_short)
         with m.If(started):
-            m.d.sync += [rem.eq(pend_cnt), wrem_out.eq(pend_out)]
+            m.d.sync += [rem.eq(pend_cnt), wrem_out.eq(pend_out),
+                         fin_step.eq(_at_most_pow2(pend_cnt, 2 * L))]
         m.d.sync += self.error.eq(fail)
 
         # The mode flags move only when the chunk's state does (`adv`: a step, a
