@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ErrorCode, FormatError
 from .frame import HEADER_BYTES, Codec, decode_frame, encode_frame
-from .zvce import TABLE_BYTES, CodeTable
+from .zvce import ELEM_BITS as ZVCE_ELEM_BITS, TABLE_BYTES, CodeTable
 
 __all__ = ["OFFLOAD", "PREFETCH", "DESCRIPTOR_BYTES", "STATUS_BYTES", "Descriptor", "Status",
            "EngineModel"]
@@ -108,7 +108,7 @@ class EngineModel:
         if len(table) != TABLE_BYTES:
             raise ValueError(f"zvce_table must be {TABLE_BYTES} bytes, not {len(table)}")
         object.__setattr__(self, "zvce_table", table)
-        if self.codecs >> Codec.ZVCE & 1 and self.elem_bits not in (16, 32):
+        if self.codecs >> Codec.ZVCE & 1 and self.elem_bits not in ZVCE_ELEM_BITS:
             raise ValueError(f"codecs with ZVCE (bit 3) need elem_bits 16 or 32, "
                              f"not {self.elem_bits!r}")
 

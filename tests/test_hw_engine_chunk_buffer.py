@@ -82,7 +82,7 @@ def test_raw_fallback_and_payloads_vs_golden(banks, codecs):
 
     async def chunker(ctx):
         ctx.set(dut.codec_on, 1)
-        if codecs >> 3 & 1:
+        if p.zvce:
             ctx.set(dut.alt_on, 0)
         await put_beats(ctx, dut.i, _chunk_beats(x.tobytes()), rng, 0.2)
 

@@ -7,8 +7,6 @@ from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from cdma.golden.frame import Codec
-
 from ..streams import element_stream
 from .chunker import chunk_beat_layout
 from .compress_stage import counted_byte_layout
@@ -87,7 +85,7 @@ class ChunkBuffer(EngineUnit):
             "rd_comp": Out(8 * p.mem_bytes),
             **({"alt_on": In(1),
                 "alt": In(stream.Signature(counted_byte_layout(p.mem_bytes))),
-                "rd_alt": Out(8 * p.mem_bytes)} if p.codecs >> Codec.ZVCE & 1 else {}),
+                "rd_alt": Out(8 * p.mem_bytes)} if p.zvce else {}),
         })
 
     def elaborate(self, platform):
@@ -103,8 +101,6 @@ class ChunkBuffer(EngineUnit):
         cbits = max(1, (chunk_beats - 1).bit_length())
         NB = p.chunk_banks
         pbits = NB.bit_length() - 1
-
-        zvce = p.codecs >> Codec.ZVCE & 1
 
         def bank_regs(name, shape=1):
             return [Signal(shape, name=f"{name}{b}") for b in range(NB)]
@@ -132,7 +128,7 @@ class ChunkBuffer(EngineUnit):
                 m.submodules[f"{name}_mem"] = self.mem = Memory(shape=8 * MB,
                                                                 depth=NB * chunk_beats, init=[])
         halves = [Half("comp", self.comp, self.codec_on)]
-        if zvce:
+        if p.zvce:
             halves.append(Half("alt", self.alt, self.alt_on))
         m.submodules.raw_mem = raw_mem = Memory(shape=8 * MB, depth=NB * chunk_beats, init=[])
 
@@ -242,8 +238,8 @@ class ChunkBuffer(EngineUnit):
         # engine's, 12.3 ns.)
         ready_q, use_q, alt_q = bank_regs("ready_q"), bank_regs("use_q"), bank_regs("alt_q")
         len_q = bank_regs("len_q", range(chunk_bytes + 1))
+        comp, *alt = halves
         for b in range(NB):
-            comp, *alt = halves
             use = ~comp.ovf[b] & (comp.len[b] < raw_len[b])
             length = Mux(use, comp.len[b], raw_len[b])
             pick_alt = 0

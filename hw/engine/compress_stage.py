@@ -61,13 +61,12 @@ class CompressStage(EngineUnit):
     """
 
     def __init__(self, params):
-        zvce = params.codecs >> Codec.ZVCE & 1
         super().__init__(params, lambda p: {
             "codec": In(8),
             "i": In(element_stream(p.elem_bits, 8 * p.mem_bytes // p.elem_bits)),
             "o": Out(stream.Signature(counted_byte_layout(p.mem_bytes))),
             **({"code_table": In(8 * TABLE_BYTES),
-                "alt": Out(stream.Signature(counted_byte_layout(p.mem_bytes)))} if zvce else {}),
+                "alt": Out(stream.Signature(counted_byte_layout(p.mem_bytes)))} if p.zvce else {}),
         })
 
     def elaborate(self, platform):

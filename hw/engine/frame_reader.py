@@ -94,7 +94,7 @@ class FrameReader(EngineUnit):
             "o": Out(stream.Signature(piece_layout(8 * WORD_BYTES, p.mem_bytes // WORD_BYTES))),
             "nbytes": Out(LENGTH_BITS),
             **({"code_table": In(8 * TABLE_BYTES), "rd_alt": In(8 * p.mem_bytes)}
-               if p.codecs >> Codec.ZVCE & 1 else {}),
+               if p.zvce else {}),
         })
 
     def elaborate(self, platform):
@@ -108,7 +108,7 @@ class FrameReader(EngineUnit):
         cbits = max(1, (chunk_beats - 1).bit_length())
         length, codec, flen, o = self.length, self.codec, self.nbytes, self.o
 
-        zvce = p.codecs >> Codec.ZVCE & 1
+        zvce = p.zvce
         # (`codec` is held for the frame: the compare sits before registers only)
         zvce_frame = (codec == Codec.ZVCE) if zvce else C(0, 1)
         R_IDLE, R_HDR, R_TBL, R_CHDR, R_PAY = range(5)

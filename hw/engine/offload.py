@@ -84,7 +84,7 @@ class OffloadUnit(EngineUnit):
             "status": Out(stream.Signature(status_layout())),
             "c2h": Out(byte_stream(p.pcie_bytes)),
             **read_members(p.addr_width, p.mem_bytes),
-            **({"code_table": In(8 * TABLE_BYTES)} if p.codecs >> Codec.ZVCE & 1 else {}),
+            **({"code_table": In(8 * TABLE_BYTES)} if p.zvce else {}),
         })
 
     def elaborate(self, platform):
@@ -120,8 +120,7 @@ class OffloadUnit(EngineUnit):
         wiring.connect(m, buffer.enc, enc_slice.i)
         wiring.connect(m, enc_slice.o, codec_stage.i)
         wiring.connect(m, codec_stage.o, buffer.comp)
-        zvce = p.codecs >> Codec.ZVCE & 1
-        if zvce:
+        if p.zvce:
             wiring.connect(m, codec_stage.alt, buffer.alt)
             m.d.comb += reader.rd_alt.eq(buffer.rd_alt)
         wiring.connect(m, buffer.chunk, reader.chunk)
@@ -155,7 +154,7 @@ class OffloadUnit(EngineUnit):
         # ZVCE: the command's code table, and its verdict, registered as it is taken
         table = Signal(8 * TABLE_BYTES)
         table_bad = Signal()
-        if zvce:
+        if p.zvce:
             m.d.comb += [codec_stage.code_table.eq(table), reader.code_table.eq(table),
                          buffer.alt_on.eq(codec == Codec.ZVCE)]
 
@@ -165,7 +164,7 @@ class OffloadUnit(EngineUnit):
                 m.d.sync += [addr.eq(self.cmd.p.addr), length.eq(self.cmd.p.length),
                              codec.eq(self.cmd.p.codec), tag.eq(self.cmd.p.tag),
                              desc_code.eq(self.cmd.p.code), state.eq(CHECK)]
-                if zvce:
+                if p.zvce:
                     m.d.sync += [table.eq(self.code_table),
                                  table_bad.eq(table_malformed(self.code_table))]
         with m.Elif(state == CHECK):

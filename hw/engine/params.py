@@ -157,7 +157,7 @@ class EngineParams:
         check_positive_int("codecs", self.codecs, minimum=0)
         if self.codecs & ~CODEC_MASK_ALL:
             raise ValueError(f"codecs must be a mask of bits 0..3, not {self.codecs!r}")
-        if self.codecs >> Codec.ZVCE & 1:
+        if self.zvce:
             if self.elem_bits not in ZVCE_ELEM_BITS:
                 raise ValueError(f"codecs with ZVCE (bit 3) need elem_bits 16 or 32, "
                                  f"not {self.elem_bits!r}")
@@ -179,6 +179,11 @@ class EngineParams:
         check_positive_int("dec_instances", self.dec_instances)
         if self.dec_instances > 2:
             raise ValueError(f"dec_instances must be 1 or 2, not {self.dec_instances!r}")
+
+    @property
+    def zvce(self) -> bool:
+        """ZVCE is built in (``codecs`` bit 3): both paths read and write it."""
+        return bool(self.codecs >> Codec.ZVCE & 1)
 
     @property
     def burst_beats(self) -> int:

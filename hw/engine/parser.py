@@ -132,7 +132,7 @@ class FrameParser(EngineUnit):
         words = [unp.data[32 * k:32 * (k + 1)] for k in range(OUT)]
 
         IDLE, HDR, CALC, CHDR, PAY, END, DRAIN, FINISH, TBL = range(9)
-        has_zvce = bool(p.codecs >> Codec.ZVCE & 1)
+        has_zvce = p.zvce
         state = Signal(range(9 if has_zvce else 8))
         length = Signal(LENGTH_BITS)
         code = Signal(8)

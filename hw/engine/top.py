@@ -6,7 +6,6 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from cdma.golden.engine import DESCRIPTOR_BYTES, STATUS_BYTES
-from cdma.golden.frame import Codec
 from cdma.golden.zvce import TABLE_BYTES
 
 from .axi import (AXI4Signature, BURST_INCR, CACHE_BUFFERABLE_MODIFIABLE, forward, read_members,
@@ -71,7 +70,7 @@ class CDMAEngine(wiring.Component):
             "m_axis_status_tdata": Out(8 * STATUS_BYTES), "m_axis_status_tvalid": Out(1),
             "m_axis_status_tready": In(1),
         })
-        if params.codecs >> Codec.ZVCE & 1:
+        if params.zvce:
             ports["zvce_table"] = In(8 * TABLE_BYTES)
         super().__init__(ports)
 
