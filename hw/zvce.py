@@ -19,7 +19,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, expand_pipelined, popcount, prefix_counts, thermometer
+from .bits import compact_level, expand_pipelined, popcount, prefix_counts, thermometer, wrap
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker, shift_units
 from .skid import replicated
@@ -581,7 +581,12 @@ class ZVCEDecompressor(wiring.Component):
         # window: one head reaching the whole window multiplexer closed at 52.5 MHz
         # at 32 x 4, the path to X1's low slots)
         UC = max(1, min(8 * IB, 8 * VW) // 32)
-        m.submodules.unp = unp = Unpacker(8, IB, VW, lookahead=AH + HB - VW, copies=UC)
+        # (`registered`: the window's selection in two cycles; a step's low bytes
+        # reach X2 straight from it, a cycle after the step, beside the rest of
+        # the step that went through X1 -- the head -> window -> X1 path was the
+        # 32 x 4 block's, 18.7 ns)
+        m.submodules.unp = unp = Unpacker(8, IB, VW, lookahead=AH + HB - VW, copies=UC,
+                                          registered=True)
         NW = unp.ring_units // IB
         m.d.comb += [
             unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
@@ -617,7 +622,8 @@ class ZVCEDecompressor(wiring.Component):
         m.d.comb += [self.count.ready.eq(~active), self.error_code.eq(code)]
         start = Signal()
         m.d.comb += start.eq(self.count.valid & self.count.ready)
-        hwid = [tbl[0:2], tbl[2:4], tbl[4:6], C(8, 4)]     # tail width of each head
+        # code bits (2 + tail width) of heads 0-2, registers loaded with the table
+        hbits = [Signal(4, name=f"hbits{k}") for k in range(3)]
 
         # ---- the framer: the header of the window after the current one (or of
         #      the current one, before its header step), read from the unpacker's
@@ -675,18 +681,35 @@ class ZVCEDecompressor(wiring.Component):
         # partial byte (a short adder tree, no wide thermometer-and-sum).
         b1_k = Signal(range(WINDOW + 1))
         b1_mask, b1_field = Signal(WINDOW), Signal(FB)
-        b1_lvl, b2_lvl = Signal.like(avail), Signal.like(avail)
-        m.d.sync += [b1_ok.eq(a_ok & ~moved), b1_k.eq(popcount(list(a_mask))), b1_lvl.eq(a_lvl),
-                     b2_lvl.eq(b1_lvl), b1_mask.eq(a_mask), b1_field.eq(a_field)]
+        # (B2's verdicts on the bytes there, `b2_m4` (the mask) and `b2_full`
+        # (mask and field), are registers: the header step is an AND of flags.
+        # `b2_full` = bits + 39 < 8 x (level + 1), the sign of one more adder-tree
+        # sum with -8 x (level + 1) a term (a register of B1), not a compare of
+        # the field's length after the tree: the compare between `b2_nb` and the
+        # level was the start of the ZVCE engine's path, 20.8 ns)
+        lvl_w = max((10 * WINDOW + 40).bit_length(), (8 * (unp.ring_units + 1)).bit_length()) + 1
+        b1_neg = Signal(lvl_w)           # 39 - 8 x (level + 1), modulo 2 ** lvl_w
+        b1_m4, b2_m4 = Signal(), Signal()
+        # (the framer's next offset from its slot, `foff` + the low bytes of the
+        # window, x 8: a term of B2's adder tree too, see `b2_fnext`)
+        FMAX = IB - 1 + HB + WINDOW * LOWB      # the largest foff + step of the framer
+        b1_kf = Signal(range(8 * FMAX + 40))   # (+ 39)
+        m.d.sync += [b1_ok.eq(a_ok & ~moved), b1_k.eq(popcount(list(a_mask))),
+                     b1_kf.eq(((foff + _times(popcount(list(a_mask)), LOWB)) << 3) + 39),
+                     b1_neg.eq(39 - ((a_lvl + 1) << 3)), b1_m4.eq(a_lvl >= 4), b2_m4.eq(b1_m4),
+                     b1_mask.eq(a_mask), b1_field.eq(a_field)]
         NG = WINDOW // 4
         b1_part = [[Signal(range(4 * 10 + 1), name=f"b1_p{g}_{q}") for q in range(4)]
                    for g in range(NG)]
         for g in range(NG):
-            acc = C(0, 1)
+            # (head + tail bits of each head, summed as a tree: first 1, 2, 3, 4)
+            a = []
             for q in range(4):
                 h = a_field[8 * g + 2 * q:8 * g + 2 * q + 2]
-                acc = acc + Mux(h[1], Mux(h[0], 8, hwid[2]), Mux(h[0], hwid[1], hwid[0])) + 2
-                m.d.sync += b1_part[g][q].eq(acc)
+                a.append(Mux(h[1], Mux(h[0], 10, hbits[2]), Mux(h[0], hbits[1], hbits[0])))
+            a01, a23 = a[0] + a[1], a[2] + a[3]
+            sums = [a[0], a01, a01 + a[2], a01 + a23]
+            m.d.sync += [b1_part[g][q].eq(sums[q]) for q in range(4)]
         kq, kr = b1_k[2:], b1_k[:2]
         whole = [Mux(kq > g, b1_part[g][3], 0) for g in range(NG)]
         partial = Signal(range(4 * 10 + 1))
@@ -705,25 +728,41 @@ class ZVCEDecompressor(wiring.Component):
                     m.d.comb += partial.eq(sels[r - 1] if r else 0)
         # (the field's bits + 39 and + 39 + 8 x the current window's last step's
         # low bytes: the constant and that register a term of the adder tree, not
-        # an adder after it)
+        # an adder after it; so are the terms of `fullsum` and `fnext39` below.
+        # Tried: prefix sums of the bytes' code bits registered in B1, so that B2
+        # picks one and adds two terms: B1's scan was then the path, 19.0 ns at
+        # 32 x 4 against 15.1 for this tree)
         nbits39 = Signal(range(10 * WINDOW + 40))
         mbits = Signal(range(10 * WINDOW + 40 + 8 * L * LOWB))
         lastneed39 = Signal(range(8 * L * LOWB + 40))   # 39 + 8 x the last step's low bytes
         m.d.comb += [nbits39.eq(popcount_sum(whole + [partial, C(39, 6)])),
                      mbits.eq(popcount_sum(whole + [partial, lastneed39]))]
         b2_k = Signal(range(WINDOW + 1))
-        b2_hb = Signal(range(13))        # mask and heads, in bytes
         b2_nb = Signal(range(HB + 1))    # mask and code field, in bytes
         b2_mt = Signal(range(HB + L * LOWB + 1))  # and the current window's last step's
         b2_r = Signal(3)                 # bits of the field's last byte used (0: all)
         b2_bad = Signal()                # BAD_MASK (the chunk's last window)
+        b2_full = Signal()               # mask and field were there when A took them
+        b2_go = Signal()                 # b2_ok & ~b2_bad & b2_full: a header step may go
+        fullsum = Signal(lvl_w)
+        m.d.comb += fullsum.eq(popcount_sum(whole + [partial, b1_neg]))
+        # The framer's next position, in bytes from its slot: `foff` + 4 + F + the
+        # window's low bytes, formed in B2 (the framer's position does not move
+        # while B1 and B2 stand for it), so that a header step only picks it:
+        # formed after the step from `b2_nb`, slot and offset split and the slot
+        # wrapped around the ring, it was the 32 x 4 block's path, 16.0 ns)
+        b2_fnext = Signal(range(FMAX + 1))
+        fnext39 = Signal(range(8 * FMAX + 40))
+        m.d.comb += fnext39.eq(popcount_sum(whole + [partial, b1_kf]))
         b2_mask, b2_field = Signal(WINDOW), Signal(FB)
         short = ~frem[5:].any()          # fewer than 32 elements left
+        bad_now = Signal()
+        m.d.comb += bad_now.eq(short & (b1_mask & ~thermometer(frem[:5], WINDOW)).any())
         m.d.sync += [
             b2_ok.eq(b1_ok & ~moved), b2_k.eq(b1_k), b2_mask.eq(b1_mask), b2_field.eq(b1_field),
-            b2_hb.eq(4 + ((b1_k + 3) >> 2)), b2_nb.eq(nbits39 >> 3),
-            b2_r.eq(nbits39[:3] + 1), b2_mt.eq(mbits >> 3),
-            b2_bad.eq(short & (b1_mask & ~thermometer(frem[:5], WINDOW)).any()),
+            b2_nb.eq(nbits39 >> 3), b2_fnext.eq(fnext39 >> 3),
+            b2_r.eq(nbits39[:3] + 1), b2_mt.eq(mbits >> 3), b2_full.eq(fullsum[-1]),
+            b2_bad.eq(bad_now), b2_go.eq(b1_ok & ~moved & ~bad_now & fullsum[-1]),
         ]
 
         # ---- the window's field, captured at the header step (two registers in
@@ -734,8 +773,6 @@ class ZVCEDecompressor(wiring.Component):
         w_field = Signal(FB)
         m.d.comb += w_field.eq(Mux(wsel, wf[1], wf[0]))
         w_k = Signal(range(WINDOW + 1))
-        w_nb = Signal(range(HB + 1))
-        w_r = Signal(3)
         mask = Signal(WINDOW)            # shifted down `lanes` bits per step
         need = Signal(range(L * LOWB + 1))
         pchk = Signal()                  # the field's padding is being checked
@@ -743,12 +780,24 @@ class ZVCEDecompressor(wiring.Component):
         tops_tbl = Signal(8 * TABLE_BYTES)    # the table of the steps in flight
 
         # ---- the step decision (from registers, `avail`/`ended` of the unpacker) ----------
-        step, head, finish, fail = Signal(), Signal(), Signal(), Signal()
-        fail_code = Signal(4)
+        # A failure is seen (`fail_now`) and acts a cycle later (`fail`, a
+        # register): its conditions exclude every other outcome and hold while
+        # nothing moves, so its compares of `avail` reach a flip-flop, not the
+        # unpacker's drop and the framer.
+        step, head, finish, fail, fail_now = Signal(), Signal(), Signal(), Signal(), Signal()
+        fail_code, fail_code_now = Signal(4), Signal(4)
+        m.d.sync += [fail.eq(fail_now & ~fail), fail_code.eq(fail_code_now)]
         LM = ZVCEError.LENGTH_MISMATCH
+        # the next window's header step merges with this window's last step
+        merge = Signal()
+        # (one LUT on registers: `merge` picks the take, ahead of the unpacker's
+        # level arithmetic; formed from `s` and the B2 flags it was 5 LUTs deep,
+        # the 16 x 4 block's path, 16.3 ns)
+        s_last = Signal(init=nb == 1)    # s == nb - 1
+        m.d.comb += merge.eq(s_last & ~fin & ~pchk & b2_go)
 
         def failing(c):
-            return [fail.eq(1), fail_code.eq(c)]
+            return [fail_now.eq(1), fail_code_now.eq(c)]
         with m.If(active & ~failed):
             with m.If(tbad):
                 m.d.comb += failing(ZVCEError.BAD_PARAMS)
@@ -758,23 +807,20 @@ class ZVCEDecompressor(wiring.Component):
                 with m.Elif(ended & room):
                     m.d.comb += finish.eq(1)
             with m.Elif(~lows):
-                # a window's header: mask, BAD_MASK, heads, field
-                # (the header registers are used only for bytes that were there
-                # when they were taken: `b2_lvl`)
-                with m.If(avail < 4):
-                    with m.If(ended):
-                        m.d.comb += failing(LM)
-                with m.Elif(b2_ok & (b2_lvl >= 4)):
+                # a window's header: mask, BAD_MASK, heads and field (an
+                # incomplete mask, heads or field are all LENGTH_MISMATCH). The
+                # header registers are used only for bytes that were there when
+                # A took them (`b2_m4`, `b2_full`); those are never more than
+                # `avail` (no take meanwhile), so `b2_m4` implies `avail` >= 4.
+                with m.If(b2_ok & b2_m4):
                     with m.If(b2_bad):
                         m.d.comb += failing(ZVCEError.BAD_MASK)
-                    with m.Elif(b2_lvl < b2_hb):
-                        with m.If(ended & (avail < b2_hb)):
-                            m.d.comb += failing(LM)
-                    with m.Elif(b2_lvl < b2_nb):
-                        with m.If(ended & (avail < b2_nb)):
-                            m.d.comb += failing(LM)
-                    with m.Else():
+                    with m.Elif(b2_go):
                         m.d.comb += head.eq(1)
+                    with m.Elif(ended & (avail < b2_nb)):
+                        m.d.comb += failing(LM)
+                with m.Elif(ended & (avail < 4)):
+                    m.d.comb += failing(LM)
             with m.Elif(pbad & ~pchk):
                 m.d.comb += failing(ZVCEError.BAD_PADDING)
             with m.Elif(fin):
@@ -796,16 +842,16 @@ class ZVCEDecompressor(wiring.Component):
                         # merges with it when the framer has it complete (it is
                         # then `need` bytes on, `fa`) and the padding verdict
                         # of this window is in
-                        with m.If((s == nb - 1) & ~pchk & b2_ok & ~b2_bad & (b2_lvl >= b2_nb)):
-                            m.d.comb += head.eq(1)
+                        m.d.comb += head.eq(merge)
                 with m.Elif(ended & ~pchk):
                     m.d.comb += failing(LM)
         terminate = Signal()
         m.d.comb += [
             terminate.eq(active & failed & room),
             emit.eq(step | (finish & zero) | terminate),
-            # (a header step merged with a last step takes both: `b2_mt`, a register)
-            unp.take.eq(Mux(head, Mux(step, b2_mt, b2_nb), need)),
+            # (a header step merged with a last step takes both: `b2_mt`, a
+            # register; the take is picked by registers, not by the decision)
+            unp.take.eq(Mux(lows, Mux(merge, b2_mt, need), b2_nb)),
             unp.take_en.eq(Mux(step | head, (1 << UC) - 1, 0)),
             unp.drop.eq(Mux(finish | fail, (1 << UC) - 1, 0)),
             moved.eq(head | finish | fail | start),
@@ -816,22 +862,21 @@ class ZVCEDecompressor(wiring.Component):
         m.d.comb += pc_next.eq(popcount([mask[L + k] for k in range(L)]) if nb > 1 else 0)
         # the framer: to the chunk's first byte (the unpacker's window starts a
         # ring slot after a drop), then past each window at its header step
-        FMAX = IB - 1 + HB + WINDOW * LOWB      # the largest foff + step of the framer
-        fnext = Signal(range(FMAX + 1))
-        m.d.comb += fnext.eq(foff + b2_nb + _times(b2_k, LOWB))
         fq = Signal(range(FMAX // IB + 1))      # ring slots the framer moves on
         frest = Signal(range(IB))               # and its offset in the slot then
-        m.d.comb += frest.eq(fnext)
-        for q in range(1, FMAX // IB + 1):
-            with m.If(fnext >= q * IB):
-                m.d.comb += [fq.eq(q), frest.eq(fnext - q * IB)]
-        fsum = Signal(range(NW + FMAX // IB))
-        m.d.comb += fsum.eq(fslot + fq)
+        if IB & (IB - 1) == 0:
+            m.d.comb += [fq.eq(b2_fnext >> (IB.bit_length() - 1)), frest.eq(b2_fnext)]
+        else:
+            m.d.comb += frest.eq(b2_fnext)
+            for q in range(1, FMAX // IB + 1):
+                with m.If(b2_fnext >= q * IB):
+                    m.d.comb += [fq.eq(q), frest.eq(b2_fnext - q * IB)]
+        # (the slot for each number of slots moved, from `fslot` alone; `fq` picks)
         fmod = Signal(range(NW))
-        m.d.comb += fmod.eq(fsum)
-        for q in range(1, (NW - 1 + FMAX // IB) // NW + 1):
-            with m.If(fsum >= q * NW):
-                m.d.comb += fmod.eq(fsum - q * NW)
+        with m.Switch(fq):
+            for q in range(FMAX // IB + 1):
+                with (m.Case(q) if q < FMAX // IB else m.Default()):
+                    m.d.comb += fmod.eq(wrap(fslot + q, NW, (NW - 1 + q) // NW + 1))
         with m.If(start):
             m.d.sync += [fslot.eq(unp.head), foff.eq(0), fa.eq(0), frem.eq(self.count.p),
                          *[c.eq(unp.head) for c in fslot_c], *[c.eq(0) for c in foff_c]]
@@ -845,29 +890,39 @@ class ZVCEDecompressor(wiring.Component):
             m.d.sync += [active.eq(1), failed.eq(0), lows.eq(0), zero.eq(self.count.p == 0),
                          rem.eq(self.count.p), fin.eq(self.count.p <= L), code.eq(ZVCEError.OK),
                          tbl.eq(self.code_table), tbad.eq(table_malformed(self.code_table)),
+                         *[hbits[k].eq(self.code_table[2 * k:2 * k + 2] + 2) for k in range(3)],
                          pchk.eq(0), pbad.eq(0)]
+        # The padding bits: the field's last byte above its r used bits.  The
+        # byte and the mask of its padding bits are registered every cycle from
+        # B2's registers, so in the cycle after a header step (`pchk`) they are
+        # that header's and the verdict is an AND-OR.  (The byte picked from the
+        # captured field by its length and shifted by `r` in that cycle was the
+        # 32 x 4 block's path, 17.2 ns, 12 levels.)
+        p_last, p_pad = Signal(8), Signal(8)
+        # (the field's byte b is the window's byte 4 + b: the selection by `b2_nb`
+        # itself, no subtraction before it)
+        b2_last = Signal(8)
+        with m.Switch(b2_nb):
+            for b in range(FB // 8):
+                with (m.Case(b + 5) if b < FB // 8 - 1 else m.Default()):
+                    m.d.comb += b2_last.eq(b2_field[8 * b:8 * (b + 1)])
+        m.d.sync += [p_last.eq(b2_last),
+                     p_pad.eq(Mux(b2_r != 0, (C(0xFF, 8) << b2_r)[:8], 0))]
         with m.If(pchk):
-            # the padding bits: the field's last byte above its r used bits
-            lastb = Signal(8)
-            lidx = Signal(range(64))
-            m.d.comb += lidx.eq(w_nb - 5)
-            with m.Switch(lidx):
-                for b in range(FB // 8):
-                    with (m.Case(b) if b < FB // 8 - 1 else m.Default()):
-                        m.d.comb += lastb.eq(w_field[8 * b:8 * (b + 1)])
-            m.d.sync += [pchk.eq(0), pbad.eq((w_r != 0) & (lastb >> w_r).any())]
+            m.d.sync += [pchk.eq(0), pbad.eq((p_last & p_pad).any())]
         with m.If(step):
             rem_next = Signal.like(rem)
             m.d.comb += rem_next.eq(rem - L)
             m.d.sync += [rem.eq(rem_next), fin.eq(rem_next <= L), s.eq(s + 1),
+                         s_last.eq((s == nb - 2) if nb >= 2 else 1),
                          mask.eq(mask >> L), need.eq(_times(pc_next, LOWB))]
             with m.If(s == nb - 1):
                 m.d.sync += lows.eq(0)
         with m.If(head):
             # (after the step's updates: a header step merged with a window's
             # last step starts the next window)
-            m.d.sync += [lows.eq(1), s.eq(0), mask.eq(b2_mask), wsel.eq(~wsel),
-                         w_k.eq(b2_k), w_nb.eq(b2_nb), w_r.eq(b2_r), pchk.eq(1), pbad.eq(0),
+            m.d.sync += [lows.eq(1), s.eq(0), s_last.eq(nb == 1), mask.eq(b2_mask), wsel.eq(~wsel),
+                         w_k.eq(b2_k), pchk.eq(1), pbad.eq(0),
                          lastneed39.eq(39 + (_times(popcount([b2_mask[WINDOW - L + k]
                                                               for k in range(L)]), LOWB) << 3)),
                          need.eq(_times(popcount([b2_mask[k] for k in range(L)]), LOWB)),
@@ -894,13 +949,11 @@ class ZVCEDecompressor(wiring.Component):
         x1_mask, x1_keep = Signal(L), Signal(L)
         x1_heads = Signal(2 * L)
         x1_k = Signal(range(WINDOW + 1))
-        x1_lows = [Signal(LOW, name=f"x1_low{l}") for l in range(L)]
         m.d.sync += [
             x1_v.eq(emit), x1_first.eq(s == 0), x1_sel.eq(wsel), x1_last.eq(finish | terminate),
             x1_user.eq(terminate), x1_mask.eq(Mux(step, mask[:L], 0)),
             x1_keep.eq(Mux(step, thermometer(rem, L), 0)), x1_k.eq(w_k),
             x1_heads.eq(w_field[:2 * WINDOW] >> Cat(C(0, 1), j0)),
-            *[x1_lows[l].eq(view[l * LOW:(l + 1) * LOW]) for l in range(L)],
         ]
         x1_cnt = popcount(list(x1_mask))
         x1_h = [x1_heads[2 * l:2 * l + 2] for l in range(L)]
@@ -918,43 +971,59 @@ class ZVCEDecompressor(wiring.Component):
             m.d.sync += tcur.eq(cur + popcount_sum(x1_w))
         x2_v, x2_last, x2_user = Signal(), Signal(), Signal()
         x2_mask, x2_keep = Signal(L), Signal(L)
-        x2_twin = Signal(8 * L)
+        # (the field from the step's first tail bit, moved by whole 32-bit words:
+        # its bit offset in the first word is each lane's tail offset's start,
+        # X3's shift goes on from there.  The whole shift by the bit position, a
+        # 320-bit shifter, was the 16 x 4 block's path, 17.4 ns)
+        x2_twin = Signal(8 * L + 31)
         x2_h = [Signal(2, name=f"x2_h{l}") for l in range(L)]
         x2_w = [Signal(4, name=f"x2_w{l}") for l in range(L)]
-        x2_off = [Signal(range(8 * L + 1), name=f"x2_off{l}") for l in range(L)]
+        x2_off = [Signal(range(8 * L + 32), name=f"x2_off{l}") for l in range(L)]
         x2_lows = [Signal(LOW, name=f"x2_low{l}") for l in range(L)]
         m.d.sync += [x2_v.eq(x1_v), x2_last.eq(x1_last), x2_user.eq(x1_user), x2_mask.eq(x1_mask),
-                     x2_keep.eq(x1_keep), x2_twin.eq(Mux(x1_sel, wf[1], wf[0]) >> cur),
+                     x2_keep.eq(x1_keep), x2_twin.eq(Mux(x1_sel, wf[1], wf[0]) >> Cat(C(0, 5), cur[5:])),
                      *[a.eq(b) for a, b in zip(x2_h, x1_h)], *[a.eq(b) for a, b in zip(x2_w, x1_w)],
-                     *[a.eq(b) for a, b in zip(x2_lows, x1_lows)]]
-        acc = C(0, 1)
+                     *[x2_lows[l].eq(view[l * LOW:(l + 1) * LOW]) for l in range(L)]]
+        acc = cur[:5]
         for l in range(L):
             m.d.sync += x2_off[l].eq(acc)
             acc = acc + x1_w[l]
-        # X3: each lane's tail, then its top byte (a literal, or the table's symbol)
+        # X3: each lane's tail (a register stage of its own: the tail's shift out
+        # of the field and the symbol's table lookup in one stage were the 32 x 4
+        # block's path, 16.7 ns, 12 levels), X4: its top byte (a literal, or the
+        # table's symbol)
         base = [C(0, 4), C(1, 4) << thw[0], (C(1, 4) << thw[0]) + (C(1, 4) << thw[1])]
         syms = [tt[8 * (k + 1):8 * (k + 2)] for k in range(MAX_SYMBOLS)] + [C(0, 8)]
         x3_v, x3_last, x3_user = Signal(), Signal(), Signal()
         x3_mask, x3_keep = Signal(L), Signal(L)
-        x3_items = [Signal(E, name=f"x3_item{l}") for l in range(L)]
+        x3_tails = [Signal(8, name=f"x3_tail{l}") for l in range(L)]
+        x3_h = [Signal(2, name=f"x3_h{l}") for l in range(L)]
+        x3_lows = [Signal(LOW, name=f"x3_low{l}") for l in range(L)]
         m.d.sync += [x3_v.eq(x2_v), x3_last.eq(x2_last), x3_user.eq(x2_user),
-                     x3_mask.eq(x2_mask), x3_keep.eq(x2_keep)]
+                     x3_mask.eq(x2_mask), x3_keep.eq(x2_keep),
+                     *[a.eq(b) for a, b in zip(x3_h, x2_h)],
+                     *[a.eq(b) for a, b in zip(x3_lows, x2_lows)]]
         for l in range(L):
             raw = Signal(8, name=f"x2_raw{l}")
-            tail = Signal(8, name=f"x2_tail{l}")
-            m.d.comb += [raw.eq(x2_twin >> x2_off[l]),
-                         tail.eq(raw & ~(C(0xFF, 8) << x2_w[l])[:8])]
-            h = x2_h[l]
-            idx = Signal(4, name=f"x2_idx{l}")
+            m.d.comb += raw.eq(x2_twin >> x2_off[l])
+            m.d.sync += x3_tails[l].eq(raw & ~(C(0xFF, 8) << x2_w[l])[:8])
+        x4_v, x4_last, x4_user = Signal(), Signal(), Signal()
+        x4_mask, x4_keep = Signal(L), Signal(L)
+        x4_items = [Signal(E, name=f"x4_item{l}") for l in range(L)]
+        m.d.sync += [x4_v.eq(x3_v), x4_last.eq(x3_last), x4_user.eq(x3_user),
+                     x4_mask.eq(x3_mask), x4_keep.eq(x3_keep)]
+        for l in range(L):
+            h, tail = x3_h[l], x3_tails[l]
+            idx = Signal(4, name=f"x3_idx{l}")
             m.d.comb += idx.eq(Mux(h[1], base[2], Mux(h[0], base[1], base[0])) + tail[:3])
-            sym = Signal(8, name=f"x2_sym{l}")
+            sym = Signal(8, name=f"x3_sym{l}")
             with m.Switch(idx):
                 for k in range(16):
                     with m.Case(k):
                         m.d.comb += sym.eq(syms[k])
-            m.d.sync += x3_items[l].eq(Cat(x2_lows[l], Mux(h == 3, tail, sym)))
+            m.d.sync += x4_items[l].eq(Cat(x3_lows[l], Mux(h == 3, tail, sym)))
         # expansion by the beat's mask bits, two network levels per register stage
-        data, side = expand_pipelined(m, x3_mask, x3_items, [x3_v, x3_keep, x3_last, x3_user], "x4")
+        data, side = expand_pipelined(m, x4_mask, x4_items, [x4_v, x4_keep, x4_last, x4_user], "x5")
         x_valid, x_keep, x_last, x_user = side
         m.d.comb += [out.w_en.eq(x_valid), out.w_data.eq(Cat(*data, x_keep, x_last, x_user))]
         return m
