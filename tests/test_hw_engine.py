@@ -296,12 +296,13 @@ def _unit_streams(units):
     fetch, packer = off.submodules.fetch, off.submodules.packer
     chunker, buffer = off.submodules.chunker, off.submodules.chunk_buffer
     parser, writer = prefetch.submodules.parser, prefetch.submodules.writer
-    rawpack = decode.submodules.rawpack
+    rawpack, raw_slice = decode.submodules.rawpack, decode.submodules.raw_slice
     out = {"fetch.cmd": fetch.cmd, "fetch.o": fetch.o, "chunker.o": chunker.o,
            "buffer.enc": buffer.enc, "buffer.comp": buffer.comp, "buffer.chunk": buffer.chunk,
            "packer.i": packer.i,
            "packer.o": packer.o, "parser.start": parser.start, "parser.jobs": parser.jobs,
            "parser.pay": parser.pay, "rawpack.i": rawpack.i, "rawpack.o": rawpack.o,
+           "raw_slice.o": raw_slice.o,
            "writer.start": writer.start, "writer.i": writer.i, "writer.finish": writer.finish,
            "writer.done": writer.done}
     for cid in (1, 2):
