@@ -19,7 +19,8 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, expand_pipelined, popcount, prefix_counts, thermometer, wrap
+from .bits import (compact_level, expand_pipelined, popcount, prefix_counts, room_after,
+                   thermometer, wrap)
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker, shift_units
 from .skid import replicated
@@ -609,7 +610,10 @@ class ZVCEDecompressor(wiring.Component):
             o.p.data.eq(out.r_data[:L * E]), o.p.keep.eq(out.r_data[L * E:L * E + L]),
             o.p.last.eq(out.r_data[L * E + L]), o.p.user.eq(out.r_data[L * E + L + 1]),
         ]
-        m.d.sync += [issued.eq(issued_next), room.eq(issued_next < DEPTH)]
+        # (`room` from compares of `issued` picked by the emit and the take:
+        # through the count's adder the step decision reached `room`, the 32 x 4
+        # block's path once the B2 tree took two stages, 18.8 ns)
+        m.d.sync += [issued.eq(issued_next), room.eq(room_after(m, issued, DEPTH, emit, o_take))]
 
         # ---- chunk state ------------------------------------------------------------------
         active, failed, zero, lows = Signal(), Signal(), Signal(), Signal()
@@ -627,14 +631,13 @@ class ZVCEDecompressor(wiring.Component):
 
         # ---- the framer: the header of the window after the current one (or of
         #      the current one, before its header step), read from the unpacker's
-        #      ring at its own position (`fslot`, `foff`; fixed until that header
+        #      ring at its own position (`fslot`, `foff_c`; fixed until that header
         #      step), `fa` bytes past the unpacker's window start.  A (registers of
         #      the bytes), B1 (popcount, widths), B2 (field length, BAD_MASK) run
         #      every cycle; their results are for the framer's position as long as
         #      it has not moved (`moved`: a header step, a new chunk, its end) ----------
         moved = Signal()                 # the framer's position or the chunk changes now
         fslot = Signal(range(NW))
-        foff = Signal(range(IB))
         fa = Signal(range(unp.ring_units + 1))
         frem = Signal(self._count_bits)  # elements of the chunk from the framer's window on
         FK = -(-(IB - 1 + HB) // IB)     # ring slots the framer's 44 bytes can touch
@@ -642,7 +645,7 @@ class ZVCEDecompressor(wiring.Component):
         # 2 bytes of the 44: one register reaching them all closed at 49 MHz)
         CS, CO = -(-FK * 8 * IB // 32), HB // 2
         fslot_c = replicated(m, "fslot", CS, width=len(fslot))
-        foff_c = replicated(m, "foff", CO, width=len(foff))
+        foff_c = replicated(m, "foff", CO, width=len(Signal(range(IB))))
         fbeats = []
         for k in range(FK):
             parts = []
@@ -691,12 +694,14 @@ class ZVCEDecompressor(wiring.Component):
         b1_neg = Signal(lvl_w)           # 39 - 8 x (level + 1), modulo 2 ** lvl_w
         b1_m4, b2_m4 = Signal(), Signal()
         # (the framer's next offset from its slot, `foff` + the low bytes of the
-        # window, x 8: a term of B2's adder tree too, see `b2_fnext`)
+        # window, x 8: terms of B2's adder tree too, see `b2_fnext`: 8 x the low
+        # bytes a register of B1, 8 x `foff` + 39 one kept beside `foff`)
         FMAX = IB - 1 + HB + WINDOW * LOWB      # the largest foff + step of the framer
-        b1_kf = Signal(range(8 * FMAX + 40))   # (+ 39)
+        b1_kf = Signal(range(8 * WINDOW * LOWB + 1))
+        foff39 = Signal(range(8 * IB + 40), init=39)
         m.d.sync += [b1_ok.eq(a_ok & ~moved), b1_k.eq(popcount(list(a_mask))),
-                     b1_kf.eq(((foff + _times(popcount(list(a_mask)), LOWB)) << 3) + 39),
-                     b1_neg.eq(39 - ((a_lvl + 1) << 3)), b1_m4.eq(a_lvl >= 4), b2_m4.eq(b1_m4),
+                     b1_kf.eq(_times(popcount(list(a_mask)), 8 * LOWB)),
+                     b1_neg.eq(39 - ((a_lvl + 1) << 3)), b1_m4.eq(a_lvl >= 4),
                      b1_mask.eq(a_mask), b1_field.eq(a_field)]
         NG = WINDOW // 4
         b1_part = [[Signal(range(4 * 10 + 1), name=f"b1_p{g}_{q}") for q in range(4)]
@@ -726,6 +731,25 @@ class ZVCEDecompressor(wiring.Component):
             for r in range(4):
                 with (m.Case(r) if r < 3 else m.Default()):
                     m.d.comb += partial.eq(sels[r - 1] if r else 0)
+        terms = whole + [partial]
+        if FR:
+            # At 4 lanes or fewer (a window's 8 steps or more leave the framer
+            # cycles to spare, as for R) the adder tree takes two stages: B1S
+            # registers two halves of it beside what B1 carries to B2.  (In one
+            # stage, `b1_k` -> the tree -> `b2_go` was the 32 x 4 block's path
+            # after the other cuts of 2026-12-06, 15.1-16.4 ns, 15-18 levels.)
+            s_ok, s_m4 = Signal(name="b1s_ok"), Signal(name="b1s_m4")
+            s_k = Signal.like(b1_k, name="b1s_k")
+            s_mask, s_field = Signal(WINDOW, name="b1s_mask"), Signal(FB, name="b1s_field")
+            s_neg, s_kf = Signal.like(b1_neg, name="b1s_neg"), Signal.like(b1_kf, name="b1s_kf")
+            s_sum = [Signal(range(10 * WINDOW + 1), name=f"b1s_sum{h}") for h in range(2)]
+            m.d.sync += [s_ok.eq(b1_ok & ~moved), s_m4.eq(b1_m4), s_k.eq(b1_k), s_mask.eq(b1_mask),
+                         s_field.eq(b1_field), s_neg.eq(b1_neg), s_kf.eq(b1_kf),
+                         s_sum[0].eq(popcount_sum(terms[:NG // 2])),
+                         s_sum[1].eq(popcount_sum(terms[NG // 2:]))]
+            b1_ok, b1_m4, b1_k, b1_mask, b1_field, b1_neg, b1_kf = (
+                s_ok, s_m4, s_k, s_mask, s_field, s_neg, s_kf)
+            terms = s_sum
         # (the field's bits + 39 and + 39 + 8 x the current window's last step's
         # low bytes: the constant and that register a term of the adder tree, not
         # an adder after it; so are the terms of `fullsum` and `fnext39` below.
@@ -735,8 +759,8 @@ class ZVCEDecompressor(wiring.Component):
         nbits39 = Signal(range(10 * WINDOW + 40))
         mbits = Signal(range(10 * WINDOW + 40 + 8 * L * LOWB))
         lastneed39 = Signal(range(8 * L * LOWB + 40))   # 39 + 8 x the last step's low bytes
-        m.d.comb += [nbits39.eq(popcount_sum(whole + [partial, C(39, 6)])),
-                     mbits.eq(popcount_sum(whole + [partial, lastneed39]))]
+        m.d.comb += [nbits39.eq(popcount_sum(terms + [C(39, 6)])),
+                     mbits.eq(popcount_sum(terms + [lastneed39]))]
         b2_k = Signal(range(WINDOW + 1))
         b2_nb = Signal(range(HB + 1))    # mask and code field, in bytes
         b2_mt = Signal(range(HB + L * LOWB + 1))  # and the current window's last step's
@@ -745,7 +769,7 @@ class ZVCEDecompressor(wiring.Component):
         b2_full = Signal()               # mask and field were there when A took them
         b2_go = Signal()                 # b2_ok & ~b2_bad & b2_full: a header step may go
         fullsum = Signal(lvl_w)
-        m.d.comb += fullsum.eq(popcount_sum(whole + [partial, b1_neg]))
+        m.d.comb += fullsum.eq(popcount_sum(terms + [b1_neg]))
         # The framer's next position, in bytes from its slot: `foff` + 4 + F + the
         # window's low bytes, formed in B2 (the framer's position does not move
         # while B1 and B2 stand for it), so that a header step only picks it:
@@ -753,13 +777,14 @@ class ZVCEDecompressor(wiring.Component):
         # wrapped around the ring, it was the 32 x 4 block's path, 16.0 ns)
         b2_fnext = Signal(range(FMAX + 1))
         fnext39 = Signal(range(8 * FMAX + 40))
-        m.d.comb += fnext39.eq(popcount_sum(whole + [partial, b1_kf]))
+        m.d.comb += fnext39.eq(popcount_sum(terms + [b1_kf, foff39]))
         b2_mask, b2_field = Signal(WINDOW), Signal(FB)
         short = ~frem[5:].any()          # fewer than 32 elements left
         bad_now = Signal()
         m.d.comb += bad_now.eq(short & (b1_mask & ~thermometer(frem[:5], WINDOW)).any())
         m.d.sync += [
             b2_ok.eq(b1_ok & ~moved), b2_k.eq(b1_k), b2_mask.eq(b1_mask), b2_field.eq(b1_field),
+            b2_m4.eq(b1_m4),
             b2_nb.eq(nbits39 >> 3), b2_fnext.eq(fnext39 >> 3),
             b2_r.eq(nbits39[:3] + 1), b2_mt.eq(mbits >> 3), b2_full.eq(fullsum[-1]),
             b2_bad.eq(bad_now), b2_go.eq(b1_ok & ~moved & ~bad_now & fullsum[-1]),
@@ -878,10 +903,11 @@ class ZVCEDecompressor(wiring.Component):
                 with (m.Case(q) if q < FMAX // IB else m.Default()):
                     m.d.comb += fmod.eq(wrap(fslot + q, NW, (NW - 1 + q) // NW + 1))
         with m.If(start):
-            m.d.sync += [fslot.eq(unp.head), foff.eq(0), fa.eq(0), frem.eq(self.count.p),
+            m.d.sync += [fslot.eq(unp.head), foff39.eq(39), fa.eq(0), frem.eq(self.count.p),
                          *[c.eq(unp.head) for c in fslot_c], *[c.eq(0) for c in foff_c]]
         with m.Elif(head):
-            m.d.sync += [fslot.eq(fmod), foff.eq(frest), fa.eq(_times(b2_k, LOWB)),
+            m.d.sync += [fslot.eq(fmod), foff39.eq((frest << 3) + 39),
+                         fa.eq(_times(b2_k, LOWB)),
                          frem.eq(frem - WINDOW),
                          *[c.eq(fmod) for c in fslot_c], *[c.eq(frest) for c in foff_c]]
         with m.Elif(step):
@@ -892,22 +918,30 @@ class ZVCEDecompressor(wiring.Component):
                          tbl.eq(self.code_table), tbad.eq(table_malformed(self.code_table)),
                          *[hbits[k].eq(self.code_table[2 * k:2 * k + 2] + 2) for k in range(3)],
                          pchk.eq(0), pbad.eq(0)]
-        # The padding bits: the field's last byte above its r used bits.  The
-        # byte and the mask of its padding bits are registered every cycle from
-        # B2's registers, so in the cycle after a header step (`pchk`) they are
-        # that header's and the verdict is an AND-OR.  (The byte picked from the
-        # captured field by its length and shifted by `r` in that cycle was the
-        # 32 x 4 block's path, 17.2 ns, 12 levels.)
-        p_last, p_pad = Signal(8), Signal(8)
-        # (the field's byte b is the window's byte 4 + b: the selection by `b2_nb`
-        # itself, no subtraction before it)
-        b2_last = Signal(8)
-        with m.Switch(b2_nb):
-            for b in range(FB // 8):
-                with (m.Case(b + 5) if b < FB // 8 - 1 else m.Default()):
-                    m.d.comb += b2_last.eq(b2_field[8 * b:8 * (b + 1)])
-        m.d.sync += [p_last.eq(b2_last),
+        # The padding bits: the field's last byte above its r used bits.  Byte
+        # b = `nb` - 5 of the field is picked in two steps: B2's registers give
+        # the 8 bytes its `nb // 8` can reach (bytes 8 (nb // 8) - 5 on) and the
+        # padding mask, registered every cycle, so in the cycle after a header
+        # step (`pchk`) they are that header's; then `nb % 8` picks the byte and
+        # the verdict is an AND-OR.  (The byte picked from the captured field by
+        # its length and shifted by `r` in that cycle was the 32 x 4 block's
+        # path, 17.2 ns, 12 levels; picked in one step from B2, 17.3 ns, a 40-way
+        # multiplexer's select net.)
+        p_grp, p_sel, p_pad = Signal(64), Signal(3), Signal(8)
+        b2_grp = Signal(64)
+        fbytes = [b2_field[8 * b:8 * (b + 1)] if 0 <= b < FB // 8 else C(0, 8)
+                  for b in range(-5, FB // 8 + 8)]
+        with m.Switch(b2_nb[3:]):
+            for g in range((HB >> 3) + 1):
+                with (m.Case(g) if g < HB >> 3 else m.Default()):
+                    m.d.comb += b2_grp.eq(Cat(*fbytes[8 * g:8 * g + 8]))
+        m.d.sync += [p_grp.eq(b2_grp), p_sel.eq(b2_nb[:3]),
                      p_pad.eq(Mux(b2_r != 0, (C(0xFF, 8) << b2_r)[:8], 0))]
+        p_last = Signal(8)
+        with m.Switch(p_sel):
+            for k in range(8):
+                with m.Case(k):
+                    m.d.comb += p_last.eq(p_grp[8 * k:8 * (k + 1)])
         with m.If(pchk):
             m.d.sync += [pchk.eq(0), pbad.eq((p_last & p_pad).any())]
         with m.If(step):
