@@ -619,6 +619,11 @@ class ZVCEDecompressor(wiring.Component):
         active, failed, zero, lows = Signal(), Signal(), Signal(), Signal()
         rem = Signal(self._count_bits)   # elements still to emit
         fin = Signal()                   # rem <= lanes (the chunk's last step)
+        # rem <= 2 lanes: `fin` after a step, a register loaded with `rem` (formed
+        # from `rem - lanes` after the step decision it was the 16 x 4 block's
+        # path, `need` -> the decision -> two 32-bit carry chains -> `fin`, as it
+        # was the ZVC decompressor's)
+        fin_step = Signal()
         s = Signal(range(max(nb, 2)))    # step of the window
         code = Signal(4)
         tbl = Signal(8 * TABLE_BYTES)    # the chunk's table
@@ -914,7 +919,8 @@ class ZVCEDecompressor(wiring.Component):
             m.d.sync += fa.eq(fa - need)
         with m.If(start):
             m.d.sync += [active.eq(1), failed.eq(0), lows.eq(0), zero.eq(self.count.p == 0),
-                         rem.eq(self.count.p), fin.eq(self.count.p <= L), code.eq(ZVCEError.OK),
+                         rem.eq(self.count.p), fin.eq(self.count.p <= L),
+                         fin_step.eq(self.count.p <= 2 * L), code.eq(ZVCEError.OK),
                          tbl.eq(self.code_table), tbad.eq(table_malformed(self.code_table)),
                          *[hbits[k].eq(self.code_table[2 * k:2 * k + 2] + 2) for k in range(3)],
                          pchk.eq(0), pbad.eq(0)]
@@ -947,7 +953,9 @@ class ZVCEDecompressor(wiring.Component):
         with m.If(step):
             rem_next = Signal.like(rem)
             m.d.comb += rem_next.eq(rem - L)
-            m.d.sync += [rem.eq(rem_next), fin.eq(rem_next <= L), s.eq(s + 1),
+            # (rem_next <= 2 L, with rem_next = rem - L wrapping as the subtraction)
+            m.d.sync += [rem.eq(rem_next), fin.eq(fin_step),
+                         fin_step.eq((rem >= L) & (rem <= 3 * L)), s.eq(s + 1),
                          s_last.eq((s == nb - 2) if nb >= 2 else 1),
                          mask.eq(mask >> L), need.eq(_times(pc_next, LOWB))]
             with m.If(s == nb - 1):
