@@ -969,10 +969,16 @@ class ZVCEDecompressor(wiring.Component):
                                                               for k in range(L)]), LOWB) << 3)),
                          need.eq(_times(popcount([b2_mask[k] for k in range(L)]), LOWB)),
                          tops_tbl.eq(tbl)]
-            with m.If(wsel):
-                m.d.sync += wf[0].eq(b2_field)
-            with m.Else():
-                m.d.sync += wf[1].eq(b2_field)
+        # The field register that is not the current window's follows B2's field
+        # every cycle; a header step makes it current (`wsel`), which stops it.
+        # (Loaded by the header step, the decision reached 2 x 320 enables: the
+        # path of the ZVCE engine's seed 3 at 5f2d6de, `need` -> `w_field0`,
+        # 17.2 ns.)  The other one, the window before's, is read by X2 a cycle
+        # after that window's last step, before it starts following B2.
+        with m.If(wsel):
+            m.d.sync += wf[0].eq(b2_field)
+        with m.Else():
+            m.d.sync += wf[1].eq(b2_field)
         with m.If(finish | terminate):
             m.d.sync += active.eq(0)
         with m.If(fail):
