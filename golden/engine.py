@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 import struct
 
-import numpy as np
-
 from .errors import ErrorCode, FormatError
 from .frame import HEADER_BYTES, Codec, decode_frame, encode_frame
 from .zvce import ELEM_BITS as ZVCE_ELEM_BITS, TABLE_BYTES, CodeTable
@@ -162,7 +160,7 @@ class EngineModel:
             decoded, err = None, exc
         if err is not None and err.offset < HEADER_BYTES:
             return None, Status(len(frame), d.tag, int(err.code), PREFETCH)
-        elem_bits, log2c, codec = frame[5], frame[6], frame[7]
+        elem_bits, codec = frame[5], frame[7]
         length = int.from_bytes(frame[8:16], "little")
         if elem_bits != self.elem_bits:
             code = ErrorCode.FRAME_ELEM_BITS

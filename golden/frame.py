@@ -25,7 +25,7 @@ import struct
 import numpy as np
 
 from . import rle, zvc, zvce
-from .elements import ELEM_BITS, as_elements, elem_dtype, infer_elem_bits
+from .elements import ELEM_BITS, as_elements, elem_dtype
 from .errors import ErrorCode, FormatError
 
 __all__ = ["MAGIC", "MAGIC_WORD", "VERSION", "VERSION_TABLE", "VERSION_CODECS", "HEADER_BYTES",
