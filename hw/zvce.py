@@ -642,6 +642,8 @@ class ZVCEDecompressor(wiring.Component):
         #      every cycle; their results are for the framer's position as long as
         #      it has not moved (`moved`: a header step, a new chunk, its end) ----------
         moved = Signal()                 # the framer's position or the chunk changes now
+        mv1 = Signal(init=1)             # ... it did in the cycle before
+        m.d.sync += mv1.eq(moved)
         fslot = Signal(range(NW))
         fa = Signal(range(unp.ring_units + 1))
         frem = Signal(self._count_bits)  # elements of the chunk from the framer's window on
@@ -668,9 +670,10 @@ class ZVCEDecompressor(wiring.Component):
         f_lvl = Mux(avail >= fa, avail - fa, 0)   # bytes there from the framer's position
         if FR:
             r_ok = Signal()
+            m.d.comb += r_ok.eq(~mv1)
             r_beats = Signal(len(fcat))
             r_lvl = Signal.like(avail)
-            m.d.sync += [r_ok.eq(~moved), r_beats.eq(fcat), r_lvl.eq(f_lvl)]
+            m.d.sync += [r_beats.eq(fcat), r_lvl.eq(f_lvl)]
             fcat, f_lvl = r_beats, r_lvl
         fview = Signal(8 * HB)
         for u in range(0, HB, 2):
@@ -678,10 +681,17 @@ class ZVCEDecompressor(wiring.Component):
                 for o_ in range(IB):
                     with (m.Case(o_) if o_ < IB - 1 else m.Default()):
                         m.d.comb += fview[8 * u:8 * (u + 2)].eq(fcat[8 * (o_ + u):8 * (o_ + u + 2)])
+        # Each stage's "stands for the framer's position" flag: its register
+        # (`*_okr`) says that the stage before stood, and a move in the cycle
+        # before (`mv1`, a register of `moved`) clears it where it is used.
+        # (With the move in the registers' inputs, the step decision -> `moved`
+        # -> `b2_go` was the ZVCE engine's path at seed 1 of 0bd3fee, 15.7 ns.)
         a_ok, b1_ok, b2_ok = Signal(), Signal(), Signal()
+        a_okr, b1_okr, b2_okr = Signal(), Signal(), Signal()
+        m.d.comb += [a_ok.eq(a_okr & ~mv1), b1_ok.eq(b1_okr & ~mv1), b2_ok.eq(b2_okr & ~mv1)]
         a_mask, a_field = Signal(WINDOW), Signal(FB)
         a_lvl = Signal.like(avail)
-        m.d.sync += [a_ok.eq(~moved & (r_ok if FR else 1)), a_mask.eq(fview[:32]),
+        m.d.sync += [a_okr.eq(r_ok if FR else 1), a_mask.eq(fview[:32]),
                      a_field.eq(fview[32:32 + FB]), a_lvl.eq(f_lvl)]
         # B1: the popcount of the mask, and per byte of heads (4 heads) the code
         # bits (head + tail) of its first 1, 2, 3 and 4 heads; B2: the field's bits
@@ -704,7 +714,7 @@ class ZVCEDecompressor(wiring.Component):
         FMAX = IB - 1 + HB + WINDOW * LOWB      # the largest foff + step of the framer
         b1_kf = Signal(range(8 * WINDOW * LOWB + 1))
         foff39 = Signal(range(8 * IB + 40), init=39)
-        m.d.sync += [b1_ok.eq(a_ok & ~moved), b1_k.eq(popcount(list(a_mask))),
+        m.d.sync += [b1_okr.eq(a_ok), b1_k.eq(popcount(list(a_mask))),
                      b1_kf.eq(_times(popcount(list(a_mask)), 8 * LOWB)),
                      b1_neg.eq(39 - ((a_lvl + 1) << 3)), b1_m4.eq(a_lvl >= 4),
                      b1_mask.eq(a_mask), b1_field.eq(a_field)]
@@ -743,12 +753,13 @@ class ZVCEDecompressor(wiring.Component):
             # registers two halves of it beside what B1 carries to B2.  (In one
             # stage, `b1_k` -> the tree -> `b2_go` was the 32 x 4 block's path
             # after the other cuts of 2026-12-06, 15.1-16.4 ns, 15-18 levels.)
-            s_ok, s_m4 = Signal(name="b1s_ok"), Signal(name="b1s_m4")
+            s_ok, s_okr, s_m4 = Signal(name="b1s_ok"), Signal(name="b1s_okr"), Signal(name="b1s_m4")
+            m.d.comb += s_ok.eq(s_okr & ~mv1)
             s_k = Signal.like(b1_k, name="b1s_k")
             s_mask, s_field = Signal(WINDOW, name="b1s_mask"), Signal(FB, name="b1s_field")
             s_neg, s_kf = Signal.like(b1_neg, name="b1s_neg"), Signal.like(b1_kf, name="b1s_kf")
             s_sum = [Signal(range(10 * WINDOW + 1), name=f"b1s_sum{h}") for h in range(2)]
-            m.d.sync += [s_ok.eq(b1_ok & ~moved), s_m4.eq(b1_m4), s_k.eq(b1_k), s_mask.eq(b1_mask),
+            m.d.sync += [s_okr.eq(b1_ok), s_m4.eq(b1_m4), s_k.eq(b1_k), s_mask.eq(b1_mask),
                          s_field.eq(b1_field), s_neg.eq(b1_neg), s_kf.eq(b1_kf),
                          s_sum[0].eq(popcount_sum(terms[:NG // 2])),
                          s_sum[1].eq(popcount_sum(terms[NG // 2:]))]
@@ -773,6 +784,8 @@ class ZVCEDecompressor(wiring.Component):
         b2_bad = Signal()                # BAD_MASK (the chunk's last window)
         b2_full = Signal()               # mask and field were there when A took them
         b2_go = Signal()                 # b2_ok & ~b2_bad & b2_full: a header step may go
+        b2_gor = Signal()
+        m.d.comb += b2_go.eq(b2_gor & ~mv1)
         fullsum = Signal(lvl_w)
         m.d.comb += fullsum.eq(popcount_sum(terms + [b1_neg]))
         # The framer's next position, in bytes from its slot: `foff` + 4 + F + the
@@ -788,11 +801,11 @@ class ZVCEDecompressor(wiring.Component):
         bad_now = Signal()
         m.d.comb += bad_now.eq(short & (b1_mask & ~thermometer(frem[:5], WINDOW)).any())
         m.d.sync += [
-            b2_ok.eq(b1_ok & ~moved), b2_k.eq(b1_k), b2_mask.eq(b1_mask), b2_field.eq(b1_field),
+            b2_okr.eq(b1_ok), b2_k.eq(b1_k), b2_mask.eq(b1_mask), b2_field.eq(b1_field),
             b2_m4.eq(b1_m4),
             b2_nb.eq(nbits39 >> 3), b2_fnext.eq(fnext39 >> 3),
             b2_r.eq(nbits39[:3] + 1), b2_mt.eq(mbits >> 3), b2_full.eq(fullsum[-1]),
-            b2_bad.eq(bad_now), b2_go.eq(b1_ok & ~moved & ~bad_now & fullsum[-1]),
+            b2_bad.eq(bad_now), b2_gor.eq(b1_ok & ~bad_now & fullsum[-1]),
         ]
 
         # ---- the window's field, captured at the header step (two registers in
