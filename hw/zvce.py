@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Module, Mux, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -652,7 +652,7 @@ class ZVCEDecompressor(wiring.Component):
         # 2 bytes of the 44: one register reaching them all closed at 49 MHz)
         CS, CO = -(-FK * 8 * IB // 32), HB // 2
         fslot_c = replicated(m, "fslot", CS, width=len(fslot))
-        foff_c = replicated(m, "foff", CO, width=len(Signal(range(IB))))
+        foff_c = replicated(m, "foff", CO, width=Shape.cast(range(IB)).width)
         fbeats = []
         for k in range(FK):
             parts = []
@@ -699,9 +699,9 @@ class ZVCEDecompressor(wiring.Component):
         # partial byte (a short adder tree, no wide thermometer-and-sum).
         b1_k = Signal(range(WINDOW + 1))
         b1_mask, b1_field = Signal(WINDOW), Signal(FB)
-        # (B2's verdicts on the bytes there, `b2_m4` (the mask) and `b2_full`
-        # (mask and field), are registers: the header step is an AND of flags.
-        # `b2_full` = bits + 39 < 8 x (level + 1), the sign of one more adder-tree
+        # (B2's verdicts on the bytes there, `b2_m4` (the mask) and `b2_go` (mask
+        # and field, no BAD_MASK), are registers: the header step is an AND of
+        # flags.  "Field there" = bits + 39 < 8 x (level + 1), the sign of one more adder-tree
         # sum with -8 x (level + 1) a term (a register of B1), not a compare of
         # the field's length after the tree: the compare between `b2_nb` and the
         # level was the start of the ZVCE engine's path, 20.8 ns)
@@ -714,8 +714,9 @@ class ZVCEDecompressor(wiring.Component):
         FMAX = IB - 1 + HB + WINDOW * LOWB      # the largest foff + step of the framer
         b1_kf = Signal(range(8 * WINDOW * LOWB + 1))
         foff39 = Signal(range(8 * IB + 40), init=39)
-        m.d.sync += [b1_okr.eq(a_ok), b1_k.eq(popcount(list(a_mask))),
-                     b1_kf.eq(_times(popcount(list(a_mask)), 8 * LOWB)),
+        a_k = Signal(range(WINDOW + 1))
+        m.d.comb += a_k.eq(popcount(list(a_mask)))
+        m.d.sync += [b1_okr.eq(a_ok), b1_k.eq(a_k), b1_kf.eq(_times(a_k, 8 * LOWB)),
                      b1_neg.eq(39 - ((a_lvl + 1) << 3)), b1_m4.eq(a_lvl >= 4),
                      b1_mask.eq(a_mask), b1_field.eq(a_field)]
         NG = WINDOW // 4
@@ -782,8 +783,7 @@ class ZVCEDecompressor(wiring.Component):
         b2_mt = Signal(range(HB + L * LOWB + 1))  # and the current window's last step's
         b2_r = Signal(3)                 # bits of the field's last byte used (0: all)
         b2_bad = Signal()                # BAD_MASK (the chunk's last window)
-        b2_full = Signal()               # mask and field were there when A took them
-        b2_go = Signal()                 # b2_ok & ~b2_bad & b2_full: a header step may go
+        b2_go = Signal()                 # b2_ok, no BAD_MASK, mask and field there: a header step may go
         b2_gor = Signal()
         m.d.comb += b2_go.eq(b2_gor & ~mv1)
         fullsum = Signal(lvl_w)
@@ -804,7 +804,7 @@ class ZVCEDecompressor(wiring.Component):
             b2_okr.eq(b1_ok), b2_k.eq(b1_k), b2_mask.eq(b1_mask), b2_field.eq(b1_field),
             b2_m4.eq(b1_m4),
             b2_nb.eq(nbits39 >> 3), b2_fnext.eq(fnext39 >> 3),
-            b2_r.eq(nbits39[:3] + 1), b2_mt.eq(mbits >> 3), b2_full.eq(fullsum[-1]),
+            b2_r.eq(nbits39[:3] + 1), b2_mt.eq(mbits >> 3),
             b2_bad.eq(bad_now), b2_gor.eq(b1_ok & ~bad_now & fullsum[-1]),
         ]
 
@@ -853,7 +853,7 @@ class ZVCEDecompressor(wiring.Component):
                 # a window's header: mask, BAD_MASK, heads and field (an
                 # incomplete mask, heads or field are all LENGTH_MISMATCH). The
                 # header registers are used only for bytes that were there when
-                # A took them (`b2_m4`, `b2_full`); those are never more than
+                # A took them (`b2_m4`, `b2_go`); those are never more than
                 # `avail` (no take meanwhile), so `b2_m4` implies `avail` >= 4.
                 with m.If(b2_ok & b2_m4):
                     with m.If(b2_bad):
