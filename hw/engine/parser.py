@@ -120,8 +120,18 @@ class FrameParser(EngineUnit):
         UC = 4
         # Each word carries, computed as it enters, which of its bytes 1-3 are
         # nonzero (`side`): a payload's padding check reads those three bits of
-        # its last word instead of the word through the window.
-        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2, side_bits=3, copies=UC)
+        # its last word instead of the word through the window.  It also
+        # carries what CHDR derives from a chunk header's payload length, in
+        # case the word is one: byte 0 nonzero, the length's low bits (the
+        # bytes in its last beat) zero, the payload a single beat (length <=
+        # PB), and the words of its last beat.  So those registers load from
+        # the ring's multiplexer alone (behind it, an adder was the 16 B
+        # engine's path at seed 1, `cpos` -> `last_words_new`, 11.9 ns; the
+        # bytes' OR at seed 3, `cpos` -> `plen_nz`, 11.6 ns).
+        LGB = PB.bit_length() - 1         # log2(PB)
+        LWB = len(Signal(range(KW + 1)))
+        SIDE = 3 + 3 + LWB                # nz1..3, nz0, lo_zero, one_beat, last words
+        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2, side_bits=SIDE, copies=UC)
         level, ended = unp.level, unp.ended
         # the frame's last word is incomplete (its last beat's bytes are not a
         # multiple of four: the Unpacker keeps that beat's `user`)
@@ -160,6 +170,13 @@ class FrameParser(EngineUnit):
         # bytes counted and the beats in the ring are this frame's.
         in_frame = Signal()
         m.d.comb += in_frame.eq((state != IDLE) & ~in_ended)
+        def word_side(w):
+            """A word's side bits (see the Unpacker above)."""
+            lo = w[:LGB]
+            lo_zero = lo == 0
+            return Cat(*[w[8 * b:8 * b + 8].any() for b in (1, 2, 3)], w[:8].any(), lo_zero,
+                       w[:CHUNK_LENGTH_BITS] <= PB,
+                       Mux(lo_zero, KW, (lo + 3) >> 2)[:LWB])
         nkeep = Signal(range(PB + 1))
         m.d.comb += nkeep.eq(sum(h2c.p.keep[k] for k in range(PB)))
         in_data = Cat(*[Mux(h2c.p.keep[k], h2c.p.data[8 * k:8 * k + 8], 0) for k in range(PB)])
@@ -167,8 +184,8 @@ class FrameParser(EngineUnit):
                      unp.i.p.data.eq(in_data), unp.i.p.last.eq(h2c.p.last),
                      unp.i.p.n.eq(Mux(h2c.p.last, (nkeep + 3) >> 2, KW)),
                      unp.i.p.user.eq(Mux(h2c.p.last, nkeep[:2], 0)),
-                     unp.i.p.side.eq(Cat(*[in_data[32 * k + 8 * b:32 * k + 8 * b + 8].any()
-                                           for k in range(KW) for b in (1, 2, 3)]))]
+                     unp.i.p.side.eq(Cat(*[word_side(in_data[32 * k:32 * (k + 1)])
+                                           for k in range(KW)]))]
         accept = h2c.valid & h2c.ready
         with m.If(accept):
             m.d.sync += self.nbytes.eq(self.nbytes + nkeep)
@@ -365,12 +382,16 @@ class FrameParser(EngineUnit):
         # (in copies, one per byte of the word: its fan-out is 8 x RU multiplexer
         # inputs per copy)
         cpos = replicated(m, "cpos", 4, width=range(RU))
+        # (and its side bits, with byte 0's copy)
+        chs_next = Signal(SIDE)
         for b, cp in enumerate(cpos):
             with m.Switch(cp):
                 for k in range(RU):
                     # (the last slot as the default: lint wants every value covered)
                     with (m.Case(k) if k < RU - 1 else m.Default()):
                         m.d.comb += chw_next[8 * b:8 * (b + 1)].eq(ring[k][8 * b:8 * (b + 1)])
+                        if b == 0:
+                            m.d.comb += chs_next.eq(unp.beats_side[SIDE * k:SIDE * (k + 1)])
 
         def ring_add(a, b):
             """The ring position ``a + b``, each below ``RU``."""
@@ -404,7 +425,7 @@ class FrameParser(EngineUnit):
                        for b in range(3)),
                      *(ne_left[b].eq(n_plen[8 * b:8 * b + 8] != raw_left[8 * b:8 * b + 8])
                        for b in range(3)),
-                     *(plen_nz[b].eq(n_plen[8 * b:8 * b + 8].any()) for b in range(3))]
+                     plen_nz.eq(Cat(chs_next[3], chs_next[0:2]))]
         chw_bad = Signal()
         chw_code = Signal(8)
         m.d.comb += [chw_bad.eq(Mux(cc_zero, Mux(big_r, ne_whole.any(), ne_left.any()), cc_bad)),
@@ -414,24 +435,13 @@ class FrameParser(EngineUnit):
         # What CHDR loads from the payload length is registered beside `chw`,
         # from the same word: `hdr_at_new` selects the next `cpos`, and deriving
         # it from `chw` in CHDR was the engine's path (13.9 ns at 16 B/cycle).
-        LGB = PB.bit_length() - 1         # log2(PB)
-        n_lo = n_plen[:LGB]               # the payload's bytes in its last beat, mod PB
-        # plen <= PB, i.e. the bits above PB's are zero and PB's bit is clear
-        # or the bits below it are: registered as per-byte parts, combined by
-        # a gate in CHDR (one 20-bit compare behind the ring read was the
-        # prefetch unit's path, 11.6 ns, 8 levels)
-        cuts = sorted({LGB + 1, *range(8 * (LGB // 8 + 1), CHUNK_LENGTH_BITS, 8), CHUNK_LENGTH_BITS})
-        up_zero = Signal(len(cuts) - 1)   # parts of the bits above PB's are zero
-        pb_bit = Signal()                 # PB's bit
-        lo_zero = Signal()                # the bits below it are zero
-        n_lo_zero = n_lo == 0
-        m.d.sync += [*(up_zero[k].eq(n_plen[a:b] == 0) for k, (a, b) in enumerate(zip(cuts, cuts[1:]))),
-                     pb_bit.eq(n_plen[LGB]), lo_zero.eq(n_lo_zero)]
-        plen_one_beat = up_zero.all() & (~pb_bit | lo_zero)
-        last_bytes_new = Signal(range(PB + 1))
+        # (from the word's side bits: the ring's multiplexer alone)
+        plen_one_beat = Signal()          # plen <= PB
+        last_bytes_new = Signal(range(PB + 1))   # bytes of its last beat: PB if the low bits are 0
         last_words_new = Signal(range(KW + 1))   # words of its last beat, padding included
-        m.d.sync += [last_bytes_new.eq(Mux(n_lo_zero, PB, n_lo)),
-                     last_words_new.eq(Mux(n_lo_zero, KW, (n_lo + 3) >> 2))]
+        m.d.sync += [plen_one_beat.eq(chs_next[5]),
+                     last_bytes_new.eq(Cat(n_plen[:LGB], chs_next[4])),
+                     last_words_new.eq(chs_next[6:6 + LWB])]
         # where the next chunk header follows this one's payload, in words from
         # the window's start at the payload's last beat (0: no payload)
         hdr_at_new = Signal(range(KW + 1))
@@ -446,7 +456,7 @@ class FrameParser(EngineUnit):
         with m.Switch(ppos):
             for k in range(RU):
                 with (m.Case(k) if k < RU - 1 else m.Default()):
-                    m.d.comb += lastnz.eq(unp.beats_side[3 * k:3 * k + 3])
+                    m.d.comb += lastnz.eq(unp.beats_side[SIDE * k:SIDE * k + 3])
         m.d.comb += pad_bad.eq(Mux(pay_left[:2] == 1, lastnz.any(),
                                Mux(pay_left[:2] == 2, lastnz[1:].any(),
                                    Mux(pay_left[:2] == 3, lastnz[2], 0))))
