@@ -208,9 +208,16 @@ class ZVCECompressor(wiring.Component):
                 m.d.sync += table.eq(self.code_table)
                 # (each entry's validity, head, tail and width are latched with
                 # the table, from the port: no adder between the table register
-                # and the match flags)
-                for (valid, h, t, w, _), (rv, rh, rt, rw) in zip(in_entries, ent):
-                    m.d.sync += [rv.eq(valid), rh.eq(h), rt.eq(t), rw.eq(w)]
+                # and the match flags.  An entry whose symbol an earlier entry
+                # already has is latched invalid: the first match wins (the
+                # golden's code), and with at most one flag per lane set, S2
+                # picks the entry by an AND-OR, not behind a priority chain --
+                # the chain and the AND-OR in one cycle were the 16 B engine's
+                # path at seed 2, S1's match -> S2's width, 17.7 ns)
+                for k, ((valid, h, t, w, sym), (rv, rh, rt, rw)) in enumerate(zip(in_entries, ent)):
+                    seen = Cat(*[v & (sm == sym) for v, _, _, _, sm in in_entries[:k]]).any() \
+                        if k else C(0, 1)
+                    m.d.sync += [rv.eq(valid & ~seen), rh.eq(h), rt.eq(t), rw.eq(w)]
             with m.If(i.p.last | (bidx == nb - 1)):
                 m.d.sync += [bidx.eq(0), pace.eq(P - 1 - bidx)]
             with m.Else():
@@ -288,7 +295,7 @@ class ZVCECompressor(wiring.Component):
         m.d.sync += [v2.eq(v1), last2.eq(last1), has2.eq(has1), sidx2.eq(sidx1), nz2.eq(nz1)]
         for l in range(GL):
             mt = match1[l]
-            first = [mt[k] & ~mt[:k].any() if k else mt[0] for k in range(MAX_SYMBOLS)]
+            first = [mt[k] for k in range(MAX_SYMBOLS)]    # (one at most: see `ent`)
             hit = mt.any()
             hh = Signal(2, name=f"s2_hh{l}")
             ht = Signal(3, name=f"s2_ht{l}")
@@ -631,6 +638,14 @@ class ZVCEDecompressor(wiring.Component):
         m.d.comb += [self.count.ready.eq(~active), self.error_code.eq(code)]
         start = Signal()
         m.d.comb += start.eq(self.count.valid & self.count.ready)
+        # The table's verdict is formed from `tbl`, the chunk's own copy, into a
+        # register, so it counts from the second cycle after the start; the
+        # chunk's decisions wait out the first (`fresh`), in which a header
+        # step cannot happen anyway (B2's flags follow the framer's move at the
+        # start).  (Formed from the port at the start it was the ZVCE engine's
+        # path at seed 3, the parser's code table -> `tbad`, 14.7 ns, 13 levels.)
+        fresh = Signal()
+        m.d.sync += [fresh.eq(start), tbad.eq(table_malformed(tbl))]
         # code bits (2 + tail width) of heads 0-2, registers loaded with the table
         hbits = [Signal(4, name=f"hbits{k}") for k in range(3)]
 
@@ -841,7 +856,7 @@ class ZVCEDecompressor(wiring.Component):
 
         def failing(c):
             return [fail_now.eq(1), fail_code_now.eq(c)]
-        with m.If(active & ~failed):
+        with m.If(active & ~failed & ~fresh):
             with m.If(tbad):
                 m.d.comb += failing(ZVCEError.BAD_PARAMS)
             with m.Elif(zero):
@@ -934,7 +949,7 @@ class ZVCEDecompressor(wiring.Component):
             m.d.sync += [active.eq(1), failed.eq(0), lows.eq(0), zero.eq(self.count.p == 0),
                          rem.eq(self.count.p), fin.eq(self.count.p <= L),
                          fin_step.eq(self.count.p <= 2 * L), code.eq(ZVCEError.OK),
-                         tbl.eq(self.code_table), tbad.eq(table_malformed(self.code_table)),
+                         tbl.eq(self.code_table),
                          *[hbits[k].eq(self.code_table[2 * k:2 * k + 2] + 2) for k in range(3)],
                          pchk.eq(0), pbad.eq(0)]
         # The padding bits: the field's last byte above its r used bits.  Byte
