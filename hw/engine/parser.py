@@ -1,6 +1,9 @@
 """Frame parser of the prefetch path: H2C bytes -> chunk jobs + payload beats."""
 from __future__ import annotations
 
+import functools
+import operator
+
 from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -11,7 +14,6 @@ from cdma.golden.frame import (CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAG
 from cdma.golden.zvce import TABLE_BYTES
 
 from ..packer import Unpacker
-from ..bits import wrap
 from ..skid import SkidBuffer, replicated
 from ..streams import byte_beat_layout, byte_stream
 from .params import ENGINE_CODECS, LENGTH_BITS, EngineError, EngineUnit
@@ -381,21 +383,23 @@ class FrameParser(EngineUnit):
         ring = [unp.beats[32 * k:32 * (k + 1)] for k in range(RU)]
         # (in copies, one per byte of the word: its fan-out is 8 x RU multiplexer
         # inputs per copy)
-        cpos = replicated(m, "cpos", 4, width=range(RU))
+        # (one-hot, in copies, one per byte of the word: each bit enables one
+        # slot's byte, so the read is an AND-OR of RU terms; a binary position
+        # decoded inside a RU-way multiplexer was 6-7 LUTs deep, the 16 B
+        # engine's path at 992acd4, `cpos` -> `cc_bad`, 12.7 ns)
+        cpos = replicated(m, "cpos", 4, width=RU)
         # (and its side bits, with byte 0's copy)
         chs_next = Signal(SIDE)
-        for b, cp in enumerate(cpos):
-            with m.Switch(cp):
-                for k in range(RU):
-                    # (the last slot as the default: lint wants every value covered)
-                    with (m.Case(k) if k < RU - 1 else m.Default()):
-                        m.d.comb += chw_next[8 * b:8 * (b + 1)].eq(ring[k][8 * b:8 * (b + 1)])
-                        if b == 0:
-                            m.d.comb += chs_next.eq(unp.beats_side[SIDE * k:SIDE * (k + 1)])
 
-        def ring_add(a, b):
-            """The ring position ``a + b``, each below ``RU``."""
-            return wrap(a + b, RU, 2)
+        def pick(sel, values):
+            """The value of the slot whose bit of the one-hot ``sel`` is set."""
+            return functools.reduce(operator.or_, [Mux(sel[k], v, 0) for k, v in enumerate(values)])
+        for b, cp in enumerate(cpos):
+            m.d.comb += chw_next[8 * b:8 * (b + 1)].eq(
+                pick(cp, [ring[k][8 * b:8 * (b + 1)] for k in range(RU)]))
+        m.d.comb += chs_next.eq(pick(cpos[0], [unp.beats_side[SIDE * k:SIDE * (k + 1)]
+                                               for k in range(RU)]))
+
         # (its checks too: the frame's codec is set in HDR, and `raw_c` becomes
         # what `raw_c_next` is now, two cycles after a chunk job at the latest,
         # before any next chunk header is acted on)
@@ -452,11 +456,8 @@ class FrameParser(EngineUnit):
         # ring slot before `cpos`, a register too)
         pad_bad = Signal()
         lastnz = Signal(3)                # bytes 1-3 of the payload's last word are nonzero
-        ppos = Signal(range(RU))
-        with m.Switch(ppos):
-            for k in range(RU):
-                with (m.Case(k) if k < RU - 1 else m.Default()):
-                    m.d.comb += lastnz.eq(unp.beats_side[SIDE * k:SIDE * k + 3])
+        ppos = Signal(RU)                 # (one-hot, as `cpos`)
+        m.d.comb += lastnz.eq(pick(ppos, [unp.beats_side[SIDE * k:SIDE * k + 3] for k in range(RU)]))
         m.d.comb += pad_bad.eq(Mux(pay_left[:2] == 1, lastnz.any(),
                                Mux(pay_left[:2] == 2, lastnz[1:].any(),
                                    Mux(pay_left[:2] == 3, lastnz[2], 0))))
@@ -585,18 +586,24 @@ class FrameParser(EngineUnit):
         # it) from candidates computed from registers; each take only picks
         # one.  It matters from the frame header's take on; a failed frame's
         # drop leaves it stale until the next frame's HDR, which reloads it.
-        start = unp.start
-        cpos_next = Signal(range(RU))
-        ppos_next = Signal(range(RU))     # (`cpos_next` - 1, each from its own sum)
+        # (One-hot: a position k words on is a rotation, no adder; the
+        # window's start is decoded once.)
+        def rot(v, k):
+            """The one-hot ring position ``v`` moved ``k`` words on."""
+            k %= RU
+            return Cat(v[RU - k:], v[:RU - k]) if k else v
+        start_oh = Signal(RU)
+        m.d.comb += start_oh.eq(Cat(*[unp.start == k for k in range(RU)]))
+        cpos_next = Signal(RU)
+        ppos_next = Signal(RU)            # (`cpos_next` - 1)
         # (after a chunk header: the positions for each possible `hdr_at_new`,
         # from `start` alone; `hdr_at_new` only selects one)
-        c_sel = Signal(range(RU), name="cpos_chdr")
-        p_sel = Signal(range(RU), name="ppos_chdr")
+        c_sel = Signal(RU, name="cpos_chdr")
+        p_sel = Signal(RU, name="ppos_chdr")
         with m.Switch(hdr_at_new):
             for h in range(KW + 1):
                 with (m.Case(h) if h < KW else m.Default()):
-                    m.d.comb += [c_sel.eq(ring_add(start, (1 + h) % RU)),
-                                 p_sel.eq(ring_add(start, h))]
+                    m.d.comb += [c_sel.eq(rot(start_oh, 1 + h)), p_sel.eq(rot(start_oh, h))]
         with m.Switch(state):
             with m.Case(CALC):
                 m.d.comb += [cpos_next.eq(cpos[0]), ppos_next.eq(ppos)]
@@ -608,13 +615,13 @@ class FrameParser(EngineUnit):
                 # (a beat before the payload's last moves both by a beat; the
                 # last moves the window's start onto the header: `cpos` stays)
                 step = consume_pay & ~pw_last
-                m.d.comb += [cpos_next.eq(Mux(step, ring_add(cpos[0], KW), cpos[0])),
-                             ppos_next.eq(Mux(step, ring_add(ppos, KW), ppos))]
+                m.d.comb += [cpos_next.eq(Mux(step, rot(cpos[0], KW), cpos[0])),
+                             ppos_next.eq(Mux(step, rot(ppos, KW), ppos))]
             with m.Default():
                 m.d.comb += [
-                    cpos_next.eq(Mux(consume_hdr, ring_add(start, HEADER_WORDS), start)),
-                    ppos_next.eq(Mux(consume_hdr, ring_add(start, HEADER_WORDS - 1),
-                                     ring_add(start, RU - 1))),
+                    cpos_next.eq(Mux(consume_hdr, rot(start_oh, HEADER_WORDS), start_oh)),
+                    ppos_next.eq(Mux(consume_hdr, rot(start_oh, HEADER_WORDS - 1),
+                                     rot(start_oh, RU - 1))),
                 ]
         m.d.sync += [*(c.eq(cpos_next) for c in cpos), ppos.eq(ppos_next)]
         return m
