@@ -39,10 +39,13 @@ def thermometer(count, width):
 def onehot_select(onehot, values):
     """``values[k]`` for the set bit ``k`` of ``onehot`` (0 if none): an AND-OR,
     no priority chain and no encoded index behind the select lines."""
-    out = 0
-    for k, v in enumerate(values):
-        out = out | Mux(onehot[k], v, 0)
-    return out
+    terms = [Mux(onehot[k], v, 0) for k, v in enumerate(values)]
+    # (ORed as a balanced tree: a chain of hundreds of terms, as a wide ring's
+    # read has, is too deep for Python's recursion in Amaranth's lowering)
+    while len(terms) > 1:
+        terms = [terms[j] | terms[j + 1] if j + 1 < len(terms) else terms[j]
+                 for j in range(0, len(terms), 2)]
+    return terms[0] if terms else C(0, 1)
 
 
 def prefix_length(mask):

@@ -1,9 +1,6 @@
 """Frame parser of the prefetch path: H2C bytes -> chunk jobs + payload beats."""
 from __future__ import annotations
 
-import functools
-import operator
-
 from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -13,6 +10,7 @@ from cdma.golden.frame import (CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAG
                                VERSION_CODECS, VERSION_TABLE, Codec)
 from cdma.golden.zvce import TABLE_BYTES
 
+from ..bits import onehot_select
 from ..packer import Unpacker
 from ..skid import SkidBuffer, replicated
 from ..streams import byte_beat_layout, byte_stream
@@ -391,13 +389,10 @@ class FrameParser(EngineUnit):
         # (and its side bits, with byte 0's copy)
         chs_next = Signal(SIDE)
 
-        def pick(sel, values):
-            """The value of the slot whose bit of the one-hot ``sel`` is set."""
-            return functools.reduce(operator.or_, [Mux(sel[k], v, 0) for k, v in enumerate(values)])
         for b, cp in enumerate(cpos):
             m.d.comb += chw_next[8 * b:8 * (b + 1)].eq(
-                pick(cp, [ring[k][8 * b:8 * (b + 1)] for k in range(RU)]))
-        m.d.comb += chs_next.eq(pick(cpos[0], [unp.beats_side[SIDE * k:SIDE * (k + 1)]
+                onehot_select(cp, [ring[k][8 * b:8 * (b + 1)] for k in range(RU)]))
+        m.d.comb += chs_next.eq(onehot_select(cpos[0], [unp.beats_side[SIDE * k:SIDE * (k + 1)]
                                                for k in range(RU)]))
 
         # (its checks too: the frame's codec is set in HDR, and `raw_c` becomes
@@ -457,7 +452,7 @@ class FrameParser(EngineUnit):
         pad_bad = Signal()
         lastnz = Signal(3)                # bytes 1-3 of the payload's last word are nonzero
         ppos = Signal(RU)                 # (one-hot, as `cpos`)
-        m.d.comb += lastnz.eq(pick(ppos, [unp.beats_side[SIDE * k:SIDE * k + 3] for k in range(RU)]))
+        m.d.comb += lastnz.eq(onehot_select(ppos, [unp.beats_side[SIDE * k:SIDE * k + 3] for k in range(RU)]))
         m.d.comb += pad_bad.eq(Mux(pay_left[:2] == 1, lastnz.any(),
                                Mux(pay_left[:2] == 2, lastnz[1:].any(),
                                    Mux(pay_left[:2] == 3, lastnz[2], 0))))
