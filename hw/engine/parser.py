@@ -124,7 +124,8 @@ class FrameParser(EngineUnit):
         # carries what CHDR derives from a chunk header's payload length, in
         # case the word is one: byte 0 nonzero, the length's low bits (the
         # bytes in its last beat) zero, the payload a single beat (length <=
-        # PB), and the words of its last beat.  So those registers load from
+        # PB), and the words of its last beat (0 with no payload: where the
+        # next chunk header follows, `hdr_at`).  So those registers load from
         # the ring's multiplexer alone (behind it, an adder was the 16 B
         # engine's path at seed 1, `cpos` -> `last_words_new`, 11.9 ns; the
         # bytes' OR at seed 3, `cpos` -> `plen_nz`, 11.6 ns).
@@ -174,9 +175,9 @@ class FrameParser(EngineUnit):
             """A word's side bits (see the Unpacker above)."""
             lo = w[:LGB]
             lo_zero = lo == 0
-            return Cat(*[w[8 * b:8 * b + 8].any() for b in (1, 2, 3)], w[:8].any(), lo_zero,
-                       w[:CHUNK_LENGTH_BITS] <= PB,
-                       Mux(lo_zero, KW, (lo + 3) >> 2)[:LWB])
+            nz = [w[8 * b:8 * b + 8].any() for b in range(4)]
+            return Cat(*nz[1:], nz[0], lo_zero, w[:CHUNK_LENGTH_BITS] <= PB,
+                       Mux(~Cat(*nz[:3]).any(), 0, Mux(lo_zero, KW, (lo + 3) >> 2))[:LWB])
         nkeep = Signal(range(PB + 1))
         m.d.comb += nkeep.eq(sum(h2c.p.keep[k] for k in range(PB)))
         in_data = Cat(*[Mux(h2c.p.keep[k], h2c.p.data[8 * k:8 * k + 8], 0) for k in range(PB)])
@@ -437,14 +438,15 @@ class FrameParser(EngineUnit):
         # (from the word's side bits: the ring's multiplexer alone)
         plen_one_beat = Signal()          # plen <= PB
         last_bytes_new = Signal(range(PB + 1))   # bytes of its last beat: PB if the low bits are 0
-        last_words_new = Signal(range(KW + 1))   # words of its last beat, padding included
+        # (words of its last beat, padding included; 0 with no payload, when
+        # nothing reads it but `hdr_at`)
+        last_words_new = Signal(range(KW + 1))
         m.d.sync += [plen_one_beat.eq(chs_next[5]),
                      last_bytes_new.eq(Cat(n_plen[:LGB], chs_next[4])),
                      last_words_new.eq(chs_next[6:6 + LWB])]
         # where the next chunk header follows this one's payload, in words from
         # the window's start at the payload's last beat (0: no payload)
-        hdr_at_new = Signal(range(KW + 1))
-        m.d.comb += hdr_at_new.eq(Mux(~plen_nz.any(), 0, last_words_new))
+        hdr_at_new = last_words_new
 
         # payload beat: a full beat of KW words, or the payload's last (last_words words)
         # (a payload's last word is the one before the next chunk header: the
