@@ -16,8 +16,8 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import (compact_level, expand_pipelined, onehot_select, popcount, prefix_counts,
-                   room_after, thermometer, wrap)
+from .bits import (compact_level, expand_pipelined, popcount, prefix_counts, room_after,
+                   thermometer, wrap)
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
@@ -589,12 +589,7 @@ class ZVCDecompressor(wiring.Component):
         # routing)
         PMC = WINDOW // 8
         PB = len(Signal(range(N)))
-        # (the binary `pm`: with RS = 2 the first stage's copies select spans by
-        # its high bits; the read's last multiplexer is selected by one-hot
-        # copies, `pmh`, below)
-        # (with RS = 0 nothing reads it: a plain register, which synthesis drops)
-        pms = (replicated(m, "pm", (PMC if RS == 2 else 0) + 1, width=PB) if RS
-               else [Signal(PB, name="pm")])
+        pms = replicated(m, "pm", PMC + (1 if RS else 0), width=PB)
         pm = pms[-1]
         pm_next = Signal(range(N))
         # the ring as (unit, side) pairs, and where the read's last multiplexer
@@ -603,6 +598,7 @@ class ZVCDecompressor(wiring.Component):
         # those by the low k bits (`pm` holds meanwhile, or `pres` says so)
         src = [(unp.beats[k * UB:(k + 1) * UB], unp.beats_side[k * SB:(k + 1) * SB])
                for k in range(N)]
+        sels = pms[:PMC]
         if RS == 2:
             k = (PB + 1) // 2
             span = 2 ** k + MU - 1
@@ -615,21 +611,7 @@ class ZVCDecompressor(wiring.Component):
                         with (m.Default() if h == blocks - 1 else m.Case(h)):
                             u, sd = src[(h * 2 ** k + j) % N]
                             m.d.sync += [nu.eq(u), ns.eq(sd)]
-            src = near
-        # The last multiplexer's selects are one-hot (`pmh`, in PMC copies, each
-        # selecting 8 bits of the mask): a read is an AND-OR of one term per
-        # position, and a select bit drives 8 bits of one position.  (Binary,
-        # the select was decoded inside the multiplexer: the 16 B engine's path
-        # at seed 2 of 7ef3a25, `pm` -> `need`, 10.6 ns, 6 levels.)
-        starts = 2 ** k if RS == 2 else N    # (positions it selects from)
-        low_bits = k if RS == 2 else PB
-
-        def sel_onehot(pos):
-            """The one-hot select of binary ring position ``pos``."""
-            low = pos[:low_bits]
-            return Cat(*[low == t for t in range(starts)])
-        sels = replicated(m, "pmh", PMC, width=starts, reset=1)   # (position 0, as `pm`)
-        pmh_next = Signal(starts)
+            src, sels = near, [p[:k] for p in sels]
         r_mask = Signal(WINDOW)
         # (the first step's units, the same plus a mask, and the window's set
         # bits, formed per position before the multiplexer, so that `pm`
@@ -638,21 +620,24 @@ class ZVCDecompressor(wiring.Component):
         r_need = Signal(range(PW + 1))
         r_need_mu = Signal(range(PW + MU + 1))
         r_tot = Signal(range(WINDOW + 1))
+        # (positions the last multiplexer selects: every ring unit, or the
+        # 2**k starts in the first stage's span)
+        starts = 2 ** k if RS == 2 else N
         for c, sel in enumerate(sels):
             lo, hi = 8 * c, 8 * (c + 1)
-            ats = [[src[(t + j) % len(src)] for j in range(MU)] for t in range(starts)]
-            m.d.comb += r_mask[lo:hi].eq(onehot_select(sel, [Cat(*[u for u, _ in at])[lo:hi] for at in ats]))
-            if c == 0:
-                need_t, tot_t = [], []
-                for at in ats:
-                    full = [sd[:FW] for _, sd in at]
-                    terms = full[:TF] + ([at[TF][1][FW:]] if TP else [])
-                    need_t.append(C(0, len(r_need)) | (sum(terms) * EU))
-                    tot_t.append(C(0, len(r_tot)) | sum(full))
-                # (`need_mu` = `need` + MU, formed per position too)
-                m.d.comb += [r_need.eq(onehot_select(sel, need_t)),
-                             r_need_mu.eq(onehot_select(sel, [C(0, len(r_need_mu)) | (x + MU) for x in need_t])),
-                             r_tot.eq(onehot_select(sel, tot_t))]
+            with m.Switch(sel):
+                for t in range(starts):
+                    # (the last position as the default: lint wants every value of
+                    # the select covered, and N need not be a power of two)
+                    with (m.Default() if t == starts - 1 else m.Case(t)):
+                        at = [src[(t + j) % len(src)] for j in range(MU)]
+                        m.d.comb += r_mask[lo:hi].eq(Cat(*[u for u, _ in at])[lo:hi])
+                        if c == 0:
+                            full = [sd[:FW] for _, sd in at]
+                            terms = full[:TF] + ([at[TF][1][FW:]] if TP else [])
+                            m.d.comb += [r_need.eq(sum(terms) * EU),
+                                         r_need_mu.eq(sum(terms) * EU + MU),
+                                         r_tot.eq(sum(full))]
         nmask = Signal(WINDOW)
         nneed = Signal(range(PW + 1))
         nneed_mu = Signal(range(PW + MU + 1))
@@ -871,14 +856,11 @@ class ZVCDecompressor(wiring.Component):
             read = Signal()
             m.d.comb += read.eq(fetch | prefetch)
             at = Signal(range(N + MU + WINDOW * EU))
-            pm_read = Signal(range(N))
             m.d.comb += [
                 at.eq(pm + MU + ntot * EU),
-                pm_read.eq(wrap(at, N, -(-(N + MU + WINDOW * EU) // N))),
-                pm_next.eq(Mux(drop, unp.drop_start, Mux(read, pm_read, Mux(live, pm, win_start)))),
-                pmh_next.eq(Mux(drop, sel_onehot(unp.drop_start),
-                                Mux(read, sel_onehot(pm_read),
-                                    Mux(live, sels[0], sel_onehot(win_start))))),
+                pm_next.eq(Mux(drop, unp.drop_start,
+                               Mux(read, wrap(at, N, -(-(N + MU + WINDOW * EU) // N)),
+                                   Mux(live, pm, win_start)))),
             ]
             with m.If(drop | (~live & ~read)):
                 m.d.sync += dist.eq(0)
@@ -912,18 +894,13 @@ class ZVCDecompressor(wiring.Component):
             pm_step, pm_hold = Signal(range(N)), Signal(range(N))
             m.d.comb += [pm_step.eq(Mux(s == nb - 2, next_pm, take_pm)),
                          pm_hold.eq(Mux(live & (s == nb - 1), take_pm, win_start)),
-                         pm_next.eq(Mux(drop, unp.drop_start, Mux(step, pm_step, pm_hold))),
-                         # (each candidate decoded before the decision picks one)
-                         pmh_next.eq(Mux(drop, sel_onehot(unp.drop_start),
-                                         Mux(step, sel_onehot(pm_step), sel_onehot(pm_hold))))]
+                         pm_next.eq(Mux(drop, unp.drop_start, Mux(step, pm_step, pm_hold)))]
         else:                            # every step is a window's last: no head start
             at = Signal(range(N + 2 * PW + 1))
             m.d.comb += at.eq(win_start + Mux(step | fetch, take, 0)
                               + Mux(fetch | prefetch, nneed, Mux(live, need, 0)))
-            m.d.comb += [pm_next.eq(Mux(drop, unp.drop_start, wrap(at, N, 3))),
-                         pmh_next.eq(sel_onehot(pm_next))]
+            m.d.comb += pm_next.eq(Mux(drop, unp.drop_start, wrap(at, N, 3)))
         m.d.sync += [p.eq(pm_next) for p in pms]
-        m.d.sync += [p.eq(pmh_next) for p in sels]
 
         # ---- the step's beat: slots of the view, expanded to the lanes of the mask --
         # (the window starts at the step's units: a mask is taken when it is read;
