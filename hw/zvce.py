@@ -19,8 +19,8 @@ from amaranth.hdl import C, Cat, Module, Mux, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import (compact_level, expand_pipelined, popcount, prefix_counts, room_after,
-                   thermometer, wrap)
+from .bits import (compact_level, expand_pipelined, onehot_select, popcount, prefix_counts,
+                   room_after, thermometer, wrap)
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker, shift_units
 from .skid import replicated
@@ -295,15 +295,14 @@ class ZVCECompressor(wiring.Component):
         m.d.sync += [v2.eq(v1), last2.eq(last1), has2.eq(has1), sidx2.eq(sidx1), nz2.eq(nz1)]
         for l in range(GL):
             mt = match1[l]
-            first = [mt[k] for k in range(MAX_SYMBOLS)]    # (one at most: see `ent`)
-            hit = mt.any()
+            hit = mt.any()                # (one flag at most: see `ent`)
             hh = Signal(2, name=f"s2_hh{l}")
             ht = Signal(3, name=f"s2_ht{l}")
             hw = Signal(4, name=f"s2_hw{l}")
             m.d.comb += [
-                hh.eq(_or_all([Mux(first[k], ent2[k][1], 0) for k in range(MAX_SYMBOLS)], 2)),
-                ht.eq(_or_all([Mux(first[k], ent2[k][2], 0) for k in range(MAX_SYMBOLS)], 3)),
-                hw.eq(_or_all([Mux(first[k], ent2[k][3], 0) for k in range(MAX_SYMBOLS)], 4)),
+                hh.eq(onehot_select(mt, [e[1] for e in ent2])),
+                ht.eq(onehot_select(mt, [e[2] for e in ent2])),
+                hw.eq(onehot_select(mt, [e[3] for e in ent2])),
             ]
             nz = nz1[l]
             m.d.sync += [
@@ -471,13 +470,6 @@ class ZVCECompressor(wiring.Component):
         ]
         wiring.connect(m, packer.o, wiring.flipped(o))
         return m
-
-
-def _or_all(values, width):
-    out = C(0, width)
-    for v in values:
-        out = out | v
-    return out
 
 
 class ZVCEDecompressor(wiring.Component):
