@@ -270,8 +270,8 @@ class DecodeStage(EngineUnit):
             errs.append(err)
             skips.append(skip)
         o_last = Signal()                # the collected beat is its chunk's last ...
-        o_hs = Signal()                  # ... it goes (on, or dropped) ...
-        o_err_hs = Signal()              # ... a decompressor's error beat goes
+        o_err = Signal()                 # ... a decompressor's error beat ...
+        o_hs = Signal()                  # ... and it goes (on, or dropped)
         # (whether source k's beat goes if it is the head's, formed per source
         # and then picked: the head's chunk ends when its last beat goes, and
         # the head slice's `ready` says so without `valid` -- it only matters
@@ -282,11 +282,8 @@ class DecodeStage(EngineUnit):
         goes = [o.valid & (sk | o_slice.i.ready) for o, sk in zip(outs, skips)]
         m.d.comb += [
             o_last.eq(onehot_select(sel, [o.p.last for o in outs])),
+            o_err.eq(onehot_select(sel, errs)),
             o_hs.eq(head.o.valid & onehot_select(heads[0], goes)),
-            # (an error beat goes: picked per source like the rest, so the
-            # error flag is not one more gate behind the pick; 260ac35 seed 1:
-            # the output slice -> `goes` -> the pick -> `cap`, 11.3 ns)
-            o_err_hs.eq(head.o.valid & onehot_select(heads[0], [g & e for g, e in zip(goes, errs)])),
             head.o.ready.eq(onehot_select(heads[0], [g & o.p.last for g, o in zip(goes, outs)])),
             o_slice.i.valid.eq(onehot_select(sel, [o.valid & ~sk for o, sk in zip(outs, skips)])),
         ]
@@ -330,8 +327,8 @@ class DecodeStage(EngineUnit):
         cap = Signal()
         cap_idx = Signal.like(derr_idx)
         cap_sel = Signal.like(derr_sel)
-        m.d.sync += [cap.eq(o_err_hs & ~derr), cap_idx.eq(chunks_out), cap_sel.eq(sel)]
-        with m.If(o_err_hs):
+        m.d.sync += [cap.eq(o_hs & o_err & ~derr), cap_idx.eq(chunks_out), cap_sel.eq(sel)]
+        with m.If(o_hs & o_err):
             m.d.sync += [d.eq(1) for d in derrs]
         with m.If(cap):
             m.d.sync += [derr_idx.eq(cap_idx), derr_sel.eq(cap_sel)]
