@@ -1,7 +1,7 @@
 """Frame parser of the prefetch path: H2C bytes -> chunk jobs + payload beats."""
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Const, Module, Mux, Shape, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -130,8 +130,14 @@ class FrameParser(EngineUnit):
         # engine's path at seed 1, `cpos` -> `last_words_new`, 11.9 ns; the
         # bytes' OR at seed 3, `cpos` -> `plen_nz`, 11.6 ns).
         LGB = PB.bit_length() - 1         # log2(PB)
-        LWB = len(Signal(range(KW + 1)))
-        SIDE = 3 + 3 + LWB                # nz1..3, nz0, lo_zero, one_beat, last words
+        side_layout = data.StructLayout({
+            "nz_hi": 3,                   # bytes 1-3 nonzero (the padding check)
+            "nz0": 1,                     # byte 0 nonzero
+            "lo_zero": 1,                 # the length's low LGB bits are zero
+            "one_beat": 1,                # length <= PB
+            "last_words": range(KW + 1),  # words of the last beat (0: no payload)
+        })
+        SIDE = side_layout.size
         m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2, side_bits=SIDE, copies=UC)
         level, ended = unp.level, unp.ended
         # the frame's last word is incomplete (its last beat's bytes are not a
@@ -171,13 +177,16 @@ class FrameParser(EngineUnit):
         # bytes counted and the beats in the ring are this frame's.
         in_frame = Signal()
         m.d.comb += in_frame.eq((state != IDLE) & ~in_ended)
+
         def word_side(w):
-            """A word's side bits (see the Unpacker above)."""
+            """A word's side bits (``side_layout``, see the Unpacker above)."""
             lo = w[:LGB]
             lo_zero = lo == 0
             nz = [w[8 * b:8 * b + 8].any() for b in range(4)]
-            return Cat(*nz[1:], nz[0], lo_zero, w[:CHUNK_LENGTH_BITS] <= PB,
-                       Mux(~Cat(*nz[:3]).any(), 0, Mux(lo_zero, KW, (lo + 3) >> 2))[:LWB])
+            last_words = Mux(~Cat(*nz[:3]).any(), 0, Mux(lo_zero, KW, (lo + 3) >> 2))
+            # (in `side_layout`'s field order)
+            return Cat(Cat(*nz[1:]), nz[0], lo_zero, w[:CHUNK_LENGTH_BITS] <= PB,
+                       last_words[:Shape.cast(range(KW + 1)).width])
         nkeep = Signal(range(PB + 1))
         m.d.comb += nkeep.eq(sum(h2c.p.keep[k] for k in range(PB)))
         in_data = Cat(*[Mux(h2c.p.keep[k], h2c.p.data[8 * k:8 * k + 8], 0) for k in range(PB)])
@@ -380,16 +389,13 @@ class FrameParser(EngineUnit):
         m.d.comb += nidx.eq(Mux(state == PAY, hdr_at, 0))
         RU = unp.ring_units
         ring = [unp.beats[32 * k:32 * (k + 1)] for k in range(RU)]
-        # (in copies, one per byte of the word: its fan-out is 8 x RU multiplexer
-        # inputs per copy)
         # (one-hot, in copies, one per byte of the word: each bit enables one
         # slot's byte, so the read is an AND-OR of RU terms; a binary position
         # decoded inside a RU-way multiplexer was 6-7 LUTs deep, the 16 B
         # engine's path at 992acd4, `cpos` -> `cc_bad`, 12.7 ns)
         cpos = replicated(m, "cpos", 4, width=RU)
         # (and its side bits, with byte 0's copy)
-        chs_next = Signal(SIDE)
-
+        chs_next = Signal(side_layout)
         for b, cp in enumerate(cpos):
             m.d.comb += chw_next[8 * b:8 * (b + 1)].eq(
                 onehot_select(cp, [ring[k][8 * b:8 * (b + 1)] for k in range(RU)]))
@@ -425,7 +431,7 @@ class FrameParser(EngineUnit):
                        for b in range(3)),
                      *(ne_left[b].eq(n_plen[8 * b:8 * b + 8] != raw_left[8 * b:8 * b + 8])
                        for b in range(3)),
-                     plen_nz.eq(Cat(chs_next[3], chs_next[0:2]))]
+                     plen_nz.eq(Cat(chs_next.nz0, chs_next.nz_hi[:2]))]
         chw_bad = Signal()
         chw_code = Signal(8)
         m.d.comb += [chw_bad.eq(Mux(cc_zero, Mux(big_r, ne_whole.any(), ne_left.any()), cc_bad)),
@@ -441,9 +447,9 @@ class FrameParser(EngineUnit):
         # (words of its last beat, padding included; 0 with no payload, when
         # nothing reads it but `hdr_at`)
         last_words_new = Signal(range(KW + 1))
-        m.d.sync += [plen_one_beat.eq(chs_next[5]),
-                     last_bytes_new.eq(Cat(n_plen[:LGB], chs_next[4])),
-                     last_words_new.eq(chs_next[6:6 + LWB])]
+        m.d.sync += [plen_one_beat.eq(chs_next.one_beat),
+                     last_bytes_new.eq(Cat(n_plen[:LGB], chs_next.lo_zero)),
+                     last_words_new.eq(chs_next.last_words)]
         # where the next chunk header follows this one's payload, in words from
         # the window's start at the payload's last beat (0: no payload)
         hdr_at_new = last_words_new
