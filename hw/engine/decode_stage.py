@@ -269,8 +269,7 @@ class DecodeStage(EngineUnit):
             strbs.append(strb)
             errs.append(err)
             skips.append(skip)
-        o_last = Signal()                # the collected beat is its chunk's last ...
-        o_err = Signal()                 # ... a decompressor's error beat ...
+        o_err = Signal()                 # the collected beat is a decompressor's error beat ...
         o_hs = Signal()                  # ... and it goes (on, or dropped)
         # (whether source k's beat goes if it is the head's, formed per source
         # and then picked: the head's chunk ends when its last beat goes, and
@@ -281,7 +280,6 @@ class DecodeStage(EngineUnit):
         # -> the head slice, 11.9 ns, 6 levels)
         goes = [o.valid & (sk | o_slice.i.ready) for o, sk in zip(outs, skips)]
         m.d.comb += [
-            o_last.eq(onehot_select(sel, [o.p.last for o in outs])),
             o_err.eq(onehot_select(sel, errs)),
             o_hs.eq(head.o.valid & onehot_select(heads[0], goes)),
             head.o.ready.eq(onehot_select(heads[0], [g & o.p.last for g, o in zip(goes, outs)])),
@@ -313,7 +311,8 @@ class DecodeStage(EngineUnit):
                 with m.If(n_p == 0):
                     m.d.sync += code0.eq(dec.error_code)
         # output: pass beats until the first error, drop afterwards
-        with m.If(o_hs & o_last):
+        # (a chunk's last beat goes: the head slice's handshake says it)
+        with m.If(head.o.valid & head.o.ready):
             m.d.sync += chunks_out.eq(chunks_out + 1)
         for k, cid in enumerate(targets):
             if cid in decs:

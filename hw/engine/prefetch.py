@@ -1,7 +1,7 @@
 """Prefetch path: H2C -> frame parser -> decode stage -> write unit -> AXI4 write."""
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -80,7 +80,7 @@ class PrefetchUnit(EngineUnit):
             m.d.sync += [addr.eq(self.cmd.p.addr), length.eq(self.cmd.p.length),
                          w_length.eq(Mux(self.cmd.p.code != 0, 0, self.cmd.p.length)),
                          tag.eq(self.cmd.p.tag), state.eq(START), pre_code.eq(self.cmd.p.code)]
-        started = Signal(2)
+        started = Signal()                # the parser has taken its start
         # (the write unit's start `valid` a register of its own, set with START
         # and cleared by its handshake, and its payload registers as they are:
         # `state` through the valid and the payload's gating reached the write
@@ -94,11 +94,13 @@ class PrefetchUnit(EngineUnit):
         with m.Elif(writer.start.ready):
             m.d.sync += w_start.eq(0)
         with m.If(state == START):
-            m.d.comb += [parser.start.valid.eq(~started[0]), parser.start.p.length.eq(length),
+            m.d.comb += [parser.start.valid.eq(~started), parser.start.p.length.eq(length),
                          parser.start.p.code.eq(pre_code)]
-            s0 = started[0] | parser.start.ready
-            s1 = started[1] | writer.start.ready
-            m.d.sync += started.eq(Cat(s0, s1))
+            s0 = started | parser.start.ready
+            # (`w_start` was set on entering START and falls with the write
+            # unit's handshake: clear, the write unit has its start)
+            s1 = ~w_start | writer.start.ready
+            m.d.sync += started.eq(s0)
             with m.If(s0 & s1):
                 m.d.sync += [state.eq(RUN), started.eq(0)]
         m.d.comb += [self.status.valid.eq(state == STATUS), self.status.p.tag.eq(tag),
