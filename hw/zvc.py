@@ -587,9 +587,13 @@ class ZVCDecompressor(wiring.Component):
         # mask, and one more for the arithmetic: one copy fanned out to the
         # whole read was the decode stage's critical path at 16 B, 83 % of it
         # routing)
+        # (and one more for the counts' read, `need`/`need_mu`/`tot`: with the
+        # copy of the mask's first byte it fanned out to both, and `pm` ->
+        # counts -> `need` was the 16 B engine's path at seed 1, 11.1 ns,
+        # 6 levels, 82 % routing)
         PMC = WINDOW // 8
         PB = len(Signal(range(N)))
-        pms = replicated(m, "pm", PMC + (1 if RS else 0), width=PB)
+        pms = replicated(m, "pm", PMC + 1 + (1 if RS else 0), width=PB)
         pm = pms[-1]
         pm_next = Signal(range(N))
         # the ring as (unit, side) pairs, and where the read's last multiplexer
@@ -598,7 +602,7 @@ class ZVCDecompressor(wiring.Component):
         # those by the low k bits (`pm` holds meanwhile, or `pres` says so)
         src = [(unp.beats[k * UB:(k + 1) * UB], unp.beats_side[k * SB:(k + 1) * SB])
                for k in range(N)]
-        sels = pms[:PMC]
+        sels = pms[:PMC + 1]              # (the last: the counts')
         if RS == 2:
             k = (PB + 1) // 2
             span = 2 ** k + MU - 1
@@ -631,8 +635,9 @@ class ZVCDecompressor(wiring.Component):
                     # the select covered, and N need not be a power of two)
                     with (m.Default() if t == starts - 1 else m.Case(t)):
                         at = [src[(t + j) % len(src)] for j in range(MU)]
-                        m.d.comb += r_mask[lo:hi].eq(Cat(*[u for u, _ in at])[lo:hi])
-                        if c == 0:
+                        if c < PMC:
+                            m.d.comb += r_mask[lo:hi].eq(Cat(*[u for u, _ in at])[lo:hi])
+                        else:
                             full = [sd[:FW] for _, sd in at]
                             terms = full[:TF] + ([at[TF][1][FW:]] if TP else [])
                             m.d.comb += [r_need.eq(sum(terms) * EU),
