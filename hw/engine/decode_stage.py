@@ -62,9 +62,10 @@ class DecodeStage(EngineUnit):
         Restored beats in address order, for the write unit.
     all_out : Out(1)
         The end job has been taken and every routed chunk has left, with all
-        decompressor error pulses in.
+        decompressor error pulses in (a register: a cycle after that is so).
     code : Out(8)
-        The frame's status code so far (meaningful with ``all_out``).
+        The frame's status code so far (a register, formed in the same cycle
+        as ``all_out``; meaningful with it).
     clear : In(1)
         The frame is over: forget its end job, counts and error (one cycle).
     code_table : In(8 * TABLE_BYTES)
@@ -338,11 +339,19 @@ class DecodeStage(EngineUnit):
             pulses_in = pulses_in & (npulse[cid] == nbeat[cid])
 
         # ---- end of frame --------------------------------------------------------------------
-        m.d.comb += [
-            self.code.eq(Mux(derr & (derr_idx < end_accepted), derr_code, end_code)),
-            self.all_out.eq(end_seen & ~routing & (chunks_out == chunks_in) & ~order.r_rdy
-                            & ~head.o.valid & ~cap
-                            & pulses_in & ~o_slice.o.valid),
+        # (both registers, a cycle behind what they are formed from, so `code`
+        # is always the verdict of the cycle `all_out` speaks for: the
+        # erring chunk's index compared with the parser's accepted count
+        # (a 32-bit carry chain) into the prefetch unit's status code was the
+        # 16 B engine's path at seed 2 of ac83f57 after its rip-up, 10.5 ns)
+        all_out = Signal()
+        code = Signal(8)
+        m.d.comb += [self.code.eq(code), self.all_out.eq(all_out)]
+        m.d.sync += [
+            code.eq(Mux(derr & (derr_idx < end_accepted), derr_code, end_code)),
+            all_out.eq(end_seen & ~routing & (chunks_out == chunks_in) & ~order.r_rdy
+                       & ~head.o.valid & ~cap
+                       & pulses_in & ~o_slice.o.valid & ~self.clear),
         ]
         with m.If(self.clear):
             m.d.sync += [end_seen.eq(0), *[d.eq(0) for d in derrs], cap.eq(0), chunks_in.eq(0),
