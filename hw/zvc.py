@@ -587,13 +587,18 @@ class ZVCDecompressor(wiring.Component):
         # mask, and one more for the arithmetic: one copy fanned out to the
         # whole read was the decode stage's critical path at 16 B, 83 % of it
         # routing)
-        # (and one more for the counts' read, `need`/`need_mu`/`tot`: with the
-        # copy of the mask's first byte it fanned out to both, and `pm` ->
-        # counts -> `need` was the 16 B engine's path at seed 1, 11.1 ns,
-        # 6 levels, 82 % routing)
+        # (and, with the read combinational, RS = 0, one more for the counts'
+        # read, `need`/`need_mu`/`tot`: with the copy of the mask's first byte
+        # it fanned out to both, and `pm` -> counts -> `need` was the 16 B
+        # engine's path at seed 1 of 27e684d, 11.1 ns, 6 levels, 82 % routing.
+        # Plain runs, seeds 1-3, 2026-12-06: 32 x 4 101.9 (93.3-103.1) ->
+        # 109.0 (108.9-113.7) MHz, +19 LUT4; with a registered read it did
+        # not pay: 16 x 4 106.1 -> 101.2, 8 x 8 101.4 -> 98.9)
         PMC = WINDOW // 8
+        PCN = PMC if RS == 0 else 0       # the copy that reads the counts
         PB = len(Signal(range(N)))
-        pms = replicated(m, "pm", PMC + 1 + (1 if RS else 0), width=PB)
+        # (the copy after the mask's: the counts' with RS = 0, else the arithmetic's)
+        pms = replicated(m, "pm", PMC + 1, width=PB)
         pm = pms[-1]
         pm_next = Signal(range(N))
         # the ring as (unit, side) pairs, and where the read's last multiplexer
@@ -602,7 +607,7 @@ class ZVCDecompressor(wiring.Component):
         # those by the low k bits (`pm` holds meanwhile, or `pres` says so)
         src = [(unp.beats[k * UB:(k + 1) * UB], unp.beats_side[k * SB:(k + 1) * SB])
                for k in range(N)]
-        sels = pms[:PMC + 1]              # (the last: the counts')
+        sels = pms[:PMC + (1 if RS == 0 else 0)]
         if RS == 2:
             k = (PB + 1) // 2
             span = 2 ** k + MU - 1
@@ -637,7 +642,7 @@ class ZVCDecompressor(wiring.Component):
                         at = [src[(t + j) % len(src)] for j in range(MU)]
                         if c < PMC:
                             m.d.comb += r_mask[lo:hi].eq(Cat(*[u for u, _ in at])[lo:hi])
-                        else:
+                        if c == PCN:
                             full = [sd[:FW] for _, sd in at]
                             terms = full[:TF] + ([at[TF][1][FW:]] if TP else [])
                             m.d.comb += [r_need.eq(sum(terms) * EU),
