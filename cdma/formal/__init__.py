@@ -135,7 +135,7 @@ def _sets():
 #: ``units.UNIT_CONFIG``): harness class, overrides, cover depth, broken
 #: variant and the BMC depth at which it fails, quick, what.
 UNIT_SETS = {
-    "frame-parser": ("ParserRules", {}, 20, "skid-slip", 12, True,
+    "frame-parser": ("ParserRules", {}, 18, "skid-slip", 12, True,
                      "FrameParser, 4-byte H2C beats: jobs and pay hold valid and payload until "
                      "the transfer, no valid out of reset; pay beats before the last are full; "
                      "H2C taken only inside a frame"),

@@ -123,8 +123,8 @@ class ParserRules(FormalTop):
     ``pay`` have free backpressure; ``jobs`` and ``pay`` keep the rules
     (asserted), and ``h2c`` is taken only during a frame (after ``start``
     and until its ``last``).  Every payload beat but a packet's last keeps
-    all its bytes (the decompressors' unpackers rely on it), asserted where
-    the beats enter the parser's payload FIFO.
+    all its bytes (the decompressors' unpackers rely on it), asserted at
+    ``pay``; the output slice's parked beat keeps it too (an invariant).
     Covers: a payload beat that waited and then left, a chunk job, a good
     frame's end job (code 0, a chunk accepted), a failed frame's end job.
 
@@ -140,6 +140,7 @@ class ParserRules(FormalTop):
 
     def build(self, m, platform):
         from cdma.hw.engine.parser import FrameParser
+        from cdma.hw.skid import SkidBuffer
         p = unit_params(**self.config)
         PB = p.pcie_bytes
         dut = FrameParser(p)
@@ -154,17 +155,17 @@ class ParserRules(FormalTop):
         assert_stream_out(m, dut.pay, rst, "pay")
         assert_copies_equal(m, frag, rst)
         full = (1 << PB) - 1
+        with m.If(dut.pay.valid & ~dut.pay.p.last & ~rst):
+            m.d.comb += Assert(dut.pay.p.keep == full, "pay: a beat before the last is not full")
         if self.fault is None:
-            # (asserted where the beats enter the parser's payload FIFO, the
-            # stage before it: at `pay`, behind the FIFO's memory, an
-            # induction would need invariants over the memory's words; the
-            # FIFO passes words unchanged and in order, its own tests)
-            s_valid = find_signal(frag, "pay_s_valid", ())
-            s_keep = find_signal(frag, "pay_s_keep", ())
-            s_last = find_signal(frag, "pay_s_last", ())
-            with m.If(s_valid & ~rst & ~s_last):
-                m.d.comb += Assert(s_keep == full,
-                                   "pay stage: a beat before the last is not full")
+            # the payload slice's parked beat obeys the same (an invariant)
+            (_, skid), = [(q, s) for q, s in find_origin(frag, SkidBuffer, "pay_slice")]
+            s_valid = find_signal(frag, "s_valid_c0", ("pay_slice",))
+            s_bits = find_signal(frag, "s_bits", ("pay_slice",))
+            keep_lo = 8 * PB
+            with m.If(s_valid & ~rst & ~s_bits[keep_lo + PB]):
+                m.d.comb += Assert(s_bits[keep_lo:keep_lo + PB] == full,
+                                   "pay slice: a parked beat before the last is not full")
         # h2c is taken only during a frame: from `start` to the frame's `last`
         in_frame = Signal()
         with m.If(dut.start.valid & dut.start.ready):

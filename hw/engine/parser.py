@@ -10,11 +10,10 @@ from cdma.golden.frame import (CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAG
                                VERSION_CODECS, VERSION_TABLE, Codec)
 from cdma.golden.zvce import TABLE_BYTES
 
-from ..bits import onehot_select, room_after
-from ..fifo import WideFIFO
+from ..bits import onehot_select
 from ..packer import Unpacker
 from ..skid import SkidBuffer, replicated
-from ..streams import byte_stream
+from ..streams import byte_beat_layout, byte_stream
 from .params import ENGINE_CODECS, LENGTH_BITS, EngineError, EngineUnit
 
 __all__ = ["FrameParser", "job_layout", "COUNT_BITS", "CODEC_BITS"]
@@ -97,12 +96,13 @@ class FrameParser(EngineUnit):
         OUT = max(KW + 1, HEADER_WORDS)
         h2c = self.h2c
 
-        # The jobs leave through a register slice: its `ready` is a flip-flop,
+        # The outputs leave through register slices: their `ready` is a flip-flop,
         # so no decision below waits on the decode stage's combinational ready.
-        # The payload beats leave through a FIFO with credits (below).
+        m.submodules.pay_slice = pay_slice = SkidBuffer(byte_beat_layout(PB))
         m.submodules.job_slice = job_slice = SkidBuffer(job_layout())
+        wiring.connect(m, pay_slice.o, wiring.flipped(self.pay))
         wiring.connect(m, job_slice.o, wiring.flipped(self.jobs))
-        jobs = job_slice.i
+        pay, jobs = pay_slice.i, job_slice.i
 
         # The frame's words sit in an Unpacker (hw/packer.py): beats land in a
         # ring that only the input writes, and the parser's decisions (take the
@@ -138,15 +138,7 @@ class FrameParser(EngineUnit):
             "last_words": range(KW + 1),  # words of the last beat (0: no payload)
         })
         SIDE = side_layout.size
-        # The window is `registered` (hw/packer.py): the ring's rotation by the
-        # head is registered, the offset's select follows a cycle later, so a
-        # payload beat's bytes arrive a cycle after its take and go to the
-        # payload FIFO from a stage that holds its `keep` and `last` meanwhile
-        # (`pay_s_valid` below).  Read in one cycle, head -> rotation -> offset ->
-        # the payload slice was the 16 B engine's path at seed 3 of 27e684d,
-        # 11.3 ns, 5 levels, two wires of 3 ns.
-        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2, side_bits=SIDE, copies=UC,
-                                          registered=True)
+        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2, side_bits=SIDE, copies=UC)
         level, ended = unp.level, unp.ended
         # the frame's last word is incomplete (its last beat's bytes are not a
         # multiple of four: the Unpacker keeps that beat's `user`)
@@ -257,18 +249,11 @@ class FrameParser(EngineUnit):
         # outcome (`hc_*`), then the verdict from those (`hv`), acted on a cycle
         # later.  The header's words do not move while the parser waits in HDR
         # (nothing is taken there until the verdict says so), so a verdict from
-        # four HDR cycles back is current (the window is a cycle late, and
-        # what the ring holds is registered once more to stay beside it:
-        # `lv_*`); the checks' compares meet neither
+        # three HDR cycles back is current; the checks' compares meet neither
         # the window's multiplexers nor the parser's decisions, nor the
         # verdict's priority chain (the compares and the chain in one cycle
-        # were the 32 B engine's path at seed 1, 18.3 ns).  (Three cycles per
+        # were the 32 B engine's path at seed 1, 18.3 ns).  (Two cycles per
         # frame.)
-        lv_whole, lv_some, lv_short1, lv_ended = Signal(), Signal(), Signal(), Signal()
-        lv_short_bytes = Signal(2)
-        m.d.sync += [lv_whole.eq(whole(HEADER_WORDS)), lv_some.eq(level >= 1),
-                     lv_short1.eq(short & (level == 1)), lv_ended.eq(ended),
-                     lv_short_bytes.eq(short_bytes)]
         hdr_w = [Signal(32, name=f"hdr_w{k}") for k in range(HEADER_WORDS)]
         hdr_whole = Signal()              # the header's words are all there
         hdr_some = Signal()               # a word of it is there
@@ -276,8 +261,9 @@ class FrameParser(EngineUnit):
         hdr_ended = Signal()              # the frame's last beat is in the ring
         hdr_short_bytes = Signal(2)
         m.d.sync += [*(hdr_w[k].eq(words[k]) for k in range(HEADER_WORDS)),
-                     hdr_whole.eq(lv_whole), hdr_some.eq(lv_some), hdr_short1.eq(lv_short1),
-                     hdr_ended.eq(lv_ended), hdr_short_bytes.eq(lv_short_bytes)]
+                     hdr_whole.eq(whole(HEADER_WORDS)), hdr_some.eq(level >= 1),
+                     hdr_short1.eq(short & (level == 1)), hdr_ended.eq(ended),
+                     hdr_short_bytes.eq(short_bytes)]
         w0, w1 = hdr_w[0], hdr_w[1]
         # the frame header's fields (docs/FORMAT.md)
         hdr_length = Cat(hdr_w[2], hdr_w[3])
@@ -316,7 +302,7 @@ class FrameParser(EngineUnit):
         hv = Signal(2)                    # the verdict of the previous cycle ...
         hv_code = Signal(8)               # ... its error code ...
         hv_live = Signal()                # ... and it is from HDR's window
-        in_hdr = Signal(3)                # the previous three cycles were in HDR
+        in_hdr = Signal(2)                # the previous two cycles were in HDR
         hv_empty = Signal()               # the header's raw length was 0
         hv_now = Signal(2)
         hv_code_now = Signal(8)
@@ -341,7 +327,7 @@ class FrameParser(EngineUnit):
         with m.Elif(hc["ended"]):
             m.d.comb += [hv_now.eq(H_FAIL_EARLY), hv_code_now.eq(EngineError.TRUNCATED)]
         m.d.sync += [hv.eq(hv_now), hv_code.eq(hv_code_now),
-                     in_hdr.eq(Cat(state == HDR, in_hdr[:2])),
+                     in_hdr.eq(Cat(state == HDR, in_hdr[0])),
                      hv_live.eq((state == HDR) & in_hdr.all()),
                      hv_empty.eq(hdr_length == 0)]
 
@@ -349,20 +335,20 @@ class FrameParser(EngineUnit):
         # it as `CodeTable.unpack` does (`hw.zvce.table_malformed`, the ZVCE
         # decompressor's own check) from `hdr_w`, which then holds the table's
         # words, into a register (`tv`), and takes it.  `hdr_w` holds
-        # words from three cycles back (the window is a cycle late), so the
-        # verdict counts from the fourth TBL cycle (`tbl_age`: the window has
-        # not moved since the header went).  (Built only with ZVCE: without it a version-2 frame is
+        # words from two cycles back, so the verdict counts from the third
+        # TBL cycle (`tbl_age`: the window has not moved since the header
+        # went).  (Built only with ZVCE: without it a version-2 frame is
         # FRAME_CODEC at the header.)
         if has_zvce:
             from ..zvce import table_malformed
             tbl_empty = Signal()          # the frame's raw length is 0 (from HDR)
-            tbl_age = Signal(range(4))
+            tbl_age = Signal(range(3))
             tv_bad = Signal()             # the table's verdict ...
             tv_whole = Signal()           # ... on its words, all there ...
             tv_ended = Signal()           # ... or not, and the frame ended
             m.d.sync += [tv_bad.eq(table_malformed(Cat(*hdr_w))), tv_whole.eq(hdr_whole),
                          tv_ended.eq(hdr_ended),
-                         tbl_age.eq(Mux(state == TBL, Mux(tbl_age == 3, 3, tbl_age + 1), 0))]
+                         tbl_age.eq(Mux(state == TBL, Mux(tbl_age == 2, 2, tbl_age + 1), 0))]
 
         # The next chunk's raw bytes, a register: raw_left and log2c change only
         # when a chunk job or the header is taken, and the next chunk header is
@@ -481,38 +467,9 @@ class FrameParser(EngineUnit):
         pay_bytes = Signal(range(PB + 1))
         m.d.comb += pay_words.eq(Mux(pw_last, last_words, KW))
         m.d.comb += pay_bytes.eq(Mux(pw_last, last_bytes, PB))
-        # A payload beat (or a null beat closing a payload) is issued with its
-        # `keep` and `last` into a stage register; its bytes are the window a
-        # cycle later (`registered`), and both go into the payload FIFO then.
-        # A beat is issued only while the FIFO has room for every beat in
-        # flight (`pay_room`, a register), so the stage never stalls and the
-        # parser's decisions never see the decode stage's `ready`.
-        PDEPTH = 8
-        PW_ = 8 * PB + PB + 1
-        m.submodules.pay_fifo = pay_fifo = WideFIFO(PW_, PDEPTH, copies=max(1, 8 * PB // 64))
-        pay_valid = Signal()              # a beat is issued this cycle ...
-        pay_keep = Signal(PB)             # ... with these bytes ...
-        pay_last = Signal()               # ... closing the payload
-        pay_room = Signal(init=1)         # the FIFO has room for one more (a register)
-        pay_issued = Signal(range(PDEPTH + 1))   # beats issued, not yet out
-        # (the stage: a beat issued in the previous cycle)
-        s_valid = Signal(name="pay_s_valid")
-        s_keep = Signal(PB, name="pay_s_keep")
-        s_last = Signal(name="pay_s_last")
-        m.d.sync += [s_valid.eq(pay_valid), s_keep.eq(pay_keep), s_last.eq(pay_last)]
-        out = self.pay
-        pay_take = Signal()
-        m.d.comb += [pay_fifo.w_en.eq(s_valid),
-                     pay_fifo.w_data.eq(Cat(unp.data[:8 * PB], s_keep, s_last)),
-                     out.valid.eq(pay_fifo.r_valid), pay_fifo.r_en.eq(out.ready),
-                     out.p.data.eq(pay_fifo.r_data[:8 * PB]),
-                     out.p.keep.eq(pay_fifo.r_data[8 * PB:9 * PB]),
-                     out.p.last.eq(pay_fifo.r_data[9 * PB]),
-                     pay_take.eq(out.valid & out.ready)]
-        m.d.sync += [pay_issued.eq(pay_issued + pay_valid - pay_take),
-                     pay_room.eq(room_after(m, pay_issued, PDEPTH, pay_valid, pay_take))]
-        m.d.comb += [pay_keep.eq(Cat(*[pay_bytes > k for k in range(PB)])),
-                     pay_last.eq(pw_last)]
+        m.d.comb += [pay.p.data.eq(unp.data[:8 * PB]),
+                     pay.p.keep.eq(Cat(*[pay_bytes > k for k in range(PB)])),
+                     pay.p.last.eq(pw_last)]
 
         m.d.sync += pay_trunc.eq(0)       # (outside PAY; see there)
         with m.If(state == HDR):
@@ -532,7 +489,7 @@ class FrameParser(EngineUnit):
                             m.d.sync += state.eq(TBL)
         if has_zvce:
             with m.Elif(state == TBL):
-                with m.If(tbl_age == 3):
+                with m.If(tbl_age == 2):
                     with m.If(tv_whole):
                         m.d.comb += consume_hdr.eq(1)
                         with m.If(tv_bad):
@@ -581,14 +538,14 @@ class FrameParser(EngineUnit):
                                         & Mux(pw_last, level <= last_words, level <= KW)))
             with m.If(pay_empty):
                 # empty payload: a null beat closes it
-                m.d.comb += [pay_valid.eq(pay_room), pay_keep.eq(0), pay_last.eq(1)]
-                with m.If(pay_room):
+                m.d.comb += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
+                with m.If(pay.ready):
                     m.d.sync += [next_chunk, chunk_ok.eq(1)]
             # every beat of a payload but its last is full: the decompressors'
             # unpackers (hw/packer.py) rely on it
             with m.Elif(Mux(pw_last, whole(last_words), level >= KW)):
-                with m.If(pay_room):
-                    m.d.comb += pay_valid.eq(1)
+                m.d.comb += pay.valid.eq(1)
+                with m.If(pay.ready):
                     m.d.comb += consume_pay.eq(1)
                     m.d.sync += [pay_left.eq(pay_left - PB), pw_last.eq(pay_left <= 2 * PB)]
                     with m.If(pw_last):
@@ -597,8 +554,8 @@ class FrameParser(EngineUnit):
                 # the input ended inside the payload or its padding (seen a
                 # cycle ago; nothing has moved since: the ring cannot fill up
                 # after its last beat, and nothing was taken)
-                m.d.comb += [pay_valid.eq(pay_room), pay_keep.eq(0), pay_last.eq(1)]
-                with m.If(pay_room):
+                m.d.comb += [pay.valid.eq(1), pay.p.keep.eq(0), pay.p.last.eq(1)]
+                with m.If(pay.ready):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == END):
             with m.If(level != 0):
