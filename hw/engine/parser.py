@@ -1,7 +1,7 @@
 """Frame parser of the prefetch path: H2C bytes -> chunk jobs + payload beats."""
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Const, Module, Mux, Shape, Signal
+from amaranth.hdl import C, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -178,15 +178,19 @@ class FrameParser(EngineUnit):
         in_frame = Signal()
         m.d.comb += in_frame.eq((state != IDLE) & ~in_ended)
 
-        def word_side(w):
-            """A word's side bits (``side_layout``, see the Unpacker above)."""
+        def word_side(k):
+            """Word ``k`` of the input beat's side bits (``side_layout``, see the
+            Unpacker above)."""
+            w = in_data[32 * k:32 * (k + 1)]
             lo = w[:LGB]
-            lo_zero = lo == 0
             nz = [w[8 * b:8 * b + 8].any() for b in range(4)]
-            last_words = Mux(~Cat(*nz[:3]).any(), 0, Mux(lo_zero, KW, (lo + 3) >> 2))
-            # (in `side_layout`'s field order)
-            return Cat(Cat(*nz[1:]), nz[0], lo_zero, w[:CHUNK_LENGTH_BITS] <= PB,
-                       last_words[:Shape.cast(range(KW + 1)).width])
+            side = Signal(side_layout, name=f"in_side{k}")
+            m.d.comb += [side.nz_hi.eq(Cat(*nz[1:])), side.nz0.eq(nz[0]),
+                         side.lo_zero.eq(lo == 0),
+                         side.one_beat.eq(w[:CHUNK_LENGTH_BITS] <= PB),
+                         side.last_words.eq(Mux(~Cat(*nz[:3]).any(), 0,
+                                                Mux(lo == 0, KW, (lo + 3) >> 2)))]
+            return side
         nkeep = Signal(range(PB + 1))
         m.d.comb += nkeep.eq(sum(h2c.p.keep[k] for k in range(PB)))
         in_data = Cat(*[Mux(h2c.p.keep[k], h2c.p.data[8 * k:8 * k + 8], 0) for k in range(PB)])
@@ -194,8 +198,7 @@ class FrameParser(EngineUnit):
                      unp.i.p.data.eq(in_data), unp.i.p.last.eq(h2c.p.last),
                      unp.i.p.n.eq(Mux(h2c.p.last, (nkeep + 3) >> 2, KW)),
                      unp.i.p.user.eq(Mux(h2c.p.last, nkeep[:2], 0)),
-                     unp.i.p.side.eq(Cat(*[word_side(in_data[32 * k:32 * (k + 1)])
-                                           for k in range(KW)]))]
+                     unp.i.p.side.eq(Cat(*[word_side(k) for k in range(KW)]))]
         accept = h2c.valid & h2c.ready
         with m.If(accept):
             m.d.sync += self.nbytes.eq(self.nbytes + nkeep)
