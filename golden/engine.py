@@ -95,7 +95,7 @@ class EngineModel:
     """
 
     elem_bits: int = 32
-    mem_bytes: int = 64
+    mem_bytes: int = 16
     chunk_bytes: int = 4096
     codecs: int = 0b111
     addr_width: int = 32

@@ -38,7 +38,7 @@ from hwsim import add_watchdog, put_beats, simulate
                      "may be ZVC; not 9"),
     (dict(elem_bits=8, mem_bytes=32, codecs=11),
      "codecs with ZVCE (bit 3) need elem_bits 16 or 32, not 8"),
-    (dict(fetch_beats=8), "fetch_beats must be an integer >= 64, not 8"),
+    (dict(fetch_beats=8), "fetch_beats must be an integer >= 256, not 8"),
     (dict(chunk_banks=3), "chunk_banks must be 2 or 4, not 3"),
     (dict(dec_instances=3), "dec_instances must be 1 or 2, not 3"),
 ])

@@ -23,8 +23,9 @@ from cdma.hw.generate import REGISTRY, generate_verilog
 #: (module, parameter overrides): the defaults of every registered module.
 CASES = [(name, {}) for name in REGISTRY if name != "engine-axil"] + [
     ("zvc-compress", dict(lanes=32)), ("zvc-decompress", dict(lanes=32)),
-    # (an engine with every codec, ZVCE's prefetch path too)
+    # (an engine with every codec, ZVCE's prefetch path too; the wide datapath)
     ("engine", dict(mem_bytes=16, pcie_bytes=16, codecs=15)),
+    ("engine", dict(mem_bytes=64, pcie_bytes=32)),
     ("engine-axil", dict(mem_bytes=32, pcie_bytes=16, chunk_bytes=1024, dec_instances=1))]
 
 #: slang warnings that Amaranth's Verilog idioms produce, and why they are not defects.

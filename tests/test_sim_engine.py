@@ -23,11 +23,14 @@ PREFETCH_TESTS = ["test_prefetch_clean", "test_prefetch_stress", "test_prefetch_
 ALL_TESTS = OFFLOAD_TESTS + PREFETCH_TESTS + ["test_round_trip"]
 
 
-@pytest.mark.parametrize("elem_bits", [32, 16])
-def test_engine(elem_bits, sim):
-    """Offload, prefetch, malformed frames and the round trip: one build per width."""
-    run_cocotb("engine", dict(elem_bits=elem_bits), "cdma.sim.engine.test_engine",
-               testcase=ALL_TESTS, sim=sim)
+@pytest.mark.parametrize("params", [
+    dict(elem_bits=32),                                  # the defaults (16 B/cycle both sides)
+    dict(elem_bits=32, mem_bytes=64, pcie_bytes=32),     # the wide datapath
+    dict(elem_bits=16, mem_bytes=64, pcie_bytes=32),
+], ids=lambda p: "-".join(str(v) for v in p.values()))
+def test_engine(params, sim):
+    """Offload, prefetch, malformed frames and the round trip: one build per configuration."""
+    run_cocotb("engine", params, "cdma.sim.engine.test_engine", testcase=ALL_TESTS, sim=sim)
 
 
 def test_engine_zvce(sim):
@@ -57,6 +60,7 @@ def test_other_widths(elem_bits, mem_bytes, pcie_bytes, chunk_bytes, sim):
 
 @pytest.mark.slow
 def test_throughput_256k(sim):
-    """>= 95 % of min(mem_bytes, pcie_bytes x ratio) both ways at densities 0.1/0.5/0.9."""
-    run_cocotb("engine", dict(elem_bits=32), "cdma.sim.engine.test_engine",
+    """>= 95 % of min(mem_bytes, pcie_bytes x ratio) both ways at densities 0.1/0.5/0.9
+    (the 64/32 B engine; `cdma bench engine` measures the defaults)."""
+    run_cocotb("engine", dict(elem_bits=32, mem_bytes=64, pcie_bytes=32), "cdma.sim.engine.test_engine",
                testcase="test_throughput", sim=sim)

@@ -30,5 +30,5 @@ def test_engine_axil(sim):
 
 @pytest.mark.slow
 def test_engine_axil_defaults(sim):
-    """The same bench on the default engine (64 B memory beats, 4 KiB chunks)."""
+    """The same bench on the default engine (16 B beats both sides, 4 KiB chunks, raw+ZVC+RLE)."""
     run_cocotb("engine-axil", {}, "cdma.sim.engine.test_axil", testcase=TESTS, sim=sim)

@@ -12,7 +12,8 @@ themselves (``cdma.bench.zvc``/``rle``/``engine``.measure), which
 also compare every byte with the golden model.
 
 Measured 2026-12-02 under Icarus 11 on main at 158d292, the engine's again
-after its default became one decompressor per codec (the shares are cycle
+after its default became one decompressor per codec (and the 16 B/cycle
+default's on 2026-12-06) (the shares are cycle
 counts, not times: the machine's load does not change them), by running these
 tests with ``-s`` (each prints its shares); the same figures come from ``cdma
 bench zvc --sim icarus --config 32:16 --bytes 32768 --densities 0,0.5,1`` (and
@@ -57,11 +58,15 @@ CODEC_MARGIN = 0.01
 #: 81.37/84.54 % and 83.66/76.41/75.54/78.64 %) had drifted by up to 1.4
 #: points below the offload ones and 12 points above the prefetch ones.
 ENGINE_CASES = [
-    # (one decompressor per codec, the default since 2026-12-02)
+    # the defaults (16 B/cycle both sides since 2026-12-06; measured at 532ab54)
     (dict(elem_bits=32), 32,
+     {("offload", 0.1): 0.9481, ("prefetch", 0.1): 0.9512,
+      ("offload", 0.5): 0.9046, ("prefetch", 0.5): 0.9512}),
+    # the 64/32 B/cycle widths (one decompressor per codec)
+    (dict(elem_bits=32, mem_bytes=64, pcie_bytes=32), 32,
      {("offload", 0.1): 0.8505, ("prefetch", 0.1): 0.9030,
       ("offload", 0.5): 0.7994, ("prefetch", 0.5): 0.9060}),
-    # a non-default width: 16-bit elements, half the beat widths (same Wm / Wp)
+    # 16-bit elements, half the beat widths (same Wm / Wp)
     (dict(elem_bits=16, mem_bytes=32, pcie_bytes=16), 16,
      {("offload", 0.1): 0.8205, ("prefetch", 0.1): 0.8843,
       ("offload", 0.5): 0.7439, ("prefetch", 0.5): 0.8980}),
@@ -111,7 +116,7 @@ def test_codec_throughput_64k(bench, dut, elem_bits, lanes, sim):
 
 
 @pytest.mark.parametrize("params, kib, measured", ENGINE_CASES,
-                         ids=["default", "e16-m32-p16"])
+                         ids=["default", "m64-p32", "e16-m32-p16"])
 def test_engine_throughput(params, kib, measured, sim):
     """Offload and prefetch of ZVC frames, both directions checked against golden."""
     densities = sorted({d for _, d in measured})

@@ -1,7 +1,7 @@
 """``cdma bench engine``: cycle-accurate throughput of the generated engine under Icarus.
 
-For one configuration (default: fp32, ``mem_bytes`` 64, ``pcie_bytes`` 32, 4 KiB
-chunks) the bench generates the engine's Verilog, and for each density moves one
+For one configuration (default: the generator's, fp32, ``mem_bytes`` and
+``pcie_bytes`` 16, 4 KiB chunks) the bench generates the engine's Verilog, and for each density moves one
 transfer of ``--kib`` KiB through it in both directions, compressed (ZVC by
 default; RLE, or ZVCE, of ReLU-like activations that the engine's code table
 fits) and uncompressed (codec raw: a plain DMA of the same widths), with a
@@ -30,12 +30,14 @@ class BenchFailed(RuntimeError):
         self.rows = rows
 
 
-def measure(densities, kib=256, elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk_bytes=4096,
+def measure(densities, kib=256, elem_bits=32, mem_bytes=None, pcie_bytes=None, chunk_bytes=4096,
             codec="zvc", latency=24, sim="icarus", *, baseline=True, min_share=0.95,
             dec_instances=None):
     """Rows (dicts) of the engine bench: one per (direction, codec, density).
 
-    ``baseline`` adds the uncompressed DMA (codec raw) at each density;
+    ``mem_bytes``/``pcie_bytes`` None take the generator's defaults
+    (:class:`~cdma.hw.engine.params.EngineParams`); ``baseline`` adds the
+    uncompressed DMA (codec raw) at each density;
     ``dec_instances`` (None: the generator's default) sets the prefetch
     decompressors per codec.  The
     cocotb test fails when a point reaches less than ``min_share`` of its bound;
@@ -46,6 +48,9 @@ def measure(densities, kib=256, elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk
 
     from cdma.hw.engine.params import EngineParams
     from cdma.sim.runner import run_cocotb
+    default = EngineParams()
+    mem_bytes = default.mem_bytes if mem_bytes is None else mem_bytes
+    pcie_bytes = default.pcie_bytes if pcie_bytes is None else pcie_bytes
     params = dict(elem_bits=elem_bits, mem_bytes=mem_bytes, pcie_bytes=pcie_bytes,
                   chunk_bytes=chunk_bytes)
     if dec_instances is not None:
@@ -55,7 +60,6 @@ def measure(densities, kib=256, elem_bits=32, mem_bytes=64, pcie_bytes=32, chunk
         params["codecs"] = 0b1111
     # Parameters at the generator's defaults are left out of the build key, so the
     # bench shares its build directory with tests/test_sim_engine.py.
-    default = EngineParams()
     params = {k: v for k, v in params.items() if k == "elem_bits" or v != getattr(default, k)}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.jsonl"
@@ -114,12 +118,15 @@ def plot(rows, path):
 
 
 def add_arguments(p):
+    from cdma.hw.engine.params import EngineParams
+    default = EngineParams()
     p.add_argument("--densities", default="0.1,0.5,0.9",
                    help="comma-separated nonzero fractions (default %(default)s)")
     p.add_argument("--kib", type=int, default=256, help="transfer size in KiB (default %(default)s)")
     p.add_argument("--elem-bits", type=int, default=32, help="element width (default %(default)s)")
-    p.add_argument("--mem-bytes", type=int, default=64, help="AXI4 bytes/beat (default %(default)s)")
-    p.add_argument("--pcie-bytes", type=int, default=32,
+    p.add_argument("--mem-bytes", type=int, default=default.mem_bytes,
+                   help="AXI4 bytes/beat (default %(default)s)")
+    p.add_argument("--pcie-bytes", type=int, default=default.pcie_bytes,
                    help="AXI4-Stream bytes/beat (default %(default)s)")
     p.add_argument("--chunk-bytes", type=int, default=4096, help="chunk size (default %(default)s)")
     p.add_argument("--dec-instances", type=int, default=None, choices=(1, 2),

@@ -54,14 +54,13 @@ SWEEP = tuple(
     for module in ("zvce-compress", "zvce-decompress")
     for eb, lanes in ((16, 4), (32, 4), (32, 16))
 )
-#: Engine configurations that ``--sweep`` runs after the codec blocks: all
-#: codecs at 16 B/cycle and raw+ZVC at the default 64 B/cycle, which fit the
-#: LFE5U-85F (so they get an Fmax), then the defaults (all codecs, 64 B/cycle),
-#: which need more LUTs than the largest ECP5 has.
+#: Engine configurations that ``--sweep`` runs after the codec blocks: the
+#: defaults (all codecs, 16 B/cycle), then raw+ZVC and all codecs at 64/32
+#: B/cycle (the latter needs more of the LFE5U-85F than nextpnr can place).
 SWEEP_ENGINES = (
-    ("engine", {"mem_bytes": 16, "pcie_bytes": 16, "dec_instances": 1}),
-    ("engine", {"codecs": 3}),
     ("engine", {}),
+    ("engine", {"mem_bytes": 64, "pcie_bytes": 32, "codecs": 3}),
+    ("engine", {"mem_bytes": 64, "pcie_bytes": 32}),
 )
 
 
@@ -377,7 +376,7 @@ def add_arguments(p):
     from cdma.hw.generate import REGISTRY
     p.add_argument("--sweep", action="store_true",
                    help="run the configurations of cdma.eda.synth.SWEEP, then the engine configurations "
-                        "of SWEEP_ENGINES (16 B/cycle, raw+ZVC, defaults)")
+                        "of SWEEP_ENGINES (defaults, 64 B/cycle raw+ZVC and all codecs)")
     p.add_argument("--only", metavar="MODULE[,MODULE]",
                    help="with --sweep: only these modules' configurations (e.g. rle-encode,engine)")
     p.add_argument("--max-bytes", type=int, default=None, metavar="N",

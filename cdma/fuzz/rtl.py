@@ -22,10 +22,12 @@ __all__ = ["DEC_CONFIGS", "ENGINE_CONFIGS", "ENGINE_TESTS", "campaign", "add_arg
 DEC_CONFIGS = [("zvc-decompress", 32, 8), ("zvc-decompress", 16, 16), ("zvc-decompress", 8, 16),
                ("rle-decode", 32, 8), ("rle-decode", 16, 16), ("rle-decode", 8, 16),
                ("zvce-decompress", 32, 4), ("zvce-decompress", 16, 8)]
-#: Engine configurations (``EngineParams`` keywords): the default widths at 32 and
-#: 16 bits, and a 16 B/cycle engine with every codec, ZVCE too (prefetch of version-2
-#: frames).  (The campaign's good frames use every codec but ZVCE.)
-ENGINE_CONFIGS = [dict(elem_bits=32), dict(elem_bits=16),
+#: Engine configurations (``EngineParams`` keywords): the defaults (16 B/cycle), the
+#: 64/32 B/cycle widths at 32 and 16 bits, and a 16 B/cycle engine with every codec,
+#: ZVCE too (prefetch of version-2 frames).  (The campaign's good frames use every
+#: codec but ZVCE.)
+ENGINE_CONFIGS = [dict(elem_bits=32), dict(elem_bits=32, mem_bytes=64, pcie_bytes=32),
+                  dict(elem_bits=16, mem_bytes=64, pcie_bytes=32),
                   dict(elem_bits=32, mem_bytes=16, pcie_bytes=16, codecs=0b1111)]
 ENGINE_TESTS = ["test_prefetch_fuzz", "test_hostile_descriptors", "test_address_width",
                 "test_axi_decerr", "test_reset_midway"]

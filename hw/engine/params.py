@@ -115,7 +115,7 @@ class EngineParams:
         Decompressors per codec on the prefetch path (1 or 2; default 1):
         with 2, consecutive chunks alternate between them, hiding each one's
         start-of-chunk cycle behind the other's work (worth 1.4 points of the
-        bound at density 0.1 in the default engine's prefetch, for a second
+        bound at density 0.1 in the 64/32 B engine's prefetch, for a second
         copy of each decompressor).
 
     Raises
@@ -127,10 +127,14 @@ class EngineParams:
     """
 
     # The defaults are written here only: `cdma generate engine` takes its
-    # options, defaults and help lines from these fields.
+    # options, defaults and help lines from these fields.  They are the widest
+    # engine that fits the LFE5U-85F and closes timing there at every placement
+    # seed measured (16 B/cycle both sides: about 24 % of its LUT4, 91-102 MHz,
+    # docs/TIMING.md section 19); at 32 B/cycle it routes at 58-77 MHz, at
+    # 64 B/cycle it does not place (README, "Area and clock").
     elem_bits: int = _field(32, "element width: 8, 16 or 32")
-    mem_bytes: int = _field(64, "AXI4 data bytes per beat (Wm)")
-    pcie_bytes: int = _field(32, "AXI4-Stream bytes per beat on the PCIe side (Wp)")
+    mem_bytes: int = _field(16, "AXI4 data bytes per beat (Wm)")
+    pcie_bytes: int = _field(16, "AXI4-Stream bytes per beat on the PCIe side (Wp)")
     chunk_bytes: int = _field(4096, "raw bytes per offload chunk")
     addr_width: int = _field(32, "AXI address bits")
     codecs: int = _field(CODEC_MASK_DEFAULT, "bit mask of codecs built in: 1 raw, 2 ZVC, 4 RLE, "
