@@ -1,6 +1,8 @@
 """Combinational building blocks shared by the codec blocks and the engine.
 
 * :func:`popcount` and :func:`prefix_counts` -- counts of set bits;
+  :func:`prefix_length` and :func:`leading_ones` -- the length of a keep
+  mask's prefix without adders;
 * :func:`compact_level` -- one level of the log-depth compaction network
   (nonzero lanes move down to consecutive slots), and
   :func:`expand_controls` / :func:`expand_level` -- the same network run
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 from amaranth.hdl import C, Cat, Mux, Signal
 
-__all__ = ["popcount", "prefix_length", "prefix_counts", "compact_level", "expand_controls", "expand_level",
+__all__ = ["popcount", "prefix_length", "leading_ones", "prefix_counts", "compact_level",
+           "expand_controls", "expand_level",
            "expand_pipelined", "onehot_select", "room_after", "thermometer", "wrap"]
 
 
@@ -40,12 +43,17 @@ def onehot_select(onehot, values):
     """``values[k]`` for the set bit ``k`` of ``onehot`` (0 if none): an AND-OR,
     no priority chain and no encoded index behind the select lines."""
     terms = [Mux(onehot[k], v, 0) for k, v in enumerate(values)]
-    # (ORed as a balanced tree: a chain of hundreds of terms, as a wide ring's
-    # read has, is too deep for Python's recursion in Amaranth's lowering)
+    return _or_tree(terms) if terms else C(0, 1)
+
+
+def _or_tree(terms):
+    """The OR of ``terms`` as a balanced tree: a chain of hundreds of terms, as
+    a wide ring's read has, is too deep for Python's recursion in Amaranth's
+    lowering."""
     while len(terms) > 1:
         terms = [terms[j] | terms[j + 1] if j + 1 < len(terms) else terms[j]
                  for j in range(0, len(terms), 2)]
-    return terms[0] if terms else C(0, 1)
+    return terms[0]
 
 
 def prefix_length(mask):
@@ -60,6 +68,24 @@ def prefix_length(mask):
         edge = bits[k] & ~bits[k + 1] if k + 1 < width else bits[k]
         out = out | Mux(edge, k + 1, 0)
     return out
+
+
+def leading_ones(mask):
+    """Number of leading set bits of ``mask`` (bits ``0 .. n-1`` set, bit ``n``
+    clear), for any mask: where :func:`prefix_length` trusts the mask to be a
+    prefix, each edge here is ``mask[0] & ... & mask[k] & ~mask[k + 1]``, so at
+    most one is set and the result never exceeds the width.  For a prefix it
+    equals the :func:`popcount`, with gate levels only (no carry chain): a
+    stream input's byte count from ``keep``, which a sender may get wrong."""
+    bits = list(mask)
+    edges = []
+    for k in range(len(bits)):
+        run = Cat(*bits[:k + 1]).all()
+        edges.append(run & ~bits[k + 1] if k + 1 < len(bits) else run)
+    # (the index of the one edge, as in `prefix_length`; a 128-byte beat's
+    # terms as a tree)
+    return _or_tree([C(0, max(1, len(bits).bit_length()))]
+                    + [Mux(edge, k + 1, 0) for k, edge in enumerate(edges)])
 
 
 def room_after(m, issued, depth, emit, take):

@@ -19,7 +19,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, popcount, prefix_counts, room_after, thermometer
+from .bits import compact_level, leading_ones, popcount, prefix_counts, room_after, thermometer
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
@@ -440,7 +440,9 @@ class RLEDecoder(wiring.Component):
         m.submodules.unp = unp = Unpacker(8, IB, WB, align=AL, copies=NCF, registered=True)
         m.d.comb += [
             unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
-            unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(popcount(i.p.keep[k] for k in range(IB))),
+            # (`keep` is a prefix: its length from gates, not a population
+            # count's adders, the 16 B engine's path into this skid, 10.4 ns)
+            unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(leading_ones(i.p.keep[k] for k in range(IB))),
             unp.i.p.last.eq(i.p.last), unp.take.eq(GT),
         ]
         # The decision is registered (made a cycle ahead), in NCF copies that each

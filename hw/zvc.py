@@ -16,7 +16,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import (compact_level, expand_pipelined, popcount, prefix_counts, room_after,
+from .bits import (compact_level, expand_pipelined, leading_ones, popcount, prefix_counts, room_after,
                    thermometer, wrap)
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
@@ -452,7 +452,10 @@ class ZVCDecompressor(wiring.Component):
                                           user_bits=1,
                                           side_bits=SB, copies=self._copies,
                                           registered=True)
-        nbytes = popcount([i.p.keep[k] for k in range(IB)])
+        # (the bytes of a beat: `keep` is a prefix, so its length, gate levels
+        # only; a population count's adders, between the decode stage's payload
+        # slice and the Unpacker's skid, were the 16 B engine's path, 10.4 ns)
+        nbytes = leading_ones([i.p.keep[k] for k in range(IB)])
         side = []
         for u in range(IU):
             unit = i.p.data[u * UB:(u + 1) * UB]

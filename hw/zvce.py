@@ -19,7 +19,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import (compact_level, expand_pipelined, onehot_select, popcount, prefix_counts,
+from .bits import (compact_level, expand_pipelined, leading_ones, onehot_select, popcount, prefix_counts,
                    room_after, thermometer, wrap)
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker, shift_units
@@ -590,7 +590,8 @@ class ZVCEDecompressor(wiring.Component):
         NW = unp.ring_units // IB
         m.d.comb += [
             unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
-            unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(popcount([i.p.keep[k] for k in range(IB)])),
+            # (`keep` is a prefix: its length from gates, as in the ZVC decoder)
+            unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(leading_ones([i.p.keep[k] for k in range(IB)])),
             unp.i.p.last.eq(i.p.last),
         ]
         avail, ended, view = unp.level, unp.ended, unp.data

@@ -9,7 +9,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from cdma.hw.bits import (compact_level, expand_controls, expand_level, popcount, prefix_counts,
-                     prefix_length, room_after,
+                     leading_ones, prefix_length, room_after,
                      thermometer)
 
 
@@ -90,6 +90,32 @@ def test_prefix_length_counts_every_prefix(width):
     sim.add_testbench(tb)
     sim.run()
     assert got == list(range(width + 1))
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 5, 8])
+def test_leading_ones_counts_every_mask(width):
+    """Every mask, prefix or not: the run of set bits from bit 0."""
+    m = Module()
+    mask = Signal(width)
+    n = Signal(range(width + 1))
+    m.d.comb += n.eq(leading_ones([mask[k] for k in range(width)]))
+    got = []
+
+    async def tb(ctx):
+        for value in range(1 << width):
+            ctx.set(mask, value)
+            got.append(ctx.get(n))
+
+    def ref(value):
+        count = 0
+        while count < width and value >> count & 1:
+            count += 1
+        return count
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    assert got == [ref(v) for v in range(1 << width)]
 
 
 @pytest.mark.parametrize("n,cuts", [(1, {0}), (2, {1}), (3, None), (8, {2}), (16, None),
