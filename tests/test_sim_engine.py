@@ -25,8 +25,8 @@ ALL_TESTS = OFFLOAD_TESTS + PREFETCH_TESTS + ["test_round_trip"]
 
 @pytest.mark.parametrize("params", [
     dict(elem_bits=32),                                  # the defaults (16 B/cycle both sides)
+    dict(elem_bits=16),                                  # 16-bit elements, the default widths
     dict(elem_bits=32, mem_bytes=64, pcie_bytes=32),     # the wide datapath
-    dict(elem_bits=16, mem_bytes=64, pcie_bytes=32),
 ], ids=lambda p: "-".join(str(v) for v in p.values()))
 def test_engine(params, sim):
     """Offload, prefetch, malformed frames and the round trip: one build per configuration."""
