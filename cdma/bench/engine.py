@@ -1,8 +1,9 @@
 """``cdma bench engine``: cycle-accurate throughput of the generated engine under Icarus.
 
 For one configuration (default: the generator's, fp32, ``mem_bytes`` and
-``pcie_bytes`` 16, 4 KiB chunks) the bench generates the engine's Verilog, and for each density moves one
-transfer of ``--kib`` KiB through it in both directions, compressed (ZVC by
+``pcie_bytes`` 16, 4 KiB chunks) the bench generates the engine's Verilog, and
+for each density moves one transfer of ``--kib`` KiB through it in both
+directions, compressed (ZVC by
 default; RLE, or ZVCE, of ReLU-like activations that the engine's code table
 fits) and uncompressed (codec raw: a plain DMA of the same widths), with a
 memory that answers reads after ``--latency`` cycles.  It prints raw bytes per
