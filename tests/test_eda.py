@@ -181,6 +181,39 @@ def test_a_failed_seed_stops_the_place_and_route(fifo_v, tmp_path, monkeypatch):
         eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(1, 2))
 
 
+def test_a_timed_out_seed_is_dropped_from_the_median(fifo_v, tmp_path, monkeypatch):
+    """A nextpnr time-out at one of several seeds drops that seed only: the
+    grade's median comes from the others and the lost seed is named; when
+    every seed times out the grade has no Fmax."""
+    real, ran = eda._run, []
+
+    def run(cmd, cwd, what, **kw):
+        if "--seed" in cmd:
+            ran.append((cmd[cmd.index("--speed") + 1], cmd[cmd.index("--seed") + 1]))
+            if ran[-1][1] in timeouts:
+                raise eda.ToolTimeout(f"{what} did not finish in 9 s")
+        return real(cmd, cwd, what, **kw)
+    monkeypatch.setattr(eda, "_run", run)
+    timeouts = {"2"}
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=(6, 8), seed=(1, 2, 3), pnr_errors="keep")
+    assert ran == [(g, sd) for g in ("6", "8") for sd in ("1", "2", "3")]
+    for g in ("6", "8"):
+        t = r["timing"][g]
+        assert "pnr_error" not in t and list(t["seed_errors"]) == ["2"]
+        assert t["seed_errors"]["2"].endswith("did not finish in 9 s")
+        by = t["fmax_by_seed"]
+        assert by["2"] is None and by["1"] and by["3"]
+        assert t["fmax_mhz"] == min(by["1"], by["3"]) and t["seed"] in (1, 3)
+    assert r["fmax_mhz"] == r["timing"]["6"]["fmax_mhz"] and "pnr_error" not in r
+    from cdma.eda.synth import _notes
+    notes = _notes(dict(r, module="fifo16", params={}))
+    assert any("speed 6, seed 2 dropped from the median" in line for line in notes), notes
+    ran.clear()
+    timeouts = {"1", "2"}
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(1, 2), pnr_errors="keep")
+    assert r["fmax_mhz"] is None and r["pnr_error"].endswith("did not finish in 9 s")
+
+
 @pytest.mark.parametrize("seed", [(1, 1), 0, (), (2, -1), "1"])
 def test_synth_ecp5_rejects_bad_seeds(fifo_v, tmp_path, seed):
     with pytest.raises(ValueError, match="seeds"):

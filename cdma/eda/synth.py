@@ -198,6 +198,9 @@ def _notes(row) -> list[str]:
     else:       # the first grade placed; a later one may still have failed
         lines += [f"- {desc}: no Fmax at speed {g}, {t['pnr_error']}"
                   for g, t in row.get("timing", {}).items() if t.get("pnr_error")]
+    lines += [f"- {desc}: speed {g}, seed {sd} dropped from the median: {err}"
+              for g, t in row.get("timing", {}).items()
+              for sd, err in t.get("seed_errors", {}).items() if not t.get("pnr_error")]
     lines += [f"- {desc}: {_ripup_text(g, t['ripup'])}"
               for g, t in row.get("timing", {}).items() if t.get("ripup")]
     return lines
@@ -506,6 +509,8 @@ def run(args) -> int:
                 for g, t in row.get("timing", {}).items():
                     if t.get("pnr_error") and not row.get("pnr_error"):
                         print(f"      no Fmax at speed {g}: {t['pnr_error']}", file=sys.stderr, flush=True)
+                    for sd, err in t.get("seed_errors", {}).items():
+                        print(f"      speed {g}, seed {sd} dropped: {err}", file=sys.stderr, flush=True)
                     if t.get("ripup"):
                         print(f"      {_ripup_text(g, t['ripup'])}", file=sys.stderr, flush=True)
             if len(configs) > 1 and i < len(configs):

@@ -337,7 +337,8 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         ``fmax_by_speed`` (grade as a string -> MHz or None) and ``timing``
         (grade as a string -> ``fmax_mhz``, ``pnr_s``, the
         :data:`CRIT_KEYS`, ``seed`` (the run reported), ``fmax_by_seed``
-        (seed as a string -> MHz, the run kept), with ``ripup_margin`` also
+        (seed as a string -> MHz, the run kept; None for a seed that timed
+        out), ``seed_errors`` if some did (seed -> the reason), with ``ripup_margin`` also
         ``ripup`` (seed as a string -> ``plain_mhz``, ``plain_s``,
         ``target_mhz``, ``fmax_mhz`` (None when it did not finish), ``s``,
         ``kept`` and, if it failed, ``error`` and ``timed_out``) and, if it failed,
@@ -349,6 +350,9 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         (their ``pnr_error`` says so): a grade changes nextpnr's delay model,
         not the routing problem, and each run may take up to ``pnr_timeout``;
         likewise after a failure at one seed the remaining seeds are not run.
+        A time-out at one of several seeds, with ``pnr_errors="keep"``, drops
+        that seed only: the grade's figures are the median of the seeds that
+        finished (``pnr_error`` only when none did).
     """
     speeds = _speeds(speed)
     seeds = _seeds(seed)
@@ -444,6 +448,11 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
             if failed is not None:
                 if pnr_errors == "raise":
                     raise failed
+                if isinstance(failed, ToolTimeout) and len(seeds) > 1:
+                    # (one seed's placement may wander: the seeds that finish
+                    # still give a median, and the lost one is named)
+                    grade.setdefault("seed_errors", {})[str(sd)] = first_error_line(failed)
+                    continue
                 grade["pnr_error"] = first_error_line(failed)
                 failed_at = g
                 break
@@ -467,13 +476,17 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
                 ripups[str(sd)]["kept"] = True
         if ripups:
             grade["ripup"] = ripups
+        if not runs and "pnr_error" not in grade:      # every seed timed out
+            grade["pnr_error"] = next(iter(grade["seed_errors"].values()))
+            failed_at = g
         if "pnr_error" in grade:
             continue
         # the median run (the lower middle one): a run that happened, with its path
         order = sorted(runs, key=lambda sd: (runs[sd]["fmax_mhz"] or 0.0, sd))
         mid = order[(len(order) - 1) // 2]
         grade.update(runs[mid], seed=mid,
-                     fmax_by_seed={str(sd): runs[sd]["fmax_mhz"] for sd in seeds})
+                     fmax_by_seed={str(sd): runs[sd]["fmax_mhz"] if sd in runs else None
+                                   for sd in seeds})
     result["pnr_s"] = round(pnr_s, 1)
     first = timing[str(speeds[0])]
     result["fmax_by_speed"] = {g: v["fmax_mhz"] for g, v in timing.items()}
