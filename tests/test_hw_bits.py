@@ -73,48 +73,41 @@ def test_compact_and_expand(n):
     assert not failures, failures[:2]
 
 
-@pytest.mark.parametrize("width", [1, 2, 3, 4, 7, 16, 32, 64])
-def test_prefix_length_counts_every_prefix(width):
+def _counts(count_fn, width, masks):
+    """``count_fn`` over a ``width``-bit mask, simulated for each of ``masks``."""
     m = Module()
     mask = Signal(width)
     n = Signal(range(width + 1))
-    m.d.comb += n.eq(prefix_length([mask[k] for k in range(width)]))
+    m.d.comb += n.eq(count_fn([mask[k] for k in range(width)]))
     got = []
 
     async def tb(ctx):
-        for count in range(width + 1):
-            ctx.set(mask, (1 << count) - 1)
+        for value in masks:
+            ctx.set(mask, value)
             got.append(ctx.get(n))
 
     sim = Simulator(m)
     sim.add_testbench(tb)
     sim.run()
+    return got
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 7, 16, 32, 64])
+def test_prefix_length_counts_every_prefix(width):
+    got = _counts(prefix_length, width, [(1 << count) - 1 for count in range(width + 1)])
     assert got == list(range(width + 1))
 
 
 @pytest.mark.parametrize("width", [1, 2, 3, 5, 8])
 def test_leading_ones_counts_every_mask(width):
     """Every mask, prefix or not: the run of set bits from bit 0."""
-    m = Module()
-    mask = Signal(width)
-    n = Signal(range(width + 1))
-    m.d.comb += n.eq(leading_ones([mask[k] for k in range(width)]))
-    got = []
-
-    async def tb(ctx):
-        for value in range(1 << width):
-            ctx.set(mask, value)
-            got.append(ctx.get(n))
-
     def ref(value):
         count = 0
         while count < width and value >> count & 1:
             count += 1
         return count
 
-    sim = Simulator(m)
-    sim.add_testbench(tb)
-    sim.run()
+    got = _counts(leading_ones, width, range(1 << width))
     assert got == [ref(v) for v in range(1 << width)]
 
 
