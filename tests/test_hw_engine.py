@@ -40,11 +40,22 @@ from hwsim import add_watchdog, put_beats, simulate
      "codecs with ZVCE (bit 3) need elem_bits 16 or 32, not 8"),
     (dict(fetch_beats=8), "fetch_beats must be an integer >= 256, not 8"),
     (dict(chunk_banks=3), "chunk_banks must be 2 or 4, not 3"),
+    (dict(comp_bytes=64), "comp_bytes must be mem_bytes (16) or twice that, not 64"),
     (dict(dec_instances=3), "dec_instances must be 1 or 2, not 3"),
 ])
 def test_params_rejected(kwargs, message):
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         EngineParams(**kwargs)
+
+
+def test_comp_bytes_default():
+    """The compressors' output is twice the memory side's width when the PCIe
+    side is as wide (an expanding chunk must not hold the compressor below the
+    memory rate), else the memory side's."""
+    assert EngineParams().comp_bytes == 32
+    assert EngineParams(mem_bytes=64, pcie_bytes=32).comp_bytes == 64
+    assert EngineParams(mem_bytes=32, pcie_bytes=64).comp_bytes == 64
+    assert EngineParams(comp_bytes=16).comp_bytes == 16
 
 
 def test_params_type():

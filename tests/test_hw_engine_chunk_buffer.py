@@ -30,10 +30,11 @@ def _chunk_beats(raw):
     return out
 
 
-def _counted(data):
-    """The codec stage's beats of ``data`` bytes, each with its byte count."""
+def _counted(data, width):
+    """The codec stage's beats of ``data`` bytes, ``width`` bytes a beat, each with
+    its byte count."""
     return [{"data": d, "keep": k, "last": last, "n": bin(k).count("1")}
-            for d, k, last in byte_beats(data, MB)]
+            for d, k, last in byte_beats(data, width)]
 
 
 def _benches(dut, nchunks, rng, got, fields):
@@ -69,11 +70,13 @@ def _benches(dut, nchunks, rng, got, fields):
     return enc_sink, reader
 
 
-@pytest.mark.parametrize("banks, codecs", [(2, 0b111), (4, 0b111), (4, 0b1011)])
-def test_raw_fallback_and_payloads_vs_golden(banks, codecs):
-    """A ZVC frame (with ZVCE built in too: its ZVC-copy half stays off)."""
+@pytest.mark.parametrize("banks, codecs, comp_bytes", [(2, 0b111, 2 * MB), (4, 0b111, 2 * MB),
+                                                      (4, 0b111, MB), (4, 0b1011, 2 * MB)])
+def test_raw_fallback_and_payloads_vs_golden(banks, codecs, comp_bytes):
+    """A ZVC frame (with ZVCE built in too: its ZVC-copy half stays off); the
+    compressed half written ``comp_bytes`` a beat (twice the read width, or once)."""
     p = EngineParams(elem_bits=32, mem_bytes=MB, pcie_bytes=16, chunk_bytes=CHUNK,
-                     chunk_banks=banks, codecs=codecs)
+                     chunk_banks=banks, codecs=codecs, comp_bytes=comp_bytes)
     dut = ChunkBuffer(p)
     x = transfer(banks)
     _, chunks = golden_chunks(x)
@@ -87,8 +90,8 @@ def test_raw_fallback_and_payloads_vs_golden(banks, codecs):
         await put_beats(ctx, dut.i, _chunk_beats(x.tobytes()), rng, 0.2)
 
     async def codec(ctx):               # the compressor: takes beats, sends golden's ZVC bytes
-        await put_beats(ctx, dut.comp, [b for _, comp, *_ in chunks for b in _counted(comp)],
-                        rng, 0.4)
+        await put_beats(ctx, dut.comp, [b for _, comp, *_ in chunks
+                                         for b in _counted(comp, comp_bytes)], rng, 0.4)
 
     enc_sink, reader = _benches(dut, len(chunks), rng, got, ("length", "comp", "alt", "final"))
     simulate(dut, [chunker, codec, reader], [enc_sink], rules_on=[dut.i, dut.comp, dut.enc])
@@ -117,10 +120,12 @@ def test_zvce_frame_takes_the_shortest_copy():
         await put_beats(ctx, dut.i, _chunk_beats(x.tobytes()), rng, 0.2)
 
     async def zvce(ctx):
-        await put_beats(ctx, dut.comp, [b for c in chunks for b in _counted(c[1])], rng, 0.5)
+        await put_beats(ctx, dut.comp, [b for c in chunks for b in _counted(c[1], p.comp_bytes)],
+                        rng, 0.5)
 
     async def zvc(ctx):
-        await put_beats(ctx, dut.alt, [b for c in chunks for b in _counted(c[2])], rng, 0.3)
+        await put_beats(ctx, dut.alt, [b for c in chunks for b in _counted(c[2], p.comp_bytes)],
+                        rng, 0.3)
 
     enc_sink, reader = _benches(dut, len(chunks), rng, got, ("length", "comp", "alt"))
 

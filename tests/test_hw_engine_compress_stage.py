@@ -17,12 +17,16 @@ from hwsim import bytes_of, element_beats, get_packet, put_beats, simulate
 P = EngineParams(elem_bits=32, mem_bytes=16, pcie_bytes=16, chunk_bytes=512)
 
 
+@pytest.mark.parametrize("comp_bytes", [16, 32])
 @pytest.mark.parametrize("codec, encode", [(golden.Codec.ZVC, gzvc.encode),
                                            (golden.Codec.RLE, grle.encode)])
-def test_selected_compressor_vs_golden(codec, encode):
+def test_selected_compressor_vs_golden(codec, encode, comp_bytes):
+    """Each codec at both output widths (``comp_bytes``: the memory side's 16 B or twice)."""
     rng = np.random.default_rng(int(codec))
     chunks = [hwsim.elements(128, d, 32, rng) for d in (0.2, 0.9)] + [hwsim.elements(37, 0.5, 32, rng)]
-    dut = CompressStage(P)
+    p = EngineParams(elem_bits=32, mem_bytes=16, pcie_bytes=16, chunk_bytes=512,
+                     comp_bytes=comp_bytes)
+    dut = CompressStage(p)
     got = []
 
     async def producer(ctx):
@@ -37,7 +41,7 @@ def test_selected_compressor_vs_golden(codec, encode):
         for _ in chunks:
             beats = await get_packet(ctx, dut.o, rng, 0.3)
             counts.extend((b["n"], bin(b["keep"]).count("1")) for b in beats)
-            got.append(bytes_of(beats, 16))
+            got.append(bytes_of(beats, comp_bytes))
 
     simulate(dut, [producer, consumer], rules_on=[dut.i, dut.o])
     assert got == [encode(c, 32) for c in chunks]
@@ -68,7 +72,7 @@ def test_zvce_feeds_both_compressors():
             for _ in chunks:
                 beats = await get_packet(ctx, getattr(dut, name), rng, backpressure)
                 assert all(b["n"] == bin(b["keep"]).count("1") for b in beats)
-                got[name].append(bytes_of(beats, 16))
+                got[name].append(bytes_of(beats, p.comp_bytes))
         return run
 
     # (the two outputs stall apart, so each compressor takes a beat in its own cycle)

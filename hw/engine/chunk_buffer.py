@@ -41,8 +41,8 @@ class ChunkBuffer(EngineUnit):
     Parameters
     ----------
     params : EngineParams
-        The engine configuration (``elem_bits``, ``mem_bytes``, ``chunk_bytes``,
-        ``chunk_banks``).
+        The engine configuration (``elem_bits``, ``mem_bytes``, ``comp_bytes``,
+        ``chunk_bytes``, ``chunk_banks``).
 
     Members
     -------
@@ -52,9 +52,9 @@ class ChunkBuffer(EngineUnit):
         The chunker's beats.
     enc : Out(element_stream(elem_bits, lanes))
         The same beats to the codec stage (``data`` unmasked, ``keep``, ``last``).
-    comp : In(stream.Signature(counted_byte_layout(mem_bytes)))
+    comp : In(stream.Signature(counted_byte_layout(comp_bytes)))
         The codec stage's output with each beat's byte count, ``last`` at each
-        chunk's end.
+        chunk's end: ``comp_bytes`` per cycle in, ``mem_bytes`` per cycle read.
     chunk : Out(stream.Signature(chunk_info_layout(chunk_bytes)))
         The oldest complete chunk; taken when the reader has read all of it,
         which frees its bank.
@@ -66,7 +66,7 @@ class ChunkBuffer(EngineUnit):
         The beat of each half, read one cycle after ``rd_en``.
     alt_on : In(1)
         With ZVCE only: the frame is ZVCE (held for the whole frame).
-    alt : In(stream.Signature(counted_byte_layout(mem_bytes)))
+    alt : In(stream.Signature(counted_byte_layout(comp_bytes)))
         With ZVCE only: the ZVC copy of a ZVCE frame's chunks.
     rd_alt : Out(8 * mem_bytes)
         With ZVCE only: the beat of the ZVC copy, read with the others.
@@ -77,21 +77,26 @@ class ChunkBuffer(EngineUnit):
             "codec_on": In(1),
             "i": In(stream.Signature(chunk_beat_layout(p.elem_bits, p.mem_bytes))),
             "enc": Out(element_stream(p.elem_bits, 8 * p.mem_bytes // p.elem_bits)),
-            "comp": In(stream.Signature(counted_byte_layout(p.mem_bytes))),
+            "comp": In(stream.Signature(counted_byte_layout(p.comp_bytes))),
             "chunk": Out(stream.Signature(chunk_info_layout(p.chunk_bytes))),
             "rd_addr": In(max(1, (p.chunk_bytes // p.mem_bytes - 1).bit_length())),
             "rd_en": In(1),
             "rd_raw": Out(8 * p.mem_bytes),
             "rd_comp": Out(8 * p.mem_bytes),
             **({"alt_on": In(1),
-                "alt": In(stream.Signature(counted_byte_layout(p.mem_bytes))),
+                "alt": In(stream.Signature(counted_byte_layout(p.comp_bytes))),
                 "rd_alt": Out(8 * p.mem_bytes)} if p.zvce else {}),
         })
 
     def elaborate(self, platform):
         m = Module()
         p = self._p
-        E, MB = p.elem_bits, p.mem_bytes
+        E, MB, CB = p.elem_bits, p.mem_bytes, p.comp_bytes
+        # A compressed half is written `CB` bytes a beat and read `MB` bytes a
+        # beat: it is `CB // MB` memories side by side, written together, the
+        # one a read selects registered with the read.
+        ratio = CB // MB
+        rshift = ratio.bit_length() - 1
         chunk_bytes = p.chunk_bytes
         eb = E // 8
         lanes = MB // eb
@@ -99,6 +104,8 @@ class ChunkBuffer(EngineUnit):
         mshift = MB.bit_length() - 1
         eshift = eb.bit_length() - 1
         cbits = max(1, (chunk_beats - 1).bit_length())
+        comp_beats = chunk_beats // ratio
+        ccbits = max(1, (comp_beats - 1).bit_length())
         NB = p.chunk_banks
         pbits = NB.bit_length() - 1
 
@@ -122,11 +129,14 @@ class ChunkBuffer(EngineUnit):
                 self.name, self.port, self.on = name, port, on
                 self.done = bank_regs(f"{name}_done")
                 self.ovf = bank_regs(f"{name}_ovf")
-                self.len = bank_regs(f"{name}_len", range(chunk_bytes + MB + 1))
+                self.len = bank_regs(f"{name}_len", range(chunk_bytes + CB + 1))
                 self.wr = Signal(pbits, name=f"wr_{name}")
                 self.ready = Signal(init=1, name=f"{name}_ready")
-                m.submodules[f"{name}_mem"] = self.mem = Memory(shape=8 * MB,
-                                                                depth=NB * chunk_beats, init=[])
+                self.mems = []
+                for j in range(ratio):
+                    m.submodules[f"{name}_mem{j if ratio > 1 else ''}"] = mem = Memory(
+                        shape=8 * MB, depth=NB * comp_beats, init=[])
+                    self.mems.append(mem)
         halves = [Half("comp", self.comp, self.codec_on)]
         if p.zvce:
             halves.append(Half("alt", self.alt, self.alt_on))
@@ -185,20 +195,22 @@ class ChunkBuffer(EngineUnit):
 
         # ---- compressed halves ----------------------------------------------------------
         for h in halves:
-            comp_w = h.mem.write_port()
             cdata, ckeep, clast = h.port.p.data, h.port.p.keep, h.port.p.last
             m.d.comb += h.port.ready.eq(h.ready)
-            comp_idx = Signal(cbits + 2, name=f"{h.name}_idx")
-            comp_acc = Signal(range(chunk_bytes + MB + 1), name=f"{h.name}_acc")
+            comp_idx = Signal(ccbits + 2, name=f"{h.name}_idx")
+            comp_acc = Signal(range(chunk_bytes + CB + 1), name=f"{h.name}_acc")
             cur_ovf = Signal(name=f"{h.name}_cur_ovf")
             chs = h.port.valid & h.ready
             cbytes = h.port.p.n             # (counted before the codec stage's slice)
-            fits = comp_idx < chunk_beats
-            m.d.comb += [
-                comp_w.addr.eq(Cat(comp_idx[:cbits], h.wr)),
-                comp_w.data.eq(Cat(*[Mux(ckeep[k], cdata[8 * k:8 * k + 8], 0) for k in range(MB)])),
-                comp_w.en.eq(chs & fits),
-            ]
+            fits = comp_idx < comp_beats
+            for j, mem in enumerate(h.mems):
+                comp_w = mem.write_port()
+                m.d.comb += [
+                    comp_w.addr.eq(Cat(comp_idx[:ccbits], h.wr)),
+                    comp_w.data.eq(Cat(*[Mux(ckeep[k], cdata[8 * k:8 * k + 8], 0)
+                                         for k in range(j * MB, (j + 1) * MB)])),
+                    comp_w.en.eq(chs & fits),
+                ]
             with m.If(chs):
                 with m.If(clast):
                     m.d.sync += [comp_idx.eq(0), comp_acc.eq(0), cur_ovf.eq(0), h.wr.eq(h.wr + 1)]
@@ -224,10 +236,19 @@ class ChunkBuffer(EngineUnit):
         raw_r = raw_mem.read_port(domain="sync")
         m.d.comb += [raw_r.addr.eq(Cat(self.rd_addr, rd)), raw_r.en.eq(self.rd_en),
                      self.rd_raw.eq(raw_r.data)]
+        rd_part = Signal(rshift, name="rd_part") if ratio > 1 else None
+        if rd_part is not None:
+            with m.If(self.rd_en):
+                m.d.sync += rd_part.eq(self.rd_addr[:rshift])
         for h in halves:
-            comp_r = h.mem.read_port(domain="sync")
-            m.d.comb += [comp_r.addr.eq(Cat(self.rd_addr, rd)), comp_r.en.eq(self.rd_en),
-                         getattr(self, f"rd_{h.name}").eq(comp_r.data)]
+            parts = []
+            for mem in h.mems:
+                comp_r = mem.read_port(domain="sync")
+                m.d.comb += [comp_r.addr.eq(Cat(self.rd_addr[rshift:], rd)),
+                             comp_r.en.eq(self.rd_en)]
+                parts.append(comp_r.data)
+            out = parts[0] if rd_part is None else Mux(rd_part, parts[1], parts[0])
+            m.d.comb += getattr(self, f"rd_{h.name}").eq(out)
         # Each bank's verdict (complete, which copy is used, payload length) is
         # a register formed a cycle after the bank completes, and the oldest
         # chunk's is copied into head registers a cycle later (the next bank's

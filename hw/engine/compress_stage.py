@@ -42,7 +42,8 @@ class CompressStage(EngineUnit):
     Parameters
     ----------
     params : EngineParams
-        The engine configuration (``elem_bits``, ``mem_bytes``, ``codecs``).
+        The engine configuration (``elem_bits``, ``mem_bytes``, ``comp_bytes``: each
+        compressor's output width, ``codecs``).
 
     Members
     -------
@@ -51,12 +52,12 @@ class CompressStage(EngineUnit):
         beat on ``i``, held until its last beat has left ``o``.
     i : In(element_stream(elem_bits, mem_bytes * 8 // elem_bits))
         Element beats, ``last`` at each chunk's end.
-    o : Out(stream.Signature(counted_byte_layout(mem_bytes)))
+    o : Out(stream.Signature(counted_byte_layout(comp_bytes)))
         The selected compressor's output, ``last`` at each chunk's end.
     code_table : In(128)
         With ZVCE only: the packed code table of a ZVCE frame (held while it
         is compressed).
-    alt : Out(stream.Signature(counted_byte_layout(mem_bytes)))
+    alt : Out(stream.Signature(counted_byte_layout(comp_bytes)))
         With ZVCE only: a ZVCE frame's chunks compressed with ZVC.
     """
 
@@ -64,20 +65,20 @@ class CompressStage(EngineUnit):
         super().__init__(params, lambda p: {
             "codec": In(8),
             "i": In(element_stream(p.elem_bits, 8 * p.mem_bytes // p.elem_bits)),
-            "o": Out(stream.Signature(counted_byte_layout(p.mem_bytes))),
+            "o": Out(stream.Signature(counted_byte_layout(p.comp_bytes))),
             **({"code_table": In(8 * TABLE_BYTES),
-                "alt": Out(stream.Signature(counted_byte_layout(p.mem_bytes)))} if p.zvce else {}),
+                "alt": Out(stream.Signature(counted_byte_layout(p.comp_bytes)))} if p.zvce else {}),
         })
 
     def elaborate(self, platform):
         m = Module()
         p = self._p
-        E, MB = p.elem_bits, p.mem_bytes
+        E, MB, CB = p.elem_bits, p.mem_bytes, p.comp_bytes
         lanes = 8 * MB // E
 
         def out_slice(name, port):
             # (the slice's control flip-flops are copied per 64 payload bits: fan-out)
-            m.submodules[name] = slc = SkidBuffer(counted_byte_layout(MB), copies=max(1, MB // 8))
+            m.submodules[name] = slc = SkidBuffer(counted_byte_layout(CB), copies=max(1, CB // 8))
             m.d.comb += [port.valid.eq(slc.o.valid), port.p.eq(slc.o.p), slc.o.ready.eq(port.ready)]
             return slc
 
@@ -90,7 +91,7 @@ class CompressStage(EngineUnit):
                          # without adders, before the selection; a population
                          # count behind it was the 16 B engine's path at seed
                          # 2 of 618fc72, `sel2` -> the slice's count, 12.8 ns)
-                         slc.i.p.n.eq(prefix_length(enc.o.p.keep[k] for k in range(MB))),
+                         slc.i.p.n.eq(prefix_length(enc.o.p.keep[k] for k in range(CB))),
                          enc.o.ready.eq(slc.i.ready)]
 
         o_slice = out_slice("o_slice", self.o)
@@ -100,7 +101,7 @@ class CompressStage(EngineUnit):
             m.d.comb += self.i.ready.eq(1)
         encs, sels = {}, {}
         for cid, (enc_cls, _) in codec_blocks(p.codecs).items():
-            m.submodules[f"enc{cid}"] = encs[cid] = enc = enc_cls(E, lanes, MB)
+            m.submodules[f"enc{cid}"] = encs[cid] = enc = enc_cls(E, lanes, CB)
             sels[cid] = sel = Signal(name=f"sel{cid}")
             m.d.sync += sel.eq(self.codec == cid)
             m.d.comb += enc.i.p.eq(self.i.p)

@@ -108,6 +108,15 @@ class EngineParams:
     write_beats : int or None
         Write buffer depth in beats (default: 2 longest write bursts, see
         :func:`write_burst_beats`).
+    comp_bytes : int or None
+        Bytes per cycle of the offload compressors' output and the chunk
+        buffer's compressed halves: ``mem_bytes`` or ``2 * mem_bytes``.  By
+        default twice ``mem_bytes`` when the PCIe side is at least as wide as
+        the memory side, else ``mem_bytes``: a chunk that does not compress
+        (RLE expands dense data up to 1.25x at 32-bit elements) is sent raw,
+        at the memory side's rate, only if its compressor is not held below
+        that rate by its own output meanwhile; when the PCIe side is narrower,
+        it bounds the rate and ``mem_bytes`` suffices.
     chunk_banks : int
         Banks of the offload chunk buffer (each holds a chunk raw and
         compressed, and with ZVCE, ZVC-compressed too): 2 or 4.
@@ -142,6 +151,8 @@ class EngineParams:
     fetch_beats: int | None = _field(None, "fetch buffer beats (default: 4 longest bursts)")
     max_outstanding: int = _field(8, "AXI read bursts in flight")
     write_beats: int | None = _field(None, "write buffer beats (default: 2 longest write bursts, 2 KiB)")
+    comp_bytes: int | None = _field(None, "offload compressor output bytes per cycle: mem_bytes or "
+                                          "2 x mem_bytes (default: 2 x when pcie_bytes >= mem_bytes)")
     chunk_banks: int = _field(4, "offload chunk buffer banks: 2 or 4")
     dec_instances: int = _field(1, "prefetch decompressors per codec: 1 or 2")
 
@@ -177,6 +188,13 @@ class EngineParams:
         if self.write_beats is None:
             object.__setattr__(self, "write_beats", 2 * wburst)
         check_positive_int("write_beats", self.write_beats, minimum=wburst)
+        if self.comp_bytes is None:
+            object.__setattr__(self, "comp_bytes", self.mem_bytes * (
+                2 if self.pcie_bytes >= self.mem_bytes else 1))
+        check_positive_int("comp_bytes", self.comp_bytes)
+        if self.comp_bytes not in (self.mem_bytes, 2 * self.mem_bytes):
+            raise ValueError(f"comp_bytes must be mem_bytes ({self.mem_bytes}) or twice that, "
+                             f"not {self.comp_bytes!r}")
         check_positive_int("chunk_banks", self.chunk_banks)
         if self.chunk_banks not in (2, 4):
             raise ValueError(f"chunk_banks must be 2 or 4, not {self.chunk_banks!r}")
