@@ -56,12 +56,16 @@ def _run(dut, length, codec, chunks, seed, backpressure=0.3, table=None):
             await ctx.tick()
             if en and k < len(chunks):       # the chunk buffer's read port: data next cycle
                 raw, comp, _, _, *alt = chunks[k]
-                ports = [(dut.rd_raw, raw), (dut.rd_comp, comp)]
+                # (a compressed copy is read `comp_bytes` at a time: the
+                # row that holds beat `addr`)
+                cb = dut.params.comp_bytes
+                row = addr // (cb // MB)
+                ports = [(dut.rd_raw, raw[addr * MB:(addr + 1) * MB], MB),
+                         (dut.rd_comp, comp[row * cb:(row + 1) * cb], cb)]
                 if alt:
-                    ports.append((dut.rd_alt, alt[0]))
-                for port, src in ports:
-                    beat = src[addr * MB:(addr + 1) * MB]
-                    ctx.set(port, int.from_bytes(beat.ljust(MB, b"\0"), "little"))
+                    ports.append((dut.rd_alt, alt[0][row * cb:(row + 1) * cb], cb))
+                for port, beat, width in ports:
+                    ctx.set(port, int.from_bytes(beat.ljust(width, b"\0"), "little"))
             if taken:
                 k, offered = k + 1, False
             if piece is not None:
@@ -76,9 +80,12 @@ def _run(dut, length, codec, chunks, seed, backpressure=0.3, table=None):
     return bytes(words)
 
 
+@pytest.mark.parametrize("comp_bytes", [MB, 2 * MB])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_frame_vs_golden(seed):
-    p = EngineParams(elem_bits=32, mem_bytes=MB, pcie_bytes=16, chunk_bytes=CHUNK)
+def test_frame_vs_golden(seed, comp_bytes):
+    """Compressed copies read a beat at a time, or two beats a row (``comp_bytes``)."""
+    p = EngineParams(elem_bits=32, mem_bytes=MB, pcie_bytes=16, chunk_bytes=CHUNK,
+                     comp_bytes=comp_bytes)
     x = transfer(seed)
     frame, chunks = golden_chunks(x)
     dut = FrameReader(p)

@@ -67,8 +67,11 @@ class FrameReader(EngineUnit):
         The oldest buffered chunk; taken when its last payload piece is issued.
     rd_addr : Out(range(chunk_bytes // mem_bytes))
     rd_en : Out(1)
-    rd_raw, rd_comp : In(8 * mem_bytes)
+    rd_raw : In(8 * mem_bytes)
         The chunk buffer's read port (data one cycle after ``rd_en``).
+    rd_comp : In(8 * comp_bytes)
+        Its compressed half's ``comp_bytes`` holding the beat read (part
+        ``rd_addr % (comp_bytes // mem_bytes)``), picked after a register.
     o : Out(stream.Signature(piece_layout(32, mem_bytes // 4)))
         The frame's words, ``n`` words per piece, ``last`` on the frame's final piece.
     nbytes : Out(LENGTH_BITS)
@@ -76,7 +79,7 @@ class FrameReader(EngineUnit):
         header and padded payload added a cycle after its header is issued.
     code_table : In(128)
         With ZVCE only: a ZVCE frame's packed code table (held while it is read).
-    rd_alt : In(8 * mem_bytes)
+    rd_alt : In(8 * comp_bytes)
         With ZVCE only: the chunk buffer's ZVC copy, read with the others.
     """
 
@@ -90,10 +93,10 @@ class FrameReader(EngineUnit):
             "rd_addr": Out(max(1, (p.chunk_bytes // p.mem_bytes - 1).bit_length())),
             "rd_en": Out(1),
             "rd_raw": In(8 * p.mem_bytes),
-            "rd_comp": In(8 * p.mem_bytes),
+            "rd_comp": In(8 * p.comp_bytes),
             "o": Out(stream.Signature(piece_layout(8 * WORD_BYTES, p.mem_bytes // WORD_BYTES))),
             "nbytes": Out(LENGTH_BITS),
-            **({"code_table": In(8 * TABLE_BYTES), "rd_alt": In(8 * p.mem_bytes)}
+            **({"code_table": In(8 * TABLE_BYTES), "rd_alt": In(8 * p.comp_bytes)}
                if p.zvce else {}),
         })
 
@@ -139,8 +142,20 @@ class FrameReader(EngineUnit):
         t_last = Signal()
         t_hdr = Signal(8 * HEADER_BYTES)
         raw_q = Signal(8 * MB)
-        comp_q = Signal(8 * MB)
-        alt_q = Signal(8 * MB)
+        # (the compressed copies' reads are `comp_bytes` wide: registered
+        # whole, the beat picked by `t_part` in the output select)
+        ratio = p.comp_bytes // MB
+        rshift = ratio.bit_length() - 1
+        comp_q = Signal(8 * p.comp_bytes)
+        alt_q = Signal(8 * p.comp_bytes)
+        s_part = Signal(max(1, rshift))
+        t_part = Signal(max(1, rshift))
+
+        def part(row):
+            """The beat ``t_part`` of a registered compressed row."""
+            if ratio == 1:
+                return row
+            return Mux(t_part, row[8 * MB:], row[:8 * MB])
         p_comp = Signal()
         p_alt = Signal()
         p_idx = Signal(cbits + 1)
@@ -153,7 +168,8 @@ class FrameReader(EngineUnit):
         p_final = Signal()
         m.d.comb += [self.rd_addr.eq(p_idx[:cbits]), self.rd_en.eq(advance)]
         m.d.comb += [out.i.valid.eq(t_valid[0]),
-                     out.i.p.data.eq(Mux(t_pay, Mux(t_comp, comp_q, Mux(t_alt, alt_q, raw_q)),
+                     out.i.p.data.eq(Mux(t_pay, Mux(t_comp, part(comp_q),
+                                                    Mux(t_alt, part(alt_q), raw_q)),
                                          t_hdr)),
                      out.i.p.n.eq(t_n), out.i.p.last.eq(t_last)]
 
@@ -167,7 +183,7 @@ class FrameReader(EngineUnit):
                     m.d.sync += dst[lo:hi].eq(src[lo:hi])
         with m.If(advance):
             m.d.sync += [t_pay.eq(s_pay), t_comp.eq(s_comp), t_alt.eq(s_alt), t_n.eq(s_n),
-                         t_last.eq(s_last)]
+                         t_last.eq(s_last), t_part.eq(s_part)]
         for k in range(NS):
             with m.If(adv[k]):
                 m.d.sync += t_valid[k].eq(s_valid)
@@ -248,6 +264,7 @@ class FrameReader(EngineUnit):
             is_last = p_at_last
             with m.If(advance):
                 m.d.sync += [s_pay.eq(1), s_comp.eq(p_comp), s_alt.eq(p_alt),
+                             s_part.eq(p_idx[:rshift] if rshift else 0),
                              s_n.eq(Mux(is_last, p_lastwords, MW)),
                              s_last.eq(is_last & p_final), p_idx.eq(p_idx + 1),
                              p_at_last.eq(p_idx + 1 == p_lastidx)]
