@@ -10,7 +10,7 @@ from cdma.golden.frame import (CHUNK_BYTES, CHUNK_LENGTH_BITS, HEADER_BYTES, MAG
                                VERSION_CODECS, VERSION_TABLE, Codec)
 from cdma.golden.zvce import TABLE_BYTES
 
-from ..bits import onehot_select
+from ..bits import onehot_select, thermometer
 from ..packer import Unpacker
 from ..skid import SkidBuffer, replicated
 from ..streams import byte_beat_layout, byte_stream
@@ -529,8 +529,7 @@ class FrameParser(EngineUnit):
                                      # registers: compared in front of the
                                      # payload slice it was the 16 B engine's
                                      # path at seed 2, `pw_last` -> keep, 11.1 ns)
-                                     last_keep.eq(Cat(*[last_bytes_new > k
-                                                        for k in range(PB)])),
+                                     last_keep.eq(thermometer(last_bytes_new, PB)),
                                      hdr_at.eq(hdr_at_new),
                                      pay_empty.eq(~plen_nz.any()),
                                      raw_left.eq(raw_left - raw_c), state.eq(PAY)]
