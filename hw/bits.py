@@ -88,15 +88,20 @@ def leading_ones(mask):
                     + [Mux(edge, k + 1, 0) for k, edge in enumerate(edges)])
 
 
-def room_after(m, issued, depth, emit, take):
+def room_after(m, issued, depth, emit, take, *, most=None):
     """``issued + emit - take < depth`` (an output FIFO's room for one more beat
-    after this cycle), for ``issued <= depth``, with ``emit`` and ``take`` only
-    picking among compares of the register ``issued`` with constants (signals
-    of their own, ``below`` and ``below1``): a late ``take`` (the consumer's
-    ``ready``) meets a multiplexer, not an adder and a compare."""
+    after this cycle), for ``issued <= most`` (default ``depth``), with
+    ``emit`` and ``take`` only picking among compares of the register
+    ``issued`` with constants (signals of their own, ``below`` and
+    ``below1``): a late ``take`` (the consumer's ``ready``) meets a
+    multiplexer, not an adder and a compare."""
     below, below1 = Signal(), Signal()
     m.d.comb += [below.eq(issued < depth), below1.eq(issued < depth - 1)]
-    return Mux(emit, below1 | (take & below), below | take)
+    taken = C(1, 1)                      # issued - 1 < depth, as issued <= depth
+    if most is not None and most > depth:
+        taken = Signal()
+        m.d.comb += taken.eq(issued <= depth)
+    return Mux(emit, below1 | (take & below), below | (take & taken))
 
 
 def wrap(value, modulus, most):

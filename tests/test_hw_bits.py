@@ -160,18 +160,19 @@ def test_prefix_counts_refuses_bad_cuts():
         prefix_counts(Module(), [Signal() for _ in range(8)], "p", stage=lambda v: v, cuts={4})
 
 
-@pytest.mark.parametrize("depth", [2, 3, 16])
-def test_room_after_is_the_count_compare(depth):
-    """room_after = issued + emit - take < depth, for every issued <= depth (a
-    take only ever follows an issued beat: issued >= take)."""
+@pytest.mark.parametrize("depth,most", [(2, None), (3, None), (16, None), (15, 16), (3, 5)])
+def test_room_after_is_the_count_compare(depth, most):
+    """room_after = issued + emit - take < depth, for every issued <= most
+    (default depth; a take only ever follows an issued beat: issued >= take)."""
     m = Module()
-    issued = Signal(range(depth + 1))
+    top = depth if most is None else most
+    issued = Signal(range(top + 1))
     emit, take, room = Signal(), Signal(), Signal()
-    m.d.comb += room.eq(room_after(m, issued, depth, emit, take))
+    m.d.comb += room.eq(room_after(m, issued, depth, emit, take, most=most))
     got, want = [], []
 
     async def tb(ctx):
-        for i in range(depth + 1):
+        for i in range(top + 1):
             for e in (0, 1):
                 for t in (0, 1) if i else (0,):
                     ctx.set(issued, i)
