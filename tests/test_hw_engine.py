@@ -56,6 +56,10 @@ def test_comp_bytes_default():
     assert EngineParams(mem_bytes=64, pcie_bytes=32).comp_bytes == 64
     assert EngineParams(mem_bytes=32, pcie_bytes=64).comp_bytes == 64
     assert EngineParams(comp_bytes=16).comp_bytes == 16
+    # (the chunk buffer's memories per compressed half, as a shift)
+    assert EngineParams().comp_ratio_log2 == 1
+    assert EngineParams(comp_bytes=16).comp_ratio_log2 == 0
+    assert EngineParams(mem_bytes=64, pcie_bytes=32).comp_ratio_log2 == 0
 
 
 def test_params_type():

@@ -103,8 +103,8 @@ class ChunkBuffer(EngineUnit):
         # read together; the reader picks the beat among them after its own
         # register.  (Picked here, straight from the block RAMs' outputs -- 5.8
         # ns clock-to-out -- the select was the 16 B engine's path, 11.7 ns.)
-        ratio = CB // MB
-        rshift = ratio.bit_length() - 1
+        rshift = p.comp_ratio_log2
+        ratio = 1 << rshift
         chunk_bytes = p.chunk_bytes
         eb = E // 8
         lanes = MB // eb

@@ -144,8 +144,8 @@ class FrameReader(EngineUnit):
         raw_q = Signal(8 * MB)
         # (the compressed copies' reads are `comp_bytes` wide: registered
         # whole, the beat picked by `t_part` in the output select)
-        ratio = p.comp_bytes // MB
-        rshift = ratio.bit_length() - 1
+        rshift = p.comp_ratio_log2
+        ratio = 1 << rshift
         comp_q = Signal(8 * p.comp_bytes)
         alt_q = Signal(8 * p.comp_bytes)
         s_part = Signal(max(1, rshift))

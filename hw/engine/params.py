@@ -208,6 +208,14 @@ class EngineParams:
         return bool(self.codecs >> Codec.ZVCE & 1)
 
     @property
+    def comp_ratio_log2(self) -> int:
+        """log2(comp_bytes / mem_bytes), 0 or 1: a compressed half of the chunk
+        buffer is ``2 ** comp_ratio_log2`` memories side by side, and a read of
+        it returns as many ``mem_bytes`` beats, picked by the read address's low
+        bits."""
+        return (self.comp_bytes // self.mem_bytes).bit_length() - 1
+
+    @property
     def burst_beats(self) -> int:
         """Longest AXI burst: min(256, 4096 / mem_bytes) beats."""
         return max_burst_beats(self.mem_bytes)
