@@ -581,21 +581,20 @@ class FrameParser(EngineUnit):
                 # Unpacker's count, 10.5-11.1 ns, 8 levels
                 m.d.sync += [state.eq(FINISH), drop_pending.eq(1)]
         with m.Elif(state == DRAIN):
-            # one drop discards what the ring holds of the frame and every beat
-            # still to come up to its last
-            with m.If(drop_pending):
-                m.d.comb += drop.eq(1)
-                m.d.sync += drop_pending.eq(0)
-            with m.Elif(in_ended):
+            # (the drop below discards what the ring holds of the frame and
+            # every beat still to come up to its last)
+            with m.If(~drop_pending & in_ended):
                 m.d.sync += state.eq(FINISH)
         with m.Elif(state == FINISH):
-            with m.If(drop_pending):
-                m.d.comb += drop.eq(1)
-                m.d.sync += drop_pending.eq(0)
             m.d.comb += [jobs.valid.eq(1), jobs.p.end.eq(1), jobs.p.code.eq(code),
                          jobs.p.accepted.eq(accepted)]
             with m.If(jobs.ready):
                 m.d.sync += state.eq(IDLE)
+        # The ring's drop, from a register, in DRAIN's first cycle (a failed
+        # frame's rest) or FINISH's (a whole frame's last beat).
+        with m.If(drop_pending & ((state == DRAIN) | (state == FINISH))):
+            m.d.comb += drop.eq(1)
+            m.d.sync += drop_pending.eq(0)
         with m.If(pad_failed):
             m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PADDING)]
         # a beat before the frame's last that was not full: its words were counted
