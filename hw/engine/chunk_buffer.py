@@ -152,19 +152,24 @@ class ChunkBuffer(EngineUnit):
 
         # Whether the bank each half writes next is free, as registers (`~done`
         # of the bank at the write pointer), formed from the cases of this
-        # cycle: the pointer moves on (a chunk's last beat) or not, the bank
-        # is taken by the reader or not.  (Selected from `raw_done` by the
-        # pointer in the same cycle, the fork's `ready` -> `comp_done` was the
-        # 16 B engine's path at seed 2, 11.5 ns, 9 levels.)
+        # cycle: the pointer moves on (a chunk's last beat) or not.  (Selected
+        # from `raw_done` by the pointer in the same cycle, the fork's `ready`
+        # -> `comp_done` was the 16 B engine's path at seed 2, 11.5 ns, 9
+        # levels.)  A bank the reader takes this cycle counts as free from
+        # the next: the reader's `take`, late and of high fan-out, reaches
+        # none of these flags (met at their last gate it still was the 16 B
+        # engine's path at seed 1 of f78f60e, the reader's output slice ->
+        # `take` -> the compressed half's `ready`, 13.5 ns, 7 levels).  A
+        # writer waiting for that bank loses one cycle per chunk.
         take = self.chunk.valid & self.chunk.ready
         raw_ready = Signal(init=1)
 
         def free_after(done, ptr, moves, other=None):
             """``~done[ptr']`` after this cycle, ``ptr'`` = ``ptr`` + ``moves``,
-            the bank the reader takes cleared and ``other`` (enable, bank), a
-            bank another pointer marks done, set.  (A half marks its own
-            pointer's bank only as the pointer moves off it, so that mark
-            never reaches ``ptr'``.)"""
+            with ``other`` (enable, bank), a bank another pointer marks done,
+            set.  (A half marks its own pointer's bank only as the pointer
+            moves off it, so that mark never reaches ``ptr'``; the bank the
+            reader takes is cleared in ``done`` and seen a cycle later.)"""
             nxt = Signal(pbits)
             m.d.comb += nxt.eq(ptr + 1)
 
@@ -174,11 +179,7 @@ class ChunkBuffer(EngineUnit):
                     en, bank = other
                     value = value | (en & (bank == b))
                 return value
-            # (the reader's `take`, late and of high fan-out, meets the result
-            # at its last gate: inside each bank's term it went through the
-            # select multiplexer, the 16 B engine's path at seed 2 of 339e4f5)
-            return (Mux(moves, ~marked(nxt), ~marked(ptr))
-                    | (take & Mux(moves, rd == nxt, rd == ptr)))
+            return Mux(moves, ~marked(nxt), ~marked(ptr))
 
         # ---- raw half: fork of the chunker's beats ------------------------------------
         src = self.i
