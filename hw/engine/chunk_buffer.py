@@ -57,7 +57,7 @@ class ChunkBuffer(EngineUnit):
         chunk's end: ``comp_bytes`` per cycle in, ``mem_bytes`` per cycle read.
     chunk : Out(stream.Signature(chunk_info_layout(chunk_bytes)))
         The oldest complete chunk; taken when the reader has read all of it,
-        which frees its bank.
+        which frees its bank (``valid`` is low in the cycle after a take).
     rd_addr : In(range(chunk_bytes // mem_bytes))
         Beat of the oldest chunk to read.
     rd_en : In(1)
@@ -162,6 +162,16 @@ class ChunkBuffer(EngineUnit):
         # `take` -> the compressed half's `ready`, 13.5 ns, 7 levels).  A
         # writer waiting for that bank loses one cycle per chunk.
         take = self.chunk.valid & self.chunk.ready
+        # The take acts a cycle later, from a register (`take_q`): the bank's
+        # flags clear, the read pointer moves and the head registers load the
+        # next bank then, and `chunk.valid` is low in that cycle.  So the
+        # reader's `take` -- late, behind its output slice -- reaches only this
+        # flip-flop.  (Picking the head registers' next value at their last
+        # gate, it was the 16 B engine's path at seeds 1 and 2 of ff76b1f and
+        # seed 1 of f78f60e: the reader's output slice -> `take` -> the head's
+        # `length`/`comp`, 11.2-12.3 ns.)  One cycle per chunk on the read side.
+        take_q = Signal()
+        m.d.sync += take_q.eq(take)
         raw_ready = Signal(init=1)
 
         def free_after(done, ptr, moves, other=None):
@@ -288,15 +298,17 @@ class ChunkBuffer(EngineUnit):
             done = raw_done[b]
             for h in halves:
                 done = done & h.done[b]
-            m.d.sync += [ready_q[b].eq(done & ~(take & (rd == b))),
+            m.d.sync += [ready_q[b].eq(done & ~(take_q & (rd == b))),
                          use_q[b].eq(use), alt_q[b].eq(pick_alt), len_q[b].eq(length)]
         rd_inc = Signal(pbits)
         m.d.comb += rd_inc.eq(rd + 1)
         head = self.chunk
-        for reg, per_bank in ((head.valid, ready_q), (head.p.comp, use_q), (head.p.alt, alt_q),
+        head_valid = Signal()
+        m.d.comb += head.valid.eq(head_valid & ~take_q)
+        for reg, per_bank in ((head_valid, ready_q), (head.p.comp, use_q), (head.p.alt, alt_q),
                               (head.p.length, len_q), (head.p.final, raw_final)):
-            m.d.sync += reg.eq(Mux(take, sel(per_bank, rd_inc), sel(per_bank, rd)))
-        with m.If(take):
+            m.d.sync += reg.eq(Mux(take_q, sel(per_bank, rd_inc), sel(per_bank, rd)))
+        with m.If(take_q):
             for b in range(NB):
                 with m.If(rd == b):
                     m.d.sync += raw_done[b].eq(0)
