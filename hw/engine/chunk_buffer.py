@@ -155,12 +155,13 @@ class ChunkBuffer(EngineUnit):
         # cycle: the pointer moves on (a chunk's last beat) or not.  (Selected
         # from `raw_done` by the pointer in the same cycle, the fork's `ready`
         # -> `comp_done` was the 16 B engine's path at seed 2, 11.5 ns, 9
-        # levels.)  A bank the reader takes this cycle counts as free from
-        # the next: the reader's `take`, late and of high fan-out, reaches
-        # none of these flags (met at their last gate it still was the 16 B
-        # engine's path at seed 1 of f78f60e, the reader's output slice ->
-        # `take` -> the compressed half's `ready`, 13.5 ns, 7 levels).  A
-        # writer waiting for that bank loses one cycle per chunk.
+        # levels.)  A bank the reader takes counts as free once its `done`
+        # flags have cleared (see `take_q` below): the reader's `take`, late
+        # and of high fan-out, reaches none of these flags (met at their last
+        # gate it still was the 16 B engine's path at seed 1 of f78f60e, the
+        # reader's output slice -> `take` -> the compressed half's `ready`,
+        # 13.5 ns, 7 levels).  A writer waiting for that bank writes it three
+        # cycles after the take instead of one.
         take = self.chunk.valid & self.chunk.ready
         # The take acts a cycle later, from a register (`take_q`): the bank's
         # flags clear, the read pointer moves and the head registers load the
