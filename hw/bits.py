@@ -104,6 +104,14 @@ def room_after(m, issued, depth, emit, take, *, most=None):
     return Mux(emit, below1 | (take & below), below | (take & taken))
 
 
+def count_after(issued, emit, take):
+    """``issued + emit - take`` (an output FIFO's count of beats issued and not
+    yet read, after this cycle) as the four values of the register picked by
+    ``emit`` and ``take``: a late ``take`` meets a multiplexer, not an adder
+    (the count :func:`room_after` pairs with)."""
+    return Mux(take, Mux(emit, issued, issued - 1), Mux(emit, issued + 1, issued))
+
+
 def wrap(value, modulus, most):
     """``value`` modulo ``modulus``, for ``0 <= value < most * modulus``: a ring
     position past its end brought back by comparisons with constant multiples

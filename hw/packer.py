@@ -19,7 +19,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import onehot_select, room_after, thermometer, wrap
+from .bits import count_after, onehot_select, room_after, thermometer, wrap
 from .fifo import WideFIFO
 from .skid import SkidBuffer, replicated
 from .streams import check_positive_int
@@ -206,8 +206,7 @@ class Packer(wiring.Component):
         # the compress stage's output slice -> the RLE encoder's `issued` ->
         # `room`, 10.9 ns, 4.1 ns of it one wire)
         issued_next = Signal(range(DEPTH + 1))
-        m.d.comb += issued_next.eq(Mux(o_take, Mux(c_emit, issued, issued - 1),
-                                       Mux(c_emit, issued + 1, issued)))
+        m.d.comb += issued_next.eq(count_after(issued, c_emit, o_take))
         # (`room` and `stop` also in one copy per 64 bits of a piece: each
         # gates its share of the piece register, whose clear when no piece is
         # taken reached all its flip-flops from one net, the 32 x 16 RLE

@@ -19,7 +19,8 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import compact_level, leading_ones, popcount, prefix_counts, room_after, thermometer
+from .bits import (compact_level, count_after, leading_ones, popcount, prefix_counts, room_after,
+                   thermometer)
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
@@ -724,8 +725,7 @@ class RLEDecoder(wiring.Component):
         o_room = Signal()
         m.d.comb += [o_take.eq(o.valid & o.ready),
                      o_room.eq(room_after(m, o_issued, ODEPTH, emit, o_take))]
-        m.d.sync += [o_issued.eq(Mux(o_take, Mux(emit, o_issued, o_issued - 1),
-                                     Mux(emit, o_issued + 1, o_issued))),
+        m.d.sync += [o_issued.eq(count_after(o_issued, emit, o_take)),
                      *[r.eq(o_room) for r in room]]
 
         # ---- P1: which tokens of cur and of the next group land in this beat --------

@@ -8,8 +8,8 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from cdma.hw.bits import (compact_level, expand_controls, expand_level, popcount, prefix_counts,
-                     leading_ones, prefix_length, room_after,
+from cdma.hw.bits import (compact_level, count_after, expand_controls, expand_level, popcount,
+                     prefix_counts, leading_ones, prefix_length, room_after,
                      thermometer)
 
 
@@ -168,7 +168,9 @@ def test_room_after_is_the_count_compare(depth, most):
     top = depth if most is None else most
     issued = Signal(range(top + 1))
     emit, take, room = Signal(), Signal(), Signal()
-    m.d.comb += room.eq(room_after(m, issued, depth, emit, take, most=most))
+    count = Signal(range(top + 2))
+    m.d.comb += [room.eq(room_after(m, issued, depth, emit, take, most=most)),
+                 count.eq(count_after(issued, emit, take))]
     got, want = [], []
 
     async def tb(ctx):
@@ -178,8 +180,8 @@ def test_room_after_is_the_count_compare(depth, most):
                     ctx.set(issued, i)
                     ctx.set(emit, e)
                     ctx.set(take, t)
-                    got.append(ctx.get(room))
-                    want.append(int(i + e - t < depth))
+                    got.append((ctx.get(room), ctx.get(count)))
+                    want.append((int(i + e - t < depth), i + e - t))
 
     sim = Simulator(m)
     sim.add_testbench(tb)
