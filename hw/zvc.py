@@ -922,14 +922,19 @@ class ZVCDecompressor(wiring.Component):
         slots = [Cat(*view[l * EU:(l + 1) * EU]) for l in range(L)]
         # stage 0: the beat's mask bits, keep/last/user (its units are in the
         # unpacker's registered window meanwhile)
+        # (the mask bits and `keep` load every cycle and the step only sets
+        # `p_step`, which clears them in stage 1: gated here, the datapath
+        # copy's decision reached their resets, the 16 B engine's path at seed
+        # 2 of 24d092a, the Unpacker's `level` -> `p_keep`, 10.3 ns)
         p_valid = Signal()
+        p_step = Signal()
         p_mask = Signal(L)
         p_keep = Signal(L)
         p_last = Signal()
         p_user = Signal()
         m.d.sync += [
-            p_valid.eq(emit), p_mask.eq(Mux(d_step, mask[:L], 0)),
-            p_keep.eq(Mux(d_step, Cat(*[rem > l for l in range(L)]), 0)),
+            p_valid.eq(emit), p_step.eq(d_step), p_mask.eq(mask[:L]),
+            p_keep.eq(Cat(*[rem > l for l in range(L)])),
             p_last.eq(finish | terminate), p_user.eq(terminate),
         ]
         # stage 1: the slots beside them
@@ -940,7 +945,8 @@ class ZVCDecompressor(wiring.Component):
         e_last = Signal()
         e_user = Signal()
         m.d.sync += [
-            e_valid.eq(p_valid), e_mask.eq(p_mask), e_keep.eq(p_keep),
+            e_valid.eq(p_valid), e_mask.eq(Mux(p_step, p_mask, 0)),
+            e_keep.eq(Mux(p_step, p_keep, 0)),
             e_last.eq(p_last), e_user.eq(p_user),
             # The slots load every cycle, whatever the decision: a beat that is
             # not a step has an all-zero mask, and the expansion drops every

@@ -207,16 +207,20 @@ class FrameParser(EngineUnit):
             with m.Elif(~h2c.p.keep.all()):
                 m.d.sync += bad_beat.eq(1)
 
-        # What the parser takes from the window: a register or a constant per state.
+        # What the parser takes from the window.
         consume_hdr = Signal()            # the header's words (or the code table's) go
         consume_chdr = Signal()           # a chunk header's word goes
         consume_pay = Signal()            # a payload beat's words go
         drop = Signal()                   # the rest of the frame goes
-        pay_words = Signal(range(KW + 1))
-        # (HDR takes the header's four words, TBL the code table's four)
-        four_words = ((state == HDR) | (state == TBL)) if has_zvce else state == HDR
-        m.d.comb += [unp.take.eq(Mux(state == PAY, pay_words,
-                                     Mux(four_words, HEADER_WORDS, 1))),
+        # The take is a register (`take_r`), loaded with every move into or
+        # inside the states that take: HDR and TBL take HEADER_WORDS, CHDR one
+        # word, PAY a full beat or, for the payload's last, `last_words`
+        # (`pw_last` and `last_words` only change with those moves).  The
+        # state's decode in front of the Unpacker's take adder was the 16 B
+        # engine's path at seed 1 of 24d092a, `state` -> the Unpacker's head,
+        # 11.7 ns, 8 levels.
+        take_r = Signal.like(unp.take, init=HEADER_WORDS)
+        m.d.comb += [unp.take.eq(take_r),
                      unp.take_en.eq(Cat(*[consume_hdr | consume_chdr | consume_pay] * UC)),
                      unp.drop.eq(Cat(*[drop] * UC))]
 
@@ -241,7 +245,8 @@ class FrameParser(EngineUnit):
             m.d.sync += [length.eq(self.start.p.length), code.eq(self.start.p.code),
                          accepted.eq(0), in_ended.eq(0), bad_beat.eq(0), self.nbytes.eq(0),
                          drop_pending.eq(self.start.p.code != 0),
-                         state.eq(Mux(self.start.p.code != 0, DRAIN, HDR))]
+                         state.eq(Mux(self.start.p.code != 0, DRAIN, HDR)),
+                         take_r.eq(HEADER_WORDS)]
 
         def whole(n):
             """The first ``n`` words are present and complete."""
@@ -408,16 +413,15 @@ class FrameParser(EngineUnit):
         # (its checks too: the frame's codec is set in HDR, and `raw_c` becomes
         # what `raw_c_next` is now, two cycles after a chunk job at the latest,
         # before any next chunk header is acted on)
-        n_plen, n_cc = chw_next[:CHUNK_LENGTH_BITS], chw_next[CHUNK_LENGTH_BITS:32]
+        n_plen = chw_next[:CHUNK_LENGTH_BITS]
         # (registered as partial verdicts, one per byte of the word, combined
         # by a gate in CHDR: the ring read, a 24-bit compare and the combination
-        # in one cycle were the parser's path, 11.8 ns at 16 B/cycle)
+        # in one cycle were the parser's path, 11.8 ns at 16 B/cycle.  Each
+        # verdict is formed for every ring slot and read at `cpos` like the
+        # word: a compare behind the read was the 16 B engine's path at seed 1
+        # of 24d092a, `cpos` -> `ne_whole`, 10.4 ns)
         cc_zero = Signal()                # a raw chunk ...
         cc_bad = Signal()                 # ... or a codec other than the frame's
-        cc_bad_next = n_cc != frame_codec
-        if has_zvce:
-            # (a ZVCE frame's chunks may also be ZVC: `golden.frame`)
-            cc_bad_next = cc_bad_next & ~((frame_codec == Codec.ZVCE) & (n_cc == Codec.ZVC))
         # (the raw length is compared with both values `raw_c_next` can take,
         # a whole chunk and the frame's last bytes, each a register, and `big`
         # picks one in CHDR: a ring read and a compare with `raw_c_next`'s
@@ -428,12 +432,24 @@ class FrameParser(EngineUnit):
         plen_nz = Signal(3)               # a byte of the payload length is nonzero
         whole_c = Signal(CHUNK_LENGTH_BITS)
         m.d.comb += whole_c.eq(C(1, CHUNK_LENGTH_BITS) << log2c)
+
+        def slot_verdicts(w):
+            """The chunk header checks' partial verdicts on ring word ``w``."""
+            n_cc = w[CHUNK_LENGTH_BITS:32]
+            bad = n_cc != frame_codec
+            if has_zvce:
+                # (a ZVCE frame's chunks may also be ZVC: `golden.frame`)
+                bad = bad & ~((frame_codec == Codec.ZVCE) & (n_cc == Codec.ZVC))
+            return [Cat(w[8 * b:8 * b + 8] != whole_c[8 * b:8 * b + 8],
+                        w[8 * b:8 * b + 8] != raw_left[8 * b:8 * b + 8])
+                    for b in range(3)] + [Cat(n_cc == 0, bad)]
+        verdicts = [slot_verdicts(w) for w in ring]
+        # (byte b's pair read with byte b's copy of `cpos`)
+        got = [onehot_select(cpos[b], [v[b] for v in verdicts]) for b in range(4)]
         m.d.sync += [chw.eq(chw_next), chw_here.eq(whole(nidx + 1)), chw_ended.eq(ended),
-                     cc_zero.eq(n_cc == 0), cc_bad.eq(cc_bad_next), big_r.eq(big),
-                     *(ne_whole[b].eq(n_plen[8 * b:8 * b + 8] != whole_c[8 * b:8 * b + 8])
-                       for b in range(3)),
-                     *(ne_left[b].eq(n_plen[8 * b:8 * b + 8] != raw_left[8 * b:8 * b + 8])
-                       for b in range(3)),
+                     cc_zero.eq(got[3][0]), cc_bad.eq(got[3][1]), big_r.eq(big),
+                     *(ne_whole[b].eq(got[b][0]) for b in range(3)),
+                     *(ne_left[b].eq(got[b][1]) for b in range(3)),
                      plen_nz.eq(Cat(chs_next.nz0, chs_next.nz_hi[:2]))]
         chw_bad = Signal()
         chw_code = Signal(8)
@@ -467,7 +483,6 @@ class FrameParser(EngineUnit):
         m.d.comb += pad_bad.eq(Mux(pay_left[:2] == 1, lastnz.any(),
                                Mux(pay_left[:2] == 2, lastnz[1:].any(),
                                    Mux(pay_left[:2] == 3, lastnz[2], 0))))
-        m.d.comb += pay_words.eq(Mux(pw_last, last_words, KW))
         # (`keep` and `last` from registers only: the null beat that closes an
         # empty or a truncated payload is known from `pay_empty` and
         # `pay_trunc`; chosen behind the level compares that decide a data
@@ -489,11 +504,11 @@ class FrameParser(EngineUnit):
                 with m.Else():
                     m.d.sync += [frame_codec.eq(hdr_codec), log2c.eq(hdr_log2c),
                                  raw_left.eq(hdr_length),
-                                 state.eq(Mux(hv_empty, END, CALC))]
+                                 state.eq(Mux(hv_empty, END, CALC)), take_r.eq(1)]
                     if has_zvce:
                         m.d.sync += tbl_empty.eq(hv_empty)
                         with m.If(hdr_version == VERSION_TABLE):
-                            m.d.sync += state.eq(TBL)
+                            m.d.sync += [state.eq(TBL), take_r.eq(HEADER_WORDS)]
         if has_zvce:
             with m.Elif(state == TBL):
                 with m.If(tbl_age == 2):
@@ -503,7 +518,7 @@ class FrameParser(EngineUnit):
                             m.d.comb += [fail.eq(1), fail_code.eq(EngineError.BAD_PARAMS)]
                         with m.Else():
                             m.d.sync += [self.code_table.eq(Cat(*hdr_w)),
-                                         state.eq(Mux(tbl_empty, END, CALC))]
+                                         state.eq(Mux(tbl_empty, END, CALC)), take_r.eq(1)]
                     with m.Elif(tv_ended):
                         m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == CALC):
@@ -532,11 +547,12 @@ class FrameParser(EngineUnit):
                                      last_keep.eq(thermometer(last_bytes_new, PB)),
                                      hdr_at.eq(hdr_at_new),
                                      pay_empty.eq(~plen_nz.any()),
-                                     raw_left.eq(raw_left - raw_c), state.eq(PAY)]
+                                     raw_left.eq(raw_left - raw_c), state.eq(PAY),
+                                     take_r.eq(Mux(plen_one_beat, last_words_new, KW))]
             with m.Elif(chw_ended):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == PAY):
-            next_chunk = state.eq(Mux(raw_left == 0, END, CHDR))
+            next_chunk = [state.eq(Mux(raw_left == 0, END, CHDR)), take_r.eq(1)]
             # (a truncated payload is acted on a cycle after it is seen, from
             # `pay_trunc`, a register: with the level's compares deciding
             # between a data beat and the null beat, they reached the payload
@@ -551,16 +567,17 @@ class FrameParser(EngineUnit):
                 # empty payload: a null beat closes it
                 m.d.comb += pay.valid.eq(1)
                 with m.If(pay.ready):
-                    m.d.sync += [next_chunk, chunk_ok.eq(1)]
+                    m.d.sync += [*next_chunk, chunk_ok.eq(1)]
             # every beat of a payload but its last is full: the decompressors'
             # unpackers (hw/packer.py) rely on it
             with m.Elif(Mux(pw_last, whole(last_words), level >= KW)):
                 m.d.comb += pay.valid.eq(1)
                 with m.If(pay.ready):
                     m.d.comb += consume_pay.eq(1)
-                    m.d.sync += [pay_left.eq(pay_left - PB), pw_last.eq(pay_left <= 2 * PB)]
+                    m.d.sync += [pay_left.eq(pay_left - PB), pw_last.eq(pay_left <= 2 * PB),
+                                 take_r.eq(Mux(pay_left <= 2 * PB, last_words, KW))]
                     with m.If(pw_last):
-                        m.d.sync += [next_chunk, pad_check.eq(1), pad_bad_r.eq(pad_bad)]
+                        m.d.sync += [*next_chunk, pad_check.eq(1), pad_bad_r.eq(pad_bad)]
             with m.Elif(pay_trunc):
                 # the input ended inside the payload or its padding (seen a
                 # cycle ago; nothing has moved since: the ring cannot fill up
