@@ -430,8 +430,10 @@ class FrameParser(EngineUnit):
         ne_left = Signal(3)               # ... from the frame's raw bytes left
         big_r = Signal()                  # (which of the two `raw_c` is)
         plen_nz = Signal(3)               # a byte of the payload length is nonzero
+        # (2 ** log2c, a register loaded with `log2c`: decoded from it in front
+        # of the compares it was the 16 B engine's path at seed 1 of the
+        # per-slot verdicts, `log2c` -> `ne_whole`, 10.0 ns)
         whole_c = Signal(CHUNK_LENGTH_BITS)
-        m.d.comb += whole_c.eq(C(1, CHUNK_LENGTH_BITS) << log2c)
 
         def slot_verdicts(w):
             """The chunk header checks' partial verdicts on ring word ``w``."""
@@ -503,6 +505,7 @@ class FrameParser(EngineUnit):
                     m.d.comb += [fail.eq(1), fail_code.eq(hv_code)]
                 with m.Else():
                     m.d.sync += [frame_codec.eq(hdr_codec), log2c.eq(hdr_log2c),
+                                 whole_c.eq(C(1, CHUNK_LENGTH_BITS) << hdr_log2c[:len(log2c)]),
                                  raw_left.eq(hdr_length),
                                  state.eq(Mux(hv_empty, END, CALC)), take_r.eq(1)]
                     if has_zvce:
