@@ -793,6 +793,10 @@ class ZVCDecompressor(wiring.Component):
                          nxt["need_mu"].eq(Mux(reads, nneed_mu, pc_next_mu))]
         with m.If(d_step | d_fetch):
             m.d.sync += mask.eq(Mux(reads, nmask, mask >> L))
+        if not RS and nb >= 3:           # (for `pm`, see below)
+            last_bits = Signal(L)        # the mask bits of the window's last beat
+            with m.If(d_step | d_fetch):
+                m.d.sync += last_bits.eq(Mux(reads, nmask[WINDOW - L:], last_bits))
 
         with m.If(finish | terminate):
             m.d.comb += nxt["active"].eq(0)
@@ -899,8 +903,18 @@ class ZVCDecompressor(wiring.Component):
             # then.)
             at_take = Signal(range(N + PW + 1))
             at_next = Signal(range(N + 2 * PW + 1))
+            pc_last = pc_next
+            if nb >= 3:
+                # (the window's last beat's units, the step after the one
+                # that moves `pm` there: a register counted from that beat's
+                # mask bits, kept at the read, two cycles before it is needed
+                # at the earliest.  Counted from the shifted mask, the count
+                # was the 16 B engine's path at seeds 1 and 2 of 8a7abe6, the
+                # mask -> the count -> `at_next` -> `pm`, 11.2-11.3 ns)
+                pc_last = Signal(range(PW + 1))
+                m.d.sync += pc_last.eq(popcount([last_bits[k] for k in range(L)]) * EU)
             m.d.comb += [at_take.eq(win_start + need),
-                         at_next.eq(win_start + need + pc_next)]
+                         at_next.eq(win_start + need + pc_last)]
             take_pm, next_pm = wrap(at_take, N, 2), wrap(at_next, N, 3)
             # (the candidates are picked from registers; the decision only
             # chooses between two of them, or the drop's)
