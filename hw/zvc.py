@@ -515,8 +515,13 @@ class ZVCDecompressor(wiring.Component):
         # routing at 8 x 8; copy NC + 1 decides for the wide datapath
         # registers -- the mask, the count, the output stage's first beat --
         # so copy NC's outcome reaches the mode and the step's units only)
+        # (at E = 32 with two or more steps a window, copy NC + 2 decides for
+        # `pm` alone: on copy NC's outcome, `pm` was the 16 B engine's path at
+        # seeds 1 and 2 of 8a7abe6 and 17ac18c, the Unpacker's `level` -> step
+        # -> `pm`, 12.0 ns after the rip-up)
         DP = NC + 1
-        ND = NC + 2
+        PMD = NC + 2 if not RS and nb > 1 else None
+        ND = NC + 2 + (PMD is not None)
         cp = {name: replicated(m, name, ND, width=w, reset=(1 if name == "room" else 0))
               for name, w in state_shapes.items()}
         nxt = {name: Signal(w, name=f"{name}_next") for name, w in state_shapes.items()}
@@ -921,7 +926,8 @@ class ZVCDecompressor(wiring.Component):
             pm_step, pm_hold = Signal(range(N)), Signal(range(N))
             m.d.comb += [pm_step.eq(Mux(s == nb - 2, next_pm, take_pm)),
                          pm_hold.eq(Mux(live & (s == nb - 1), take_pm, win_start)),
-                         pm_next.eq(Mux(drop, unp.drop_start, Mux(step, pm_step, pm_hold)))]
+                         pm_next.eq(Mux(dec[PMD]["finish"] | fail_q[PMD], unp.drop_start,
+                                        Mux(dec[PMD]["step"], pm_step, pm_hold)))]
         else:                            # every step is a window's last: no head start
             at = Signal(range(N + 2 * PW + 1))
             m.d.comb += at.eq(win_start + Mux(step | fetch, take, 0)
