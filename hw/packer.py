@@ -449,16 +449,15 @@ class CreditedPacker(wiring.Component):
             fifo.w_en.eq(self.push), fifo.w_data.eq(piece.as_value()),
             packer.i.valid.eq(fifo.r_valid), packer.i.payload.eq(fifo.r_data),
             fifo.r_en.eq(packer.i.ready), pop.eq(fifo.r_valid & packer.i.ready),
-            count_next.eq(count + self.push - pop),
+            # (the count's next value and `room` picked by `push` and `pop` from
+            # values of the register: `pop` comes from the Packer's `room`, and
+            # behind it the adder and the compare were the 16 B engine's path
+            # at seed 1 of 17ac18c after the rip-up and seed 2 of f5b725b, the
+            # ZVC compressor's packer `room` -> `count` -> `room`, 9.9-12.2 ns)
+            count_next.eq(count_after(count, self.push, pop)),
             self.overflow.eq(count_next > D),
         ]
-        # (the count's next value and `room` picked by `push` and `pop` from
-        # values of the register: `pop` comes from the Packer's `room`, and
-        # behind it the adder and the compare were the 16 B engine's path at
-        # seed 1 of 17ac18c after the rip-up and seed 2 of f5b725b, the ZVC
-        # compressor's packer `room` -> `count` -> `room`, 9.9-12.2 ns;
-        # `count_next` stays for `overflow`, a test hook)
-        m.d.sync += [count.eq(count_after(count, self.push, pop)),
+        m.d.sync += [count.eq(count_next),
                      self.room.eq(room_after(m, count, D - self._inflight + 1, self.push, pop,
                                              most=D))]
         wiring.connect(m, wiring.flipped(self.o), packer.o)

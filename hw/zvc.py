@@ -796,11 +796,14 @@ class ZVCDecompressor(wiring.Component):
         with m.If(step | fetch):
             m.d.comb += [nxt["need"].eq(Mux(reads, nneed, pc_next)),
                          nxt["need_mu"].eq(Mux(reads, nneed_mu, pc_next_mu))]
+        # (with RS = 0 and three or more steps a window, the mask bits of the
+        # window's last beat are kept from the read: `pm`'s move counts them,
+        # see below)
+        keep_last = not RS and nb >= 3
+        last_bits = Signal(L)
         with m.If(d_step | d_fetch):
             m.d.sync += mask.eq(Mux(reads, nmask, mask >> L))
-        if not RS and nb >= 3:           # (for `pm`, see below)
-            last_bits = Signal(L)        # the mask bits of the window's last beat
-            with m.If(d_step | d_fetch):
+            if keep_last:
                 m.d.sync += last_bits.eq(Mux(reads, nmask[WINDOW - L:], last_bits))
 
         with m.If(finish | terminate):
@@ -909,7 +912,7 @@ class ZVCDecompressor(wiring.Component):
             at_take = Signal(range(N + PW + 1))
             at_next = Signal(range(N + 2 * PW + 1))
             pc_last = pc_next
-            if nb >= 3:
+            if keep_last:
                 # (the window's last beat's units, the step after the one
                 # that moves `pm` there: a register counted from that beat's
                 # mask bits, kept at the read, two cycles before it is needed
