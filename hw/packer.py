@@ -529,6 +529,11 @@ class Unpacker(wiring.Component):
         ring's head and window offset, which select the ``g``-th share of the
         window's bits, and a copy of the ring's tail writes the ``g``-th share
         of each beat, so no single net reaches them all.  Default 1.
+    level_marks : tuple of int
+        Levels for which ``level_ge`` keeps a flag (default none): a consumer
+        that decides on "at least ``t`` units?" reads a flip-flop instead of
+        comparing ``level`` (each flag is compared on the level's candidate
+        sums, in parallel with them, and picked like the level).
 
     Members
     -------
@@ -538,6 +543,8 @@ class Unpacker(wiring.Component):
         The window (with ``registered``: the previous cycle's).
     level : Out(range(...))
         Units of the packet buffered from the window's start on (a register).
+    level_ge : Out(len(level_marks))
+        Bit ``i``: ``level >= level_marks[i]`` (registers).
     ended : Out(1)
         The packet's last beat is buffered (a register).
     ended_user : Out(max(1, user_bits))
@@ -571,13 +578,13 @@ class Unpacker(wiring.Component):
     Raises
     ------
     TypeError, ValueError
-        A parameter is not a positive integer, or ``align`` does not divide
-        ``in_units``.
+        A parameter is not a positive integer, ``align`` does not divide
+        ``in_units``, or a level mark is not an integer in 1..ring units.
     """
 
     def __init__(self, unit_bits: int, in_units: int, out_units: int, *, align: int = 1,
                  user_bits: int = 0, side_bits: int = 0, copies: int = 1, lookahead: int = 0,
-                 registered: bool = False):
+                 registered: bool = False, level_marks: tuple = ()):
         if not isinstance(registered, bool):
             raise TypeError(f"registered must be a bool, not {registered!r}")
         self._registered = registered
@@ -596,10 +603,18 @@ class Unpacker(wiring.Component):
         # whole window (without it, input-bound streams lost up to 12 % of the
         # cycles: a beat lands only in a slot free at the start of a cycle).
         self._nw = -(-(2 * in_units - 1 - align + out_units + lookahead) // in_units)
+        if not isinstance(level_marks, (tuple, list)):
+            raise TypeError(f"level_marks must be a tuple of ints, not {level_marks!r}")
+        for t in level_marks:
+            if not isinstance(t, int) or isinstance(t, bool) or not 1 <= t <= self._nw * in_units:
+                raise ValueError(f"level_marks must be integers in 1..{self._nw * in_units} "
+                                 f"(the ring's units), not {t!r}")
+        self._marks = tuple(level_marks)
         super().__init__({
             "i": In(stream.Signature(piece_layout(unit_bits, in_units, user_bits, side_bits))),
             "data": Out(out_units * unit_bits),
             "level": Out(range(self._nw * in_units + 1)),
+            "level_ge": Out(len(self._marks)),
             "ended": Out(1),
             "ended_user": Out(max(1, user_bits)),
             "take": In(range(out_units + lookahead + 1)),
@@ -833,10 +848,17 @@ class Unpacker(wiring.Component):
             lv[name] = Signal.like(level, name=f"level_{name}")
             m.d.comb += lv[name].eq(value)
         beats_take = by_pops(lambda k: beats - k, len(beats))
+        # (the level's flags: each candidate compared, then picked as the level is)
+        level_ge = Signal(len(self._marks))
+        m.d.comb += self.level_ge.eq(level_ge)
+
+        def ge(v):
+            return Cat(*[v >= t for t in self._marks])
         with m.If(drop0):
             m.d.sync += [
                 off.eq(0),
                 level.eq(Mux(ended, Mux(lands_nd, lv["dn"], n_level), 0)),
+                level_ge.eq(Mux(ended, Mux(lands_nd, ge(lv["dn"]), ge(n_level)), 0)),
                 ended.eq(Mux(ended, n_ended | (lands_nd & src.p.last), 0)),
                 ended_user.eq(Mux(ended & n_ended, n_user, src_user)),
                 beats.eq(Mux(ended, n_beats + lands_nd, 0)),
@@ -848,9 +870,11 @@ class Unpacker(wiring.Component):
             with m.If(take0):
                 m.d.sync += [off.eq(off_take),
                              level.eq(Mux(add_n, lv["tn"], lv["t"])),
+                             level_ge.eq(Mux(add_n, ge(lv["tn"]), ge(lv["t"]))),
                              beats.eq(beats_take + add_n)]
             with m.Else():
                 m.d.sync += [level.eq(Mux(add_n, lv["kn"], level)),
+                             level_ge.eq(Mux(add_n, ge(lv["kn"]), level_ge)),
                              beats.eq(beats + add_n)]
             with m.If(~ended):
                 m.d.sync += [ended.eq(lands_nd & src.p.last), ended_user.eq(src_user)]

@@ -327,7 +327,7 @@ def _side_of(unit, side_bits):
 
 
 def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, early_drop=0.0,
-                 copies=1, side_bits=0, registered=False):
+                 copies=1, side_bits=0, registered=False, marks=None):
     """Feed ``packets`` (lists of units) as dense beats; a consumer takes random
     aligned amounts, checks the window against the reference at every step and
     drops at the end of each packet (or early, with probability ``early_drop``).
@@ -335,9 +335,13 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
     is the window, that the ``side`` bits travel with their units, and that
     ``start`` moves on by each take (modulo the ring).  With ``registered``
     the window is checked a cycle late: ``data`` must show the units the
-    window held in the cycle before."""
+    window held in the cycle before.  ``marks`` (default: every level from 1
+    to the ring's units) are the level flags the Unpacker keeps, each checked
+    against the level in every cycle."""
+    probe = Unpacker(unit_bits, in_units, out_units, align=align)
+    marks = tuple(range(1, probe.ring_units + 1)) if marks is None else marks
     dut = Unpacker(unit_bits, in_units, out_units, align=align, copies=copies,
-                   side_bits=side_bits, registered=registered)
+                   side_bits=side_bits, registered=registered, level_marks=marks)
     rng = np.random.default_rng(seed)
     mask = (1 << unit_bits) - 1
     smask = (1 << side_bits) - 1
@@ -369,6 +373,10 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                 ctx.set(dut.drop, 0)
                 level, ended = ctx.get(dut.level), ctx.get(dut.ended)
                 avail = min(level, out_units)
+                flags = ctx.get(dut.level_ge)
+                if flags != sum(int(level >= t) << i for i, t in enumerate(marks)):
+                    errors.append(("level_ge", len(taken), level, bin(flags)))
+                    return
                 if ended and level > out_units and level != len(units) - len(taken):
                     errors.append(("level", len(taken), level, len(units) - len(taken)))
                     return
@@ -493,6 +501,12 @@ def test_unpacker_rejects():
         Unpacker(8, 16, 8, align=3)
     with pytest.raises(TypeError, match="registered must be a bool, not 1"):
         Unpacker(8, 16, 8, registered=1)
+    with pytest.raises(ValueError, match=r"level_marks must be integers in 1\.\.\d+ .*not 0"):
+        Unpacker(8, 16, 8, level_marks=(1, 0))
+    with pytest.raises(ValueError, match="not 999"):
+        Unpacker(8, 16, 8, level_marks=(999,))
+    with pytest.raises(TypeError, match="level_marks must be a tuple of ints, not 3"):
+        Unpacker(8, 16, 8, level_marks=3)
 
 
 @pytest.mark.parametrize("unit_bits, in_units, out_units", [(8, 4, 8), (32, 17, 16), (8, 66, 64)])

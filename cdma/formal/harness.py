@@ -182,15 +182,17 @@ def find_origin(fragment, cls, path_contains=""):
     return out
 
 
-def find_signal(fragment, name, path=None):
+def find_signal(fragment, name, path=None, register=False):
     """The signal named ``name`` driven in ``fragment`` (or in its sub-fragment at
-    ``path``, a tuple of names); raises ``LookupError`` if there is none or
-    several."""
+    ``path``, a tuple of names; with ``register``, only a register: a port of
+    the same name driven from it is left out); raises ``LookupError`` if there
+    is none or several."""
     hits = []
     for p, frag in _walk(fragment):
         if path is not None and p != tuple(path):
             continue
-        hits += [sig for _, sig in _driven(frag) if sig.name == name]
+        hits += [sig for domain, sig in _driven(frag)
+                 if sig.name == name and not (register and domain == "comb")]
     hits = list({id(s): s for s in hits}.values())
     if len(hits) != 1:
         raise LookupError(f"{len(hits)} signals named {name!r} at {path!r}")

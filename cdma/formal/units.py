@@ -16,7 +16,7 @@ proves and what it leaves out.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Assert, Assume, Cover, Signal
+from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal
 
 from .faults import patched
 from .harness import (FormalTop, assert_copies_equal, assert_stream_out, assume_stream_in,
@@ -183,6 +183,19 @@ class ParserRules(FormalTop):
                 m.d.comb += [Assert(in_frame == ((state != 0) & ~in_ended),
                                     "parser: frame state disagrees"),
                              Assert((state != 7) | in_ended, "parser: FINISH before the input ended")]
+            # (the payload's take: the one-hot need is the take, in PAY only;
+            # the ring's level flags are the level's compares)
+            take_r = find_signal(frag, "take_r", ())
+            pay_need = find_signal(frag, "pay_need", ())
+            level = find_signal(frag, "level", ("unp",), register=True)
+            level_ge = find_signal(frag, "level_ge", ("unp",), register=True)
+            KW = PB // 4
+            need = Cat(*[take_r == n for n in range(1, KW + 1)])
+            with m.If(~rst):
+                m.d.comb += [Assert(pay_need == Mux(state == 4, need, 0),
+                                    "parser: pay_need is not the payload's take"),
+                             Assert(level_ge == Cat(*[level >= n for n in range(1, KW + 2)]),
+                                    "parser: the ring's level flags disagree with its level")]
         jobs_hs = dut.jobs.valid & dut.jobs.ready & ~rst
         m.d.comb += [
             Cover(_waited_then_left(m, dut.pay, rst, "pay")),

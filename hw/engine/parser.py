@@ -138,7 +138,10 @@ class FrameParser(EngineUnit):
             "last_words": range(KW + 1),  # words of the last beat (0: no payload)
         })
         SIDE = side_layout.size
-        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2, side_bits=SIDE, copies=UC)
+        # (with flags "at least n words" for n = 1 .. KW + 1, registers: see
+        # `data_beat`)
+        m.submodules.unp = unp = Unpacker(32, KW, OUT, user_bits=2, side_bits=SIDE, copies=UC,
+                                          level_marks=tuple(range(1, KW + 2)))
         level, ended = unp.level, unp.ended
         # the frame's last word is incomplete (its last beat's bytes are not a
         # multiple of four: the Unpacker keeps that beat's `user`)
@@ -166,6 +169,13 @@ class FrameParser(EngineUnit):
         pw_last = Signal()                # pay_left <= PB: the next payload beat is its last
         last_words = Signal(range(KW + 1))   # words in the last beat, padding included
         last_keep = Signal(PB)            # `keep` of the last beat (its bytes: a prefix)
+        # The words the next data beat takes (`take_r`), one-hot (bit n - 1: n
+        # words), and zero outside a payload: a register loaded beside
+        # `take_r` in CHDR and PAY and cleared as PAY is left.
+        pay_need = Signal(KW)
+
+        def need_onehot(n):
+            return Cat(*[n == k for k in range(1, KW + 1)])
         pay_empty = Signal()              # the chunk has no payload at all
         pay_trunc = Signal()              # the input ended inside it (a cycle ago)
         accepted = Signal(32)
@@ -492,6 +502,22 @@ class FrameParser(EngineUnit):
         # beat, they were the 16 B engine's path at seeds 1 and 2 of the
         # chunk-row reader, `level` -> the payload slice, 10.2-10.4 ns)
         null_beat = pay_empty | pay_trunc
+        # A data beat of the payload is in the window (the next beat's words
+        # are there and complete): `pay_need` picks the Unpacker's flag for
+        # its words (and, for the payload's last beat, the frame not ending
+        # inside its last word).  Flip-flops and two gates: the level compared
+        # with `last_words` here was the 16 B engine's path at seed 1 of
+        # 62ba412, `ended_user` -> the payload's take -> `ppos`, 10.3 ns.
+        def at_least(n):
+            return unp.level_ge[n - 1]
+        short_last = Signal()             # the payload's last beat ends in a short word
+        data_beat = Signal()
+        m.d.comb += [short_last.eq(short & pw_last),
+                     data_beat.eq(Cat(*[pay_need[n - 1] & (at_least(n + 1)
+                                                           | (at_least(n) & ~short_last))
+                                        for n in range(1, KW + 1)]).any())]
+        # (`pay_need` is nonzero only in PAY with a payload: no state decode)
+        m.d.comb += consume_pay.eq(data_beat & pay.ready)
         m.d.comb += [pay.p.data.eq(unp.data[:8 * PB]),
                      pay.p.keep.eq(Mux(null_beat, 0, Mux(pw_last, last_keep, (1 << PB) - 1))),
                      pay.p.last.eq(pw_last | null_beat)]
@@ -556,21 +582,22 @@ class FrameParser(EngineUnit):
                                      hdr_at.eq(hdr_at_new),
                                      pay_empty.eq(~plen_nz.any()),
                                      raw_left.eq(raw_left - raw_c), state.eq(PAY),
-                                     take_r.eq(Mux(plen_one_beat, last_words_new, KW))]
+                                     take_r.eq(Mux(plen_one_beat, last_words_new, KW)),
+                                     pay_need.eq(need_onehot(Mux(plen_one_beat,
+                                                                 last_words_new, KW)))]
             with m.Elif(chw_ended):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == PAY):
-            next_chunk = [state.eq(Mux(raw_left == 0, END, CHDR)), take_r.eq(1)]
+            next_chunk = [state.eq(Mux(raw_left == 0, END, CHDR)), take_r.eq(1),
+                          pay_need.eq(0)]
             # (a truncated payload is acted on a cycle after it is seen, from
             # `pay_trunc`, a register: with the level's compares deciding
             # between a data beat and the null beat, they reached the payload
             # slice's `keep` -- the 16 B engine's path at seed 2, parser level
             # -> pay keep, 12.2 ns, 8 levels)
             # (held until the null beat is taken: the state then leaves PAY)
-            m.d.sync += pay_trunc.eq(pay_trunc
-                                     | (~pay_empty & ~Mux(pw_last, whole(last_words), level >= KW)
-                                        & ended
-                                        & Mux(pw_last, level <= last_words, level <= KW)))
+            # (`pay_need` is zero with an empty payload)
+            m.d.sync += pay_trunc.eq(pay_trunc | (pay_need.any() & ~data_beat & ended))
             with m.If(pay_empty):
                 # empty payload: a null beat closes it
                 m.d.comb += pay.valid.eq(1)
@@ -578,12 +605,13 @@ class FrameParser(EngineUnit):
                     m.d.sync += [*next_chunk, chunk_ok.eq(1)]
             # every beat of a payload but its last is full: the decompressors'
             # unpackers (hw/packer.py) rely on it
-            with m.Elif(Mux(pw_last, whole(last_words), level >= KW)):
+            with m.Elif(data_beat):
                 m.d.comb += pay.valid.eq(1)
                 with m.If(pay.ready):
-                    m.d.comb += consume_pay.eq(1)
                     m.d.sync += [pay_left.eq(pay_left - PB), pw_last.eq(pay_left <= 2 * PB),
-                                 take_r.eq(Mux(pay_left <= 2 * PB, last_words, KW))]
+                                 take_r.eq(Mux(pay_left <= 2 * PB, last_words, KW)),
+                                 pay_need.eq(need_onehot(Mux(pay_left <= 2 * PB,
+                                                             last_words, KW)))]
                     with m.If(pw_last):
                         m.d.sync += [*next_chunk, pad_check.eq(1), pad_bad_r.eq(pad_bad)]
             with m.Elif(pay_trunc):
@@ -594,7 +622,7 @@ class FrameParser(EngineUnit):
                 with m.If(pay.ready):
                     m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == END):
-            with m.If(level != 0):
+            with m.If(at_least(1)):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRAILING_BYTES)]
             with m.Elif(ended & in_ended & ~pad_failed):
                 # the frame's last beat leaves the ring (`ended` implies
@@ -627,7 +655,7 @@ class FrameParser(EngineUnit):
         with m.If(bad_beat & (state != IDLE) & (state != DRAIN) & (state != FINISH)):
             m.d.comb += [fail.eq(1), fail_code.eq(EngineError.H2C_BEAT)]
         with m.If(fail):
-            m.d.sync += [code.eq(fail_code), state.eq(DRAIN), drop_pending.eq(1)]
+            m.d.sync += [code.eq(fail_code), state.eq(DRAIN), drop_pending.eq(1), pay_need.eq(0)]
 
         # `cpos` follows the window's start (and, in PAY, `hdr_at` words past
         # it) from candidates computed from registers; each take only picks
