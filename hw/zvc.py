@@ -515,10 +515,11 @@ class ZVCDecompressor(wiring.Component):
         # routing at 8 x 8; copy NC + 1 decides for the wide datapath
         # registers -- the mask, the count, the output stage's first beat --
         # so copy NC's outcome reaches the mode and the step's units only)
-        # (at E = 32 with two or more steps a window, copy NC + 2 decides for
-        # `pm` alone: on copy NC's outcome, `pm` was the 16 B engine's path at
-        # seeds 1 and 2 of 8a7abe6 and 17ac18c, the Unpacker's `level` -> step
-        # -> `pm`, 12.0 ns after the rip-up)
+        # (with a combinational mask read and two or more steps a window,
+        # copy NC + 2 holds the mode flags that pick `pm`'s next value and
+        # decides the read that moves it: `pm` on copy NC's registers was the
+        # 16 B engine's path at seeds 1 and 2 of 8a7abe6 and 17ac18c, 12.0 ns
+        # after the rip-up)
         DP = NC + 1
         PMD = NC + 2 if not RS and nb > 1 else None
         ND = NC + 2 + (PMD is not None)
@@ -796,15 +797,8 @@ class ZVCDecompressor(wiring.Component):
         with m.If(step | fetch):
             m.d.comb += [nxt["need"].eq(Mux(reads, nneed, pc_next)),
                          nxt["need_mu"].eq(Mux(reads, nneed_mu, pc_next_mu))]
-        # (with RS = 0 and three or more steps a window, the mask bits of the
-        # window's last beat are kept from the read: `pm`'s move counts them,
-        # see below)
-        keep_last = not RS and nb >= 3
-        last_bits = Signal(L)
         with m.If(d_step | d_fetch):
             m.d.sync += mask.eq(Mux(reads, nmask, mask >> L))
-            if keep_last:
-                m.d.sync += last_bits.eq(Mux(reads, nmask[WINDOW - L:], last_bits))
 
         with m.If(finish | terminate):
             m.d.comb += nxt["active"].eq(0)
@@ -900,37 +894,43 @@ class ZVCDecompressor(wiring.Component):
             for before, after in zip(pres_st, pres_st[1:]):
                 m.d.sync += [q.eq(p & ~moves) for p, q in zip(before, after)]
         elif nb > 1:
-            # The read is combinational: `pm` holds the next mask's position
-            # a step ahead, from registers.  Every candidate is computed from
-            # registers; the decision only picks one.  (A step takes `need`
-            # units; the window's last step is prefetched at its start plus
-            # `need`; one step before it, the position is known once the
-            # step's units are: start + need + the next beat's units.  After a
-            # drop the value is never read: the next chunk's first fetch is at
-            # least two cycles away, and `pm` is the window's start again by
-            # then.)
-            at_take = Signal(range(N + PW + 1))
-            at_next = Signal(range(N + 2 * PW + 1))
-            pc_last = pc_next
-            if keep_last:
-                # (the window's last beat's units, the step after the one
-                # that moves `pm` there: a register counted from that beat's
-                # mask bits, kept at the read, two cycles before it is needed
-                # at the earliest.  Counted from the shifted mask, the count
-                # was the 16 B engine's path at seeds 1 and 2 of 8a7abe6, the
-                # mask -> the count -> `at_next` -> `pm`, 11.2-11.3 ns)
-                pc_last = Signal(range(PW + 1))
-                m.d.sync += pc_last.eq(popcount([last_bits[k] for k in range(L)]) * EU)
-            m.d.comb += [at_take.eq(win_start + need),
-                         at_next.eq(win_start + need + pc_last)]
-            take_pm, next_pm = wrap(at_take, N, 2), wrap(at_next, N, 3)
-            # (the candidates are picked from registers; the decision only
-            # chooses between two of them, or the drop's)
-            pm_step, pm_hold = Signal(range(N)), Signal(range(N))
-            m.d.comb += [pm_step.eq(Mux(s == nb - 2, next_pm, take_pm)),
-                         pm_hold.eq(Mux(live & (s == nb - 1), take_pm, win_start)),
-                         pm_next.eq(Mux(dec[PMD]["finish"] | fail_q[PMD], unp.drop_start,
-                                        Mux(dec[PMD]["step"], pm_step, pm_hold)))]
+            # The read is combinational; `pm` moves from registers alone.  A
+            # mask read at cycle r (a fetch, or a window's last step) is
+            # followed by `pm`'s move past the mask and the window's units
+            # (`tot_q`) while `pm` still holds the read's position: with two
+            # steps a window in cycle r + 1, the count read from the ring beside
+            # the mask (each unit's popcount carried in its side bits); with
+            # three or more in cycle r + 2, the count taken from the mask
+            # register in cycle r + 1 (carried in the ring it cost 355 LUT4 and
+            # 120 FF at 32 x 4).  The next read, a window's last step, is at
+            # least nb cycles after a read.  Before a chunk's first fetch
+            # (and after a failure) `pm` follows the window's start, where the
+            # first mask is; in the chunk's last step (or an empty chunk's, or
+            # a failure's drop) it is loaded with where the start goes after a
+            # drop, so that the next chunk's fetch, a cycle after the drop at
+            # the earliest, reads there.  The decision only enables registers:
+            # `pm` counted a step at a time from the step decision was the 16 B
+            # engine's path at seed 1 of e4e0d55, the Unpacker's `level` -> step
+            # -> `pm`, 11.0 ns after the rip-up, on a decision copy of its own.
+            rp = {name: copies[PMD] for name, copies in cp.items()}
+            read_q = Signal()            # the last cycle read a mask
+            m.d.sync += read_q.eq(dec[PMD]["fetch"] | dec[PMD]["prefetch"])
+            tot_q = Signal.like(ntot)    # units of the window read
+            if nb >= 3:
+                moves = Signal()         # the cycle before last read a mask
+                m.d.sync += [moves.eq(read_q),
+                             tot_q.eq(popcount([mask[k] for k in range(WINDOW)]))]
+            else:
+                moves = read_q
+                m.d.sync += tot_q.eq(ntot)
+            at = Signal(range(N + MU + WINDOW * EU))
+            m.d.comb += [
+                at.eq(pm + MU + tot_q * EU),
+                pm_next.eq(Mux(fail_q[PMD] | rp["md_fin"] | rp["md_zero"], unp.drop_start,
+                               Mux(rp["active"] & ~rp["failed"] & rp["mv"],
+                                   Mux(moves, wrap(at, N, -(-(N + MU + WINDOW * EU) // N)), pm),
+                                   win_start))),
+            ]
         else:                            # every step is a window's last: no head start
             at = Signal(range(N + 2 * PW + 1))
             m.d.comb += at.eq(win_start + Mux(step | fetch, take, 0)

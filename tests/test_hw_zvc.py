@@ -205,6 +205,26 @@ def test_empty_chunks_and_null_last_beats():
     np.testing.assert_array_equal(got[1][0], x)
 
 
+
+@pytest.mark.parametrize("elem_bits, lanes, nbytes", CONFIGS)
+def test_decompressor_empty_chunks_between(elem_bits, lanes, nbytes):
+    """Empty chunks (count 0, a null beat) before, between and after full ones,
+    at full rate: the chunk after each starts a cycle after its drop, at the
+    next packet's first unit."""
+    rng = np.random.default_rng(elem_bits + lanes)
+    x = [elements(n, 0.5, elem_bits, rng) for n in (lanes, 33, 2 * lanes + 1, 64)]
+    dt = golden.elem_dtype(elem_bits)
+    chunks = [np.zeros(0, dt), x[0], np.zeros(0, dt), np.zeros(0, dt), x[1], np.zeros(0, dt),
+              x[2], x[3], np.zeros(0, dt)]
+    got, errors = run_decompressor(elem_bits, lanes, nbytes,
+                                   [(gzvc.encode(c, elem_bits), c.size) for c in chunks],
+                                   seed=3, gap=0.0, backpressure=0.0)
+    assert errors == []
+    assert len(got) == len(chunks)
+    for c, (y, user) in zip(chunks, got):
+        assert user == 0
+        np.testing.assert_array_equal(y, c)
+
 try:
     from hypothesis import given, settings, strategies as st
 except ImportError:                                   # pragma: no cover
