@@ -425,23 +425,21 @@ class FrameParser(EngineUnit):
         # what `raw_c_next` is now, two cycles after a chunk job at the latest,
         # before any next chunk header is acted on)
         n_plen = chw_next[:CHUNK_LENGTH_BITS]
-        # (formed as partial verdicts, one per byte of the word: the ring
-        # read, a 24-bit compare and the combination in one cycle were the
-        # parser's path, 11.8 ns at 16 B/cycle.  Each
+        # (registered as partial verdicts, one per byte of the word, combined
+        # by a gate in CHDR: the ring read, a 24-bit compare and the combination
+        # in one cycle were the parser's path, 11.8 ns at 16 B/cycle.  Each
         # verdict is formed for every ring slot and read at `cpos` like the
         # word: a compare behind the read was the 16 B engine's path at seed 1
         # of 24d092a, `cpos` -> `ne_whole`, 10.4 ns)
-        cc_zero = Signal()                # a raw chunk (the error code: a length mismatch)
+        cc_zero = Signal()                # a raw chunk ...
+        cc_bad = Signal()                 # ... or a codec other than the frame's
         # (the raw length is compared with both values `raw_c_next` can take,
         # a whole chunk and the frame's last bytes, each a register, and `big`
-        # picks one as they are read: a ring read and a compare with `raw_c_next`'s
+        # picks one in CHDR: a ring read and a compare with `raw_c_next`'s
         # multiplexer in one cycle were the engine's path, 13.3 ns)
-        # (and the verdict itself, a register combined from the partial
-        # verdicts as they are read: combined in CHDR, it led the failure's
-        # OR into the state register, the 16 B engine's path at seed 1 of
-        # 8506303, `ne_whole` -> the chunk header's verdict -> `state`, 10.9
-        # ns, 7 levels)
-        chw_bad = Signal()                # the chunk header is malformed
+        ne_whole = Signal(3)              # a byte of the raw length differs from 2 ** log2c ...
+        ne_left = Signal(3)               # ... from the frame's raw bytes left
+        big_r = Signal()                  # (which of the two `raw_c` is)
         plen_nz = Signal(3)               # a byte of the payload length is nonzero
         # (2 ** log2c, a register loaded with `log2c`: decoded from it in front
         # of the compares it was the 16 B engine's path at seed 1 of the
@@ -462,14 +460,14 @@ class FrameParser(EngineUnit):
         # (byte b's pair read with byte b's copy of `cpos`)
         got = [onehot_select(cpos[b], [v[b] for v in verdicts]) for b in range(4)]
         m.d.sync += [chw.eq(chw_next), chw_here.eq(whole(nidx + 1)), chw_ended.eq(ended),
-                     cc_zero.eq(got[3][0]),
-                     chw_bad.eq(Mux(got[3][0],
-                                    Mux(big, Cat(*[got[b][0] for b in range(3)]).any(),
-                                        Cat(*[got[b][1] for b in range(3)]).any()),
-                                    got[3][1])),
+                     cc_zero.eq(got[3][0]), cc_bad.eq(got[3][1]), big_r.eq(big),
+                     *(ne_whole[b].eq(got[b][0]) for b in range(3)),
+                     *(ne_left[b].eq(got[b][1]) for b in range(3)),
                      plen_nz.eq(Cat(chs_next.nz0, chs_next.nz_hi[:2]))]
+        chw_bad = Signal()
         chw_code = Signal(8)
-        m.d.comb += [chw_code.eq(Mux(cc_zero, EngineError.LENGTH_MISMATCH,
+        m.d.comb += [chw_bad.eq(Mux(cc_zero, Mux(big_r, ne_whole.any(), ne_left.any()), cc_bad)),
+                     chw_code.eq(Mux(cc_zero, EngineError.LENGTH_MISMATCH,
                                      EngineError.BAD_CHUNK_CODEC))]
         plen, cc = chw[:CHUNK_LENGTH_BITS], chw[CHUNK_LENGTH_BITS:32]
         # What CHDR loads from the payload length is registered beside `chw`,
