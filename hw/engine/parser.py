@@ -466,6 +466,14 @@ class FrameParser(EngineUnit):
                      plen_nz.eq(Cat(chs_next.nz0, chs_next.nz_hi[:2]))]
         chw_bad = Signal()
         chw_code = Signal(8)
+        # (a malformed chunk header fails the frame a cycle after it is seen,
+        # from a register, CHDR doing nothing meanwhile: its verdict in the
+        # failure's OR in front of the state register was the 16 B engine's
+        # path at seed 1 of 8506303, `ne_whole` -> the verdict -> `state`,
+        # 10.9 ns, 7 levels)
+        chw_failed = Signal()
+        chw_failed_code = Signal(8)
+        m.d.sync += chw_failed.eq(0)
         m.d.comb += [chw_bad.eq(Mux(cc_zero, Mux(big_r, ne_whole.any(), ne_left.any()), cc_bad)),
                      chw_code.eq(Mux(cc_zero, EngineError.LENGTH_MISMATCH,
                                      EngineError.BAD_CHUNK_CODEC))]
@@ -558,7 +566,9 @@ class FrameParser(EngineUnit):
         with m.Elif(state == CALC):
             m.d.sync += state.eq(CHDR)
         with m.Elif(state == CHDR):
-            with m.If(chw_here):
+            with m.If(chw_failed):
+                m.d.comb += [fail.eq(1), fail_code.eq(chw_failed_code)]
+            with m.Elif(chw_here):
                 # (the word goes whenever the job queue has room, whatever the
                 # checks say -- the chunk header's and the previous payload's
                 # padding: after a failure the ring is dropped anyway, and the
@@ -567,7 +577,7 @@ class FrameParser(EngineUnit):
                 # `pad_check` -> `cpos`, 10.9 ns)
                 m.d.comb += consume_chdr.eq(jobs.ready)
                 with m.If(chw_bad):
-                    m.d.comb += [fail.eq(1), fail_code.eq(chw_code)]
+                    m.d.sync += [chw_failed.eq(1), chw_failed_code.eq(chw_code)]
                 with m.Elif(~pad_failed):
                     m.d.comb += [jobs.valid.eq(1), jobs.p.end.eq(0), jobs.p.codec.eq(cc),
                                  jobs.p.count.eq(raw_c >> eshift)]
