@@ -681,3 +681,28 @@ def test_parser_late_last_beat(gap):
             frames.append((raw.nbytes, golden.encode_frame(raw, codec, chunk_bytes=512), {}))
     ends = _run_parser(p, frames, gap=gap, cycles=40_000)
     assert ends == [(0, len(golden.decode_frame(f).chunk_codecs)) for _, f, _ in frames]
+
+
+@pytest.mark.parametrize("gap", [0, 2])
+def test_parser_malformed_chunk_header(gap):
+    """A malformed chunk header (a codec the frame does not allow, a raw
+    chunk's length that is not the chunk's) ends its frame with the golden
+    model's error code, whichever chunk it is in; the good frame sent after
+    each is accepted whole."""
+    p = EngineParams(elem_bits=32, mem_bytes=16, pcie_bytes=16)
+    raw = np.arange(1, 600, dtype=np.uint32)
+    good = golden.encode_frame(raw, "zvc", chunk_bytes=512)
+    chunks = len(golden.decode_frame(good).chunk_codecs)
+    # (chunk headers at 16 + k * 516: every chunk of this frame is raw, 512 B)
+    frames, want = [], []
+    for k in (0, 1, chunks - 1):
+        at = 16 + k * 516
+        for off, val in ((3, 2), (3, 0xFF), (0, 0x10), (1, 0x01), (2, 0x80)):
+            bad = bytearray(good)
+            bad[at + off] ^= val
+            with pytest.raises(golden.FormatError) as err:
+                golden.decode_frame(bytes(bad))
+            frames += [(raw.nbytes, bytes(bad), {}), (raw.nbytes, good, {})]
+            want += [EngineError[err.value.code.name], (0, chunks)]
+    ends = _run_parser(p, frames, gap=gap, cycles=200_000)
+    assert [e if isinstance(w, tuple) else e[0] for e, w in zip(ends, want)] == want
