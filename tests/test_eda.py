@@ -336,16 +336,6 @@ def test_ripup_margin_runs_nextpnr_again_above_the_plain_fmax(fifo_v, tmp_path, 
         assert rip["kept"] == (rip["fmax_mhz"] > rip["plain_mhz"])
 
 
-def test_ripup_target_is_at_least_the_clock_asked_for(fifo_v, tmp_path, monkeypatch):
-    """A plain run below ``freq_mhz`` (Fmax F): the rip-up run aims at
-    ``freq_mhz``, not at F + 15 % below it."""
-    calls = _nextpnr_calls(monkeypatch)
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=1, ripup_margin=0.15,
-                       pnr_timeout=500, freq_mhz=900.0)
-    rip = r["timing"]["6"]["ripup"]["1"]
-    assert rip["plain_mhz"] * 1.15 < 900
-    assert float(_opt(calls[1][0], "--freq")) == rip["target_mhz"] == 900.0
-
 def _fake_report(fmax, cell):
     """A nextpnr ``--report`` with one clock and a one-arc critical path."""
     return {"fmax": {"clk": {"achieved": fmax, "constraint": 100.0}},

@@ -358,8 +358,7 @@ SHARED_OPTIONS = (
     (("--ripup-margin",), dict(type=_percent, default="15", metavar="PCT",
                                help="after each nextpnr run (Fmax F) a second one with its "
                                     "timing-driven rip-up (--tmg-ripup) at the target "
-                                    "F x (1 + PCT/100) or --freq, whichever is higher, and the "
-                                    "faster routing kept (default "
+                                    "F x (1 + PCT/100), and the faster routing kept (default "
                                     "%(default)s; 0: the first run only); the second may take 4x "
                                     "the first's time (at least 180 s, at most --pnr-timeout)")),
     (("--seed",), dict(type=_seed_list, default="1", metavar="N[,N]",
@@ -444,7 +443,7 @@ def run(args) -> int:
     pnr_desc = ("synthesis only" if args.no_pnr else
                 "synthesis only, hierarchy kept (synth_ecp5 -noflatten)" if args.per_unit is not None else
                 f"nextpnr {args.router}" + (f", then --tmg-ripup at Fmax + {args.ripup_margin * 100:g} % "
-                                             f"or {args.freq:g} MHz if higher (the faster routing kept)"
+                                             "(the faster routing kept)"
                                              if args.ripup_margin else "")
                 + f", {args.placer} placer, " + _seed_text(args.seed) + ", "
                 f"speed grade{'s' if len(args.speed) > 1 else ''} {grades}, "

@@ -299,8 +299,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         None (the default): one nextpnr run per grade and seed, at ``freq_mhz``.
         A fraction (0.15 = 15 %): after each such *plain* run (Fmax F) a
         second, *rip-up* run of the same placement problem with nextpnr's
-        ``--tmg-ripup`` and the target ``--freq`` F x (1 + margin) (or
-        ``freq_mhz`` if that is higher), in
+        ``--tmg-ripup`` and the target ``--freq`` F x (1 + margin), in
         ``<run>/ripup/``.  ``--tmg-ripup`` makes router2 also rip up and
         re-route arcs that fail the target, but only a target above what a
         plain run reaches makes it work (``--freq`` alone changes nothing:
@@ -460,11 +459,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
             runs[sd] = run
             if ripup_margin is None or not run["fmax_mhz"]:
                 continue
-            # (at least the clock asked for: from a plain run well below it,
-            # F x (1 + margin) stopped the rip-up short of it -- the 16 B
-            # engine at 7c52772 met 96.3 / 96.4 MHz targets in under 6
-            # minutes, docs/TIMING.md, section 23)
-            target = round(max(run["fmax_mhz"] * (1 + ripup_margin), freq_mhz), 1)
+            target = round(run["fmax_mhz"] * (1 + ripup_margin), 1)
             limit = round(min(pnr_timeout, max(RIPUP_MIN_S, RIPUP_TIME_FACTOR * dt)))
             dt2, rip, failed = place_and_route(g, f"{sub}/ripup", sd, target, True, limit)
             grade["pnr_s"] = round(grade["pnr_s"] + dt2, 1)
