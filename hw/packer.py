@@ -544,7 +544,8 @@ class Unpacker(wiring.Component):
     level : Out(range(...))
         Units of the packet buffered from the window's start on (a register).
     level_ge : Out(len(level_marks))
-        Bit ``i``: ``level >= level_marks[i]`` (registers).
+        Bit ``i``: ``level >= level_marks[i]`` (registers; only with
+        ``level_marks``).
     ended : Out(1)
         The packet's last beat is buffered (a register).
     ended_user : Out(max(1, user_bits))
@@ -610,11 +611,13 @@ class Unpacker(wiring.Component):
                 raise ValueError(f"level_marks must be integers in 1..{self._nw * in_units} "
                                  f"(the ring's units), not {t!r}")
         self._marks = tuple(level_marks)
+        # (`level_ge` only with marks: a zero-width port is `[-1:0]` in Verilog)
+        marks = {"level_ge": Out(len(self._marks))} if self._marks else {}
         super().__init__({
             "i": In(stream.Signature(piece_layout(unit_bits, in_units, user_bits, side_bits))),
             "data": Out(out_units * unit_bits),
             "level": Out(range(self._nw * in_units + 1)),
-            "level_ge": Out(len(self._marks)),
+            **marks,
             "ended": Out(1),
             "ended_user": Out(max(1, user_bits)),
             "take": In(range(out_units + lookahead + 1)),
@@ -849,11 +852,12 @@ class Unpacker(wiring.Component):
             m.d.comb += lv[name].eq(value)
         beats_take = by_pops(lambda k: beats - k, len(beats))
         # (the level's flags: each candidate compared, then picked as the level is)
-        level_ge = Signal(len(self._marks))
-        m.d.comb += self.level_ge.eq(level_ge)
+        level_ge = Signal(max(1, len(self._marks)))
+        if self._marks:
+            m.d.comb += self.level_ge.eq(level_ge)
 
         def ge(v):
-            return Cat(*[v >= t for t in self._marks])
+            return Cat(*[v >= t for t in self._marks]) if self._marks else C(0, 1)
         with m.If(drop0):
             m.d.sync += [
                 off.eq(0),
