@@ -852,17 +852,21 @@ class Unpacker(wiring.Component):
             m.d.comb += lv[name].eq(value)
         beats_take = by_pops(lambda k: beats - k, len(beats))
         # (the level's flags: each candidate compared, then picked as the level is)
-        level_ge = Signal(max(1, len(self._marks)))
-        if self._marks:
-            m.d.comb += self.level_ge.eq(level_ge)
+        level_ge = Signal(len(self._marks))
+
+        def flags_to(value):
+            """The flags' load with ``value`` (none without marks)."""
+            return [level_ge.eq(value)] if self._marks else []
 
         def ge(v):
-            return Cat(*[v >= t for t in self._marks]) if self._marks else C(0, 1)
+            return Cat(*[v >= t for t in self._marks])
+        if self._marks:
+            m.d.comb += self.level_ge.eq(level_ge)
         with m.If(drop0):
             m.d.sync += [
                 off.eq(0),
                 level.eq(Mux(ended, Mux(lands_nd, lv["dn"], n_level), 0)),
-                level_ge.eq(Mux(ended, Mux(lands_nd, ge(lv["dn"]), ge(n_level)), 0)),
+                *flags_to(Mux(ended, Mux(lands_nd, ge(lv["dn"]), ge(n_level)), 0)),
                 ended.eq(Mux(ended, n_ended | (lands_nd & src.p.last), 0)),
                 ended_user.eq(Mux(ended & n_ended, n_user, src_user)),
                 beats.eq(Mux(ended, n_beats + lands_nd, 0)),
@@ -874,11 +878,11 @@ class Unpacker(wiring.Component):
             with m.If(take0):
                 m.d.sync += [off.eq(off_take),
                              level.eq(Mux(add_n, lv["tn"], lv["t"])),
-                             level_ge.eq(Mux(add_n, ge(lv["tn"]), ge(lv["t"]))),
+                             *flags_to(Mux(add_n, ge(lv["tn"]), ge(lv["t"]))),
                              beats.eq(beats_take + add_n)]
             with m.Else():
                 m.d.sync += [level.eq(Mux(add_n, lv["kn"], level)),
-                             level_ge.eq(Mux(add_n, ge(lv["kn"]), level_ge)),
+                             *flags_to(Mux(add_n, ge(lv["kn"]), level_ge)),
                              beats.eq(beats + add_n)]
             with m.If(~ended):
                 m.d.sync += [ended.eq(lands_nd & src.p.last), ended_user.eq(src_user)]

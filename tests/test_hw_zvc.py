@@ -205,7 +205,6 @@ def test_empty_chunks_and_null_last_beats():
     np.testing.assert_array_equal(got[1][0], x)
 
 
-
 @pytest.mark.parametrize("elem_bits, lanes, nbytes", CONFIGS)
 def test_decompressor_empty_chunks_between(elem_bits, lanes, nbytes):
     """Empty chunks (count 0, a null beat) before, between and after full ones,
@@ -224,6 +223,7 @@ def test_decompressor_empty_chunks_between(elem_bits, lanes, nbytes):
     for c, (y, user) in zip(chunks, got):
         assert user == 0
         np.testing.assert_array_equal(y, c)
+
 
 try:
     from hypothesis import given, settings, strategies as st

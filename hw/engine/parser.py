@@ -173,9 +173,6 @@ class FrameParser(EngineUnit):
         # words), and zero outside a payload: a register loaded beside
         # `take_r` in CHDR and PAY and cleared as PAY is left.
         pay_need = Signal(KW)
-
-        def need_onehot(n):
-            return Cat(*[n == k for k in range(1, KW + 1)])
         pay_empty = Signal()              # the chunk has no payload at all
         pay_trunc = Signal()              # the input ended inside it (a cycle ago)
         accepted = Signal(32)
@@ -230,6 +227,11 @@ class FrameParser(EngineUnit):
         # engine's path at seed 1 of 24d092a, `state` -> the Unpacker's head,
         # 11.7 ns, 8 levels.
         take_r = Signal.like(unp.take, init=HEADER_WORDS)
+
+        def take_beat(n):
+            """The loads for a payload's next data beat of ``n`` words: the
+            take and its one-hot need."""
+            return [take_r.eq(n), pay_need.eq(Cat(*[n == k for k in range(1, KW + 1)]))]
         m.d.comb += [unp.take.eq(take_r),
                      unp.take_en.eq(Cat(*[consume_hdr | consume_chdr | consume_pay] * UC)),
                      unp.drop.eq(Cat(*[drop] * UC))]
@@ -592,9 +594,7 @@ class FrameParser(EngineUnit):
                                      hdr_at.eq(hdr_at_new),
                                      pay_empty.eq(~plen_nz.any()),
                                      raw_left.eq(raw_left - raw_c), state.eq(PAY),
-                                     take_r.eq(Mux(plen_one_beat, last_words_new, KW)),
-                                     pay_need.eq(need_onehot(Mux(plen_one_beat,
-                                                                 last_words_new, KW)))]
+                                     *take_beat(Mux(plen_one_beat, last_words_new, KW))]
             with m.Elif(chw_ended):
                 m.d.comb += [fail.eq(1), fail_code.eq(EngineError.TRUNCATED)]
         with m.Elif(state == PAY):
@@ -619,9 +619,7 @@ class FrameParser(EngineUnit):
                 m.d.comb += pay.valid.eq(1)
                 with m.If(pay.ready):
                     m.d.sync += [pay_left.eq(pay_left - PB), pw_last.eq(pay_left <= 2 * PB),
-                                 take_r.eq(Mux(pay_left <= 2 * PB, last_words, KW)),
-                                 pay_need.eq(need_onehot(Mux(pay_left <= 2 * PB,
-                                                             last_words, KW)))]
+                                 *take_beat(Mux(pay_left <= 2 * PB, last_words, KW))]
                     with m.If(pw_last):
                         m.d.sync += [*next_chunk, pad_check.eq(1), pad_bad_r.eq(pad_bad)]
             with m.Elif(pay_trunc):
