@@ -1,4 +1,5 @@
-"""Shared pytest options: ``--sim`` picks the simulator of the cocotb benches."""
+"""Shared pytest options: ``--sim`` picks the simulator of the cocotb benches;
+the engine's cocotb regressions are scheduled first."""
 from __future__ import annotations
 
 import shutil
@@ -30,3 +31,14 @@ def sim(request) -> str:
     if reason:
         pytest.skip(reason)
     return name
+
+
+#: Modules whose tests each simulate a whole engine for one to three minutes
+#: under Icarus.  They run first: collected in name order they came last, and
+#: with two workers one of them could still be running alone at the end.
+LONG_MODULES = ("test_sim_engine.py", "test_sim_throughput.py", "test_sim_faults.py",
+                "test_sim_engine_axil.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in LONG_MODULES)   # (a stable sort)
