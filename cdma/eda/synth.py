@@ -316,14 +316,11 @@ def _percent(text: str) -> float | None:
 def _wire_delay(text: str) -> int:
     """``--wire-delay``: picoseconds, an integer from 1 to 100000."""
     try:
-        ps = int(text)
+        return eda._wire_delay_ps(int(text))
     except ValueError:
-        ps = None
-    if ps is None or not 0 < ps <= 100_000:
         raise argparse.ArgumentTypeError(f"{text!r}: give the wire delay in picoseconds, an "
                                          f"integer from 1 to 100000, e.g. "
-                                         f"{eda.DEFAULT_WIRE_DELAY_PS}")
-    return ps
+                                         f"{eda.DEFAULT_WIRE_DELAY_PS}") from None
 
 
 def _seed_list(text: str) -> tuple[int, ...]:

@@ -98,7 +98,7 @@ DEFAULT_PLACER = "static"
 PLACERS = ("heap", "static", "sa")
 #: The wire delay, in picoseconds, that Yosys's LUT mapper (ABC9, ``abc9 -W``)
 #: assumes between two LUTs.  ``synth_ecp5`` uses 300 ps; on these designs
-#: the routed critical paths are 60-90 % routing, about 1 ns a hop, so at 300
+#: the routed critical paths are 60-94 % routing, about 1 ns a hop, so at 300
 #: ps ABC9 took an extra LUT level for a few LUTs fewer, and the 16 B engine
 #: had 55 register inputs behind 7-8 LUT levels (1 at 1,500 ps, for 1 % more
 #: LUT4: docs/TIMING.md, section 25).  300 gives ``synth_ecp5``'s own netlist.
@@ -185,6 +185,13 @@ def _seeds(seed) -> list[int]:
             or not all(isinstance(x, int) and x >= 1 for x in seeds)):
         raise ValueError(f"nextpnr seeds must be distinct positive integers, not {seed!r}")
     return seeds
+
+
+def _wire_delay_ps(ps) -> int:
+    if isinstance(ps, bool) or not isinstance(ps, int) or not 0 < ps <= 100_000:
+        raise ValueError(f"wire_delay_ps must be an integer number of picoseconds from 1 to "
+                         f"100000, e.g. {DEFAULT_WIRE_DELAY_PS}, not {ps!r}")
+    return ps
 
 
 def _speeds(speed) -> list[int]:
@@ -372,10 +379,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         raise ValueError(f"router must be 'router1' or 'router2', not {router!r}")
     if placer not in PLACERS:
         raise ValueError(f"placer must be one of {', '.join(PLACERS)}, not {placer!r}")
-    if (isinstance(wire_delay_ps, bool) or not isinstance(wire_delay_ps, int)
-            or not 0 < wire_delay_ps <= 100_000):
-        raise ValueError(f"wire_delay_ps must be an integer number of picoseconds from 1 to "
-                         f"100000, e.g. {DEFAULT_WIRE_DELAY_PS}, not {wire_delay_ps!r}")
+    _wire_delay_ps(wire_delay_ps)
     if ripup_margin is not None:
         if isinstance(ripup_margin, bool) or not isinstance(ripup_margin, (int, float)):
             raise TypeError(f"ripup_margin must be a number or None, not {ripup_margin!r}")
