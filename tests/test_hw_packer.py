@@ -357,12 +357,14 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                 beat["side"] = sum(_side_of(u, side_bits) << (k * side_bits)
                                    for k, u in enumerate(part))
             beats.append(beat)
-    errors, got = [], []
+    got = []
 
     async def producer(ctx):
         await put_beats(ctx, dut.i, beats, rng, gap)
 
     async def consumer(ctx):
+        # (a mismatch raises at once, naming what differed: returning would
+        # leave the producer blocked and the watchdog's timeout as the report)
         expect = {}
         before = None                    # (registered) the window of the cycle before
         for units in packets:
@@ -375,41 +377,34 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                 avail = min(level, out_units)
                 flags = ctx.get(dut.level_ge)
                 if flags != sum(int(level >= t) << i for i, t in enumerate(marks)):
-                    errors.append(("level_ge", len(taken), level, bin(flags)))
-                    return
+                    raise AssertionError(("level_ge", len(taken), level, bin(flags)))
                 if ended and level > out_units and level != len(units) - len(taken):
-                    errors.append(("level", len(taken), level, len(units) - len(taken)))
-                    return
+                    raise AssertionError(("level", len(taken), level, len(units) - len(taken)))
                 pos = len(taken)
                 if registered:
                     if before is not None:
                         shown = [(ctx.get(dut.data) >> (k * unit_bits)) & mask
                                  for k in range(len(before))]
                         if shown != before:
-                            errors.append(("late window", pos, shown, before))
-                            return
+                            raise AssertionError(("late window", pos, shown, before))
                     window = before = units[pos:pos + avail]
                 else:
                     window = [(ctx.get(dut.data) >> (k * unit_bits)) & mask
                               for k in range(avail)]
                     if window != units[pos:pos + avail]:
-                        errors.append(("window", pos, window, units[pos:pos + avail]))
-                        return
+                        raise AssertionError(("window", pos, window, units[pos:pos + avail]))
                 start = ctx.get(dut.start)
                 if "start" in expect and start != expect.pop("start"):
-                    errors.append(("start", pos, start))
-                    return
+                    raise AssertionError(("start", pos, start))
                 all_beats, all_side = ctx.get(dut.beats), ctx.get(dut.beats_side)
                 at = [(start + k) % ring for k in range(avail)]
                 seen = [(all_beats >> (a * unit_bits)) & mask for a in at]
                 side = [(all_side >> (a * side_bits)) & smask for a in at]
                 if seen != window or (side_bits and
                                       side != [_side_of(u, side_bits) for u in window]):
-                    errors.append(("beats", pos, start, seen, side))
-                    return
+                    raise AssertionError(("beats", pos, start, seen, side))
                 if ended and avail < out_units and avail != len(units) - pos:
-                    errors.append(("avail", pos, avail, len(units) - pos))
-                    return
+                    raise AssertionError(("avail", pos, avail, len(units) - pos))
                 if ended and pos + avail == len(units) and (avail == 0 or rng.random() < 0.5):
                     ctx.set(dut.take, avail)         # the last units and the drop together
                     ctx.set(dut.take_en, allc)
@@ -446,7 +441,6 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
     sim.add_testbench(consumer)
     add_watchdog(sim, 100_000)
     sim.run()
-    assert not errors, errors[:3]
     for units, taken in zip(packets, got):
         assert taken == units[:len(taken)]
     return got
