@@ -1,5 +1,8 @@
 """The EDA tool runners work on a real Amaranth-generated module (PyPI tools only)."""
 import json
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -179,6 +182,81 @@ def test_a_failed_seed_stops_the_place_and_route(fifo_v, tmp_path, monkeypatch):
     assert r["timing"]["8"]["pnr_error"].startswith("not run")
     with pytest.raises(eda.ToolFailed, match="no route"):
         eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(1, 2))
+
+
+def test_runs_at_once_give_the_same_results(fifo_v, tmp_path, monkeypatch):
+    """``jobs=4``: the four runs of two grades x two seeds overlap in time, and
+    every figure is the one of a run at a time (nextpnr's result depends on
+    its inputs and seed, not on what runs beside it)."""
+    one = eda.synth_ecp5(fifo_v, "fifo16", tmp_path / "one", speed=(6, 8), seed=(1, 2))
+    real, spans = eda._run, []
+
+    def run(cmd, cwd, what, **kw):
+        t = time.monotonic()
+        try:
+            return real(cmd, cwd, what, **kw)
+        finally:
+            if "--seed" in cmd:
+                spans.append((t, time.monotonic()))
+    monkeypatch.setattr(eda, "_run", run)
+    four = eda.synth_ecp5(fifo_v, "fifo16", tmp_path / "four", speed=(6, 8), seed=(1, 2), jobs=4)
+    assert len(spans) == 4
+    assert any(a0 < b1 and b0 < a1 for i, (a0, a1) in enumerate(spans) for b0, b1 in spans[i + 1:])
+    for g in ("6", "8"):
+        t1, t4 = one["timing"][g], four["timing"][g]
+        assert t4["fmax_by_seed"] == t1["fmax_by_seed"] and all(t1["fmax_by_seed"].values())
+        assert all(t4[k] == t1[k] for k in (*eda.CRIT_KEYS, "seed", "fmax_mhz"))
+    assert four["fmax_mhz"] == one["fmax_mhz"] > 0
+
+
+def test_a_failed_seed_among_runs_at_once_ends_as_one_at_a_time(fifo_v, tmp_path, monkeypatch):
+    """With ``jobs=3`` a failure at one seed is the grade's error and the next
+    grade is "not run", as one at a time, whatever had started beside it."""
+    real = eda._run
+
+    def run(cmd, cwd, what, **kw):
+        if "--seed" in cmd and (_opt(cmd, "--speed"), _opt(cmd, "--seed")) == ("6", "2"):
+            raise eda.ToolFailed(f"{what} failed (exit 1):\nERROR: no route")
+        return real(cmd, cwd, what, **kw)
+    monkeypatch.setattr(eda, "_run", run)
+    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=(6, 8), seed=(1, 2, 3), pnr_errors="keep",
+                       jobs=3)
+    assert r["fmax_mhz"] is None and r["pnr_error"] == "ERROR: no route"
+    assert r["timing"]["8"]["pnr_error"].startswith("not run")
+    with pytest.raises(eda.ToolFailed, match="no route"):
+        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(1, 2), jobs=2)
+
+
+def test_kill_tools_stops_a_worker_s_tool(tmp_path):
+    """What an interrupted run of several jobs does to its workers' tools:
+    killed, the worker's ``_run`` fails at once instead of waiting 60 s."""
+    box = {}
+
+    def worker():
+        try:
+            eda._run([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path, "sleeper")
+        except eda.ToolFailed as e:
+            box["error"] = str(e)
+    th = threading.Thread(target=worker)
+    th.start()
+    for _ in range(500):                 # (until the tool is registered, at most 5 s)
+        if th.ident in eda._RUNNING:
+            break
+        time.sleep(0.01)
+    t = time.monotonic()
+    eda._kill_tools({th.ident})
+    th.join(10)
+    assert not th.is_alive() and time.monotonic() - t < 10
+    assert box["error"].startswith("sleeper failed (exit -9)")
+    assert th.ident not in eda._RUNNING
+
+
+@pytest.mark.parametrize("jobs,exc", [(0, ValueError), (-2, ValueError), ("2", TypeError),
+                                      (1.5, TypeError), (True, TypeError)])
+def test_synth_ecp5_rejects_bad_jobs(fifo_v, tmp_path, jobs, exc):
+    with pytest.raises(exc, match="jobs must be"):
+        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, jobs=jobs)
+    assert not (tmp_path / "synth_stat.json").exists()      # refused before Yosys runs
 
 
 def test_a_timed_out_seed_is_dropped_from_the_median(fifo_v, tmp_path, monkeypatch):

@@ -399,6 +399,22 @@ def test_bad_seed_is_refused(seed, tmp_path, capsys):
     assert "positive integer" in capsys.readouterr().err
 
 
+def test_jobs_go_to_place_and_route(tmp_path, monkeypatch):
+    """``--jobs N`` (``-j``) reaches the runner; by default it is the CPU count."""
+    calls = _record_synth(monkeypatch)
+    assert main(["synth", "--build", str(tmp_path), "zvc-compress", "-j", "3", "--speed", "6"]) == 0
+    assert main(["synth", "--build", str(tmp_path), "zvc-compress", "--speed", "6"]) == 0
+    assert [c[3]["jobs"] for c in calls] == [3, synth.eda.default_jobs()]
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two", "1.5"])
+def test_bad_jobs_are_refused(jobs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["synth", "--build", str(tmp_path), "zvc-compress", "--jobs", jobs])
+    assert e.value.code == 2
+    assert "--jobs" in (err := capsys.readouterr().err) and "positive integer" in err
+
+
 def test_bad_speed_option_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["synth", "--build", str(tmp_path), "zvc-compress", "--speed", "6,9"])

@@ -74,7 +74,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
                  gates=True, pnr_timeout=1800, router=eda.DEFAULT_ROUTER,
                  placer=eda.DEFAULT_PLACER, ripup_margin=None, synth_timeout=3600,
                  speed=DEFAULT_SPEEDS, per_unit=False, seed=1,
-                 wire_delay_ps=eda.DEFAULT_WIRE_DELAY_PS) -> dict:
+                 wire_delay_ps=eda.DEFAULT_WIRE_DELAY_PS, jobs=1) -> dict:
     """Generate ``module`` with ``params`` and measure it.
 
     Parameters
@@ -86,7 +86,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
     workdir : Path
         Verilog here, Yosys/nextpnr in ``ecp5/`` (nextpnr per grade in
         ``ecp5/speed<N>/``), the gate count in ``gates/``.
-    freq_mhz, pnr, pnr_timeout, router, placer, ripup_margin, synth_timeout, speed, per_unit, seed, wire_delay_ps
+    freq_mhz, pnr, pnr_timeout, router, placer, ripup_margin, synth_timeout, speed, per_unit, seed, wire_delay_ps, jobs
         As for :func:`cdma.eda.tools.synth_ecp5` (place-and-route failures are kept
         in the row, not raised; ``per_unit``: the hierarchy kept, the area of
         every module in ``units``, no place-and-route).
@@ -115,7 +115,7 @@ def synth_module(module: str, params: dict, workdir: Path, *, freq_mhz=100.0, pn
                               pnr_timeout=pnr_timeout, router=router, placer=placer,
                               ripup_margin=ripup_margin, pnr_errors="keep",
                               synth_timeout=synth_timeout, speed=speed, per_unit=per_unit,
-                              seed=seed, wire_delay_ps=wire_delay_ps))
+                              seed=seed, wire_delay_ps=wire_delay_ps, jobs=jobs))
     if gates:
         row.update(eda.gate_count(src, top, workdir / "gates"))
     row["seconds"] = round(time.perf_counter() - t, 1)
@@ -335,6 +335,14 @@ def _seed_list(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def _job_count(text: str) -> int:
+    """``--jobs``: a positive integer."""
+    try:
+        return eda._jobs(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive integer, e.g. 2") from None
+
+
 #: Options accepted before MODULE and after it: (flags, add_argument keywords).
 SHARED_OPTIONS = (
     (("--json",), dict(metavar="FILE", nargs="?", const="-",
@@ -381,6 +389,10 @@ SHARED_OPTIONS = (
                             "placement alone moves Fmax by several MHz, so compare changes "
                             "over a few seeds; with several (e.g. 1,2,3) nextpnr runs once per "
                             "seed and grade, and each Fmax is the median run's, with the range")),
+    (("--jobs", "-j"), dict(type=_job_count, default=eda.default_jobs(), metavar="N",
+                            help="nextpnr runs at once (the grades and seeds of a design; "
+                                 "default %(default)s, the CPUs here): the results are the same "
+                                 "as one at a time, only sooner")),
     (("--build",), dict(default="build/synth", help="work folder (default %(default)s)")),
 )
 
@@ -498,7 +510,7 @@ def run(args) -> int:
                                    placer=args.placer, ripup_margin=args.ripup_margin,
                                    synth_timeout=args.synth_timeout, speed=args.speed,
                                    per_unit=args.per_unit is not None, seed=args.seed,
-                                   wire_delay_ps=args.wire_delay)
+                                   wire_delay_ps=args.wire_delay, jobs=args.jobs)
             except KeyboardInterrupt:
                 interrupted = i
                 break

