@@ -1,6 +1,8 @@
 """`cdma synth`: the command line around the EDA runners (tests/test_eda.py covers the tools)."""
 import json
 
+import threading
+
 import pytest
 
 from cdma.eda import synth
@@ -89,7 +91,8 @@ def test_sweep_goes_on_past_a_failed_configuration(tmp_path, monkeypatch, capsys
 
 def test_sweep_writes_as_it_goes_and_keeps_its_results_when_stopped(tmp_path, monkeypatch, capsys):
     """The table and JSON are rewritten after every configuration; Ctrl-C during
-    the third keeps the two finished and names the ones not run."""
+    the third keeps the two finished and names the ones not run (one at a
+    time, ``-j 1``: each configuration starts after the one before)."""
     table, js = tmp_path / "t.md", tmp_path / "r.json"
     seen = []
 
@@ -104,13 +107,13 @@ def test_sweep_writes_as_it_goes_and_keeps_its_results_when_stopped(tmp_path, mo
         return _fake_row(module, params, kw["speed"])
     monkeypatch.setattr(synth, "synth_module", fake)
     rc = main(["synth", "--sweep", "--only", "rle-encode", "--table", str(table),
-               "--json", str(js), "--build", str(tmp_path)])
+               "--json", str(js), "--build", str(tmp_path), "-j", "1"])
     assert rc == 130 and len(seen) == 3
     text = table.read_text()
     assert "interrupted: 2 of 4 configurations done" in text and "partial" not in text
     assert text.count("| rle-encode |") == 2
-    assert "- rle-encode elem_bits=32, lanes=4: not run (interrupted)" in text
-    assert "- rle-encode elem_bits=32, lanes=16: not run (interrupted)" in text
+    assert "- rle-encode elem_bits=32, lanes=4: no result (interrupted)" in text
+    assert "- rle-encode elem_bits=32, lanes=16: no result (interrupted)" in text
     doc = json.loads(js.read_text())
     assert len(doc["results"]) == 2 and doc["state"].startswith("interrupted")
     assert "interrupted at configuration 3 of 4; the table and JSON keep the 2" in capsys.readouterr().err
@@ -134,10 +137,54 @@ def test_sigterm_stops_a_sweep_like_ctrl_c(tmp_path, monkeypatch):
     monkeypatch.setattr(synth, "synth_module", fake)
     table = tmp_path / "t.md"
     rc = main(["synth", "--sweep", "--only", "rle-decode", "--table", str(table),
-               "--build", str(tmp_path)])
+               "--build", str(tmp_path), "-j", "1"])
     assert rc == 130 and len(seen) == 2
     assert "interrupted: 1 of 4 configurations done" in table.read_text()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_sweep_runs_configurations_at_once_and_reports_them_in_order(tmp_path, monkeypatch,
+                                                                      capsys):
+    """``--sweep -j 3``: three configurations run at once (their designs' own
+    nextpnr runs one at a time), and the table lists every row in the sweep's
+    order, whichever finished first."""
+    import time
+    lock, running, peak, calls = threading.Lock(), [0], [0], []
+
+    def fake(module, params, workdir, **kw):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            calls.append((params["lanes"], kw["jobs"]))
+        time.sleep(0.3 if params["lanes"] == 8 else 0.05)     # (the first finishes last)
+        with lock:
+            running[0] -= 1
+        return _fake_row(module, params, kw["speed"])
+    monkeypatch.setattr(synth, "synth_module", fake)
+    table = tmp_path / "t.md"
+    assert main(["synth", "--sweep", "--only", "rle-encode", "--table", str(table),
+                 "--build", str(tmp_path), "-j", "3"]) == 0
+    assert peak[0] == 3 and {j for _, j in calls} == {1}
+    rows = [ln for ln in table.read_text().splitlines() if ln.startswith("| rle-encode |")]
+    assert [r.split(" | ")[1] for r in rows] == ["elem_bits=8, lanes=8", "elem_bits=16, lanes=4",
+                                                 "elem_bits=32, lanes=4", "elem_bits=32, lanes=16"]
+
+
+def test_interrupted_sweep_at_once_keeps_what_finished_in_order(tmp_path, monkeypatch):
+    """Ctrl-C while configurations run at once: the rows before the one awaited
+    are kept, the rest are named, and the run ends (nothing waits forever)."""
+    def fake(module, params, workdir, **kw):
+        if params["lanes"] == 4 and params["elem_bits"] == 16:
+            raise KeyboardInterrupt
+        return _fake_row(module, params, kw["speed"])
+    monkeypatch.setattr(synth, "synth_module", fake)
+    table = tmp_path / "t.md"
+    rc = main(["synth", "--sweep", "--only", "rle-encode", "--table", str(table),
+               "--build", str(tmp_path), "-j", "2"])
+    text = table.read_text()
+    assert rc == 130 and "interrupted: 1 of 4 configurations done" in text
+    assert text.count("| rle-encode |") == 1
+    assert "- rle-encode elem_bits=32, lanes=16: no result (interrupted)" in text
 
 
 def test_sweep_max_bytes_keeps_the_narrow_configurations(tmp_path, monkeypatch, capsys):

@@ -28,7 +28,9 @@ import argparse
 import json
 import signal
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import tools as eda
@@ -390,9 +392,10 @@ SHARED_OPTIONS = (
                             "over a few seeds; with several (e.g. 1,2,3) nextpnr runs once per "
                             "seed and grade, and each Fmax is the median run's, with the range")),
     (("--jobs", "-j"), dict(type=_job_count, default=eda.default_jobs(), metavar="N",
-                            help="nextpnr runs at once (the grades and seeds of a design; "
-                                 "default %(default)s, the CPUs here): the results are the same "
-                                 "as one at a time, only sooner")),
+                            help="tool runs at once (default %(default)s, the CPUs here): "
+                                 "a design's nextpnr runs (its grades and seeds), or with "
+                                 "--sweep its configurations; the results are the same as one "
+                                 "at a time, only sooner")),
     (("--build",), dict(default="build/synth", help="work folder (default %(default)s)")),
 )
 
@@ -497,20 +500,34 @@ def run(args) -> int:
             Path(args.table).write_text(text + "\n")
         return text, doc
 
+    # A sweep runs --jobs configurations at once (each design's nextpnr runs
+    # one at a time then); a single design runs --jobs of its nextpnr runs at
+    # once.  One at a time, each configuration runs when its result is read.
+    at_once = min(args.jobs, len(configs))
+    workers: set[int] = set()
+
+    def measure(i, module, params, tag):
+        workers.add(threading.get_ident())
+        print(f"[{i}/{len(configs)}] {tag} ...", file=sys.stderr, flush=True)
+        return synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
+                            pnr=not args.no_pnr, gates=not args.no_gates,
+                            pnr_timeout=args.pnr_timeout, router=args.router,
+                            placer=args.placer, ripup_margin=args.ripup_margin,
+                            synth_timeout=args.synth_timeout, speed=args.speed,
+                            per_unit=args.per_unit is not None, seed=args.seed,
+                            wire_delay_ps=args.wire_delay, jobs=args.jobs if at_once == 1 else 1)
+
+    tags = ["-".join([module] + [f"{k}{v}" for k, v in params.items() if v is not None])
+            for module, params in configs]
+    pool = ThreadPoolExecutor(max_workers=at_once) if at_once > 1 else None
+    jobs = [(pool.submit if pool else eda._Deferred)(measure, i, module, params, tag)
+            for i, ((module, params), tag) in enumerate(zip(configs, tags), 1)]
     interrupted = None
     previous_term = signal.signal(signal.SIGTERM, _terminate)   # run() is called from main()
     try:
-        for i, (module, params) in enumerate(configs, 1):
-            tag = "-".join([module] + [f"{k}{v}" for k, v in params.items() if v is not None])
-            print(f"[{i}/{len(configs)}] {tag} ...", file=sys.stderr, flush=True)
+        for i, ((module, params), tag, job) in enumerate(zip(configs, tags, jobs), 1):
             try:
-                row = synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
-                                   pnr=not args.no_pnr, gates=not args.no_gates,
-                                   pnr_timeout=args.pnr_timeout, router=args.router,
-                                   placer=args.placer, ripup_margin=args.ripup_margin,
-                                   synth_timeout=args.synth_timeout, speed=args.speed,
-                                   per_unit=args.per_unit is not None, seed=args.seed,
-                                   wire_delay_ps=args.wire_delay, jobs=args.jobs)
+                row = job.result()
             except KeyboardInterrupt:
                 interrupted = i
                 break
@@ -544,11 +561,17 @@ def run(args) -> int:
             if len(configs) > 1 and i < len(configs):
                 report(f"partial: {i} of {len(configs)} configurations done, the run goes on")
     finally:
+        # (an interrupt or an error: what has not started does not, what runs is killed)
+        for job in jobs:
+            job.cancel()
+        eda._kill_tools(workers - {threading.get_ident()})
+        if pool is not None:
+            pool.shutdown(wait=True)
         signal.signal(signal.SIGTERM, previous_term)
     if interrupted is not None:
         kept = ""
         if len(configs) > 1:
-            failed += [f"- {_describe(m, p)}: not run (interrupted)" for m, p in configs[interrupted - 1:]]
+            failed += [f"- {_describe(m, p)}: no result (interrupted)" for m, p in configs[interrupted - 1:]]
             report(f"interrupted: {interrupted - 1} of {len(configs)} configurations done")
             if args.table or (args.json and args.json != "-"):
                 kept = f"; the table and JSON keep the {interrupted - 1} finished before it"
