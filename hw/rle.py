@@ -558,11 +558,15 @@ class RLEDecoder(wiring.Component):
         zero_r = Signal()
         rem_eff = Mux(sfirst, scount, rem)
         big = Mux(sfirst, scnt_hi_nz, hi_nz(rem))
-        lo = Mux(sfirst, scnt_lo, rem[:KB])
         with m.If(sv):
             m.d.sync += [rem.eq(rem_eff - stotal), zero_r.eq(Mux(sfirst, szero, zero_r))]
-        over = Cat(*[stv[j] & ~big & (send[j] >= lo) for j in range(L)])
-        regs = stage("b_", [sv, over, ~big & (stotal == lo), Mux(sfirst, szero, zero_r),
+        # (each comparison for both sources of `lo`, picked after it: the
+        # multiplexer in front of the carry chains was the small decoders'
+        # path, `s_`/`rem` -> `b_1`, 8.1 ns at 8 x 8)
+        def vs_lo(cmp):
+            return Mux(sfirst, cmp(scnt_lo), cmp(rem[:KB]))
+        over = Cat(*[stv[j] & ~big & vs_lo(lambda v, j=j: send[j] >= v) for j in range(L)])
+        regs = stage("b_", [sv, over, ~big & vs_lo(lambda v: stotal == v), Mux(sfirst, szero, zero_r),
                             stv, sfinal, spartial, sfirst, *send, *vals])
         bv, bover, bexact, bzero, btv, bfinal, bpartial, bfirst = regs[:8]
         bend, vals = regs[8:8 + L], regs[8 + L:]
