@@ -576,10 +576,6 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
                 elif (rip["fmax_mhz"] or 0.0) > run["fmax_mhz"]:
                     runs[sd] = rip
                     ripups[str(sd)]["kept"] = True
-            if failed_at is not None:
-                # (a failure at one seed: the grade's other seeds go unused)
-                for sd in seeds:
-                    futures[(g, sd)].cancel()
             if ripups:
                 grade["ripup"] = ripups
             if not runs and "pnr_error" not in grade:      # every seed timed out
