@@ -1,6 +1,5 @@
 """`cdma synth`: the command line around the EDA runners (tests/test_eda.py covers the tools)."""
 import json
-
 import threading
 
 import pytest
@@ -149,22 +148,21 @@ def test_sweep_runs_configurations_at_once_and_reports_them_in_order(tmp_path, m
     nextpnr runs one at a time), and the table lists every row in the sweep's
     order, whichever finished first."""
     import time
-    lock, running, peak, calls = threading.Lock(), [0], [0], []
+    # (the first three meet at a barrier, which one at a time would break
+    # after its time-out; the first then finishes last)
+    together, calls = threading.Barrier(3, timeout=10), []
 
     def fake(module, params, workdir, **kw):
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-            calls.append((params["lanes"], kw["jobs"]))
-        time.sleep(0.3 if params["lanes"] == 8 else 0.05)     # (the first finishes last)
-        with lock:
-            running[0] -= 1
+        calls.append(kw["jobs"])
+        if params["lanes"] != 16:
+            together.wait()
+            time.sleep(0.3 if params["lanes"] == 8 else 0.0)
         return _fake_row(module, params, kw["speed"])
     monkeypatch.setattr(synth, "synth_module", fake)
     table = tmp_path / "t.md"
     assert main(["synth", "--sweep", "--only", "rle-encode", "--table", str(table),
                  "--build", str(tmp_path), "-j", "3"]) == 0
-    assert peak[0] == 3 and {j for _, j in calls} == {1}
+    assert calls == [1, 1, 1, 1] and not together.broken
     rows = [ln for ln in table.read_text().splitlines() if ln.startswith("| rle-encode |")]
     assert [r.split(" | ")[1] for r in rows] == ["elem_bits=8, lanes=8", "elem_bits=16, lanes=4",
                                                  "elem_bits=32, lanes=4", "elem_bits=32, lanes=16"]
