@@ -251,6 +251,27 @@ def test_kill_tools_stops_a_worker_s_tool(tmp_path):
     assert th.ident not in eda._RUNNING
 
 
+def test_runs_at_once_start_no_tool_after_their_block(tmp_path):
+    """A worker still busy when the block ends (here: waiting, then starting
+    a tool) gets ``ToolFailed`` from ``_run`` instead of a tool, so the
+    block's end does not wait for work nobody will read."""
+    go, seen = threading.Event(), []
+
+    def late():
+        go.wait(10)
+        try:
+            eda._run([sys.executable, "-c", "pass"], tmp_path, "late tool")
+        except eda.ToolFailed as e:
+            seen.append(str(e))
+    threading.Timer(0.5, go.set).start()
+    with eda.runs_at_once(2) as submit:
+        submit(late)
+        submit(late)
+    assert seen == ["late tool not run: the run was stopped"] * 2
+    assert not eda._STOPPED                      # (the workers' marks go with them)
+    eda._run([sys.executable, "-c", "pass"], tmp_path, "after")   # (this thread runs tools)
+
+
 @pytest.mark.parametrize("jobs,exc", [(0, ValueError), (-2, ValueError), ("2", TypeError),
                                       (1.5, TypeError), (True, TypeError)])
 def test_synth_ecp5_rejects_bad_jobs(fifo_v, tmp_path, jobs, exc):

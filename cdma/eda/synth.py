@@ -28,9 +28,7 @@ import argparse
 import json
 import signal
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import tools as eda
@@ -504,10 +502,8 @@ def run(args) -> int:
     # one at a time then); a single design runs --jobs of its nextpnr runs at
     # once.  One at a time, each configuration runs when its result is read.
     at_once = min(args.jobs, len(configs))
-    workers: set[int] = set()
 
     def measure(i, module, params, tag):
-        workers.add(threading.get_ident())
         print(f"[{i}/{len(configs)}] {tag} ...", file=sys.stderr, flush=True)
         return synth_module(module, params, Path(args.build) / tag, freq_mhz=args.freq,
                             pnr=not args.no_pnr, gates=not args.no_gates,
@@ -519,54 +515,50 @@ def run(args) -> int:
 
     tags = ["-".join([module] + [f"{k}{v}" for k, v in params.items() if v is not None])
             for module, params in configs]
-    pool = ThreadPoolExecutor(max_workers=at_once) if at_once > 1 else None
-    jobs = [(pool.submit if pool else eda._Deferred)(measure, i, module, params, tag)
-            for i, ((module, params), tag) in enumerate(zip(configs, tags), 1)]
     interrupted = None
     previous_term = signal.signal(signal.SIGTERM, _terminate)   # run() is called from main()
     try:
-        for i, ((module, params), tag, job) in enumerate(zip(configs, tags, jobs), 1):
-            try:
-                row = job.result()
-            except KeyboardInterrupt:
-                interrupted = i
-                break
-            except (eda.ToolMissing, ValueError, TypeError) as e:
-                print(f"cdma synth: {e}", file=sys.stderr)
-                return 2
-            except eda.ToolFailed as e:
-                print(f"cdma synth: {tag}: {e}", file=sys.stderr, flush=True)
-                if not args.sweep:
-                    return 1
-                # A sweep goes on: one configuration that Yosys cannot finish must
-                # not throw away the others; it is listed under the table.
-                failed.append(f"- {_describe(module, params)}: no result, {str(e).splitlines()[0]}")
-            else:
-                rows.append(row)
-                times = ", ".join(f"{k[:-2]} {row[k]} s" for k in ("synth_s", "pnr_s", "gates_s")
-                                  if k in row)
-                print(f"      {_fmt(row, args.speed)}  ({times})", file=sys.stderr, flush=True)
-                crit = _crit_text(row)
-                if crit:
-                    print(f"      {crit}", file=sys.stderr, flush=True)
-                if row.get("pnr_error"):
-                    print(f"      no Fmax: {row['pnr_error']}", file=sys.stderr, flush=True)
-                for g, t in row.get("timing", {}).items():
-                    if t.get("pnr_error") and not row.get("pnr_error"):
-                        print(f"      no Fmax at speed {g}: {t['pnr_error']}", file=sys.stderr, flush=True)
-                    for sd, err in t.get("seed_errors", {}).items():
-                        print(f"      speed {g}, seed {sd} dropped: {err}", file=sys.stderr, flush=True)
-                    if t.get("ripup"):
-                        print(f"      {_ripup_text(g, t['ripup'])}", file=sys.stderr, flush=True)
-            if len(configs) > 1 and i < len(configs):
-                report(f"partial: {i} of {len(configs)} configurations done, the run goes on")
+        # (when the block ends, by an interrupt or an error too, what has not
+        # started does not start, and what runs is killed)
+        with eda.runs_at_once(at_once) as submit:
+            jobs = [submit(measure, i, module, params, tag)
+                    for i, ((module, params), tag) in enumerate(zip(configs, tags), 1)]
+            for i, ((module, params), tag, job) in enumerate(zip(configs, tags, jobs), 1):
+                try:
+                    row = job.result()
+                except KeyboardInterrupt:
+                    interrupted = i
+                    break
+                except (eda.ToolMissing, ValueError, TypeError) as e:
+                    print(f"cdma synth: {e}", file=sys.stderr)
+                    return 2
+                except eda.ToolFailed as e:
+                    print(f"cdma synth: {tag}: {e}", file=sys.stderr, flush=True)
+                    if not args.sweep:
+                        return 1
+                    # A sweep goes on: one configuration that Yosys cannot finish must
+                    # not throw away the others; it is listed under the table.
+                    failed.append(f"- {_describe(module, params)}: no result, {str(e).splitlines()[0]}")
+                else:
+                    rows.append(row)
+                    times = ", ".join(f"{k[:-2]} {row[k]} s" for k in ("synth_s", "pnr_s", "gates_s")
+                                      if k in row)
+                    print(f"      {_fmt(row, args.speed)}  ({times})", file=sys.stderr, flush=True)
+                    crit = _crit_text(row)
+                    if crit:
+                        print(f"      {crit}", file=sys.stderr, flush=True)
+                    if row.get("pnr_error"):
+                        print(f"      no Fmax: {row['pnr_error']}", file=sys.stderr, flush=True)
+                    for g, t in row.get("timing", {}).items():
+                        if t.get("pnr_error") and not row.get("pnr_error"):
+                            print(f"      no Fmax at speed {g}: {t['pnr_error']}", file=sys.stderr, flush=True)
+                        for sd, err in t.get("seed_errors", {}).items():
+                            print(f"      speed {g}, seed {sd} dropped: {err}", file=sys.stderr, flush=True)
+                        if t.get("ripup"):
+                            print(f"      {_ripup_text(g, t['ripup'])}", file=sys.stderr, flush=True)
+                if len(configs) > 1 and i < len(configs):
+                    report(f"partial: {i} of {len(configs)} configurations done, the run goes on")
     finally:
-        # (an interrupt or an error: what has not started does not, what runs is killed)
-        for job in jobs:
-            job.cancel()
-        eda._kill_tools(workers - {threading.get_ident()})
-        if pool is not None:
-            pool.shutdown(wait=True)
         signal.signal(signal.SIGTERM, previous_term)
     if interrupted is not None:
         kept = ""

@@ -13,6 +13,7 @@ tool rejects the design.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import json
 import os
@@ -28,7 +29,7 @@ from typing import Sequence
 __all__ = ["ToolMissing", "ToolFailed", "ToolTimeout", "GATE_WEIGHTS", "synth_ecp5", "gate_count", "ECP5_CAPACITY",
            "DEFAULT_ROUTER", "DEFAULT_PLACER", "PLACERS", "DEFAULT_WIRE_DELAY_PS", "SPEED_GRADES", "CRIT_KEYS",
            "RIPUP_TIME_FACTOR", "RIPUP_MIN_S",
-           "critical_path", "unit_areas", "default_jobs",
+           "critical_path", "unit_areas", "default_jobs", "runs_at_once",
            "verilator_root", "verilator_env", "lint_verilator", "lint_slang", "tool_versions"]
 
 
@@ -52,18 +53,22 @@ def _bin(name: str, extra: str) -> str:
     return path
 
 
-#: The tool processes running, by the thread that started them: a run of
-#: several nextpnr jobs at once (``synth_ecp5(jobs=N)``) kills its workers'
-#: tools when it is interrupted, as ``subprocess.run`` kills its own.
+#: The tool processes running, by the thread that started them, and the
+#: threads whose tools are no longer wanted: :func:`runs_at_once` kills its
+#: workers' tools when its block ends (a failure, an interrupt), as
+#: ``subprocess.run`` kills its own, and their next ``_run`` starts nothing.
 _RUNNING: dict[int, set] = {}
+_STOPPED: set[int] = set()
 _RUNNING_LOCK = threading.Lock()
 
 
 def _run(cmd, cwd, what, env=None, timeout=3600):
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
     me = threading.get_ident()
-    with _RUNNING_LOCK:
+    with _RUNNING_LOCK:              # (so a stop sees every tool that has started)
+        if me in _STOPPED:
+            raise ToolFailed(f"{what} not run: the run was stopped")
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env)
         _RUNNING.setdefault(me, set()).add(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -109,6 +114,43 @@ class _Deferred:
 
     def cancel(self):
         return not self._done
+
+
+@contextlib.contextmanager
+def runs_at_once(jobs: int):
+    """Calls made ``jobs`` at a time: ``with runs_at_once(n) as submit``, then
+    ``submit(fn, *args)`` returns a future whose ``result()`` is the call's.
+
+    With ``jobs=1`` each call is made when its result is first read, in the
+    reading thread, so calls whose results are never read never run.  When
+    the block ends (all read, an exception, an interrupt) the calls not
+    started are cancelled, the tools the worker threads run are killed and
+    they start no more (their ``_run`` raises :class:`ToolFailed`).
+    """
+    pool = ThreadPoolExecutor(max_workers=jobs) if _jobs(jobs) > 1 else None
+    workers: set[int] = set()
+    submitted = []
+
+    def work(fn, args):
+        workers.add(threading.get_ident())
+        return fn(*args)
+
+    def submit(fn, *args):
+        job = pool.submit(work, fn, args) if pool else _Deferred(fn, *args)
+        submitted.append(job)
+        return job
+    try:
+        yield submit
+    finally:
+        for job in submitted:
+            job.cancel()
+        with _RUNNING_LOCK:
+            _STOPPED.update(workers)
+        _kill_tools(workers)
+        if pool is not None:
+            pool.shutdown(wait=True)
+        with _RUNNING_LOCK:
+            _STOPPED.difference_update(workers)
 
 
 def default_jobs() -> int:
@@ -591,17 +633,12 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
                                        for sd in seeds})
         return pnr_s
 
-    stop = threading.Event()         # (set when the runs' results are no longer wanted)
-
     def seed_runs(g, sd):
         """A grade's run at a seed, then its rip-up run: (plain, rip-up or None),
         each (seconds, run dict or None, ToolFailed or None, ...)."""
-        workers.add(threading.get_ident())
-        if stop.is_set():
-            return (0.0, None, ToolFailed("not run: the runs were stopped")), None
         sub = f"speed{g}" if len(seeds) == 1 else f"speed{g}/seed{sd}"
         dt, run, failed = place_and_route(g, sub, sd, freq_mhz, False, pnr_timeout)
-        if failed is not None or ripup_margin is None or not run["fmax_mhz"] or stop.is_set():
+        if failed is not None or ripup_margin is None or not run["fmax_mhz"]:
             return (dt, run, failed), None
         target = round(run["fmax_mhz"] * (1 + ripup_margin), 1)
         limit = round(min(pnr_timeout, max(RIPUP_MIN_S, RIPUP_TIME_FACTOR * dt)))
@@ -610,25 +647,10 @@ def synth_ecp5(verilog: Path, top: str, workdir: Path, *, freq_mhz: float = 100.
 
     # Every (grade, seed) is queued at once, in the order the results are
     # read; one at a time, each runs when its result is read, so a failure
-    # leaves the runs after it unstarted, as the rules above say.
-    workers: set[int] = set()
-    if jobs == 1:
-        futures = {(g, sd): _Deferred(seed_runs, g, sd) for g in speeds for sd in seeds}
-        pool = None
-    else:
-        pool = ThreadPoolExecutor(max_workers=jobs)
-        futures = {(g, sd): pool.submit(seed_runs, g, sd) for g in speeds for sd in seeds}
-    try:
-        pnr_s = collect(futures)
-    finally:
-        # (all results read, or a failure, raised or kept, or an interrupt:
-        # the runs not read are not started, and any still running is killed)
-        stop.set()
-        for f in futures.values():
-            f.cancel()
-        _kill_tools(workers - {threading.get_ident()})
-        if pool is not None:
-            pool.shutdown(wait=True)
+    # leaves the runs after it unstarted, as the rules above say (and with
+    # several, the runs it leaves unused are stopped when the block ends).
+    with runs_at_once(jobs) as submit:
+        pnr_s = collect({(g, sd): submit(seed_runs, g, sd) for g in speeds for sd in seeds})
     result["pnr_s"] = round(pnr_s, 1)
     first = timing[str(speeds[0])]
     result["fmax_by_speed"] = {g: v["fmax_mhz"] for g, v in timing.items()}
