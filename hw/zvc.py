@@ -349,13 +349,18 @@ class ZVCDecompressor(wiring.Component):
     ever emitted for a chunk, and the next chunk is decoded normally.
 
     Throughput: one output beat per cycle as long as compressed bytes arrive at
-    ``in_bytes`` per cycle and the output is not back-pressured.  Latency: the
-    output beat of a one-window chunk is valid 9 cycles (lanes <= 4) or 10
-    cycles (lanes >= 8), plus the next mask's registered read at <= 8 lanes:
-    2 more where the unit is a byte (8-bit elements, or a beat of an odd
-    number of bytes), 1 more where it is two bytes (16-bit elements), after
-    the clock edge that transferred its input beat,
-    once the chunk's count has been taken (see ``docs/ZVC.md``).
+    ``in_bytes`` per cycle and the output is not back-pressured.
+
+    Two structures (``docs/ZVC.md``): with four or more output beats per
+    window (``lanes`` <= 8) and a power-of-two number of units per input beat
+    (a unit is the element's bytes where they divide the beat),
+    :class:`hw.zvc_window.ZVCWindowDecoder` resolves a window's mask once per
+    window and emits its beats from a descriptor; otherwise each output beat
+    takes its units from an :class:`~hw.packer.Unpacker`.  Latency, after the
+    clock edge that transferred the input beat of a one-window chunk whose
+    count has been taken, to its output beat: 15 cycles (``lanes`` <= 4) or 16
+    (``lanes`` = 8) in the first structure, 9 (``lanes`` <= 4) or 10 cycles
+    (``lanes`` >= 8) in the second.
 
     Parameters
     ----------
@@ -414,8 +419,16 @@ class ZVCDecompressor(wiring.Component):
                 f"in_bytes={self._in_bytes})")
 
     def elaborate(self, platform):
+        from .zvc_window import ZVCWindowDecoder
         m = Module()
         E, L, IB = self._elem_bits, self._lanes, self._in_bytes
+        if ZVCWindowDecoder.supports(E, L, IB):
+            m.submodules.windows = dec = ZVCWindowDecoder(E, L, IB, self._count_bits)
+            wiring.connect(m, wiring.flipped(self.i), dec.i)
+            wiring.connect(m, wiring.flipped(self.count), dec.count)
+            wiring.connect(m, dec.o, wiring.flipped(self.o))
+            m.d.comb += [self.error.eq(dec.error), self.error_code.eq(dec.error_code)]
+            return m
         g = _units(E, IB)
         U, UB, MU, EU = g.unit_bytes, g.unit_bits, g.mask_units, g.elem_units
         IU = IB // U                     # units per input beat
@@ -445,10 +458,7 @@ class ZVCDecompressor(wiring.Component):
         # up to 3 % of their cycles): `lookahead`.
         # (`registered`: the step's units reach the first expansion stage a
         # cycle after the step, through two multiplexer levels in two cycles)
-        # (the registered mask read, below, in RS stages: RS steps' units more
-        # of lookahead, so that a mask is in the ring RS cycles before its step)
-        RS = (2 if MU >= 4 else 1 if MU == 2 else 0) if nb >= 4 else 0
-        m.submodules.unp = unp = Unpacker(UB, IU, L * EU, lookahead=2 * MU + RS * L * EU,
+        m.submodules.unp = unp = Unpacker(UB, IU, L * EU, lookahead=2 * MU,
                                           user_bits=1,
                                           side_bits=SB, copies=self._copies,
                                           registered=True)
@@ -521,7 +531,7 @@ class ZVCDecompressor(wiring.Component):
         # 16 B engine's path at seeds 1 and 2 of 8a7abe6 and 17ac18c, 12.0 ns
         # after the rip-up)
         DP = NC + 1
-        PMD = NC + 2 if not RS and nb > 1 else None
+        PMD = NC + 2 if nb > 1 else None
         ND = NC + 2 + (PMD is not None)
         cp = {name: replicated(m, name, ND, width=w, reset=(1 if name == "room" else 0))
               for name, w in state_shapes.items()}
@@ -563,34 +573,10 @@ class ZVCDecompressor(wiring.Component):
         # a register that holds where the next mask starts from the moment
         # the mask before it is read: the position after the window's data is
         # known then (the mask's set bits), a whole window ahead of the read.
-        # At E = 8 (a mask is four byte units, the ring a few dozen of them)
-        # with four or more steps per window the read is a pipeline of RS = 2
-        # register stages (`n*` at its end, loaded every cycle whatever the
-        # decision) and a window's last step or a fetch takes the mask from
-        # them.  Whether they hold the mask is `pres` (a register per copy of
-        # the decision, two stages late): the mask's units were in the ring
-        # when the read began, from `dist` (units from the window's start to
-        # the mask) and the level, and `pm` has not moved since.  So neither
-        # the ring's multiplexer nor a comparison with the level is on the way
-        # from the decision's registers to the mask, `need` and `pm`: those
-        # were the small decompressors' critical paths (pm -> ring -> need_mu
-        # at 8 x 8, level -> pm at 16 x 4, start -> pm at 32 x 4, 80 %
-        # routing), and the ring's multiplexer alone, one stage, was still
-        # 12.3 ns at 8 x 8.  A mask that arrives just in time is taken two
-        # cycles later; the ring's lookahead keeps input landing meanwhile.
-        # With two steps per window there is no time for it (`pm` is known a
-        # step before the read), with one none at all (the next mask's
-        # position depends on the mask just read).  At E = 16 (a mask is two
-        # units) the read is one register stage, RS = 1; at E = 32 (one unit)
-        # it is narrow and the ring's extra beat costs more than it buys: the
-        # read is then combinational, RS = 0.  (Plain runs, seeds 1-3,
-        # 2026-12-05, medians: RS = 1 at 16 x 4 107.3 MHz (102.4-109.6) for
-        # 97.0 (94.8-99.0), 2,620 LUT4 for 2,154; at 32 x 4 92.9 (91.0-96.3)
-        # for 103.8 (95.4-107.3), 3,200 LUT4 for 2,319, and the 16 B engine
-        # with it 76.6 for 82.4.  Earlier, RS = 2 at 16 x 4 99.1 for 97.8 at
-        # 2,533 LUT4 for 1,896; one registered stage at 32 x 16 66.0 for 63.6
-        # at 2,257 LUT4 more.  8 x 8, RS = 2: 101.7 for 91.2, 3,061 LUT4 for
-        # 3,795.)
+        # The read is combinational (a registered read in one or two stages,
+        # with a flag saying the stages hold the mask, paid for itself only
+        # with four or more steps a window: those configurations are now
+        # :class:`hw.zvc_window.ZVCWindowDecoder`'s; docs/TIMING.md section 27).
         N = unp.ring_units
         # (`pm` is a register in WINDOW / 8 copies, each selecting 8 bits of the
         # mask, and one more for the arithmetic: one copy fanned out to the
@@ -604,32 +590,16 @@ class ZVCDecompressor(wiring.Component):
         # 109.0 (108.9-113.7) MHz, +19 LUT4; with a registered read it did
         # not pay: 16 x 4 106.1 -> 101.2, 8 x 8 101.4 -> 98.9)
         PMC = WINDOW // 8
-        PCN = PMC if RS == 0 else 0       # the copy that reads the counts
+        PCN = PMC                         # the copy that reads the counts
         PB = len(Signal(range(N)))
-        # (the copy after the mask's: the counts' with RS = 0, else the arithmetic's)
+        # (the copy after the mask's: the counts')
         pms = replicated(m, "pm", PMC + 1, width=PB)
         pm = pms[-1]
         pm_next = Signal(range(N))
-        # the ring as (unit, side) pairs, and where the read's last multiplexer
-        # finds them: with two stages, first the 2**k + MU - 1 units from
-        # `pm` with its low k bits cleared, registered, then the read from
-        # those by the low k bits (`pm` holds meanwhile, or `pres` says so)
+        # the ring as (unit, side) pairs
         src = [(unp.beats[k * UB:(k + 1) * UB], unp.beats_side[k * SB:(k + 1) * SB])
                for k in range(N)]
-        sels = pms[:PMC + (1 if RS == 0 else 0)]
-        if RS == 2:
-            k = (PB + 1) // 2
-            span = 2 ** k + MU - 1
-            near = [(Signal(UB, name=f"pa{j}_unit"), Signal(SB, name=f"pa{j}_side"))
-                    for j in range(span)]
-            blocks = -(-N // 2 ** k)     # values of pm's high part
-            for j, (nu, ns) in enumerate(near):
-                with m.Switch(pms[j * PMC // span][k:]):
-                    for h in range(blocks):
-                        with (m.Default() if h == blocks - 1 else m.Case(h)):
-                            u, sd = src[(h * 2 ** k + j) % N]
-                            m.d.sync += [nu.eq(u), ns.eq(sd)]
-            src, sels = near, [p[:k] for p in sels]
+        sels = pms[:PMC + 1]
         r_mask = Signal(WINDOW)
         # (the first step's units, the same plus a mask, and the window's set
         # bits, formed per position before the multiplexer, so that `pm`
@@ -638,9 +608,7 @@ class ZVCDecompressor(wiring.Component):
         r_need = Signal(range(PW + 1))
         r_need_mu = Signal(range(PW + MU + 1))
         r_tot = Signal(range(WINDOW + 1))
-        # (positions the last multiplexer selects: every ring unit, or the
-        # 2**k starts in the first stage's span)
-        starts = 2 ** k if RS == 2 else N
+        starts = N                        # (positions the multiplexer selects)
         for c, sel in enumerate(sels):
             lo, hi = 8 * c, 8 * (c + 1)
             with m.Switch(sel):
@@ -661,16 +629,7 @@ class ZVCDecompressor(wiring.Component):
         nneed = Signal(range(PW + 1))
         nneed_mu = Signal(range(PW + MU + 1))
         ntot = Signal(range(WINDOW + 1))
-        m.d["sync" if RS else "comb"] += [nmask.eq(r_mask), nneed.eq(r_need),
-                                          nneed_mu.eq(r_need_mu), ntot.eq(r_tot)]
-        if RS:
-            # units from the window's start to the next mask (`pm` = start + dist)
-            dist = Signal(range(WINDOW * EU + 1))
-            pres_now = Signal()
-            m.d.comb += pres_now.eq(dist + MU <= avail)
-            # (`pres`: the last of RS stages, a register per copy of the decision)
-            pres_st = [[pres_now] * ND] + [replicated(m, f"pres{j}", ND) for j in range(RS)]
-            pres = pres_st[-1]
+        m.d.comb += [nmask.eq(r_mask), nneed.eq(r_need), nneed_mu.eq(r_need_mu), ntot.eq(r_tot)]
 
         def decide(g):
             """The step decision from copy ``g`` of the registers: a dict of
@@ -689,7 +648,7 @@ class ZVCDecompressor(wiring.Component):
             has_mask, empty = avail >= MU, avail == 0
             room = r["room"]
             # (the next mask is there: for a window's last step, for a fetch)
-            ready_last, ready_fetch = (pres[g], pres[g]) if RS else (ge_need_mu, has_mask)
+            ready_last, ready_fetch = ge_need_mu, has_mask
             # (a unit more than the chunk needs is an error at once: waiting for
             # the chunk's end could wait forever behind the extra beats)
             m.d.comb += [
@@ -866,34 +825,7 @@ class ZVCDecompressor(wiring.Component):
         m.d.comb += drop.eq(finish | fail)
 
         win_start = unp.start             # the window's first unit in the ring
-        if RS:
-            # A mask read (a fetch, or a window's last step) moves `pm` past the
-            # mask and the new window's units, known from the read (`ntot`); a
-            # step inside a window leaves it and takes `need` units of `dist`.
-            # While no window is decoded (before a chunk's first fetch, after a
-            # failure) `pm` follows the window's start, where the first mask is.
-            read = Signal()
-            m.d.comb += read.eq(fetch | prefetch)
-            at = Signal(range(N + MU + WINDOW * EU))
-            m.d.comb += [
-                at.eq(pm + MU + ntot * EU),
-                pm_next.eq(Mux(drop, unp.drop_start,
-                               Mux(read, wrap(at, N, -(-(N + MU + WINDOW * EU) // N)),
-                                   Mux(live, pm, win_start)))),
-            ]
-            with m.If(drop | (~live & ~read)):
-                m.d.sync += dist.eq(0)
-            with m.Elif(read):
-                m.d.sync += dist.eq(ntot * EU)
-            with m.Elif(step):
-                m.d.sync += dist.eq(dist - need)
-            # (`pm` moves on a read or a drop, and while no window is decoded
-            # when the window's start does)
-            moves = Signal()
-            m.d.comb += moves.eq(read | drop | (~live & (pm != win_start)))
-            for before, after in zip(pres_st, pres_st[1:]):
-                m.d.sync += [q.eq(p & ~moves) for p, q in zip(before, after)]
-        elif nb > 1:
+        if nb > 1:
             # The read is combinational; `pm` moves from registers alone.  A
             # mask read at cycle r (a fetch, or a window's last step) is
             # followed by `pm`'s move past the mask and the window's units

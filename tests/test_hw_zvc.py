@@ -326,8 +326,8 @@ def test_documented_latency(elem_bits, lanes):
         ctx.set(dec.count.valid, 0)
     payload = gzvc.encode(np.array([7] + [0] * (lanes - 1), golden.elem_dtype(elem_bits)))
     beat = (int.from_bytes(payload, "little"), (1 << len(payload)) - 1, 1)
-    read_stages = {8: 2, 16: 1, 32: 0}[elem_bits] if lanes <= 8 else 0
-    assert latency(dec, beat, give_count) == (9 if lanes <= 4 else 10) + read_stages
+    expect = (15 if lanes <= 4 else 16) if lanes <= 8 else 10
+    assert latency(dec, beat, give_count) == expect
 
 
 def test_power_of_two_comparisons():

@@ -105,7 +105,8 @@ class FlippingPacker(CreditedPacker):
 
 #: Module attributes each fault replaces: (module, attribute, replacement).
 _PATCHES = {
-    "fifo-slip": [(mod, "WideFIFO", SlippingFIFO) for mod in ("cdma.hw.packer", "cdma.hw.zvc", "cdma.hw.rle")],
+    "fifo-slip": [(mod, "WideFIFO", SlippingFIFO)
+                  for mod in ("cdma.hw.packer", "cdma.hw.zvc", "cdma.hw.zvc_window", "cdma.hw.rle")],
     # (the parser's output slices; the fetch unit's output slice)
     "skid-slip": [(mod, "SkidBuffer", SlippingSkid)
                   for mod in ("cdma.hw.engine.parser", "cdma.hw.engine.fetch")],

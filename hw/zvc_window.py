@@ -1,0 +1,526 @@
+"""ZVC decompression a window at a time: the structure of :class:`hw.zvc.ZVCDecompressor`
+for four or more output beats per window (``lanes`` <= 8).
+
+A ZVC window is a 32-bit mask and then its nonzero elements; the position of the
+next mask depends on the popcount of this one.  Decoding a step (one output beat)
+at a time puts that dependency, a variable take from a byte ring and a comparison
+with the ring's level into every cycle; with ``32 / lanes`` >= 4 steps per
+window it only has to be resolved once every four cycles.  So two loops run
+side by side on one ring of input beats:
+
+* the **window loop** reads a mask at ``ws`` (two register stages: the ring's
+  beats, then the units within them), takes it with its popcount (R2), checks it,
+  and moves ``ws`` past the window, a window at most every four cycles;
+* the **step loop** emits the window's beats from a descriptor (mask, where its
+  elements start) one per cycle: each step only shifts the mask and adds the
+  step's count to a position, and reads its units from the ring in two register
+  stages into the expansion network.
+
+``docs/ZVC.md`` has the stages, the latency and what each register cuts.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .bits import expand_pipelined, leading_ones, popcount, room_after, thermometer
+from .fifo import WideFIFO
+from .streams import byte_stream, check_codec_params, element_stream
+from .zvc import WINDOW, ZVCError, _at_most_pow2, _units
+
+__all__ = ["ZVCWindowDecoder"]
+
+#: Input beats the ring holds at least (16: one LUT RAM deep, so no dearer than
+#: fewer), and bytes (for narrow beats); measured in docs/ZVC.md.
+RING_BEATS = 16
+RING_BYTES = 128
+
+
+def _pick(items, sel):
+    """``items[sel]`` as a tree of 2:1 multiplexers on the bits of ``sel``, low bit
+    first (``len(items)`` a power of two): a few LUT levels, no decoder."""
+    items = list(items)
+    assert len(items) & (len(items) - 1) == 0
+    b = 0
+    while len(items) > 1:
+        items = [Mux(sel[b], items[k + 1], items[k]) for k in range(0, len(items), 2)]
+        b += 1
+    return items[0]
+
+
+class ZVCWindowDecoder(wiring.Component):
+    """The ZVC decompressor for ``lanes`` <= 8 with a power-of-two number of units per
+    input beat (see :meth:`supports`); same ports and behaviour as
+    :class:`hw.zvc.ZVCDecompressor`, which uses it for those configurations.
+
+    Parameters
+    ----------
+    elem_bits : int
+        Element width: 8, 16 or 32.
+    lanes : int
+        Elements per output beat: 1, 2, 4 or 8.
+    in_bytes : int
+        Bytes per input beat: a power of two times the unit (the element's
+        bytes where they divide the beat).
+    count_bits : int
+        Width of the element count (default 32).
+
+    Members
+    -------
+    i, count, o, error, error_code
+        As :class:`hw.zvc.ZVCDecompressor`.
+
+    Raises
+    ------
+    TypeError
+        A parameter is not an integer.
+    ValueError
+        A parameter is out of range, or the configuration is not one
+        :meth:`supports` accepts.
+    """
+
+    def __init__(self, elem_bits: int, lanes: int, in_bytes: int, count_bits: int = 32):
+        self._elem_bits, self._lanes, self._in_bytes = check_codec_params(
+            elem_bits, lanes, "in_bytes", in_bytes, count_bits)
+        if not self.supports(elem_bits, lanes, in_bytes):
+            raise ValueError(f"ZVCWindowDecoder needs lanes <= 8 and a power-of-two number of "
+                             f"units per beat, not elem_bits={elem_bits!r}, lanes={lanes!r}, "
+                             f"in_bytes={in_bytes!r}")
+        self._count_bits = count_bits
+        super().__init__({
+            "i": In(byte_stream(in_bytes)),
+            "count": In(stream.Signature(count_bits)),
+            "o": Out(element_stream(elem_bits, lanes, user_bits=1)),
+            "error": Out(1),
+            "error_code": Out(4),
+        })
+
+    elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
+    lanes = property(lambda self: self._lanes, doc="Elements per output beat.")
+    in_bytes = property(lambda self: self._in_bytes, doc="Bytes per input beat.")
+    count_bits = property(lambda self: self._count_bits, doc="Width of the element count.")
+
+    @staticmethod
+    def supports(elem_bits: int, lanes: int, in_bytes: int) -> bool:
+        """Four or more steps per window, and a power-of-two number of units per beat
+        (ring positions are then plain binary numbers)."""
+        iu = in_bytes // _units(elem_bits, in_bytes).unit_bytes
+        return WINDOW // lanes >= 4 and iu & (iu - 1) == 0
+
+    def __repr__(self):
+        return (f"ZVCWindowDecoder(elem_bits={self._elem_bits}, lanes={self._lanes}, "
+                f"in_bytes={self._in_bytes})")
+
+    def elaborate(self, platform):
+        m = Module()
+        E, L, IB = self._elem_bits, self._lanes, self._in_bytes
+        g = _units(E, IB)
+        U, UB, MU, EU = g.unit_bytes, g.unit_bits, g.mask_units, g.elem_units
+        IU = IB // U                     # units per input beat (a power of two)
+        LIU = IU.bit_length() - 1
+        nb = WINDOW // L                 # steps per window (>= 4)
+        SV = L * EU                      # units one step reads at most
+        FW = len(Signal(range(UB + 1)))  # bits of a unit's popcount
+        # ring slots (beats), a power of two: RING_BEATS / RING_BYTES at least,
+        # and a whole window with the chunk's last beat and one more (a chunk's
+        # last window waits for the chunk's end before its steps start)
+        RB = RING_BEATS
+        while RB * IB < RING_BYTES or RB * IU < MU + WINDOW * EU + 3 * IU:
+            RB *= 2
+        SL = RB.bit_length() - 1
+        N = RB * IU                      # ring units
+        PB = (4 * N - 1).bit_length()    # positions: units mod 4N (signed distances < 2N)
+        BB = PB - LIU                    # beat numbers: beats mod 4RB
+        i, o = self.i, self.o
+
+        def ahead(a, b):
+            """``a - b >= 0`` for positions within 2N of each other."""
+            d = Signal(PB)
+            m.d.comb += d.eq(a - b)
+            return ~d[PB - 1]
+
+        # ---- the ring: input beats, written where the beat counter says ----------
+        # A beat is accepted into `wd` (with the popcount of each unit, the side
+        # bits a mask read sums), and written into its slot a cycle later by a
+        # per-slot enable register: the acceptance (`i.valid` and the `space`
+        # register) reaches no data enable.  `i.ready` is `space` (the room after
+        # this cycle, from registers) and no more than two chunk ends
+        # outstanding (`ends`: the window loop reads the chunk's end from them).
+        nbytes = leading_ones([i.p.keep[k] for k in range(IB)])
+        ncut = Signal(range(IU + 1))
+        part = Signal()
+        m.d.comb += [ncut.eq(nbytes >> (U.bit_length() - 1)),
+                     part.eq((nbytes & (U - 1)) != 0 if U > 1 else 0)]
+        side_in = Cat(*[popcount([i.p.data[u * UB + b] for b in range(UB)])[:FW]
+                        for u in range(IU)])
+        wb = Signal(BB)                  # beats accepted
+        wb_q = Signal(BB)                # beats in the ring
+        we = Signal()                    # `wd` is written to slot `wslot` now
+        wslot = Signal(SL)
+        wd = Signal(IU * UB)
+        wd_pc = Signal(IU * FW)
+        wd_last, wd_n, wd_part = Signal(), Signal(range(IU + 1)), Signal()
+        space = Signal()
+        ends = Signal(range(3))          # last beats accepted, chunk not finished
+        ends_full = Signal()
+        take_in = Signal()
+        rel = Signal(PB)                 # release point: nothing before it is needed
+        wrel = Signal(PB)                # ... the window loop's (below)
+        fill = Signal(BB)
+        rel_q = Signal(PB)               # (a cycle late: `rel` never falls below what is needed)
+        m.d.sync += rel_q.eq(rel)
+        m.d.comb += [fill.eq(wb - rel_q[LIU:]),
+                     i.ready.eq(space & ~ends_full), take_in.eq(i.valid & i.ready)]
+        m.d.sync += [space.eq(Mux(take_in, fill < RB - 1, fill < RB)),
+                     wd.eq(i.p.data), wd_pc.eq(side_in), wb_q.eq(wb),
+                     we.eq(take_in), wslot.eq(wb[:SL]),
+                     wd_last.eq(i.p.last), wd_n.eq(ncut), wd_part.eq(part)]
+        with m.If(take_in):
+            m.d.sync += wb.eq(wb + 1)
+        wd_any = we
+
+        def ring_read(name, addr, with_pc):
+            """A copy of the ring (LUT RAM, one per read port) read at ``addr``."""
+            width = IU * (UB + FW) if with_pc else IU * UB
+            mem = Memory(shape=width, depth=RB, init=[], attrs={"ram_style": "distributed"})
+            m.submodules[name] = mem
+            wp = mem.write_port()
+            rp = mem.read_port(domain="comb")
+            m.d.comb += [wp.addr.eq(wslot), wp.en.eq(we),
+                         wp.data.eq(Cat(wd, wd_pc) if with_pc else wd), rp.addr.eq(addr)]
+            return rp.data
+
+        wr = Cat(C(0, LIU), wb_q)        # units in the ring (whole beats)
+
+        # Chunk ends, in landing order: `ce` (the end of the chunk the window loop
+        # decodes: the last beat's start + its units), `cnext` (where the next
+        # chunk starts: the beat after), `cuser` (its last beat ends inside a
+        # unit); a second chunk's end waits in `ce2`.
+        ce_known, ce, cnext, cuser = Signal(), Signal(PB), Signal(PB), Signal()
+        ce2_known, ce2, cnext2, cuser2 = Signal(), Signal(PB), Signal(PB), Signal()
+        land = Signal()
+        land_ce, land_next = Signal(PB), Signal(PB)
+        m.d.comb += [land.eq(wd_any & wd_last),
+                     land_ce.eq(Cat(C(0, LIU), wb_q) + wd_n),
+                     land_next.eq(Cat(C(0, LIU), wb_q + 1))]
+        pop = Signal()                   # the window loop is done with `ce`
+        with m.If(pop):
+            m.d.sync += [ce_known.eq(ce2_known | land), ce2_known.eq(ce2_known & land)]
+            with m.If(ce2_known):
+                m.d.sync += [ce.eq(ce2), cnext.eq(cnext2), cuser.eq(cuser2)]
+                with m.If(land):
+                    m.d.sync += [ce2.eq(land_ce), cnext2.eq(land_next), cuser2.eq(wd_part)]
+            with m.Else():
+                m.d.sync += [ce.eq(land_ce), cnext.eq(land_next), cuser.eq(wd_part)]
+        with m.Elif(land):
+            with m.If(ce_known):
+                m.d.sync += [ce2_known.eq(1), ce2.eq(land_ce), cnext2.eq(land_next),
+                             cuser2.eq(wd_part)]
+            with m.Else():
+                m.d.sync += [ce_known.eq(1), ce.eq(land_ce), cnext.eq(land_next),
+                             cuser.eq(wd_part)]
+        ends_next = Signal(range(4))
+        m.d.comb += ends_next.eq(ends + (take_in & i.p.last) - pop)
+        m.d.sync += [ends.eq(ends_next), ends_full.eq(ends_next >= 2)]
+        # What may be read: the chunk's end once it has landed, else the ring's
+        # contents (a register, so the comparisons with it start at flip-flops)
+        lim = Signal(PB)
+        lim_mu = Signal(PB)              # lim - MU: a mask at p is there if p <= lim_mu
+        lim_known = Signal()
+        lim_nx = Signal(PB)
+        m.d.comb += [
+            lim_known.eq(Mux(pop, ce2_known | land, ce_known | land)),
+            lim_nx.eq(Mux(lim_known,
+                          Mux(pop, Mux(ce2_known, ce2, land_ce), Mux(ce_known, ce, land_ce)),
+                          Cat(C(0, LIU), wb))),
+        ]
+        # (`lim_mu` from `lim`, a cycle late: never more than the ring holds, as
+        # `lim` only grows; `ce_settled` says it reflects the chunk's end)
+        ce_settled = Signal()
+        m.d.sync += [lim.eq(lim_nx), lim_mu.eq(lim - MU), ce_settled.eq(ce_known & ~pop)]
+
+        # ---- the count of the next chunk ------------------------------------------
+        # (with the facts the chunk's start needs derived as it is taken: the
+        # decode was the start's path, the count's register -> `w_out`)
+        pend = Signal()
+        pend_cnt = Signal(self._count_bits)
+        pend_zero, pend_last = Signal(), Signal()
+        pend_r = Signal(range(WINDOW + 1))
+        pend_out = Signal(WINDOW)
+        m.d.comb += self.count.ready.eq(~pend)
+        with m.If(self.count.valid & ~pend):
+            cnt = self.count.p
+            m.d.sync += [pend.eq(1), pend_cnt.eq(cnt), pend_zero.eq(cnt == 0),
+                         pend_last.eq(_at_most_pow2(cnt, WINDOW)),
+                         pend_r.eq(((cnt[:5] - 1) & (WINDOW - 1)) + 1),
+                         pend_out.eq(Mux(cnt[:5] == 0, 0, ~thermometer(cnt[:5], WINDOW)))]
+
+        # ---- window loop ------------------------------------------------------------
+        act = Signal()                   # a chunk is being read
+        zero = Signal()                  # ... with no elements
+        failed = Signal()                # ... and found malformed: dropping it
+        wsv = Signal()                   # a mask is due at `ws`
+        ws = Signal(PB)                  # where the next mask starts
+        # (the chunk's number mod 4, which descriptors carry: the step loop holds
+        # at most two entries, so with the window loop's chunk three are in
+        # flight, e.g. a window of chunk c, an empty chunk c + 1's null beat,
+        # and a failure in c + 2 that must not flush chunk c)
+        ctag = Signal(2)
+        rem = Signal(self._count_bits)   # elements of the windows not yet read
+        w_last = Signal()                # the window at `ws` is the chunk's last
+        w_r = Signal(range(WINDOW + 1))  # ... and has this many elements (if last)
+        w_out = Signal(WINDOW)           # ... whose mask must leave these bits clear
+        code = Signal(4)
+        m.d.comb += self.error_code.eq(code)
+
+        # R1a: the beats that hold the mask at `ws` (copies of its slot bits for
+        # the multiplexers' selects); R1b: the mask and its units' popcounts.
+        NBM = -(-(MU + IU - 1) // IU)
+        ws_addr = [Signal(SL, name=f"ws_addr{k}") for k in range(NBM)]
+        ws_next = Signal(PB)
+        m.d.sync += [ws.eq(ws_next), *[a.eq(ws_next[LIU:LIU + SL] + k) for k, a in enumerate(ws_addr)]]
+        r1a_all = [Signal(IU * (UB + FW), name=f"r1a_b{k}") for k in range(NBM)]
+        m.d.sync += [r.eq(ring_read(f"ring_m{k}", a, True)) for k, (r, a) in enumerate(zip(r1a_all, ws_addr))]
+        r1a = Cat(*[r[:IU * UB] for r in r1a_all])
+        r1a_pc = Cat(*[r[IU * UB:] for r in r1a_all])
+        r1a_off = Signal(max(1, LIU))
+        a1, a1_bad = Signal(), Signal()
+        ok1, bad1 = Signal(), Signal()
+        accept = Signal()
+        fail = Signal()                  # the chunk is found malformed
+        flush = Signal()                 # ... last cycle (a register)
+        there = Signal()
+        m.d.comb += there.eq(ahead(lim_mu, ws))
+        m.d.sync += [r1a_off.eq(ws[:LIU] if LIU else 0),
+                     a1.eq(wsv & ~accept & ~fail & there),
+                     a1_bad.eq(wsv & ~accept & ~fail & ~there & ce_known & ~pop & ce_settled)]
+        mask1 = Signal(WINDOW)
+        pc1 = Signal(MU * FW)
+        if IU > 1:
+            m.d.sync += [mask1.eq(_pick([r1a[k * UB:k * UB + MU * UB] for k in range(IU)], r1a_off)),
+                         pc1.eq(_pick([r1a_pc[k * FW:k * FW + MU * FW] for k in range(IU)], r1a_off))]
+        else:
+            m.d.sync += [mask1.eq(r1a[:MU * UB]), pc1.eq(r1a_pc[:MU * FW])]
+        m.d.sync += [ok1.eq(a1 & ~accept & ~fail), bad1.eq(a1_bad & ~fail)]
+
+        # R2: the window taken, with what its move needs: units (`t2`), its
+        # last-window facts, the short window's check
+        v2 = Signal()
+        mask2 = Signal(WINDOW)
+        t2 = Signal(range(MU + WINDOW * EU + 1))   # units of the window
+        r2_last, r2_bad = Signal(), Signal()
+        r2_steps = Signal(range(nb + 1))
+        r2_keep = Signal(L)
+        t2c0 = Signal(range(MU + SV + 1))        # units to the first step's end
+        t2c1 = Signal(range(MU + 2 * SV + 1))    # ... and the second's
+        dvalid = Signal()
+        m.d.comb += accept.eq(ok1 & ~v2 & ~failed)
+        with m.If(accept):
+            m.d.sync += [v2.eq(1), mask2.eq(mask1),
+                         t2.eq(MU + sum(pc1[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
+                         t2c0.eq(MU + popcount([mask1[k] for k in range(L)]) * EU),
+                         t2c1.eq(MU + popcount([mask1[k] for k in range(2 * L)]) * EU),
+                         r2_last.eq(w_last), r2_bad.eq(w_last & (mask1 & w_out).any()),
+                         r2_steps.eq(Mux(w_last, (w_r + L - 1) >> (L.bit_length() - 1), nb)),
+                         r2_keep.eq(Mux(w_last, thermometer(((w_r - 1) & (L - 1)) + 1, L),
+                                        (1 << L) - 1)),
+                         rem.eq(rem - WINDOW), w_last.eq(_at_most_pow2(rem, 2 * WINDOW))]
+        # the last window's end against the chunk's (a register: `ws`, `t2`, `ce`
+        # hold while the last window waits in R2)
+        mv = Signal()                    # a window's descriptor is written
+        end_ok = Signal()
+        end_chk = Signal()               # `end_ok` describes the window in R2
+        # (and, before the chunk's end has landed, whether a beat that is not its
+        # last already reaches past the window: bytes follow it, a failure that
+        # must not wait for the end, which the ring may be too full to take in)
+        # (the window's end, `wend`, is a register itself: `ws` + `t2` in front
+        # of a comparison was the path at 8 x 8 and 16 x 4; `v2_q` says it
+        # describes the window in R2)
+        end_past = Signal()
+        wend, wend1 = Signal(PB), Signal(PB)
+        v2_q = Signal()
+        m.d.sync += [wend.eq(ws + t2), wend1.eq(ws + t2 + 1), v2_q.eq(v2 & ~mv & ~fail),
+                     end_ok.eq((wend == ce) & ~cuser),
+                     end_chk.eq(v2_q & v2 & r2_last & ce_known & ~pop & ~fail & ~mv),
+                     end_past.eq(v2_q & v2 & r2_last & ~ce_known & ~pop & ~fail & ~mv
+                                 & ahead(wr, wend1))]
+
+        # the move: a descriptor for the step loop (one register, `d*`)
+        dmask, dbase = Signal(WINDOW), Signal(PB)
+        dend, dend1 = Signal(PB), Signal(PB)     # the first and second steps' ends
+        dsteps1 = Signal()               # a single step
+        dsteps = Signal(range(nb + 1))
+        dkeep = Signal(L)
+        dfin, dterm, duser, dtag = Signal(), Signal(), Signal(), Signal(2)
+        load = Signal()
+        term = Signal()                  # a terminator's (an empty chunk's, a failure's)
+        term_user = Signal()
+        fail_code = Signal(4)
+        finish = Signal()                # the chunk is done here (its end popped)
+        m.d.comb += mv.eq(v2 & ~dvalid & ~r2_bad & (~r2_last | (end_chk & end_ok)) & ~failed)
+        with m.If(mv | term):
+            m.d.sync += [dvalid.eq(1), dmask.eq(Mux(term, 0, mask2)),
+                         dbase.eq(Mux(term, wrel, ws + MU)),
+                         dend.eq(ws + t2c0), dend1.eq(ws + t2c1),
+                         dsteps.eq(Mux(term, 1, r2_steps)),
+                         dsteps1.eq(Mux(term, 1, r2_steps == 1)),
+                         dkeep.eq(Mux(term, 0, r2_keep)),
+                         dfin.eq(term | r2_last), dterm.eq(term), duser.eq(term_user),
+                         dtag.eq(ctag)]
+        with m.Elif(load | (flush & (dtag == ctag))):    # (never with a write: ~dvalid)
+            m.d.sync += dvalid.eq(0)
+        with m.If(mv | fail):
+            m.d.sync += v2.eq(0)
+
+        # failures: the mask past the chunk's end, a short window's mask marking
+        # elements past the count, the last window's end not the chunk's; an empty
+        # chunk's last beat not its first or not empty
+        zero_chk = Signal()              # `zero_ok` describes the empty chunk
+        zero_ok = Signal()
+        zero_past = Signal()             # (a full beat of it has landed)
+        m.d.sync += [zero_chk.eq(act & zero & ce_known & ~pop & ~zero_chk & ~finish & ~failed),
+                     zero_ok.eq((ce == ws) & ~cuser),
+                     zero_past.eq(act & zero & ~ce_known & ~pop & ~failed & ~fail
+                                  & ahead(wr, (ws + 1)[:PB]))]
+        m.d.comb += [
+            fail.eq(act & ~failed & Mux(zero, (zero_chk & ~zero_ok) | zero_past,
+                                        bad1 | (v2 & r2_bad) | (end_chk & ~end_ok) | end_past)),
+            fail_code.eq(Mux(bad1 | ~(v2 & r2_bad), ZVCError.LENGTH_MISMATCH, ZVCError.BAD_MASK)),
+        ]
+        m.d.sync += [self.error.eq(fail), flush.eq(fail)]
+        # the terminator: an empty chunk's null beat (after its check), a failed
+        # chunk's closing beat (`user` set)
+        term_due = Signal()              # a failed chunk's terminator is due
+        m.d.comb += [
+            term.eq(~dvalid & ((act & zero & zero_chk & zero_ok & ~failed) | term_due)),
+            term_user.eq(term_due),
+        ]
+        with m.If(fail):
+            m.d.sync += [failed.eq(1), term_due.eq(1), code.eq(fail_code)]
+        with m.Elif(term & term_due):
+            m.d.sync += term_due.eq(0)
+
+        # the chunk ends here: after its last window's descriptor, an empty chunk's
+        # terminator, or a failed one's terminator once its last beat has landed
+        m.d.comb += finish.eq(act & ((mv & r2_last) | (term & zero & ~term_due)
+                                     | (failed & ~term_due & ~term & ce_known & ~pop)))
+        m.d.sync += pop.eq(finish)    # (registered: ce/ce2 move a cycle after the finish)
+        # (a chunk starts the cycle after its predecessor's finish, not in it:
+        # the finish's logic then reaches no wide enable)
+        start = Signal()
+        m.d.comb += start.eq(pend & ~act)
+        with m.If(finish):
+            m.d.sync += act.eq(0)        # (`failed`, `zero`: set at the next start)
+        with m.If(start):
+            m.d.sync += [act.eq(1), failed.eq(0), pend.eq(0), zero.eq(pend_zero),
+                         ctag.eq(ctag + 1), code.eq(ZVCError.OK),
+                         rem.eq(pend_cnt), w_last.eq(pend_last), w_r.eq(pend_r),
+                         w_out.eq(pend_out)]
+        # `wsv`: a mask is due at `ws` -- from a start with elements to the chunk's
+        # last window, after each non-last window's move
+        with m.If(start):
+            m.d.sync += wsv.eq(~pend_zero)
+        with m.Elif(accept | fail):
+            m.d.sync += wsv.eq(0)
+        with m.Elif(mv & ~r2_last):
+            m.d.sync += wsv.eq(1)
+        # `ws`: past the window on a move; the next chunk's start when one ends
+        m.d.comb += ws_next.eq(Mux(finish, cnext, Mux(mv, (ws + t2)[:PB], ws)))
+
+        # the window loop's release point: where its next mask is, or while a
+        # failed chunk is dropped everything that has landed (its end, the next
+        # chunk's start, once it has)
+        m.d.comb += wrel.eq(Mux(act & failed, Mux(ce_known, cnext, wr), ws))
+
+        # ---- step loop --------------------------------------------------------------
+        DEPTH = 16                       # (a LUT RAM is 16 deep)
+        m.submodules.out = out = WideFIFO(L * E + L + 2, DEPTH, copies=max(1, L * E // 64))
+        issued = Signal(range(DEPTH + 1))
+        room = Signal(init=1)
+        o_take = Signal()
+        m.d.comb += [
+            o.valid.eq(out.r_valid), out.r_en.eq(o.ready), o_take.eq(o.valid & o.ready),
+            o.p.data.eq(out.r_data[:L * E]), o.p.keep.eq(out.r_data[L * E:L * E + L]),
+            o.p.last.eq(out.r_data[L * E + L]), o.p.user.eq(out.r_data[L * E + L + 1]),
+        ]
+        have = Signal()                  # a window (or terminator) is being stepped
+        sm = Signal(WINDOW)              # its mask, shifted down `lanes` bits a step
+        pos = Signal(PB)                 # the step's first unit
+        end = Signal(PB)                 # ... and the unit after its last
+        endn = Signal(PB)                # the next step's end
+        left = Signal(range(nb + 1))
+        lastst = Signal()                # left == 1
+        fin, sterm, suser, stag = Signal(), Signal(), Signal(), Signal(2)
+        skeep = Signal(L)
+        issue = Signal()
+        avail = Signal()                 # the step's units are in the ring (below)
+        m.d.comb += [
+            issue.eq(have & room & (sterm | avail)),
+            # (no load in a flush's cycle, whatever the chunks: the tag
+            # comparison stays off the load's path)
+            load.eq(dvalid & (~have | (issue & lastst)) & ~flush),
+        ]
+        # `avail`: the step's units are in the ring (`end` <= `lim`), a register:
+        # `end`'s three next values (no step, a step, a load) are each compared
+        # with `lim` and the decision only picks one (`lim` a cycle late is never
+        # more than the ring holds: it only grows)
+        m.d.sync += avail.eq(Mux(load, ahead(lim, dend),
+                                 Mux(issue, ahead(lim, endn), ahead(lim, end))))
+        m.d.sync += [issued.eq(issued + issue - o_take),
+                     room.eq(room_after(m, issued, DEPTH, issue, o_take))]
+        NBV = -(-(SV + IU - 1) // IU)
+        pos_addr = [Signal(SL, name=f"pos_addr{k}") for k in range(NBV)]
+        pos_next = Signal(PB)
+        m.d.sync += [pos.eq(pos_next), *[a.eq(pos_next[LIU:LIU + SL] + k) for k, a in enumerate(pos_addr)]]
+        m.d.comb += pos_next.eq(pos)
+        with m.If(load):
+            m.d.sync += [have.eq(1), sm.eq(dmask),
+                         end.eq(dend), endn.eq(dend1),
+                         left.eq(dsteps), lastst.eq(dsteps1),
+                         fin.eq(dfin), sterm.eq(dterm), suser.eq(duser), skeep.eq(dkeep),
+                         stag.eq(dtag)]
+            m.d.comb += pos_next.eq(dbase)
+        with m.Elif(issue):
+            cnn = popcount([sm[2 * L + k] for k in range(L)]) * EU
+            m.d.sync += [sm.eq(sm >> L), end.eq(endn), endn.eq(endn + cnn),
+                         left.eq(left - 1), lastst.eq(left == 2)]
+            m.d.comb += pos_next.eq(end)
+            with m.If(lastst):
+                m.d.sync += have.eq(0)
+        with m.If(flush & (stag == ctag)):    # (never with a load: see `load`)
+            m.d.sync += have.eq(0)
+        # the release point: the step's position while the step loop holds a
+        # window of the chunks in flight, else the window loop's (everything
+        # that has landed while a failed chunk's end has not)
+        m.d.comb += rel.eq(Mux(have | dvalid, pos,
+                               wrel))
+
+        # the step's units: its beats (S1), shifted to its first unit (S2)
+        s1_b = [Signal(IU * UB, name=f"s1_b{k}") for k in range(NBV)]
+        m.d.sync += [r.eq(ring_read(f"ring_s{k}", a, False)) for k, (r, a) in enumerate(zip(s1_b, pos_addr))]
+        s1 = Cat(*s1_b)
+        s1_off = Signal(max(1, LIU))
+        s1_v, s1_mask, s1_keep, s1_last, s1_user = Signal(), Signal(L), Signal(L), Signal(), Signal()
+        m.d.sync += [s1_off.eq(pos[:LIU] if LIU else 0), s1_v.eq(issue),
+                     s1_mask.eq(sm[:L]),
+                     s1_keep.eq(Mux(sterm, 0, Mux(lastst & fin, skeep, (1 << L) - 1))),
+                     s1_last.eq(lastst & fin), s1_user.eq(sterm & suser)]
+        s2 = Signal(SV * UB)
+        s2_v, s2_mask, s2_keep, s2_last, s2_user = Signal(), Signal(L), Signal(L), Signal(), Signal()
+        m.d.sync += [
+            s2.eq(_pick([s1[k * UB:k * UB + SV * UB] for k in range(IU)], s1_off)
+                  if IU > 1 else s1[:SV * UB]),
+            s2_v.eq(s1_v), s2_mask.eq(Mux(s1_v, s1_mask, 0)), s2_keep.eq(s1_keep),
+            s2_last.eq(s1_last), s2_user.eq(s1_user),
+        ]
+        slots = [s2[l * E:(l + 1) * E] for l in range(L)]
+        data, side = expand_pipelined(m, s2_mask, slots, [s2_v, s2_keep, s2_last, s2_user], "x")
+        x_valid, x_keep, x_last, x_user = side
+        m.d.comb += [out.w_en.eq(x_valid), out.w_data.eq(Cat(*data, x_keep, x_last, x_user))]
+        self._dbg = dict(act=act, zero=zero, failed=failed, wsv=wsv, ws=ws, v2=v2, r2_last=r2_last, dvalid=dvalid,
+                         have=have, pos=pos, end=end, lim=lim, lim_mu=lim_mu, ce_known=ce_known, ce=ce, ce2_known=ce2_known,
+                         wb=wb, wb_q=wb_q, rel=rel, space=space, ends=ends, pend=pend, term_due=term_due,
+                         end_chk=end_chk, end_ok=end_ok, zero_chk=zero_chk, sterm=sterm, room=room, left=left, ok1=ok1, a1=a1, bad1=bad1)
+        return m
