@@ -8,10 +8,6 @@ the throughput of both blocks.
 """
 from __future__ import annotations
 
-import enum
-import math
-from typing import NamedTuple
-
 from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -22,54 +18,10 @@ from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
 from .streams import ELEM_BITS, byte_stream, check_codec_params, element_stream
+from .zvc_format import WINDOW, ZVCError, _at_most_pow2, _below_pow2, _units
+from .zvc_window import ZVCWindowDecoder
 
 __all__ = ["WINDOW", "ELEM_BITS", "ZVCError", "ZVCCompressor", "ZVCDecompressor", "ZVCLoopback"]
-
-#: Elements per ZVC window (one 32-bit mask).
-WINDOW = 32
-
-
-class ZVCError(enum.IntEnum):
-    """Error codes of :class:`ZVCDecompressor` (same numbers as ``golden.ErrorCode``)."""
-
-    OK = 0
-    #: The chunk ends before its last window is complete, or bytes follow it.
-    LENGTH_MISMATCH = 6
-    #: A mask sets bits for elements past the chunk's element count.
-    BAD_MASK = 8
-
-
-class _Units(NamedTuple):
-    unit_bytes: int
-    unit_bits: int
-    mask_units: int
-    elem_units: int
-
-
-def _units(elem_bits, beat_bytes):
-    """The coarsest unit in which a window's fields and a beat of ``beat_bytes``
-    bytes are both whole: the element's bytes when they divide the beat (every
-    ZVC field -- a 4-byte mask, E/8-byte elements -- is then a whole number of
-    units), else a common divisor of the two."""
-    ub = math.gcd(elem_bits // 8, beat_bytes)
-    return _Units(ub, 8 * ub, 4 // ub, elem_bits // 8 // ub)
-
-
-# Comparisons of a wide count with a power of two, written as reductions of its
-# high bits rather than as `<`/`<=`: Yosys's opt_share merges two comparisons
-# that feed one multiplexer into one comparison of multiplexed operands, which
-# put the ZVC decompressor's step decision in front of a 32-bit carry chain
-# (`next_short`, `fin`: rem or rem - lanes, picked by the decision).
-def _below_pow2(value, limit):
-    """``value < limit`` for ``limit`` a power of two."""
-    return ~value[limit.bit_length() - 1:].any()
-
-
-def _at_most_pow2(value, limit):
-    """``value <= limit`` for ``limit`` a power of two."""
-    k = limit.bit_length() - 1
-    return ~value[k + 1:].any() & ~(value[k] & value[:k].any())
-
 
 class ZVCCompressor(wiring.Component):
     """Zero-value compressor: raw element beats in, the chunk's ZVC bytes out.
@@ -419,7 +371,6 @@ class ZVCDecompressor(wiring.Component):
                 f"in_bytes={self._in_bytes})")
 
     def elaborate(self, platform):
-        from .zvc_window import ZVCWindowDecoder
         m = Module()
         E, L, IB = self._elem_bits, self._lanes, self._in_bytes
         if ZVCWindowDecoder.supports(E, L, IB):

@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 from .bits import expand_pipelined, leading_ones, popcount, room_after, thermometer
 from .fifo import WideFIFO
 from .streams import byte_stream, check_codec_params, element_stream
-from .zvc import WINDOW, ZVCError, _at_most_pow2, _units
+from .zvc_format import WINDOW, ZVCError, _at_most_pow2, _units
 
 __all__ = ["ZVCWindowDecoder"]
 
