@@ -143,11 +143,12 @@ class ZVCWindowDecoder(wiring.Component):
 
         # ---- the ring: input beats, written where the beat counter says ----------
         # A beat is accepted into `wd` (with the popcount of each unit, the side
-        # bits a mask read sums), and written into its slot a cycle later by a
-        # per-slot enable register: the acceptance (`i.valid` and the `space`
-        # register) reaches no data enable.  `i.ready` is `space` (the room after
-        # this cycle, from registers) and no more than two chunk ends
-        # outstanding (`ends`: the window loop reads the chunk's end from them).
+        # bits a mask read sums) and written into the ring, LUT RAM, a cycle
+        # later from registers (data, slot, enable): the acceptance (`i.valid`
+        # and the `space` register) reaches no memory.  `i.ready` is `space`
+        # (the room after this cycle, from registers) and no more than two
+        # chunk ends outstanding (`ends`: the window loop reads the chunk's end
+        # from them).
         nbytes = leading_ones([i.p.keep[k] for k in range(IB)])
         ncut = Signal(range(IU + 1))
         part = Signal()
@@ -179,7 +180,6 @@ class ZVCWindowDecoder(wiring.Component):
                      wd_last.eq(i.p.last), wd_n.eq(ncut), wd_part.eq(part)]
         with m.If(take_in):
             m.d.sync += wb.eq(wb + 1)
-        wd_any = we
 
         def ring_read(name, addr, with_pc):
             """A copy of the ring (LUT RAM, one per read port) read at ``addr``."""
@@ -202,7 +202,7 @@ class ZVCWindowDecoder(wiring.Component):
         ce2_known, ce2, cnext2, cuser2 = Signal(), Signal(PB), Signal(PB), Signal()
         land = Signal()
         land_ce, land_next = Signal(PB), Signal(PB)
-        m.d.comb += [land.eq(wd_any & wd_last),
+        m.d.comb += [land.eq(we & wd_last),
                      land_ce.eq(Cat(C(0, LIU), wb_q) + wd_n),
                      land_next.eq(Cat(C(0, LIU), wb_q + 1))]
         pop = Signal()                   # the window loop is done with `ce`
@@ -275,8 +275,9 @@ class ZVCWindowDecoder(wiring.Component):
         code = Signal(4)
         m.d.comb += self.error_code.eq(code)
 
-        # R1a: the beats that hold the mask at `ws` (copies of its slot bits for
-        # the multiplexers' selects); R1b: the mask and its units' popcounts.
+        # R1a: the beats that hold the mask at `ws` (their slots registered
+        # with `ws`, one ring copy per beat read); R1b: the mask and its units'
+        # popcounts, picked by `ws`'s offset in the beat.
         NBM = -(-(MU + IU - 1) // IU)
         ws_addr = [Signal(SL, name=f"ws_addr{k}") for k in range(NBM)]
         ws_next = Signal(PB)
@@ -519,8 +520,4 @@ class ZVCWindowDecoder(wiring.Component):
         data, side = expand_pipelined(m, s2_mask, slots, [s2_v, s2_keep, s2_last, s2_user], "x")
         x_valid, x_keep, x_last, x_user = side
         m.d.comb += [out.w_en.eq(x_valid), out.w_data.eq(Cat(*data, x_keep, x_last, x_user))]
-        self._dbg = dict(act=act, zero=zero, failed=failed, wsv=wsv, ws=ws, v2=v2, r2_last=r2_last, dvalid=dvalid,
-                         have=have, pos=pos, end=end, lim=lim, lim_mu=lim_mu, ce_known=ce_known, ce=ce, ce2_known=ce2_known,
-                         wb=wb, wb_q=wb_q, rel=rel, space=space, ends=ends, pend=pend, term_due=term_due,
-                         end_chk=end_chk, end_ok=end_ok, zero_chk=zero_chk, sterm=sterm, room=room, left=left, ok1=ok1, a1=a1, bad1=bad1)
         return m
