@@ -24,7 +24,7 @@ from .bits import (compact_level, count_after, leading_ones, popcount, prefix_co
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
-from .streams import ELEM_BITS, MAX_LANES, byte_stream, check_codec_params, element_stream
+from .streams import DecoderParams, decoder_members, ELEM_BITS, MAX_LANES, byte_stream, check_codec_params, element_stream
 
 __all__ = ["ELEM_BITS", "MAX_LANES", "MAX_RUN", "RLEError", "RLEEncoder", "RLEDecoder",
            "RLELoopback"]
@@ -300,7 +300,7 @@ class RLEEncoder(wiring.Component):
         return m
 
 
-class RLEDecoder(wiring.Component):
+class RLEDecoder(DecoderParams, wiring.Component):
     """Zero-run RLE decoder: one chunk's RLE bytes + its element count in, elements out.
 
     For every chunk the decoder takes one element count from ``count`` (sampled
@@ -375,18 +375,7 @@ class RLEDecoder(wiring.Component):
         self._elem_bits, self._lanes, self._in_bytes = check_codec_params(
             elem_bits, lanes, "in_bytes", in_bytes, count_bits)
         self._count_bits = count_bits
-        super().__init__({
-            "i": In(byte_stream(in_bytes)),
-            "count": In(stream.Signature(count_bits)),
-            "o": Out(element_stream(elem_bits, lanes, user_bits=1)),
-            "error": Out(1),
-            "error_code": Out(4),
-        })
-
-    elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
-    lanes = property(lambda self: self._lanes, doc="Elements per output beat.")
-    in_bytes = property(lambda self: self._in_bytes, doc="Bytes per input beat.")
-    count_bits = property(lambda self: self._count_bits, doc="Width of the element count.")
+        super().__init__(decoder_members(elem_bits, lanes, in_bytes, count_bits))
 
     def __repr__(self):
         return (f"RLEDecoder(elem_bits={self._elem_bits}, lanes={self._lanes}, "

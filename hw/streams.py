@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from amaranth.lib import data, stream
 
-__all__ = ["element_beat_layout", "byte_beat_layout", "element_stream", "byte_stream",
+__all__ = ["decoder_members", "DecoderParams", "element_beat_layout", "byte_beat_layout", "element_stream", "byte_stream",
            "check_positive_int"]
 
 
@@ -99,6 +99,26 @@ def element_stream(elem_bits: int, lanes: int, user_bits: int = 0) -> stream.Sig
 def byte_stream(nbytes: int, user_bits: int = 0) -> stream.Signature:
     """A :class:`~amaranth.lib.stream.Signature` of byte beats."""
     return stream.Signature(byte_beat_layout(nbytes, user_bits))
+
+
+def decoder_members(elem_bits: int, lanes: int, in_bytes: int, count_bits: int, **extra) -> dict:
+    """The signature members every codec decoder has: ``i`` (bytes), ``count``,
+    any ``extra`` inputs, ``o`` (elements, ``user`` set on a malformed chunk's
+    closing beat), ``error`` and ``error_code``."""
+    from amaranth.lib.wiring import In, Out
+    return {"i": In(byte_stream(in_bytes)), "count": In(stream.Signature(count_bits)), **extra,
+            "o": Out(element_stream(elem_bits, lanes, user_bits=1)),
+            "error": Out(1), "error_code": Out(4)}
+
+
+class DecoderParams:
+    """The parameters of a codec decoder as read-only properties (set ``_elem_bits``,
+    ``_lanes``, ``_in_bytes``, ``_count_bits`` in the constructor)."""
+
+    elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
+    lanes = property(lambda self: self._lanes, doc="Elements per output beat.")
+    in_bytes = property(lambda self: self._in_bytes, doc="Bytes per input beat.")
+    count_bits = property(lambda self: self._count_bits, doc="Width of the element count.")
 
 
 #: Element widths the codec blocks (ZVC and RLE) take.

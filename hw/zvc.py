@@ -17,7 +17,7 @@ from .bits import (compact_level, expand_pipelined, leading_ones, popcount, pref
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker
 from .skid import replicated
-from .streams import ELEM_BITS, byte_stream, check_codec_params, element_stream
+from .streams import DecoderParams, decoder_members, ELEM_BITS, byte_stream, check_codec_params, element_stream
 from .zvc_format import WINDOW, ZVCError, _at_most_pow2, _below_pow2, _units
 from .zvc_window import ZVCWindowDecoder
 
@@ -281,7 +281,7 @@ class ZVCCompressor(wiring.Component):
         return m
 
 
-class ZVCDecompressor(wiring.Component):
+class ZVCDecompressor(DecoderParams, wiring.Component):
     """Zero-value decompressor: one chunk's ZVC bytes + its element count in, elements out.
 
     For every chunk the decompressor takes one element count from ``count``
@@ -353,18 +353,7 @@ class ZVCDecompressor(wiring.Component):
         self._count_bits = count_bits
         # copies of the step decision: one per 64 bytes of buffered input beats
         self._copies = max(1, min(8, 3 * in_bytes // 64))
-        super().__init__({
-            "i": In(byte_stream(in_bytes)),
-            "count": In(stream.Signature(count_bits)),
-            "o": Out(element_stream(elem_bits, lanes, user_bits=1)),
-            "error": Out(1),
-            "error_code": Out(4),
-        })
-
-    elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
-    lanes = property(lambda self: self._lanes, doc="Elements per output beat.")
-    in_bytes = property(lambda self: self._in_bytes, doc="Bytes per input beat.")
-    count_bits = property(lambda self: self._count_bits, doc="Width of the element count.")
+        super().__init__(decoder_members(elem_bits, lanes, in_bytes, count_bits))
 
     def __repr__(self):
         return (f"ZVCDecompressor(elem_bits={self._elem_bits}, lanes={self._lanes}, "

@@ -21,13 +21,12 @@ side by side on one ring of input beats:
 from __future__ import annotations
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from .bits import expand_pipelined, leading_ones, popcount, room_after, thermometer
 from .fifo import WideFIFO
-from .streams import byte_stream, check_codec_params, element_stream
+from .streams import DecoderParams, check_codec_params, decoder_members
 from .zvc_format import WINDOW, ZVCError, _at_most_pow2, _units
 
 __all__ = ["ZVCWindowDecoder"]
@@ -50,7 +49,7 @@ def _pick(items, sel):
     return items[0]
 
 
-class ZVCWindowDecoder(wiring.Component):
+class ZVCWindowDecoder(DecoderParams, wiring.Component):
     """The ZVC decompressor for ``lanes`` <= 8 with a power-of-two number of units per
     input beat (see :meth:`supports`); same ports and behaviour as
     :class:`hw.zvc.ZVCDecompressor`, which uses it for those configurations.
@@ -89,18 +88,7 @@ class ZVCWindowDecoder(wiring.Component):
                              f"units per beat, not elem_bits={elem_bits!r}, lanes={lanes!r}, "
                              f"in_bytes={in_bytes!r}")
         self._count_bits = count_bits
-        super().__init__({
-            "i": In(byte_stream(in_bytes)),
-            "count": In(stream.Signature(count_bits)),
-            "o": Out(element_stream(elem_bits, lanes, user_bits=1)),
-            "error": Out(1),
-            "error_code": Out(4),
-        })
-
-    elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
-    lanes = property(lambda self: self._lanes, doc="Elements per output beat.")
-    in_bytes = property(lambda self: self._in_bytes, doc="Bytes per input beat.")
-    count_bits = property(lambda self: self._count_bits, doc="Width of the element count.")
+        super().__init__(decoder_members(elem_bits, lanes, in_bytes, count_bits))
 
     @staticmethod
     def supports(elem_bits: int, lanes: int, in_bytes: int) -> bool:

@@ -24,7 +24,7 @@ from .bits import (compact_level, expand_pipelined, leading_ones, onehot_select,
 from .fifo import WideFIFO
 from .packer import CreditedPacker, Unpacker, shift_units
 from .skid import replicated
-from .streams import byte_stream, check_codec_params, element_stream
+from .streams import DecoderParams, decoder_members, byte_stream, check_codec_params, element_stream
 
 __all__ = ["WINDOW", "ELEM_BITS", "TABLE_BYTES", "ZVCEError", "ZVCECompressor", "ZVCEDecompressor",
            "ZVCELoopback"]
@@ -472,7 +472,7 @@ class ZVCECompressor(wiring.Component):
         return m
 
 
-class ZVCEDecompressor(wiring.Component):
+class ZVCEDecompressor(DecoderParams, wiring.Component):
     """ZVCE decompressor: one chunk's ZVCE bytes, its element count and its code
     table in, elements out.
 
@@ -538,19 +538,8 @@ class ZVCEDecompressor(wiring.Component):
         self._elem_bits, self._lanes, self._in_bytes = _check_params(
             elem_bits, lanes, "in_bytes", in_bytes, count_bits)
         self._count_bits = count_bits
-        super().__init__({
-            "i": In(byte_stream(in_bytes)),
-            "count": In(stream.Signature(count_bits)),
-            "code_table": In(8 * TABLE_BYTES),
-            "o": Out(element_stream(elem_bits, lanes, user_bits=1)),
-            "error": Out(1),
-            "error_code": Out(4),
-        })
-
-    elem_bits = property(lambda self: self._elem_bits, doc="Element width in bits.")
-    lanes = property(lambda self: self._lanes, doc="Elements per output beat.")
-    in_bytes = property(lambda self: self._in_bytes, doc="Bytes per input beat.")
-    count_bits = property(lambda self: self._count_bits, doc="Width of the element count.")
+        super().__init__(decoder_members(elem_bits, lanes, in_bytes, count_bits,
+                                         code_table=In(8 * TABLE_BYTES)))
 
     def __repr__(self):
         # (getattr: Amaranth's unused-elaboratable warning calls repr even on an
