@@ -530,46 +530,38 @@ class ZVCDecompressor(DecoderParams, wiring.Component):
         # 109.0 (108.9-113.7) MHz, +19 LUT4; with a registered read it did
         # not pay: 16 x 4 106.1 -> 101.2, 8 x 8 101.4 -> 98.9)
         PMC = WINDOW // 8
-        PCN = PMC                         # the copy that reads the counts
         PB = len(Signal(range(N)))
-        # (the copy after the mask's: the counts')
+        # (one more, after the mask's: the counts')
         pms = replicated(m, "pm", PMC + 1, width=PB)
         pm = pms[-1]
         pm_next = Signal(range(N))
         # the ring as (unit, side) pairs
         src = [(unp.beats[k * UB:(k + 1) * UB], unp.beats_side[k * SB:(k + 1) * SB])
                for k in range(N)]
-        sels = pms[:PMC + 1]
-        r_mask = Signal(WINDOW)
+        nmask = Signal(WINDOW)
         # (the first step's units, the same plus a mask, and the window's set
         # bits, formed per position before the multiplexer, so that `pm`
         # reaches `need`/`need_mu` through the multiplexer alone: an adder
         # behind it was the path at 32 x 4)
-        r_need = Signal(range(PW + 1))
-        r_need_mu = Signal(range(PW + MU + 1))
-        r_tot = Signal(range(WINDOW + 1))
-        starts = N                        # (positions the multiplexer selects)
-        for c, sel in enumerate(sels):
-            lo, hi = 8 * c, 8 * (c + 1)
-            with m.Switch(sel):
-                for t in range(starts):
-                    # (the last position as the default: lint wants every value of
-                    # the select covered, and N need not be a power of two)
-                    with (m.Default() if t == starts - 1 else m.Case(t)):
-                        at = [src[(t + j) % len(src)] for j in range(MU)]
-                        if c < PMC:
-                            m.d.comb += r_mask[lo:hi].eq(Cat(*[u for u, _ in at])[lo:hi])
-                        if c == PCN:
-                            full = [sd[:FW] for _, sd in at]
-                            terms = full[:TF] + ([at[TF][1][FW:]] if TP else [])
-                            m.d.comb += [r_need.eq(sum(terms) * EU),
-                                         r_need_mu.eq(sum(terms) * EU + MU),
-                                         r_tot.eq(sum(full))]
-        nmask = Signal(WINDOW)
         nneed = Signal(range(PW + 1))
         nneed_mu = Signal(range(PW + MU + 1))
         ntot = Signal(range(WINDOW + 1))
-        m.d.comb += [nmask.eq(r_mask), nneed.eq(r_need), nneed_mu.eq(r_need_mu), ntot.eq(r_tot)]
+        for c, sel in enumerate(pms):
+            lo, hi = 8 * c, 8 * (c + 1)
+            with m.Switch(sel):
+                for t in range(N):
+                    # (the last position as the default: lint wants every value of
+                    # the select covered, and N need not be a power of two)
+                    with (m.Default() if t == N - 1 else m.Case(t)):
+                        at = [src[(t + j) % len(src)] for j in range(MU)]
+                        if c < PMC:
+                            m.d.comb += nmask[lo:hi].eq(Cat(*[u for u, _ in at])[lo:hi])
+                        else:            # (the counts' copy)
+                            full = [sd[:FW] for _, sd in at]
+                            terms = full[:TF] + ([at[TF][1][FW:]] if TP else [])
+                            m.d.comb += [nneed.eq(sum(terms) * EU),
+                                         nneed_mu.eq(sum(terms) * EU + MU),
+                                         ntot.eq(sum(full))]
 
         def decide(g):
             """The step decision from copy ``g`` of the registers: a dict of
