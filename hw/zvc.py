@@ -303,16 +303,16 @@ class ZVCDecompressor(DecoderParams, wiring.Component):
     Throughput: one output beat per cycle as long as compressed bytes arrive at
     ``in_bytes`` per cycle and the output is not back-pressured.
 
-    Two structures (``docs/ZVC.md``): with four or more output beats per
-    window (``lanes`` <= 8) and a power-of-two number of units per input beat
+    Two structures (``docs/ZVC.md``): with two or more output beats per
+    window (``lanes`` <= 16) and a power-of-two number of units per input beat
     (a unit is the element's bytes where they divide the beat),
     :class:`hw.zvc_window.ZVCWindowDecoder` resolves a window's mask once per
     window and emits its beats from a descriptor; otherwise each output beat
     takes its units from an :class:`~hw.packer.Unpacker`.  Latency, after the
     clock edge that transferred the input beat of a one-window chunk whose
-    count has been taken, to its output beat: 15 cycles (``lanes`` <= 4) or 16
-    (``lanes`` = 8) in the first structure, 9 (``lanes`` <= 4) or 10 cycles
-    (``lanes`` >= 8) in the second.
+    count has been taken, to its output beat: 15 cycles (``lanes`` <= 4), 16
+    (``lanes`` = 8) or 14 (``lanes`` = 16) in the first structure, 9 (``lanes``
+    <= 4) or 10 cycles (``lanes`` >= 8) in the second.
 
     Parameters
     ----------
@@ -515,8 +515,9 @@ class ZVCDecompressor(DecoderParams, wiring.Component):
         # known then (the mask's set bits), a whole window ahead of the read.
         # The read is combinational (a registered read in one or two stages,
         # with a flag saying the stages hold the mask, paid for itself only
-        # with four or more steps a window: those configurations are now
-        # :class:`hw.zvc_window.ZVCWindowDecoder`'s; docs/TIMING.md section 27).
+        # with four or more steps a window: those configurations, and those of
+        # two steps a window, are now :class:`hw.zvc_window.ZVCWindowDecoder`'s;
+        # docs/TIMING.md sections 27-28).
         N = unp.ring_units
         # (`pm` is a register in WINDOW / 8 copies, each selecting 8 bits of the
         # mask, and one more for the arithmetic: one copy fanned out to the

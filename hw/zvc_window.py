@@ -1,16 +1,19 @@
 """ZVC decompression a window at a time: the structure of :class:`hw.zvc.ZVCDecompressor`
-for four or more output beats per window (``lanes`` <= 8).
+for two or more output beats per window (``lanes`` <= 16).
 
 A ZVC window is a 32-bit mask and then its nonzero elements; the position of the
 next mask depends on the popcount of this one.  Decoding a step (one output beat)
 at a time puts that dependency, a variable take from a byte ring and a comparison
-with the ring's level into every cycle; with ``32 / lanes`` >= 4 steps per
-window it only has to be resolved once every four cycles.  So two loops run
-side by side on one ring of input beats:
+with the ring's level into every cycle; with ``32 / lanes`` >= 2 steps per
+window it only has to be resolved once every two (or four) cycles.  So two
+loops run side by side on one ring of input beats:
 
-* the **window loop** reads a mask at ``ws`` (two register stages: the ring's
-  beats, then the units within them), takes it with its popcount (R2), checks it,
-  and moves ``ws`` past the window, a window at most every four cycles;
+* the **window loop** reads a mask at ``ws``, takes it with its popcount (carried
+  beside each unit from the input), checks it, and moves ``ws`` past the window:
+  with four or more steps a window in three register stages (the ring's beats,
+  the units within them, the window taken), a window at most every four cycles;
+  with two steps (16 lanes) the read and the pick in one stage and the move
+  straight from it, a window every two cycles;
 * the **step loop** emits the window's beats from a descriptor (mask, where its
   elements start) one per cycle: each step only shifts the mask and adds the
   step's count to a position, and reads its units from the ring in two register
@@ -50,7 +53,7 @@ def _pick(items, sel):
 
 
 class ZVCWindowDecoder(DecoderParams, wiring.Component):
-    """The ZVC decompressor for ``lanes`` <= 8 with a power-of-two number of units per
+    """The ZVC decompressor for ``lanes`` <= 16 with a power-of-two number of units per
     input beat (see :meth:`supports`); same ports and behaviour as
     :class:`hw.zvc.ZVCDecompressor`, which uses it for those configurations.
 
@@ -59,7 +62,7 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
     elem_bits : int
         Element width: 8, 16 or 32.
     lanes : int
-        Elements per output beat: 1, 2, 4 or 8.
+        Elements per output beat: 1, 2, 4, 8 or 16.
     in_bytes : int
         Bytes per input beat: a power of two times the unit (the element's
         bytes where they divide the beat).
@@ -84,7 +87,7 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         self._elem_bits, self._lanes, self._in_bytes = check_codec_params(
             elem_bits, lanes, "in_bytes", in_bytes, count_bits)
         if not self.supports(elem_bits, lanes, in_bytes):
-            raise ValueError(f"ZVCWindowDecoder needs lanes <= 8 and a power-of-two number of "
+            raise ValueError(f"ZVCWindowDecoder needs lanes <= 16 and a power-of-two number of "
                              f"units per beat, not elem_bits={elem_bits!r}, lanes={lanes!r}, "
                              f"in_bytes={in_bytes!r}")
         self._count_bits = count_bits
@@ -92,10 +95,10 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
 
     @staticmethod
     def supports(elem_bits: int, lanes: int, in_bytes: int) -> bool:
-        """Four or more steps per window, and a power-of-two number of units per beat
+        """Two or more steps per window, and a power-of-two number of units per beat
         (ring positions are then plain binary numbers)."""
         iu = in_bytes // _units(elem_bits, in_bytes).unit_bytes
-        return WINDOW // lanes >= 4 and iu & (iu - 1) == 0
+        return WINDOW // lanes >= 2 and iu & (iu - 1) == 0
 
     def __repr__(self):
         return (f"ZVCWindowDecoder(elem_bits={self._elem_bits}, lanes={self._lanes}, "
@@ -108,7 +111,7 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         U, UB, MU, EU = g.unit_bytes, g.unit_bits, g.mask_units, g.elem_units
         IU = IB // U                     # units per input beat (a power of two)
         LIU = IU.bit_length() - 1
-        nb = WINDOW // L                 # steps per window (>= 4)
+        nb = WINDOW // L                 # steps per window (>= 2)
         SV = L * EU                      # units one step reads at most
         FW = len(Signal(range(UB + 1)))  # bits of a unit's popcount
         # ring slots (beats), a power of two: RING_BEATS / RING_BYTES at least,
@@ -263,62 +266,96 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         code = Signal(4)
         m.d.comb += self.error_code.eq(code)
 
-        # R1a: the beats that hold the mask at `ws` (their slots registered
-        # with `ws`, one ring copy per beat read); R1b: the mask and its units'
-        # popcounts, picked by `ws`'s offset in the beat.
+        # The mask at `ws`: its beats (one ring copy per beat read, their slots
+        # registered with `ws`), the mask and its units' popcounts picked by
+        # `ws`'s offset in the beat.
         NBM = -(-(MU + IU - 1) // IU)
         ws_addr = [Signal(SL, name=f"ws_addr{k}") for k in range(NBM)]
         ws_next = Signal(PB)
         m.d.sync += [ws.eq(ws_next), *[a.eq(ws_next[LIU:LIU + SL] + k) for k, a in enumerate(ws_addr)]]
-        r1a_all = [Signal(IU * (UB + FW), name=f"r1a_b{k}") for k in range(NBM)]
-        m.d.sync += [r.eq(ring_read(f"ring_m{k}", a, True)) for k, (r, a) in enumerate(zip(r1a_all, ws_addr))]
-        r1a = Cat(*[r[:IU * UB] for r in r1a_all])
-        r1a_pc = Cat(*[r[IU * UB:] for r in r1a_all])
-        r1a_off = Signal(max(1, LIU))
-        a1, a1_bad = Signal(), Signal()
-        ok1, bad1 = Signal(), Signal()
-        accept = Signal()
+        rm_all = [ring_read(f"ring_m{k}", a, True) for k, a in enumerate(ws_addr)]
+        accept = Signal()                # the window at `ws` is taken (into R2, or moved)
         fail = Signal()                  # the chunk is found malformed
         flush = Signal()                 # ... last cycle (a register)
         there = Signal()
         m.d.comb += there.eq(ahead(lim_mu, ws))
-        m.d.sync += [r1a_off.eq(ws[:LIU] if LIU else 0),
-                     a1.eq(wsv & ~accept & ~fail & there),
-                     a1_bad.eq(wsv & ~accept & ~fail & ~there & ce_known & ~pop & ce_settled)]
-        mask1 = Signal(WINDOW)
-        pc1 = Signal(MU * FW)
-        if IU > 1:
-            m.d.sync += [mask1.eq(_pick([r1a[k * UB:k * UB + MU * UB] for k in range(IU)], r1a_off)),
-                         pc1.eq(_pick([r1a_pc[k * FW:k * FW + MU * FW] for k in range(IU)], r1a_off))]
-        else:
-            m.d.sync += [mask1.eq(r1a[:MU * UB]), pc1.eq(r1a_pc[:MU * FW])]
-        m.d.sync += [ok1.eq(a1 & ~accept & ~fail), bad1.eq(a1_bad & ~fail)]
 
-        # R2: the window taken, with what its move needs: units (`t2`), its
-        # last-window facts, the short window's check
+        def pick_mask(beats, off):
+            """The mask at offset ``off`` of ``beats`` (read data) and its units'
+            popcounts."""
+            words = Cat(*[r[:IU * UB] for r in beats])
+            pcs = Cat(*[r[IU * UB:] for r in beats])
+            if IU == 1:
+                return words[:MU * UB], pcs[:MU * FW]
+            return (_pick([words[k * UB:k * UB + MU * UB] for k in range(IU)], off),
+                    _pick([pcs[k * FW:k * FW + MU * FW] for k in range(IU)], off))
+
+        # R2 (the window taken) as the move reads it: `v2`, `mask2`, `t2` (its
+        # units), `r2_last`, `r2_bad` (a short last window's mask marks
+        # elements past the count), steps, keep, the first step's end `t2c0`
         v2 = Signal()
         mask2 = Signal(WINDOW)
-        t2 = Signal(range(MU + WINDOW * EU + 1))   # units of the window
+        t2 = Signal(range(MU + WINDOW * EU + 1))
         r2_last, r2_bad = Signal(), Signal()
         r2_steps = Signal(range(nb + 1))
         r2_keep = Signal(L)
-        t2c0 = Signal(range(MU + SV + 1))        # units to the first step's end
+        t2c0 = Signal(range(MU + SV + 1))
         t2c1 = Signal(range(MU + 2 * SV + 1))    # ... and the second's
         dvalid = Signal()
-        m.d.comb += accept.eq(ok1 & ~v2 & ~failed)
-        with m.If(accept):
-            m.d.sync += [v2.eq(1), mask2.eq(mask1),
-                         t2.eq(MU + sum(pc1[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
-                         t2c0.eq(MU + popcount([mask1[k] for k in range(L)]) * EU),
-                         t2c1.eq(MU + popcount([mask1[k] for k in range(2 * L)]) * EU),
-                         r2_last.eq(w_last), r2_bad.eq(w_last & (mask1 & w_out).any()),
-                         r2_steps.eq(Mux(w_last, (w_r + L - 1) >> (L.bit_length() - 1), nb)),
-                         r2_keep.eq(Mux(w_last, thermometer(((w_r - 1) & (L - 1)) + 1, L),
-                                        (1 << L) - 1)),
-                         rem.eq(rem - WINDOW), w_last.eq(_at_most_pow2(rem, 2 * WINDOW))]
+        mv = Signal()                    # a window's descriptor is written
+        v2_q = Signal()                  # `v2` last cycle, the same window
+        last_steps = (w_r + L - 1) >> (L.bit_length() - 1)
+        last_keep = thermometer(((w_r - 1) & (L - 1)) + 1, L)
+        if nb >= 4:
+            # Four cycles a window (it has four steps): R1a, the mask's beats
+            # (registered); R1b, the mask and popcounts; R2, the window taken
+            # with what its move needs, from registers.
+            r1a_all = [Signal(IU * (UB + FW), name=f"r1a_b{k}") for k in range(NBM)]
+            m.d.sync += [r.eq(d) for r, d in zip(r1a_all, rm_all)]
+            r1a_off = Signal(max(1, LIU))
+            a1, a1_bad = Signal(), Signal()
+            ok1, bad1 = Signal(), Signal()
+            m.d.sync += [r1a_off.eq(ws[:LIU] if LIU else 0),
+                         a1.eq(wsv & ~accept & ~fail & there),
+                         a1_bad.eq(wsv & ~accept & ~fail & ~there & ce_known & ~pop & ce_settled)]
+            mask1 = Signal(WINDOW)
+            pc1 = Signal(MU * FW)
+            m.d.sync += [Cat(mask1, pc1).eq(Cat(*pick_mask(r1a_all, r1a_off))),
+                         ok1.eq(a1 & ~accept & ~fail), bad1.eq(a1_bad & ~fail)]
+            m.d.comb += accept.eq(ok1 & ~v2 & ~failed)
+            with m.If(accept):
+                m.d.sync += [v2.eq(1), mask2.eq(mask1),
+                             t2.eq(MU + sum(pc1[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
+                             t2c0.eq(MU + popcount([mask1[k] for k in range(L)]) * EU),
+                             t2c1.eq(MU + popcount([mask1[k] for k in range(2 * L)]) * EU),
+                             r2_last.eq(w_last), r2_bad.eq(w_last & (mask1 & w_out).any()),
+                             r2_steps.eq(Mux(w_last, last_steps, nb)),
+                             r2_keep.eq(Mux(w_last, last_keep, (1 << L) - 1)),
+                             rem.eq(rem - WINDOW), w_last.eq(_at_most_pow2(rem, 2 * WINDOW))]
+            with m.If(mv | fail):
+                m.d.sync += v2.eq(0)
+        else:
+            # Two cycles a window (it has two steps): R1, the mask read and
+            # picked in one cycle with its units (`t2`, from the carried
+            # popcounts) and whether it is there; the move straight from R1.
+            # A last window waits for its checks (`r2_bad` a cycle later, the
+            # end's two).
+            bad1 = Signal()
+            mask_rd, pc_rd = pick_mask(rm_all, ws[:LIU] if LIU else C(0, 1))
+            m.d.sync += [v2.eq(wsv & there & ~mv & ~fail & ~failed), mask2.eq(mask_rd),
+                         t2.eq(MU + sum(pc_rd[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
+                         bad1.eq(wsv & ~mv & ~fail & ~there & ce_known & ~pop & ce_settled)]
+            bad_q = Signal()
+            m.d.sync += bad_q.eq(w_last & (mask2 & w_out).any())
+            m.d.comb += [accept.eq(mv), r2_last.eq(w_last), r2_bad.eq(v2_q & bad_q),
+                         t2c0.eq(MU + popcount([mask2[k] for k in range(L)]) * EU),
+                         t2c1.eq(t2),
+                         r2_steps.eq(Mux(w_last, last_steps, nb)),
+                         r2_keep.eq(Mux(w_last, last_keep, (1 << L) - 1))]
+            with m.If(mv):
+                m.d.sync += [rem.eq(rem - WINDOW), w_last.eq(_at_most_pow2(rem, 2 * WINDOW))]
         # the last window's end against the chunk's (a register: `ws`, `t2`, `ce`
         # hold while the last window waits in R2)
-        mv = Signal()                    # a window's descriptor is written
         end_ok = Signal()
         end_chk = Signal()               # `end_ok` describes the window in R2
         # (and, before the chunk's end has landed, whether a beat that is not its
@@ -329,7 +366,6 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         # describes the window in R2)
         end_past = Signal()
         wend, wend1 = Signal(PB), Signal(PB)
-        v2_q = Signal()
         m.d.sync += [wend.eq(ws + t2), wend1.eq(ws + t2 + 1), v2_q.eq(v2 & ~mv & ~fail),
                      end_ok.eq((wend == ce) & ~cuser),
                      end_chk.eq(v2_q & v2 & r2_last & ce_known & ~pop & ~fail & ~mv),
@@ -360,8 +396,6 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
                          dtag.eq(ctag)]
         with m.Elif(load | (flush & (dtag == ctag))):    # (never with a write: ~dvalid)
             m.d.sync += dvalid.eq(0)
-        with m.If(mv | fail):
-            m.d.sync += v2.eq(0)
 
         # failures: the mask past the chunk's end, a short window's mask marking
         # elements past the count, the last window's end not the chunk's; an empty
@@ -411,7 +445,7 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         # last window, after each non-last window's move
         with m.If(start):
             m.d.sync += wsv.eq(~pend_zero)
-        with m.Elif(accept | fail):
+        with m.Elif(fail | (accept & (r2_last if nb < 4 else 1))):
             m.d.sync += wsv.eq(0)
         with m.Elif(mv & ~r2_last):
             m.d.sync += wsv.eq(1)
@@ -472,7 +506,8 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
                          stag.eq(dtag)]
             m.d.comb += pos_next.eq(dbase)
         with m.Elif(issue):
-            cnn = popcount([sm[2 * L + k] for k in range(L)]) * EU
+            # (the step after next's end: none at two steps a window)
+            cnn = popcount([sm[2 * L + k] for k in range(L)]) * EU if 3 * L <= WINDOW else 0
             m.d.sync += [sm.eq(sm >> L), end.eq(endn), endn.eq(endn + cnn),
                          left.eq(left - 1), lastst.eq(left == 2)]
             m.d.comb += pos_next.eq(end)

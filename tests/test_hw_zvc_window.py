@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""Amaranth-simulator tests of hw.zvc_window (the ZVC decompressor for <= 8 lanes).
+"""Amaranth-simulator tests of hw.zvc_window (the ZVC decompressor for <= 16 lanes).
 
 Expected results come from ``golden.zvc``: good chunks decode to the golden
 elements, malformed ones close with ``user`` set and the golden error code, never
@@ -51,10 +51,11 @@ def random_chunks(elem_bits, rng, n):
     return chunks
 
 
-# (8 x 8, 16 x 4, 32 x 4 at their own width are the sweep's; 1-byte and 64-byte
-# beats, 1 and 2 lanes, 4-byte units with 1 unit a beat)
-CONFIGS = [(8, 8, 8), (16, 4, 8), (32, 4, 16), (16, 8, 16), (8, 1, 1), (32, 1, 4),
-           (8, 2, 64), (32, 4, 64)]
+# (8 x 8, 16 x 4, 32 x 4, 32 x 16 at their own width are the sweep's; 1-byte
+# and 64-byte beats, 1 and 2 lanes, 4-byte units with 1 unit a beat, two steps a
+# window with the mask across beats)
+CONFIGS = [(8, 8, 8), (16, 4, 8), (32, 4, 16), (32, 16, 64), (16, 8, 16), (8, 1, 1),
+           (32, 1, 4), (8, 2, 64), (32, 4, 64), (8, 16, 16), (16, 16, 4)]
 
 
 @pytest.mark.parametrize("elem_bits, lanes, in_bytes", CONFIGS)
@@ -104,8 +105,8 @@ def test_empty_chunk_with_many_beats():
 def test_the_decompressor_uses_it():
     """``ZVCDecompressor`` elaborates this structure exactly where it is supported."""
     from amaranth.hdl import Fragment
-    for args, windowed in [((8, 8, 8), True), ((32, 4, 16), True), ((32, 16, 64), False),
-                           ((32, 4, 5), False), ((16, 8, 12), False)]:
+    for args, windowed in [((8, 8, 8), True), ((32, 4, 16), True), ((32, 16, 64), True),
+                           ((8, 32, 32), False), ((32, 4, 5), False), ((16, 8, 12), False)]:
         assert ZVCWindowDecoder.supports(*args) == windowed
         frag = Fragment.get(ZVCDecompressor(*args), None)
         names = [name for _, name, _ in frag.subfragments]
@@ -113,7 +114,7 @@ def test_the_decompressor_uses_it():
 
 
 @pytest.mark.parametrize("args, what", [
-    ((8, 16, 16), "lanes=16"),
+    ((8, 32, 32), "lanes=32"),
     ((32, 4, 12), "in_bytes=12"),
 ])
 def test_unsupported_configurations_are_refused(args, what):
