@@ -218,7 +218,6 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         # What may be read: the chunk's end once it has landed, else the ring's
         # contents (a register, so the comparisons with it start at flip-flops)
         lim = Signal(PB)
-        lim_mu = Signal(PB)              # lim - MU: a mask at p is there if p <= lim_mu
         lim_known = Signal()
         lim_nx = Signal(PB)
         m.d.comb += [
@@ -227,10 +226,10 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
                           Mux(pop, Mux(ce2_known, ce2, land_ce), Mux(ce_known, ce, land_ce)),
                           Cat(C(0, LIU), wb))),
         ]
-        # (`lim_mu` from `lim`, a cycle late: never more than the ring holds, as
-        # `lim` only grows; `ce_settled` says it reflects the chunk's end)
+        # (`ce_settled`: `ce` and `lim` reflect the chunk's end, as they did a
+        # cycle before)
         ce_settled = Signal()
-        m.d.sync += [lim.eq(lim_nx), lim_mu.eq(lim - MU), ce_settled.eq(ce_known & ~pop)]
+        m.d.sync += [lim.eq(lim_nx), ce_settled.eq(ce_known & ~pop)]
 
         # ---- the count of the next chunk ------------------------------------------
         # (with the facts the chunk's start needs derived as it is taken: the
@@ -277,8 +276,12 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         accept = Signal()                # the window at `ws` is taken (into R2, or moved)
         fail = Signal()                  # the chunk is found malformed
         flush = Signal()                 # ... last cycle (a register)
+        # (`wsm` = `ws` + MU, a register of its own: the mask at `ws` is there if
+        # `wsm` <= `lim`)
+        wsm, wsm_next = Signal(PB, init=MU), Signal(PB)
+        m.d.sync += wsm.eq(wsm_next)
         there = Signal()
-        m.d.comb += there.eq(ahead(lim_mu, ws))
+        m.d.comb += there.eq(ahead(lim, wsm))
 
         def pick_mask(beats, off):
             """The mask at offset ``off`` of ``beats`` (read data) and its units'
@@ -296,6 +299,7 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         v2 = Signal()
         mask2 = Signal(WINDOW)
         t2 = Signal(range(MU + WINDOW * EU + 1))
+        t2mu = Signal(range(2 * MU + WINDOW * EU + 1))   # t2 + MU
         r2_last, r2_bad = Signal(), Signal()
         r2_steps = Signal(range(nb + 1))
         r2_keep = Signal(L)
@@ -326,6 +330,7 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
             with m.If(accept):
                 m.d.sync += [v2.eq(1), mask2.eq(mask1),
                              t2.eq(MU + sum(pc1[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
+                             t2mu.eq(2 * MU + sum(pc1[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
                              t2c0.eq(MU + popcount([mask1[k] for k in range(L)]) * EU),
                              t2c1.eq(MU + popcount([mask1[k] for k in range(2 * L)]) * EU),
                              r2_last.eq(w_last), r2_bad.eq(w_last & (mask1 & w_out).any()),
@@ -344,6 +349,7 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
             mask_rd, pc_rd = pick_mask(rm_all, ws[:LIU] if LIU else C(0, 1))
             m.d.sync += [v2.eq(wsv & there & ~mv & ~fail & ~failed), mask2.eq(mask_rd),
                          t2.eq(MU + sum(pc_rd[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
+                         t2mu.eq(2 * MU + sum(pc_rd[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
                          bad1.eq(wsv & ~mv & ~fail & ~there & ce_known & ~pop & ce_settled)]
             bad_q = Signal()
             m.d.sync += bad_q.eq(w_last & (mask2 & w_out).any())
@@ -354,21 +360,23 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
                          r2_keep.eq(Mux(w_last, last_keep, (1 << L) - 1))]
             with m.If(mv):
                 m.d.sync += [rem.eq(rem - WINDOW), w_last.eq(_at_most_pow2(rem, 2 * WINDOW))]
-        # the last window's end against the chunk's (a register: `ws`, `t2`, `ce`
+        # the last window's end against the chunk's (registers: `ws`, `t2`, `ce`
         # hold while the last window waits in R2)
         end_ok = Signal()
         end_chk = Signal()               # `end_ok` describes the window in R2
         # (and, before the chunk's end has landed, whether a beat that is not its
         # last already reaches past the window: bytes follow it, a failure that
         # must not wait for the end, which the ring may be too full to take in)
-        # (the window's end, `wend`, is a register itself: `ws` + `t2` in front
-        # of a comparison was the path at 8 x 8 and 16 x 4; `v2_q` says it
-        # describes the window in R2)
+        # (the end is checked as `ce - ws`, a register, against `t2`: `ws` +
+        # `t2` in front of the comparison was the path at 8 x 8 and 16 x 4, and
+        # a register for the sum cost a cycle per chunk; `wend1` is such a
+        # register, `v2_q` says it describes the window in R2)
         end_past = Signal()
-        wend, wend1 = Signal(PB), Signal(PB)
-        m.d.sync += [wend.eq(ws + t2), wend1.eq(ws + t2 + 1), v2_q.eq(v2 & ~mv & ~fail),
-                     end_ok.eq((wend == ce) & ~cuser),
-                     end_chk.eq(v2_q & v2 & r2_last & ce_known & ~pop & ~fail & ~mv),
+        wend1 = Signal(PB)
+        ce_ws = Signal(PB)               # ce - ws, a cycle late (see `ce_settled`)
+        m.d.sync += [ce_ws.eq(ce - ws), wend1.eq(ws + t2 + 1), v2_q.eq(v2 & ~mv & ~fail),
+                     end_ok.eq((ce_ws == t2) & ~cuser),
+                     end_chk.eq(v2 & r2_last & ce_known & ~pop & ce_settled & ~fail & ~mv),
                      end_past.eq(v2_q & v2 & r2_last & ~ce_known & ~pop & ~fail & ~mv
                                  & ahead(wr, wend1))]
 
@@ -450,7 +458,8 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         with m.Elif(mv & ~r2_last):
             m.d.sync += wsv.eq(1)
         # `ws`: past the window on a move; the next chunk's start when one ends
-        m.d.comb += ws_next.eq(Mux(finish, cnext, Mux(mv, (ws + t2)[:PB], ws)))
+        m.d.comb += [ws_next.eq(Mux(finish, cnext, Mux(mv, (ws + t2)[:PB], ws))),
+                     wsm_next.eq(Mux(finish, (cnext + MU)[:PB], Mux(mv, (ws + t2mu)[:PB], wsm)))]
 
         # the window loop's release point: where its next mask is, or while a
         # failed chunk is dropped everything that has landed (its end, the next
