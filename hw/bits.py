@@ -186,7 +186,17 @@ def compact_level(m, data, amounts, b, name):
     return out_d, out_a
 
 
-def expand_controls(m, mask, name):
+def expand_amounts(m, mask, name):
+    """How far each set bit's item moves in the compaction of ``mask`` (``k``
+    minus the set bits below ``k``; 0 for a clear bit): the start of
+    :func:`expand_controls`, which it can be given a stage ahead."""
+    n = len(mask)
+    p = prefix_counts(m, [mask[k] for k in range(n)], f"{name}_p")
+    bits = max(1, (n - 1).bit_length())
+    return [Mux(mask[k], k - p[k], 0)[:bits] for k in range(n)]
+
+
+def expand_controls(m, mask, name, amounts=None):
     """Routing flags of the expansion network for lane mask ``mask``.
 
     The expansion sends slot ``j`` to the lane of the ``j``-th set bit of
@@ -195,13 +205,14 @@ def expand_controls(m, mask, name):
     the mask alone.  Returns, per level ``b`` (in compaction order), the lists
     ``(stay, came)``: ``stay[x]`` = an item sat at position ``x`` before level
     ``b`` and did not move, ``came[y]`` = the item at ``y`` after level ``b``
-    came from ``y + 2**b``.
+    came from ``y + 2**b``.  ``amounts``: :func:`expand_amounts` of ``mask``,
+    if the caller has it (e.g. from registers).
     """
     n = len(mask)
-    p = prefix_counts(m, [mask[k] for k in range(n)], f"{name}_p")
     bits = max(1, (n - 1).bit_length())
     valid = [mask[k] for k in range(n)]
-    amounts = [Mux(mask[k], k - p[k], 0)[:bits] for k in range(n)]
+    if amounts is None:
+        amounts = expand_amounts(m, mask, name)
     levels = []
     for b in range(bits):
         d = 1 << b
@@ -242,7 +253,7 @@ def expand_level(m, data, stay, came, b, name):
     return out
 
 
-def expand_pipelined(m, mask, items, side, name):
+def expand_pipelined(m, mask, items, side, name, mask_early=None):
     """The expansion network as a pipeline: item *j* of ``items`` to the lane of
     the *j*-th set bit of ``mask``, zeros elsewhere.
 
@@ -250,10 +261,18 @@ def expand_pipelined(m, mask, items, side, name):
     of ``mask``), ``items`` and the ``side`` signals (valid, keep, ... that
     travel with the beat); then the levels run highest first, two per register
     stage.  Returns the expanded lanes and the ``side`` signals of the same
-    cycle.  Latency: 1 + (levels - 1) // 2 cycles.
+    cycle.  Latency: 1 + (levels - 1) // 2 cycles.  ``mask_early``: the value
+    ``mask`` (a register) takes next cycle, if the caller has it; the flags'
+    prefix counts are then formed from it a stage ahead.
     """
     L = len(items)
-    levels = expand_controls(m, mask, f"{name}_ctl")
+    if mask_early is None:
+        levels = expand_controls(m, mask, f"{name}_ctl")
+    else:
+        am = expand_amounts(m, mask_early, f"{name}_am")
+        am_r = [Signal(len(a), name=f"{name}_amr{k}") for k, a in enumerate(am)]
+        m.d.sync += [r.eq(a) for r, a in zip(am_r, am)]
+        levels = expand_controls(m, mask, f"{name}_ctl", amounts=am_r)
     flags = [f for stay, came in levels for f in stay + came]
     r_flags = [Signal(name=f"{name}_f{k}") for k in range(len(flags))]
     r_items = [Signal(len(items[0]), name=f"{name}_item{l}") for l in range(L)]

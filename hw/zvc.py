@@ -310,9 +310,10 @@ class ZVCDecompressor(DecoderParams, wiring.Component):
     window and emits its beats from a descriptor; otherwise each output beat
     takes its units from an :class:`~hw.packer.Unpacker`.  Latency, after the
     clock edge that transferred the input beat of a one-window chunk whose
-    count has been taken, to its output beat: 15 cycles (``lanes`` <= 4), 16
-    (``lanes`` = 8) or 14 (``lanes`` = 16) in the first structure, 9 (``lanes``
-    <= 4) or 10 cycles (``lanes`` >= 8) in the second.
+    count has been taken, to its output beat: 13 cycles (``lanes`` <= 4) or 14
+    (``lanes`` = 8 or 16; one more where ``lanes`` x ``elem_bits`` > 128) in
+    the first structure, 9 (``lanes`` <= 4) or 10 cycles (``lanes`` >= 8) in
+    the second.
 
     Parameters
     ----------

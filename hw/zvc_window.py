@@ -29,6 +29,7 @@ from amaranth.lib.memory import Memory
 
 from .bits import expand_pipelined, leading_ones, popcount, room_after, thermometer
 from .fifo import WideFIFO
+from .skid import replicated
 from .streams import DecoderParams, check_codec_params, decoder_members
 from .zvc_format import WINDOW, ZVCError, _at_most_pow2, _units
 
@@ -38,6 +39,11 @@ __all__ = ["ZVCWindowDecoder"]
 #: fewer), and bytes (for narrow beats); measured in docs/ZVC.md.
 RING_BEATS = 16
 RING_BYTES = 128
+#: Bits of a ring copy per memory (with its own addresses and write enable).
+SHARE_BITS = 128
+#: Bits of the step's units above which its shift to the step's first unit
+#: takes two register stages.
+SHIFT_BITS = 128
 
 
 def _pick(items, sel):
@@ -172,16 +178,36 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         with m.If(take_in):
             m.d.sync += wb.eq(wb + 1)
 
-        def ring_read(name, addr, with_pc):
-            """A copy of the ring (LUT RAM, one per read port) read at ``addr``."""
-            width = IU * (UB + FW) if with_pc else IU * UB
-            mem = Memory(shape=width, depth=RB, init=[], attrs={"ram_style": "distributed"})
-            m.submodules[name] = mem
-            wp = mem.write_port()
-            rp = mem.read_port(domain="comb")
-            m.d.comb += [wp.addr.eq(wslot), wp.en.eq(we),
-                         wp.data.eq(Cat(wd, wd_pc) if with_pc else wd), rp.addr.eq(addr)]
-            return rp.data
+        def ring_read(name, addr_name, addr_next, data=True, pc=False, value=None):
+            """A copy of the ring (LUT RAM, one per read port) read at a slot
+            registered from ``addr_next``: the units (``data``), their popcounts
+            (``pc``), or both.  A copy of SHARE_BITS or more is split into
+            memories of about that width, each with its own read and write
+            addresses and write enable (`keep` copies): one 4-bit read address
+            fanned out to a 512-bit copy was 32 x 16's path, 11.96 ns, 94 %
+            routing, 1 level)."""
+            if value is None:
+                value = Cat(*([wd] if data else []), *([wd_pc] if pc else []))
+            n = max(1, len(value) // SHARE_BITS)
+            if n == 1:
+                addrs, slots, ens = [Signal(SL, name=addr_name)], [wslot], [we]
+            else:
+                addrs = replicated(m, addr_name, n, width=SL)
+                slots = replicated(m, f"{name}_wslot", n, width=SL)
+                ens = replicated(m, f"{name}_we", n)
+                m.d.sync += [*[w.eq(wb[:SL]) for w in slots], *[e.eq(take_in) for e in ens]]
+            m.d.sync += [a.eq(addr_next) for a in addrs]
+            parts = []
+            for c in range(n):
+                lo, hi = c * len(value) // n, (c + 1) * len(value) // n
+                mem = Memory(shape=hi - lo, depth=RB, init=[], attrs={"ram_style": "distributed"})
+                m.submodules[name if n == 1 else f"{name}_{c}"] = mem
+                wp = mem.write_port()
+                rp = mem.read_port(domain="comb")
+                m.d.comb += [wp.addr.eq(slots[c]), wp.en.eq(ens[c]), wp.data.eq(value[lo:hi]),
+                             rp.addr.eq(addrs[c])]
+                parts.append(rp.data)
+            return Cat(*parts)
 
         wr = Cat(C(0, LIU), wb_q)        # units in the ring (whole beats)
 
@@ -269,10 +295,9 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         # registered with `ws`), the mask and its units' popcounts picked by
         # `ws`'s offset in the beat.
         NBM = -(-(MU + IU - 1) // IU)
-        ws_addr = [Signal(SL, name=f"ws_addr{k}") for k in range(NBM)]
         ws_next = Signal(PB)
-        m.d.sync += [ws.eq(ws_next), *[a.eq(ws_next[LIU:LIU + SL] + k) for k, a in enumerate(ws_addr)]]
-        rm_all = [ring_read(f"ring_m{k}", a, True) for k, a in enumerate(ws_addr)]
+        ws_slot = [(ws_next[LIU:LIU + SL] + k)[:SL] for k in range(NBM)]   # (registered in ring_read)
+        m.d.sync += ws.eq(ws_next)
         accept = Signal()                # the window at `ws` is taken (into R2, or moved)
         fail = Signal()                  # the chunk is found malformed
         flush = Signal()                 # ... last cycle (a register)
@@ -283,31 +308,41 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         there = Signal()
         m.d.comb += there.eq(ahead(lim, wsm))
 
-        def pick_mask(beats, off):
-            """The mask at offset ``off`` of ``beats`` (read data) and its units'
-            popcounts."""
-            words = Cat(*[r[:IU * UB] for r in beats])
-            pcs = Cat(*[r[IU * UB:] for r in beats])
+        def pick_units(beats, off, ub, n):
+            """The ``n`` units of ``ub`` bits at offset ``off`` of ``beats`` (ring
+            read data, one beat after another)."""
+            units = Cat(*beats)
             if IU == 1:
-                return words[:MU * UB], pcs[:MU * FW]
-            return (_pick([words[k * UB:k * UB + MU * UB] for k in range(IU)], off),
-                    _pick([pcs[k * FW:k * FW + MU * FW] for k in range(IU)], off))
+                return units[:n * ub]
+            return _pick([units[k * ub:(k + n) * ub] for k in range(IU)], off)
 
-        # R2 (the window taken) as the move reads it: `v2`, `mask2`, `t2` (its
-        # units), `r2_last`, `r2_bad` (a short last window's mask marks
-        # elements past the count), steps, keep, the first step's end `t2c0`
-        v2 = Signal()
-        mask2 = Signal(WINDOW)
-        t2 = Signal(range(MU + WINDOW * EU + 1))
-        t2mu = Signal(range(2 * MU + WINDOW * EU + 1))   # t2 + MU
-        r2_last, r2_bad = Signal(), Signal()
-        r2_steps = Signal(range(nb + 1))
-        r2_keep = Signal(L)
-        t2c0 = Signal(range(MU + SV + 1))
-        t2c1 = Signal(range(MU + 2 * SV + 1))    # ... and the second's
+        def units_of(pcs):
+            """A window's units from its mask's units' popcounts."""
+            return MU + sum(pcs[u * FW:(u + 1) * FW] for u in range(MU)) * EU
+
+        # The window at `ws` as the move decides on it: `wv` (it is there),
+        # `wt` (its units), `wtmu` (`wt` + MU), `wlast` (the chunk's last),
+        # `wbad` (a short last window's mask marks elements past the count),
+        # `wfree` (the stage after the move can take it).  What the descriptor
+        # is written from: `d_w` (written now), the mask `d_mask`, the
+        # window's start `d_ws`, the units to its first and second steps'
+        # ends, steps, keep, last, the chunk's tag.
+        wv, wlast, wbad, wfree = Signal(), Signal(), Signal(), Signal()
+        wready = Signal()                # a last window's checks describe it
+        r2_busy = Signal()               # (two steps a window: R2 holds a window)
+        r2_ws = Signal(PB)               # ... which starts here
+        wt = Signal(range(MU + WINDOW * EU + 1))
+        wtmu = Signal(range(2 * MU + WINDOW * EU + 1))
+        d_w = Signal()
+        d_mask, d_ws = Signal(WINDOW), Signal(PB)
+        d_t0 = Signal(range(MU + SV + 1))
+        d_t1 = Signal(range(MU + 2 * SV + 1))
+        d_steps = Signal(range(nb + 1))
+        d_keep = Signal(L)
+        d_last, d_tag = Signal(), Signal(2)
         dvalid = Signal()
-        mv = Signal()                    # a window's descriptor is written
-        v2_q = Signal()                  # `v2` last cycle, the same window
+        mv = Signal()                    # the window loop moves past the window at `ws`
+        wv_q = Signal()                  # `wv` last cycle, the same window
         last_steps = (w_r + L - 1) >> (L.bit_length() - 1)
         last_keep = thermometer(((w_r - 1) & (L - 1)) + 1, L)
         if nb >= 4:
@@ -315,7 +350,8 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
             # (registered); R1b, the mask and popcounts; R2, the window taken
             # with what its move needs, from registers.
             r1a_all = [Signal(IU * (UB + FW), name=f"r1a_b{k}") for k in range(NBM)]
-            m.d.sync += [r.eq(d) for r, d in zip(r1a_all, rm_all)]
+            m.d.sync += [r.eq(ring_read(f"ring_m{k}", f"ws_addr{k}", a, pc=True))
+                         for k, (r, a) in enumerate(zip(r1a_all, ws_slot))]
             r1a_off = Signal(max(1, LIU))
             a1, a1_bad = Signal(), Signal()
             ok1, bad1 = Signal(), Signal()
@@ -324,42 +360,95 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
                          a1_bad.eq(wsv & ~accept & ~fail & ~there & ce_known & ~pop & ce_settled)]
             mask1 = Signal(WINDOW)
             pc1 = Signal(MU * FW)
-            m.d.sync += [Cat(mask1, pc1).eq(Cat(*pick_mask(r1a_all, r1a_off))),
+            m.d.sync += [mask1.eq(pick_units([r[:IU * UB] for r in r1a_all], r1a_off, UB, MU)),
+                         pc1.eq(pick_units([r[IU * UB:] for r in r1a_all], r1a_off, FW, MU)),
                          ok1.eq(a1 & ~accept & ~fail), bad1.eq(a1_bad & ~fail)]
-            m.d.comb += accept.eq(ok1 & ~v2 & ~failed)
+            # R2: the window taken, the descriptor written from it by the move
+            m.d.comb += accept.eq(ok1 & ~wv & ~failed)
             with m.If(accept):
-                m.d.sync += [v2.eq(1), mask2.eq(mask1),
-                             t2.eq(MU + sum(pc1[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
-                             t2mu.eq(2 * MU + sum(pc1[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
-                             t2c0.eq(MU + popcount([mask1[k] for k in range(L)]) * EU),
-                             t2c1.eq(MU + popcount([mask1[k] for k in range(2 * L)]) * EU),
-                             r2_last.eq(w_last), r2_bad.eq(w_last & (mask1 & w_out).any()),
-                             r2_steps.eq(Mux(w_last, last_steps, nb)),
-                             r2_keep.eq(Mux(w_last, last_keep, (1 << L) - 1)),
+                m.d.sync += [wv.eq(1), d_mask.eq(mask1),
+                             wt.eq(units_of(pc1)), wtmu.eq(units_of(pc1) + MU),
+                             d_t0.eq(MU + popcount([mask1[k] for k in range(L)]) * EU),
+                             d_t1.eq(MU + popcount([mask1[k] for k in range(2 * L)]) * EU),
+                             wlast.eq(w_last), wbad.eq(w_last & (mask1 & w_out).any()),
+                             d_steps.eq(Mux(w_last, last_steps, nb)),
+                             d_keep.eq(Mux(w_last, last_keep, (1 << L) - 1)),
                              rem.eq(rem - WINDOW), w_last.eq(_at_most_pow2(rem, 2 * WINDOW))]
             with m.If(mv | fail):
-                m.d.sync += v2.eq(0)
+                m.d.sync += wv.eq(0)
+            m.d.comb += [wfree.eq(~dvalid), d_w.eq(mv), d_ws.eq(ws), d_last.eq(wlast),
+                         d_tag.eq(ctag), wready.eq(1)]
         else:
-            # Two cycles a window (it has two steps): R1, the mask read and
-            # picked in one cycle with its units (`t2`, from the carried
-            # popcounts) and whether it is there; the move straight from R1.
-            # A last window waits for its checks (`r2_bad` a cycle later, the
-            # end's two).
+            # Two cycles a window (it has two steps).  R1: the window's units
+            # (`wt`) from the ring's copy of the units' popcounts alone (a few
+            # bits a unit, so the read and the pick are small: the mask's read
+            # and pick in this stage were 32 x 16's path, 10.95 ns, 84 %
+            # routing), whether it is there, and the mask's beats; the move
+            # straight from R1, `ws` + `wt`.  The mask is picked from its beats
+            # as the window moves into R2, from which the descriptor is written.
+            # A last window waits for its checks (`wbad` a cycle later, the
+            # end's).
+            if MU == 1:
+                # (a mask of one unit: the copy holds each unit's `units_of`
+                # and that + MU, written from the popcounts, so R1 only reads
+                # and picks: the adders after the pick were 32 x 16's path,
+                # 11.05 ns, 7 levels)
+                TW = 2 * FW
+                tvals = Cat(*[Cat((wd_pc[u * FW:(u + 1) * FW] * EU + MU)[:FW],
+                                  (wd_pc[u * FW:(u + 1) * FW] * EU + 2 * MU)[:FW])
+                              for u in range(IU)])
+                rt_all = [ring_read(f"ring_t{k}", f"ws_addr_t{k}", a, value=tvals)
+                          for k, a in enumerate(ws_slot)]
+                t_rd = pick_units(rt_all, ws[:LIU] if LIU else C(0, 1), TW, 1)
+                wt_rd, wtmu_rd = t_rd[:FW], t_rd[FW:]
+            else:
+                rt_all = [ring_read(f"ring_t{k}", f"ws_addr_t{k}", a, data=False, pc=True)
+                          for k, a in enumerate(ws_slot)]
+                pc_rd = pick_units(rt_all, ws[:LIU] if LIU else C(0, 1), FW, MU)
+                wt_rd, wtmu_rd = units_of(pc_rd), units_of(pc_rd) + MU
+            r1a_all = [Signal(IU * UB, name=f"r1a_b{k}") for k in range(NBM)]
+            m.d.sync += [r.eq(ring_read(f"ring_m{k}", f"ws_addr{k}", a))
+                         for k, (r, a) in enumerate(zip(r1a_all, ws_slot))]
+            r1a_off = Signal(max(1, LIU))
             bad1 = Signal()
-            mask_rd, pc_rd = pick_mask(rm_all, ws[:LIU] if LIU else C(0, 1))
-            m.d.sync += [v2.eq(wsv & there & ~mv & ~fail & ~failed), mask2.eq(mask_rd),
-                         t2.eq(MU + sum(pc_rd[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
-                         t2mu.eq(2 * MU + sum(pc_rd[u * FW:(u + 1) * FW] for u in range(MU)) * EU),
+            m.d.sync += [r1a_off.eq(ws[:LIU] if LIU else 0),
+                         wv.eq(wsv & there & ~mv & ~fail & ~failed),
+                         wt.eq(wt_rd), wtmu.eq(wtmu_rd),
                          bad1.eq(wsv & ~mv & ~fail & ~there & ce_known & ~pop & ce_settled)]
+            # (the mask a register of its own, `mask1`, a cycle after `wt`, and
+            # the short window's check a cycle after that: picked and checked in
+            # one cycle, r1a_off -> bad_q was 32 x 16's path, 13.2 ns, 11 levels)
+            mask1 = Signal(WINDOW)
             bad_q = Signal()
-            m.d.sync += bad_q.eq(w_last & (mask2 & w_out).any())
-            m.d.comb += [accept.eq(mv), r2_last.eq(w_last), r2_bad.eq(v2_q & bad_q),
-                         t2c0.eq(MU + popcount([mask2[k] for k in range(L)]) * EU),
-                         t2c1.eq(t2),
-                         r2_steps.eq(Mux(w_last, last_steps, nb)),
-                         r2_keep.eq(Mux(w_last, last_keep, (1 << L) - 1))]
+            wv_qq = Signal()             # `wv` two cycles, the same window: `bad_q` describes it
+            m.d.sync += [mask1.eq(pick_units(r1a_all, r1a_off, UB, MU)),
+                         bad_q.eq(w_last & (mask1 & w_out).any()),
+                         wv_qq.eq(wv_q & wv & ~mv & ~fail)]
+            m.d.comb += [accept.eq(mv), wlast.eq(w_last), wbad.eq(wv_qq & bad_q),
+                         wready.eq(wv_qq)]
             with m.If(mv):
                 m.d.sync += [rem.eq(rem - WINDOW), w_last.eq(_at_most_pow2(rem, 2 * WINDOW))]
+            # R2: the window moved past, its descriptor written when the step
+            # loop's register is free (a failure flushes its chunk's).  Its
+            # mask is `mask1` the cycle after the move (`fresh2`), then a copy.
+            v2, ws2, t2, last2, tag2 = Signal(), Signal(PB), Signal.like(wt), Signal(), Signal(2)
+            fresh2 = Signal()
+            mask2, mask2h = Signal(WINDOW), Signal(WINDOW)
+            steps2, keep2 = Signal(range(nb + 1)), Signal(L)
+            m.d.sync += fresh2.eq(mv)
+            with m.If(fresh2):
+                m.d.sync += mask2h.eq(mask1)
+            m.d.comb += [mask2.eq(Mux(fresh2, mask1, mask2h)),
+                         wfree.eq(~v2), d_w.eq(v2 & ~dvalid & ~flush), r2_busy.eq(v2), r2_ws.eq(ws2),
+                         d_mask.eq(mask2), d_ws.eq(ws2),
+                         d_t0.eq(MU + popcount([mask2[k] for k in range(L)]) * EU), d_t1.eq(t2),
+                         d_steps.eq(steps2), d_keep.eq(keep2), d_last.eq(last2), d_tag.eq(tag2)]
+            with m.If(mv):
+                m.d.sync += [v2.eq(1), ws2.eq(ws), t2.eq(wt), last2.eq(w_last), tag2.eq(ctag),
+                             steps2.eq(Mux(w_last, last_steps, nb)),
+                             keep2.eq(Mux(w_last, last_keep, (1 << L) - 1))]
+            with m.Elif(d_w | (flush & (tag2 == ctag))):
+                m.d.sync += v2.eq(0)
         # the last window's end against the chunk's (registers: `ws`, `t2`, `ce`
         # hold while the last window waits in R2)
         end_ok = Signal()
@@ -367,17 +456,17 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         # (and, before the chunk's end has landed, whether a beat that is not its
         # last already reaches past the window: bytes follow it, a failure that
         # must not wait for the end, which the ring may be too full to take in)
-        # (the end is checked as `ce - ws`, a register, against `t2`: `ws` +
-        # `t2` in front of the comparison was the path at 8 x 8 and 16 x 4, and
+        # (the end is checked as `ce - ws`, a register, against `wt`: `ws` +
+        # `wt` in front of the comparison was the path at 8 x 8 and 16 x 4, and
         # a register for the sum cost a cycle per chunk; `wend1` is such a
-        # register, `v2_q` says it describes the window in R2)
+        # register, `wv_q` says it describes the window at `ws`)
         end_past = Signal()
         wend1 = Signal(PB)
         ce_ws = Signal(PB)               # ce - ws, a cycle late (see `ce_settled`)
-        m.d.sync += [ce_ws.eq(ce - ws), wend1.eq(ws + t2 + 1), v2_q.eq(v2 & ~mv & ~fail),
-                     end_ok.eq((ce_ws == t2) & ~cuser),
-                     end_chk.eq(v2 & r2_last & ce_known & ~pop & ce_settled & ~fail & ~mv),
-                     end_past.eq(v2_q & v2 & r2_last & ~ce_known & ~pop & ~fail & ~mv
+        m.d.sync += [ce_ws.eq(ce - ws), wend1.eq(ws + wt + 1), wv_q.eq(wv & ~mv & ~fail),
+                     end_ok.eq((ce_ws == wt) & ~cuser),
+                     end_chk.eq(wv & wlast & ce_known & ~pop & ce_settled & ~fail & ~mv),
+                     end_past.eq(wv_q & wv & wlast & ~ce_known & ~pop & ~fail & ~mv
                                  & ahead(wr, wend1))]
 
         # the move: a descriptor for the step loop (one register, `d*`)
@@ -392,16 +481,16 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         term_user = Signal()
         fail_code = Signal(4)
         finish = Signal()                # the chunk is done here (its end popped)
-        m.d.comb += mv.eq(v2 & ~dvalid & ~r2_bad & (~r2_last | (end_chk & end_ok)) & ~failed)
-        with m.If(mv | term):
-            m.d.sync += [dvalid.eq(1), dmask.eq(Mux(term, 0, mask2)),
-                         dbase.eq(Mux(term, wrel, ws + MU)),
-                         dend.eq(ws + t2c0), dend1.eq(ws + t2c1),
-                         dsteps.eq(Mux(term, 1, r2_steps)),
-                         dsteps1.eq(Mux(term, 1, r2_steps == 1)),
-                         dkeep.eq(Mux(term, 0, r2_keep)),
-                         dfin.eq(term | r2_last), dterm.eq(term), duser.eq(term_user),
-                         dtag.eq(ctag)]
+        m.d.comb += mv.eq(wv & wfree & ~wbad & (~wlast | (end_chk & end_ok & wready)) & ~failed)
+        with m.If(d_w | term):
+            m.d.sync += [dvalid.eq(1), dmask.eq(Mux(term, 0, d_mask)),
+                         dbase.eq(Mux(term, wrel, d_ws + MU)),
+                         dend.eq(d_ws + d_t0), dend1.eq(d_ws + d_t1),
+                         dsteps.eq(Mux(term, 1, d_steps)),
+                         dsteps1.eq(Mux(term, 1, d_steps == 1)),
+                         dkeep.eq(Mux(term, 0, d_keep)),
+                         dfin.eq(term | d_last), dterm.eq(term), duser.eq(term_user),
+                         dtag.eq(Mux(term, ctag, d_tag))]
         with m.Elif(load | (flush & (dtag == ctag))):    # (never with a write: ~dvalid)
             m.d.sync += dvalid.eq(0)
 
@@ -417,15 +506,15 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
                                   & ahead(wr, (ws + 1)[:PB]))]
         m.d.comb += [
             fail.eq(act & ~failed & Mux(zero, (zero_chk & ~zero_ok) | zero_past,
-                                        bad1 | (v2 & r2_bad) | (end_chk & ~end_ok) | end_past)),
-            fail_code.eq(Mux(bad1 | ~(v2 & r2_bad), ZVCError.LENGTH_MISMATCH, ZVCError.BAD_MASK)),
+                                        bad1 | (wv & wbad) | (end_chk & ~end_ok & wready) | end_past)),
+            fail_code.eq(Mux(bad1 | ~(wv & wbad), ZVCError.LENGTH_MISMATCH, ZVCError.BAD_MASK)),
         ]
         m.d.sync += [self.error.eq(fail), flush.eq(fail)]
         # the terminator: an empty chunk's null beat (after its check), a failed
         # chunk's closing beat (`user` set)
         term_due = Signal()              # a failed chunk's terminator is due
         m.d.comb += [
-            term.eq(~dvalid & ((act & zero & zero_chk & zero_ok & ~failed) | term_due)),
+            term.eq(~dvalid & ~r2_busy & ((act & zero & zero_chk & zero_ok & ~failed) | term_due)),
             term_user.eq(term_due),
         ]
         with m.If(fail):
@@ -435,7 +524,7 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
 
         # the chunk ends here: after its last window's descriptor, an empty chunk's
         # terminator, or a failed one's terminator once its last beat has landed
-        m.d.comb += finish.eq(act & ((mv & r2_last) | (term & zero & ~term_due)
+        m.d.comb += finish.eq(act & ((mv & wlast) | (term & zero & ~term_due)
                                      | (failed & ~term_due & ~term & ce_known & ~pop)))
         m.d.sync += pop.eq(finish)    # (registered: ce/ce2 move a cycle after the finish)
         # (a chunk starts the cycle after its predecessor's finish, not in it:
@@ -453,13 +542,13 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         # last window, after each non-last window's move
         with m.If(start):
             m.d.sync += wsv.eq(~pend_zero)
-        with m.Elif(fail | (accept & (r2_last if nb < 4 else 1))):
+        with m.Elif(fail | (accept & (wlast if nb < 4 else 1))):
             m.d.sync += wsv.eq(0)
-        with m.Elif(mv & ~r2_last):
+        with m.Elif(mv & ~wlast):
             m.d.sync += wsv.eq(1)
         # `ws`: past the window on a move; the next chunk's start when one ends
-        m.d.comb += [ws_next.eq(Mux(finish, cnext, Mux(mv, (ws + t2)[:PB], ws))),
-                     wsm_next.eq(Mux(finish, (cnext + MU)[:PB], Mux(mv, (ws + t2mu)[:PB], wsm)))]
+        m.d.comb += [ws_next.eq(Mux(finish, cnext, Mux(mv, (ws + wt)[:PB], ws))),
+                     wsm_next.eq(Mux(finish, (cnext + MU)[:PB], Mux(mv, (ws + wtmu)[:PB], wsm)))]
 
         # the window loop's release point: where its next mask is, or while a
         # failed chunk is dropped everything that has landed (its end, the next
@@ -503,9 +592,9 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         m.d.sync += [issued.eq(issued + issue - o_take),
                      room.eq(room_after(m, issued, DEPTH, issue, o_take))]
         NBV = -(-(SV + IU - 1) // IU)
-        pos_addr = [Signal(SL, name=f"pos_addr{k}") for k in range(NBV)]
         pos_next = Signal(PB)
-        m.d.sync += [pos.eq(pos_next), *[a.eq(pos_next[LIU:LIU + SL] + k) for k, a in enumerate(pos_addr)]]
+        pos_slot = [(pos_next[LIU:LIU + SL] + k)[:SL] for k in range(NBV)]   # (registered in ring_read)
+        m.d.sync += pos.eq(pos_next)
         m.d.comb += pos_next.eq(pos)
         with m.If(load):
             m.d.sync += [have.eq(1), sm.eq(dmask),
@@ -527,12 +616,12 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         # the release point: the step's position while the step loop holds a
         # window of the chunks in flight, else the window loop's (everything
         # that has landed while a failed chunk's end has not)
-        m.d.comb += rel.eq(Mux(have | dvalid, pos,
-                               wrel))
+        m.d.comb += rel.eq(Mux(have | dvalid, pos, Mux(r2_busy, r2_ws, wrel)))
 
         # the step's units: its beats (S1), shifted to its first unit (S2)
         s1_b = [Signal(IU * UB, name=f"s1_b{k}") for k in range(NBV)]
-        m.d.sync += [r.eq(ring_read(f"ring_s{k}", a, False)) for k, (r, a) in enumerate(zip(s1_b, pos_addr))]
+        m.d.sync += [r.eq(ring_read(f"ring_s{k}", f"pos_addr{k}", a))
+                     for k, (r, a) in enumerate(zip(s1_b, pos_slot))]
         s1 = Cat(*s1_b)
         s1_off = Signal(max(1, LIU))
         s1_v, s1_mask, s1_keep, s1_last, s1_user = Signal(), Signal(L), Signal(L), Signal(), Signal()
@@ -540,16 +629,39 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
                      s1_mask.eq(sm[:L]),
                      s1_keep.eq(Mux(sterm, 0, Mux(lastst & fin, skeep, (1 << L) - 1))),
                      s1_last.eq(lastst & fin), s1_user.eq(sterm & suser)]
+        s1_side = [s1_v, s1_mask, s1_keep, s1_last, s1_user]
+        if IU > 1 and SV * UB > SHIFT_BITS and LIU >= 2:
+            # (wide steps, 64 B at 32 x 16: the shift in two stages, by the
+            # offset's high bits, then its two low ones; in one, 16:1 over 512
+            # bits, it was the path after the ring's read, 13.75 ns, 93 % routing)
+            HI = 1 << (LIU - (LIU // 2))    # (the low part: LIU // 2 bits)
+            LO = IU // HI
+            sa = Signal((SV + LO - 1) * UB)
+            sa_off = Signal(LIU // 2)
+            sa_side = [Signal.like(x, name=f"sa_side{k}") for k, x in enumerate(s1_side)]
+            m.d.sync += [sa.eq(_pick([s1[h * LO * UB:(h * LO + SV + LO - 1) * UB] for h in range(HI)],
+                                     s1_off[LIU // 2:])),
+                         sa_off.eq(s1_off[:LIU // 2]),
+                         *[r.eq(x) for r, x in zip(sa_side, s1_side)]]
+            shifted = _pick([sa[k * UB:(k + SV) * UB] for k in range(LO)], sa_off)
+            s1_side = sa_side
+        elif IU > 1:
+            shifted = _pick([s1[k * UB:k * UB + SV * UB] for k in range(IU)], s1_off)
+        else:
+            shifted = s1[:SV * UB]
         s2 = Signal(SV * UB)
         s2_v, s2_mask, s2_keep, s2_last, s2_user = Signal(), Signal(L), Signal(L), Signal(), Signal()
+        s2_mask_nx = Mux(s1_side[0], s1_side[1], 0)
         m.d.sync += [
-            s2.eq(_pick([s1[k * UB:k * UB + SV * UB] for k in range(IU)], s1_off)
-                  if IU > 1 else s1[:SV * UB]),
-            s2_v.eq(s1_v), s2_mask.eq(Mux(s1_v, s1_mask, 0)), s2_keep.eq(s1_keep),
-            s2_last.eq(s1_last), s2_user.eq(s1_user),
+            s2.eq(shifted),
+            s2_v.eq(s1_side[0]), s2_mask.eq(s2_mask_nx), s2_keep.eq(s1_side[2]),
+            s2_last.eq(s1_side[3]), s2_user.eq(s1_side[4]),
         ]
         slots = [s2[l * E:(l + 1) * E] for l in range(L)]
-        data, side = expand_pipelined(m, s2_mask, slots, [s2_v, s2_keep, s2_last, s2_user], "x")
+        # (at 16 lanes the flags' prefix counts a stage ahead: the mask ->
+        # flags in one stage was 32 x 16's path, 10.13 ns, 8 levels)
+        data, side = expand_pipelined(m, s2_mask, slots, [s2_v, s2_keep, s2_last, s2_user], "x",
+                                      mask_early=s2_mask_nx if L >= 16 else None)
         x_valid, x_keep, x_last, x_user = side
         m.d.comb += [out.w_en.eq(x_valid), out.w_data.eq(Cat(*data, x_keep, x_last, x_user))]
         return m
