@@ -822,16 +822,6 @@ class Unpacker(wiring.Component):
             m.d.comb += out.eq(onehot_select(pops_one, [value(k) for k in range(NW + 1)]))
             return out
 
-        def by_pops_rising(value):
-            """``value(k)``, a bit that once true stays true for larger k, for the
-            number k of beats the take pops: the OR of ``can_pop[k] & value(k)``
-            (``can_pop`` holds for every k up to the beats popped), a level less
-            than through ``pops_one`` (the 32 x 4 RLE decoder's path, `off` ->
-            `free`, 9 levels, 8.03 ns in the 5f1f555 sweep)."""
-            out = Signal()
-            m.d.comb += out.eq(Cat(*[can_pop[k] & value(k) for k in range(NW + 1)]).any())
-            return out
-
         off_take = Signal.like(off)
         # (never negative: an unsigned value, so that a division by `align` is not
         # a signed one; by a power of two it is a slice)
@@ -927,8 +917,8 @@ class Unpacker(wiring.Component):
         # count to compare; through the count it ended the 16 B parser's path)
         free_k = Mux(lands_nd, count < NW - 1, count < NW)
         free_d = Mux(lands_d, count_d0 < NW - 1, count_d0 < NW)
-        free_t = Mux(lands_nd, by_pops_rising(lambda k: count < NW - 1 + k),
-                     by_pops_rising(lambda k: count < NW + k))
+        free_t = Mux(lands_nd, by_pops(lambda k: count < NW - 1 + k, 1),
+                     by_pops(lambda k: count < NW + k, 1))
         free_next = Mux(drop0, free_d, Mux(take0, free_t, free_k))
         m.d.sync += [count.eq(count_next), *[f.eq(free_next) for f in free_c]]
         # without a drop: `dropping` ends with the last beat; `ended`/`n_ended`
