@@ -181,8 +181,8 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
         def ring_read(name, addr_name, addr_next, data=True, pc=False, value=None):
             """A copy of the ring (LUT RAM, one per read port) read at a slot
             registered from ``addr_next``: the units (``data``), their popcounts
-            (``pc``), or both.  A copy of SHARE_BITS or more is split into
-            memories of about that width, each with its own read and write
+            (``pc``), or both.  A copy of twice SHARE_BITS or more is split
+            into memories of SHARE_BITS to twice that, each with its own read and write
             addresses and write enable (`keep` copies): one 4-bit read address
             fanned out to a 512-bit copy was 32 x 16's path, 11.96 ns, 94 %
             routing, 1 level)."""
@@ -364,10 +364,11 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
                          pc1.eq(pick_units([r[IU * UB:] for r in r1a_all], r1a_off, FW, MU)),
                          ok1.eq(a1 & ~accept & ~fail), bad1.eq(a1_bad & ~fail)]
             # R2: the window taken, the descriptor written from it by the move
+            t1 = units_of(pc1)
             m.d.comb += accept.eq(ok1 & ~wv & ~failed)
             with m.If(accept):
                 m.d.sync += [wv.eq(1), d_mask.eq(mask1),
-                             wt.eq(units_of(pc1)), wtmu.eq(units_of(pc1) + MU),
+                             wt.eq(t1), wtmu.eq(t1 + MU),
                              d_t0.eq(MU + popcount([mask1[k] for k in range(L)]) * EU),
                              d_t1.eq(MU + popcount([mask1[k] for k in range(2 * L)]) * EU),
                              wlast.eq(w_last), wbad.eq(w_last & (mask1 & w_out).any()),
@@ -405,7 +406,8 @@ class ZVCWindowDecoder(DecoderParams, wiring.Component):
                 rt_all = [ring_read(f"ring_t{k}", f"ws_addr_t{k}", a, data=False, pc=True)
                           for k, a in enumerate(ws_slot)]
                 pc_rd = pick_units(rt_all, ws[:LIU] if LIU else C(0, 1), FW, MU)
-                wt_rd, wtmu_rd = units_of(pc_rd), units_of(pc_rd) + MU
+                wt_rd = units_of(pc_rd)
+                wtmu_rd = wt_rd + MU
             r1a_all = [Signal(IU * UB, name=f"r1a_b{k}") for k in range(NBM)]
             m.d.sync += [r.eq(ring_read(f"ring_m{k}", f"ws_addr{k}", a))
                          for k, (r, a) in enumerate(zip(r1a_all, ws_slot))]
