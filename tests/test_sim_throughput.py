@@ -39,7 +39,9 @@ pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs 
 #: (bench, block, (elem_bits, lanes, encoded-side bytes or None), {density: share measured})
 CODEC_CASES = [
     ("zvc", "compress", (32, 16, None), {0.0: 0.9679, 0.5: 0.9660, 1.0: 0.9688}),
-    ("zvc", "decompress", (32, 16, None), {0.0: 0.9827, 0.5: 0.9827, 1.0: 0.9851}),
+    # (re-measured 2026-12-07 at f182d8d: the 16-lane window decoder's latency
+    # and chunk end, ~7 cycles more; 98.27/98.27/98.51 % before)
+    ("zvc", "decompress", (32, 16, None), {0.0: 0.9697, 0.5: 0.9697, 1.0: 0.9706}),
     # 16-byte output: compaction is what limits it (README's worst 64 KiB row)
     ("zvc", "compress", (32, 16, 16), {0.25: 0.9566, 0.5: 0.9847}),
     ("rle", "compress", (32, 16, None), {0.0: 0.9679, 0.5: 0.9679, 1.0: 0.9741}),
@@ -68,10 +70,13 @@ ENGINE_CASES = [
                  {("offload", 0.1): 0.8505, ("prefetch", 0.1): 0.9030,
                   ("offload", 0.5): 0.7994, ("prefetch", 0.5): 0.9060},
                  marks=pytest.mark.slow),
-    # 16-bit elements, half the beat widths (same Wm / Wp)
+    # 16-bit elements, half the beat widths (same Wm / Wp); re-measured
+    # 2026-12-07 at f182d8d, its decompressor (16 x 16) now the window decoder
+    # (latency and chunk ends): ~15 cycles more per prefetch of 4 chunks
+    # (88.43/89.80 % before)
     (dict(elem_bits=16, mem_bytes=32, pcie_bytes=16), 16,
-     {("offload", 0.1): 0.8205, ("prefetch", 0.1): 0.8843,
-      ("offload", 0.5): 0.7439, ("prefetch", 0.5): 0.8980}),
+     {("offload", 0.1): 0.8192, ("prefetch", 0.1): 0.8620,
+      ("offload", 0.5): 0.7429, ("prefetch", 0.5): 0.8842}),
 ]
 #: 1.5 points of share is ~9 cycles on these transfers.
 ENGINE_MARGIN = 0.015
