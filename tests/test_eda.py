@@ -42,6 +42,14 @@ def fifo_v(tmp_path_factory):
     return p
 
 
+def _small(verilog_path, workdir, **kw):
+    """``synth_ecp5`` of the FIFO on the LFE5U-25F: the tests of the flow (seeds,
+    runs at once, rip-up, failures) do not depend on the device, and nextpnr
+    loads the 25F's database in half the time of the 85F's (8 s a run for 16 s),
+    most of this file's run time."""
+    return eda.synth_ecp5(verilog_path, "fifo16", workdir, device="25k", **kw)
+
+
 @pytest.fixture(scope="module")
 def fifo_ecp5(fifo_v, tmp_path_factory):
     """Yosys once, nextpnr at speed 6 and 8 (seconds each): (result, work folder)."""
@@ -151,7 +159,7 @@ def test_design_that_does_not_fit_has_no_fmax_at_any_grade(fifo_v, tmp_path, mon
 def test_several_seeds_report_the_median_run(fifo_v, tmp_path):
     """One nextpnr run per seed, each in its own folder; the grade reports the
     median run (its Fmax and its own critical path) and keeps every seed's Fmax."""
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(3, 1, 2))
+    r = _small(fifo_v, tmp_path, speed=6, seed=(3, 1, 2))
     t = r["timing"]["6"]
     by = t["fmax_by_seed"]
     assert r["seeds"] == [3, 1, 2] and set(by) == {"1", "2", "3"}
@@ -176,19 +184,19 @@ def test_a_failed_seed_stops_the_place_and_route(fifo_v, tmp_path, monkeypatch):
                 raise eda.ToolFailed(f"{what} failed (exit 1):\nERROR: no route")
         return real(cmd, cwd, what, **kw)
     monkeypatch.setattr(eda, "_run", run)
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=(6, 8), seed=(1, 2, 3), pnr_errors="keep")
+    r = _small(fifo_v, tmp_path, speed=(6, 8), seed=(1, 2, 3), pnr_errors="keep")
     assert ran == [("6", "1"), ("6", "2")]
     assert r["fmax_mhz"] is None and r["pnr_error"] == "ERROR: no route"
     assert r["timing"]["8"]["pnr_error"].startswith("not run")
     with pytest.raises(eda.ToolFailed, match="no route"):
-        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(1, 2))
+        _small(fifo_v, tmp_path, speed=6, seed=(1, 2))
 
 
 def test_runs_at_once_give_the_same_results(fifo_v, tmp_path, monkeypatch):
     """``jobs=4``: the four runs of two grades x two seeds overlap in time, and
     every figure is the one of a run at a time (nextpnr's result depends on
     its inputs and seed, not on what runs beside it)."""
-    one = eda.synth_ecp5(fifo_v, "fifo16", tmp_path / "one", speed=(6, 8), seed=(1, 2))
+    one = _small(fifo_v, tmp_path / "one", speed=(6, 8), seed=(1, 2))
     real, spans = eda._run, []
 
     def run(cmd, cwd, what, **kw):
@@ -199,7 +207,7 @@ def test_runs_at_once_give_the_same_results(fifo_v, tmp_path, monkeypatch):
             if "--seed" in cmd:
                 spans.append((t, time.monotonic()))
     monkeypatch.setattr(eda, "_run", run)
-    four = eda.synth_ecp5(fifo_v, "fifo16", tmp_path / "four", speed=(6, 8), seed=(1, 2), jobs=4)
+    four = _small(fifo_v, tmp_path / "four", speed=(6, 8), seed=(1, 2), jobs=4)
     assert len(spans) == 4
     assert any(a0 < b1 and b0 < a1 for i, (a0, a1) in enumerate(spans) for b0, b1 in spans[i + 1:])
     for g in ("6", "8"):
@@ -219,12 +227,12 @@ def test_a_failed_seed_among_runs_at_once_ends_as_one_at_a_time(fifo_v, tmp_path
             raise eda.ToolFailed(f"{what} failed (exit 1):\nERROR: no route")
         return real(cmd, cwd, what, **kw)
     monkeypatch.setattr(eda, "_run", run)
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=(6, 8), seed=(1, 2, 3), pnr_errors="keep",
+    r = _small(fifo_v, tmp_path, speed=(6, 8), seed=(1, 2, 3), pnr_errors="keep",
                        jobs=3)
     assert r["fmax_mhz"] is None and r["pnr_error"] == "ERROR: no route"
     assert r["timing"]["8"]["pnr_error"].startswith("not run")
     with pytest.raises(eda.ToolFailed, match="no route"):
-        eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(1, 2), jobs=2)
+        _small(fifo_v, tmp_path, speed=6, seed=(1, 2), jobs=2)
 
 
 def test_kill_tools_stops_a_worker_s_tool(tmp_path):
@@ -294,7 +302,7 @@ def test_a_timed_out_seed_is_dropped_from_the_median(fifo_v, tmp_path, monkeypat
         return real(cmd, cwd, what, **kw)
     monkeypatch.setattr(eda, "_run", run)
     timeouts = {"2"}
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=(6, 8), seed=(1, 2, 3), pnr_errors="keep")
+    r = _small(fifo_v, tmp_path, speed=(6, 8), seed=(1, 2, 3), pnr_errors="keep")
     assert ran == [(g, sd) for g in ("6", "8") for sd in ("1", "2", "3")]
     for g in ("6", "8"):
         t = r["timing"][g]
@@ -309,7 +317,7 @@ def test_a_timed_out_seed_is_dropped_from_the_median(fifo_v, tmp_path, monkeypat
     assert any("speed 6, seed 2 dropped from the median" in line for line in notes), notes
     ran.clear()
     timeouts = {"1", "2"}
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(1, 2), pnr_errors="keep")
+    r = _small(fifo_v, tmp_path, speed=6, seed=(1, 2), pnr_errors="keep")
     assert r["fmax_mhz"] is None and r["pnr_error"].endswith("did not finish in 9 s")
 
 
@@ -331,7 +339,7 @@ def test_synth_ecp5_rejects_bad_placer_or_router(fifo_v, tmp_path, kw, match):
 def test_placer_reaches_nextpnr(fifo_v, tmp_path, monkeypatch):
     """``placer`` is nextpnr's ``--placer``, and the result says which ran."""
     calls = _nextpnr_calls(monkeypatch)
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, placer="heap")
+    r = _small(fifo_v, tmp_path, speed=6, placer="heap")
     placers = [_opt(cmd, "--placer") for cmd, _ in calls]
     assert placers == ["heap"] and r["placer"] == "heap" and r["fmax_mhz"] > 0
 
@@ -438,7 +446,7 @@ def _opt(cmd, flag):
 
 def test_without_ripup_margin_one_plain_run(fifo_v, tmp_path, monkeypatch):
     calls = _nextpnr_calls(monkeypatch)
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6)
+    r = _small(fifo_v, tmp_path, speed=6)
     assert [("--tmg-ripup" in c) for c, _ in calls] == [False]
     assert r["ripup_margin"] is None and "ripup" not in r["timing"]["6"] and r["fmax_mhz"] > 0
 
@@ -447,7 +455,7 @@ def test_ripup_margin_runs_nextpnr_again_above_the_plain_fmax(fifo_v, tmp_path, 
     """Per seed: the plain run at ``freq_mhz``, then ``--tmg-ripup`` at its Fmax + 15 %
     (real nextpnr both times); the grade keeps the faster and records both."""
     calls = _nextpnr_calls(monkeypatch)
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, seed=(1, 2), ripup_margin=0.15,
+    r = _small(fifo_v, tmp_path, speed=6, seed=(1, 2), ripup_margin=0.15,
                        pnr_timeout=500)
     assert [("--tmg-ripup" in c, _opt(c, "--seed")) for c, _ in calls] == [
         (False, "1"), (True, "1"), (False, "2"), (True, "2")]
@@ -483,7 +491,7 @@ def test_a_faster_ripup_run_is_kept_with_its_path(fifo_v, tmp_path, monkeypatch)
     def fake(cmd, cwd):
         Path(cwd, _opt(cmd, "--report")).write_text(json.dumps(_fake_report(999.0, "ripup_ff")))
     _nextpnr_calls(monkeypatch, fake)
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, ripup_margin=0.1)
+    r = _small(fifo_v, tmp_path, speed=6, ripup_margin=0.1)
     rip = r["timing"]["6"]["ripup"]["1"]
     assert rip["kept"] and rip["fmax_mhz"] == 999.0 and rip["plain_mhz"] < 999.0
     assert r["fmax_mhz"] == 999.0 and r["crit_from"] == "ripup_ff" and r["comb_placed"] == 7
@@ -498,7 +506,7 @@ def test_a_failed_ripup_run_leaves_the_plain_run(fifo_v, tmp_path, monkeypatch, 
             raise eda.ToolTimeout("nextpnr-ecp5 did not finish in 60 s")
         raise eda.ToolFailed("nextpnr-ecp5 failed (exit 1):\nInfo: x\nERROR: router2 gave up")
     calls = _nextpnr_calls(monkeypatch, fake)
-    r = eda.synth_ecp5(fifo_v, "fifo16", tmp_path, speed=6, ripup_margin=0.2)
+    r = _small(fifo_v, tmp_path, speed=6, ripup_margin=0.2)
     rip = r["timing"]["6"]["ripup"]["1"]
     assert len(calls) == 2 and "pnr_error" not in r
     assert r["fmax_mhz"] == rip["plain_mhz"] > 0 and not rip["kept"] and rip["fmax_mhz"] is None

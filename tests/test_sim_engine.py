@@ -26,7 +26,10 @@ ALL_TESTS = OFFLOAD_TESTS + PREFETCH_TESTS + ["test_round_trip"]
 @pytest.mark.parametrize("params", [
     dict(elem_bits=32),                                  # the defaults (16 B/cycle both sides)
     dict(elem_bits=16),                                  # 16-bit elements, the default widths
-    dict(elem_bits=32, mem_bytes=64, pcie_bytes=32),     # the wide datapath
+    # the wide datapath (its 32 x 16 decompressor also runs in tests/test_sim_zvc.py
+    # and tests/test_hw_zvc_window.py): 5-7 minutes of Icarus, the default suite's
+    # longest test, so under `-m slow` / `make test-slow`
+    pytest.param(dict(elem_bits=32, mem_bytes=64, pcie_bytes=32), marks=pytest.mark.slow),
 ], ids=lambda p: "-".join(str(v) for v in p.values()))
 def test_engine(params, sim):
     """Offload, prefetch, malformed frames and the round trip: one build per configuration."""
