@@ -228,7 +228,7 @@ def test_a_failed_seed_among_runs_at_once_ends_as_one_at_a_time(fifo_v, tmp_path
         return real(cmd, cwd, what, **kw)
     monkeypatch.setattr(eda, "_run", run)
     r = _small(fifo_v, tmp_path, speed=(6, 8), seed=(1, 2, 3), pnr_errors="keep",
-                       jobs=3)
+           jobs=3)
     assert r["fmax_mhz"] is None and r["pnr_error"] == "ERROR: no route"
     assert r["timing"]["8"]["pnr_error"].startswith("not run")
     with pytest.raises(eda.ToolFailed, match="no route"):
@@ -456,7 +456,7 @@ def test_ripup_margin_runs_nextpnr_again_above_the_plain_fmax(fifo_v, tmp_path, 
     (real nextpnr both times); the grade keeps the faster and records both."""
     calls = _nextpnr_calls(monkeypatch)
     r = _small(fifo_v, tmp_path, speed=6, seed=(1, 2), ripup_margin=0.15,
-                       pnr_timeout=500)
+           pnr_timeout=500)
     assert [("--tmg-ripup" in c, _opt(c, "--seed")) for c, _ in calls] == [
         (False, "1"), (True, "1"), (False, "2"), (True, "2")]
     t = r["timing"]["6"]
