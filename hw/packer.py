@@ -522,6 +522,15 @@ class Unpacker(wiring.Component):
         consumer delays what travels with it by one stage.  For a consumer
         that only registers the window's units (a decoder's first pipeline
         stage), never decides from them.
+    fixed_take : int or None
+        Every ``take`` is this many units (default ``None``: the consumer
+        drives ``take``, and there is no ``take`` port with a fixed one).  The
+        beats a take pops are then kept as a register, computed a cycle ahead
+        for every outcome, so the consumer's decision reaches the counters and
+        the ring's head through a multiplexer only: with a ``take`` from the
+        consumer, offset -> "beats popped" (compares) -> counters was the 32 x
+        4 RLE decoder's critical path.  Must be a multiple of ``align`` in
+        1..``out_units + lookahead``.
     copies : int
         Copies of the consumer's decision: ``take_en`` and ``drop`` are
         ``copies`` bits wide, all equal, each computed by the consumer from its
@@ -552,7 +561,8 @@ class Unpacker(wiring.Component):
         With ``ended``: the ``user`` field of the packet's last beat (a per-packet
         flag that travels with it, e.g. "bytes that do not fill a unit").
     take : In(range(out_units + 1))
-        Units the consumer takes when ``take_en`` (``take`` <= ``level``).
+        Units the consumer takes when ``take_en`` (``take`` <= ``level``);
+        absent with ``fixed_take``.
     take_en : In(copies)
         Take ``take`` units this cycle (all bits equal: see ``copies``).
     drop : In(copies)
@@ -580,12 +590,14 @@ class Unpacker(wiring.Component):
     ------
     TypeError, ValueError
         A parameter is not a positive integer, ``align`` does not divide
-        ``in_units``, or a level mark is not an integer in 1..ring units.
+        ``in_units``, a level mark is not an integer in 1..ring units, or
+        ``fixed_take`` is not a multiple of ``align`` in 1..``out_units +
+        lookahead``.
     """
 
     def __init__(self, unit_bits: int, in_units: int, out_units: int, *, align: int = 1,
                  user_bits: int = 0, side_bits: int = 0, copies: int = 1, lookahead: int = 0,
-                 registered: bool = False, level_marks: tuple = ()):
+                 registered: bool = False, level_marks: tuple = (), fixed_take=None):
         if not isinstance(registered, bool):
             raise TypeError(f"registered must be a bool, not {registered!r}")
         self._registered = registered
@@ -611,6 +623,13 @@ class Unpacker(wiring.Component):
                 raise ValueError(f"level_marks must be integers in 1..{self._nw * in_units} "
                                  f"(the ring's units), not {t!r}")
         self._marks = tuple(level_marks)
+        if fixed_take is not None:
+            check_positive_int("fixed_take", fixed_take)
+            if fixed_take % align or fixed_take > out_units + lookahead:
+                raise ValueError(f"fixed_take must be a multiple of align ({align}) in "
+                                 f"1..{out_units + lookahead}, not {fixed_take!r}")
+        self._fixed = fixed_take
+        take = {} if fixed_take is not None else {"take": In(range(out_units + lookahead + 1))}
         # (`level_ge` only with marks: a zero-width port is `[-1:0]` in Verilog)
         marks = {"level_ge": Out(len(self._marks))} if self._marks else {}
         super().__init__({
@@ -620,7 +639,7 @@ class Unpacker(wiring.Component):
             **marks,
             "ended": Out(1),
             "ended_user": Out(max(1, user_bits)),
-            "take": In(range(out_units + lookahead + 1)),
+            **take,
             "take_en": In(self._copies),
             "drop": In(self._copies),
             "beats": Out(self._nw * in_units * unit_bits),
@@ -795,9 +814,10 @@ class Unpacker(wiring.Component):
                     m.d.sync += r_side[k].eq(src_side)
 
         # ---- three outcomes, each from registers; the consumer picks one ---------
+        take = self.take if self._fixed is None else C(self._fixed)
         # take: whole beats consumed (never the packet's last beat: `drop` does that)
         pos = Signal(range(OFFS * AL + PO + self._look + 1))
-        m.d.comb += pos.eq(off * AL + self.take)
+        m.d.comb += pos.eq(off * AL + take)
         # `can_pop[k]`: the take empties the first k beats and the packet's
         # last beat is not among them; true for every k up to the beats popped
         # (and false above), so `pops_one[k]` = "exactly k beats go" is one
@@ -806,15 +826,24 @@ class Unpacker(wiring.Component):
         # registers), not computed from an encoded count behind the compares
         # (beats -> pops -> count -> `free` was the 16 B engine's RLE decoder
         # path at d7551f8, seed 3, 13.3 ns, 8 levels).
-        can_pop = [C(1, 1)]
-        for k in range(1, NW + 1):
-            # (the packet's last beat is among the first k: beats <= k, always
-            # so for k = NW)
-            last_in = ended & (beats <= k) if k < NW else ended
-            can_pop.append((pos >= k * IB) & ~last_in)
-        pops_one = Signal(NW + 1)
-        m.d.comb += pops_one.eq(Cat(*[can_pop[k] & ~can_pop[k + 1] if k < NW else can_pop[k]
-                                      for k in range(NW + 1)]))
+        def pops_of(reaches, ended_v, beats_le):
+            """One-hot: the beats a take pops, for ``reaches(k)`` = "the take
+            reaches the end of the first k beats", ``ended_v`` and
+            ``beats_le(k)`` = "the packet has at most k beats in the ring"."""
+            can = [C(1, 1)]
+            for k in range(1, NW + 1):
+                # (the packet's last beat is among the first k: beats <= k,
+                # always so for k = NW)
+                last_in = ended_v & beats_le(k) if k < NW else ended_v
+                can.append(reaches(k) & ~last_in)
+            return Cat(*[can[k] & ~can[k + 1] if k < NW else can[k] for k in range(NW + 1)])
+        if self._fixed is None:
+            pops_one = Signal(NW + 1)
+            m.d.comb += pops_one.eq(pops_of(lambda k: pos >= k * IB, ended, lambda k: beats <= k))
+        else:
+            # (a register, loaded below with its value after each outcome;
+            # at reset the offset is 0 and no beat is in)
+            pops_one = Signal(NW + 1, init=1 << (self._fixed // IB))
 
         def by_pops(value, width):
             """``value(k)`` for the number k of beats the take pops (AND-OR)."""
@@ -846,8 +875,8 @@ class Unpacker(wiring.Component):
         add_n = Signal()                 # a beat of the current packet lands
         m.d.comb += add_n.eq(lands_nd & ~ended)
         lv = {}
-        for name, value in (("kn", level + src.p.n), ("t", level - self.take),
-                            ("tn", level - self.take + src.p.n), ("dn", n_level + src.p.n)):
+        for name, value in (("kn", level + src.p.n), ("t", level - take),
+                            ("tn", level - take + src.p.n), ("dn", n_level + src.p.n)):
             lv[name] = Signal.like(level, name=f"level_{name}")
             m.d.comb += lv[name].eq(value)
         beats_take = by_pops(lambda k: beats - k, len(beats))
@@ -862,6 +891,7 @@ class Unpacker(wiring.Component):
             return Cat(*[v >= t for t in self._marks])
         if self._marks:
             m.d.comb += self.level_ge.eq(level_ge)
+        beats_d = Mux(ended, n_beats + lands_nd, 0)      # (the packet's beats after a drop)
         with m.If(drop0):
             m.d.sync += [
                 off.eq(0),
@@ -869,7 +899,7 @@ class Unpacker(wiring.Component):
                 *flags_to(Mux(ended, Mux(lands_nd, ge(lv["dn"]), ge(n_level)), 0)),
                 ended.eq(Mux(ended, n_ended | (lands_nd & src.p.last), 0)),
                 ended_user.eq(Mux(ended & n_ended, n_user, src_user)),
-                beats.eq(Mux(ended, n_beats + lands_nd, 0)),
+                beats.eq(beats_d),
                 n_level.eq(0), n_ended.eq(0), n_beats.eq(0),
             ]
         with m.Else():
@@ -933,6 +963,23 @@ class Unpacker(wiring.Component):
         rdy_d = dropping_d | free_d     # (no next packet's end after a drop)
         m.d.sync += rdy.eq(Mux(drop0, rdy_d, Mux(take0, rdy_t, rdy_k)))
 
+        if self._fixed is not None:
+            # The beats the next take pops, after each outcome, from registers
+            # (a take's for each number j of beats it pops: the offset moves
+            # on to pos - j in_units, where the next take reaches pos + TK - j
+            # in_units; the packet keeps beats - j of its beats).
+            TK = self._fixed
+            nb = Signal.like(beats, name="beats_kept")
+            m.d.comb += nb.eq(beats + add_n)
+            pops_k = pops_of(lambda k: pos >= k * IB, ended_k, lambda k: nb <= k)
+            pops_t = onehot_select(pops_one, [
+                pops_of(lambda k, j=j: pos + TK >= (k + j) * IB, ended_k,
+                        lambda k, j=j: nb <= k + j) for j in range(NW + 1)])
+            pops_d = pops_of(lambda k: C(TK >= k * IB, 1),
+                             Mux(ended, n_ended | (lands_nd & src.p.last), 0),
+                             lambda k: beats_d <= k)
+            m.d.sync += pops_one.eq(Mux(drop0, pops_d, Mux(take0, pops_t, pops_k)))
+
         def ring_add(value, inc):
             """(value + inc) mod NW, for value < NW and inc <= NW."""
             total = Signal(range(2 * NW + 1))
@@ -958,7 +1005,7 @@ class Unpacker(wiring.Component):
         N = NW * IB
         start = Signal(range(N))
         start_take = Signal(range(N + PO + self._look + 1))
-        m.d.comb += [self.start.eq(start), self.head.eq(head_c[0]), start_take.eq(start + self.take)]
+        m.d.comb += [self.start.eq(start), self.head.eq(head_c[0]), start_take.eq(start + take)]
         m.d.comb += self.drop_start.eq(ring_add(head_c[0], beats) * IB)
         with m.If(drop0):
             m.d.sync += start.eq(self.drop_start)

@@ -427,13 +427,14 @@ class RLEDecoder(DecoderParams, wiring.Component):
         # (`registered`: a taken group's bytes reach A0 a cycle after the take,
         # through two multiplexer levels in two cycles; the facts that go with
         # them wait a stage, `p_`)
-        m.submodules.unp = unp = Unpacker(8, IB, WB, align=AL, copies=NCF, registered=True)
+        m.submodules.unp = unp = Unpacker(8, IB, WB, align=AL, copies=NCF, registered=True,
+                                          fixed_take=GT)
         m.d.comb += [
             unp.i.valid.eq(i.valid), i.ready.eq(unp.i.ready),
             # (`keep` is a prefix: its length from gates, not a population
             # count's adders, the 16 B engine's path into this skid, 10.4 ns)
             unp.i.p.data.eq(i.p.data), unp.i.p.n.eq(leading_ones(i.p.keep[k] for k in range(IB))),
-            unp.i.p.last.eq(i.p.last), unp.take.eq(GT),
+            unp.i.p.last.eq(i.p.last),
         ]
         # The decision is registered (made a cycle ahead), in NCF copies that each
         # steer a share of the unpacker's buffered bytes: its enable nets start at

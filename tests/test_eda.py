@@ -467,8 +467,8 @@ def test_ripup_margin_runs_nextpnr_again_above_the_plain_fmax(fifo_v, tmp_path, 
         assert rip["plain_mhz"] == round(rep["fmax"]["clk"]["achieved"], 1)
         assert _opt(plain[0], "--freq") == "100"
         assert float(_opt(ripup[0], "--freq")) == rip["target_mhz"] == round(rip["plain_mhz"] * 1.15, 1)
-        # the rip-up run's limit: 4x the plain run's time, at least 180 s, at most pnr_timeout
-        assert ripup[1] == pytest.approx(min(500, max(180, 4 * rip["plain_s"])), abs=1)
+        # the rip-up run's limit: 8x the plain run's time, at least 180 s, at most pnr_timeout
+        assert ripup[1] == pytest.approx(min(500, max(180, 8 * rip["plain_s"])), abs=1)
         assert (tmp_path / f"speed6/seed{sd}/ripup/pnr_report.json").exists()
         assert rip["fmax_mhz"] is not None and "error" not in rip
         assert t["fmax_by_seed"][sd] == max(rip["plain_mhz"], rip["fmax_mhz"])

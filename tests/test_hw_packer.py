@@ -7,6 +7,8 @@ output ``ready`` combinationally.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -327,7 +329,7 @@ def _side_of(unit, side_bits):
 
 
 def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, early_drop=0.0,
-                 copies=1, side_bits=0, registered=False, marks=None):
+                 copies=1, side_bits=0, registered=False, marks=None, fixed_take=None):
     """Feed ``packets`` (lists of units) as dense beats; a consumer takes random
     aligned amounts, checks the window against the reference at every step and
     drops at the end of each packet (or early, with probability ``early_drop``).
@@ -337,11 +339,19 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
     the window is checked a cycle late: ``data`` must show the units the
     window held in the cycle before.  ``marks`` (default: every level from 1
     to the ring's units) are the level flags the Unpacker keeps, each checked
-    against the level in every cycle."""
+    against the level in every cycle.  With ``fixed_take`` every take is
+    that many units (taken only when the level holds them), and the packet's
+    rest goes with the drop."""
     probe = Unpacker(unit_bits, in_units, out_units, align=align)
     marks = tuple(range(1, probe.ring_units + 1)) if marks is None else marks
     dut = Unpacker(unit_bits, in_units, out_units, align=align, copies=copies,
-                   side_bits=side_bits, registered=registered, level_marks=marks)
+                   side_bits=side_bits, registered=registered, level_marks=marks,
+                   fixed_take=fixed_take)
+    take_port = dut.take if fixed_take is None else None
+
+    def set_take(ctx, n):
+        if take_port is not None:
+            ctx.set(take_port, n)
     rng = np.random.default_rng(seed)
     mask = (1 << unit_bits) - 1
     smask = (1 << side_bits) - 1
@@ -370,7 +380,7 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
         for units in packets:
             taken, stop = [], False
             while not stop:
-                ctx.set(dut.take, 0)
+                set_take(ctx, 0)
                 ctx.set(dut.take_en, 0)
                 ctx.set(dut.drop, 0)
                 level, ended = ctx.get(dut.level), ctx.get(dut.ended)
@@ -405,8 +415,10 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                     raise AssertionError(("beats", pos, start, seen, side))
                 if ended and avail < out_units and avail != len(units) - pos:
                     raise AssertionError(("avail", pos, avail, len(units) - pos))
-                if ended and pos + avail == len(units) and (avail == 0 or rng.random() < 0.5):
-                    ctx.set(dut.take, avail)         # the last units and the drop together
+                if ended and pos + avail == len(units) and (
+                        avail == 0 or rng.random() < 0.5
+                        or (fixed_take is not None and level < fixed_take)):
+                    set_take(ctx, avail)             # the last units and the drop together
                     ctx.set(dut.take_en, allc)
                     ctx.set(dut.drop, allc)
                     taken += window
@@ -414,12 +426,16 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                 elif rng.random() < early_drop and pos > 0:
                     ctx.set(dut.drop, allc)
                     stop = True
+                elif fixed_take is not None:
+                    if level >= fixed_take and rng.random() < 0.8:
+                        ctx.set(dut.take_en, allc)
+                        taken += units[pos:pos + fixed_take]
                 elif rng.random() < 0.8 and avail:
                     left = len(units) - pos
                     n = int(rng.integers(0, avail + 1))
                     if n < left:
                         n -= n % align
-                    ctx.set(dut.take, n)
+                    set_take(ctx, n)
                     ctx.set(dut.take_en, allc if rng.random() < 0.9 or n == 0 else 0)
                     if not ctx.get(dut.take_en):
                         n = 0
@@ -432,7 +448,7 @@ def run_unpacker(unit_bits, in_units, out_units, align, packets, seed, gap, earl
                 await ctx.tick()
             got.append(taken)
         ctx.set(dut.drop, 0)
-        ctx.set(dut.take, 0)
+        set_take(ctx, 0)
         ctx.set(dut.take_en, 0)
 
     sim = Simulator(dut)
@@ -490,6 +506,27 @@ def test_unpacker_registered_window(unit_bits, in_units, out_units, align, copie
         assert taken == units[:len(taken)]
 
 
+@pytest.mark.parametrize("unit_bits, in_units, out_units, align, fixed_take",
+                         [(8, 16, 37, 4, 20), (8, 8, 17, 8, 8), (8, 16, 33, 16, 16),
+                          (8, 64, 193, 16, 80), (16, 4, 9, 1, 3), (8, 5, 12, 1, 7)])
+@pytest.mark.parametrize("registered", [False, True])
+def test_unpacker_fixed_take(unit_bits, in_units, out_units, align, fixed_take, registered):
+    """``fixed_take`` (the RLE decoder's group): the beats a take pops kept as
+    a register, a cycle ahead; same window as with a ``take`` port."""
+    rng = np.random.default_rng(in_units * 3 + fixed_take)
+    lengths = [0, 1, fixed_take - 1, fixed_take, fixed_take + 1, in_units, 3 * in_units - 1,
+               2 * fixed_take, 4 * fixed_take + in_units]
+    # (packets whose last take ends a full last beat: the take must not pop
+    # that beat, the drop does)
+    lengths += [math.lcm(fixed_take, in_units) * k for k in (1, 1, 2, 2, 3)]
+    lengths += [int(v) for v in rng.integers(0, 6 * max(in_units, out_units), 25)]
+    packets = [[int(v) for v in rng.integers(0, 1 << unit_bits, n)] for n in lengths]
+    got = run_unpacker(unit_bits, in_units, out_units, align, packets, 6, 0.3, 0.05,
+                       copies=2, registered=registered, fixed_take=fixed_take)
+    for units, taken in zip(packets, got):
+        assert taken == units[:len(taken)]
+
+
 def test_unpacker_rejects():
     with pytest.raises(ValueError, match="3"):
         Unpacker(8, 16, 8, align=3)
@@ -501,6 +538,12 @@ def test_unpacker_rejects():
         Unpacker(8, 16, 8, level_marks=(999,))
     with pytest.raises(TypeError, match="level_marks must be a tuple of ints, not 3"):
         Unpacker(8, 16, 8, level_marks=3)
+    with pytest.raises(ValueError, match=r"fixed_take must be a multiple of align \(4\) .*not 6"):
+        Unpacker(8, 16, 8, align=4, fixed_take=6)
+    with pytest.raises(ValueError, match=r"in 1\.\.8, not 12"):
+        Unpacker(8, 16, 8, fixed_take=12)
+    with pytest.raises(TypeError, match="fixed_take"):
+        Unpacker(8, 16, 8, fixed_take=2.0)
 
 
 @pytest.mark.parametrize("unit_bits, in_units, out_units", [(8, 4, 8), (32, 17, 16), (8, 66, 64)])

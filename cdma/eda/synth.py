@@ -382,7 +382,7 @@ SHARED_OPTIONS = (
                                help="after each nextpnr run (Fmax F) a second one with its "
                                     "timing-driven rip-up (--tmg-ripup) at the target "
                                     "F x (1 + PCT/100), and the faster routing kept (default "
-                                    "%(default)s; 0: the first run only); the second may take 4x "
+                                    "%(default)s; 0: the first run only); the second may take 8x "
                                     "the first's time (at least 180 s, at most --pnr-timeout)")),
     (("--seed",), dict(type=_seed_list, default="1", metavar="N[,N]",
                        help="nextpnr placement seed(s), positive integers (default %(default)s): "
