@@ -972,9 +972,12 @@ class Unpacker(wiring.Component):
             nb = Signal.like(beats, name="beats_kept")
             m.d.comb += nb.eq(beats + add_n)
             pops_k = pops_of(lambda k: pos >= k * IB, ended_k, lambda k: nb <= k)
+            # (`nb <= k + j` is true for every value of `nb` once k + j reaches
+            # its largest: a constant, not a comparison lint calls constant)
             pops_t = onehot_select(pops_one, [
                 pops_of(lambda k, j=j: pos + TK >= (k + j) * IB, ended_k,
-                        lambda k, j=j: nb <= k + j) for j in range(NW + 1)])
+                        lambda k, j=j: nb <= k + j if k + j < 2 ** len(nb) - 1 else C(1, 1))
+                for j in range(NW + 1)])
             pops_d = pops_of(lambda k: C(TK >= k * IB, 1),
                              Mux(ended, n_ended | (lands_nd & src.p.last), 0),
                              lambda k: beats_d <= k)
