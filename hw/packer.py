@@ -597,7 +597,7 @@ class Unpacker(wiring.Component):
 
     def __init__(self, unit_bits: int, in_units: int, out_units: int, *, align: int = 1,
                  user_bits: int = 0, side_bits: int = 0, copies: int = 1, lookahead: int = 0,
-                 registered: bool = False, level_marks: tuple = (), fixed_take=None):
+                 registered: bool = False, level_marks: tuple = (), fixed_take: int | None = None):
         if not isinstance(registered, bool):
             raise TypeError(f"registered must be a bool, not {registered!r}")
         self._registered = registered
@@ -818,10 +818,10 @@ class Unpacker(wiring.Component):
         # take: whole beats consumed (never the packet's last beat: `drop` does that)
         pos = Signal(range(OFFS * AL + PO + self._look + 1))
         m.d.comb += pos.eq(off * AL + take)
-        # `can_pop[k]`: the take empties the first k beats and the packet's
-        # last beat is not among them; true for every k up to the beats popped
-        # (and false above), so `pops_one[k]` = "exactly k beats go" is one
-        # gate on two compares.  What depends on the beats popped is picked
+        # `can[k]` (in `pops_of`): the take empties the first k beats and the
+        # packet's last beat is not among them; true for every k up to the beats
+        # popped (and false above), so `pops_one[k]` = "exactly k beats go" is
+        # one gate on two compares.  What depends on the beats popped is picked
         # with these one-hot flags from a candidate per k (computed from
         # registers), not computed from an encoded count behind the compares
         # (beats -> pops -> count -> `free` was the 16 B engine's RLE decoder
@@ -891,13 +891,15 @@ class Unpacker(wiring.Component):
             return Cat(*[v >= t for t in self._marks])
         if self._marks:
             m.d.comb += self.level_ge.eq(level_ge)
-        beats_d = Mux(ended, n_beats + lands_nd, 0)      # (the packet's beats after a drop)
+        # (the packet's end and beats after a drop)
+        ended_d = Mux(ended, n_ended | (lands_nd & src.p.last), 0)
+        beats_d = Mux(ended, n_beats + lands_nd, 0)
         with m.If(drop0):
             m.d.sync += [
                 off.eq(0),
                 level.eq(Mux(ended, Mux(lands_nd, lv["dn"], n_level), 0)),
                 *flags_to(Mux(ended, Mux(lands_nd, ge(lv["dn"]), ge(n_level)), 0)),
-                ended.eq(Mux(ended, n_ended | (lands_nd & src.p.last), 0)),
+                ended.eq(ended_d),
                 ended_user.eq(Mux(ended & n_ended, n_user, src_user)),
                 beats.eq(beats_d),
                 n_level.eq(0), n_ended.eq(0), n_beats.eq(0),
@@ -978,9 +980,7 @@ class Unpacker(wiring.Component):
                 pops_of(lambda k, j=j: pos + TK >= (k + j) * IB, ended_k,
                         lambda k, j=j: nb <= k + j if k + j < 2 ** len(nb) - 1 else C(1, 1))
                 for j in range(NW + 1)])
-            pops_d = pops_of(lambda k: C(TK >= k * IB, 1),
-                             Mux(ended, n_ended | (lands_nd & src.p.last), 0),
-                             lambda k: beats_d <= k)
+            pops_d = pops_of(lambda k: C(TK >= k * IB, 1), ended_d, lambda k: beats_d <= k)
             m.d.sync += pops_one.eq(Mux(drop0, pops_d, Mux(take0, pops_t, pops_k)))
 
         def ring_add(value, inc):
