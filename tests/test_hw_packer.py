@@ -516,8 +516,7 @@ def test_unpacker_fixed_take(unit_bits, in_units, out_units, align, fixed_take, 
     rng = np.random.default_rng(in_units * 3 + fixed_take)
     lengths = [0, 1, fixed_take - 1, fixed_take, fixed_take + 1, in_units, 3 * in_units - 1,
                2 * fixed_take, 4 * fixed_take + in_units]
-    # (packets whose last take ends a full last beat: the take must not pop
-    # that beat, the drop does)
+    # (packets whose last take ends exactly at the end of a full last beat)
     lengths += [math.lcm(fixed_take, in_units) * k for k in (1, 1, 2, 2, 3)]
     lengths += [int(v) for v in rng.integers(0, 6 * max(in_units, out_units), 25)]
     packets = [[int(v) for v in rng.integers(0, 1 << unit_bits, n)] for n in lengths]
