@@ -560,7 +560,7 @@ class Unpacker(wiring.Component):
     ended_user : Out(max(1, user_bits))
         With ``ended``: the ``user`` field of the packet's last beat (a per-packet
         flag that travels with it, e.g. "bytes that do not fill a unit").
-    take : In(range(out_units + 1))
+    take : In(range(out_units + lookahead + 1))
         Units the consumer takes when ``take_en`` (``take`` <= ``level``);
         absent with ``fixed_take``.
     take_en : In(copies)
