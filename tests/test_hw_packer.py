@@ -212,6 +212,50 @@ def test_packer_full_throughput():
     assert stats["in_stalls"] == 0
 
 
+# the RLE encoders' packers at int8 x 16 and fp32 x 16
+@pytest.mark.parametrize("unit_bits, in_units, out_units", [(8, 32, 16), (8, 80, 64)])
+def test_packer_absorbs_runs_of_large_pieces(unit_bits, in_units, out_units):
+    """Runs of the largest pieces, then runs of pieces as much below a beat,
+    no gaps, no backpressure: a piece is taken every cycle (the beats a large
+    piece completes wait in the output banks) and, once the first beat is out,
+    a beat leaves every cycle until the packet's end (the banks drain during
+    the small pieces)."""
+    U, PI, PO = unit_bits, in_units, out_units
+    dut = Packer(U, PI, PO)
+    run = 4
+    sizes = ([PI] * run + [2 * PO - PI] * run) * 8 + [1]  # (a final empty piece: a null beat)
+    units = sum(sizes)
+    stats = {"in_stalls": 0, "valid": []}
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        for k, n in enumerate(sizes):
+            ctx.set(dut.i.valid, 1)
+            ctx.set(dut.i.p.data, (1 << (n * U)) - 1)
+            ctx.set(dut.i.p.n, n)
+            ctx.set(dut.i.p.last, int(k == len(sizes) - 1))
+            while not ctx.get(dut.i.ready):
+                stats["in_stalls"] += 1
+                await ctx.tick()
+            await ctx.tick()
+        ctx.set(dut.i.valid, 0)
+        for _ in range(len(sizes) + 20):
+            await ctx.tick()
+
+    async def watch(ctx):
+        async for _, _, valid in ctx.tick().sample(dut.o.valid):
+            stats["valid"].append(int(valid))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.add_testbench(watch, background=True)
+    sim.run()
+    assert stats["in_stalls"] == 0
+    valid = "".join(map(str, stats["valid"])).strip("0")
+    assert valid == "1" * -(-units // PO)
+
+
 @pytest.mark.parametrize("kwargs, exc, text", [
     (dict(unit_bits=0), ValueError, "0"),
     (dict(in_units="4"), TypeError, "'4'"),
