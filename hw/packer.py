@@ -213,8 +213,9 @@ class Packer(wiring.Component):
             o.p.last.eq(fields[-1]),
             *[bank.r_en.eq(o.ready & (rb[0] == b)) for b, bank in enumerate(banks)],
         ]
-        with m.If(o_take):
-            m.d.sync += [r.eq(~r) for r in rb] if NB > 1 else []
+        if NB > 1:
+            with m.If(o_take):
+                m.d.sync += [r.eq(~r) for r in rb]
         # `issued` counts an op's beats from the cycle after the op (`c_w`), so the
         # decision, which waits for the piece's length, reaches no counter in the
         # same cycle; `room` therefore keeps NB beats for the op being decided now
