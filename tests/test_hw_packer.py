@@ -18,13 +18,15 @@ from cdma.hw.skid import SkidBuffer
 from hwsim import add_rule_monitor, add_watchdog, get_packet, latency, put_beats
 
 
-def _run(dut, producers, consumers, monitors=()):
+def _run(dut, producers, consumers, monitors=(), background=()):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     for p in producers:
         sim.add_testbench(p)
     for c in consumers:
         sim.add_testbench(c)
+    for b in background:
+        sim.add_testbench(b, background=True)
     violations = []
     for s in monitors:
         add_rule_monitor(sim, s, violations)
@@ -204,11 +206,7 @@ def test_packer_full_throughput():
         async for _, _, valid in ctx.tick().sample(dut.o.valid):
             stats["beats"] += int(valid)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(tb)
-    sim.add_testbench(count, background=True)
-    sim.run()
+    _run(dut, [tb], [], background=[count])
     assert stats["in_stalls"] == 0
 
 
@@ -223,7 +221,8 @@ def test_packer_absorbs_runs_of_large_pieces(unit_bits, in_units, out_units):
     U, PI, PO = unit_bits, in_units, out_units
     dut = Packer(U, PI, PO)
     run = 4
-    sizes = ([PI] * run + [2 * PO - PI] * run) * 8 + [1]  # (a final empty piece: a null beat)
+    # (the packet ends with a 1-unit piece: an empty one would add a null beat)
+    sizes = ([PI] * run + [2 * PO - PI] * run) * 8 + [1]
     units = sum(sizes)
     stats = {"in_stalls": 0, "valid": []}
 
@@ -246,11 +245,7 @@ def test_packer_absorbs_runs_of_large_pieces(unit_bits, in_units, out_units):
         async for _, _, valid in ctx.tick().sample(dut.o.valid):
             stats["valid"].append(int(valid))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(tb)
-    sim.add_testbench(watch, background=True)
-    sim.run()
+    _run(dut, [tb], [], background=[watch])
     assert stats["in_stalls"] == 0
     valid = "".join(map(str, stats["valid"])).strip("0")
     assert valid == "1" * -(-units // PO)
