@@ -210,6 +210,18 @@ def test_packer_full_throughput():
     assert stats["in_stalls"] == 0
 
 
+@pytest.mark.parametrize("unit_bits, in_units, out_units", [(8, 32, 16), (8, 3, 1)])
+def test_packer_full_banks(unit_bits, in_units, out_units):
+    """Pieces that complete two beats each against an output that is mostly
+    stalled: the banks run full, and `room` must stop the ops in time (a
+    reservation too small for the two ops in flight overwrites beats)."""
+    rng = np.random.default_rng(7)
+    pieces = [([int(v) for v in rng.integers(0, 1 << unit_bits, in_units)], k % 40 == 39)
+              for k in range(120)]
+    got = run_packer(unit_bits, in_units, out_units, pieces, 3, 0.0, 0.9)
+    assert [units for units, _ in got] == packer_reference(pieces, unit_bits, out_units)
+
+
 # the RLE encoders' packers at int8 x 16 and fp32 x 16
 @pytest.mark.parametrize("unit_bits, in_units, out_units", [(8, 32, 16), (8, 80, 64)])
 def test_packer_absorbs_runs_of_large_pieces(unit_bits, in_units, out_units):
