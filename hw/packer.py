@@ -106,9 +106,9 @@ class Packer(wiring.Component):
     only and ``o.ready`` reaches nothing but the banks' read side.
 
     Throughput: one piece per cycle, one beat per cycle.  A piece waits only
-    for the banks' room, and for one cycle after a piece that completes more
-    than two beats, or ends a packet with two full beats and a tail: those
-    beats leave in an op of their own.  (Pieces averaging one beat, e.g. the
+    for the banks' room, and after a piece that completes more than two beats,
+    or ends a packet with two full beats and a tail, while the rest leaves in
+    drain ops of their own, up to two beats a cycle.  (Pieces averaging one beat, e.g. the
     int8 x 16 RLE encoder at density 0.5, move at 99.9 % of the bound.)
     Latency: an output beat is valid 5 cycles after the edge that
     transferred the piece completing it.
