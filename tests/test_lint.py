@@ -5,11 +5,15 @@
 * pyslang elaborates it without errors, finds the top level, and warns only in
   the classes listed in ``SLANG_IDIOMS`` (with the reason each is not a defect).
 
-Each module of ``hw.generate.REGISTRY`` is generated once, at its default
-parameters (plus the widest ZVC window, 32 lanes), except ``engine-axil``:
+Each module of ``hw.generate.REGISTRY`` is linted at its default parameters
+(plus the widest ZVC window, 32 lanes), except ``zvce-loopback``, at the
+configuration tests/test_sim_zvce.py simulates (its two blocks are linted at
+the defaults), and ``engine-axil``:
 the default engine is linted as ``engine`` and the register front end as
 ``engine-csr``, so the wrapper is linted around a 16 B/cycle engine (the
 configuration of the FuseSoC core, whose lint target tests/test_fusesoc.py runs).
+The Verilog comes from ``sim.runner.write_verilog``'s store, so a configuration
+the simulations also build is generated once for both.
 """
 from __future__ import annotations
 
@@ -18,10 +22,12 @@ import re
 import pytest
 
 from cdma.eda import tools as eda
-from cdma.hw.generate import REGISTRY, generate_verilog
+from cdma.hw.generate import REGISTRY
+from cdma.sim.runner import write_verilog
 
 #: (module, parameter overrides): the defaults of every registered module.
-CASES = [(name, {}) for name in REGISTRY if name != "engine-axil"] + [
+CASES = [(name, {}) for name in REGISTRY if name not in ("engine-axil", "zvce-loopback")] + [
+    ("zvce-loopback", dict(elem_bits=32, lanes=8, mid_bytes=20)),
     ("zvc-compress", dict(lanes=32)), ("zvc-decompress", dict(lanes=32)),
     # (an engine with every codec, ZVCE's prefetch path too; the wide datapath)
     ("engine", dict(mem_bytes=16, pcie_bytes=16, codecs=15)),
@@ -50,9 +56,7 @@ def _case_id(case):
 @pytest.fixture(params=CASES, ids=_case_id)
 def verilog_file(request, tmp_path):
     name, params = request.param
-    path = tmp_path / f"{name}.v"
-    path.write_text(generate_verilog(name, top="top", **params))
-    return path
+    return write_verilog(name, params, tmp_path / f"{name}.v", "dut")
 
 
 def test_every_registered_module_is_covered():
@@ -63,11 +67,11 @@ def test_lint(verilog_file):
     """Verilator -Wall: no warning outside the documented waivers; slang: no error,
     the top level found, warnings only of the documented idiom classes."""
     try:
-        eda.lint_verilator(verilog_file, "top")
+        eda.lint_verilator(verilog_file, "dut")
     except eda.ToolMissing as exc:
         pytest.skip(str(exc))
     try:
-        diags = eda.lint_slang(verilog_file, "top")
+        diags = eda.lint_slang(verilog_file, "dut")
     except eda.ToolMissing as exc:
         pytest.skip(str(exc))
     kinds = set(re.findall(r"\[-W([\w-]+)\]", "\n".join(diags)))
