@@ -21,27 +21,40 @@ PREFETCH_TESTS = ["test_prefetch_clean", "test_prefetch_stress", "test_prefetch_
 
 
 ALL_TESTS = OFFLOAD_TESTS + PREFETCH_TESTS + ["test_round_trip"]
+#: The tests other configurations than the defaults run in the default suite:
+#: the clean runs' transfers again, with pauses on every channel (`-m slow`:
+#: every test).
+STRESS_TESTS = [t for t in ALL_TESTS if not t.endswith("_clean")]
 
 
-@pytest.mark.parametrize("params", [
-    dict(elem_bits=32),                                  # the defaults (16 B/cycle both sides)
-    dict(elem_bits=16),                                  # 16-bit elements, the default widths
+@pytest.mark.parametrize("params, tests", [
+    pytest.param(dict(elem_bits=32), ALL_TESTS, id="32"),      # the defaults (16 B/cycle both sides)
+    pytest.param(dict(elem_bits=16), STRESS_TESTS, id="16"),   # 16-bit elements, the default widths
+    pytest.param(dict(elem_bits=16), ALL_TESTS, marks=pytest.mark.slow, id="16-all"),
     # the wide datapath (its 32 x 16 decompressor also runs in tests/test_sim_zvc.py
     # and tests/test_hw_zvc_window.py): 5-7 minutes of Icarus, the default suite's
     # longest test, so under `-m slow` / `make test-slow`
-    pytest.param(dict(elem_bits=32, mem_bytes=64, pcie_bytes=32), marks=pytest.mark.slow),
-], ids=lambda p: "-".join(str(v) for v in p.values()))
-def test_engine(params, sim):
+    pytest.param(dict(elem_bits=32, mem_bytes=64, pcie_bytes=32), ALL_TESTS,
+                 marks=pytest.mark.slow, id="32-64-32"),
+])
+def test_engine(params, tests, sim):
     """Offload, prefetch, malformed frames and the round trip: one build per configuration."""
-    run_cocotb("engine", params, "cdma.sim.engine.test_engine", testcase=ALL_TESTS, sim=sim)
+    run_cocotb("engine", params, "cdma.sim.engine.test_engine", testcase=tests, sim=sim)
 
 
-def test_engine_zvce(sim):
+@pytest.mark.parametrize("codecs", [
+    "zvce",                                              # the default suite: the new codec
+    pytest.param("raw,zvc,zvce", marks=pytest.mark.slow),
+])
+def test_engine_zvce(codecs, sim):
     """ZVCE built in (frames of version 2 written and read) in a 16 B/cycle engine:
     every test, the code table's checks among the malformed frames and the bad
-    descriptors."""
+    descriptors.  The default suite sends ZVCE transfers only (raw and ZVC are
+    the default engine's, in test_engine; ZVCE frames carry ZVC and raw chunks
+    too); `-m slow` every codec built in."""
     run_cocotb("engine", dict(elem_bits=32, mem_bytes=16, pcie_bytes=16, codecs=0b1011),
-               "cdma.sim.engine.test_engine", testcase=ALL_TESTS, sim=sim)
+               "cdma.sim.engine.test_engine", testcase=ALL_TESTS, sim=sim,
+               extra_env=dict(CDMA_CODECS=codecs))
 
 
 @pytest.mark.slow

@@ -2,7 +2,8 @@
 
 Default suite: a short campaign per block (decompressors: 80 mutated chunks per
 configuration; engine: 40 mutated prefetch frames, hostile descriptors, address
-width, DECERR/SLVERR, 4 resets).  ``-m slow``: the long campaign (``cdma.fuzz.rtl``
+width, DECERR/SLVERR, 13 resets; the engine with ZVCE: 20 frames, hostile
+descriptors, 6 resets).  ``-m slow``: the long campaign (``cdma.fuzz.rtl``
 defaults).  Every case compares the RTL verdict with the golden model; see
 docs/FAULTS.md.
 """
@@ -49,7 +50,7 @@ def test_engine_faults_zvce():
     run_cocotb("engine", dict(elem_bits=32, mem_bytes=16, pcie_bytes=16, codecs=0b1111),
                "cdma.sim.faults.test_engine_faults",
                testcase=["test_prefetch_fuzz", "test_hostile_descriptors", "test_reset_midway"],
-               extra_env=_env(40, 1))
+               extra_env=_env(20, 1))
 
 
 @pytest.mark.slow
