@@ -14,7 +14,7 @@ the ECP5 at 64 bytes per cycle).
 """
 from __future__ import annotations
 
-from amaranth.hdl import C, Cat, Mux, Signal
+from amaranth.hdl import Array, C, Cat, Mux, Signal
 
 __all__ = ["popcount", "prefix_length", "leading_ones", "prefix_counts", "compact_level",
            "expand_controls", "expand_level",
@@ -88,28 +88,45 @@ def leading_ones(mask):
                     + [Mux(edge, k + 1, 0) for k, edge in enumerate(edges)])
 
 
+def _by(sel, values):
+    """``values[sel]``: a 2:1 multiplexer for a 1-bit ``sel``, else an indexed
+    array (``values`` has an entry for every value of ``sel``)."""
+    if len(values) == 2:
+        return Mux(sel, values[1], values[0])
+    return Array(values)[sel]
+
+
 def room_after(m, issued, depth, emit, take, *, most=None):
     """``issued + emit - take < depth`` (an output FIFO's room for one more beat
-    after this cycle), for ``issued <= most`` (default ``depth``), with
-    ``emit`` and ``take`` only picking among compares of the register
-    ``issued`` with constants (signals of their own, ``below`` and
-    ``below1``): a late ``take`` (the consumer's ``ready``) meets a
-    multiplexer, not an adder and a compare."""
-    below, below1 = Signal(), Signal()
-    m.d.comb += [below.eq(issued < depth), below1.eq(issued < depth - 1)]
+    after this cycle), for ``issued <= most`` (default ``depth``) and an
+    ``emit`` of 0 up to ``2**len(emit) - 1`` beats, with ``emit`` and ``take``
+    only picking among compares of the register ``issued`` with constants
+    (signals of their own, ``below[j]`` = ``issued < depth - j``): a late
+    ``take`` (the consumer's ``ready``) meets a multiplexer, not an adder and a
+    compare."""
+    most_emit = (1 << len(emit)) - 1
+    below = [Signal(name=f"below{j}" if j else None) for j in range(most_emit + 1)]
+    m.d.comb += [b.eq(issued < depth - j) for j, b in enumerate(below)]
     taken = C(1, 1)                      # issued - 1 < depth, as issued <= depth
     if most is not None and most > depth:
         taken = Signal()
         m.d.comb += taken.eq(issued <= depth)
-    return Mux(emit, below1 | (take & below), below | (take & taken))
+    # with a take, emitting e beats leaves the count of emitting e - 1 without
+    return _by(emit, [below[e] | (take & (below[e - 1] if e else taken))
+                      for e in range(most_emit + 1)])
 
 
 def count_after(issued, emit, take):
     """``issued + emit - take`` (an output FIFO's count of beats issued and not
-    yet read, after this cycle) as the four values of the register picked by
-    ``emit`` and ``take``: a late ``take`` meets a multiplexer, not an adder
-    (the count :func:`room_after` pairs with)."""
-    return Mux(take, Mux(emit, issued, issued - 1), Mux(emit, issued + 1, issued))
+    yet read, after this cycle), for an ``emit`` of 0 up to ``2**len(emit) -
+    1``, as values of the register picked by ``emit`` and ``take``: a late
+    ``take`` meets a multiplexer, not an adder (the count :func:`room_after`
+    pairs with)."""
+    def plus(e):
+        return issued if e == 0 else issued - 1 if e == -1 else issued + e
+    most_emit = (1 << len(emit)) - 1
+    return Mux(take, _by(emit, [plus(e - 1) for e in range(most_emit + 1)]),
+               _by(emit, [plus(e) for e in range(most_emit + 1)]))
 
 
 def wrap(value, modulus, most):

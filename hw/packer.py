@@ -225,13 +225,14 @@ class Packer(wiring.Component):
         # and a compare behind it were the 16 B engine's path at seed 1 of
         # 0939210, the compress stage's output slice -> the RLE encoder's
         # `issued` -> `room`, 10.9 ns, 4.1 ns of it one wire)
+        # (`c_w` and `o_take` pick among compares of the register `issued` with
+        # constants: an adder `issued + c_w` before the compare was the small
+        # encoders' path, 5 carry steps)
         LIM = NB * DEPTH - 2 * NB
-        added = Signal(range(NB * DEPTH + NB + 1))
-        m.d.comb += added.eq(issued + c_w)
         issued_next = Signal.like(issued)
         room_next = Signal()
-        m.d.comb += [issued_next.eq(Mux(o_take, added - 1, added)),
-                     room_next.eq(Mux(o_take, added <= LIM + 1, added <= LIM))]
+        m.d.comb += [issued_next.eq(count_after(issued, c_w, o_take)),
+                     room_next.eq(room_after(m, issued, LIM + 1, c_w, o_take, most=NB * DEPTH))]
         # (`room` and `stop` also in one copy per 64 bits of a piece: each
         # gates its share of the piece register, whose clear when no piece is
         # taken reached all its flip-flops from one net, the 32 x 16 RLE

@@ -160,22 +160,24 @@ def test_prefix_counts_refuses_bad_cuts():
         prefix_counts(Module(), [Signal() for _ in range(8)], "p", stage=lambda v: v, cuts={4})
 
 
-@pytest.mark.parametrize("depth,most", [(2, None), (3, None), (16, None), (15, 16), (3, 5)])
-def test_room_after_is_the_count_compare(depth, most):
-    """room_after = issued + emit - take < depth, for every issued <= most
-    (default depth; a take only ever follows an issued beat: issued >= take)."""
+@pytest.mark.parametrize("emit_bits", [1, 2])
+@pytest.mark.parametrize("depth,most", [(2, None), (3, None), (16, None), (15, 16), (3, 5), (29, 32)])
+def test_room_after_is_the_count_compare(depth, most, emit_bits):
+    """room_after = issued + emit - take < depth and count_after = issued + emit
+    - take, for every issued <= most (default depth) and every emit of
+    ``emit_bits`` bits (a take only ever follows an issued beat: issued >= take)."""
     m = Module()
     top = depth if most is None else most
     issued = Signal(range(top + 1))
-    emit, take, room = Signal(), Signal(), Signal()
-    count = Signal(range(top + 2))
+    emit, take, room = Signal(emit_bits), Signal(), Signal()
+    count = Signal(range(top + 2 ** emit_bits))
     m.d.comb += [room.eq(room_after(m, issued, depth, emit, take, most=most)),
                  count.eq(count_after(issued, emit, take))]
     got, want = [], []
 
     async def tb(ctx):
         for i in range(top + 1):
-            for e in (0, 1):
+            for e in range(2 ** emit_bits):
                 for t in (0, 1) if i else (0,):
                     ctx.set(issued, i)
                     ctx.set(emit, e)
