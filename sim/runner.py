@@ -2,7 +2,10 @@
 
 One build directory per (simulator, module, parameters) under ``build/sim/`` (see
 :func:`build_root`, or a root of your choice), guarded by a file lock, so ``pytest -n auto`` workers and a
-bench running beside them never share a half-built simulator.  The parameters
+bench running beside them never share a half-built simulator; the runs of a
+build share it (each in a folder of its own).  The Verilog comes from one store
+per checkout, ``build/verilog/`` (:func:`write_verilog`): each configuration is
+generated once for every simulator, lint and bench that builds it.  The parameters
 reach the cocotb test module as ``CDMA_PARAM_<NAME>`` environment variables (read
 them with :func:`params_from_env`), the module name as ``CDMA_MODULE``; the cocotb
 Makefile flow (``sim/*/Makefile``) exports the same variables.
