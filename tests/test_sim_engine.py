@@ -21,15 +21,18 @@ PREFETCH_TESTS = ["test_prefetch_clean", "test_prefetch_stress", "test_prefetch_
 
 
 ALL_TESTS = OFFLOAD_TESTS + PREFETCH_TESTS + ["test_round_trip"]
-#: The tests other configurations than the defaults run in the default suite:
-#: the clean runs' transfers again, with pauses on every channel (`-m slow`:
-#: every test).
-STRESS_TESTS = [t for t in ALL_TESTS if not t.endswith("_clean")]
+#: The tests the 16-bit engine runs in the default suite (`-m slow`: every
+#: test): bad descriptors, AXI errors, malformed frames, tiny chunks and the
+#: round trip (every codec, pauses on every channel, multi-chunk layers).  Bulk
+#: transfers of 16-bit elements, byte-exact both ways, also run in
+#: tests/test_sim_throughput.py (ZVC frames of 16 KiB at densities 0.1 and 0.5).
+EDGE_TESTS = ["test_offload_bad_descriptors", "test_axi_errors", "test_prefetch_malformed",
+              "test_prefetch_tiny_chunks", "test_round_trip"]
 
 
 @pytest.mark.parametrize("params, tests", [
     pytest.param(dict(elem_bits=32), ALL_TESTS, id="32"),      # the defaults (16 B/cycle both sides)
-    pytest.param(dict(elem_bits=16), STRESS_TESTS, id="16"),   # 16-bit elements, the default widths
+    pytest.param(dict(elem_bits=16), EDGE_TESTS, id="16"),     # 16-bit elements, the default widths
     pytest.param(dict(elem_bits=16), ALL_TESTS, marks=pytest.mark.slow, id="16-all"),
     # the wide datapath (its 32 x 16 decompressor also runs in tests/test_sim_zvc.py
     # and tests/test_hw_zvc_window.py): 5-7 minutes of Icarus, the default suite's
