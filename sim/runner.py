@@ -105,9 +105,9 @@ STORE_FILES = 200
 
 
 def verilog_store(root=None) -> Path:
-    """The folder of generated Verilog shared by every build, lint and synthesis
+    """The folder of generated Verilog shared by every simulation build and lint
     run of the checkout: ``<build>/verilog/<key>.v``, one file per
-    :func:`_generator_key`."""
+    :func:`_generator_key` (``cdma synth`` generates its own)."""
     return (Path(root) if root is not None else build_root()) / "verilog"
 
 
@@ -117,7 +117,7 @@ def write_verilog(module: str, params: dict, path, top: str, *, store=None) -> P
     The Verilog comes from the shared store (:func:`verilog_store`, or
     ``store``) when it holds the key of the same ``hw/`` sources, parameters,
     top name and Amaranth version: each configuration is generated once for
-    all the simulators, lint and synthesis runs that use it (the engine takes
+    all the simulator builds and lint runs that use it (the engine takes
     ~20 s).  Otherwise it is generated in a fresh Python process, so it comes
     from the ``hw/`` files on disk, never from modules this process imported
     before they were edited (the digest is taken before), under a lock per key
@@ -139,17 +139,21 @@ def write_verilog(module: str, params: dict, path, top: str, *, store=None) -> P
                                capture_output=True, text=True)
             if r.returncode:
                 raise RuntimeError(f"generating {module} {params} failed:\n{r.stderr[-3000:]}")
-            tmp = stored.with_suffix(".tmp")
-            tmp.write_text(r.stdout)
-            tmp.replace(stored)
+            _replace_text(stored, r.stdout)
             _prune(folder)
         text = stored.read_text()
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        _replace_text(path, text)
     return path
+
+
+def _replace_text(path: Path, text: str):
+    """Write ``text`` to ``path`` through a temporary file (readers never see
+    half a file)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _prune(folder: Path):
